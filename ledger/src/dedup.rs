@@ -1,0 +1,109 @@
+//! Duplicate detection on (`source`, `id`) without a sled insert per event.
+//!
+//! Every entry's key is reduced to a 64-bit fingerprint (BLAKE3 of the
+//! length-prefixed key). The fingerprints are stored compactly, one sled
+//! value per block, and held in memory in a hash map from fingerprint to
+//! position, loaded at open. A fingerprint match is only a candidate: the
+//! caller confirms it against the stored event, so a collision can never
+//! turn a new event into a "duplicate".
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Fingerprint of an idempotency key.
+pub fn fingerprint(source: &str, id: &str) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"tla-ledger/key/v1\0");
+    hasher.update(&(source.len() as u64).to_be_bytes());
+    hasher.update(source.as_bytes());
+    hasher.update(id.as_bytes());
+    let bytes = hasher.finalize();
+    u64::from_be_bytes(bytes.as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+/// Fingerprints are already uniformly distributed; hashing them again
+/// (SipHash) would only cost time.
+#[derive(Default)]
+pub struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 << 8) | u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+type FingerprintMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
+
+/// Fingerprint → positions of the entries that have it.
+#[derive(Default)]
+pub struct Index {
+    first: FingerprintMap<u64>,
+    /// Further positions sharing a fingerprint: empty unless two keys ever
+    /// collide in 64 bits.
+    more: FingerprintMap<Vec<u64>>,
+}
+
+impl Index {
+    pub fn insert(&mut self, fingerprint: u64, position: u64) {
+        if let Some(existing) = self.first.insert(fingerprint, position) {
+            // Keep the earliest in `first`, the rest in `more`.
+            self.first.insert(fingerprint, existing);
+            self.more.entry(fingerprint).or_default().push(position);
+        }
+    }
+
+    /// Positions whose key may equal one with this fingerprint.
+    pub fn candidates(&self, fingerprint: u64) -> impl Iterator<Item = u64> + '_ {
+        let more = self
+            .more
+            .get(&fingerprint)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        self.first
+            .get(&fingerprint)
+            .copied()
+            .into_iter()
+            .chain(more.iter().copied())
+    }
+
+    pub fn len(&self) -> usize {
+        self.first.len() + self.more.values().map(Vec::len).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.first.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collisions_keep_every_position() {
+        let mut index = Index::default();
+        index.insert(7, 1);
+        index.insert(7, 5);
+        index.insert(8, 2);
+        assert_eq!(index.candidates(7).collect::<Vec<_>>(), vec![1, 5]);
+        assert_eq!(index.candidates(8).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(index.candidates(9).count(), 0);
+        assert_eq!(index.len(), 3);
+    }
+
+    #[test]
+    fn fingerprint_separates_source_and_id() {
+        assert_ne!(fingerprint("ab", "c"), fingerprint("a", "bc"));
+        assert_eq!(fingerprint("a", "b"), fingerprint("a", "b"));
+    }
+}

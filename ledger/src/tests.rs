@@ -1,0 +1,386 @@
+//! Ledger tests: appends, idempotency, and tamper evidence through the
+//! test-only door of the store.
+
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+
+/// 2026-01-01T00:00:00Z in microseconds: the ledger clock of these tests.
+const NOW: i64 = 1_767_225_600_000_000;
+
+fn event(tenant: &str, n: u64) -> Event {
+    event_with(tenant, n, "INC-1")
+}
+
+fn event_with(tenant: &str, n: u64, incident: &str) -> Event {
+    let value = json!({
+        "specversion": "1.0", "id": format!("ev-{n}"), "source": "test/ledger",
+        "type": "incident.responded", "time": "2025-12-01T10:00:00+01:00",
+        "tenant": tenant, "data": {"incident_id": incident}
+    });
+    Event::from_json(&value).unwrap_or_else(|errors| panic!("test event invalid: {errors:?}"))
+}
+
+fn events(count: u64) -> Vec<Event> {
+    let tenants = ["alver", "fedje", "gulen"];
+    (0..count)
+        .map(|n| event(tenants[(n % 3) as usize], n))
+        .collect()
+}
+
+fn ledger_with(count: u64) -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let all = events(count);
+    // Several appends, so entries span several blocks of unequal size.
+    for chunk in all.chunks(700) {
+        ledger.append(chunk, NOW).unwrap();
+    }
+    (dir, ledger)
+}
+
+#[test]
+fn append_stores_in_order_with_chained_hashes() {
+    let (_dir, ledger) = ledger_with(2000);
+    assert_eq!(ledger.size(), 2000);
+    let entries: Vec<Entry> = ledger.entries(0).map(Result::unwrap).collect();
+    assert_eq!(entries.len(), 2000);
+    let mut prev = ZERO_HASH;
+    for (n, entry) in entries.iter().enumerate() {
+        assert_eq!(entry.record.position, n as u64);
+        assert_eq!(entry.record.prev_hash, prev);
+        assert_eq!(entry.hash, record::hash(&entry.record.encode()));
+        prev = entry.hash;
+    }
+    assert_eq!(ledger.head().hash, prev);
+    let summary = ledger.verify(|_| {}).unwrap().unwrap();
+    assert_eq!(summary.size, 2000);
+    assert_eq!(summary.tenants, 3);
+}
+
+#[test]
+fn tenant_entries_follow_the_tenant_chain() {
+    let (_dir, ledger) = ledger_with(1500);
+    let fedje: Vec<Entry> = ledger.tenant_entries("fedje").map(Result::unwrap).collect();
+    assert_eq!(fedje.len(), 500);
+    let mut prev = ZERO_HASH;
+    for (seq, entry) in fedje.iter().enumerate() {
+        assert_eq!(entry.record.tenant, "fedje");
+        assert_eq!(entry.record.tenant_seq, seq as u64);
+        assert_eq!(entry.record.tenant_prev_hash, prev);
+        assert_eq!(entry.record.position % 3, 1);
+        prev = entry.hash;
+    }
+    assert_eq!(ledger.tenants().get("fedje"), Some(&500));
+    assert_eq!(ledger.tenant_entries("nobody").count(), 0);
+}
+
+#[test]
+fn duplicates_are_reported_not_stored_also_after_reopen() {
+    let (dir, ledger) = ledger_with(10);
+    let head = ledger.head();
+    drop(ledger);
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.head(), head);
+    let again = events(12);
+    let outcomes = ledger.append(&again, NOW).unwrap();
+    assert_eq!(outcomes[3], Outcome::Duplicate(3));
+    assert_eq!(outcomes[10], Outcome::Appended(10));
+    assert_eq!(outcomes[11], Outcome::Appended(11));
+    assert_eq!(ledger.size(), 12);
+    // A repeat inside one batch points at the first copy.
+    let repeat = vec![event("alver", 50), event("alver", 50)];
+    let outcomes = ledger.append(&repeat, NOW).unwrap();
+    assert_eq!(
+        outcomes,
+        vec![Outcome::Appended(12), Outcome::Duplicate(12)]
+    );
+}
+
+#[test]
+fn a_conflict_refuses_the_whole_batch() {
+    let (_dir, mut ledger) = ledger_with(5);
+    let head = ledger.head();
+    let batch = vec![event("alver", 100), event_with("alver", 2, "INC-OTHER")];
+    let Err(LedgerError::Rejected(rejected)) = ledger.append(&batch, NOW) else {
+        panic!("conflict accepted");
+    };
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].0, 1);
+    assert!(
+        matches!(rejected[0].1, Rejection::Conflict { position: 2, .. }),
+        "{rejected:?}"
+    );
+    assert!(rejected[0]
+        .1
+        .to_string()
+        .contains("conflicts with ledger position 2"));
+    assert_eq!(ledger.head(), head);
+    let in_batch = vec![event("alver", 200), event_with("alver", 200, "INC-OTHER")];
+    let Err(LedgerError::Rejected(rejected)) = ledger.append(&in_batch, NOW) else {
+        panic!("in-batch conflict accepted");
+    };
+    assert!(matches!(
+        rejected[0].1,
+        Rejection::ConflictInBatch { other: 0, .. }
+    ));
+    assert_eq!(ledger.head(), head);
+}
+
+#[test]
+fn clock_skew_beyond_five_minutes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    // The event's time is 2025-12-01T09:00:00Z = 1764579600 s.
+    let event_time = 1_764_579_600_i64 * 1_000_000;
+    let ok = ledger.append(&[event("alver", 1)], event_time - 300_000_000);
+    assert!(ok.is_ok(), "exactly 300 s ahead is allowed: {ok:?}");
+    let Err(LedgerError::Rejected(rejected)) =
+        ledger.append(&[event("alver", 2)], event_time - 301_000_000)
+    else {
+        panic!("skewed event accepted");
+    };
+    assert!(rejected[0]
+        .1
+        .to_string()
+        .contains("more than 300 s after the ledger's clock"));
+    assert_eq!(ledger.size(), 1);
+}
+
+#[test]
+fn record_time_never_decreases() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    ledger.append(&[event("alver", 1)], NOW).unwrap();
+    ledger
+        .append(&[event("alver", 2)], NOW - 5_000_000)
+        .unwrap();
+    let times: Vec<i64> = ledger
+        .entries(0)
+        .map(|e| e.unwrap().record.record_time)
+        .collect();
+    assert_eq!(times, vec![NOW, NOW]);
+}
+
+#[test]
+fn export_round_trips_through_the_export_verifier() {
+    let (_dir, ledger) = ledger_with(1200);
+    let mut out = Vec::new();
+    let summary = ledger.export(&mut out, None).unwrap();
+    assert_eq!(summary.entries, 1200);
+    let (header, checked) = export::verify(&mut &out[..]).unwrap();
+    assert_eq!(header.entries, 1200);
+    assert_eq!(checked.head, ledger.head().hash);
+    let mut tenant = Vec::new();
+    ledger.export(&mut tenant, Some("gulen")).unwrap();
+    let (header, checked) = export::verify(&mut &tenant[..]).unwrap();
+    assert_eq!((header.scope.as_str(), checked.size), ("tenant", 400));
+}
+
+// ---- tamper evidence -------------------------------------------------------
+
+/// Rewrites the stored records through the test-only door: `edit` gets
+/// every (record bytes, stored hash) in stored order.
+fn tamper(ledger: &Ledger, edit: impl FnOnce(&mut Vec<(Vec<u8>, Hash)>)) {
+    let store = ledger.store();
+    let mut all = Vec::new();
+    let mut firsts = Vec::new();
+    for item in store.blocks(0) {
+        let (first, bytes) = item.unwrap();
+        firsts.push(first);
+        for record in block::records(&bytes).unwrap() {
+            let (bytes, hash) = record.unwrap();
+            all.push((bytes.to_vec(), hash));
+        }
+    }
+    edit(&mut all);
+    for first in firsts {
+        store.tamper_put_block(first, None).unwrap();
+    }
+    for (n, chunk) in all.chunks(block::BLOCK_ENTRIES_MAX).enumerate() {
+        let value = block::encode(chunk.iter().map(|(b, h)| (&b[..], *h)));
+        store
+            .tamper_put_block((n * block::BLOCK_ENTRIES_MAX) as u64, Some(value))
+            .unwrap();
+    }
+}
+
+fn failure_of(ledger: &Ledger) -> Failure {
+    match ledger.verify(|_| {}).unwrap() {
+        Ok(summary) => panic!("tampered ledger verified: {summary:?}"),
+        Err(failure) => failure,
+    }
+}
+
+/// Re-encodes a record after `change`, keeping or recomputing the stored hash.
+fn rewrite(slot: &mut (Vec<u8>, Hash), rehash: bool, change: impl FnOnce(&mut Record)) {
+    let mut record = Record::decode(&slot.0).unwrap();
+    change(&mut record);
+    slot.0 = record.encode();
+    if rehash {
+        slot.1 = record::hash(&slot.0);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tamper {
+    FlipByte,
+    ChangeEventRehash,
+    Delete,
+    Swap,
+    Insert,
+    TruncateTail,
+}
+
+fn apply(ledger: &Ledger, tamper_kind: Tamper, p: usize) -> (u64, &'static str) {
+    let size = ledger.size() as usize;
+    match tamper_kind {
+        Tamper::FlipByte => {
+            tamper(ledger, |all| {
+                let last = all[p].0.len() - 2;
+                all[p].0[last] ^= 0x20;
+            });
+            (p as u64, "changed")
+        }
+        Tamper::ChangeEventRehash => {
+            tamper(ledger, |all| {
+                rewrite(&mut all[p], true, |r| {
+                    r.event = br#"{"forged":true}"#.to_vec()
+                })
+            });
+            (p as u64, "changed")
+        }
+        Tamper::Delete => {
+            tamper(ledger, |all| {
+                all.remove(p);
+            });
+            (p as u64, "missing")
+        }
+        Tamper::Swap => {
+            assert!(p + 1 < size);
+            tamper(ledger, |all| all.swap(p, p + 1));
+            (p as u64, "reordered")
+        }
+        Tamper::Insert => {
+            tamper(ledger, |all| {
+                let mut forged = all[p].clone();
+                rewrite(&mut forged, true, |r| {
+                    r.event = br#"{"forged":true}"#.to_vec()
+                });
+                all.insert(p, forged);
+            });
+            (p as u64, "inserted")
+        }
+        Tamper::TruncateTail => {
+            tamper(ledger, |all| all.truncate(p));
+            (p as u64, "missing")
+        }
+    }
+}
+
+fn assert_caught(size: u64, tamper_kind: Tamper, p: usize) {
+    let (_dir, ledger) = ledger_with(size);
+    let (position, kind) = apply(&ledger, tamper_kind, p);
+    let failure = failure_of(&ledger);
+    assert_eq!(
+        (failure.position(), failure.kind()),
+        (position, kind),
+        "{tamper_kind:?} at {p} of {size}: {failure}"
+    );
+}
+
+#[test]
+fn tampering_is_caught_at_the_right_position() {
+    for (tamper_kind, p) in [
+        (Tamper::FlipByte, 0),
+        (Tamper::FlipByte, 1500),
+        (Tamper::ChangeEventRehash, 0),
+        (Tamper::ChangeEventRehash, 1023),
+        (Tamper::ChangeEventRehash, 1999),
+        (Tamper::Delete, 0),
+        (Tamper::Delete, 1024),
+        (Tamper::Swap, 0),
+        (Tamper::Swap, 1023),
+        (Tamper::Insert, 0),
+        (Tamper::Insert, 777),
+        (Tamper::Insert, 1999),
+        (Tamper::TruncateTail, 1990),
+    ] {
+        assert_caught(2000, tamper_kind, p);
+    }
+}
+
+#[test]
+fn a_changed_head_is_caught() {
+    let (_dir, ledger) = ledger_with(10);
+    let head = store::Head {
+        size: 10,
+        hash: [9; 32],
+        last_record_time: NOW,
+    };
+    ledger.store().tamper_put_head(head).unwrap();
+    drop(ledger);
+    let ledger = Ledger::open(_dir.path()).unwrap();
+    let failure = failure_of(&ledger);
+    assert_eq!(
+        (failure.position(), failure.kind()),
+        (9, "changed"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn the_last_entry_changed_with_its_hash_is_caught_by_the_head() {
+    let (_dir, ledger) = ledger_with(10);
+    tamper(&ledger, |all| {
+        rewrite(&mut all[9], true, |r| r.event = b"{}".to_vec())
+    });
+    let failure = failure_of(&ledger);
+    assert_eq!(
+        (failure.position(), failure.kind()),
+        (9, "changed"),
+        "{failure}"
+    );
+}
+
+fn tamper_strategy() -> impl Strategy<Value = (u64, Tamper, usize)> {
+    let kinds = prop_oneof![
+        Just(Tamper::FlipByte),
+        Just(Tamper::ChangeEventRehash),
+        Just(Tamper::Delete),
+        Just(Tamper::Swap),
+        Just(Tamper::Insert),
+        Just(Tamper::TruncateTail),
+    ];
+    (2u64..60, kinds, any::<prop::sample::Index>()).prop_map(|(size, kind, index)| {
+        // A swap needs a successor; a truncation keeps at least one entry.
+        let p = match kind {
+            Tamper::Swap => index.index(size as usize - 1),
+            Tamper::TruncateTail => 1 + index.index(size as usize - 1),
+            _ => index.index(size as usize),
+        };
+        (size, kind, p)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_tampering_is_caught_where_it_happened((size, tamper_kind, p) in tamper_strategy()) {
+        assert_caught(size, tamper_kind, p);
+    }
+
+    #[test]
+    fn random_untampered_ledgers_verify(size in 0u64..80, split in 1usize..30) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(dir.path()).unwrap();
+        for chunk in events(size).chunks(split) {
+            ledger.append(chunk, NOW).unwrap();
+        }
+        let summary = ledger.verify(|_| {}).unwrap().unwrap();
+        prop_assert_eq!(summary.size, size);
+        prop_assert_eq!(summary.head, ledger.head().hash);
+    }
+}

@@ -1,0 +1,49 @@
+//! `tla export`: the ledger in the documented export format.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Write to this file instead of stdout (written to a temporary file
+    /// first, so a failed export leaves no partial file).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Export only this tenant's entries (verifiable by its tenant chain).
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let ledger = super::open_ledger(data_dir, false)?;
+    let tenant = args.tenant.as_deref();
+    let Some(path) = args.out else {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        ledger.export(&mut out, tenant)?;
+        out.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let mut out = std::io::BufWriter::new(temp);
+    let summary = ledger.export(&mut out, tenant)?;
+    let temp = out.into_inner().context("writing the export")?;
+    temp.as_file().sync_all().context("syncing the export")?;
+    temp.persist(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "wrote {} entries to {}, head {}",
+        summary.entries,
+        path.display(),
+        summary.head
+    );
+    Ok(ExitCode::SUCCESS)
+}

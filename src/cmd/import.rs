@@ -1,0 +1,110 @@
+//! `tla import FILE`: append CloudEvents from a file, all or nothing.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ingest::import::{self, Refused};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// File of CloudEvents: a JSON object, a JSON array, or NDJSON; `-` reads stdin.
+    file: PathBuf,
+    /// Append the valid events and write the invalid ones to --rejects.
+    #[arg(long, requires = "rejects")]
+    skip_invalid: bool,
+    /// Where --skip-invalid writes refused events with their errors (NDJSON).
+    #[arg(long, requires = "skip_invalid")]
+    rejects: Option<PathBuf>,
+}
+
+/// Errors printed per refused event before the rest are summarised.
+const ERRORS_SHOWN_MAX: usize = 100;
+
+pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let (name, bytes) = read_input(&args.file)?;
+    let mut ledger = super::open_ledger(data_dir, true)?;
+    let plan = import::plan(&ledger, &bytes, super::now_micros())
+        .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+    if !plan.refused.is_empty() {
+        match &args.rejects {
+            Some(path) => write_rejects(path, &plan.refused)?,
+            None => {
+                print_refused(&name, &plan.refused);
+                eprintln!(
+                    "error: {name}: {} of {} events are invalid; nothing was appended \
+                     (fix them, or pass --skip-invalid --rejects FILE)",
+                    plan.refused.len(),
+                    plan.refused.len() + plan.events.len()
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
+    let bar = super::progress(plan.events.len() as u64, "importing");
+    let done = import::run(&mut ledger, &plan, super::now_micros, |n| {
+        bar.set_position(n)
+    })
+    .with_context(|| format!("importing {name}"))?;
+    bar.finish_and_clear();
+    println!(
+        "{name}: {} appended, {} duplicate, {} rejected; ledger size {}, head {}",
+        done.appended,
+        done.duplicates,
+        done.refused,
+        ledger.size(),
+        ledger.head().hash
+    );
+    if let Some(path) = &args.rejects {
+        if done.refused > 0 {
+            println!("rejected events and their errors are in {}", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_input(file: &Path) -> anyhow::Result<(String, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
+        return Ok(("stdin".into(), bytes));
+    }
+    let name = file.display().to_string();
+    bytes = std::fs::read(file).with_context(|| format!("cannot read {name}"))?;
+    Ok((name, bytes))
+}
+
+fn print_refused(name: &str, refused: &[Refused]) {
+    let mut shown = 0;
+    for event in refused {
+        for error in &event.errors {
+            if shown < ERRORS_SHOWN_MAX {
+                eprintln!("error: {name} line {}: {error}", event.line);
+            }
+            shown += 1;
+        }
+    }
+    if shown > ERRORS_SHOWN_MAX {
+        eprintln!("error: ... and {} more errors", shown - ERRORS_SHOWN_MAX);
+    }
+}
+
+fn write_rejects(path: &Path, refused: &[Refused]) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+    );
+    for event in refused {
+        let line = serde_json::json!({
+            "line": event.line,
+            "errors": event.errors,
+            "event": event.event,
+        });
+        writeln!(out, "{line}").with_context(|| format!("writing {}", path.display()))?;
+    }
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `tla`: the one command in front of tla-ledger.
+//!
+//! This binary only parses arguments, sets up logging and wires the crates
+//! together; the work lives in `schemas`, `ledger`, `projector` and
+//! `ingest`. Spellings and exit codes follow `shared/spec/CLI.md`:
+//! 0 success, 1 the check or command failed, 2 wrong usage.
+
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// tla-ledger: the tamper-evident compliance ledger behind monthly TLA
+/// (tenestenivåavtale, service level agreement) reports.
+#[derive(Parser)]
+#[command(name = "tla", version, about, long_about = None, after_help = AFTER_HELP)]
+struct Cli {
+    /// Directory of the embedded ledger.
+    #[arg(
+        long,
+        global = true,
+        env = "TLA_DATA_DIR",
+        default_value = "./tla-data"
+    )]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 the check or command failed (broken chain, invalid input); 2 wrong usage.
+
+Start with `tla demo`, then try `tla log --data-dir tla-demo --limit 20`.";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build a realistic, seeded year of events for several municipalities
+    /// in a fresh ledger, verify it and say what it did (no server needed).
+    Demo(cmd::demo::Args),
+    /// Append CloudEvents from a file (JSON object, JSON array or NDJSON;
+    /// `-` for stdin), all or nothing.
+    Import(cmd::import::Args),
+    /// Recompute every hash of the ledger (or of an export) and check the chain.
+    Verify(cmd::verify::Args),
+    /// Write the ledger in the export format of docs/FORMAT.md.
+    Export(cmd::export::Args),
+    /// Browse ledger entries, filtered by tenant, type and time.
+    Log(cmd::log::Args),
+    /// Validate and publish agreements (tenestenivåavtalar).
+    #[command(subcommand)]
+    Agreement(cmd::agreement::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TLA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(&cli.data_dir, args),
+        Command::Import(args) => cmd::import::run(&cli.data_dir, args),
+        Command::Verify(args) => cmd::verify::run(&cli.data_dir, args),
+        Command::Export(args) => cmd::export::run(&cli.data_dir, args),
+        Command::Log(args) => cmd::log::run(&cli.data_dir, args),
+        Command::Agreement(command) => cmd::agreement::run(&cli.data_dir, command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
