@@ -7,7 +7,7 @@
 //! events, byte for byte, because every random draw comes from a ChaCha8
 //! stream keyed by (seed, tenant, component) and nothing reads the wall
 //! clock. It is realistic enough to exercise every rule of SEMANTICS.md:
-//! most months are clean, and a fixed plan ([`PLAN`]) places a few
+//! most months are clean, and a fixed plan (`PLAN`) places a few
 //! deviations of each kind. Random events are kept inside their targets
 //! (outage budgets, incident clocks computed with the same office calendar
 //! the agreement declares), so the planned deviations are the only ones;
@@ -126,8 +126,8 @@ const TAIL_DAYS_MAX: i64 = 25;
 /// The agreement is published this many days before the first period.
 const AGREEMENT_LEAD_DAYS: i64 = 6;
 /// Random outages per tenant and month at scale 1 (inclusive range).
-const OUTAGES_PER_MONTH_MIN: u32 = 3;
-const OUTAGES_PER_MONTH_MAX: u32 = 6;
+const OUTAGES_PER_MONTH_MIN: u32 = 4;
+const OUTAGES_PER_MONTH_MAX: u32 = 7;
 /// Share of random outages that are `partial` (not counted as downtime).
 const OUTAGE_PARTIAL_SHARE: f64 = 0.3;
 /// Random full outages of a service may use this share of the downtime its
@@ -195,14 +195,14 @@ struct TenantSpec {
 }
 
 static TENANTS: [TenantSpec; 8] = [
-    tenant("alver", "Alver", 10, true),
-    tenant("austrheim", "Austrheim", 5, false),
-    tenant("fedje", "Fedje", 3, false),
-    tenant("gulen", "Gulen", 5, false),
-    tenant("masfjorden", "Masfjorden", 4, false),
-    tenant("modalen", "Modalen", 3, false),
-    tenant("osteroy", "Osterøy", 7, true),
-    tenant("vaksdal", "Vaksdal", 6, true),
+    tenant("alver", "Alver", 12, true),
+    tenant("austrheim", "Austrheim", 6, false),
+    tenant("fedje", "Fedje", 4, false),
+    tenant("gulen", "Gulen", 6, false),
+    tenant("masfjorden", "Masfjorden", 5, false),
+    tenant("modalen", "Modalen", 4, false),
+    tenant("osteroy", "Osterøy", 9, true),
+    tenant("vaksdal", "Vaksdal", 8, true),
 ];
 
 const fn tenant(id: &'static str, name: &'static str, n: u32, large: bool) -> TenantSpec {
@@ -335,6 +335,7 @@ const HOLD_REASONS: [&str; 5] = [
 // ---------------------------------------------------------------------------
 // The plan of deviations
 
+/// The two meetings of the governance rhythm (SEMANTICS.md section 8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum MeetingKind {
     Operations,
@@ -350,6 +351,7 @@ impl MeetingKind {
     }
 }
 
+/// How a generated incident is meant to fare against its targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
     Met,
@@ -357,8 +359,8 @@ enum Outcome {
     ResolutionBreach,
 }
 
-/// One planned event pattern. Only the first six kinds are meant to give
-/// deviations; the cross-month outage is an edge case within target.
+/// One planned event pattern. Each gives deviations except the cross-month
+/// outage, an edge case kept within target.
 #[derive(Debug)]
 enum Planned {
     /// A full outage this long (overnight) takes the service below target.
@@ -370,7 +372,8 @@ enum Planned {
         service: &'static str,
         notice_hours: i64,
     },
-    /// An incident breaching its response or resolution target.
+    /// An incident breaching its response or resolution target
+    /// (`priority` 0 is P1).
     Incident {
         service: &'static str,
         priority: usize,
@@ -380,7 +383,8 @@ enum Planned {
     MeetingSkipped(MeetingKind),
     /// The meeting of the month is held in the first week of the next.
     MeetingPostponed(MeetingKind),
-    /// Minutes of the month's meeting filed this many days late.
+    /// Minutes of the month's meeting filed this many days after it, past
+    /// the 14 days due.
     MinutesLate { kind: MeetingKind, days: i64 },
     /// Minutes of the month's meeting never filed.
     MinutesNever(MeetingKind),

@@ -14,6 +14,11 @@ use crate::record::Hash;
 /// entry; larger values add little and make each read of one entry dearer.
 pub const BLOCK_ENTRIES_MAX: usize = 1024;
 
+/// Bytes per block, whatever the entry count, so that a sled leaf of up to
+/// 17 blocks stays below sled's blob threshold (a quarter of a 16 MiB
+/// segment) and blocks are written to sled's fsynced log (see `store`).
+pub const BLOCK_BYTES_MAX: usize = 160 << 10;
+
 /// Magic and container version at the start of every block value.
 const MAGIC: &[u8; 4] = b"TLAB";
 const VERSION: u8 = 1;
@@ -47,6 +52,63 @@ pub fn encode<'a>(records: impl ExactSizeIterator<Item = (&'a [u8], Hash)>) -> V
         out.extend_from_slice(&hash.0);
     }
     out
+}
+
+/// Builds one block value record by record, encoding each preimage in
+/// place (no intermediate copies on the append path).
+pub struct Builder {
+    bytes: Vec<u8>,
+    count: u32,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        let mut bytes = Vec::with_capacity(HEADER_LEN + BLOCK_ENTRIES_MAX * 400);
+        bytes.extend_from_slice(MAGIC);
+        bytes.push(VERSION);
+        bytes.extend_from_slice(&0u32.to_be_bytes());
+        Builder { bytes, count: 0 }
+    }
+
+    /// Encodes a record into the block and returns its hash.
+    pub fn push(&mut self, fields: &crate::record::Fields<'_>) -> Hash {
+        assert!((self.count as usize) < BLOCK_ENTRIES_MAX, "block is full");
+        let len_at = self.bytes.len();
+        self.bytes.extend_from_slice(&[0; 4]);
+        fields.encode_into(&mut self.bytes);
+        let record = &self.bytes[len_at + 4..];
+        let hash = crate::record::hash(record);
+        let len = record.len() as u32;
+        self.bytes[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
+        self.bytes.extend_from_slice(&hash.0);
+        self.count += 1;
+        hash
+    }
+
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes so far, to cap a block's size as well as its entry count.
+    pub fn bytes_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        assert!(self.count > 0, "a block holds at least one record");
+        self.bytes[5..9].copy_from_slice(&self.count.to_be_bytes());
+        self.bytes
+    }
 }
 
 /// Iterates the records of a block in stored order, without copying.

@@ -187,34 +187,52 @@ impl Ledger {
     /// Classifies a batch without writing: each event new, duplicate, or
     /// refused. `now_micros` is the ledger clock for the skew check.
     pub fn check(&self, events: &[Event], now_micros: i64) -> Result<Vec<Checked>, LedgerError> {
+        self.check_with_fingerprints(events, now_micros)
+            .map(|(checked, _)| checked)
+    }
+
+    /// `check`, also returning each event's key fingerprint for `append`.
+    fn check_with_fingerprints(
+        &self,
+        events: &[Event],
+        now_micros: i64,
+    ) -> Result<(Vec<Checked>, Vec<u64>), LedgerError> {
         let mut outcomes = Vec::with_capacity(events.len());
+        let mut fingerprints = Vec::with_capacity(events.len());
         let mut rejected = Vec::new();
-        let mut in_batch: HashMap<(&str, &str), usize> = HashMap::new();
+        // Earlier events of the batch by fingerprint (confirmed by key).
+        let mut in_batch = dedup::Index::default();
         let mut blocks = BlockCache::default();
         let now_seconds = now_micros.div_euclid(1_000_000);
         for (index, event) in events.iter().enumerate() {
             let (source, id) = event.key();
+            let fingerprint = dedup::fingerprint(source, id);
+            fingerprints.push(fingerprint);
             if event.time > now_seconds + CLOCK_SKEW_SECONDS_MAX {
                 rejected.push((index, skew(event, now_micros)));
                 outcomes.push(Checked::New);
                 continue;
             }
             if let Some(position) =
-                self.stored_duplicate(event, &mut blocks, index, &mut rejected)?
+                self.stored_duplicate(event, fingerprint, &mut blocks, index, &mut rejected)?
             {
                 outcomes.push(Checked::Stored(position));
                 continue;
             }
-            match in_batch.get(&(source, id)) {
-                Some(&other) if events[other].canonical() == event.canonical() => {
+            let earlier = in_batch
+                .candidates(fingerprint)
+                .map(|other| other as usize)
+                .find(|&other| events[other].key() == (source, id));
+            match earlier {
+                Some(other) if events[other].canonical() == event.canonical() => {
                     outcomes.push(Checked::RepeatOf(other));
                 }
-                Some(&other) => {
-                    let (source, id) = (source.to_owned(), id.to_owned());
+                Some(other) => {
+                    let (producer, id) = (source.to_owned(), id.to_owned());
                     rejected.push((
                         index,
                         Rejection::ConflictInBatch {
-                            producer: source,
+                            producer,
                             id,
                             other,
                         },
@@ -222,7 +240,7 @@ impl Ledger {
                     outcomes.push(Checked::New);
                 }
                 None => {
-                    in_batch.insert((source, id), index);
+                    in_batch.insert(fingerprint, index as u64);
                     outcomes.push(Checked::New);
                 }
             }
@@ -230,7 +248,7 @@ impl Ledger {
         if !rejected.is_empty() {
             return Err(LedgerError::Rejected(rejected));
         }
-        Ok(outcomes)
+        Ok((outcomes, fingerprints))
     }
 
     /// Appends a batch as one durable group commit: all of it or, if any
@@ -247,13 +265,13 @@ impl Ledger {
         if events.len() > APPEND_EVENTS_MAX {
             return Err(LedgerError::TooLarge(events.len()));
         }
-        let checked = self.check(events, now_micros)?;
+        let (checked, fingerprints) = self.check_with_fingerprints(events, now_micros)?;
         let record_time = now_micros.max(self.head.last_record_time.unwrap_or(i64::MIN));
         let mut pending = Pending::new(self, record_time);
         let mut outcomes = Vec::with_capacity(events.len());
-        for (event, outcome) in events.iter().zip(checked) {
+        for ((event, outcome), fingerprint) in events.iter().zip(checked).zip(fingerprints) {
             outcomes.push(match outcome {
-                Checked::New => Outcome::Appended(pending.add(event)),
+                Checked::New => Outcome::Appended(pending.add(event, fingerprint)),
                 Checked::Stored(position) => Outcome::Duplicate(position),
                 Checked::RepeatOf(earlier) => match outcomes[earlier] {
                     Outcome::Appended(p) | Outcome::Duplicate(p) => Outcome::Duplicate(p),
@@ -281,12 +299,13 @@ impl Ledger {
     fn stored_duplicate(
         &self,
         event: &Event,
+        fingerprint: u64,
         blocks: &mut BlockCache,
         index: usize,
         rejected: &mut Vec<(usize, Rejection)>,
     ) -> Result<Option<u64>, LedgerError> {
         let (source, id) = event.key();
-        for position in self.keys.candidates(dedup::fingerprint(source, id)) {
+        for position in self.keys.candidates(fingerprint) {
             let stored = blocks.event(&self.store, position)?;
             if stored == event.canonical() {
                 return Ok(Some(position));
@@ -536,8 +555,10 @@ struct Pending<'a> {
     head: Head,
     /// Heads of the tenants this append touched.
     tenants: HashMap<String, store::TenantHead>,
-    /// Records not yet put in a block: (preimage, hash, tenant, fingerprint).
-    open: Vec<(Vec<u8>, Hash, String, u64)>,
+    /// The block being filled, and per tenant its positions in it.
+    block: block::Builder,
+    block_tenants: BTreeMap<String, Vec<u64>>,
+    block_fingerprints: Vec<u64>,
     commit: store::Commit,
     new_keys: Vec<(u64, u64)>,
 }
@@ -556,89 +577,90 @@ impl<'a> Pending<'a> {
             record_time,
             head: ledger.head,
             tenants: HashMap::new(),
-            open: Vec::new(),
+            block: block::Builder::new(),
+            block_tenants: BTreeMap::new(),
+            block_fingerprints: Vec::new(),
             commit: store::Commit::default(),
             new_keys: Vec::new(),
         }
     }
 
+    /// The tenant's head as of this append, inserted on first touch.
+    fn tenant_head(&mut self, tenant: &str) -> &mut store::TenantHead {
+        if !self.tenants.contains_key(tenant) {
+            let committed = self.committed.get(tenant).copied();
+            let head = committed.unwrap_or(store::TenantHead {
+                next_seq: 0,
+                last_hash: ZERO_HASH.0,
+            });
+            self.tenants.insert(tenant.to_owned(), head);
+        }
+        self.tenants.get_mut(tenant).expect("inserted above")
+    }
+
     /// Chains one event; returns its position.
-    fn add(&mut self, event: &Event) -> u64 {
-        let tenant_head = match self.tenants.get(&event.tenant) {
-            Some(head) => *head,
-            None => self
-                .committed
-                .get(&event.tenant)
-                .copied()
-                .unwrap_or(store::TenantHead {
-                    next_seq: 0,
-                    last_hash: ZERO_HASH.0,
-                }),
-        };
+    fn add(&mut self, event: &Event, fingerprint: u64) -> u64 {
         let position = self.head.size;
-        let record = Record {
+        let (record_time, prev_hash) = (self.record_time, self.head.hash);
+        let tenant_head = *self.tenant_head(&event.tenant);
+        let fields = record::Fields {
             position,
-            record_time: self.record_time,
-            prev_hash: self.head.hash,
+            record_time,
+            prev_hash,
             tenant_seq: tenant_head.next_seq,
             tenant_prev_hash: Hash(tenant_head.last_hash),
-            tenant: event.tenant.clone(),
-            event: event.canonical().to_vec(),
+            tenant: &event.tenant,
+            event: event.canonical(),
         };
-        let bytes = record.encode();
-        debug_assert_eq!(Record::decode(&bytes).as_ref(), Ok(&record));
-        let hash = record::hash(&bytes);
-        let (source, id) = event.key();
-        let fingerprint = dedup::fingerprint(source, id);
-        self.tenants.insert(
-            event.tenant.clone(),
-            store::TenantHead {
-                next_seq: tenant_head.next_seq + 1,
-                last_hash: hash.0,
-            },
-        );
+        let hash = self.block.push(&fields);
+        *self.tenant_head(&event.tenant) = store::TenantHead {
+            next_seq: tenant_head.next_seq + 1,
+            last_hash: hash.0,
+        };
+        match self.block_tenants.get_mut(event.tenant.as_str()) {
+            Some(positions) => positions.push(position),
+            None => {
+                self.block_tenants
+                    .insert(event.tenant.clone(), vec![position]);
+            }
+        }
         self.head = Head {
             size: position + 1,
             hash,
-            last_record_time: Some(self.record_time),
+            last_record_time: Some(record_time),
         };
         self.new_keys.push((fingerprint, position));
-        self.open
-            .push((bytes, hash, event.tenant.clone(), fingerprint));
-        if self.open.len() == block::BLOCK_ENTRIES_MAX {
+        self.block_fingerprints.push(fingerprint);
+        if self.block.len() == block::BLOCK_ENTRIES_MAX
+            || self.block.bytes_len() >= block::BLOCK_BYTES_MAX
+        {
             self.seal();
         }
         position
     }
 
-    /// Closes the open records into a block.
+    /// Closes the block being filled.
     fn seal(&mut self) {
-        if self.open.is_empty() {
+        if self.block.is_empty() {
             return;
         }
-        let count = self.open.len() as u64;
+        let count = self.block.len() as u64;
         let first = self.head.size - count;
-        let value = block::encode(
-            self.open
-                .iter()
-                .map(|(bytes, hash, _, _)| (&bytes[..], *hash)),
-        );
-        let mut by_tenant: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
-        for (offset, (_, _, tenant, _)) in self.open.iter().enumerate() {
-            by_tenant
-                .entry(tenant)
-                .or_default()
-                .push(first + offset as u64);
-        }
-        for (tenant, positions) in by_tenant {
+        let value = std::mem::take(&mut self.block).finish();
+        for (tenant, positions) in std::mem::take(&mut self.block_tenants) {
+            // Sealed right after its last entry: the tenant's head now is
+            // its head after this block.
+            let head = self.tenants[&tenant];
+            if !self.committed.contains_key(&tenant) && head.next_seq == positions.len() as u64 {
+                self.commit.new_tenants.push(tenant.clone());
+            }
             self.commit
                 .tenant_index
-                .push((tenant.to_owned(), first, positions));
+                .push((tenant, first, positions, head));
         }
-        let fingerprints = self.open.iter().map(|(_, _, _, fp)| *fp).collect();
+        let fingerprints = std::mem::take(&mut self.block_fingerprints);
         self.commit.fingerprints.push((first, fingerprints));
         self.commit.blocks.push((first, value));
-        self.open.clear();
     }
 
     fn finish(mut self) -> Finished {
@@ -649,7 +671,6 @@ impl<'a> Pending<'a> {
             hash: head.hash.0,
             last_record_time: head.last_record_time.unwrap_or(0),
         });
-        self.commit.tenant_heads = self.tenants.iter().map(|(t, h)| (t.clone(), *h)).collect();
         (self.commit, self.new_keys, self.tenants, head)
     }
 }

@@ -92,27 +92,22 @@ pub enum DecodeError {
 impl Record {
     /// The preimage: the bytes that are hashed and stored.
     pub fn encode(&self) -> Vec<u8> {
-        assert!(
-            self.tenant.len() <= TENANT_LEN_MAX,
-            "tenant too long for a record"
-        );
-        assert!(
-            self.event.len() <= EVENT_LEN_MAX,
-            "event too long for a record"
-        );
         let mut out = Vec::with_capacity(FIXED_LEN + self.tenant.len() + self.event.len());
-        out.extend_from_slice(DOMAIN);
-        out.extend_from_slice(&self.position.to_be_bytes());
-        out.extend_from_slice(&self.record_time.to_be_bytes());
-        out.extend_from_slice(&self.prev_hash.0);
-        out.extend_from_slice(&self.tenant_seq.to_be_bytes());
-        out.extend_from_slice(&self.tenant_prev_hash.0);
-        // Cannot truncate: asserted above.
-        out.push(self.tenant.len() as u8);
-        out.extend_from_slice(self.tenant.as_bytes());
-        out.extend_from_slice(&(self.event.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.event);
+        self.fields().encode_into(&mut out);
         out
+    }
+
+    /// The record's fields, borrowed.
+    pub fn fields(&self) -> Fields<'_> {
+        Fields {
+            position: self.position,
+            record_time: self.record_time,
+            prev_hash: self.prev_hash,
+            tenant_seq: self.tenant_seq,
+            tenant_prev_hash: self.tenant_prev_hash,
+            tenant: &self.tenant,
+            event: &self.event,
+        }
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
@@ -126,6 +121,45 @@ impl Record {
             tenant: header.tenant.to_owned(),
             event: bytes[header.event_offset..].to_vec(),
         })
+    }
+}
+
+/// A record's fields, borrowed: what appends encode straight into a block
+/// without building an owned `Record` first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields<'a> {
+    pub position: u64,
+    pub record_time: i64,
+    pub prev_hash: Hash,
+    pub tenant_seq: u64,
+    pub tenant_prev_hash: Hash,
+    pub tenant: &'a str,
+    pub event: &'a [u8],
+}
+
+impl Fields<'_> {
+    /// Appends the preimage to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        assert!(
+            self.tenant.len() <= TENANT_LEN_MAX,
+            "tenant too long for a record"
+        );
+        assert!(
+            self.event.len() <= EVENT_LEN_MAX,
+            "event too long for a record"
+        );
+        out.reserve(FIXED_LEN + self.tenant.len() + self.event.len());
+        out.extend_from_slice(DOMAIN);
+        out.extend_from_slice(&self.position.to_be_bytes());
+        out.extend_from_slice(&self.record_time.to_be_bytes());
+        out.extend_from_slice(&self.prev_hash.0);
+        out.extend_from_slice(&self.tenant_seq.to_be_bytes());
+        out.extend_from_slice(&self.tenant_prev_hash.0);
+        // Cannot truncate: asserted above.
+        out.push(self.tenant.len() as u8);
+        out.extend_from_slice(self.tenant.as_bytes());
+        out.extend_from_slice(&(self.event.len() as u32).to_be_bytes());
+        out.extend_from_slice(self.event);
     }
 }
 

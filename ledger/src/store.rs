@@ -9,13 +9,14 @@
 //! | `H` | the head: size, head hash, last record time (bincode) |
 //! | `b` + first position (u64 BE) | a block of records (`block.rs`) |
 //! | `k` + first position (u64 BE) | the block's dedup fingerprints, 8 bytes per entry |
-//! | `i` + tenant + `0x00` + first position | the tenant's positions in that block (u64 BE each) |
-//! | `t` + tenant | the tenant's head: next sequence number and last hash (bincode) |
+//! | `i` + tenant + `0x00` + first position | the tenant's head after that block (next sequence number u64 BE, last hash), then its positions in the block (u64 BE each) |
+//! | `t` + tenant | empty: marks that the tenant has entries (written once) |
 //!
 //! Everything but the blocks can be rebuilt from the blocks; it is stored so
 //! that opening, dedup and per-tenant reads never scan the whole ledger.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bincode::{Decode, Encode};
 
@@ -28,6 +29,13 @@ const PREFIX_BLOCK: u8 = b'b';
 const PREFIX_KEYS: u8 = b'k';
 const PREFIX_TENANT_INDEX: u8 = b'i';
 const PREFIX_TENANT_HEAD: u8 = b't';
+
+/// sled's log segment size, its largest (16 MiB). sled writes anything
+/// larger than a quarter segment as a separate blob file that its `flush`
+/// never fsyncs; with 16 MiB segments, blocks capped at
+/// `block::BLOCK_BYTES_MAX` and leaves of at most 17 values stay below that,
+/// so blocks live in the fsynced log. `sync_blobs` covers what remains.
+const SEGMENT_BYTES: usize = 16 << 20;
 
 /// sled's page cache. The ledger reads mostly sequentially, so a modest
 /// cache suffices and keeps `tla` light beside a running service.
@@ -61,8 +69,9 @@ pub struct Head {
     pub last_record_time: i64,
 }
 
-/// One tenant's head as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode)]
+/// One tenant's head: stored at the start of each of its index values, so
+/// the last one gives the head without a write per tenant per append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantHead {
     /// The sequence number the tenant's next entry gets (= its entry count).
     pub next_seq: u64,
@@ -76,14 +85,19 @@ pub struct Commit {
     pub blocks: Vec<(u64, Vec<u8>)>,
     /// (first position, fingerprints of the block's entries)
     pub fingerprints: Vec<(u64, Vec<u64>)>,
-    /// (tenant, first position of the block, the tenant's positions in it)
-    pub tenant_index: Vec<(String, u64, Vec<u64>)>,
-    pub tenant_heads: Vec<(String, TenantHead)>,
+    /// (tenant, first position of the block, the tenant's positions in it,
+    /// the tenant's head after the block)
+    pub tenant_index: Vec<(String, u64, Vec<u64>, TenantHead)>,
+    /// Tenants whose first entries this commit holds.
+    pub new_tenants: Vec<String>,
     pub head: Option<Head>,
 }
 
 pub struct Store {
     db: sled::Db,
+    dir: PathBuf,
+    /// Highest blob file (by its log sequence number) known to be fsynced.
+    blobs_synced: AtomicU64,
 }
 
 fn block_key(prefix: u8, position: u64) -> [u8; 9] {
@@ -98,6 +112,19 @@ fn tenant_index_prefix(tenant: &str) -> Vec<u8> {
     key.extend_from_slice(tenant.as_bytes());
     key.push(0);
     key
+}
+
+/// Bytes of the tenant head at the start of a tenant index value.
+const INDEX_HEAD_LEN: usize = 8 + 32;
+
+fn decode_index_head(value: &[u8]) -> Result<TenantHead, StoreError> {
+    let head = value
+        .get(..INDEX_HEAD_LEN)
+        .ok_or_else(|| StoreError::Corrupt("a tenant index value is truncated".into()))?;
+    Ok(TenantHead {
+        next_seq: u64::from_be_bytes(head[..8].try_into().expect("8 bytes")),
+        last_hash: head[8..].try_into().expect("32 bytes"),
+    })
 }
 
 fn position_of(key: &[u8]) -> Result<u64, StoreError> {
@@ -127,7 +154,8 @@ impl Store {
             .mode(sled::Mode::HighThroughput)
             // Durability comes from the explicit flush of every append;
             // a background flush would only add fsyncs.
-            .flush_every_ms(None);
+            .flush_every_ms(None)
+            .segment_size(SEGMENT_BYTES);
         let db = config.open().map_err(|source| match &source {
             sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
                 StoreError::Locked {
@@ -161,7 +189,14 @@ impl Store {
                 }
             }
         }
-        Ok(Store { db })
+        // Blobs left by an earlier process may not be durable either.
+        let store = Store {
+            db,
+            dir: dir.to_owned(),
+            blobs_synced: AtomicU64::new(0),
+        };
+        store.sync_blobs()?;
+        Ok(store)
     }
 
     pub fn head(&self) -> Result<Option<Head>, StoreError> {
@@ -171,13 +206,21 @@ impl Store {
             .transpose()
     }
 
+    /// Every tenant's head, from the last index value of each tenant.
     pub fn tenant_heads(&self) -> Result<Vec<(String, TenantHead)>, StoreError> {
         let mut heads = Vec::new();
         for item in self.db.scan_prefix([PREFIX_TENANT_HEAD]) {
-            let (key, value) = item?;
+            let (key, _) = item?;
             let tenant = String::from_utf8(key[1..].to_vec())
-                .map_err(|_| StoreError::Corrupt("tenant head key is not UTF-8".into()))?;
-            heads.push((tenant, decode("tenant head", &value)?));
+                .map_err(|_| StoreError::Corrupt("tenant key is not UTF-8".into()))?;
+            let last = self
+                .db
+                .scan_prefix(tenant_index_prefix(&tenant))
+                .next_back();
+            let Some(last) = last.transpose()? else {
+                return Err(StoreError::Corrupt(format!("tenant {tenant} has no index")));
+            };
+            heads.push((tenant, decode_index_head(&last.1)?));
         }
         Ok(heads)
     }
@@ -215,22 +258,70 @@ impl Store {
                 .collect();
             batch.insert(&block_key(PREFIX_KEYS, first), bytes);
         }
-        for (tenant, first, positions) in commit.tenant_index {
+        for (tenant, first, positions, head) in commit.tenant_index {
             let mut key = tenant_index_prefix(&tenant);
             key.extend_from_slice(&first.to_be_bytes());
-            let bytes: Vec<u8> = positions.iter().flat_map(|p| p.to_be_bytes()).collect();
+            let mut bytes = Vec::with_capacity(INDEX_HEAD_LEN + positions.len() * 8);
+            bytes.extend_from_slice(&head.next_seq.to_be_bytes());
+            bytes.extend_from_slice(&head.last_hash);
+            bytes.extend(positions.iter().flat_map(|p| p.to_be_bytes()));
             batch.insert(key, bytes);
         }
-        for (tenant, head) in commit.tenant_heads {
+        for tenant in commit.new_tenants {
             let mut key = vec![PREFIX_TENANT_HEAD];
             key.extend_from_slice(tenant.as_bytes());
-            batch.insert(key, encode(&head));
+            batch.insert(key, &[]);
         }
         if let Some(head) = commit.head {
             batch.insert(KEY_HEAD, encode(&head));
         }
         self.db.apply_batch(batch)?;
+        self.sync_blobs()?;
         self.db.flush()?;
+        // Pages consolidated during the flush may have become blobs too.
+        self.sync_blobs()?;
+        Ok(())
+    }
+
+    /// fsyncs the blob files sled wrote since the last call.
+    ///
+    /// sled 0.34.7 writes a value (or consolidated page) larger than a
+    /// quarter segment to its own file under `blobs/`, and never fsyncs
+    /// that file: `flush` makes the log that points to it durable, not the
+    /// blob itself. A ledger block is such a value, so without this a power
+    /// loss after an acknowledged append could lose the block. SIGKILL
+    /// cannot show the gap (the page cache survives); this closes it.
+    fn sync_blobs(&self) -> Result<(), StoreError> {
+        let dir = self.dir.join("blobs");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(StoreError::Sled(error.into())),
+        };
+        let synced = self.blobs_synced.load(Ordering::Acquire);
+        let mut newest = synced;
+        for entry in entries {
+            let entry = entry.map_err(|e| StoreError::Sled(e.into()))?;
+            let Some(lsn) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if lsn > synced {
+                std::fs::File::open(entry.path())
+                    .and_then(|file| file.sync_data())
+                    .map_err(|e| StoreError::Sled(e.into()))?;
+                newest = newest.max(lsn);
+            }
+        }
+        if newest > synced {
+            std::fs::File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| StoreError::Sled(e.into()))?;
+            self.blobs_synced.fetch_max(newest, Ordering::AcqRel);
+        }
         Ok(())
     }
 
@@ -290,7 +381,12 @@ impl Store {
             .scan_prefix(tenant_index_prefix(tenant))
             .map(|item| {
                 let (_, value) = item?;
-                Ok(value
+                let Some(positions) = value.get(INDEX_HEAD_LEN..) else {
+                    return Err(StoreError::Corrupt(
+                        "a tenant index value is truncated".into(),
+                    ));
+                };
+                Ok(positions
                     .chunks_exact(8)
                     .map(|c| u64::from_be_bytes(c.try_into().expect("8")))
                     .collect())

@@ -22,7 +22,7 @@ const DEMO_BATCH_EVENTS_MAX: usize = 4096;
 #[derive(clap::Args)]
 pub struct Args {
     /// Seed of the generated history: the same seed gives the same events.
-    #[arg(long, default_value_t = 2026)]
+    #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Number of municipalities (1 to 8).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=8))]
@@ -184,10 +184,10 @@ fn print_next_steps(data_dir: &Path, started: Instant) {
         format!(" --data-dir {dir}")
     };
     println!("Done in {:.1} s. Next:", started.elapsed().as_secs_f64());
-    println!("  tla log{flag} --tenant alver --limit 20        browse the entries");
-    println!("  tla verify{flag}                               recompute every hash again");
-    println!("  tla export{flag} --out ledger.jsonl            the ledger for an auditor (docs/FORMAT.md)");
+    println!("  tla log{flag} --tenant alver --limit 20    (browse the entries)");
+    println!("  tla verify{flag}    (recompute every hash again)");
     println!(
-        "  tla verify --export ledger.jsonl               check that export without the ledger"
+        "  tla export{flag} --out ledger.jsonl    (the ledger for an auditor, docs/FORMAT.md)"
     );
+    println!("  tla verify --export ledger.jsonl    (check that export without the ledger)");
 }
