@@ -373,37 +373,40 @@ impl Ledger {
             })
     }
 
-    /// The entries at `positions`, which all lie in one block.
+    /// The entries at `positions` (increasing), block by block.
     fn entries_at(&self, positions: &[u64]) -> Vec<Result<Entry, LedgerError>> {
-        let Some(&first_wanted) = positions.first() else {
-            return Vec::new();
-        };
-        let (first, bytes) = match self.store.block_containing(first_wanted) {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                let detail = "the tenant index names an entry no block holds".to_string();
-                return vec![Err(LedgerError::Corrupt {
-                    position: first_wanted,
-                    detail,
-                })];
-            }
-            Err(error) => return vec![Err(error.into())],
-        };
-        let mut all = decode_block(first, &bytes).into_iter();
         let mut out = Vec::with_capacity(positions.len());
+        let mut block: Vec<Entry> = Vec::new();
         for &wanted in positions {
-            let found = all
-                .by_ref()
-                .find(|e| e.as_ref().map_or(true, |e| e.record.position == wanted));
-            out.push(found.unwrap_or_else(|| {
-                let detail = "the tenant index names an entry its block lacks".to_string();
-                Err(LedgerError::Corrupt {
-                    position: wanted,
-                    detail,
-                })
+            let in_block = |b: &Vec<Entry>| {
+                b.first().is_some_and(|e| e.record.position <= wanted)
+                    && b.last().is_some_and(|e| e.record.position >= wanted)
+            };
+            if !in_block(&block) {
+                match self.block_entries(wanted) {
+                    Ok(entries) => block = entries,
+                    Err(error) => {
+                        out.push(Err(error));
+                        return out;
+                    }
+                }
+            }
+            let found = block.iter().find(|e| e.record.position == wanted).cloned();
+            out.push(found.ok_or_else(|| LedgerError::Corrupt {
+                position: wanted,
+                detail: "the tenant index names an entry no block holds".to_string(),
             }));
         }
         out
+    }
+
+    /// The decoded entries of the block holding `position`.
+    fn block_entries(&self, position: u64) -> Result<Vec<Entry>, LedgerError> {
+        let Some((first, bytes)) = self.store.block_containing(position)? else {
+            let detail = "the tenant index names an entry no block holds".to_string();
+            return Err(LedgerError::Corrupt { position, detail });
+        };
+        decode_block(first, &bytes).into_iter().collect()
     }
 
     /// The entry at `position`.
@@ -555,7 +558,9 @@ struct Pending<'a> {
     head: Head,
     /// Heads of the tenants this append touched.
     tenants: HashMap<String, store::TenantHead>,
-    /// The block being filled, and per tenant its positions in it.
+    /// Position of the append's first entry.
+    first: u64,
+    /// The block being filled; per tenant its positions in this append.
     block: block::Builder,
     block_tenants: BTreeMap<String, Vec<u64>>,
     block_fingerprints: Vec<u64>,
@@ -576,6 +581,7 @@ impl<'a> Pending<'a> {
             committed: &ledger.tenants,
             record_time,
             head: ledger.head,
+            first: ledger.head.size,
             tenants: HashMap::new(),
             block: block::Builder::new(),
             block_tenants: BTreeMap::new(),
@@ -644,28 +650,30 @@ impl<'a> Pending<'a> {
         if self.block.is_empty() {
             return;
         }
-        let count = self.block.len() as u64;
-        let first = self.head.size - count;
+        let first = self.head.size - self.block.len() as u64;
         let value = std::mem::take(&mut self.block).finish();
-        for (tenant, positions) in std::mem::take(&mut self.block_tenants) {
-            // Sealed right after its last entry: the tenant's head now is
-            // its head after this block.
-            let head = self.tenants[&tenant];
-            if !self.committed.contains_key(&tenant) && head.next_seq == positions.len() as u64 {
-                self.commit.new_tenants.push(tenant.clone());
-            }
-            self.commit
-                .tenant_index
-                .push((tenant, first, positions, head));
-        }
-        let fingerprints = std::mem::take(&mut self.block_fingerprints);
-        self.commit.fingerprints.push((first, fingerprints));
         self.commit.blocks.push((first, value));
     }
 
     fn finish(mut self) -> Finished {
         self.seal();
         let head = self.head;
+        let first = self.first;
+        // One index value per tenant and one fingerprint value per append,
+        // however many blocks it filled: sled costs per insert.
+        for (tenant, positions) in std::mem::take(&mut self.block_tenants) {
+            let tenant_head = self.tenants[&tenant];
+            if !self.committed.contains_key(&tenant) {
+                self.commit.new_tenants.push(tenant.clone());
+            }
+            self.commit
+                .tenant_index
+                .push((tenant, first, positions, tenant_head));
+        }
+        if !self.block_fingerprints.is_empty() {
+            let fingerprints = std::mem::take(&mut self.block_fingerprints);
+            self.commit.fingerprints.push((first, fingerprints));
+        }
         self.commit.head = Some(store::Head {
             size: head.size,
             hash: head.hash.0,
