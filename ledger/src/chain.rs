@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::record::{self, Hash, RecordHeader, ZERO_HASH};
+use crate::record::{self, Fields, Hash, ZERO_HASH};
 
 /// What is wrong with a ledger, at its first bad position.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +147,7 @@ impl Verifier {
     pub fn push(&mut self, record: &[u8], stored_hash: Option<Hash>) -> Result<(), Failure> {
         let index = self.index;
         self.index += 1;
-        let header = RecordHeader::decode(record).map_err(|error| Failure::Corrupt {
+        let header = Fields::decode(record).map_err(|error| Failure::Corrupt {
             position: index,
             detail: error.to_string(),
         })?;

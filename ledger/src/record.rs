@@ -111,16 +111,7 @@ impl Record {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
-        let header = RecordHeader::decode(bytes)?;
-        Ok(Record {
-            position: header.position,
-            record_time: header.record_time,
-            prev_hash: header.prev_hash,
-            tenant_seq: header.tenant_seq,
-            tenant_prev_hash: header.tenant_prev_hash,
-            tenant: header.tenant.to_owned(),
-            event: bytes[header.event_offset..].to_vec(),
-        })
+        Fields::decode(bytes).map(|fields| fields.to_record())
     }
 }
 
@@ -138,6 +129,19 @@ pub struct Fields<'a> {
 }
 
 impl Fields<'_> {
+    /// An owned copy.
+    pub fn to_record(&self) -> Record {
+        Record {
+            position: self.position,
+            record_time: self.record_time,
+            prev_hash: self.prev_hash,
+            tenant_seq: self.tenant_seq,
+            tenant_prev_hash: self.tenant_prev_hash,
+            tenant: self.tenant.to_owned(),
+            event: self.event.to_vec(),
+        }
+    }
+
     /// Appends the preimage to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         assert!(
@@ -163,22 +167,9 @@ impl Fields<'_> {
     }
 }
 
-/// A record decoded without copying: what `verify` needs, borrowed from
-/// the stored bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordHeader<'a> {
-    pub position: u64,
-    pub record_time: i64,
-    pub prev_hash: Hash,
-    pub tenant_seq: u64,
-    pub tenant_prev_hash: Hash,
-    pub tenant: &'a str,
-    /// Offset of the event bytes within the record.
-    pub event_offset: usize,
-}
-
-impl<'a> RecordHeader<'a> {
-    pub fn decode(bytes: &'a [u8]) -> Result<RecordHeader<'a>, DecodeError> {
+impl<'a> Fields<'a> {
+    /// Decodes a record without copying: the fields borrow the stored bytes.
+    pub fn decode(bytes: &'a [u8]) -> Result<Fields<'a>, DecodeError> {
         if bytes.len() < FIXED_LEN {
             return Err(DecodeError::Short(bytes.len()));
         }
@@ -207,14 +198,14 @@ impl<'a> RecordHeader<'a> {
         }
         let tenant =
             std::str::from_utf8(&bytes[109..event_len_at]).map_err(|_| DecodeError::Tenant)?;
-        Ok(RecordHeader {
+        Ok(Fields {
             position: u64_at(20),
             record_time: u64_at(28) as i64,
             prev_hash: hash_at(36),
             tenant_seq: u64_at(68),
             tenant_prev_hash: hash_at(76),
             tenant,
-            event_offset,
+            event: &bytes[event_offset..],
         })
     }
 }

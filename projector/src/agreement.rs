@@ -1,0 +1,79 @@
+//! Which agreement version is in force when (SEMANTICS.md section 4).
+//!
+//! The version in force at instant T is, among the tenant's
+//! `agreement.published` events in the ledger prefix, the one with the
+//! latest `effective_from <= T`, ties going to the later ledger entry. The
+//! event's own `time` plays no part, so a version published late with an
+//! early `effective_from` applies retroactively to every replay of a prefix
+//! that holds it.
+
+use chrono_tz::Tz;
+use schemas::agreement::Agreement;
+use schemas::EventData;
+
+use crate::LedgerEvent;
+
+/// The tenant's agreement versions, sorted by (`effective_from`, ledger
+/// position).
+#[derive(Debug, Clone, Default)]
+pub struct Versions<'a> {
+    list: Vec<(i64, u64, &'a Agreement)>,
+}
+
+/// Two versions of one tenant that name different time zones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneConflict {
+    pub first_version: String,
+    pub first_zone: Tz,
+    pub second_version: String,
+    pub second_zone: Tz,
+}
+
+impl<'a> Versions<'a> {
+    /// The versions published by `events` (any order).
+    pub fn from_events<'e>(events: impl IntoIterator<Item = &'e &'a LedgerEvent>) -> Versions<'a>
+    where
+        'a: 'e,
+    {
+        let mut list: Vec<(i64, u64, &'a Agreement)> = events
+            .into_iter()
+            .filter_map(|e| match &e.event.data {
+                EventData::AgreementPublished(a) => Some((a.effective_from, e.position, &**a)),
+                _ => None,
+            })
+            .collect();
+        list.sort_by_key(|&(from, position, _)| (from, position));
+        Versions { list }
+    }
+
+    /// The version in force at `t`.
+    pub fn in_force(&self, t: i64) -> Option<&'a Agreement> {
+        let i = self.list.partition_point(|&(from, _, _)| from <= t);
+        i.checked_sub(1).map(|i| self.list[i].2)
+    }
+
+    /// The earliest `effective_from` of all versions.
+    pub fn earliest_effective_from(&self) -> Option<i64> {
+        self.list.first().map(|&(from, _, _)| from)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The one time zone of all versions; `None` without versions.
+    pub fn timezone(&self) -> Result<Option<Tz>, ZoneConflict> {
+        let Some(&(_, _, first)) = self.list.first() else {
+            return Ok(None);
+        };
+        match self.list.iter().find(|(_, _, a)| a.timezone != first.timezone) {
+            None => Ok(Some(first.timezone)),
+            Some((_, _, other)) => Err(ZoneConflict {
+                first_version: first.version.clone(),
+                first_zone: first.timezone,
+                second_version: other.version.clone(),
+                second_zone: other.timezone,
+            }),
+        }
+    }
+}
