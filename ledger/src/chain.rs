@@ -103,7 +103,8 @@ struct Seen {
     prev_hash: Hash,
     tenant_seq: u64,
     tenant_prev_hash: Hash,
-    tenant: String,
+    /// Index into `Verifier::tenant_names`.
+    tenant: usize,
     record_time: i64,
 }
 
@@ -118,8 +119,11 @@ pub struct Verifier {
     /// of that entry's position that carries it too is an insertion.
     last_prev_hash: Hash,
     last_record_time: Option<i64>,
+    /// Tenants seen, interned: name → index into `tenant_names` and `tenants`.
+    tenant_ids: HashMap<String, usize>,
+    tenant_names: Vec<String>,
     /// Per tenant: the next sequence number and the last entry's hash.
-    tenants: HashMap<String, (u64, Hash)>,
+    tenants: Vec<(u64, Hash)>,
     pending: Option<Seen>,
 }
 
@@ -137,7 +141,9 @@ impl Verifier {
             prev_hash: ZERO_HASH,
             last_prev_hash: ZERO_HASH,
             last_record_time: None,
-            tenants: HashMap::new(),
+            tenant_ids: HashMap::new(),
+            tenant_names: Vec::new(),
+            tenants: Vec::new(),
             pending: None,
         }
     }
@@ -167,7 +173,7 @@ impl Verifier {
             prev_hash: header.prev_hash,
             tenant_seq: header.tenant_seq,
             tenant_prev_hash: header.tenant_prev_hash,
-            tenant: header.tenant.to_owned(),
+            tenant: self.tenant_id(header.tenant),
             record_time: header.record_time,
         };
         if let Some(previous) = self.pending.take() {
@@ -175,6 +181,18 @@ impl Verifier {
         }
         self.pending = Some(seen);
         Ok(())
+    }
+
+    /// The interned index of a tenant, added on first sight.
+    fn tenant_id(&mut self, tenant: &str) -> usize {
+        if let Some(&id) = self.tenant_ids.get(tenant) {
+            return id;
+        }
+        let id = self.tenant_names.len();
+        self.tenant_ids.insert(tenant.to_owned(), id);
+        self.tenant_names.push(tenant.to_owned());
+        self.tenants.push((0, ZERO_HASH));
+        id
     }
 
     /// Ends the stream. `claimed` is the (size, head) the medium says it
@@ -231,18 +249,14 @@ impl Verifier {
         if seen.position != expected || seen.prev_hash != self.prev_hash {
             return Err(self.diagnose(&seen, next));
         }
-        let (tenant_seq, tenant_prev) = self
-            .tenants
-            .get(&seen.tenant)
-            .copied()
-            .unwrap_or((0, ZERO_HASH));
+        let (tenant_seq, tenant_prev) = self.tenants[seen.tenant];
         if seen.tenant_seq != tenant_seq || seen.tenant_prev_hash != tenant_prev {
             return Err(Failure::Changed {
                 position: expected,
                 detail: format!(
                     "tenant {} chain broken: entry has tenant sequence {} and tenant prev hash {}, \
                      expected {} and {}",
-                    seen.tenant, seen.tenant_seq, seen.tenant_prev_hash, tenant_seq, tenant_prev
+                    self.tenant_names[seen.tenant], seen.tenant_seq, seen.tenant_prev_hash, tenant_seq, tenant_prev
                 ),
             });
         }
@@ -257,8 +271,7 @@ impl Verifier {
                 });
             }
         }
-        self.tenants
-            .insert(seen.tenant, (tenant_seq + 1, seen.hash));
+        self.tenants[seen.tenant] = (tenant_seq + 1, seen.hash);
         self.last_record_time = Some(seen.record_time);
         self.last_prev_hash = self.prev_hash;
         self.prev_hash = seen.hash;

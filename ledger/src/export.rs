@@ -118,7 +118,7 @@ pub(crate) fn write(
                 .tenants
                 .get(t)
                 .ok_or_else(|| ExportError::UnknownTenant(t.into()))?;
-            (head.next_seq, Hash(head.last_hash))
+            (head.next_seq, head.last_hash)
         }
     };
     let header = Header {
@@ -191,7 +191,7 @@ pub fn verify(input: &mut dyn BufRead) -> Result<(Header, Summary), ExportCheckE
     let claimed_head = Hash::from_hex(&header.head)
         .ok_or_else(|| malformed(1, "field head is not 64 hex characters"))?;
     let mut check = match header.scope.as_str() {
-        "ledger" => Scope::Ledger(Verifier::new()),
+        "ledger" => Scope::Ledger(Box::default()),
         "tenant" => match &header.tenant {
             Some(tenant) => Scope::Tenant(TenantVerifier::new(tenant.clone())),
             None => return Err(malformed(1, "scope tenant without a tenant")),
@@ -237,7 +237,7 @@ fn malformed(line: u64, message: &str) -> ExportCheckError {
 }
 
 enum Scope {
-    Ledger(Verifier),
+    Ledger(Box<Verifier>),
     Tenant(TenantVerifier),
 }
 

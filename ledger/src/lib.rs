@@ -11,8 +11,10 @@ pub mod block;
 pub mod chain;
 pub mod dedup;
 pub mod export;
+mod read;
 pub mod record;
 pub mod store;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -125,7 +127,7 @@ pub enum LedgerError {
 pub struct Ledger {
     store: store::Store,
     head: Head,
-    tenants: HashMap<String, store::TenantHead>,
+    tenants: HashMap<String, TenantHead>,
     keys: dedup::Index,
     poisoned: bool,
 }
@@ -146,9 +148,14 @@ impl Ledger {
                 last_record_time: None,
             },
         };
-        let tenants = store.tenant_heads()?.into_iter().collect();
+        let tenants = tenant_heads(&store)?;
         let mut keys = dedup::Index::default();
-        store.fingerprints(|position, fingerprint| keys.insert(fingerprint, position))?;
+        for item in store.layouts(0) {
+            let (first, layout) = item?;
+            for (offset, fingerprint) in layout.fingerprints.iter().enumerate() {
+                keys.insert(*fingerprint, first + offset as u64);
+            }
+        }
         if keys.len() as u64 != head.size {
             return Err(LedgerError::Corrupt {
                 position: keys.len() as u64,
@@ -202,7 +209,7 @@ impl Ledger {
         let mut rejected = Vec::new();
         // Earlier events of the batch by fingerprint (confirmed by key).
         let mut in_batch = dedup::Index::default();
-        let mut blocks = BlockCache::default();
+        let mut blocks = AppendCache::default();
         let now_seconds = now_micros.div_euclid(1_000_000);
         for (index, event) in events.iter().enumerate() {
             let (source, id) = event.key();
@@ -267,7 +274,7 @@ impl Ledger {
         }
         let (checked, fingerprints) = self.check_with_fingerprints(events, now_micros)?;
         let record_time = now_micros.max(self.head.last_record_time.unwrap_or(i64::MIN));
-        let mut pending = Pending::new(self, record_time);
+        let mut pending = writer::Pending::new(&self.tenants, self.head, record_time);
         let mut outcomes = Vec::with_capacity(events.len());
         for ((event, outcome), fingerprint) in events.iter().zip(checked).zip(fingerprints) {
             outcomes.push(match outcome {
@@ -279,7 +286,7 @@ impl Ledger {
             });
         }
         let (commit, new_keys, new_tenants, new_head) = pending.finish();
-        if commit.blocks.is_empty() {
+        if commit.layout.is_none() {
             return Ok(outcomes);
         }
         if let Err(error) = self.store.commit(commit) {
@@ -300,7 +307,7 @@ impl Ledger {
         &self,
         event: &Event,
         fingerprint: u64,
-        blocks: &mut BlockCache,
+        blocks: &mut AppendCache,
         index: usize,
         rejected: &mut Vec<(usize, Rejection)>,
     ) -> Result<Option<u64>, LedgerError> {
@@ -333,7 +340,7 @@ impl Ledger {
 
     /// Position of the stored event with this (`source`, `id`), if any.
     pub fn find(&self, source: &str, id: &str) -> Result<Option<u64>, LedgerError> {
-        let mut blocks = BlockCache::default();
+        let mut blocks = AppendCache::default();
         for position in self.keys.candidates(dedup::fingerprint(source, id)) {
             let stored = blocks.event(&self.store, position)?;
             let key: StoredKey =
@@ -348,65 +355,36 @@ impl Ledger {
         Ok(None)
     }
 
-    /// Entries from position `from` on, in order, streaming block by block.
+    /// Entries from position `from` on, in order, streaming append by append.
     pub fn entries(&self, from: u64) -> impl Iterator<Item = Result<Entry, LedgerError>> + '_ {
         self.store
-            .blocks(from)
+            .layouts(from)
             .flat_map(move |item| match item {
-                Ok((first, bytes)) => decode_block(first, &bytes),
+                Ok((first, layout)) => match read::append_entries(&self.store, first, &layout) {
+                    Ok(entries) => entries.into_iter().map(Ok).collect(),
+                    Err(error) => vec![Err(error)],
+                },
                 Err(error) => vec![Err(error.into())],
             })
             .filter(move |entry| entry.as_ref().map_or(true, |e| e.record.position >= from))
     }
 
-    /// One tenant's entries in position order, read through the tenant
-    /// index: the cost follows the tenant's entries, not the ledger's size.
+    /// One tenant's entries in position order, read from that tenant's
+    /// blocks alone: the cost follows the tenant's entries, not the
+    /// ledger's size.
     pub fn tenant_entries<'a>(
         &'a self,
         tenant: &str,
     ) -> impl Iterator<Item = Result<Entry, LedgerError>> + 'a {
         self.store
-            .tenant_positions(tenant)
-            .flat_map(move |item| match item {
-                Ok(positions) => self.entries_at(&positions),
+            .all_tenant_blocks(tenant)
+            .flat_map(|item| match item {
+                Ok((first, bytes)) => match read::block_entries(first, &bytes) {
+                    Ok(entries) => entries.into_iter().map(Ok).collect(),
+                    Err(error) => vec![Err(error)],
+                },
                 Err(error) => vec![Err(error.into())],
             })
-    }
-
-    /// The entries at `positions` (increasing), block by block.
-    fn entries_at(&self, positions: &[u64]) -> Vec<Result<Entry, LedgerError>> {
-        let mut out = Vec::with_capacity(positions.len());
-        let mut block: Vec<Entry> = Vec::new();
-        for &wanted in positions {
-            let in_block = |b: &Vec<Entry>| {
-                b.first().is_some_and(|e| e.record.position <= wanted)
-                    && b.last().is_some_and(|e| e.record.position >= wanted)
-            };
-            if !in_block(&block) {
-                match self.block_entries(wanted) {
-                    Ok(entries) => block = entries,
-                    Err(error) => {
-                        out.push(Err(error));
-                        return out;
-                    }
-                }
-            }
-            let found = block.iter().find(|e| e.record.position == wanted).cloned();
-            out.push(found.ok_or_else(|| LedgerError::Corrupt {
-                position: wanted,
-                detail: "the tenant index names an entry no block holds".to_string(),
-            }));
-        }
-        out
-    }
-
-    /// The decoded entries of the block holding `position`.
-    fn block_entries(&self, position: u64) -> Result<Vec<Entry>, LedgerError> {
-        let Some((first, bytes)) = self.store.block_containing(position)? else {
-            let detail = "the tenant index names an entry no block holds".to_string();
-            return Err(LedgerError::Corrupt { position, detail });
-        };
-        decode_block(first, &bytes).into_iter().collect()
     }
 
     /// The entry at `position`.
@@ -419,33 +397,13 @@ impl Ledger {
 
     /// Recomputes every hash from the stored bytes and checks the chain
     /// against the stored head. `progress` is called with the number of
-    /// entries checked so far, once per block. The outer error is a storage
-    /// failure; the inner one what is wrong with the chain.
+    /// entries checked so far, once per append. The outer error is a
+    /// storage failure; the inner one what is wrong with the chain.
     pub fn verify(
         &self,
-        mut progress: impl FnMut(u64),
+        progress: impl FnMut(u64),
     ) -> Result<Result<Summary, Failure>, LedgerError> {
-        let mut verifier = Verifier::new();
-        let mut seen = 0u64;
-        for item in self.store.blocks(0) {
-            let (first, bytes) = item?;
-            let records = match block::records(&bytes) {
-                Ok(records) => records,
-                Err(error) => return Ok(Err(corrupt_block(seen, first, error))),
-            };
-            for record in records {
-                let (bytes, stored_hash) = match record {
-                    Ok(found) => found,
-                    Err(error) => return Ok(Err(corrupt_block(seen, first, error))),
-                };
-                if let Err(failure) = verifier.push(bytes, Some(stored_hash)) {
-                    return Ok(Err(failure));
-                }
-                seen += 1;
-            }
-            progress(seen);
-        }
-        Ok(verifier.finish(Some((self.head.size, self.head.hash))))
+        read::verify(&self.store, (self.head.size, self.head.hash), progress)
     }
 
     /// Writes the export format of `docs/FORMAT.md`.
@@ -463,13 +421,6 @@ impl Ledger {
     }
 }
 
-fn corrupt_block(seen: u64, first: u64, error: block::BlockError) -> Failure {
-    Failure::Corrupt {
-        position: seen,
-        detail: format!("block starting at {first}: {error}"),
-    }
-}
-
 fn skew(event: &Event, now_micros: i64) -> Rejection {
     let (source, id) = event.key();
     Rejection::ClockSkew {
@@ -478,6 +429,41 @@ fn skew(event: &Event, now_micros: i64) -> Rejection {
         time: rfc3339(event.time * 1_000_000),
         now: rfc3339(now_micros),
     }
+}
+
+/// A tenant's head: the sequence number its next entry gets and its last
+/// entry's hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TenantHead {
+    pub next_seq: u64,
+    pub last_hash: Hash,
+}
+
+/// Every tenant's head, from the last record of its last block.
+fn tenant_heads(store: &store::Store) -> Result<HashMap<String, TenantHead>, LedgerError> {
+    let mut heads = HashMap::new();
+    for tenant in store.tenants()? {
+        let Some((first, bytes)) = store.last_tenant_block(&tenant)? else {
+            let detail = format!("tenant {tenant} is recorded but has no blocks");
+            return Err(LedgerError::Corrupt {
+                position: 0,
+                detail,
+            });
+        };
+        let Some(last) = read::block_entries(first, &bytes)?.pop() else {
+            let detail = format!("the last block of tenant {tenant} is empty");
+            return Err(LedgerError::Corrupt {
+                position: first,
+                detail,
+            });
+        };
+        let head = TenantHead {
+            next_seq: last.record.tenant_seq + 1,
+            last_hash: last.hash,
+        };
+        heads.insert(tenant, head);
+    }
+    Ok(heads)
 }
 
 /// Microseconds since the epoch as RFC 3339 UTC.
@@ -493,192 +479,40 @@ struct StoredKey {
     id: String,
 }
 
-fn decode_block(first: u64, bytes: &[u8]) -> Vec<Result<Entry, LedgerError>> {
-    let corrupt = |detail: String| LedgerError::Corrupt {
-        position: first,
-        detail,
-    };
-    let records = match block::records(bytes) {
-        Ok(records) => records,
-        Err(error) => return vec![Err(corrupt(error.to_string()))],
-    };
-    records
-        .map(|item| {
-            let (bytes, hash) = item.map_err(|e| corrupt(e.to_string()))?;
-            let record = Record::decode(bytes).map_err(|e| corrupt(e.to_string()))?;
-            Ok(Entry { record, hash })
-        })
-        .collect()
-}
-
-/// Decoded blocks read during one `check`, so that re-importing a file of
-/// duplicates reads each block once rather than once per event.
+/// Appends read during one `check`, so that re-importing a file of
+/// duplicates reads each append once rather than once per event.
 #[derive(Default)]
-struct BlockCache {
-    blocks: BTreeMap<u64, Vec<Entry>>,
+struct AppendCache {
+    appends: BTreeMap<u64, Vec<Entry>>,
 }
 
-/// Blocks a `BlockCache` keeps at most; beyond this it starts afresh.
-const BLOCK_CACHE_MAX: usize = 64;
+/// Appends an `AppendCache` keeps at most; beyond this it starts afresh.
+const APPEND_CACHE_MAX: usize = 16;
 
-impl BlockCache {
+impl AppendCache {
     fn event(&mut self, store: &store::Store, position: u64) -> Result<Vec<u8>, LedgerError> {
-        let cached = self.blocks.range(..=position).next_back();
-        if let Some((_, entries)) = cached {
-            if let Some(entry) = entries.iter().find(|e| e.record.position == position) {
+        let cached = self.appends.range(..=position).next_back();
+        if let Some((first, entries)) = cached {
+            if let Some(entry) = entries.get((position - first) as usize) {
                 return Ok(entry.record.event.clone());
             }
         }
-        let Some((first, bytes)) = store.block_containing(position)? else {
-            let detail = "the key index names an entry no block holds".to_string();
+        let Some(layout) = store.layouts(position).next().transpose()? else {
+            let detail = "the key index names an entry no append holds".to_string();
             return Err(LedgerError::Corrupt { position, detail });
         };
-        let entries = decode_block(first, &bytes)
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
+        let (first, layout) = layout;
+        let entries = read::append_entries(store, first, &layout)?;
         let found = entries
-            .iter()
-            .find(|e| e.record.position == position)
+            .get((position - first) as usize)
             .map(|e| e.record.event.clone());
-        if self.blocks.len() >= BLOCK_CACHE_MAX {
-            self.blocks.clear();
+        if self.appends.len() >= APPEND_CACHE_MAX {
+            self.appends.clear();
         }
-        self.blocks.insert(first, entries);
+        self.appends.insert(first, entries);
         found.ok_or_else(|| LedgerError::Corrupt {
             position,
-            detail: "the key index names an entry its block lacks".to_string(),
+            detail: "the key index names an entry its append lacks".to_string(),
         })
-    }
-}
-
-/// The records of one append being built, before they are committed.
-struct Pending<'a> {
-    committed: &'a HashMap<String, store::TenantHead>,
-    record_time: i64,
-    head: Head,
-    /// Heads of the tenants this append touched.
-    tenants: HashMap<String, store::TenantHead>,
-    /// Position of the append's first entry.
-    first: u64,
-    /// The block being filled; per tenant its positions in this append.
-    block: block::Builder,
-    block_tenants: BTreeMap<String, Vec<u64>>,
-    block_fingerprints: Vec<u64>,
-    commit: store::Commit,
-    new_keys: Vec<(u64, u64)>,
-}
-
-type Finished = (
-    store::Commit,
-    Vec<(u64, u64)>,
-    HashMap<String, store::TenantHead>,
-    Head,
-);
-
-impl<'a> Pending<'a> {
-    fn new(ledger: &'a Ledger, record_time: i64) -> Pending<'a> {
-        Pending {
-            committed: &ledger.tenants,
-            record_time,
-            head: ledger.head,
-            first: ledger.head.size,
-            tenants: HashMap::new(),
-            block: block::Builder::new(),
-            block_tenants: BTreeMap::new(),
-            block_fingerprints: Vec::new(),
-            commit: store::Commit::default(),
-            new_keys: Vec::new(),
-        }
-    }
-
-    /// The tenant's head as of this append, inserted on first touch.
-    fn tenant_head(&mut self, tenant: &str) -> &mut store::TenantHead {
-        if !self.tenants.contains_key(tenant) {
-            let committed = self.committed.get(tenant).copied();
-            let head = committed.unwrap_or(store::TenantHead {
-                next_seq: 0,
-                last_hash: ZERO_HASH.0,
-            });
-            self.tenants.insert(tenant.to_owned(), head);
-        }
-        self.tenants.get_mut(tenant).expect("inserted above")
-    }
-
-    /// Chains one event; returns its position.
-    fn add(&mut self, event: &Event, fingerprint: u64) -> u64 {
-        let position = self.head.size;
-        let (record_time, prev_hash) = (self.record_time, self.head.hash);
-        let tenant_head = *self.tenant_head(&event.tenant);
-        let fields = record::Fields {
-            position,
-            record_time,
-            prev_hash,
-            tenant_seq: tenant_head.next_seq,
-            tenant_prev_hash: Hash(tenant_head.last_hash),
-            tenant: &event.tenant,
-            event: event.canonical(),
-        };
-        let hash = self.block.push(&fields);
-        *self.tenant_head(&event.tenant) = store::TenantHead {
-            next_seq: tenant_head.next_seq + 1,
-            last_hash: hash.0,
-        };
-        match self.block_tenants.get_mut(event.tenant.as_str()) {
-            Some(positions) => positions.push(position),
-            None => {
-                self.block_tenants
-                    .insert(event.tenant.clone(), vec![position]);
-            }
-        }
-        self.head = Head {
-            size: position + 1,
-            hash,
-            last_record_time: Some(record_time),
-        };
-        self.new_keys.push((fingerprint, position));
-        self.block_fingerprints.push(fingerprint);
-        if self.block.len() == block::BLOCK_ENTRIES_MAX
-            || self.block.bytes_len() >= block::BLOCK_BYTES_MAX
-        {
-            self.seal();
-        }
-        position
-    }
-
-    /// Closes the block being filled.
-    fn seal(&mut self) {
-        if self.block.is_empty() {
-            return;
-        }
-        let first = self.head.size - self.block.len() as u64;
-        let value = std::mem::take(&mut self.block).finish();
-        self.commit.blocks.push((first, value));
-    }
-
-    fn finish(mut self) -> Finished {
-        self.seal();
-        let head = self.head;
-        let first = self.first;
-        // One index value per tenant and one fingerprint value per append,
-        // however many blocks it filled: sled costs per insert.
-        for (tenant, positions) in std::mem::take(&mut self.block_tenants) {
-            let tenant_head = self.tenants[&tenant];
-            if !self.committed.contains_key(&tenant) {
-                self.commit.new_tenants.push(tenant.clone());
-            }
-            self.commit
-                .tenant_index
-                .push((tenant, first, positions, tenant_head));
-        }
-        if !self.block_fingerprints.is_empty() {
-            let fingerprints = std::mem::take(&mut self.block_fingerprints);
-            self.commit.fingerprints.push((first, fingerprints));
-        }
-        self.commit.head = Some(store::Head {
-            size: head.size,
-            hash: head.hash.0,
-            last_record_time: head.last_record_time.unwrap_or(0),
-        });
-        (self.commit, self.new_keys, self.tenants, head)
     }
 }

@@ -210,6 +210,15 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// The position field of a record, read without decoding the rest; None
+/// when the bytes are too short or lack the tag.
+pub fn position_of(bytes: &[u8]) -> Option<u64> {
+    if bytes.len() < FIXED_LEN || &bytes[..20] != DOMAIN {
+        return None;
+    }
+    bytes[20..28].try_into().ok().map(u64::from_be_bytes)
+}
+
 /// The entry hash: BLAKE3 of the whole record preimage.
 pub fn hash(preimage: &[u8]) -> Hash {
     Hash(*blake3::hash(preimage).as_bytes())

@@ -7,13 +7,16 @@
 //! | --- | --- |
 //! | `F` | store format version (u32 BE) |
 //! | `H` | the head: size, head hash, last record time (bincode) |
-//! | `b` + first position (u64 BE) | a block of records (`block.rs`) |
-//! | `k` + first position (u64 BE) | the block's dedup fingerprints, 8 bytes per entry |
-//! | `i` + tenant + `0x00` + first position | the tenant's head after that block (next sequence number u64 BE, last hash), then its positions in the block (u64 BE each) |
+//! | `a` + first position (u64 BE) | the append's layout: its size, the tenants it touched, each entry's tenant (as an index into that list) and key fingerprint (bincode) |
+//! | `b` + tenant + `0x00` + first position (u64 BE) | a block of one tenant's records from one append, in position order (`block.rs`) |
 //! | `t` + tenant | empty: marks that the tenant has entries (written once) |
 //!
-//! Everything but the blocks can be rebuilt from the blocks; it is stored so
-//! that opening, dedup and per-tenant reads never scan the whole ledger.
+//! Records are grouped by tenant within each append, so a tenant's entries
+//! are read from that tenant's blocks alone: the cost of a tenant's history
+//! follows its own entries, not the ledger's size. The append layouts give
+//! the global order back (the ledger chain), for `verify` and `export`.
+//! Layouts, markers and the head are derivable from the blocks; they are
+//! stored so that opening, dedup and reads never scan the whole ledger.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,14 +24,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bincode::{Decode, Encode};
 
 /// The store layout this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const KEY_FORMAT: &[u8] = b"F";
 const KEY_HEAD: &[u8] = b"H";
+const PREFIX_APPEND: u8 = b'a';
 const PREFIX_BLOCK: u8 = b'b';
-const PREFIX_KEYS: u8 = b'k';
-const PREFIX_TENANT_INDEX: u8 = b'i';
-const PREFIX_TENANT_HEAD: u8 = b't';
+const PREFIX_TENANT: u8 = b't';
 
 /// sled's log segment size, its largest (16 MiB). sled writes anything
 /// larger than a quarter segment as a separate blob file that its `flush`
@@ -69,25 +71,35 @@ pub struct Head {
     pub last_record_time: i64,
 }
 
-/// One tenant's head: stored at the start of each of its index values, so
-/// the last one gives the head without a write per tenant per append.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TenantHead {
-    /// The sequence number the tenant's next entry gets (= its entry count).
-    pub next_seq: u64,
-    pub last_hash: [u8; 32],
+/// One append's layout: which tenant each of its entries belongs to, and
+/// each entry's key fingerprint, in position order.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct Layout {
+    /// The tenants the append touched, in order of first appearance.
+    pub tenants: Vec<String>,
+    /// Per entry, its tenant as an index into `tenants`.
+    pub tenant_of: Vec<u16>,
+    /// Per entry, the fingerprint of its (`source`, `id`).
+    pub fingerprints: Vec<u64>,
+}
+
+impl Layout {
+    pub fn len(&self) -> u64 {
+        self.tenant_of.len() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tenant_of.is_empty()
+    }
 }
 
 /// Everything one append writes, applied atomically.
 #[derive(Debug, Default)]
 pub struct Commit {
-    /// (first position, block value)
-    pub blocks: Vec<(u64, Vec<u8>)>,
-    /// (first position, fingerprints of the block's entries)
-    pub fingerprints: Vec<(u64, Vec<u64>)>,
-    /// (tenant, first position of the block, the tenant's positions in it,
-    /// the tenant's head after the block)
-    pub tenant_index: Vec<(String, u64, Vec<u64>, TenantHead)>,
+    /// (tenant, first position, block value)
+    pub blocks: Vec<(String, u64, Vec<u8>)>,
+    /// (first position of the append, its layout)
+    pub layout: Option<(u64, Layout)>,
     /// Tenants whose first entries this commit holds.
     pub new_tenants: Vec<String>,
     pub head: Option<Head>,
@@ -100,31 +112,24 @@ pub struct Store {
     blobs_synced: AtomicU64,
 }
 
-fn block_key(prefix: u8, position: u64) -> [u8; 9] {
-    let mut key = [prefix; 9];
+fn append_key(position: u64) -> [u8; 9] {
+    let mut key = [PREFIX_APPEND; 9];
     key[1..].copy_from_slice(&position.to_be_bytes());
     key
 }
 
-fn tenant_index_prefix(tenant: &str) -> Vec<u8> {
+fn tenant_block_prefix(tenant: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(tenant.len() + 10);
-    key.push(PREFIX_TENANT_INDEX);
+    key.push(PREFIX_BLOCK);
     key.extend_from_slice(tenant.as_bytes());
     key.push(0);
     key
 }
 
-/// Bytes of the tenant head at the start of a tenant index value.
-const INDEX_HEAD_LEN: usize = 8 + 32;
-
-fn decode_index_head(value: &[u8]) -> Result<TenantHead, StoreError> {
-    let head = value
-        .get(..INDEX_HEAD_LEN)
-        .ok_or_else(|| StoreError::Corrupt("a tenant index value is truncated".into()))?;
-    Ok(TenantHead {
-        next_seq: u64::from_be_bytes(head[..8].try_into().expect("8 bytes")),
-        last_hash: head[8..].try_into().expect("32 bytes"),
-    })
+fn tenant_block_key(tenant: &str, position: u64) -> Vec<u8> {
+    let mut key = tenant_block_prefix(tenant);
+    key.extend_from_slice(&position.to_be_bytes());
+    key
 }
 
 fn position_of(key: &[u8]) -> Result<u64, StoreError> {
@@ -206,69 +211,95 @@ impl Store {
             .transpose()
     }
 
-    /// Every tenant's head, from the last index value of each tenant.
-    pub fn tenant_heads(&self) -> Result<Vec<(String, TenantHead)>, StoreError> {
-        let mut heads = Vec::new();
-        for item in self.db.scan_prefix([PREFIX_TENANT_HEAD]) {
+    /// Every tenant that has entries.
+    pub fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        let mut tenants = Vec::new();
+        for item in self.db.scan_prefix([PREFIX_TENANT]) {
             let (key, _) = item?;
             let tenant = String::from_utf8(key[1..].to_vec())
                 .map_err(|_| StoreError::Corrupt("tenant key is not UTF-8".into()))?;
-            let last = self
-                .db
-                .scan_prefix(tenant_index_prefix(&tenant))
-                .next_back();
-            let Some(last) = last.transpose()? else {
-                return Err(StoreError::Corrupt(format!("tenant {tenant} has no index")));
-            };
-            heads.push((tenant, decode_index_head(&last.1)?));
+            tenants.push(tenant);
         }
-        Ok(heads)
+        Ok(tenants)
     }
 
-    /// Calls `each(position, fingerprint)` for every entry, in order.
-    pub fn fingerprints(&self, mut each: impl FnMut(u64, u64)) -> Result<(), StoreError> {
-        for item in self.db.scan_prefix([PREFIX_KEYS]) {
-            let (key, value) = item?;
-            let first = position_of(&key)?;
-            if value.len() % 8 != 0 {
-                return Err(StoreError::Corrupt(format!(
-                    "fingerprints at {first} are ragged"
-                )));
+    /// The tenant's last block: (first position, bytes).
+    pub fn last_tenant_block(&self, tenant: &str) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        match self.db.scan_prefix(tenant_block_prefix(tenant)).next_back() {
+            Some(item) => {
+                let (key, value) = item?;
+                Ok(Some((position_of(&key)?, value)))
             }
-            for (offset, chunk) in value.chunks_exact(8).enumerate() {
-                each(
-                    first + offset as u64,
-                    u64::from_be_bytes(chunk.try_into().expect("8")),
-                );
-            }
+            None => Ok(None),
         }
-        Ok(())
+    }
+
+    /// Append layouts in order, starting with the one holding `from`.
+    pub fn layouts(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = Result<(u64, Layout), StoreError>> + '_ {
+        let start = match self.layout_start(from) {
+            Ok(first) => first.unwrap_or(from),
+            Err(error) => {
+                return Box::new(std::iter::once(Err(error))) as Box<dyn Iterator<Item = _>>
+            }
+        };
+        Box::new(
+            self.db
+                .range(append_key(start)..=append_key(u64::MAX))
+                .map(|item| {
+                    let (key, value) = item?;
+                    Ok((position_of(&key)?, decode("append layout", &value)?))
+                }),
+        )
+    }
+
+    /// First position of the append that holds `position`, if any.
+    fn layout_start(&self, position: u64) -> Result<Option<u64>, StoreError> {
+        match self
+            .db
+            .range(append_key(0)..=append_key(position))
+            .next_back()
+        {
+            Some(item) => Ok(Some(position_of(&item?.0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tenant's blocks whose first position lies in `range`, in order.
+    pub fn tenant_blocks<'a>(
+        &'a self,
+        tenant: &str,
+        range: std::ops::Range<u64>,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + 'a {
+        let low = tenant_block_key(tenant, range.start);
+        let high = tenant_block_key(tenant, range.end);
+        self.db.range(low..high).map(|item| {
+            let (key, value) = item?;
+            Ok((position_of(&key)?, value))
+        })
+    }
+
+    /// All of the tenant's blocks, in order.
+    pub fn all_tenant_blocks<'a>(
+        &'a self,
+        tenant: &str,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + 'a {
+        self.tenant_blocks(tenant, 0..u64::MAX)
     }
 
     /// Applies one append atomically and makes it durable.
     pub fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for (first, block) in commit.blocks {
-            batch.insert(&block_key(PREFIX_BLOCK, first), block);
+        for (tenant, first, block) in commit.blocks {
+            batch.insert(tenant_block_key(&tenant, first), block);
         }
-        for (first, fingerprints) in commit.fingerprints {
-            let bytes: Vec<u8> = fingerprints
-                .iter()
-                .flat_map(|fp| fp.to_be_bytes())
-                .collect();
-            batch.insert(&block_key(PREFIX_KEYS, first), bytes);
-        }
-        for (tenant, first, positions, head) in commit.tenant_index {
-            let mut key = tenant_index_prefix(&tenant);
-            key.extend_from_slice(&first.to_be_bytes());
-            let mut bytes = Vec::with_capacity(INDEX_HEAD_LEN + positions.len() * 8);
-            bytes.extend_from_slice(&head.next_seq.to_be_bytes());
-            bytes.extend_from_slice(&head.last_hash);
-            bytes.extend(positions.iter().flat_map(|p| p.to_be_bytes()));
-            batch.insert(key, bytes);
+        if let Some((first, layout)) = commit.layout {
+            batch.insert(&append_key(first), encode(&layout));
         }
         for tenant in commit.new_tenants {
-            let mut key = vec![PREFIX_TENANT_HEAD];
+            let mut key = vec![PREFIX_TENANT];
             key.extend_from_slice(tenant.as_bytes());
             batch.insert(key, &[]);
         }
@@ -325,81 +356,19 @@ impl Store {
         Ok(())
     }
 
-    /// Blocks in position order, starting with the one holding `from`.
-    pub fn blocks(
-        &self,
-        from: u64,
-    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
-        let start = match self.block_start(from) {
-            Ok(Some(first)) => first,
-            Ok(None) => from,
-            Err(error) => {
-                return Box::new(std::iter::once(Err(error))) as Box<dyn Iterator<Item = _>>
-            }
-        };
-        let end = block_key(PREFIX_BLOCK, u64::MAX);
-        Box::new(
-            self.db
-                .range(block_key(PREFIX_BLOCK, start)..=end)
-                .map(|item| {
-                    let (key, value) = item?;
-                    Ok((position_of(&key)?, value))
-                }),
-        )
-    }
-
-    /// First position of the block that holds `position`, if any.
-    fn block_start(&self, position: u64) -> Result<Option<u64>, StoreError> {
-        let low = block_key(PREFIX_BLOCK, 0);
-        match self
-            .db
-            .range(low..=block_key(PREFIX_BLOCK, position))
-            .next_back()
-        {
-            Some(item) => Ok(Some(position_of(&item?.0)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// The block holding `position`: (first position, bytes).
-    pub fn block_containing(&self, position: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
-        let Some(first) = self.block_start(position)? else {
-            return Ok(None);
-        };
-        Ok(self
-            .db
-            .get(block_key(PREFIX_BLOCK, first))?
-            .map(|bytes| (first, bytes)))
-    }
-
-    /// The tenant's positions, in order, block by block.
-    pub fn tenant_positions<'a>(
-        &'a self,
-        tenant: &str,
-    ) -> impl Iterator<Item = Result<Vec<u64>, StoreError>> + 'a {
-        self.db
-            .scan_prefix(tenant_index_prefix(tenant))
-            .map(|item| {
-                let (_, value) = item?;
-                let Some(positions) = value.get(INDEX_HEAD_LEN..) else {
-                    return Err(StoreError::Corrupt(
-                        "a tenant index value is truncated".into(),
-                    ));
-                };
-                Ok(positions
-                    .chunks_exact(8)
-                    .map(|c| u64::from_be_bytes(c.try_into().expect("8")))
-                    .collect())
-            })
-    }
-
     /// The test-only door through which tamper tests change stored blocks
     /// the way an attacker with file access could.
     #[cfg(test)]
-    pub fn tamper_put_block(&self, first: u64, block: Option<Vec<u8>>) -> Result<(), StoreError> {
+    pub fn tamper_put_block(
+        &self,
+        tenant: &str,
+        first: u64,
+        block: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let key = tenant_block_key(tenant, first);
         match block {
-            Some(bytes) => self.db.insert(block_key(PREFIX_BLOCK, first), bytes)?,
-            None => self.db.remove(block_key(PREFIX_BLOCK, first))?,
+            Some(bytes) => self.db.insert(key, bytes)?,
+            None => self.db.remove(key)?,
         };
         self.db.flush()?;
         Ok(())

@@ -180,30 +180,52 @@ fn export_round_trips_through_the_export_verifier() {
 
 // ---- tamper evidence -------------------------------------------------------
 
-/// Rewrites the stored records through the test-only door: `edit` gets
-/// every (record bytes, stored hash) in stored order.
-fn tamper(ledger: &Ledger, edit: impl FnOnce(&mut Vec<(Vec<u8>, Hash)>)) {
+/// One tenant's records of one append, as stored: (bytes, stored hash).
+type Run = Vec<(Vec<u8>, Hash)>;
+
+/// Rewrites the stored records through the test-only door. `edit` gets
+/// every run (tenant, records in stored order); blocks are then written
+/// back as they were grouped, keyed by their first record's position. The
+/// append layouts are left as they were: they are what the data is
+/// checked against.
+fn tamper(ledger: &Ledger, edit: impl FnOnce(&mut Vec<(String, Run)>)) {
     let store = ledger.store();
-    let mut all = Vec::new();
-    let mut firsts = Vec::new();
-    for item in store.blocks(0) {
-        let (first, bytes) = item.unwrap();
-        firsts.push(first);
-        for record in block::records(&bytes).unwrap() {
-            let (bytes, hash) = record.unwrap();
-            all.push((bytes.to_vec(), hash));
+    let mut runs = Vec::new();
+    for item in store.layouts(0) {
+        let (first, layout) = item.unwrap();
+        for tenant in &layout.tenants {
+            let mut run = Vec::new();
+            for block_item in store.tenant_blocks(tenant, first..first + layout.len()) {
+                let (block_first, bytes) = block_item.unwrap();
+                for record in block::records(&bytes).unwrap() {
+                    let (bytes, hash) = record.unwrap();
+                    run.push((bytes.to_vec(), hash));
+                }
+                store.tamper_put_block(tenant, block_first, None).unwrap();
+            }
+            runs.push((tenant.clone(), run));
         }
     }
-    edit(&mut all);
-    for first in firsts {
-        store.tamper_put_block(first, None).unwrap();
+    edit(&mut runs);
+    for (tenant, run) in runs {
+        for chunk in run.chunks(block::BLOCK_ENTRIES_MAX) {
+            let first = Record::decode(&chunk[0].0).map_or(0, |r| r.position);
+            let value = block::encode(chunk.iter().map(|(b, h)| (&b[..], *h)));
+            store.tamper_put_block(&tenant, first, Some(value)).unwrap();
+        }
     }
-    for (n, chunk) in all.chunks(block::BLOCK_ENTRIES_MAX).enumerate() {
-        let value = block::encode(chunk.iter().map(|(b, h)| (&b[..], *h)));
-        store
-            .tamper_put_block((n * block::BLOCK_ENTRIES_MAX) as u64, Some(value))
-            .unwrap();
+}
+
+/// (run, index in run) of the record at `position`.
+fn locate(runs: &[(String, Run)], position: u64) -> (usize, usize) {
+    for (r, (_, run)) in runs.iter().enumerate() {
+        for (i, (bytes, _)) in run.iter().enumerate() {
+            if Record::decode(bytes).unwrap().position == position {
+                return (r, i);
+            }
+        }
     }
+    panic!("no record at {position}");
 }
 
 fn failure_of(ledger: &Ledger) -> Failure {
@@ -233,50 +255,49 @@ enum Tamper {
     TruncateTail,
 }
 
+/// Applies a tamper at position `p`; returns where and what `verify` must
+/// report. A swap exchanges `p` with the next entry of the same tenant in
+/// the same append (entries of different tenants live in different blocks,
+/// so exchanging those changes nothing stored).
 fn apply(ledger: &Ledger, tamper_kind: Tamper, p: usize) -> (u64, &'static str) {
-    let size = ledger.size() as usize;
-    match tamper_kind {
-        Tamper::FlipByte => {
-            tamper(ledger, |all| {
-                let last = all[p].0.len() - 2;
-                all[p].0[last] ^= 0x20;
-            });
-            (p as u64, "changed")
-        }
-        Tamper::ChangeEventRehash => {
-            tamper(ledger, |all| {
-                rewrite(&mut all[p], true, |r| {
-                    r.event = br#"{"forged":true}"#.to_vec()
-                })
-            });
-            (p as u64, "changed")
-        }
-        Tamper::Delete => {
-            tamper(ledger, |all| {
-                all.remove(p);
-            });
-            (p as u64, "missing")
-        }
-        Tamper::Swap => {
-            assert!(p + 1 < size);
-            tamper(ledger, |all| all.swap(p, p + 1));
-            (p as u64, "reordered")
-        }
-        Tamper::Insert => {
-            tamper(ledger, |all| {
-                let mut forged = all[p].clone();
+    let p64 = p as u64;
+    let mut expected = (p64, "changed");
+    tamper(ledger, |runs| {
+        let (r, i) = locate(runs, p64);
+        let run = &mut runs[r].1;
+        match tamper_kind {
+            Tamper::FlipByte => {
+                let last = run[i].0.len() - 2;
+                run[i].0[last] ^= 0x20;
+            }
+            Tamper::ChangeEventRehash => rewrite(&mut run[i], true, |r| {
+                r.event = br#"{"forged":true}"#.to_vec()
+            }),
+            Tamper::Delete => {
+                run.remove(i);
+                expected = (p64, "missing");
+            }
+            Tamper::Swap => {
+                run.swap(i, i + 1);
+                expected = (p64, "reordered");
+            }
+            Tamper::Insert => {
+                let mut forged = run[i].clone();
                 rewrite(&mut forged, true, |r| {
                     r.event = br#"{"forged":true}"#.to_vec()
                 });
-                all.insert(p, forged);
-            });
-            (p as u64, "inserted")
+                run.insert(i, forged);
+                expected = (p64, "inserted");
+            }
+            Tamper::TruncateTail => {
+                for (_, run) in runs.iter_mut() {
+                    run.retain(|(bytes, _)| Record::decode(bytes).unwrap().position < p64);
+                }
+                expected = (p64, "missing");
+            }
         }
-        Tamper::TruncateTail => {
-            tamper(ledger, |all| all.truncate(p));
-            (p as u64, "missing")
-        }
-    }
+    });
+    expected
 }
 
 fn assert_caught(size: u64, tamper_kind: Tamper, p: usize) {
@@ -301,7 +322,7 @@ fn tampering_is_caught_at_the_right_position() {
         (Tamper::Delete, 0),
         (Tamper::Delete, 1024),
         (Tamper::Swap, 0),
-        (Tamper::Swap, 1023),
+        (Tamper::Swap, 1024),
         (Tamper::Insert, 0),
         (Tamper::Insert, 777),
         (Tamper::Insert, 1999),
@@ -333,8 +354,9 @@ fn a_changed_head_is_caught() {
 #[test]
 fn the_last_entry_changed_with_its_hash_is_caught_by_the_head() {
     let (_dir, ledger) = ledger_with(10);
-    tamper(&ledger, |all| {
-        rewrite(&mut all[9], true, |r| r.event = b"{}".to_vec())
+    tamper(&ledger, |runs| {
+        let (r, i) = locate(runs, 9);
+        rewrite(&mut runs[r].1[i], true, |r| r.event = b"{}".to_vec())
     });
     let failure = failure_of(&ledger);
     assert_eq!(
@@ -353,10 +375,12 @@ fn tamper_strategy() -> impl Strategy<Value = (u64, Tamper, usize)> {
         Just(Tamper::Insert),
         Just(Tamper::TruncateTail),
     ];
-    (2u64..60, kinds, any::<prop::sample::Index>()).prop_map(|(size, kind, index)| {
-        // A swap needs a successor; a truncation keeps at least one entry.
+    (4u64..60, kinds, any::<prop::sample::Index>()).prop_map(|(size, kind, index)| {
+        // A swap needs a successor of the same tenant in the same append
+        // (tenants alternate in threes; appends hold 700); a truncation
+        // keeps at least one entry.
         let p = match kind {
-            Tamper::Swap => index.index(size as usize - 1),
+            Tamper::Swap => index.index(size as usize - 3),
             Tamper::TruncateTail => 1 + index.index(size as usize - 1),
             _ => index.index(size as usize),
         };
@@ -383,4 +407,41 @@ proptest! {
         prop_assert_eq!(summary.size, size);
         prop_assert_eq!(summary.head, ledger.head().hash);
     }
+}
+
+#[test]
+fn a_block_the_append_did_not_record_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    ledger.append(&events(6), NOW).unwrap();
+    let alver_only: Vec<Event> = (100..104).map(|n| event("alver", n)).collect();
+    ledger.append(&alver_only, NOW).unwrap();
+    // A copy of fedje's block, filed under a position of the second append.
+    let (_, bytes) = ledger.store().last_tenant_block("fedje").unwrap().unwrap();
+    ledger
+        .store()
+        .tamper_put_block("fedje", 7, Some(bytes.to_vec()))
+        .unwrap();
+    let failure = failure_of(&ledger);
+    assert_eq!(
+        (failure.position(), failure.kind()),
+        (7, "inserted"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_tenant_reads_only_its_own_blocks() {
+    let (_dir, ledger) = ledger_with(3000);
+    let mut blocks = 0;
+    for item in ledger.store().all_tenant_blocks("gulen") {
+        let (_, bytes) = item.unwrap();
+        for record in block::records(&bytes).unwrap() {
+            let record = Record::decode(record.unwrap().0).unwrap();
+            assert_eq!(record.tenant, "gulen");
+        }
+        blocks += 1;
+    }
+    // 3,000 events in appends of 700: five appends, one gulen block each.
+    assert_eq!(blocks, 5);
 }

@@ -1,0 +1,240 @@
+//! Reading entries back: one append at a time in ledger order (its tenant
+//! blocks merged through its layout), or one tenant's blocks alone.
+//!
+//! `verify` uses the same merge, but judges every departure from the stored
+//! layout (a record missing, out of order, doubled, or in a block the layout
+//! does not know) instead of calling it corruption.
+
+use std::collections::VecDeque;
+
+use crate::block;
+use crate::chain::{Failure, Summary, Verifier};
+use crate::record::{self, Hash, Record};
+use crate::store::{Layout, Store};
+use crate::{Entry, LedgerError};
+
+/// A record as stored: its bytes (within a block value) and stored hash.
+struct Stored {
+    block: sled::IVec,
+    range: std::ops::Range<usize>,
+    hash: Hash,
+    /// The position field, or None when the bytes are not a record.
+    position: Option<u64>,
+}
+
+impl Stored {
+    fn bytes(&self) -> &[u8] {
+        &self.block[self.range.clone()]
+    }
+}
+
+/// What is wrong with the stored layout of an append, in the words of
+/// `chain::Failure` (the caller turns it into corruption where it is not
+/// verifying).
+type Judged<T> = Result<T, Failure>;
+
+/// One tenant's records of one append, in stored order.
+fn tenant_run(
+    store: &Store,
+    tenant: &str,
+    first: u64,
+    layout: &Layout,
+) -> Result<VecDeque<Stored>, LedgerError> {
+    let mut run = VecDeque::new();
+    for item in store.tenant_blocks(tenant, first..first + layout.len()) {
+        let (block_first, bytes) = item?;
+        let records = block::records(&bytes).map_err(|error| LedgerError::Corrupt {
+            position: block_first,
+            detail: format!("block of tenant {tenant}: {error}"),
+        })?;
+        for record in records {
+            let (slice, hash) = record.map_err(|error| LedgerError::Corrupt {
+                position: block_first,
+                detail: format!("block of tenant {tenant}: {error}"),
+            })?;
+            let start = slice.as_ptr() as usize - bytes.as_ptr() as usize;
+            let position = record::position_of(slice);
+            run.push_back(Stored {
+                block: bytes.clone(),
+                range: start..start + slice.len(),
+                hash,
+                position,
+            });
+        }
+    }
+    Ok(run)
+}
+
+/// Checks that a run's positions strictly increase.
+fn judge_run(tenant: &str, run: &VecDeque<Stored>) -> Judged<()> {
+    let mut last: Option<u64> = None;
+    for stored in run {
+        let Some(position) = stored.position else {
+            continue;
+        };
+        match last {
+            Some(previous) if position == previous => {
+                return Err(Failure::Inserted {
+                    position,
+                    detail: format!("tenant {tenant} has two entries at position {position}"),
+                })
+            }
+            Some(previous) if position < previous => {
+                return Err(Failure::Reordered {
+                    position,
+                    detail: format!(
+                        "tenant {tenant} stores entry {position} after entry {previous}"
+                    ),
+                })
+            }
+            _ => last = Some(position),
+        }
+    }
+    Ok(())
+}
+
+/// The records of one append in ledger order, as (bytes, stored hash),
+/// passed to `each`. Departures from the layout are failures.
+fn merge(
+    store: &Store,
+    first: u64,
+    layout: &Layout,
+    mut each: impl FnMut(&[u8], Hash) -> Judged<()>,
+) -> Result<Judged<()>, LedgerError> {
+    let mut runs = Vec::with_capacity(layout.tenants.len());
+    for tenant in &layout.tenants {
+        let run = tenant_run(store, tenant, first, layout)?;
+        if let Err(failure) = judge_run(tenant, &run) {
+            return Ok(Err(failure));
+        }
+        runs.push(run);
+    }
+    for (offset, &tenant) in layout.tenant_of.iter().enumerate() {
+        let position = first + offset as u64;
+        let Some(stored) = runs.get_mut(tenant as usize).and_then(VecDeque::pop_front) else {
+            let detail = "its tenant's block holds no entry for it".to_string();
+            return Ok(Err(Failure::Missing {
+                from: position,
+                to: position,
+                detail,
+            }));
+        };
+        if let Err(failure) = each(stored.bytes(), stored.hash) {
+            return Ok(Err(failure));
+        }
+    }
+    for (tenant, run) in layout.tenants.iter().zip(&runs) {
+        if let Some(extra) = run.front() {
+            let position = extra.position.unwrap_or(first + layout.len());
+            let detail = format!("tenant {tenant} holds more entries than the append recorded");
+            return Ok(Err(Failure::Inserted { position, detail }));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The entries of the append that starts at `first`, in ledger order.
+pub(crate) fn append_entries(
+    store: &Store,
+    first: u64,
+    layout: &Layout,
+) -> Result<Vec<Entry>, LedgerError> {
+    let mut entries = Vec::with_capacity(layout.tenant_of.len());
+    let mut decode_error = None;
+    let judged = merge(store, first, layout, |bytes, hash| {
+        match Record::decode(bytes) {
+            Ok(record) => entries.push(Entry { record, hash }),
+            Err(error) => decode_error = Some(error.to_string()),
+        }
+        Ok(())
+    })?;
+    if let Err(failure) = judged {
+        return Err(LedgerError::Corrupt {
+            position: failure.position(),
+            detail: failure.to_string(),
+        });
+    }
+    if let Some(detail) = decode_error {
+        return Err(LedgerError::Corrupt {
+            position: first,
+            detail,
+        });
+    }
+    Ok(entries)
+}
+
+/// One tenant's entries from one of its blocks.
+pub(crate) fn block_entries(first: u64, bytes: &[u8]) -> Result<Vec<Entry>, LedgerError> {
+    let corrupt = |detail: String| LedgerError::Corrupt {
+        position: first,
+        detail,
+    };
+    block::records(bytes)
+        .map_err(|e| corrupt(e.to_string()))?
+        .map(|item| {
+            let (bytes, hash) = item.map_err(|e| corrupt(e.to_string()))?;
+            let record = Record::decode(bytes).map_err(|e| corrupt(e.to_string()))?;
+            Ok(Entry { record, hash })
+        })
+        .collect()
+}
+
+/// Streams every append through the chain verifier. `progress` gets the
+/// number of entries checked after each append.
+pub(crate) fn verify(
+    store: &Store,
+    claimed: (u64, Hash),
+    mut progress: impl FnMut(u64),
+) -> Result<Judged<Summary>, LedgerError> {
+    let tenants = store.tenants()?;
+    let mut verifier = Verifier::new();
+    let mut checked = 0u64;
+    for item in store.layouts(0) {
+        let (first, layout) = item?;
+        if let Err(failure) = judge_layout(store, &tenants, first, &layout)? {
+            return Ok(Err(failure));
+        }
+        let judged = merge(store, first, &layout, |bytes, hash| {
+            verifier.push(bytes, Some(hash))
+        })?;
+        if let Err(failure) = judged {
+            return Ok(Err(failure));
+        }
+        checked += layout.len();
+        progress(checked);
+    }
+    Ok(verifier.finish(Some(claimed)))
+}
+
+/// A layout must be well formed, and no tenant outside it may have a block
+/// inside its positions.
+fn judge_layout(
+    store: &Store,
+    tenants: &[String],
+    first: u64,
+    layout: &Layout,
+) -> Result<Judged<()>, LedgerError> {
+    let well_formed = layout.tenant_of.len() == layout.fingerprints.len()
+        && layout
+            .tenant_of
+            .iter()
+            .all(|&t| (t as usize) < layout.tenants.len());
+    if !well_formed {
+        let detail = "the append's layout is malformed".to_string();
+        return Ok(Err(Failure::Corrupt {
+            position: first,
+            detail,
+        }));
+    }
+    for tenant in tenants.iter().filter(|t| !layout.tenants.contains(t)) {
+        if let Some(item) = store
+            .tenant_blocks(tenant, first..first + layout.len())
+            .next()
+        {
+            let (position, _) = item?;
+            let detail = format!("tenant {tenant} has a block the append did not record");
+            return Ok(Err(Failure::Inserted { position, detail }));
+        }
+    }
+    Ok(Ok(()))
+}

@@ -1,0 +1,154 @@
+//! Building one append: records chained in order, grouped by tenant into
+//! blocks, and the layout that gives the global order back. Pure: the
+//! result is a `store::Commit` that the ledger applies in one batch.
+
+use std::collections::HashMap;
+
+use schemas::Event;
+
+use crate::record::{self, Hash, ZERO_HASH};
+use crate::store::{self, Commit, Layout};
+use crate::{block, Head, TenantHead};
+
+/// One tenant's block being filled, and the position of its first record.
+struct Open {
+    first: u64,
+    block: block::Builder,
+}
+
+/// The records of one append being built, before they are committed.
+pub(crate) struct Pending<'a> {
+    committed: &'a HashMap<String, TenantHead>,
+    record_time: i64,
+    head: Head,
+    /// Position of the append's first entry.
+    first: u64,
+    /// Heads of the tenants this append touched.
+    tenants: HashMap<String, TenantHead>,
+    /// Index of each tenant in `layout.tenants`.
+    tenant_indexes: HashMap<String, usize>,
+    /// Per tenant of `layout.tenants`, its block being filled.
+    open: Vec<Option<Open>>,
+    layout: Layout,
+    commit: Commit,
+    new_keys: Vec<(u64, u64)>,
+}
+
+/// What an append writes and what the ledger learns from it: the commit,
+/// (fingerprint, position) of each new entry, the touched tenants' heads,
+/// and the new head.
+pub(crate) type Finished = (Commit, Vec<(u64, u64)>, HashMap<String, TenantHead>, Head);
+
+impl<'a> Pending<'a> {
+    pub fn new(
+        committed: &'a HashMap<String, TenantHead>,
+        head: Head,
+        record_time: i64,
+    ) -> Pending<'a> {
+        Pending {
+            committed,
+            record_time,
+            head,
+            first: head.size,
+            tenants: HashMap::new(),
+            tenant_indexes: HashMap::new(),
+            open: Vec::new(),
+            layout: Layout {
+                tenants: Vec::new(),
+                tenant_of: Vec::new(),
+                fingerprints: Vec::new(),
+            },
+            commit: Commit::default(),
+            new_keys: Vec::new(),
+        }
+    }
+
+    /// The tenant's index in the layout, added on first touch.
+    fn tenant_index(&mut self, tenant: &str) -> usize {
+        if let Some(&index) = self.tenant_indexes.get(tenant) {
+            return index;
+        }
+        let head = self.committed.get(tenant).copied();
+        let head = head.unwrap_or(TenantHead {
+            next_seq: 0,
+            last_hash: ZERO_HASH,
+        });
+        self.tenants.insert(tenant.to_owned(), head);
+        if !self.committed.contains_key(tenant) {
+            self.commit.new_tenants.push(tenant.to_owned());
+        }
+        let index = self.layout.tenants.len();
+        self.tenant_indexes.insert(tenant.to_owned(), index);
+        self.layout.tenants.push(tenant.to_owned());
+        self.open.push(None);
+        index
+    }
+
+    /// Chains one event; returns its position.
+    pub fn add(&mut self, event: &Event, fingerprint: u64) -> u64 {
+        let position = self.head.size;
+        let tenant = self.tenant_index(&event.tenant);
+        let tenant_head = self.tenants[&event.tenant];
+        let fields = record::Fields {
+            position,
+            record_time: self.record_time,
+            prev_hash: self.head.hash,
+            tenant_seq: tenant_head.next_seq,
+            tenant_prev_hash: tenant_head.last_hash,
+            tenant: &event.tenant,
+            event: event.canonical(),
+        };
+        let open = self.open[tenant].get_or_insert_with(|| Open {
+            first: position,
+            block: block::Builder::new(),
+        });
+        let hash: Hash = open.block.push(&fields);
+        let full = open.block.len() == block::BLOCK_ENTRIES_MAX
+            || open.block.bytes_len() >= block::BLOCK_BYTES_MAX;
+        if full {
+            self.seal(tenant);
+        }
+        self.tenants.insert(
+            event.tenant.clone(),
+            TenantHead {
+                next_seq: tenant_head.next_seq + 1,
+                last_hash: hash,
+            },
+        );
+        self.head = Head {
+            size: position + 1,
+            hash,
+            last_record_time: Some(self.record_time),
+        };
+        self.layout.tenant_of.push(tenant as u16);
+        self.layout.fingerprints.push(fingerprint);
+        self.new_keys.push((fingerprint, position));
+        position
+    }
+
+    /// Closes the tenant's open block.
+    fn seal(&mut self, tenant: usize) {
+        if let Some(open) = self.open[tenant].take() {
+            let name = self.layout.tenants[tenant].clone();
+            self.commit
+                .blocks
+                .push((name, open.first, open.block.finish()));
+        }
+    }
+
+    pub fn finish(mut self) -> Finished {
+        for tenant in 0..self.open.len() {
+            self.seal(tenant);
+        }
+        let head = self.head;
+        if !self.layout.is_empty() {
+            self.commit.layout = Some((self.first, self.layout));
+            self.commit.head = Some(store::Head {
+                size: head.size,
+                hash: head.hash.0,
+                last_record_time: head.last_record_time.unwrap_or(0),
+            });
+        }
+        (self.commit, self.new_keys, self.tenants, head)
+    }
+}
