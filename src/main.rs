@@ -49,6 +49,12 @@ enum Command {
     Export(cmd::export::Args),
     /// Browse ledger entries, filtered by tenant, type and time.
     Log(cmd::log::Args),
+    /// The TLA report of a tenant and period (json is the contract format);
+    /// `tla report issue` issues an ended period's report into the ledger.
+    Report(cmd::report::Args),
+    /// Regenerate a report from the ledger prefix its manifest pins and
+    /// check that it reproduces byte for byte.
+    VerifyReport(cmd::report::VerifyArgs),
     /// Validate and publish agreements (tenestenivåavtalar).
     #[command(subcommand)]
     Agreement(cmd::agreement::Command),
@@ -70,6 +76,8 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd::export::run(&cli.data_dir, args),
         Command::Log(args) => cmd::log::run(&cli.data_dir, args),
         Command::Agreement(command) => cmd::agreement::run(&cli.data_dir, command),
+        Command::Report(args) => cmd::report::run(&cli.data_dir, args),
+        Command::VerifyReport(args) => cmd::report::verify(&cli.data_dir, args),
     };
     match result {
         Ok(code) => code,

@@ -31,12 +31,9 @@ pub struct ZoneConflict {
 
 impl<'a> Versions<'a> {
     /// The versions published by `events` (any order).
-    pub fn from_events<'e>(events: impl IntoIterator<Item = &'e &'a LedgerEvent>) -> Versions<'a>
-    where
-        'a: 'e,
-    {
+    pub fn from_events(events: &[&'a LedgerEvent]) -> Versions<'a> {
         let mut list: Vec<(i64, u64, &'a Agreement)> = events
-            .into_iter()
+            .iter()
             .filter_map(|e| match &e.event.data {
                 EventData::AgreementPublished(a) => Some((a.effective_from, e.position, &**a)),
                 _ => None,
@@ -66,7 +63,11 @@ impl<'a> Versions<'a> {
         let Some(&(_, _, first)) = self.list.first() else {
             return Ok(None);
         };
-        match self.list.iter().find(|(_, _, a)| a.timezone != first.timezone) {
+        match self
+            .list
+            .iter()
+            .find(|(_, _, a)| a.timezone != first.timezone)
+        {
             None => Ok(Some(first.timezone)),
             Some((_, _, other)) => Err(ZoneConflict {
                 first_version: first.version.clone(),

@@ -89,9 +89,7 @@ impl<'a> Clock<'a> {
         };
         let reached = match self {
             Clock::Always => visit((a, b.max(a))),
-            Clock::Weekly { calendar, tz } => {
-                weekly_windows(calendar, *tz, a, b).find_map(visit)
-            }
+            Clock::Weekly { calendar, tz } => weekly_windows(calendar, *tz, a, b).find_map(visit),
         };
         reached.map_or(Accrual::Accrued(acc), Accrual::Reached)
     }
@@ -100,9 +98,18 @@ impl<'a> Clock<'a> {
 /// The windows of a weekly calendar clipped to `[a, b)`, in order. Walks
 /// the local dates from the one before `a` (a window ends by the next
 /// local midnight) to the one of `b`.
-fn weekly_windows(calendar: &Calendar, tz: Tz, a: i64, b: i64) -> impl Iterator<Item = (i64, i64)> + '_ {
+fn weekly_windows(
+    calendar: &Calendar,
+    tz: Tz,
+    a: i64,
+    b: i64,
+) -> impl Iterator<Item = (i64, i64)> + '_ {
     let first = local_date(tz, a).pred_opt().unwrap_or(NaiveDate::MIN);
-    let last = if a < b { local_date(tz, b) } else { NaiveDate::MIN };
+    let last = if a < b {
+        local_date(tz, b)
+    } else {
+        NaiveDate::MIN
+    };
     first
         .iter_days()
         .take_while(move |d| *d <= last)
@@ -194,12 +201,28 @@ mod tests {
     #[test]
     fn holidays_2026() {
         for d in [
-            "2026-01-01", "2026-04-02", "2026-04-03", "2026-04-05", "2026-04-06", "2026-05-01",
-            "2026-05-17", "2026-05-14", "2026-05-24", "2026-05-25", "2026-12-25", "2026-12-26",
+            "2026-01-01",
+            "2026-04-02",
+            "2026-04-03",
+            "2026-04-05",
+            "2026-04-06",
+            "2026-05-01",
+            "2026-05-17",
+            "2026-05-14",
+            "2026-05-24",
+            "2026-05-25",
+            "2026-12-25",
+            "2026-12-26",
         ] {
             check_holiday(d, true);
         }
-        for d in ["2026-04-04", "2026-04-07", "2026-12-24", "2026-12-31", "2026-05-15"] {
+        for d in [
+            "2026-04-04",
+            "2026-04-07",
+            "2026-12-24",
+            "2026-12-31",
+            "2026-05-15",
+        ] {
             check_holiday(d, false);
         }
     }

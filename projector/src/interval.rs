@@ -27,9 +27,7 @@ impl IntervalSet {
     pub fn from_spans(spans: impl IntoIterator<Item = (i64, i64)>) -> IntervalSet {
         let mut v: Vec<(i64, i64)> = spans.into_iter().filter(|(a, b)| a < b).collect();
         v.sort_unstable();
-        IntervalSet {
-            spans: coalesce(v),
-        }
+        IntervalSet { spans: coalesce(v) }
     }
 
     /// The spans, sorted, disjoint and not touching.
@@ -148,8 +146,20 @@ mod tests {
     fn operations() {
         check(&[(0, 10)], &[(5, 15)], [&[(0, 15)], &[(5, 10)], &[(0, 5)]]);
         check(&[(0, 10)], &[(10, 20)], [&[(0, 20)], &[], &[(0, 10)]]);
-        check(&[(0, 10), (20, 30)], &[(5, 25)], [&[(0, 30)], &[(5, 10), (20, 25)], &[(0, 5), (25, 30)]]);
-        check(&[(0, 30)], &[(5, 10), (15, 20)], [&[(0, 30)], &[(5, 10), (15, 20)], &[(0, 5), (10, 15), (20, 30)]]);
+        check(
+            &[(0, 10), (20, 30)],
+            &[(5, 25)],
+            [&[(0, 30)], &[(5, 10), (20, 25)], &[(0, 5), (25, 30)]],
+        );
+        check(
+            &[(0, 30)],
+            &[(5, 10), (15, 20)],
+            [
+                &[(0, 30)],
+                &[(5, 10), (15, 20)],
+                &[(0, 5), (10, 15), (20, 30)],
+            ],
+        );
         check(&[], &[(1, 2)], [&[(1, 2)], &[], &[]]);
         check(&[(3, 1)], &[], [&[], &[], &[]]);
     }
@@ -159,6 +169,8 @@ mod tests {
         let s = set(&[(5, 7), (0, 2), (2, 3), (6, 9)]);
         assert_eq!(s.spans(), &[(0, 3), (5, 9)]);
         assert_eq!(s.len(), 7);
-        assert!(s.contains(0) && s.contains(2) && !s.contains(3) && s.contains(8) && !s.contains(9));
+        assert!(
+            s.contains(0) && s.contains(2) && !s.contains(3) && s.contains(8) && !s.contains(9)
+        );
     }
 }

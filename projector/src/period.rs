@@ -100,7 +100,9 @@ impl FromStr for Period {
     type Err = PeriodError;
 
     fn from_str(s: &str) -> Result<Period, PeriodError> {
-        let err = || PeriodError { text: s.to_string() };
+        let err = || PeriodError {
+            text: s.to_string(),
+        };
         let b = s.as_bytes();
         let shape = b.len() == 7
             && b[4] == b'-'
@@ -151,7 +153,11 @@ fn gap_end(tz: Tz, t: NaiveDateTime) -> i64 {
 /// UTC offset of `tz` at instant `u`, in seconds.
 fn offset_seconds(tz: Tz, u: i64) -> i64 {
     match DateTime::from_timestamp(u, 0) {
-        Some(d) => i64::from(tz.offset_from_utc_datetime(&d.naive_utc()).fix().local_minus_utc()),
+        Some(d) => i64::from(
+            tz.offset_from_utc_datetime(&d.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        ),
         // Beyond chrono's range (±262,000 years): never a validated instant.
         None => 0,
     }
@@ -179,7 +185,11 @@ mod tests {
     fn check(period: &str, expect_hours: i64) {
         let p: Period = period.parse().expect("valid period");
         assert_eq!(p.to_string(), period);
-        assert_eq!((p.end(Oslo) - p.start(Oslo)) / 3600, expect_hours, "{period}");
+        assert_eq!(
+            (p.end(Oslo) - p.start(Oslo)) / 3600,
+            expect_hours,
+            "{period}"
+        );
     }
 
     #[test]
@@ -194,7 +204,9 @@ mod tests {
 
     #[test]
     fn parsing() {
-        for bad in ["2026-13", "2026-00", "26-10", "2026/10", "2026-1", "+026-10", "0999-01"] {
+        for bad in [
+            "2026-13", "2026-00", "26-10", "2026/10", "2026-1", "+026-10", "0999-01",
+        ] {
             assert!(bad.parse::<Period>().is_err(), "{bad}");
         }
         let p: Period = "2026-12".parse().expect("valid");

@@ -12,6 +12,8 @@ use ingest::demo::{self, DemoConfig};
 use ledger::Outcome;
 use schemas::Event;
 
+use super::report;
+
 /// The file that marks a data directory as made by `tla demo`, so a rerun
 /// may replace it and nothing else is ever deleted.
 const DEMO_MARKER: &str = "TLA-DEMO";
@@ -65,11 +67,9 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     println!(
-        "Appended {appended} entries to the ledger in {} ({} blocks, one flush per batch).",
+        "Appended {appended} entries to the ledger in {} (one durable group commit per {} events).",
         data_dir.display(),
-        ledger
-            .size()
-            .div_ceil(ledger::block::BLOCK_ENTRIES_MAX as u64)
+        DEMO_BATCH_EVENTS_MAX
     );
     let bar = super::progress(ledger.size(), "verifying");
     let verified = ledger.verify(|n| bar.set_position(n))?;
@@ -82,10 +82,13 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     println!(
-        "Verified every hash: {} entries, head {}.\n",
+        "Verified every hash: {} entries, head {}.",
         summary.size, summary.head
     );
+    let reports = issue_reports(&mut ledger, &history.tenants, &history.periods)?;
+    println!();
     print_table(&events);
+    print_deviations(&reports, &history.periods);
     print_next_steps(data_dir, started);
     Ok(ExitCode::SUCCESS)
 }
@@ -134,6 +137,87 @@ fn validate(values: &[serde_json::Value]) -> anyhow::Result<Vec<Event>> {
             })
         })
         .collect()
+}
+
+/// Computes every tenant's report of every period against the imported
+/// ledger, issues them all in one append, and checks that each one
+/// regenerates byte for byte from the prefix its manifest pins.
+fn issue_reports(
+    ledger: &mut ledger::Ledger,
+    tenants: &[String],
+    periods: &[String],
+) -> anyhow::Result<Vec<projector::Report>> {
+    let bar = super::progress((tenants.len() * periods.len()) as u64, "reports");
+    let mut reports = Vec::new();
+    for tenant in tenants {
+        for period in periods {
+            let period = period
+                .parse()
+                .map_err(|e| anyhow::anyhow!("demo period: {e}"))?;
+            reports.push(report::generate(
+                ledger,
+                tenant,
+                period,
+                None,
+                report::Horizon::Now,
+            )?);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let now = super::now_micros();
+    let issued = reports
+        .iter()
+        .map(|r| report::issued_event(r, &report::issued_id(r), now))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let first = ledger.size();
+    ledger.append(&issued, now)?;
+    let mut reproduced = 0;
+    for r in &reports {
+        if report::regenerate(ledger, r)?.canonical_bytes() != r.canonical_bytes() {
+            anyhow::bail!("the report of {} {} does not reproduce", r.tenant, r.period);
+        }
+        reproduced += 1;
+    }
+    println!(
+        "Issued {} monthly reports (report.issued at ledger positions {first}..{}) and regenerated \
+         each one byte for byte from the ledger prefix it pins ({reproduced} of {}).",
+        reports.len(),
+        ledger.size() - 1,
+        reports.len()
+    );
+    Ok(reports)
+}
+
+/// Deviations (avvik) per tenant and month.
+fn print_deviations(reports: &[projector::Report], periods: &[String]) {
+    println!("Deviations (avvik) per month:");
+    print!("{:<14}", "tenant");
+    for period in periods {
+        print!("{:>8}", &period[2..]);
+    }
+    println!("{:>8}", "total");
+    let mut tenants: Vec<&str> = reports.iter().map(|r| r.tenant.as_str()).collect();
+    tenants.dedup();
+    for tenant in tenants {
+        print!("{:<14}", demo::tenant_display_name(tenant));
+        let mut total = 0;
+        for period in periods {
+            let count = reports
+                .iter()
+                .find(|r| r.tenant == tenant && r.period == *period)
+                .map_or(0, |r| r.deviations.len());
+            total += count;
+            let cell = if count == 0 {
+                ".".to_string()
+            } else {
+                count.to_string()
+            };
+            print!("{cell:>8}");
+        }
+        println!("{total:>8}");
+    }
+    println!();
 }
 
 /// Events per tenant and kind of fact.
@@ -190,4 +274,8 @@ fn print_next_steps(data_dir: &Path, started: Instant) {
         "  tla export{flag} --out ledger.jsonl    (the ledger for an auditor, docs/FORMAT.md)"
     );
     println!("  tla verify --export ledger.jsonl    (check that export without the ledger)");
+    println!(
+        "  tla report{flag} --tenant alver --period 2026-01 > alver-2026-01.json    (a report)"
+    );
+    println!("  tla verify-report{flag} alver-2026-01.json    (regenerate it and compare)");
 }

@@ -1,0 +1,295 @@
+//! [`compute`]: one tenant-month report from a ledger prefix.
+//!
+//! The tenant's events are sorted once by (`time`, ledger position) and
+//! projected in one pass; each concern then reads the projection for the
+//! period `[start, end)`, where `end` is the period's end bounded by the
+//! horizon of a preliminary report. The manifest's ledger fields are left
+//! for the caller, who knows the prefix.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono_tz::Tz;
+use schemas::agreement::Agreement;
+use schemas::{format_instant, MeetingKind, Priority};
+
+use crate::agreement::Versions;
+use crate::incident::{evaluate, may_evaluate_from, Terms, Verdict};
+use crate::projection::{project, Projection};
+use crate::report::{DataQuality, Deviation, IncidentCounts, Manifest, Report, ServiceReport};
+use crate::{availability, contact, governance, quality};
+use crate::{Input, LedgerEvent, Period, ReportError, ENGINE_VERSION, REPORT_FORMAT};
+
+/// Everything the concerns of one report read.
+struct Context<'a> {
+    period: Period,
+    tz: Tz,
+    start: i64,
+    /// The period's end, bounded by the horizon.
+    end: i64,
+    agreement: &'a Agreement,
+    versions: Versions<'a>,
+    projection: Projection<'a>,
+}
+
+/// Incident counts of one service, indexed by priority (P1 first).
+type Counts = [IncidentCounts; 4];
+
+/// The report of `input.tenant` for `input.period` (pure; see [`Input`]).
+pub fn compute(input: &Input) -> Result<Report, ReportError> {
+    let Input {
+        tenant,
+        period,
+        events,
+        horizon,
+    } = *input;
+    let named = |p: Period| (tenant.to_string(), p.to_string());
+    if !period.is_valid() {
+        let (tenant, period) = named(period);
+        return Err(ReportError::InvalidPeriod { tenant, period });
+    }
+    let mut mine: Vec<&LedgerEvent> = events.iter().filter(|e| e.event.tenant == tenant).collect();
+    mine.sort_by_key(|e| (e.event.time, e.position));
+    let versions = Versions::from_events(&mine);
+    let tz = match versions.timezone() {
+        Ok(Some(tz)) => tz,
+        Ok(None) => {
+            let (tenant, period) = named(period);
+            return Err(ReportError::NoAgreement { tenant, period });
+        }
+        Err(c) => {
+            let (tenant, period) = named(period);
+            return Err(ReportError::TimezoneMismatch {
+                tenant,
+                period,
+                versions: format!(
+                    "{:?} has {}, {:?} has {}",
+                    c.first_version,
+                    c.first_zone.name(),
+                    c.second_version,
+                    c.second_zone.name()
+                ),
+            });
+        }
+    };
+    let (start, period_end) = (period.start(tz), period.end(tz));
+    let Some(agreement) = versions.in_force(start) else {
+        let (tenant, period) = named(period);
+        return Err(ReportError::NoAgreement { tenant, period });
+    };
+    if let Some(h) = horizon.filter(|&h| h <= start) {
+        let (tenant, period) = named(period);
+        let horizon = format_instant(h);
+        return Err(ReportError::PeriodNotStarted {
+            tenant,
+            period,
+            horizon,
+        });
+    }
+    mine.retain(|e| horizon.is_none_or(|h| e.event.time <= h));
+    let projection = project(&mine, &versions);
+    let end = horizon.map_or(period_end, |h| h.min(period_end));
+    let ctx = Context {
+        period,
+        tz,
+        start,
+        end,
+        agreement,
+        versions,
+        projection,
+    };
+    let mut deviations = Vec::new();
+    let services = services(&ctx, &mut deviations);
+    governance_deviations(&ctx, &mut deviations);
+    contact_deviations(&ctx, &mut deviations);
+    deviations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let (set_aside, by_reason) = quality::count(&ctx.projection.set_aside, start, end);
+    Ok(Report {
+        format: REPORT_FORMAT.to_string(),
+        tenant: tenant.to_string(),
+        period: period.to_string(),
+        timezone: tz.name().to_string(),
+        period_start: format_instant(start),
+        period_end: format_instant(period_end),
+        agreement_version: agreement.version.clone(),
+        preliminary: end < period_end,
+        services,
+        deviations,
+        data_quality: DataQuality {
+            set_aside,
+            by_reason,
+        },
+        manifest: Manifest {
+            ledger_size: 0,
+            ledger_root: String::new(),
+            engine_version: ENGINE_VERSION.to_string(),
+            horizon: horizon.map(format_instant),
+            report_digest: String::new(),
+        },
+    })
+}
+
+/// Every service of the agreement in force at the start, plus any with
+/// incident counts, sorted by id; availability and incident deviations.
+fn services(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) -> Vec<ServiceReport> {
+    let counts = incident_counts(ctx, deviations);
+    let ids: BTreeSet<&str> = ctx
+        .agreement
+        .services
+        .iter()
+        .map(|s| s.id.as_str())
+        .chain(counts.keys().copied())
+        .collect();
+    let at = format_instant(ctx.end);
+    ids.into_iter()
+        .map(|id| {
+            let service = ctx.agreement.service(id);
+            let availability = service.and_then(|s| {
+                availability::figures(ctx.agreement, s, &ctx.projection, ctx.start, ctx.end)
+            });
+            if availability.as_ref().is_some_and(|a| !a.met) {
+                deviations.push(Deviation::AvailabilityBelowTarget {
+                    at: at.clone(),
+                    service: id.to_string(),
+                });
+            }
+            if let Some(s) = service {
+                for w in availability::short_notices(s, &ctx.projection, ctx.start, ctx.end) {
+                    deviations.push(Deviation::MaintenanceShortNotice {
+                        at: format_instant(w.start),
+                        service: id.to_string(),
+                        window_id: w.window_id.to_string(),
+                    });
+                }
+            }
+            let by_priority = counts.get(id).copied().unwrap_or_default();
+            ServiceReport {
+                service: id.to_string(),
+                availability,
+                incidents: Priority::ALL
+                    .iter()
+                    .map(|p| (p.as_str().to_string(), by_priority[*p as usize]))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Incident counts per service (only services with a non-zero count), and
+/// the breach deviations of the period.
+fn incident_counts<'a>(
+    ctx: &Context<'a>,
+    deviations: &mut Vec<Deviation>,
+) -> BTreeMap<&'a str, Counts> {
+    let mut counts: BTreeMap<&'a str, Counts> = BTreeMap::new();
+    for incident in &ctx.projection.incidents {
+        let timeline = &incident.timeline;
+        if timeline.opened >= ctx.end {
+            // Incidents are in processing order: every later one opens later.
+            break;
+        }
+        let mut mine = Counts::default();
+        if timeline.opened >= ctx.start {
+            mine[timeline.priority as usize].opened += 1;
+        }
+        let terms = Terms::of(incident.agreement, incident.service);
+        if let Some(terms) = terms.filter(|_| may_evaluate_from(timeline, ctx.start)) {
+            let evaluation = evaluate(timeline, &terms, ctx.end);
+            let in_period = |v: Option<Verdict>| v.filter(|v| v.at >= ctx.start);
+            if let Some(v) = in_period(evaluation.response) {
+                let c = &mut mine[v.priority as usize];
+                *(if v.met {
+                    &mut c.response_met
+                } else {
+                    &mut c.response_breached
+                }) += 1;
+                if !v.met {
+                    deviations.push(breach(incident.service, incident.id, v, true));
+                }
+            }
+            if let Some(v) = in_period(evaluation.resolution) {
+                let c = &mut mine[v.priority as usize];
+                *(if v.met {
+                    &mut c.resolution_met
+                } else {
+                    &mut c.resolution_breached
+                }) += 1;
+                if !v.met {
+                    deviations.push(breach(incident.service, incident.id, v, false));
+                }
+            }
+        }
+        if mine.iter().any(|c| !c.is_zero()) {
+            let total = counts.entry(incident.service).or_default();
+            for (t, m) in total.iter_mut().zip(mine) {
+                add(t, m);
+            }
+        }
+    }
+    counts
+}
+
+fn add(total: &mut IncidentCounts, more: IncidentCounts) {
+    total.opened += more.opened;
+    total.response_met += more.response_met;
+    total.response_breached += more.response_breached;
+    total.resolution_met += more.resolution_met;
+    total.resolution_breached += more.resolution_breached;
+}
+
+fn breach(service: &str, incident_id: &str, v: Verdict, response: bool) -> Deviation {
+    let (at, service, incident_id, priority) = (
+        format_instant(v.at),
+        service.to_string(),
+        incident_id.to_string(),
+        v.priority.as_str().to_string(),
+    );
+    if response {
+        Deviation::ResponseBreach {
+            at,
+            service,
+            incident_id,
+            priority,
+        }
+    } else {
+        Deviation::ResolutionBreach {
+            at,
+            service,
+            incident_id,
+            priority,
+        }
+    }
+}
+
+fn governance_deviations(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) {
+    if let Some(g) = &ctx.agreement.governance {
+        let at = format_instant(ctx.end);
+        let scope = (ctx.period, ctx.tz);
+        for kind in governance::missing_meetings(g, &ctx.projection, &ctx.versions, scope, ctx.end)
+        {
+            deviations.push(match kind {
+                MeetingKind::Operations => Deviation::OperationsMeetingMissing { at: at.clone() },
+                MeetingKind::Steering => Deviation::SteeringMeetingMissing { at: at.clone() },
+            });
+        }
+    }
+    for (meeting_id, due) in
+        governance::missing_minutes(&ctx.projection, &ctx.versions, ctx.start, ctx.end)
+    {
+        deviations.push(Deviation::MinutesMissing {
+            at: format_instant(due),
+            meeting_id: meeting_id.to_string(),
+        });
+    }
+}
+
+fn contact_deviations(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) {
+    let at = format_instant(ctx.end);
+    for v in contact::vacancies(ctx.agreement, &ctx.projection, ctx.start, ctx.end) {
+        deviations.push(Deviation::ContactVacant {
+            at: at.clone(),
+            role: v.role,
+            service: v.service,
+            vacant_seconds: v.seconds,
+        });
+    }
+}

@@ -1,0 +1,172 @@
+//! Hand-computed report cases, as data: every `tests/cases/*.json` holds
+//! events, the reports to compute from them, the figures expected (worked
+//! out by hand, with the arithmetic in `why`), and a full snapshot of each
+//! report in `tests/snapshots/`. Expected figures are a subset of the
+//! report (services keyed by id; `deviations`, when given, must match
+//! exactly). Snapshots are refreshed on purpose with
+//! `UPDATE_EXPECT=1 cargo test -p projector --test cases` and reviewed in
+//! the diff; the hand-written figures never are.
+
+mod common;
+
+use std::path::Path;
+
+use projector::{compute, Input, Period};
+use serde_json::{Map, Value};
+
+/// Fewer case files than this means cases went missing.
+const CASES_MIN: usize = 14;
+
+#[test]
+fn cases() {
+    let mut paths: Vec<_> = std::fs::read_dir(common::dir("cases"))
+        .expect("tests/cases")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= CASES_MIN, "only {} case files", paths.len());
+    let failures: Vec<String> = paths.iter().flat_map(|p| check(p)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Runs every report of one case file; returns the failures.
+fn check(path: &Path) -> Vec<String> {
+    let case = common::read_json(path);
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("file name");
+    assert!(
+        case["description"].is_string(),
+        "{name}: description missing"
+    );
+    let tenant = case["tenant"].as_str().unwrap_or(common::TENANT);
+    let events = common::ledger(case["events"].as_array().expect("events"), tenant);
+    let mut failures = Vec::new();
+    for (i, r) in case["reports"]
+        .as_array()
+        .expect("reports")
+        .iter()
+        .enumerate()
+    {
+        let label = format!("{name}[{i}] {}", r["period"]);
+        let prefix = r["prefix"].as_u64().map_or(events.len(), |n| n as usize);
+        let period: Period = r["period"]
+            .as_str()
+            .expect("period")
+            .parse()
+            .expect("period");
+        let input = Input {
+            tenant,
+            period,
+            events: &events[..prefix],
+            horizon: r["horizon"].as_str().map(common::instant),
+        };
+        let (actual, snapshot) = match compute(&input) {
+            Ok(mut report) => {
+                report.manifest.ledger_size = prefix as u64;
+                report.manifest.ledger_root = "test".to_string();
+                report.seal();
+                let v: Value = serde_json::from_slice(&report.canonical_bytes()).expect("json");
+                (
+                    v.clone(),
+                    serde_json::to_string_pretty(&v).expect("json") + "\n",
+                )
+            }
+            Err(e) => (
+                Value::String(format!("error: {e}")),
+                format!("error: {e}\n"),
+            ),
+        };
+        if let Some(expect) = r.get("error") {
+            let text = actual.as_str().unwrap_or("");
+            if !text.contains(expect.as_str().expect("error text")) {
+                failures.push(format!(
+                    "{label}: expected error containing {expect}, got {actual}"
+                ));
+            }
+        } else {
+            let mut errors = Vec::new();
+            subset(&r["expect"], &by_service(&actual), "", &mut errors);
+            failures.extend(errors.into_iter().map(|e| format!("{label}: {e}")));
+        }
+        let file = common::dir("snapshots").join(format!("{name}.{i}.json"));
+        failures.extend(snapshot_check(&file, &snapshot).map(|e| format!("{label}: {e}")));
+    }
+    failures
+}
+
+/// The report with `services` as an object keyed by service id.
+fn by_service(report: &Value) -> Value {
+    let mut v = report.clone();
+    if let Some(services) = report["services"].as_array() {
+        let keyed: Map<String, Value> = services
+            .iter()
+            .map(|s| (s["service"].as_str().unwrap_or("").to_string(), s.clone()))
+            .collect();
+        v["services"] = Value::Object(keyed);
+    }
+    v
+}
+
+/// Checks that `expect` is contained in `actual`.
+fn subset(expect: &Value, actual: &Value, path: &str, errors: &mut Vec<String>) {
+    match (expect, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, x) in e {
+                let p = format!("{path}.{k}");
+                match a.get(k) {
+                    None if x.is_null() => {}
+                    None => errors.push(format!("{p}: missing, expected {x}")),
+                    Some(y) if k == "deviations" && x != y => errors.push(format!(
+                        "{p}: expected\n  {}\ngot\n  {}",
+                        serde_json::to_string(x).unwrap_or_default(),
+                        serde_json::to_string(y).unwrap_or_default()
+                    )),
+                    Some(y) => subset(x, y, &p, errors),
+                }
+            }
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            for (i, (x, y)) in e.iter().zip(a).enumerate() {
+                subset(x, y, &format!("{path}[{i}]"), errors);
+            }
+        }
+        (e, a) if e == a => {}
+        (e, a) => errors.push(format!("{path}: expected {e}, got {a}")),
+    }
+}
+
+/// Compares with the stored snapshot, or rewrites it under UPDATE_EXPECT.
+fn snapshot_check(file: &Path, actual: &str) -> Option<String> {
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(file, actual).expect("write snapshot");
+        return None;
+    }
+    match std::fs::read_to_string(file) {
+        Ok(stored) if stored == actual => None,
+        Ok(stored) => Some(format!(
+            "snapshot {} differs (UPDATE_EXPECT=1 to accept after review):\n{}",
+            file.display(),
+            first_difference(&stored, actual)
+        )),
+        Err(_) => Some(format!(
+            "snapshot {} missing; run with UPDATE_EXPECT=1 and review it",
+            file.display()
+        )),
+    }
+}
+
+fn first_difference(stored: &str, actual: &str) -> String {
+    let mut lines = stored.lines().zip(actual.lines()).enumerate();
+    match lines.find(|(_, (a, b))| a != b) {
+        Some((n, (a, b))) => format!("line {}: stored {a:?}, now {b:?}", n + 1),
+        None => "one is a prefix of the other".to_string(),
+    }
+}

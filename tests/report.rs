@@ -1,0 +1,136 @@
+//! End-to-end tests of `tla report`, `tla report issue` and
+//! `tla verify-report` on the demo ledger: reports reproduce byte for
+//! byte, pin their prefix, and a changed figure is named.
+
+mod common;
+
+use common::{event_json, Env};
+
+fn demo_env() -> Env {
+    let env = Env::new();
+    env.run(&["demo", "--tenants", "2"]).assert_code(0);
+    env
+}
+
+#[test]
+fn a_report_verifies_and_a_changed_figure_is_named() {
+    let env = demo_env();
+    let run = env.run(&["report", "--tenant", "alver", "--period", "2026-01"]);
+    run.assert_code(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["format"], "tla-report/1");
+    assert_eq!(report["tenant"], "alver");
+    assert_eq!(report["period_start"], "2025-12-31T23:00:00Z");
+    assert_eq!(report["manifest"]["horizon"], serde_json::Value::Null);
+    let file = env.write("alver.json", run.stdout.as_bytes());
+    env.run(&["verify-report", file.to_str().unwrap()])
+        .assert_code(0)
+        .assert_stdout_contains("reproduces");
+    // The same command gives the same bytes.
+    let again = env.run(&["report", "--tenant", "alver", "--period", "2026-01"]);
+    assert_eq!(run.stdout, again.stdout);
+
+    let mut changed: serde_json::Value = report.clone();
+    let downtime = &mut changed["services"][0]["availability"]["downtime_seconds"];
+    *downtime = serde_json::json!(downtime.as_u64().unwrap() + 60);
+    let file = env.write("changed.json", changed.to_string().as_bytes());
+    env.run(&["verify-report", file.to_str().unwrap()])
+        .assert_code(1)
+        .assert_stderr_contains("does not match its own digest")
+        .assert_stderr_contains("services[0].availability.downtime_seconds");
+}
+
+#[test]
+fn an_as_of_report_ignores_later_entries() {
+    let env = demo_env();
+    let size_run = env.run(&["verify"]);
+    let size: u64 = size_run
+        .stdout
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let before = env.run(&[
+        "report",
+        "--tenant",
+        "alver",
+        "--period",
+        "2026-02",
+        "--as-of",
+        &size.to_string(),
+    ]);
+    before.assert_code(0);
+    // A late P1 incident in February, appended after the prefix.
+    let late = event_json("alver", "late-1", "INC-LATE")
+        .replace("2025-11-03T09:15:00+01:00", "2026-02-10T09:15:00+01:00")
+        .replace("\"P2\"", "\"P1\"");
+    let file = env.write("late.json", late.as_bytes());
+    env.run(&["import", file.to_str().unwrap()]).assert_code(0);
+    let pinned = env.run(&[
+        "report",
+        "--tenant",
+        "alver",
+        "--period",
+        "2026-02",
+        "--as-of",
+        &size.to_string(),
+    ]);
+    assert_eq!(
+        before.stdout, pinned.stdout,
+        "an as-of report changed after an append"
+    );
+    let now = env.run(&["report", "--tenant", "alver", "--period", "2026-02"]);
+    assert_ne!(
+        before.stdout, now.stdout,
+        "the late incident is not in the current report"
+    );
+    env.run(&[
+        "report",
+        "--tenant",
+        "alver",
+        "--period",
+        "2026-02",
+        "--as-of",
+        "999999999",
+    ])
+    .assert_code(1)
+    .assert_stderr_contains("beyond the ledger");
+}
+
+#[test]
+fn issuing_is_idempotent_and_refuses_unended_periods() {
+    let env = demo_env();
+    let out = env.path("issued.json");
+    // The demo issued every month already: the same figures are not issued twice.
+    env.run(&[
+        "report",
+        "issue",
+        "--tenant",
+        "austrheim",
+        "--period",
+        "2026-05",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .assert_code(0)
+    .assert_stderr_contains("already issued");
+    env.run(&["verify-report", out.to_str().unwrap()])
+        .assert_code(0);
+    let this_month = chrono::Utc::now().format("%Y-%m").to_string();
+    env.run(&[
+        "report",
+        "issue",
+        "--tenant",
+        "austrheim",
+        "--period",
+        &this_month,
+    ])
+    .assert_code(1)
+    .assert_stderr_contains("only ended periods are issued");
+    env.run(&["report", "--tenant", "nobody", "--period", "2026-05"])
+        .assert_code(1)
+        .assert_stderr_contains("no agreement");
+    env.run(&["report", "--tenant", "austrheim", "--period", "2026-13"])
+        .assert_code(2);
+}
