@@ -21,6 +21,7 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use schemas::Event;
 
@@ -128,7 +129,7 @@ pub struct Ledger {
     store: store::Store,
     head: Head,
     tenants: HashMap<String, TenantHead>,
-    keys: dedup::Index,
+    keys: OnceLock<dedup::Index>,
     poisoned: bool,
 }
 
@@ -149,30 +150,40 @@ impl Ledger {
             },
         };
         let tenants = tenant_heads(&store)?;
+        Ok(Ledger {
+            store,
+            head,
+            tenants,
+            keys: OnceLock::new(),
+            poisoned: false,
+        })
+    }
+
+    /// The dedup index, loaded from the append layouts on first use: only
+    /// writers and `find` need it, so readers (reports, `log`) open a large
+    /// ledger without reading every layout.
+    fn keys(&self) -> Result<&dedup::Index, LedgerError> {
+        if let Some(keys) = self.keys.get() {
+            return Ok(keys);
+        }
         let mut keys = dedup::Index::default();
-        for item in store.layouts(0) {
+        for item in self.store.layouts(0) {
             let (first, layout) = item?;
             for (offset, fingerprint) in layout.fingerprints.iter().enumerate() {
                 keys.insert(*fingerprint, first + offset as u64);
             }
         }
-        if keys.len() as u64 != head.size {
+        if keys.len() as u64 != self.head.size {
             return Err(LedgerError::Corrupt {
                 position: keys.len() as u64,
                 detail: format!(
                     "the key index holds {} entries but the head says {}; run `tla verify`",
                     keys.len(),
-                    head.size
+                    self.head.size
                 ),
             });
         }
-        Ok(Ledger {
-            store,
-            head,
-            tenants,
-            keys,
-            poisoned: false,
-        })
+        Ok(self.keys.get_or_init(|| keys))
     }
 
     pub fn head(&self) -> Head {
@@ -293,8 +304,10 @@ impl Ledger {
             self.poisoned = true;
             return Err(error.into());
         }
+        // `check` above loaded the index.
+        let keys = self.keys.get_mut().expect("check loaded the key index");
         for (fingerprint, position) in new_keys {
-            self.keys.insert(fingerprint, position);
+            keys.insert(fingerprint, position);
         }
         self.tenants.extend(new_tenants);
         self.head = new_head;
@@ -312,7 +325,7 @@ impl Ledger {
         rejected: &mut Vec<(usize, Rejection)>,
     ) -> Result<Option<u64>, LedgerError> {
         let (source, id) = event.key();
-        for position in self.keys.candidates(fingerprint) {
+        for position in self.keys()?.candidates(fingerprint) {
             let stored = blocks.event(&self.store, position)?;
             if stored == event.canonical() {
                 return Ok(Some(position));
@@ -341,7 +354,7 @@ impl Ledger {
     /// Position of the stored event with this (`source`, `id`), if any.
     pub fn find(&self, source: &str, id: &str) -> Result<Option<u64>, LedgerError> {
         let mut blocks = AppendCache::default();
-        for position in self.keys.candidates(dedup::fingerprint(source, id)) {
+        for position in self.keys()?.candidates(dedup::fingerprint(source, id)) {
             let stored = blocks.event(&self.store, position)?;
             let key: StoredKey =
                 serde_json::from_slice(&stored).map_err(|error| LedgerError::Corrupt {

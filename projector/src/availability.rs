@@ -52,14 +52,16 @@ pub fn figures(
     let m = IntervalSet::from_spans(
         windows_of(projection, &service.id)
             .filter(|(_, w)| counted(w, notice))
-            .map(|(_, w)| (w.start, w.end)),
+            .map(|(_, w)| (w.start.max(start), w.end.min(end))),
     );
+    // Clipped to the period first, so spans of other periods fall away
+    // before the sort.
     let o = IntervalSet::from_spans(
         projection
             .outages
             .iter()
             .filter(|o| o.service == service.id && o.impact == Impact::Full)
-            .map(|o| (o.start, o.end.unwrap_or(end))),
+            .map(|o| (o.start.max(start), o.end.unwrap_or(end).min(end))),
     );
     let window = c.len();
     let excluded = c.intersection(&m).len();

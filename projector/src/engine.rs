@@ -36,60 +36,21 @@ type Counts = [IncidentCounts; 4];
 
 /// The report of `input.tenant` for `input.period` (pure; see [`Input`]).
 pub fn compute(input: &Input) -> Result<Report, ReportError> {
-    let Input {
-        tenant,
-        period,
-        events,
-        horizon,
-    } = *input;
-    let named = |p: Period| (tenant.to_string(), p.to_string());
-    if !period.is_valid() {
-        let (tenant, period) = named(period);
-        return Err(ReportError::InvalidPeriod { tenant, period });
-    }
-    let mut mine: Vec<&LedgerEvent> = events.iter().filter(|e| e.event.tenant == tenant).collect();
+    let mut mine: Vec<&LedgerEvent> = input
+        .events
+        .iter()
+        .filter(|e| e.event.tenant == input.tenant)
+        .collect();
     mine.sort_by_key(|e| (e.event.time, e.position));
     let versions = Versions::from_events(&mine);
-    let tz = match versions.timezone() {
-        Ok(Some(tz)) => tz,
-        Ok(None) => {
-            let (tenant, period) = named(period);
-            return Err(ReportError::NoAgreement { tenant, period });
-        }
-        Err(c) => {
-            let (tenant, period) = named(period);
-            return Err(ReportError::TimezoneMismatch {
-                tenant,
-                period,
-                versions: format!(
-                    "{:?} has {}, {:?} has {}",
-                    c.first_version,
-                    c.first_zone.name(),
-                    c.second_version,
-                    c.second_zone.name()
-                ),
-            });
-        }
-    };
-    let (start, period_end) = (period.start(tz), period.end(tz));
-    let Some(agreement) = versions.in_force(start) else {
-        let (tenant, period) = named(period);
-        return Err(ReportError::NoAgreement { tenant, period });
-    };
-    if let Some(h) = horizon.filter(|&h| h <= start) {
-        let (tenant, period) = named(period);
-        let horizon = format_instant(h);
-        return Err(ReportError::PeriodNotStarted {
-            tenant,
-            period,
-            horizon,
-        });
-    }
+    let (tz, start, agreement) = scope(input, &versions)?;
+    let horizon = input.horizon;
     mine.retain(|e| horizon.is_none_or(|h| e.event.time <= h));
     let projection = project(&mine, &versions);
+    let period_end = input.period.end(tz);
     let end = horizon.map_or(period_end, |h| h.min(period_end));
     let ctx = Context {
-        period,
+        period: input.period,
         tz,
         start,
         end,
@@ -105,8 +66,8 @@ pub fn compute(input: &Input) -> Result<Report, ReportError> {
     let (set_aside, by_reason) = quality::count(&ctx.projection.set_aside, start, end);
     Ok(Report {
         format: REPORT_FORMAT.to_string(),
-        tenant: tenant.to_string(),
-        period: period.to_string(),
+        tenant: input.tenant.to_string(),
+        period: input.period.to_string(),
         timezone: tz.name().to_string(),
         period_start: format_instant(start),
         period_end: format_instant(period_end),
@@ -126,6 +87,50 @@ pub fn compute(input: &Input) -> Result<Report, ReportError> {
             report_digest: String::new(),
         },
     })
+}
+
+/// The time zone, the period's start and the version in force then, or
+/// why there is no report.
+fn scope<'a>(
+    input: &Input,
+    versions: &Versions<'a>,
+) -> Result<(Tz, i64, &'a Agreement), ReportError> {
+    let tenant = input.tenant.to_string();
+    let period = input.period.to_string();
+    if !input.period.is_valid() {
+        return Err(ReportError::InvalidPeriod { tenant, period });
+    }
+    let tz = match versions.timezone() {
+        Ok(Some(tz)) => tz,
+        Ok(None) => return Err(ReportError::NoAgreement { tenant, period }),
+        Err(c) => {
+            let versions = format!(
+                "{:?} has {}, {:?} has {}",
+                c.first_version,
+                c.first_zone.name(),
+                c.second_version,
+                c.second_zone.name()
+            );
+            return Err(ReportError::TimezoneMismatch {
+                tenant,
+                period,
+                versions,
+            });
+        }
+    };
+    let start = input.period.start(tz);
+    let Some(agreement) = versions.in_force(start) else {
+        return Err(ReportError::NoAgreement { tenant, period });
+    };
+    if let Some(h) = input.horizon.filter(|&h| h <= start) {
+        let horizon = format_instant(h);
+        return Err(ReportError::PeriodNotStarted {
+            tenant,
+            period,
+            horizon,
+        });
+    }
+    Ok((tz, start, agreement))
 }
 
 /// Every service of the agreement in force at the start, plus any with

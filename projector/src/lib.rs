@@ -24,6 +24,7 @@ pub mod interval;
 pub mod period;
 pub mod projection;
 pub mod quality;
+pub mod render;
 pub mod report;
 
 pub use engine::compute;

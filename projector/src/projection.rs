@@ -115,6 +115,23 @@ pub fn project<'a>(events: &[&'a LedgerEvent], versions: &Versions<'a>) -> Proje
     p
 }
 
+/// The incident and change of an incident follow-up event.
+fn incident_change(data: &EventData) -> Option<(&str, Change)> {
+    let (id, change) = match data {
+        EventData::IncidentResponded { incident_id } => (incident_id, Change::Responded),
+        EventData::IncidentOnHold { incident_id, .. } => (incident_id, Change::OnHold),
+        EventData::IncidentResumed { incident_id } => (incident_id, Change::Resumed),
+        EventData::IncidentPriorityChanged {
+            incident_id,
+            priority,
+        } => (incident_id, Change::Priority(*priority)),
+        EventData::IncidentResolved { incident_id } => (incident_id, Change::Resolved),
+        EventData::IncidentReopened { incident_id } => (incident_id, Change::Reopened),
+        _ => return None,
+    };
+    Some((id.as_str(), change))
+}
+
 /// Whether `service` is in the version in force at `t`.
 fn known_service(versions: &Versions<'_>, t: i64, service: &str) -> bool {
     versions
@@ -125,6 +142,9 @@ fn known_service(versions: &Versions<'_>, t: i64, service: &str) -> bool {
 impl<'a> Projection<'a> {
     fn apply(&mut self, e: &'a Event, versions: &Versions<'a>) -> Result<(), Reason> {
         let t = e.time;
+        if let Some((id, change)) = incident_change(&e.data) {
+            return self.incident_change(t, id, change);
+        }
         match &e.data {
             EventData::OutageStarted {
                 service,
@@ -152,51 +172,15 @@ impl<'a> Projection<'a> {
                 Ok(())
             }
             EventData::MaintenanceCancelled { service, window_id } => {
-                let w = self.windows.get_mut(window_id.as_str());
-                let open = w.as_ref().is_some_and(|w| w.cancelled_at.is_none());
-                let mismatch = w.as_ref().is_some_and(|w| w.service != service);
-                verdict(&[
-                    (Reason::UnknownOrClosedId, !open),
-                    (Reason::ServiceMismatch, mismatch),
-                ])?;
-                if let Some(w) = w {
-                    w.cancelled_at = Some(t);
-                }
-                Ok(())
+                self.maintenance_cancelled(t, service, window_id)
             }
             EventData::IncidentOpened {
                 incident_id,
                 service,
                 priority,
             } => self.incident_opened(t, incident_id, service, *priority, versions),
-            EventData::IncidentResponded { incident_id } => {
-                self.incident_change(t, incident_id, Change::Responded)
-            }
-            EventData::IncidentOnHold { incident_id, .. } => {
-                self.incident_change(t, incident_id, Change::OnHold)
-            }
-            EventData::IncidentResumed { incident_id } => {
-                self.incident_change(t, incident_id, Change::Resumed)
-            }
-            EventData::IncidentPriorityChanged {
-                incident_id,
-                priority,
-            } => self.incident_change(t, incident_id, Change::Priority(*priority)),
-            EventData::IncidentResolved { incident_id } => {
-                self.incident_change(t, incident_id, Change::Resolved)
-            }
-            EventData::IncidentReopened { incident_id } => {
-                self.incident_change(t, incident_id, Change::Reopened)
-            }
             EventData::MeetingHeld { meeting_id, kind } => self.meeting_held(t, meeting_id, *kind),
-            EventData::MinutesFiled { meeting_id, .. } => {
-                let i = self.meeting_ids.get(meeting_id.as_str()).copied();
-                verdict(&[(Reason::UnknownOrClosedId, i.is_none())])?;
-                if let Some(i) = i {
-                    self.meetings[i].filings.push(t);
-                }
-                Ok(())
-            }
+            EventData::MinutesFiled { meeting_id, .. } => self.minutes_filed(t, meeting_id),
             EventData::ContactAssigned { role, service, .. } => {
                 let unknown = service
                     .as_deref()
@@ -219,8 +203,39 @@ impl<'a> Projection<'a> {
                 }
                 Ok(())
             }
+            // Agreements and issued reports take no part in projection.
             EventData::AgreementPublished(_) | EventData::ReportIssued { .. } => Ok(()),
+            // Handled through `incident_change` above.
+            EventData::IncidentResponded { .. }
+            | EventData::IncidentOnHold { .. }
+            | EventData::IncidentResumed { .. }
+            | EventData::IncidentPriorityChanged { .. }
+            | EventData::IncidentResolved { .. }
+            | EventData::IncidentReopened { .. } => Ok(()),
         }
+    }
+
+    fn maintenance_cancelled(&mut self, t: i64, service: &str, id: &str) -> Result<(), Reason> {
+        let w = self.windows.get_mut(id);
+        let open = w.as_ref().is_some_and(|w| w.cancelled_at.is_none());
+        let mismatch = w.as_ref().is_some_and(|w| w.service != service);
+        verdict(&[
+            (Reason::UnknownOrClosedId, !open),
+            (Reason::ServiceMismatch, mismatch),
+        ])?;
+        if let Some(w) = w {
+            w.cancelled_at = Some(t);
+        }
+        Ok(())
+    }
+
+    fn minutes_filed(&mut self, t: i64, meeting_id: &str) -> Result<(), Reason> {
+        let i = self.meeting_ids.get(meeting_id).copied();
+        verdict(&[(Reason::UnknownOrClosedId, i.is_none())])?;
+        if let Some(i) = i {
+            self.meetings[i].filings.push(t);
+        }
+        Ok(())
     }
 
     fn outage_started(

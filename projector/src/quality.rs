@@ -50,11 +50,6 @@ impl Reason {
     }
 }
 
-/// The first reason that applies, in order of precedence.
-pub fn first_reason(applies: impl Fn(Reason) -> bool) -> Option<Reason> {
-    Reason::PRECEDENCE.into_iter().find(|r| applies(*r))
-}
-
 /// Set-aside events with `time` in `[start, end)`: the total and the
 /// non-zero counts by reason name.
 pub fn count(set_aside: &[(i64, Reason)], start: i64, end: i64) -> (u64, BTreeMap<String, u64>) {

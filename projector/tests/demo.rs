@@ -11,26 +11,71 @@ use ingest::demo::{designed_deviations, generate, DemoConfig};
 use projector::{compute, Deviation, Input, LedgerEvent, Period};
 
 /// (tenant, period, kind, at, service, subject, priority, vacant_seconds).
-type Key = (String, String, String, String, Option<String>, Option<String>, Option<String>, Option<i64>);
+type Key = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 fn key_of(tenant: &str, period: &str, d: &Deviation) -> Key {
     let (service, subject, priority, vacant) = match d {
-        Deviation::AvailabilityBelowTarget { service, .. } => (Some(service.clone()), None, None, None),
-        Deviation::MaintenanceShortNotice { service, window_id, .. } => {
-            (Some(service.clone()), Some(window_id.clone()), None, None)
+        Deviation::AvailabilityBelowTarget { service, .. } => {
+            (Some(service.clone()), None, None, None)
         }
-        Deviation::ResponseBreach { service, incident_id, priority, .. }
-        | Deviation::ResolutionBreach { service, incident_id, priority, .. } => {
-            (Some(service.clone()), Some(incident_id.clone()), Some(priority.clone()), None)
+        Deviation::MaintenanceShortNotice {
+            service, window_id, ..
+        } => (Some(service.clone()), Some(window_id.clone()), None, None),
+        Deviation::ResponseBreach {
+            service,
+            incident_id,
+            priority,
+            ..
         }
-        Deviation::OperationsMeetingMissing { .. } | Deviation::SteeringMeetingMissing { .. } => (None, None, None, None),
-        Deviation::MinutesMissing { meeting_id, .. } => (None, Some(meeting_id.clone()), None, None),
-        Deviation::ContactVacant { role, service, vacant_seconds, .. } => {
-            (service.clone(), Some(role.clone()), None, Some(*vacant_seconds))
+        | Deviation::ResolutionBreach {
+            service,
+            incident_id,
+            priority,
+            ..
+        } => (
+            Some(service.clone()),
+            Some(incident_id.clone()),
+            Some(priority.clone()),
+            None,
+        ),
+        Deviation::OperationsMeetingMissing { .. } | Deviation::SteeringMeetingMissing { .. } => {
+            (None, None, None, None)
         }
+        Deviation::MinutesMissing { meeting_id, .. } => {
+            (None, Some(meeting_id.clone()), None, None)
+        }
+        Deviation::ContactVacant {
+            role,
+            service,
+            vacant_seconds,
+            ..
+        } => (
+            service.clone(),
+            Some(role.clone()),
+            None,
+            Some(*vacant_seconds),
+        ),
     };
     let (tenant, period) = (tenant.to_string(), period.to_string());
-    (tenant, period, d.kind().to_string(), d.at().to_string(), service, subject, priority, vacant)
+    (
+        tenant,
+        period,
+        d.kind().to_string(),
+        d.at().to_string(),
+        service,
+        subject,
+        priority,
+        vacant,
+    )
 }
 
 #[test]
@@ -48,30 +93,64 @@ fn demo_reports_show_exactly_the_designed_deviations() {
         .collect();
     let mut found: BTreeSet<Key> = BTreeSet::new();
     for tenant in &history.tenants {
-        let mine: Vec<LedgerEvent> = events.iter().filter(|e| &e.event.tenant == tenant).cloned().collect();
+        let mine: Vec<LedgerEvent> = events
+            .iter()
+            .filter(|e| &e.event.tenant == tenant)
+            .cloned()
+            .collect();
         for period in &history.periods {
             let p: Period = period.parse().expect("period");
-            let input = Input { tenant, period: p, events: &mine, horizon: None };
+            let input = Input {
+                tenant,
+                period: p,
+                events: &mine,
+                horizon: None,
+            };
             let report = compute(&input).unwrap_or_else(|e| panic!("{tenant} {period}: {e}"));
-            assert_eq!(report.data_quality.set_aside, 0, "{tenant} {period}: {:?}", report.data_quality);
+            assert_eq!(
+                report.data_quality.set_aside, 0,
+                "{tenant} {period}: {:?}",
+                report.data_quality
+            );
             found.extend(report.deviations.iter().map(|d| key_of(tenant, period, d)));
         }
     }
     let designed: BTreeSet<Key> = designed_deviations(&config)
         .into_iter()
         .map(|d| {
-            (d.tenant, d.period, d.kind.to_string(), d.at, d.service, d.subject, d.priority, d.vacant_seconds)
+            (
+                d.tenant,
+                d.period,
+                d.kind.to_string(),
+                d.at,
+                d.service,
+                d.subject,
+                d.priority,
+                d.vacant_seconds,
+            )
         })
         .collect();
-    assert!(designed.len() >= 20, "the demo designs at least 20 deviations, got {}", designed.len());
+    assert!(
+        designed.len() >= 20,
+        "the demo designs at least 20 deviations, got {}",
+        designed.len()
+    );
     let missing: Vec<&Key> = designed.difference(&found).collect();
     let extra: Vec<&Key> = found.difference(&designed).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
         "designed but not found ({}):\n{}\nfound but not designed ({}):\n{}",
         missing.len(),
-        missing.iter().map(|k| format!("  {k:?}")).collect::<Vec<_>>().join("\n"),
+        missing
+            .iter()
+            .map(|k| format!("  {k:?}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
         extra.len(),
-        extra.iter().map(|k| format!("  {k:?}")).collect::<Vec<_>>().join("\n"),
+        extra
+            .iter()
+            .map(|k| format!("  {k:?}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
     );
 }

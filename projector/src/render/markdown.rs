@@ -1,0 +1,244 @@
+//! The report as Markdown, for e-mail, wikis and terminals: a title with
+//! the preliminary marker, the facts of the report, a summary line, then
+//! the deviations (the heart of the report: what, when, target,
+//! measured), availability, incidents, data quality and the manifest with
+//! how to check it.
+//!
+//! Every string that comes from the report goes through [`escape`], so a
+//! `|` in a role cannot break a table and a `<` cannot become markup in a
+//! renderer that passes HTML through. Table rows of incident counts that
+//! are all zero are left out; the CSV keeps them.
+
+use super::text::{self, Text};
+use super::{Lang, Report};
+
+/// The report as Markdown in `lang`.
+pub fn markdown(report: &Report, lang: Lang) -> String {
+    let t = lang.text();
+    let mut out = String::new();
+    header(&mut out, report, lang);
+    line(&mut out, &format!("## {}", t.summary));
+    line(
+        &mut out,
+        &escape(&text::summary(lang, &super::summary(report))),
+    );
+    deviations(&mut out, report, lang);
+    availability(&mut out, report, lang);
+    incidents(&mut out, report, t);
+    data_quality(&mut out, report, lang);
+    manifest(&mut out, report, lang);
+    out
+}
+
+fn header(out: &mut String, report: &Report, lang: Lang) {
+    let t = lang.text();
+    line(out, &format!("# {}", escape(&super::title(report, lang))));
+    if report.preliminary {
+        let note = escape(&super::preliminary_note(report, lang));
+        line(out, &format!("> **{}.** {note}", t.preliminary));
+    }
+    let facts = [
+        (t.tenant, report.tenant.clone()),
+        (t.period, super::period_label(&report.period, lang)),
+        (t.period_utc, super::period_utc(report)),
+        (t.agreement_version, report.agreement_version.clone()),
+        (t.timezone, report.timezone.clone()),
+    ];
+    let items: Vec<String> = facts
+        .iter()
+        .map(|(k, v)| format!("- **{k}:** {}", escape(v)))
+        .collect();
+    line(out, &items.join("\n"));
+}
+
+fn deviations(out: &mut String, report: &Report, lang: Lang) {
+    let t = lang.text();
+    line(out, &format!("## {}", t.deviations));
+    let rows = super::deviation_rows(report, lang);
+    if rows.is_empty() {
+        line(out, t.no_deviations);
+        return;
+    }
+    let local = format!("{} ({})", t.when_local, report.timezone);
+    let head = [
+        t.number,
+        &local,
+        t.when_utc,
+        t.deviation,
+        t.service,
+        t.description,
+        t.target,
+        t.measured,
+    ];
+    let body = rows.iter().map(|r| {
+        vec![
+            r.number.to_string(),
+            escape(&r.when.local),
+            escape(&r.when.utc),
+            r.label.to_string(),
+            escape(&r.service),
+            escape(&r.description),
+            escape(&r.target),
+            escape(&r.measured),
+        ]
+    });
+    line(out, &table(&head, "--:|---|---|---|---|---|---|---", body));
+}
+
+fn availability(out: &mut String, report: &Report, lang: Lang) {
+    let t = lang.text();
+    line(out, &format!("## {}", t.availability));
+    let rows = super::availability_rows(report, lang);
+    if rows.is_empty() {
+        line(out, t.no_guarantees);
+    } else {
+        let head = [
+            t.service, t.target, t.achieved, t.downtime, t.excluded, t.window, t.result,
+        ];
+        let body = rows.iter().map(|r| {
+            let result = if r.met {
+                r.result.to_string()
+            } else {
+                format!("**{}**", r.result)
+            };
+            let achieved = if r.measurable {
+                r.achieved.clone()
+            } else {
+                format!("{} ({})", r.achieved, t.not_measurable)
+            };
+            vec![
+                escape(r.service),
+                r.target.clone(),
+                achieved,
+                r.downtime.clone(),
+                r.excluded.clone(),
+                r.window.clone(),
+                result,
+            ]
+        });
+        line(out, &table(&head, "---|--:|--:|--:|--:|--:|---", body));
+        line(out, t.achieved_formula);
+    }
+    let without = super::unguaranteed(report);
+    if !without.is_empty() {
+        let ids: Vec<String> = without.iter().map(|s| escape(s)).collect();
+        line(out, &format!("{}: {}.", t.no_availability, ids.join(", ")));
+    }
+}
+
+fn incidents(out: &mut String, report: &Report, t: &Text) {
+    line(out, &format!("## {}", t.incidents));
+    let rows = super::incident_rows(report);
+    if rows.is_empty() {
+        line(out, t.no_incidents);
+        return;
+    }
+    let head = [
+        t.service,
+        t.priority,
+        t.opened,
+        t.response_met,
+        t.response_breached,
+        t.resolution_met,
+        t.resolution_breached,
+    ];
+    let body = rows.iter().map(|(service, priority, c)| {
+        vec![
+            escape(service),
+            escape(priority),
+            c.opened.to_string(),
+            c.response_met.to_string(),
+            c.response_breached.to_string(),
+            c.resolution_met.to_string(),
+            c.resolution_breached.to_string(),
+        ]
+    });
+    line(out, &table(&head, "---|---|--:|--:|--:|--:|--:", body));
+}
+
+fn data_quality(out: &mut String, report: &Report, lang: Lang) {
+    let t = lang.text();
+    line(out, &format!("## {}", t.data_quality));
+    let q = &report.data_quality;
+    if q.set_aside == 0 && q.by_reason.is_empty() {
+        line(out, t.nothing_set_aside);
+        return;
+    }
+    let items: Vec<String> = q
+        .by_reason
+        .iter()
+        .map(|(code, n)| format!("- `{}`: {n}. {}", code_span(code), text::reason(lang, code)))
+        .collect();
+    line(
+        out,
+        &format!(
+            "{}\n\n{}",
+            text::set_aside(lang, q.set_aside),
+            items.join("\n")
+        ),
+    );
+}
+
+fn manifest(out: &mut String, report: &Report, lang: Lang) {
+    let t = lang.text();
+    let m = &report.manifest;
+    line(out, &format!("## {}", t.manifest));
+    let facts = [
+        (t.ledger_size, m.ledger_size.to_string()),
+        (
+            t.ledger_root,
+            format!("`{}`", code_span(super::or_dash(&m.ledger_root))),
+        ),
+        (t.report_format, escape(&report.format)),
+        (t.engine_version, escape(&m.engine_version)),
+        (t.horizon, escape(&super::horizon(report, lang))),
+        (
+            t.report_digest,
+            format!("`{}`", code_span(super::or_dash(&m.report_digest))),
+        ),
+    ];
+    let items: Vec<String> = facts
+        .iter()
+        .map(|(k, v)| format!("- **{k}:** {v}"))
+        .collect();
+    line(out, &items.join("\n"));
+    let hint = text::verify_hint(lang, m.ledger_size, |c| format!("`{c}`"));
+    out.push_str(&hint);
+    out.push('\n');
+}
+
+/// A pipe table; `align` is the delimiter row without its outer pipes.
+fn table(head: &[&str], align: &str, body: impl Iterator<Item = Vec<String>>) -> String {
+    let mut rows = vec![format!("| {} |", head.join(" | ")), format!("|{align}|")];
+    rows.extend(body.map(|cells| format!("| {} |", cells.join(" | "))));
+    rows.join("\n")
+}
+
+/// Appends a block and the blank line that ends it.
+fn line(out: &mut String, block: &str) {
+    out.push_str(block);
+    out.push_str("\n\n");
+}
+
+/// Report data as Markdown text: characters that could start markup or
+/// end a table cell are backslash-escaped, line breaks become spaces.
+pub(crate) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' | '\n' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Report data inside a code span: no escapes work there, so a backtick
+/// or line break (never in a hex digest, but ids are data) is replaced.
+fn code_span(s: &str) -> String {
+    s.replace('`', "'").replace(['\r', '\n'], " ")
+}

@@ -1,0 +1,565 @@
+//! Every word a reader sees, in Nynorsk and English, kept in one place so
+//! that the Markdown, HTML and CSV renderers say the same thing in the
+//! same words and a translator reviews one file.
+//!
+//! Fixed labels live in a [`Text`] table per language; phrases built
+//! around report data (deviation descriptions, targets, plurals) are
+//! small functions taking the data as plain strings, so the renderers
+//! escape the finished phrase once. The Nynorsk follows the project's
+//! glossary: tenestenivåavtale, avvik, driftsmøte, styringsgruppemøte,
+//! referat, kontaktperson, teneste, tilgjengelegheit, responstid,
+//! løysingstid, hendingar (incidents), planlagt vedlikehald, varsel.
+//! Ledger events are "meldingar" in Nynorsk, so that "hendingar" always
+//! means incidents.
+
+use super::Lang;
+
+/// The fixed labels of one language.
+pub(crate) struct Text {
+    pub title: &'static str,
+    pub preliminary: &'static str,
+    pub tenant: &'static str,
+    pub period: &'static str,
+    pub period_utc: &'static str,
+    pub agreement_version: &'static str,
+    pub timezone: &'static str,
+    pub summary: &'static str,
+    pub deviations: &'static str,
+    pub no_deviations: &'static str,
+    pub number: &'static str,
+    pub when_local: &'static str,
+    pub when_utc: &'static str,
+    pub deviation: &'static str,
+    pub service: &'static str,
+    pub description: &'static str,
+    pub target: &'static str,
+    pub measured: &'static str,
+    pub availability: &'static str,
+    pub achieved: &'static str,
+    pub downtime: &'static str,
+    pub excluded: &'static str,
+    pub window: &'static str,
+    pub result: &'static str,
+    pub met: &'static str,
+    pub not_met: &'static str,
+    pub not_measurable: &'static str,
+    pub achieved_formula: &'static str,
+    pub no_availability: &'static str,
+    pub no_guarantees: &'static str,
+    pub incidents: &'static str,
+    pub no_incidents: &'static str,
+    pub priority: &'static str,
+    pub opened: &'static str,
+    pub response_met: &'static str,
+    pub response_breached: &'static str,
+    pub resolution_met: &'static str,
+    pub resolution_breached: &'static str,
+    pub data_quality: &'static str,
+    pub nothing_set_aside: &'static str,
+    pub reason: &'static str,
+    pub count: &'static str,
+    pub manifest: &'static str,
+    pub ledger_size: &'static str,
+    pub ledger_root: &'static str,
+    pub report_format: &'static str,
+    pub engine_version: &'static str,
+    pub horizon: &'static str,
+    pub no_horizon: &'static str,
+    pub report_digest: &'static str,
+    pub whole_agreement: &'static str,
+    pub status_preliminary: &'static str,
+    pub status_final: &'static str,
+    pub unit_count: &'static str,
+    pub day_unit: &'static str,
+    pub hour_unit: &'static str,
+    /// CSV `section` values.
+    pub section_availability: &'static str,
+    pub section_incidents: &'static str,
+    pub section_deviations: &'static str,
+    pub section_data_quality: &'static str,
+    /// The CSV header row, in column order (see `csv.rs`).
+    pub csv_header: [&'static str; 18],
+}
+
+pub(crate) const NN: Text = Text {
+    title: "Tenestenivårapport",
+    preliminary: "Førebels",
+    tenant: "Kunde",
+    period: "Periode",
+    period_utc: "Periode (UTC)",
+    agreement_version: "Avtaleversjon",
+    timezone: "Tidssone",
+    summary: "Samandrag",
+    deviations: "Avvik",
+    no_deviations: "Ingen avvik i perioden.",
+    number: "Nr.",
+    when_local: "Når",
+    when_utc: "Når (UTC)",
+    deviation: "Avvik",
+    service: "Teneste",
+    description: "Skildring",
+    target: "Mål",
+    measured: "Målt",
+    availability: "Tilgjengelegheit",
+    achieved: "Oppnådd",
+    downtime: "Nedetid",
+    excluded: "Planlagt vedlikehald",
+    window: "Kalendertid",
+    result: "Resultat",
+    met: "Oppfylt",
+    not_met: "Ikkje oppfylt",
+    not_measurable: "ingen målbar tid i perioden",
+    achieved_formula: "Oppnådd = (kalendertid − planlagt vedlikehald − nedetid) / (kalendertid − planlagt vedlikehald), avkorta til tre desimalar. Planlagt vedlikehald tel berre når det er varsla i tide.",
+    no_availability: "Utan tilgjengelegheitsgaranti",
+    no_guarantees: "Ingen teneste har tilgjengelegheitsgaranti i perioden.",
+    incidents: "Hendingar",
+    no_incidents: "Ingen hendingar i perioden.",
+    priority: "Prioritet",
+    opened: "Oppretta",
+    response_met: "Responstid oppfylt",
+    response_breached: "Responstid ikkje oppfylt",
+    resolution_met: "Løysingstid oppfylt",
+    resolution_breached: "Løysingstid ikkje oppfylt",
+    data_quality: "Datakvalitet",
+    nothing_set_aside: "Ingen meldingar vart sette til side.",
+    reason: "Grunn",
+    count: "Tal",
+    manifest: "Stadfesting",
+    ledger_size: "Loggstorleik (oppføringar)",
+    ledger_root: "Loggrot",
+    report_format: "Rapportformat",
+    engine_version: "Motorversjon",
+    horizon: "Horisont",
+    no_horizon: "– (perioden var slutt)",
+    report_digest: "Kontrollsum (BLAKE3)",
+    whole_agreement: "heile avtalen",
+    status_preliminary: "førebels",
+    status_final: "endeleg",
+    unit_count: "tal",
+    day_unit: "døgn",
+    hour_unit: "t",
+    section_availability: "tilgjengelegheit",
+    section_incidents: "hendingar",
+    section_deviations: "avvik",
+    section_data_quality: "datakvalitet",
+    csv_header: [
+        "kunde",
+        "periode",
+        "status",
+        "del",
+        "teneste",
+        "prioritet",
+        "kode",
+        "skildring",
+        "verdi",
+        "eining",
+        "mål",
+        "resultat",
+        "tid_utc",
+        "tid_lokal",
+        "hending",
+        "vedlikehaldsvindauge",
+        "møte",
+        "rolle",
+    ],
+};
+
+pub(crate) const EN: Text = Text {
+    title: "Service level report",
+    preliminary: "Preliminary",
+    tenant: "Tenant",
+    period: "Period",
+    period_utc: "Period (UTC)",
+    agreement_version: "Agreement version",
+    timezone: "Time zone",
+    summary: "Summary",
+    deviations: "Deviations",
+    no_deviations: "No deviations in the period.",
+    number: "No.",
+    when_local: "When",
+    when_utc: "When (UTC)",
+    deviation: "Deviation",
+    service: "Service",
+    description: "Description",
+    target: "Target",
+    measured: "Measured",
+    availability: "Availability",
+    achieved: "Achieved",
+    downtime: "Downtime",
+    excluded: "Planned maintenance",
+    window: "Calendar time",
+    result: "Result",
+    met: "Met",
+    not_met: "Not met",
+    not_measurable: "no measurable time in the period",
+    achieved_formula: "Achieved = (calendar time − planned maintenance − downtime) / (calendar time − planned maintenance), truncated to three decimals. Planned maintenance counts only when announced with enough notice.",
+    no_availability: "Without an availability guarantee",
+    no_guarantees: "No service has an availability guarantee in the period.",
+    incidents: "Incidents",
+    no_incidents: "No incidents in the period.",
+    priority: "Priority",
+    opened: "Opened",
+    response_met: "Response met",
+    response_breached: "Response breached",
+    resolution_met: "Resolution met",
+    resolution_breached: "Resolution breached",
+    data_quality: "Data quality",
+    nothing_set_aside: "No events were set aside.",
+    reason: "Reason",
+    count: "Count",
+    manifest: "Manifest",
+    ledger_size: "Ledger size (entries)",
+    ledger_root: "Ledger root",
+    report_format: "Report format",
+    engine_version: "Engine version",
+    horizon: "Horizon",
+    no_horizon: "– (period ended)",
+    report_digest: "Report digest (BLAKE3)",
+    whole_agreement: "whole agreement",
+    status_preliminary: "preliminary",
+    status_final: "final",
+    unit_count: "count",
+    day_unit: "d",
+    hour_unit: "h",
+    section_availability: "availability",
+    section_incidents: "incidents",
+    section_deviations: "deviations",
+    section_data_quality: "data_quality",
+    csv_header: [
+        "tenant",
+        "period",
+        "status",
+        "section",
+        "service",
+        "priority",
+        "code",
+        "description",
+        "value",
+        "unit",
+        "target",
+        "result",
+        "at_utc",
+        "at_local",
+        "incident_id",
+        "window_id",
+        "meeting_id",
+        "role",
+    ],
+};
+
+impl Lang {
+    pub(crate) fn text(self) -> &'static Text {
+        match self {
+            Lang::Nn => &NN,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// The name of month `m` (1-12), Nynorsk in lower case as written in
+/// running text, English capitalised.
+pub(crate) fn month(lang: Lang, m: u32) -> Option<&'static str> {
+    const NN_MONTHS: [&str; 12] = [
+        "januar",
+        "februar",
+        "mars",
+        "april",
+        "mai",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "desember",
+    ];
+    const EN_MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let i = usize::try_from(m.checked_sub(1)?).ok()?;
+    match lang {
+        Lang::Nn => NN_MONTHS.get(i).copied(),
+        Lang::En => EN_MONTHS.get(i).copied(),
+    }
+}
+
+/// "1 teneste" / "3 tenester"; "1 service" / "3 services".
+pub(crate) fn services(lang: Lang, n: usize) -> String {
+    match (lang, n) {
+        (Lang::Nn, 1) => "1 teneste".to_string(),
+        (Lang::Nn, n) => format!("{n} tenester"),
+        (Lang::En, 1) => "1 service".to_string(),
+        (Lang::En, n) => format!("{n} services"),
+    }
+}
+
+/// The summary sentence of the report.
+pub(crate) fn summary(lang: Lang, s: &super::Summary) -> String {
+    let services = services(lang, s.services);
+    let deviations = match (lang, s.deviations) {
+        (Lang::Nn, n) => format!("{n} avvik"),
+        (Lang::En, 1) => "1 deviation".to_string(),
+        (Lang::En, n) => format!("{n} deviations"),
+    };
+    match (lang, s.guarantees) {
+        (Lang::Nn, 0) => format!("{services}, ingen med tilgjengelegheitsgaranti. {deviations}."),
+        (Lang::En, 0) => format!("{services}, none with an availability guarantee. {deviations}."),
+        (Lang::Nn, n) => format!(
+            "{services}, {n} med tilgjengelegheitsgaranti: {} oppfylt, {} ikkje oppfylt. {deviations}.",
+            s.met, s.not_met
+        ),
+        (Lang::En, n) => format!(
+            "{services}, {n} with an availability guarantee: {} met, {} not met. {deviations}.",
+            s.met, s.not_met
+        ),
+    }
+}
+
+/// The note under the title of a preliminary report; `horizon` is the
+/// generation instant, already formatted (local and UTC).
+pub(crate) fn preliminary_note(lang: Lang, horizon: Option<&str>) -> String {
+    match (lang, horizon) {
+        (Lang::Nn, Some(h)) => format!(
+            "Rapporten er rekna ut før perioden var slutt, med det som var kjent {h}. Tala kan endre seg."
+        ),
+        (Lang::Nn, None) => {
+            "Rapporten er rekna ut før perioden var slutt. Tala kan endre seg.".to_string()
+        }
+        (Lang::En, Some(h)) => format!(
+            "This report was computed before the period ended, from what was known at {h}. Figures may change."
+        ),
+        (Lang::En, None) => {
+            "This report was computed before the period ended. Figures may change.".to_string()
+        }
+    }
+}
+
+/// The short name of a deviation kind, as in the report's `kind`.
+pub(crate) fn kind_label(lang: Lang, kind: &str) -> &'static str {
+    let (nn, en) = match kind {
+        "availability_below_target" => ("Tilgjengelegheit under mål", "Availability below target"),
+        "maintenance_short_notice" => (
+            "For kort varsel om vedlikehald",
+            "Maintenance with short notice",
+        ),
+        "response_breach" => ("Responstid ikkje oppfylt", "Response time breached"),
+        "resolution_breach" => ("Løysingstid ikkje oppfylt", "Resolution time breached"),
+        "operations_meeting_missing" => ("Driftsmøte manglar", "Operations meeting missing"),
+        "steering_meeting_missing" => ("Styringsgruppemøte manglar", "Steering meeting missing"),
+        "minutes_missing" => ("Referat manglar", "Minutes missing"),
+        "contact_vacant" => ("Kontaktperson manglar", "Contact vacant"),
+        _ => ("Avvik", "Deviation"),
+    };
+    pick(lang, nn, en)
+}
+
+/// The data a deviation's phrases are built from, as plain strings.
+pub(crate) struct Subject<'a> {
+    pub service: &'a str,
+    pub id: &'a str,
+    pub priority: &'a str,
+    /// For `contact_vacant`: "service epost" or "whole agreement".
+    pub scope: &'a str,
+    /// For `contact_vacant`: the vacant time, already formatted.
+    pub duration: &'a str,
+}
+
+/// One sentence saying what happened.
+pub(crate) fn describe(lang: Lang, kind: &str, s: &Subject<'_>) -> String {
+    let Subject {
+        service,
+        id,
+        priority: p,
+        scope,
+        duration,
+    } = s;
+    match (lang, kind) {
+        (Lang::Nn, "availability_below_target") => {
+            format!("Tilgjengelegheita for {service} var under målet i perioden.")
+        }
+        (Lang::En, "availability_below_target") => {
+            format!("Availability of {service} was below target in the period.")
+        }
+        (Lang::Nn, "maintenance_short_notice") => format!(
+            "Planlagt vedlikehald {id} på {service} vart varsla for seint og blir ikkje trekt frå i tilgjengelegheita."
+        ),
+        (Lang::En, "maintenance_short_notice") => format!(
+            "Maintenance window {id} on {service} was announced too late and is not excluded from availability."
+        ),
+        (Lang::Nn, "response_breach") => {
+            format!("Hending {id} ({p}) på {service} fekk ikkje respons innan responstida.")
+        }
+        (Lang::En, "response_breach") => format!(
+            "Incident {id} ({p}) on {service} was not responded to within the response time."
+        ),
+        (Lang::Nn, "resolution_breach") => {
+            format!("Hending {id} ({p}) på {service} vart ikkje løyst innan løysingstida.")
+        }
+        (Lang::En, "resolution_breach") => format!(
+            "Incident {id} ({p}) on {service} was not resolved within the resolution time."
+        ),
+        (Lang::Nn, "operations_meeting_missing") => {
+            "Det er ikkje halde driftsmøte så ofte som avtalen krev.".to_string()
+        }
+        (Lang::En, "operations_meeting_missing") => {
+            "No operations meeting was held as often as the agreement requires.".to_string()
+        }
+        (Lang::Nn, "steering_meeting_missing") => {
+            "Det er ikkje halde styringsgruppemøte så ofte som avtalen krev.".to_string()
+        }
+        (Lang::En, "steering_meeting_missing") => {
+            "No steering group meeting was held as often as the agreement requires.".to_string()
+        }
+        (Lang::Nn, "minutes_missing") => {
+            format!("Referatet frå møte {id} var ikkje levert innan fristen.")
+        }
+        (Lang::En, "minutes_missing") => {
+            format!("The minutes of meeting {id} were not filed by the due date.")
+        }
+        (Lang::Nn, "contact_vacant") => format!(
+            "Rolla «{id}» ({scope}) hadde ingen kontaktperson i {duration} av perioden."
+        ),
+        (Lang::En, "contact_vacant") => format!(
+            "Role “{id}” ({scope}) had no contact person for {duration} of the period."
+        ),
+        (_, other) => other.to_string(),
+    }
+}
+
+/// What the agreement asks for, for deviations whose target is not a
+/// figure of the report (availability shows its percentages instead).
+pub(crate) fn target(lang: Lang, kind: &str, priority: &str) -> String {
+    let (nn, en) = match kind {
+        "maintenance_short_notice" => ("Varsel i tide", "Notice in time"),
+        "response_breach" => return pick_owned(lang, "Responstid", "response time", priority),
+        "resolution_breach" => return pick_owned(lang, "Løysingstid", "resolution time", priority),
+        "operations_meeting_missing" => ("Driftsmøte som avtalt", "Operations meeting as agreed"),
+        "steering_meeting_missing" => (
+            "Styringsgruppemøte som avtalt",
+            "Steering meeting as agreed",
+        ),
+        "minutes_missing" => ("Referat innan fristen", "Minutes by the due date"),
+        "contact_vacant" => ("Kontaktperson heile tida", "Contact at all times"),
+        _ => ("–", "–"),
+    };
+    pick(lang, nn, en).to_string()
+}
+
+/// What was measured, for deviations whose measure is not a figure of
+/// the report; `duration` is the formatted vacant time of a contact.
+pub(crate) fn measured(lang: Lang, kind: &str, duration: &str) -> String {
+    let (nn, en) = match kind {
+        "maintenance_short_notice" => ("For seint varsla", "Announced too late"),
+        "response_breach" | "resolution_breach" => ("Overskriden", "Exceeded"),
+        "operations_meeting_missing" | "steering_meeting_missing" => ("Ikkje halde", "Not held"),
+        "minutes_missing" => ("Ikkje levert", "Not filed"),
+        "contact_vacant" => {
+            return match lang {
+                Lang::Nn => format!("Ledig i {duration}"),
+                Lang::En => format!("Vacant for {duration}"),
+            }
+        }
+        _ => ("–", "–"),
+    };
+    pick(lang, nn, en).to_string()
+}
+
+/// "teneste epost" / "service epost".
+pub(crate) fn service_scope(lang: Lang, service: &str) -> String {
+    match lang {
+        Lang::Nn => format!("teneste {service}"),
+        Lang::En => format!("service {service}"),
+    }
+}
+
+/// One line explaining a set-aside reason of SEMANTICS.md section 11.
+pub(crate) fn reason(lang: Lang, code: &str) -> &'static str {
+    let (nn, en) = match code {
+        "unknown_service" => (
+            "Gjeld ei teneste som ikkje var med i avtalen som galdt då.",
+            "Refers to a service that was not in the agreement in force at the time.",
+        ),
+        "duplicate_start" => (
+            "Ein ny start for noko som alt var starta: utfall, hending, respons eller møte med same id.",
+            "A second start of something already started: an outage, incident, response or meeting with the same id.",
+        ),
+        "unknown_or_closed_id" => (
+            "Ei oppfølging for ein id som ikkje var open då (ukjend eller alt avslutta).",
+            "A follow-up for an id that was not open at that point (unknown or already closed).",
+        ),
+        "invalid_transition" => (
+            "Ei endring av ei hending som ikkje er lov i tilstanden hendinga var i.",
+            "An incident update that is not allowed in the state the incident was in.",
+        ),
+        "service_mismatch" => (
+            "Ei avslutning eller avlysing som nemner ei anna teneste enn den id-en høyrer til.",
+            "An end or cancellation naming another service than the one its id belongs to.",
+        ),
+        _ => (
+            "Ein grunn denne versjonen av rapporten ikkje kjenner.",
+            "A reason this version of the renderer does not know.",
+        ),
+    };
+    pick(lang, nn, en)
+}
+
+/// The sentence above the set-aside list.
+pub(crate) fn set_aside(lang: Lang, n: u64) -> String {
+    match (lang, n) {
+        (Lang::Nn, 1) => {
+            "1 melding vart sett til side. Ho står i loggen, men tel ikkje med i tala:".to_string()
+        }
+        (Lang::Nn, n) => format!(
+            "{n} meldingar vart sette til side. Dei står i loggen, men tel ikkje med i tala:"
+        ),
+        (Lang::En, 1) => {
+            "1 event was set aside. It stays in the ledger but counts in no figure:".to_string()
+        }
+        (Lang::En, n) => {
+            format!("{n} events were set aside. They stay in the ledger but count in no figure:")
+        }
+    }
+}
+
+/// How to check the report; `code` wraps the command for the format
+/// (backticks in Markdown, `<code>` in HTML).
+pub(crate) fn verify_hint(lang: Lang, size: u64, code: fn(&str) -> String) -> String {
+    match lang {
+        Lang::Nn => format!(
+            "Slik kontrollerer du rapporten: lagre JSON-utgåva av han ({}) og køyr {}. Rapporten blir då rekna ut på nytt frå dei same {size} oppføringane i loggen og må gje same kontrollsum.",
+            code("--format json"),
+            code("tla verify-report <fil.json>")
+        ),
+        Lang::En => format!(
+            "To check this report, save its JSON form ({}) and run {}. The report is then recomputed from the same {size} ledger entries and must give the same digest.",
+            code("--format json"),
+            code("tla verify-report <file.json>")
+        ),
+    }
+}
+
+fn pick(lang: Lang, nn: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Lang::Nn => nn,
+        Lang::En => en,
+    }
+}
+
+/// "Responstid P1" / "P1 response time".
+fn pick_owned(lang: Lang, nn: &str, en: &str, priority: &str) -> String {
+    match lang {
+        Lang::Nn => format!("{nn} {priority}"),
+        Lang::En => format!("{priority} {en}"),
+    }
+}
