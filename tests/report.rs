@@ -134,3 +134,29 @@ fn issuing_is_idempotent_and_refuses_unended_periods() {
     env.run(&["report", "--tenant", "austrheim", "--period", "2026-13"])
         .assert_code(2);
 }
+
+#[test]
+fn reports_for_people_in_nynorsk_and_english() {
+    let env = demo_env();
+    let base = ["report", "--tenant", "alver", "--period", "2026-01"];
+    let md = env.run(&[&base[..], &["--format", "md"]].concat());
+    md.assert_code(0)
+        .assert_stdout_contains("Tenestenivårapport")
+        .assert_stdout_contains("Avvik");
+    let en = env.run(&[&base[..], &["--format", "md", "--lang", "en"]].concat());
+    en.assert_code(0)
+        .assert_stdout_contains("Service level report")
+        .assert_stdout_contains("Deviations");
+    let html = env.run(&[&base[..], &["--format", "html"]].concat());
+    html.assert_code(0)
+        .assert_stdout_contains("<html lang=\"nn\"");
+    assert!(
+        !html.stdout.contains("https://"),
+        "the page must not load anything"
+    );
+    let csv = env.run(&[&base[..], &["--format", "csv", "--lang", "en"]].concat());
+    csv.assert_code(0)
+        .assert_stdout_contains("availability_below_target");
+    env.run(&[&base[..], &["--format", "pdf"]].concat())
+        .assert_code(2);
+}

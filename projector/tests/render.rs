@@ -434,6 +434,12 @@ fn lang_and_format_parse() {
     check("nb", Some((None, None)));
     check("NN", Some((None, None)));
     check("markdown", Some((None, None)));
+    for format in [Format::Json, Format::Markdown, Format::Html, Format::Csv] {
+        assert_eq!(format.to_string().parse::<Format>(), Ok(format));
+    }
+    for lang in LANGS {
+        assert_eq!(lang.to_string().parse::<Lang>(), Ok(lang));
+    }
     assert_eq!(Lang::default(), Lang::Nn);
     let err = "de".parse::<Lang>().expect_err("de");
     assert_eq!(

@@ -44,8 +44,9 @@ struct ReportArgs {
     /// Use only the first N ledger entries (default: all).
     #[arg(long, value_name = "N")]
     as_of: Option<u64>,
-    /// json is the contract format (SEMANTICS.md section 10).
-    #[arg(long, default_value = "json", value_parser = ["json"])]
+    /// json is the contract format (SEMANTICS.md section 10); md, html and
+    /// csv are for people.
+    #[arg(long, default_value = "json", value_parser = ["json", "md", "html", "csv"])]
     format: String,
     /// Language of md, html and csv: nn (Nynorsk) or en.
     #[arg(long, default_value = "nn", value_parser = ["nn", "en"])]
@@ -79,7 +80,8 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     };
     let ledger = super::open_ledger(data_dir, false)?;
     let report = generate(&ledger, &tenant, period, args.as_of, Horizon::Now)?;
-    write_stdout(&report_bytes(&report))?;
+    let bytes = projector::render::render(&report, args.format.parse()?, args.lang.parse()?);
+    write_stdout(&bytes)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -223,7 +223,7 @@ fn data_quality(rows: &mut Vec<Row>, report: &Report, lang: Lang) {
     let q = &report.data_quality;
     let total = (
         "set_aside".to_string(),
-        t.data_quality.to_string(),
+        t.set_aside_total.to_string(),
         q.set_aside,
     );
     let reasons = q

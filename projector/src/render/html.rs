@@ -27,7 +27,7 @@ p{margin:.5rem 0}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.5rem 0}
 dt{font-weight:600}
 dd{margin:0;overflow-wrap:anywhere}
-code{font-family:ui-monospace,"SF Mono",Menlo,Consolas,"Liberation Mono",monospace;font-size:.9em;overflow-wrap:anywhere}
+code{font-family:ui-monospace,"SF Mono",Menlo,Consolas,"Liberation Mono",monospace;font-size:.9em;overflow-wrap:break-word}
 .summary{font-size:1.1rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.95rem}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
@@ -37,7 +37,7 @@ thead th{border-bottom:2px solid var(--fg)}
 .time{white-space:nowrap}
 .bad{color:var(--bad);font-weight:600}
 .good{color:var(--good)}
-.note{color:var(--muted);font-size:.9rem}
+.note{color:var(--muted);font-size:.9em}
 footer{margin-top:2rem}
 @media screen and (max-width:40rem){
 body{padding:.75rem}
@@ -47,8 +47,9 @@ dd{margin-bottom:.3rem}
 table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 table.cards,table.cards tbody,table.cards tr{display:block;width:100%}
 table.cards tr{border:1px solid var(--line);border-radius:.3rem;margin:0 0 .75rem;padding:.3rem .6rem}
-table.cards th,table.cards td{display:grid;grid-template-columns:minmax(7rem,40%) 1fr;gap:.5rem;border:0;padding:.2rem 0;text-align:left;white-space:normal}
-table.cards th::before,table.cards td::before{content:attr(data-label);font-weight:600;color:var(--muted)}
+table.cards caption{display:block}
+table.cards th,table.cards td{display:block;position:relative;min-height:1.5rem;border:0;padding:.2rem 0 .2rem 42%;text-align:left;white-space:normal}
+table.cards th::before,table.cards td::before{content:attr(data-label);position:absolute;left:0;width:40%;font-weight:600;color:var(--muted)}
 }
 @page{size:A4;margin:16mm 14mm 18mm}
 @media print{
@@ -131,7 +132,7 @@ fn deviations(out: &mut String, report: &Report, lang: Lang) {
         t.target,
         t.measured,
     ];
-    let caption = format!("{} ({})", t.deviations, rows.len());
+    let caption = format!("{} ({})", t.caption_deviations, rows.len());
     table_start(out, &caption, &head);
     for r in &rows {
         deviation_row(out, r, &head);
@@ -173,7 +174,7 @@ fn availability(out: &mut String, report: &Report, lang: Lang) {
         let head = [
             t.service, t.target, t.achieved, t.downtime, t.excluded, t.window, t.result,
         ];
-        table_start(out, t.availability, &head);
+        table_start(out, t.caption_availability, &head);
         for r in &rows {
             availability_row(out, r, &head, t);
         }
@@ -232,7 +233,7 @@ fn incidents(out: &mut String, report: &Report, t: &Text) {
         t.resolution_met,
         t.resolution_breached,
     ];
-    table_start(out, t.incidents, &head);
+    table_start(out, t.caption_incidents, &head);
     for (service, priority, c) in rows {
         out.push_str(&format!(
             "<tr><th scope=\"row\" data-label=\"{}\">{}</th>",
@@ -273,7 +274,7 @@ fn data_quality(out: &mut String, report: &Report, lang: Lang) {
         escape(&text::set_aside(lang, q.set_aside))
     ));
     let head = [t.reason, t.count, t.description];
-    table_start(out, t.data_quality, &head);
+    table_start(out, t.caption_set_aside, &head);
     for (code, n) in &q.by_reason {
         out.push_str(&format!(
             "<tr><th scope=\"row\" data-label=\"{}\"><code>{}</code></th>",

@@ -56,6 +56,12 @@ pub(crate) struct Text {
     pub resolution_breached: &'static str,
     pub data_quality: &'static str,
     pub nothing_set_aside: &'static str,
+    /// Table captions (HTML), more than the section heading says.
+    pub caption_deviations: &'static str,
+    pub caption_availability: &'static str,
+    pub caption_incidents: &'static str,
+    pub caption_set_aside: &'static str,
+    pub set_aside_total: &'static str,
     pub reason: &'static str,
     pub count: &'static str,
     pub manifest: &'static str,
@@ -122,6 +128,11 @@ pub(crate) const NN: Text = Text {
     resolution_breached: "Løysingstid ikkje oppfylt",
     data_quality: "Datakvalitet",
     nothing_set_aside: "Ingen meldingar vart sette til side.",
+    caption_deviations: "Avvik i perioden",
+    caption_availability: "Tilgjengelegheit per teneste",
+    caption_incidents: "Hendingar per teneste og prioritet (rader med berre null er utelatne)",
+    caption_set_aside: "Meldingar sette til side, etter grunn",
+    set_aside_total: "Meldingar sette til side, i alt",
     reason: "Grunn",
     count: "Tal",
     manifest: "Stadfesting",
@@ -205,6 +216,11 @@ pub(crate) const EN: Text = Text {
     resolution_breached: "Resolution breached",
     data_quality: "Data quality",
     nothing_set_aside: "No events were set aside.",
+    caption_deviations: "Deviations in the period",
+    caption_availability: "Availability per service",
+    caption_incidents: "Incidents per service and priority (rows of zeros left out)",
+    caption_set_aside: "Events set aside, by reason",
+    set_aside_total: "Events set aside, in all",
     reason: "Reason",
     count: "Count",
     manifest: "Manifest",
@@ -331,7 +347,7 @@ pub(crate) fn summary(lang: Lang, s: &super::Summary) -> String {
 pub(crate) fn preliminary_note(lang: Lang, horizon: Option<&str>) -> String {
     match (lang, horizon) {
         (Lang::Nn, Some(h)) => format!(
-            "Rapporten er rekna ut før perioden var slutt, med det som var kjent {h}. Tala kan endre seg."
+            "Rapporten er rekna ut før perioden var slutt, med det som var kjent per {h}. Tala kan endre seg."
         ),
         (Lang::Nn, None) => {
             "Rapporten er rekna ut før perioden var slutt. Tala kan endre seg.".to_string()
