@@ -94,6 +94,12 @@ fn tla_binary() -> PathBuf {
 
 /// The best of ROUNDS runs of one report: (seconds, max RSS in KiB).
 fn best_report(tla: &Path, data_dir: &Path) -> (f64, u64) {
+    let report = ["report", "--tenant", "kommune-00", "--period", "2026-03"];
+    best_run(tla, data_dir, &report)
+}
+
+/// The best of ROUNDS runs of `tla ARGS`: (seconds, max RSS in KiB).
+fn best_run(tla: &Path, data_dir: &Path, args: &[&str]) -> (f64, u64) {
     let mut best = (f64::MAX, u64::MAX);
     for _ in 0..ROUNDS {
         let output = Command::new("/usr/bin/time")
