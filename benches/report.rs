@@ -21,7 +21,7 @@ const TENANTS_DEFAULT: usize = 20;
 /// Events per append while building the ledgers.
 const BATCH: usize = 8192;
 /// Runs of each report; the best is printed.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// 2026-11-28T00:00:00Z, the ledger clock while building.
 const NOW_MICROS: i64 = 1_796_256_000_000_000;
 /// 2025-11-01T00:00:00Z to 2026-11-01T00:00:00Z: the span of the events.
@@ -107,12 +107,12 @@ fn best_run(tla: &Path, data_dir: &Path, args: &[&str]) -> (f64, u64) {
             .arg(tla)
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["report", "--tenant", "kommune-00", "--period", "2026-03"])
+            .args(args)
             .output()
-            .expect("run /usr/bin/time tla report");
+            .expect("run /usr/bin/time tla");
         assert!(
             output.status.success(),
-            "tla report failed: {}",
+            "tla {args:?} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
         let stderr = String::from_utf8_lossy(&output.stderr);
