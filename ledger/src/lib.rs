@@ -21,7 +21,8 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use schemas::Event;
 
@@ -130,7 +131,9 @@ pub struct Ledger {
     head: Head,
     tenants: HashMap<String, TenantHead>,
     keys: OnceLock<dedup::Index>,
-    poisoned: bool,
+    /// Set when a write or sync failed: the state on disk is then unknown
+    /// to this process, and appends are refused until the ledger is reopened.
+    poisoned: Arc<AtomicBool>,
 }
 
 impl Ledger {
@@ -155,7 +158,7 @@ impl Ledger {
             head,
             tenants,
             keys: OnceLock::new(),
-            poisoned: false,
+            poisoned: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -277,7 +280,22 @@ impl Ledger {
         events: &[Event],
         now_micros: i64,
     ) -> Result<Vec<Outcome>, LedgerError> {
-        if self.poisoned {
+        let outcomes = self.append_unsynced(events, now_micros)?;
+        self.syncer().sync()?;
+        Ok(outcomes)
+    }
+
+    /// Applies a batch atomically (all or nothing, like `append`) without
+    /// waiting for it to reach the disk: it is durable once a
+    /// `Syncer::sync` begun after this call has returned. Acknowledge
+    /// nothing before then. This lets a writer apply the next batch while
+    /// the previous one is being synced (a pipelined group commit).
+    pub fn append_unsynced(
+        &mut self,
+        events: &[Event],
+        now_micros: i64,
+    ) -> Result<Vec<Outcome>, LedgerError> {
+        if self.poisoned.load(Ordering::Acquire) {
             return Err(LedgerError::Poisoned);
         }
         if events.len() > APPEND_EVENTS_MAX {
@@ -300,8 +318,8 @@ impl Ledger {
         if commit.layout.is_none() {
             return Ok(outcomes);
         }
-        if let Err(error) = self.store.commit(commit) {
-            self.poisoned = true;
+        if let Err(error) = self.store.apply(commit) {
+            self.poisoned.store(true, Ordering::Release);
             return Err(error.into());
         }
         // `check` above loaded the index.
@@ -312,6 +330,15 @@ impl Ledger {
         self.tenants.extend(new_tenants);
         self.head = new_head;
         Ok(outcomes)
+    }
+
+    /// A handle that makes what this ledger applied durable, usable from
+    /// another thread.
+    pub fn syncer(&self) -> Syncer {
+        Syncer {
+            store: self.store.syncer(),
+            poisoned: Arc::clone(&self.poisoned),
+        }
     }
 
     /// Position of a stored event with the same key and content; a stored
@@ -441,6 +468,25 @@ fn skew(event: &Event, now_micros: i64) -> Rejection {
         id: id.to_owned(),
         time: rfc3339(event.time * 1_000_000),
         now: rfc3339(now_micros),
+    }
+}
+
+/// Makes a ledger's applied appends durable (see `Ledger::append_unsynced`).
+#[derive(Clone)]
+pub struct Syncer {
+    store: store::Syncer,
+    poisoned: Arc<AtomicBool>,
+}
+
+impl Syncer {
+    /// Makes everything applied before this call durable. A failure poisons
+    /// the ledger: nothing applied since the last successful sync may be
+    /// acknowledged, and appends are refused until it is reopened.
+    pub fn sync(&self) -> Result<(), LedgerError> {
+        self.store.sync().map_err(|error| {
+            self.poisoned.store(true, Ordering::Release);
+            LedgerError::from(error)
+        })
     }
 }
 

@@ -20,6 +20,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use bincode::{Decode, Encode};
 
@@ -107,9 +108,18 @@ pub struct Commit {
 
 pub struct Store {
     db: sled::Db,
+    syncer: Syncer,
+}
+
+/// Makes everything applied to a store durable; cheap to clone and usable
+/// from another thread, so a writer can apply the next batch while the
+/// previous one is being synced.
+#[derive(Clone)]
+pub struct Syncer {
+    db: sled::Db,
     dir: PathBuf,
     /// Highest blob file (by its log sequence number) known to be fsynced.
-    blobs_synced: AtomicU64,
+    blobs_synced: Arc<AtomicU64>,
 }
 
 fn append_key(position: u64) -> [u8; 9] {
@@ -195,13 +205,13 @@ impl Store {
             }
         }
         // Blobs left by an earlier process may not be durable either.
-        let store = Store {
-            db,
+        let syncer = Syncer {
+            db: db.clone(),
             dir: dir.to_owned(),
-            blobs_synced: AtomicU64::new(0),
+            blobs_synced: Arc::new(AtomicU64::new(0)),
         };
-        store.sync_blobs()?;
-        Ok(store)
+        syncer.sync_blobs()?;
+        Ok(Store { db, syncer })
     }
 
     pub fn head(&self) -> Result<Option<Head>, StoreError> {
@@ -289,8 +299,9 @@ impl Store {
         self.tenant_blocks(tenant, 0..u64::MAX)
     }
 
-    /// Applies one append atomically and makes it durable.
-    pub fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+    /// Applies one append atomically; durable once a `Syncer::sync` that
+    /// started after this returned has returned.
+    pub fn apply(&self, commit: Commit) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (tenant, first, block) in commit.blocks {
             batch.insert(tenant_block_key(&tenant, first), block);
@@ -307,6 +318,41 @@ impl Store {
             batch.insert(KEY_HEAD, encode(&head));
         }
         self.db.apply_batch(batch)?;
+        Ok(())
+    }
+
+    pub fn syncer(&self) -> Syncer {
+        self.syncer.clone()
+    }
+
+    /// The test-only door through which tamper tests change stored blocks
+    /// the way an attacker with file access could.
+    #[cfg(test)]
+    pub fn tamper_put_block(
+        &self,
+        tenant: &str,
+        first: u64,
+        block: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let key = tenant_block_key(tenant, first);
+        match block {
+            Some(bytes) => self.db.insert(key, bytes)?,
+            None => self.db.remove(key)?,
+        };
+        self.db.flush()?;
+        Ok(())
+    }
+
+    #[cfg(test)]
+    pub fn tamper_put_head(&self, head: Head) -> Result<(), StoreError> {
+        self.db.insert(KEY_HEAD, encode(&head))?;
+        Ok(())
+    }
+}
+
+impl Syncer {
+    /// Makes everything applied before the call durable.
+    pub fn sync(&self) -> Result<(), StoreError> {
         self.sync_blobs()?;
         self.db.flush()?;
         // Pages consolidated during the flush may have become blobs too.
@@ -353,30 +399,6 @@ impl Store {
                 .map_err(|e| StoreError::Sled(e.into()))?;
             self.blobs_synced.fetch_max(newest, Ordering::AcqRel);
         }
-        Ok(())
-    }
-
-    /// The test-only door through which tamper tests change stored blocks
-    /// the way an attacker with file access could.
-    #[cfg(test)]
-    pub fn tamper_put_block(
-        &self,
-        tenant: &str,
-        first: u64,
-        block: Option<Vec<u8>>,
-    ) -> Result<(), StoreError> {
-        let key = tenant_block_key(tenant, first);
-        match block {
-            Some(bytes) => self.db.insert(key, bytes)?,
-            None => self.db.remove(key)?,
-        };
-        self.db.flush()?;
-        Ok(())
-    }
-
-    #[cfg(test)]
-    pub fn tamper_put_head(&self, head: Head) -> Result<(), StoreError> {
-        self.db.insert(KEY_HEAD, encode(&head))?;
         Ok(())
     }
 }

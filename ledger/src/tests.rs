@@ -445,3 +445,21 @@ fn a_tenant_reads_only_its_own_blocks() {
     // 3,000 events in appends of 700: five appends, one gulen block each.
     assert_eq!(blocks, 5);
 }
+
+#[test]
+fn unsynced_appends_are_durable_after_a_sync_from_another_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let syncer = ledger.syncer();
+    let all = events(30);
+    ledger.append_unsynced(&all[..10], NOW).unwrap();
+    let first_sync = std::thread::spawn(move || syncer.sync());
+    ledger.append_unsynced(&all[10..], NOW).unwrap();
+    first_sync.join().unwrap().unwrap();
+    ledger.syncer().sync().unwrap();
+    let head = ledger.head();
+    drop(ledger);
+    let ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.head(), head);
+    assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 30);
+}
