@@ -114,32 +114,17 @@ fn main() {
 /// returns, and the run ends when the last batch is durable.
 fn pipelined(dir: &std::path::Path, events: &[Event], batch: usize) -> f64 {
     let mut ledger = Ledger::open(dir).expect("open ledger");
-    let syncer = ledger.syncer();
-    let (request, requests) = std::sync::mpsc::sync_channel::<()>(1);
-    let (synced, syncs) = std::sync::mpsc::sync_channel::<()>(1);
-    let thread = std::thread::spawn(move || {
-        for () in requests {
-            syncer.sync().expect("sync");
-            synced.send(()).expect("report a sync");
-        }
-    });
     let started = Instant::now();
-    let mut in_flight = false;
-    for chunk in events.chunks(batch) {
-        ledger.append_unsynced(chunk, NOW_MICROS).expect("append");
-        if in_flight {
-            syncs.recv().expect("sync done");
-        }
-        request.send(()).expect("request a sync");
-        in_flight = true;
-    }
-    if in_flight {
-        syncs.recv().expect("sync done");
-    }
-    let secs = started.elapsed().as_secs_f64();
-    drop(request);
-    thread.join().expect("sync thread");
-    secs
+    let mut durable = 0;
+    ledger
+        .append_pipelined(
+            events.chunks(batch),
+            || NOW_MICROS,
+            |outcomes| durable += outcomes.len(),
+        )
+        .expect("append");
+    assert_eq!(durable, events.len());
+    started.elapsed().as_secs_f64()
 }
 
 /// The baseline: one sled insert per entry, keyed by position, the same

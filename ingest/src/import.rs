@@ -102,8 +102,9 @@ pub enum PlanError {
     Ledger(LedgerError),
 }
 
-/// Appends the plan's events in batches; `progress(done)` after each batch.
-/// Call only for a plan whose refusals the caller accepted.
+/// Appends the plan's events in batches, each applied while the one before
+/// it is synced (`Ledger::append_pipelined`); `progress(done)` after each
+/// batch is durable. Call only for a plan whose refusals the caller accepted.
 pub fn run(
     ledger: &mut Ledger,
     plan: &Plan,
@@ -116,15 +117,19 @@ pub fn run(
     };
     let events: Vec<Event> = plan.events.iter().map(|(_, e)| e.clone()).collect();
     let mut done = 0;
-    for batch in events.chunks(IMPORT_BATCH_EVENTS_MAX) {
-        for outcome in ledger.append(batch, now_micros())? {
-            match outcome {
-                Outcome::Appended(_) => imported.appended += 1,
-                Outcome::Duplicate(_) => imported.duplicates += 1,
+    ledger.append_pipelined(
+        events.chunks(IMPORT_BATCH_EVENTS_MAX),
+        now_micros,
+        |outcomes| {
+            done += outcomes.len() as u64;
+            for outcome in outcomes {
+                match outcome {
+                    Outcome::Appended(_) => imported.appended += 1,
+                    Outcome::Duplicate(_) => imported.duplicates += 1,
+                }
             }
-        }
-        done += batch.len() as u64;
-        progress(done);
-    }
+            progress(done);
+        },
+    )?;
     Ok(imported)
 }

@@ -332,6 +332,67 @@ impl Ledger {
         Ok(outcomes)
     }
 
+    /// Appends batches in a pipeline: each batch is applied while the one
+    /// before it is being synced on a second thread, and `durable` gets
+    /// each batch's outcomes, in order, only once that batch is on disk.
+    /// Stops at the first error; batches reported to `durable` before it
+    /// are durable, later ones may not be.
+    pub fn append_pipelined<'e>(
+        &mut self,
+        batches: impl IntoIterator<Item = &'e [Event]>,
+        now_micros: impl Fn() -> i64,
+        mut durable: impl FnMut(Vec<Outcome>),
+    ) -> Result<(), LedgerError> {
+        let syncer = self.syncer();
+        let (request, requests) = std::sync::mpsc::sync_channel::<()>(1);
+        let (synced, syncs) = std::sync::mpsc::sync_channel::<Result<(), LedgerError>>(1);
+        std::thread::scope(move |scope| {
+            scope.spawn(move || {
+                for () in requests {
+                    if synced.send(syncer.sync()).is_err() {
+                        break;
+                    }
+                }
+            });
+            // Waits for the sync of the batch in flight and reports it.
+            let mut wait = |in_flight: &mut Option<Vec<Outcome>>| -> Result<(), LedgerError> {
+                if let Some(outcomes) = in_flight.take() {
+                    // The sync thread answers every request it receives.
+                    syncs.recv().map_err(|_| LedgerError::Poisoned)??;
+                    durable(outcomes);
+                }
+                Ok(())
+            };
+            let mut in_flight = None;
+            let mut result = Ok(());
+            for batch in batches {
+                let applied = self
+                    .append_unsynced(batch, now_micros())
+                    .and_then(|outcomes| wait(&mut in_flight).map(|()| outcomes));
+                match applied {
+                    Ok(outcomes) => {
+                        // The sync thread runs until `request` is dropped below.
+                        if request.send(()).is_err() {
+                            result = Err(LedgerError::Poisoned);
+                            break;
+                        }
+                        in_flight = Some(outcomes);
+                    }
+                    Err(error) => {
+                        result = Err(error);
+                        break;
+                    }
+                }
+            }
+            if result.is_ok() {
+                result = wait(&mut in_flight);
+            }
+            // Ends the sync thread, which the scope then joins.
+            drop(request);
+            result
+        })
+    }
+
     /// A handle that makes what this ledger applied durable, usable from
     /// another thread.
     pub fn syncer(&self) -> Syncer {

@@ -463,3 +463,29 @@ fn unsynced_appends_are_durable_after_a_sync_from_another_thread() {
     assert_eq!(ledger.head(), head);
     assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 30);
 }
+
+#[test]
+fn pipelined_appends_report_each_batch_in_order_once_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let all = events(95);
+    let mut reported = Vec::new();
+    ledger
+        .append_pipelined(all.chunks(10), || NOW, |outcomes| reported.extend(outcomes))
+        .unwrap();
+    let expected: Vec<Outcome> = (0..95).map(Outcome::Appended).collect();
+    assert_eq!(reported, expected);
+    // A refused batch stops the pipeline; what was reported stays.
+    let mut more: Vec<Event> = (100..120).map(|n| event("alver", n)).collect();
+    more[15] = event_with("alver", 3, "INC-CONFLICT");
+    let mut reported = 0;
+    let result = ledger.append_pipelined(more.chunks(10), || NOW, |o| reported += o.len());
+    assert!(
+        matches!(result, Err(LedgerError::Rejected(_))),
+        "{result:?}"
+    );
+    assert_eq!(reported, 10);
+    drop(ledger);
+    let ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 105);
+}
