@@ -335,8 +335,9 @@ impl Ledger {
     /// Appends batches in a pipeline: each batch is applied while the one
     /// before it is being synced on a second thread, and `durable` gets
     /// each batch's outcomes, in order, only once that batch is on disk.
-    /// Stops at the first error; batches reported to `durable` before it
-    /// are durable, later ones may not be.
+    /// Stops at the first error, after reporting the batch whose sync was
+    /// under way; batches not reported may or may not be on disk (appends
+    /// are idempotent, so the caller retries them).
     pub fn append_pipelined<'e>(
         &mut self,
         batches: impl IntoIterator<Item = &'e [Event]>,
@@ -366,23 +367,24 @@ impl Ledger {
             let mut in_flight = None;
             let mut result = Ok(());
             for batch in batches {
-                let applied = self
-                    .append_unsynced(batch, now_micros())
-                    .and_then(|outcomes| wait(&mut in_flight).map(|()| outcomes));
-                match applied {
-                    Ok(outcomes) => {
-                        // The sync thread runs until `request` is dropped below.
-                        if request.send(()).is_err() {
-                            result = Err(LedgerError::Poisoned);
-                            break;
-                        }
-                        in_flight = Some(outcomes);
-                    }
+                let outcomes = match self.append_unsynced(batch, now_micros()) {
+                    Ok(outcomes) => outcomes,
                     Err(error) => {
-                        result = Err(error);
+                        // The batch in flight is still made durable and reported.
+                        result = wait(&mut in_flight).and(Err(error));
                         break;
                     }
+                };
+                if let Err(error) = wait(&mut in_flight) {
+                    result = Err(error);
+                    break;
                 }
+                // The sync thread runs until `request` is dropped below.
+                if request.send(()).is_err() {
+                    result = Err(LedgerError::Poisoned);
+                    break;
+                }
+                in_flight = Some(outcomes);
             }
             if result.is_ok() {
                 result = wait(&mut in_flight);
