@@ -55,6 +55,9 @@ enum Command {
     /// Regenerate a report from the ledger prefix its manifest pins and
     /// check that it reproduces byte for byte.
     VerifyReport(cmd::report::VerifyArgs),
+    /// Check RFC 6962 Merkle proofs (SHA-256) someone handed you.
+    #[command(subcommand)]
+    Proof(cmd::proof::Command),
     /// Validate and publish agreements (tenestenivåavtalar).
     #[command(subcommand)]
     Agreement(cmd::agreement::Command),
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Log(args) => cmd::log::run(&cli.data_dir, args),
         Command::Agreement(command) => cmd::agreement::run(&cli.data_dir, command),
         Command::Report(args) => cmd::report::run(&cli.data_dir, args),
+        Command::Proof(command) => cmd::proof::run(command),
         Command::VerifyReport(args) => cmd::report::verify(&cli.data_dir, args),
     };
     match result {

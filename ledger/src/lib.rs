@@ -11,6 +11,7 @@ pub mod block;
 pub mod chain;
 pub mod dedup;
 pub mod export;
+pub mod merkle;
 mod read;
 pub mod record;
 pub mod store;

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod log;
+pub mod proof;
 pub mod report;
 pub mod verify;
 
