@@ -28,8 +28,10 @@ pub struct Refused {
 /// A file read and checked, ready to append.
 #[derive(Debug, Default)]
 pub struct Plan {
-    /// Valid events with their lines, in file order.
-    pub events: Vec<(usize, Event)>,
+    /// Valid events, in file order.
+    pub events: Vec<Event>,
+    /// The line of each of `events`.
+    pub lines: Vec<usize>,
     pub refused: Vec<Refused>,
     /// Events already in the ledger (or repeated in the file).
     pub duplicates: u64,
@@ -49,7 +51,10 @@ pub fn plan(ledger: &Ledger, bytes: &[u8], now_micros: i64) -> Result<Plan, Plan
     let mut plan = Plan::default();
     for input in parse_events(bytes).map_err(PlanError::Input)? {
         match input.result {
-            Ok(event) => plan.events.push((input.line, event)),
+            Ok(event) => {
+                plan.events.push(event);
+                plan.lines.push(input.line);
+            }
             Err(errors) => plan.refused.push(Refused {
                 line: input.line,
                 errors: errors.iter().map(FieldError::to_string).collect(),
@@ -61,8 +66,7 @@ pub fn plan(ledger: &Ledger, bytes: &[u8], now_micros: i64) -> Result<Plan, Plan
     // again after removing them settles the rest (a conflict's first copy
     // stays valid).
     loop {
-        let events: Vec<Event> = plan.events.iter().map(|(_, e)| e.clone()).collect();
-        match ledger.check(&events, now_micros) {
+        match ledger.check(&plan.events, now_micros) {
             Ok(checked) => {
                 plan.duplicates = checked.iter().filter(|c| **c != Checked::New).count() as u64;
                 return Ok(plan);
@@ -77,16 +81,21 @@ impl Plan {
     fn move_rejected(&mut self, rejected: Vec<(usize, Rejection)>) {
         let mut drop = vec![false; self.events.len()];
         for (index, rejection) in rejected {
-            let (line, event) = &self.events[index];
+            let (line, event) = (self.lines[index], &self.events[index]);
             drop[index] = true;
             self.refused.push(Refused {
-                line: *line,
+                line,
                 errors: vec![rejection.to_string()],
                 event: Some(String::from_utf8_lossy(event.canonical()).into_owned()),
             });
         }
         let mut index = 0;
         self.events.retain(|_| {
+            index += 1;
+            !drop[index - 1]
+        });
+        let mut index = 0;
+        self.lines.retain(|_| {
             index += 1;
             !drop[index - 1]
         });
@@ -115,10 +124,9 @@ pub fn run(
         refused: plan.refused.len() as u64,
         ..Imported::default()
     };
-    let events: Vec<Event> = plan.events.iter().map(|(_, e)| e.clone()).collect();
     let mut done = 0;
     ledger.append_pipelined(
-        events.chunks(IMPORT_BATCH_EVENTS_MAX),
+        plan.events.chunks(IMPORT_BATCH_EVENTS_MAX),
         now_micros,
         |outcomes| {
             done += outcomes.len() as u64;

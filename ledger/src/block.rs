@@ -138,12 +138,6 @@ pub fn records(bytes: &[u8]) -> Result<Records<'_>, BlockError> {
     })
 }
 
-impl<'a> Records<'a> {
-    pub fn remaining(&self) -> u32 {
-        self.left
-    }
-}
-
 impl<'a> Iterator for Records<'a> {
     type Item = Result<(&'a [u8], Hash), BlockError>;
 
