@@ -4,7 +4,8 @@
 //! tenant's entries, measured in the same run. Equal times show that the
 //! cost follows the tenant's events, not the ledger's size; a full scan of
 //! the big ledger is printed for scale. Wall time and peak memory (max RSS)
-//! come from `/usr/bin/time`.
+//! come from `/usr/bin/time`. `tla verify` on both ledgers shows whether
+//! verification memory stays flat as the ledger grows.
 //!
 //! Run with `cargo bench --bench report` (optionally `-- ENTRIES TENANTS`).
 //! It prints numbers; it asserts nothing, it is a benchmark.
@@ -70,6 +71,14 @@ fn main() {
         big_secs / small_secs
     );
 
+    // `tla verify` streams: its peak memory should not grow with the ledger.
+    let (big_verify, big_verify_kib) = best_run(&tla, &big, &["verify"]);
+    let (small_verify, small_verify_kib) = best_run(&tla, &small, &["verify"]);
+    println!(
+        "tla verify, {entries} entries: {big_verify:.2} s, peak {:.1} MiB; {per_tenant} entries: {small_verify:.2} s, peak {:.1} MiB",
+        big_verify_kib as f64 / 1024.0,
+        small_verify_kib as f64 / 1024.0
+    );
     let ledger = Ledger::open(&big).expect("open");
     let started = Instant::now();
     let count = ledger.entries(0).filter(|e| e.is_ok()).count();

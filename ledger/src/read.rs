@@ -186,24 +186,61 @@ pub(crate) fn verify(
     claimed: (u64, Hash),
     mut progress: impl FnMut(u64),
 ) -> Result<Judged<Summary>, LedgerError> {
-    let tenants = store.tenants()?;
-    let mut verifier = Verifier::new();
-    let mut checked = 0u64;
-    for item in store.layouts(0) {
-        let (first, layout) = item?;
-        if let Err(failure) = judge_layout(store, &tenants, first, &layout)? {
-            return Ok(Err(failure));
-        }
-        let judged = merge(store, first, &layout, |bytes, hash| {
-            verifier.push(bytes, Some(hash))
-        })?;
-        if let Err(failure) = judged {
-            return Ok(Err(failure));
-        }
-        checked += layout.len();
-        progress(checked);
+    let mut state = VerifyState::new(store)?;
+    match state.run(store, u64::MAX, &mut progress)? {
+        Err(failure) => Ok(Err(failure)),
+        Ok(_) => Ok(state.verifier.finish(Some(claimed))),
     }
-    Ok(verifier.finish(Some(claimed)))
+}
+
+/// Where a verification stands between stretches: the chain verifier and
+/// the next append to check. It survives closing and reopening the store.
+pub(crate) struct VerifyState {
+    pub verifier: Verifier,
+    tenants: Vec<String>,
+    next: u64,
+    checked: u64,
+}
+
+impl VerifyState {
+    pub fn new(store: &Store) -> Result<VerifyState, LedgerError> {
+        Ok(VerifyState {
+            verifier: Verifier::new(),
+            tenants: store.tenants()?,
+            next: 0,
+            checked: 0,
+        })
+    }
+
+    /// Checks appends until at least `budget` more entries are checked or
+    /// the ledger ends; Ok(true) when it ended.
+    pub fn run(
+        &mut self,
+        store: &Store,
+        budget: u64,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<Judged<bool>, LedgerError> {
+        let stop = self.checked.saturating_add(budget);
+        while self.checked < stop {
+            let Some((first, layout)) = store.next_layout(self.next)? else {
+                return Ok(Ok(true));
+            };
+            self.next = first + layout.len().max(1);
+            if let Err(failure) = judge_layout(store, &self.tenants, first, &layout)? {
+                return Ok(Err(failure));
+            }
+            let verifier = &mut self.verifier;
+            let judged = merge(store, first, &layout, |bytes, hash| {
+                verifier.push(bytes, Some(hash))
+            })?;
+            if let Err(failure) = judged {
+                return Ok(Err(failure));
+            }
+            self.checked += layout.len();
+            progress(self.checked);
+        }
+        Ok(Ok(false))
+    }
 }
 
 /// A layout must be well formed, and no tenant outside it may have a block

@@ -42,7 +42,7 @@ const SEGMENT_BYTES: usize = 16 << 20;
 
 /// sled's page cache. The ledger reads mostly sequentially, so a modest
 /// cache suffices and keeps `tla` light beside a running service.
-const CACHE_BYTES: u64 = 256 << 20;
+const CACHE_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -263,6 +263,21 @@ impl Store {
                     Ok((position_of(&key)?, decode("append layout", &value)?))
                 }),
         )
+    }
+
+    /// The first append that starts at or after `position`.
+    pub fn next_layout(&self, position: u64) -> Result<Option<(u64, Layout)>, StoreError> {
+        match self
+            .db
+            .range(append_key(position)..=append_key(u64::MAX))
+            .next()
+        {
+            Some(item) => {
+                let (key, value) = item?;
+                Ok(Some((position_of(&key)?, decode("append layout", &value)?)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// First position of the append that holds `position`, if any.

@@ -489,3 +489,27 @@ fn pipelined_appends_report_each_batch_in_order_once_durable() {
     let ledger = Ledger::open(dir.path()).unwrap();
     assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 105);
 }
+
+#[test]
+fn verifying_a_directory_in_stretches_reopens_and_still_finds_tampering() {
+    let (dir, ledger) = ledger_with(2000);
+    let head = ledger.head();
+    drop(ledger);
+    let mut seen = Vec::new();
+    let summary = Ledger::verify_dir_reopening(dir.path(), 500, |n| seen.push(n))
+        .unwrap()
+        .unwrap();
+    assert_eq!((summary.size, summary.head), (2000, head.hash));
+    assert_eq!(seen, vec![700, 1400, 2000]);
+    let ledger = Ledger::open(dir.path()).unwrap();
+    apply(&ledger, Tamper::Delete, 1500);
+    drop(ledger);
+    let failure = Ledger::verify_dir_reopening(dir.path(), 500, |_| {})
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (failure.position(), failure.kind()),
+        (1500, "missing"),
+        "{failure}"
+    );
+}

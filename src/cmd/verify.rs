@@ -17,9 +17,9 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = args.export {
         return verify_export(&path);
     }
-    let ledger = super::open_ledger(data_dir, false)?;
-    let bar = super::progress(ledger.size(), "verifying");
-    let result = ledger.verify(|n| bar.set_position(n))?;
+    let size = super::open_ledger(data_dir, false)?.size();
+    let bar = super::progress(size, "verifying");
+    let result = ledger::Ledger::verify_dir(data_dir, |n| bar.set_position(n))?;
     bar.finish_and_clear();
     match result {
         Ok(summary) => {
