@@ -97,7 +97,7 @@ fn check(path: &Path) -> Vec<String> {
             failures.extend(errors.into_iter().map(|e| format!("{label}: {e}")));
         }
         let file = common::dir("snapshots").join(format!("{name}.{i}.json"));
-        failures.extend(snapshot_check(&file, &snapshot).map(|e| format!("{label}: {e}")));
+        failures.extend(common::snapshot_check(&file, &snapshot).map(|e| format!("{label}: {e}")));
     }
     failures
 }
@@ -140,33 +140,5 @@ fn subset(expect: &Value, actual: &Value, path: &str, errors: &mut Vec<String>) 
         }
         (e, a) if e == a => {}
         (e, a) => errors.push(format!("{path}: expected {e}, got {a}")),
-    }
-}
-
-/// Compares with the stored snapshot, or rewrites it under UPDATE_EXPECT.
-fn snapshot_check(file: &Path, actual: &str) -> Option<String> {
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(file, actual).expect("write snapshot");
-        return None;
-    }
-    match std::fs::read_to_string(file) {
-        Ok(stored) if stored == actual => None,
-        Ok(stored) => Some(format!(
-            "snapshot {} differs (UPDATE_EXPECT=1 to accept after review):\n{}",
-            file.display(),
-            first_difference(&stored, actual)
-        )),
-        Err(_) => Some(format!(
-            "snapshot {} missing; run with UPDATE_EXPECT=1 and review it",
-            file.display()
-        )),
-    }
-}
-
-fn first_difference(stored: &str, actual: &str) -> String {
-    let mut lines = stored.lines().zip(actual.lines()).enumerate();
-    match lines.find(|(_, (a, b))| a != b) {
-        Some((n, (a, b))) => format!("line {}: stored {a:?}, now {b:?}", n + 1),
-        None => "one is a prefix of the other".to_string(),
     }
 }

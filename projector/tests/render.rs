@@ -10,6 +10,8 @@
 //! the diff. The other tests check properties no snapshot review should
 //! have to: escaping, CSV quoting, determinism, no network references.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use projector::render::{self, Format, Lang};
@@ -70,7 +72,7 @@ fn snapshots() {
         for lang in LANGS {
             for (format, ext) in FORMATS {
                 let file = dir().join(format!("{name}.{}.{ext}", lang.tag()));
-                failures.extend(snapshot_check(&file, &text(&report, format, lang)));
+                failures.extend(common::snapshot_check(&file, &text(&report, format, lang)));
             }
         }
     }
@@ -80,34 +82,6 @@ fn snapshots() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// Compares with the stored snapshot, or rewrites it under UPDATE_EXPECT.
-fn snapshot_check(file: &Path, actual: &str) -> Option<String> {
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(file, actual).expect("write snapshot");
-        return None;
-    }
-    match std::fs::read_to_string(file) {
-        Ok(stored) if stored == actual => None,
-        Ok(stored) => Some(format!(
-            "snapshot {} differs (UPDATE_EXPECT=1 to accept after review):\n{}",
-            file.display(),
-            first_difference(&stored, actual)
-        )),
-        Err(_) => Some(format!(
-            "snapshot {} missing; run with UPDATE_EXPECT=1 and review it",
-            file.display()
-        )),
-    }
-}
-
-fn first_difference(stored: &str, actual: &str) -> String {
-    let mut lines = stored.lines().zip(actual.lines()).enumerate();
-    match lines.find(|(_, (a, b))| a != b) {
-        Some((n, (a, b))) => format!("line {}: stored {a:?}, now {b:?}", n + 1),
-        None => "one is a prefix of the other".to_string(),
-    }
 }
 
 #[test]

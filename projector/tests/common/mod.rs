@@ -77,3 +77,31 @@ pub fn instant(s: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{s}: {e}"))
         .timestamp()
 }
+
+/// Compares with the stored snapshot, or rewrites it under UPDATE_EXPECT.
+pub fn snapshot_check(file: &Path, actual: &str) -> Option<String> {
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(file, actual).expect("write snapshot");
+        return None;
+    }
+    match std::fs::read_to_string(file) {
+        Ok(stored) if stored == actual => None,
+        Ok(stored) => Some(format!(
+            "snapshot {} differs (UPDATE_EXPECT=1 to accept after review):\n{}",
+            file.display(),
+            first_difference(&stored, actual)
+        )),
+        Err(_) => Some(format!(
+            "snapshot {} missing; run with UPDATE_EXPECT=1 and review it",
+            file.display()
+        )),
+    }
+}
+
+fn first_difference(stored: &str, actual: &str) -> String {
+    let mut lines = stored.lines().zip(actual.lines()).enumerate();
+    match lines.find(|(_, (a, b))| a != b) {
+        Some((n, (a, b))) => format!("line {}: stored {a:?}, now {b:?}", n + 1),
+        None => "one is a prefix of the other".to_string(),
+    }
+}
