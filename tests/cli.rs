@@ -103,9 +103,11 @@ fn invalid_input_appends_nothing_and_lists_every_error() {
         .assert_stderr_contains("line 8")
         .assert_stderr_contains("tenant")
         .assert_stderr_contains("nothing was appended");
-    // Nothing at all was stored (the ledger may exist, but is empty).
-    let run = env.run(&["log"]);
-    assert_eq!(run.stdout, "", "log after a refused import: {}", run.stdout);
+    // Nothing at all was stored: not even an empty ledger was created.
+    assert!(
+        !env.data_dir().exists(),
+        "a refused import created the ledger directory"
+    );
 
     let rejects = env.path("rejects.ndjson");
     env.run(&[

@@ -24,9 +24,16 @@ const ERRORS_SHOWN_MAX: usize = 100;
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let (name, bytes) = read_input(&args.file)?;
+    // A refused import leaves no trace, not even an empty ledger.
+    let created = !data_dir.exists();
     let mut ledger = super::open_ledger(data_dir, true)?;
-    let plan = import::plan(&ledger, &bytes, super::now_micros())
-        .map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+    let plan = match import::plan(&ledger, &bytes, super::now_micros()) {
+        Ok(plan) => plan,
+        Err(error) => {
+            discard_if_created(ledger, data_dir, created)?;
+            anyhow::bail!("{name}: {error}");
+        }
+    };
     if !plan.refused.is_empty() {
         match &args.rejects {
             Some(path) => write_rejects(path, &plan.refused)?,
@@ -38,6 +45,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
                     plan.refused.len(),
                     plan.refused.len() + plan.events.len()
                 );
+                discard_if_created(ledger, data_dir, created)?;
                 return Ok(ExitCode::from(1));
             }
         }
@@ -62,6 +70,20 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes the ledger directory this import created, when it appends nothing.
+fn discard_if_created(ledger: ledger::Ledger, dir: &Path, created: bool) -> anyhow::Result<()> {
+    drop(ledger);
+    if created {
+        std::fs::remove_dir_all(dir).with_context(|| {
+            format!(
+                "cannot remove the empty ledger it created in {}",
+                dir.display()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 fn read_input(file: &Path) -> anyhow::Result<(String, Vec<u8>)> {
