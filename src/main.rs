@@ -61,14 +61,32 @@ enum Command {
     /// Validate and publish agreements (tenestenivåavtalar).
     #[command(subcommand)]
     Agreement(cmd::agreement::Command),
+    /// Run the service: HTTP receivers, ledger writer and live projector
+    /// in one process, against NATS JetStream (docs/OPERATIONS.md).
+    Serve(cmd::serve::ServeArgs),
+    /// The HTTP receivers alone (`tla ingest serve`).
+    #[command(subcommand)]
+    Ingest(cmd::serve::IngestCommand),
+    /// The ledger writer alone (`tla ledger run`).
+    #[command(subcommand)]
+    Ledger(cmd::serve::LedgerCommand),
+    /// The projector's report API alone (`tla projector serve`).
+    #[command(subcommand)]
+    Projector(cmd::serve::ProjectorCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Services log what they do; one-shot commands only what went wrong.
+    let service = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Ingest(_) | Command::Ledger(_) | Command::Projector(_)
+    );
+    let level = if service { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TLA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -82,6 +100,10 @@ fn main() -> ExitCode {
         Command::Report(args) => cmd::report::run(&cli.data_dir, args),
         Command::Proof(command) => cmd::proof::run(command),
         Command::VerifyReport(args) => cmd::report::verify(&cli.data_dir, args),
+        Command::Serve(args) => cmd::serve::serve(&cli.data_dir, args),
+        Command::Ingest(command) => cmd::serve::ingest_serve(command),
+        Command::Ledger(command) => cmd::serve::ledger_run(&cli.data_dir, command),
+        Command::Projector(command) => cmd::serve::projector_serve(&cli.data_dir, command),
     };
     match result {
         Ok(code) => code,

@@ -11,8 +11,15 @@
 //! pass over the events (with `quality` for what is set aside), then
 //! `availability`, `incident`, `governance` and `contact` per period, and
 //! `report` for the document and its digest; `engine` ties them together.
+//!
+//! The read side of the running service sits beside the engine: `alert`
+//! (pure: the 75% warnings and breaches an incident has had by a given
+//! moment), `live` (the tenants' events followed in memory, reports
+//! computed on demand) and `service` (the HTTP routes over it, and the
+//! refresher that keeps current months computed and hands out alerts).
 
 pub mod agreement;
+pub mod alert;
 pub mod availability;
 pub mod calendar;
 pub mod contact;
@@ -21,11 +28,13 @@ pub mod error;
 pub mod governance;
 pub mod incident;
 pub mod interval;
+pub mod live;
 pub mod period;
 pub mod projection;
 pub mod quality;
 pub mod render;
 pub mod report;
+pub mod service;
 
 pub use engine::compute;
 pub use error::ReportError;
