@@ -377,3 +377,84 @@ fn incidents_are_warned_at_three_quarters_and_breaches_published_as_they_happen(
     }
     service.stop();
 }
+
+/// `nats-server -t` on a config; a server older than 2.10 lacks
+/// `sync_interval`, so it is then checked without that one line (and the
+/// test says so) rather than not at all.
+fn check_nats_config(root: &std::path::Path, relative: &str, copy: &std::path::Path) {
+    let text = std::fs::read_to_string(root.join(relative)).expect("read config");
+    assert!(
+        text.contains("sync_interval: always"),
+        "{relative} must fsync every write"
+    );
+    let run = |dir: &std::path::Path| {
+        std::process::Command::new(nats_server_binary())
+            .arg("-c")
+            .arg(dir.join(relative))
+            .arg("-t")
+            .output()
+            .expect("nats-server -t")
+    };
+    let output = run(root);
+    if output.status.success() {
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned()
+        + &String::from_utf8_lossy(&output.stdout);
+    assert!(stderr.contains("sync_interval"), "{relative}: {stderr}");
+    println!("{relative}: this nats-server predates sync_interval; checked without it");
+    let path = copy.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let stripped: String = text
+        .lines()
+        .filter(|l| !l.contains("sync_interval"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, stripped).unwrap();
+    std::fs::copy(root.join("nats/auth.conf"), copy.join("nats/auth.conf")).unwrap();
+    let output = run(copy);
+    assert!(
+        output.status.success(),
+        "{relative}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_deploy_files_are_valid() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let env = Env::new();
+    for config in [
+        "nats/nats-server.conf",
+        "nats/cluster/nats-1.conf",
+        "nats/cluster/nats-2.conf",
+        "nats/cluster/nats-3.conf",
+    ] {
+        check_nats_config(&deploy, config, &env.path("deploy"));
+    }
+    ingest::auth::Tokens::load(&deploy.join("tokens.example.toml")).expect("token file");
+    for tenant in ["alver", "fedje"] {
+        let file = deploy.join(format!("agreements/{tenant}.toml"));
+        env.run(&["agreement", "check", file.to_str().unwrap()])
+            .assert_code(0);
+    }
+}
+
+#[test]
+fn read_commands_on_a_ledger_held_by_the_service_name_the_holder() {
+    let env = Env::new();
+    let (_nats, mut service) = start(&env);
+    for args in [
+        &["verify"][..],
+        &["export"],
+        &["log"],
+        &["report", "--tenant", "alver", "--period", "2026-01"],
+    ] {
+        env.run(args)
+            .assert_code(1)
+            .assert_stderr_contains("is held by `tla serve` (pid")
+            .assert_stderr_contains(&service.url("/v1/tenants"));
+    }
+    service.stop();
+    env.run(&["verify"]).assert_code(0);
+}
