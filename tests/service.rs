@@ -444,17 +444,39 @@ fn the_deploy_files_are_valid() {
 fn read_commands_on_a_ledger_held_by_the_service_name_the_holder() {
     let env = Env::new();
     let (_nats, mut service) = start(&env);
+    let (status, body) = service.post(
+        "/v1/events",
+        ALVER_TOKEN,
+        STRUCTURED,
+        &[],
+        &agreement_json("alver"),
+    );
+    assert_eq!(status, 202, "{body}");
+    service.wait_for_size(1, WAIT);
     for args in [
         &["verify"][..],
         &["export"],
         &["log"],
-        &["report", "--tenant", "alver", "--period", "2026-01"],
+        &[
+            "report", "--tenant", "alver", "--period", "2026-01", "--as-of", "1",
+        ],
     ] {
         env.run(args)
             .assert_code(1)
             .assert_stderr_contains("is held by `tla serve` (pid")
             .assert_stderr_contains(&service.url("/v1/tenants"));
     }
+    // `tla report` of the whole ledger asks the running service instead.
+    let report = ["report", "--tenant", "alver", "--period", "2026-01"];
+    let live = env.run(&report);
+    live.assert_code(0)
+        .assert_stderr_contains("this report comes from the running service");
+    env.run(&["report", "--tenant", "nobody", "--period", "2026-01"])
+        .assert_code(1)
+        .assert_stderr_contains("answered 404");
     service.stop();
     env.run(&["verify"]).assert_code(0);
+    let offline = env.run(&report);
+    offline.assert_code(0);
+    assert_eq!(live.stdout, offline.stdout);
 }

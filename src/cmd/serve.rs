@@ -544,3 +544,46 @@ pub fn holder(data_dir: &Path) -> Option<String> {
     }
     Some(said)
 }
+
+/// The URL of the service holding the ledger in `data_dir`, if its holder
+/// file names one.
+fn holder_url(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["url"].as_str().map(str::to_owned)
+}
+
+/// A report fetched from the service that holds the ledger (for `tla
+/// report` while the service runs); `None` when no service holding it
+/// names an address.
+pub fn report_from_service(
+    data_dir: &Path,
+    tenant: &str,
+    period: projector::Period,
+    format: &str,
+    lang: &str,
+) -> Option<anyhow::Result<Vec<u8>>> {
+    let url = holder_url(data_dir)?;
+    let address = format!("{url}/v1/tenants/{tenant}/reports/{period}?format={format}&lang={lang}");
+    let fetched = match ureq::get(&address).call() {
+        Ok(response) => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes)
+                .with_context(|| format!("reading {address}"))
+                .map(|_| bytes)
+        }
+        Err(ureq::Error::Status(status, response)) => {
+            let problem: serde_json::Value = response.into_json().unwrap_or_default();
+            let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
+            Err(anyhow::anyhow!(
+                "the service holding {} answered {status} for {address}: {detail}",
+                data_dir.display()
+            ))
+        }
+        Err(error) => Err(anyhow::anyhow!(
+            "the ledger at {} is held by a service at {url}, which did not answer: {error}",
+            data_dir.display()
+        )),
+    };
+    Some(fetched)
+}
