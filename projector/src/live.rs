@@ -23,6 +23,11 @@ pub const REPORT_FRESH_SECONDS: i64 = 5;
 /// never a whole history.
 pub const ALERT_LOOKBACK_SECONDS: i64 = 24 * 60 * 60;
 
+/// How often a tenant with running incident clocks but no new events is
+/// scanned for alerts again: a warning or breach is then published at most
+/// this late, while a tenant's whole history is not projected every tick.
+pub const ALERT_RESCAN_SECONDS: i64 = 10;
+
 /// What the live projection holds.
 #[derive(Default)]
 struct State {
@@ -30,11 +35,14 @@ struct State {
     /// The ledger's size and head hash (hex) after the last batch.
     size: u64,
     root: String,
-    /// (tenant, period) -> (ledger size, horizon, report).
-    reports: HashMap<(String, String), (u64, i64, Report)>,
-    /// Tenants whose next alert scan cannot be skipped: new events, or
-    /// incidents whose clocks still run.
+    /// (tenant, period) -> (the tenant's entry count, horizon, report).
+    /// A report stays valid while its tenant has no new entries: it pins
+    /// the ledger prefix it was computed from, which still reproduces it.
+    reports: HashMap<(String, String), (usize, i64, Report)>,
+    /// Tenants with new events since their last alert scan.
     to_scan: HashSet<String>,
+    /// Tenants whose incident clocks still run, and when they were last scanned.
+    running: HashMap<String, i64>,
     alerts_sent: HashSet<String>,
     alerts_published: u64,
 }
@@ -104,15 +112,16 @@ impl Live {
         let key = (tenant.to_owned(), period.to_string());
         {
             let state = self.read();
-            if let Some((size, horizon, report)) = state.reports.get(&key) {
-                let fresh = *size == state.size
-                    && (!report.preliminary || now - horizon < REPORT_FRESH_SECONDS);
+            let count = state.tenants.get(tenant).map_or(0, Vec::len);
+            if let Some((seen, horizon, report)) = state.reports.get(&key) {
+                let fresh =
+                    *seen == count && (!report.preliminary || now - horizon < REPORT_FRESH_SECONDS);
                 if fresh {
                     return Ok(report.clone());
                 }
             }
         }
-        let (report, size) = {
+        let (report, count) = {
             let state = self.read();
             let events = state
                 .tenants
@@ -138,11 +147,11 @@ impl Live {
             report.manifest.ledger_size = state.size;
             report.manifest.ledger_root = state.root.clone();
             report.seal();
-            (report, state.size)
+            (report, events.len())
         };
         self.write()
             .reports
-            .insert(key, (size, now, report.clone()));
+            .insert(key, (count, now, report.clone()));
         Ok(report)
     }
 
@@ -150,11 +159,19 @@ impl Live {
     /// returned must be confirmed with `sent` once published; until then
     /// it is returned again.
     pub fn due_alerts(&self, now: i64) -> Vec<Alert> {
-        let tenants: Vec<String> = self.read().to_scan.iter().cloned().collect();
+        let tenants: Vec<String> = {
+            let mut state = self.write();
+            let mut tenants: Vec<String> = state.to_scan.drain().collect();
+            for (tenant, scanned) in &state.running {
+                if now - scanned >= ALERT_RESCAN_SECONDS && !tenants.contains(tenant) {
+                    tenants.push(tenant.clone());
+                }
+            }
+            tenants
+        };
         let mut due = Vec::new();
-        let mut still_open = Vec::new();
         for tenant in tenants {
-            let scan = {
+            let (fresh, open) = {
                 let state = self.read();
                 let Some(events) = state.tenants.get(&tenant) else {
                     continue;
@@ -162,21 +179,23 @@ impl Live {
                 let scan = alert::alerts(&tenant, events, now, now - ALERT_LOOKBACK_SECONDS);
                 let fresh: Vec<Alert> = scan
                     .alerts
-                    .iter()
+                    .into_iter()
                     .filter(|a| !state.alerts_sent.contains(&a.id))
-                    .cloned()
                     .collect();
                 (fresh, scan.open_incidents)
             };
-            let (fresh, open) = scan;
-            if open || !fresh.is_empty() {
-                still_open.push(tenant.clone());
+            let mut state = self.write();
+            if !fresh.is_empty() {
+                // Not yet published: scanned again next tick.
+                state.to_scan.insert(tenant.clone());
+            }
+            if open {
+                state.running.insert(tenant, now);
+            } else {
+                state.running.remove(&tenant);
             }
             due.extend(fresh);
         }
-        let mut state = self.write();
-        state.to_scan.clear();
-        state.to_scan.extend(still_open);
         due
     }
 
@@ -205,5 +224,90 @@ impl Live {
             state.tenants.len(),
             state.alerts_published
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::Event;
+    use serde_json::json;
+
+    /// 2026-01-05T10:00:00Z.
+    const OPENED: i64 = 1_767_607_200;
+
+    fn entry(position: u64, value: serde_json::Value) -> LedgerEvent {
+        let event = Event::from_json(&value).unwrap_or_else(|e| panic!("{e:?}"));
+        LedgerEvent { position, event }
+    }
+
+    fn live() -> Live {
+        let agreement = json!({"version": "1", "effective_from": "2025-12-01T00:00:00Z",
+            "services": [{"id": "epost", "name": "E-post", "incidents": {"calendar": "24x7", "targets": {
+                "P1": {"response_min": 30, "resolution_min": 240}, "P2": {"response_min": 60, "resolution_min": 480},
+                "P3": {"response_min": 240, "resolution_min": 2400}, "P4": {"response_min": 480, "resolution_min": 4800}}}}]});
+        let live = Live::new();
+        live.follow(
+            vec![
+                entry(0, json!({"specversion": "1.0", "id": "a", "source": "t", "type": "agreement.published",
+                    "time": "2026-01-01T00:00:00Z", "tenant": "alver", "data": {"agreement": agreement}})),
+                entry(1, json!({"specversion": "1.0", "id": "o", "source": "t", "type": "incident.opened",
+                    "time": "2026-01-05T10:00:00Z", "tenant": "alver",
+                    "data": {"incident_id": "INC-1", "service": "epost", "priority": "P1"}})),
+            ],
+            2,
+            "ab".repeat(32),
+        );
+        live
+    }
+
+    fn kinds(alerts: &[Alert]) -> Vec<&str> {
+        alerts.iter().map(|a| a.kind.as_str()).collect()
+    }
+
+    #[test]
+    fn alerts_come_until_sent_and_running_clocks_are_rescanned() {
+        let live = live();
+        let t = OPENED + 31 * 60;
+        let due = live.due_alerts(t);
+        assert_eq!(kinds(&due), ["response_breach"]);
+        // Not confirmed: handed out again.
+        assert_eq!(kinds(&live.due_alerts(t + 1)), ["response_breach"]);
+        live.sent(&due[0]);
+        assert!(live.due_alerts(t + 2).is_empty());
+        // The clock runs: within the rescan interval nothing is scanned,
+        // after it the warning (at 180 minutes) is found.
+        let warned = OPENED + 180 * 60;
+        assert!(live.due_alerts(t + 3).is_empty());
+        assert_eq!(
+            kinds(&live.due_alerts(warned + ALERT_RESCAN_SECONDS)),
+            ["resolution_warning"]
+        );
+    }
+
+    #[test]
+    fn reports_pin_the_followed_prefix_and_are_reused_until_the_tenant_changes() {
+        let live = live();
+        let period: Period = "2026-01".parse().unwrap();
+        let after = OPENED + 40 * 86_400; // the period has ended
+        let report = live.report("alver", period, after).unwrap();
+        assert_eq!(report.manifest.ledger_size, 2);
+        assert!(!report.preliminary);
+        assert_eq!(report.services[0].incidents["P1"].response_breached, 1);
+        // Another tenant's entry does not invalidate it.
+        live.follow(
+            vec![entry(
+                2,
+                json!({"specversion": "1.0", "id": "x", "source": "t", "type": "incident.responded",
+                "time": "2026-01-05T10:00:00Z", "tenant": "fedje", "data": {"incident_id": "I"}}),
+            )],
+            3,
+            "cd".repeat(32),
+        );
+        assert_eq!(live.report("alver", period, after).unwrap(), report);
+        assert!(matches!(
+            live.report("nobody", period, after),
+            Err(LiveError::UnknownTenant(_))
+        ));
     }
 }
