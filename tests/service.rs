@@ -480,3 +480,29 @@ fn read_commands_on_a_ledger_held_by_the_service_name_the_holder() {
     offline.assert_code(0);
     assert_eq!(live.stdout, offline.stdout);
 }
+
+#[test]
+fn nats_unreachable_is_503_and_nothing_is_lost_once_it_is_back() {
+    let env = Env::new();
+    let (mut nats, mut service) = start(&env);
+    nats.kill();
+    let event = outage_json("alver", "during", "O-1", "2026-01-10T10:00:00Z", true);
+    let mut answer = (0, String::new());
+    wait_for("a 503 while NATS is down", WAIT, || {
+        answer = service.post("/v1/events", ALVER_TOKEN, STRUCTURED, &[], &event);
+        answer.0 == 503
+    });
+    let problem: serde_json::Value = serde_json::from_str(&answer.1).unwrap();
+    assert_eq!(problem["status"], 503, "{}", answer.1);
+    assert!(service.get("/healthz").is_err(), "healthz says unhealthy");
+    nats.restart();
+    wait_for("a 202 once NATS is back", WAIT, || {
+        service
+            .post("/v1/events", ALVER_TOKEN, STRUCTURED, &[], &event)
+            .0
+            == 202
+    });
+    service.wait_for_size(1, WAIT);
+    service.stop();
+    assert_eq!(env.exported_events().len(), 1);
+}
