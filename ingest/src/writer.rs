@@ -66,6 +66,15 @@ pub const RETRY_DELAY_MAX: Duration = Duration::from_secs(2);
 /// signal and the consumer's health again.
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 
+/// Idle heartbeat the server sends on a pending pull: two missed ones
+/// (after a NATS restart) make the writer recreate its consumer stream,
+/// so this bounds how long it stays deaf after NATS comes back.
+pub const PULL_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// How long one pull request lives before the client renews it (more
+/// than twice the heartbeat, as JetStream requires).
+pub const PULL_EXPIRES: Duration = Duration::from_secs(10);
+
 /// The writer's settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -219,8 +228,8 @@ impl Writer {
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(BATCH_MESSAGES_MAX)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
+            .heartbeat(PULL_HEARTBEAT)
+            .expires(PULL_EXPIRES)
             .messages()
             .await
             .map_err(|e| Transient(format!("pull: {e}")))?;
