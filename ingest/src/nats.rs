@@ -159,6 +159,14 @@ async fn ensure_stream(context: &Context, wanted: stream::Config) -> Result<(), 
     if found.duplicate_window.is_zero() {
         problems.push("it has no duplicate window");
     }
+    if found.num_replicas < wanted.num_replicas {
+        tracing::warn!(
+            stream = %name,
+            replicas = found.num_replicas,
+            wanted = wanted.num_replicas,
+            "the stream exists with fewer replicas than asked; raise them with `nats stream edit`"
+        );
+    }
     if problems.is_empty() {
         Ok(())
     } else {

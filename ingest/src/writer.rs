@@ -8,25 +8,32 @@
 //! 1. every message is validated again (producers may publish to NATS
 //!    directly), and its tenant checked against its subject; the valid
 //!    events are checked against the ledger (conflicts, clock skew);
-//! 2. the refused ones are published to `tla.rejected.<tenant>` with their
-//!    errors, and JetStream's acknowledgement awaited (the `Nats-Msg-Id`
-//!    is the stream sequence, so a repeat after a crash is dropped);
-//! 3. the rest is appended as one group commit with one flush, together
-//!    with the consumer cursor (the batch's last stream sequence), in the
-//!    same sled batch;
+//! 2. the rest is applied as one atomic append, together with the consumer
+//!    cursor (the batch's highest stream sequence) in the same sled batch,
+//!    and synced with one flush;
+//! 3. once the flush returned, the refused ones are published to
+//!    `tla.rejected.<tenant>` with their errors, and JetStream's
+//!    acknowledgement awaited (the `Nats-Msg-Id` is the stream sequence, so
+//!    a repeat after a crash is dropped);
 //! 4. the refused messages are terminated (`AckKind::Term`: never
 //!    redelivered), every other one acknowledged, the last with a double
 //!    acknowledgement that waits for the server's confirmation.
 //!
+//! Batches are pipelined like `Ledger::append_pipelined`: batch N+1 is
+//! validated and applied while batch N's flush runs on another thread, and
+//! N is acknowledged only after its own flush returned, so the CPU work
+//! and the fsync overlap without acknowledging anything early.
+//!
 //! A crash before 4 means redelivery: the messages are appended again,
 //! which the ledger's idempotency on (`source`, `id`) turns into
-//! duplicates. The cursor records the highest stream sequence made
-//! durable (for lag and for operators); it is not used to skip
-//! redeliveries, because after a restart JetStream may deliver new
-//! messages before it redelivers older unacknowledged ones, so a sequence
-//! below the cursor is not proof of durability. NATS going away (a restart) makes the consumer
-//! stream fail; the writer recreates it with backoff. A ledger failure is
-//! fatal: the writer stops, and whoever supervises it restarts it.
+//! duplicates, and refused ones are refused again. The cursor records the
+//! highest stream sequence made durable (for lag and for operators); it is
+//! not used to skip redeliveries, because after a restart JetStream may
+//! deliver new messages before it redelivers older unacknowledged ones, so
+//! a sequence below the cursor is not proof of durability. NATS going away
+//! (a restart) makes the consumer stream fail; the writer finishes the
+//! batch in flight and recreates the stream with backoff. A ledger failure
+//! is fatal: the writer stops, and whoever supervises it restarts it.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -133,6 +140,7 @@ pub async fn run(
         client,
         config,
         metrics,
+        in_flight: None,
     };
     writer
         .metrics
@@ -177,7 +185,7 @@ impl From<WriterError> for Stop {
 }
 
 struct Writer {
-    /// Taken while an append runs on a blocking thread.
+    /// Taken while a batch is applied on a blocking thread.
     ledger: Option<Ledger>,
     client: async_nats::Client,
     jetstream: Context,
@@ -185,6 +193,8 @@ struct Writer {
     metrics: Arc<Metrics>,
     /// The last stream sequence the ledger holds durably.
     cursor: u64,
+    /// The batch applied and being synced, not yet acknowledged.
+    in_flight: Option<InFlight>,
 }
 
 /// One refused message and why.
@@ -192,6 +202,25 @@ struct Refused {
     index: usize,
     tenant: String,
     errors: Vec<String>,
+}
+
+/// What applying a batch gave, before it is durable.
+struct Applied {
+    refused: Vec<Refused>,
+    appended: Vec<(u64, Event)>,
+    duplicates: u64,
+    head: Head,
+}
+
+/// A batch applied to the ledger whose sync is under way.
+struct InFlight {
+    batch: Vec<Message>,
+    /// (stream sequence, pending) of each message.
+    sequences: Vec<(u64, u64)>,
+    applied: Applied,
+    /// The batch's highest stream sequence, stored as the cursor.
+    last_sequence: u64,
+    sync: tokio::task::JoinHandle<Result<(), LedgerError>>,
 }
 
 impl Writer {
@@ -218,8 +247,27 @@ impl Writer {
             .map_err(|e| Transient(format!("consumer {}: {e}", self.config.consumer)))
     }
 
-    /// Consumes until shutdown (Ok) or a failure.
+    /// Consumes until shutdown or a failure, then finishes the batch in
+    /// flight (made durable and acknowledged) whatever ended the stream.
     async fn consume(
+        &mut self,
+        durable: &(impl Fn(Durable) + Send + Sync),
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), Stop> {
+        let consumed = self.consume_batches(durable, shutdown).await;
+        let finished = self.finish(durable).await;
+        match (consumed, finished) {
+            (Err(Stop::Fatal(e)), _) | (_, Err(Stop::Fatal(e))) => Err(Stop::Fatal(e)),
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    }
+
+    /// The pipeline: batch N+1 is validated and applied while batch N is
+    /// being synced; N is acknowledged once its sync returned. When no
+    /// message is ready, the batch in flight is finished at once rather
+    /// than waiting for the next one.
+    async fn consume_batches(
         &mut self,
         durable: &(impl Fn(Durable) + Send + Sync),
         shutdown: &mut watch::Receiver<bool>,
@@ -237,15 +285,28 @@ impl Writer {
             if *shutdown.borrow() {
                 return Ok(());
             }
-            let first = tokio::select! {
-                next = tokio::time::timeout(IDLE_POLL, messages.next()) => next,
-                _ = shutdown.changed() => return Ok(()),
+            let ready = match self.in_flight {
+                Some(_) => messages.next().now_or_never(),
+                None => None,
+            };
+            let first = match ready {
+                Some(next) => next,
+                None => {
+                    self.finish(durable).await?;
+                    let next = tokio::select! {
+                        next = tokio::time::timeout(IDLE_POLL, messages.next()) => next,
+                        _ = shutdown.changed() => return Ok(()),
+                    };
+                    match next {
+                        Err(_) => continue, // idle
+                        Ok(next) => next,
+                    }
+                }
             };
             let first = match first {
-                Err(_) => continue, // idle
-                Ok(None) => return Err(Transient("the consumer stream ended".into()).into()),
-                Ok(Some(Err(e))) => return Err(Transient(format!("receiving: {e}")).into()),
-                Ok(Some(Ok(message))) => message,
+                None => return Err(Transient("the consumer stream ended".into()).into()),
+                Some(Err(e)) => return Err(Transient(format!("receiving: {e}")).into()),
+                Some(Ok(message)) => message,
             };
             let mut batch = vec![first];
             // Whatever else is ready joins the batch, without waiting.
@@ -259,141 +320,93 @@ impl Writer {
                     _ => break,
                 }
             }
-            self.handle(batch, durable).await?;
+            let (applied, sequences, last_sequence) = self.apply(&batch).await?;
+            // The previous batch's sync ran while this one was applied.
+            self.finish(durable).await?;
+            let syncer = self
+                .ledger
+                .as_ref()
+                .expect("the ledger is back after each apply")
+                .syncer();
+            self.in_flight = Some(InFlight {
+                batch,
+                sequences,
+                applied,
+                last_sequence,
+                sync: tokio::task::spawn_blocking(move || syncer.sync()),
+            });
         }
     }
 
-    /// Steps 1-4 of the module doc for one batch.
-    async fn handle(
-        &mut self,
-        batch: Vec<Message>,
-        durable: &(impl Fn(Durable) + Send + Sync),
-    ) -> Result<(), Stop> {
+    /// Step 1 and the apply of step 3 (module doc), on a blocking thread:
+    /// validates, checks against the ledger, and applies the valid events
+    /// with the cursor, not yet synced.
+    async fn apply(&mut self, batch: &[Message]) -> Result<(Applied, Vec<(u64, u64)>, u64), Stop> {
         let mut sequences = Vec::with_capacity(batch.len());
-        for message in &batch {
+        for message in batch {
             let info = message
                 .info()
                 .map_err(|e| Transient(format!("message metadata: {e}")))?;
             sequences.push((info.stream_sequence, info.pending));
         }
         let last_sequence = sequences.iter().map(|s| s.0).max().unwrap_or(self.cursor);
-        let mut refused = Vec::new();
-        let mut events = Vec::new();
-        let mut indexes = Vec::new();
-        for (index, message) in batch.iter().enumerate() {
-            match validate(&message.subject, &message.payload) {
-                Ok(event) => {
-                    events.push(event);
-                    indexes.push(index);
-                }
-                Err((tenant, errors)) => refused.push(Refused {
-                    index,
-                    tenant,
-                    errors,
-                }),
-            }
-        }
-        let events = self.check(events, indexes, &mut refused).await?;
-        self.publish_refused(&batch, &sequences, &refused).await?;
-        let outcomes = self.append(&events, last_sequence).await?;
-        let head = self.ledger.as_ref().map(Ledger::head);
-        self.count(batch.len(), &outcomes, &refused, sequences.last(), head);
-        let appended: Vec<(u64, Event)> = outcomes
+        let inputs: Vec<(String, Bytes)> = batch
             .iter()
-            .zip(events)
-            .filter_map(|(outcome, event)| match outcome {
-                Outcome::Appended(position) => Some((*position, event)),
-                Outcome::Duplicate(_) => None,
-            })
+            .map(|m| (m.subject.to_string(), m.payload.clone()))
             .collect();
-        if let (false, Some(head)) = (appended.is_empty(), head) {
-            durable(Durable { appended, head });
-        }
-        self.acknowledge(&batch, &refused).await?;
-        Ok(())
-    }
-
-    /// Checks the valid events against the ledger; moves refused ones
-    /// (conflicts, clock skew) to `refused`. Returns the events to append.
-    async fn check(
-        &mut self,
-        mut events: Vec<Event>,
-        mut indexes: Vec<usize>,
-        refused: &mut Vec<Refused>,
-    ) -> Result<Vec<Event>, Stop> {
-        loop {
-            let ledger = self
-                .ledger
-                .as_ref()
-                .expect("the ledger is back after each append");
-            match ledger.check(&events, now_micros()) {
-                Ok(_) => return Ok(events),
-                Err(LedgerError::Rejected(rejected)) => {
-                    let mut drop = vec![false; events.len()];
-                    for (i, rejection) in rejected {
-                        drop[i] = true;
-                        refused.push(Refused {
-                            index: indexes[i],
-                            tenant: events[i].tenant.clone(),
-                            errors: vec![rejection.to_string()],
-                        });
-                    }
-                    let mut keep = drop.iter().map(|d| !d);
-                    events.retain(|_| keep.next().unwrap_or(true));
-                    let mut keep = drop.iter().map(|d| !d);
-                    indexes.retain(|_| keep.next().unwrap_or(true));
-                }
-                Err(error) => return Err(WriterError::from(error).into()),
-            }
-        }
-    }
-
-    /// Appends with the cursor, as one group commit with one flush, on a
-    /// blocking thread.
-    async fn append(&mut self, events: &[Event], sequence: u64) -> Result<Vec<Outcome>, Stop> {
-        let mut ledger = self.ledger.take().expect("one append at a time");
+        let mut ledger = self.ledger.take().expect("one apply at a time");
         let name = self.config.consumer.clone();
-        let events = events.to_vec();
-        let (ledger, result) = tokio::task::spawn_blocking(move || {
-            let result = ledger
-                .append_unsynced_with_cursor(&events, now_micros(), Some((&name, sequence)))
-                .and_then(|outcomes| ledger.syncer().sync().map(|()| outcomes));
-            (ledger, result)
+        let (ledger, applied) = tokio::task::spawn_blocking(move || {
+            let applied = apply(&mut ledger, &inputs, (&name, last_sequence));
+            (ledger, applied)
         })
         .await
         .map_err(|e| WriterError::Task(e.to_string()))?;
         self.ledger = Some(ledger);
-        let outcomes = result.map_err(WriterError::from)?;
-        self.cursor = self.cursor.max(sequence);
-        Ok(outcomes)
+        let applied = applied.map_err(WriterError::from)?;
+        Ok((applied, sequences, last_sequence))
     }
 
-    fn count(
-        &self,
-        messages: usize,
-        outcomes: &[Outcome],
-        refused: &[Refused],
-        last: Option<&(u64, u64)>,
-        head: Option<Head>,
-    ) {
+    /// Steps 2-4 for the batch in flight, if any: waits for its sync,
+    /// tells `durable`, publishes the refused ones, acknowledges.
+    async fn finish(&mut self, durable: &(impl Fn(Durable) + Send + Sync)) -> Result<(), Stop> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(());
+        };
+        in_flight
+            .sync
+            .await
+            .map_err(|e| WriterError::Task(e.to_string()))?
+            .map_err(WriterError::from)?;
+        self.cursor = self.cursor.max(in_flight.last_sequence);
+        let applied = in_flight.applied;
+        self.count(in_flight.batch.len(), &applied, in_flight.sequences.last());
+        if !applied.appended.is_empty() {
+            durable(Durable {
+                appended: applied.appended,
+                head: applied.head,
+            });
+        }
+        self.publish_refused(&in_flight.batch, &in_flight.sequences, &applied.refused)
+            .await?;
+        self.acknowledge(&in_flight.batch, &applied.refused).await?;
+        Ok(())
+    }
+
+    fn count(&self, messages: usize, applied: &Applied, last: Option<&(u64, u64)>) {
         let m = &self.metrics;
-        let appended = outcomes
-            .iter()
-            .filter(|o| matches!(o, Outcome::Appended(_)))
-            .count() as u64;
-        m.events_appended.fetch_add(appended, Ordering::Relaxed);
+        m.events_appended
+            .fetch_add(applied.appended.len() as u64, Ordering::Relaxed);
         m.events_duplicate
-            .fetch_add(outcomes.len() as u64 - appended, Ordering::Relaxed);
+            .fetch_add(applied.duplicates, Ordering::Relaxed);
         m.events_rejected
-            .fetch_add(refused.len() as u64, Ordering::Relaxed);
+            .fetch_add(applied.refused.len() as u64, Ordering::Relaxed);
         m.observe_batch(messages);
         m.durable_sequence.store(self.cursor, Ordering::Relaxed);
         if let Some((_, pending)) = last {
             m.consumer_pending.store(*pending, Ordering::Relaxed);
         }
-        if let Some(head) = head {
-            m.ledger_size.store(head.size, Ordering::Relaxed);
-        }
+        m.ledger_size.store(applied.head.size, Ordering::Relaxed);
     }
 
     /// Publishes each refused message to `tla.rejected.<tenant>` and waits
@@ -455,6 +468,72 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Validates a batch's messages, checks the valid events against the
+/// ledger (conflicts and clock skew join the refused), and applies the
+/// rest with the cursor, unsynced. Pure but for the ledger.
+fn apply(
+    ledger: &mut Ledger,
+    inputs: &[(String, Bytes)],
+    cursor: (&str, u64),
+) -> Result<Applied, LedgerError> {
+    let mut refused = Vec::new();
+    let mut events = Vec::with_capacity(inputs.len());
+    let mut indexes = Vec::with_capacity(inputs.len());
+    for (index, (subject, payload)) in inputs.iter().enumerate() {
+        match validate(subject, payload) {
+            Ok(event) => {
+                events.push(event);
+                indexes.push(index);
+            }
+            Err((tenant, errors)) => refused.push(Refused {
+                index,
+                tenant,
+                errors,
+            }),
+        }
+    }
+    loop {
+        match ledger.check(&events, now_micros()) {
+            Ok(_) => break,
+            Err(LedgerError::Rejected(rejected)) => {
+                let mut drop = vec![false; events.len()];
+                for (i, rejection) in rejected {
+                    drop[i] = true;
+                    refused.push(Refused {
+                        index: indexes[i],
+                        tenant: events[i].tenant.clone(),
+                        errors: vec![rejection.to_string()],
+                    });
+                }
+                let mut keep = drop.iter().map(|d| !d);
+                events.retain(|_| keep.next().unwrap_or(true));
+                let mut keep = drop.iter().map(|d| !d);
+                indexes.retain(|_| keep.next().unwrap_or(true));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let outcomes = ledger.append_unsynced_with_cursor(&events, now_micros(), Some(cursor))?;
+    let mut duplicates = 0;
+    let appended = outcomes
+        .iter()
+        .zip(events)
+        .filter_map(|(outcome, event)| match outcome {
+            Outcome::Appended(position) => Some((*position, event)),
+            Outcome::Duplicate(_) => {
+                duplicates += 1;
+                None
+            }
+        })
+        .collect();
+    Ok(Applied {
+        refused,
+        appended,
+        duplicates,
+        head: ledger.head(),
+    })
 }
 
 /// Validates one message: one CloudEvent whose tenant is its subject's.
