@@ -69,6 +69,15 @@ pub const ACK_PENDING_MAX: i64 = 2 * BATCH_MESSAGES_MAX as i64;
 /// Longest pause between attempts to reach JetStream again.
 pub const RETRY_DELAY_MAX: Duration = Duration::from_secs(2);
 
+/// How long a batch may wait for more messages while they keep coming
+/// (the client hands them over some 64 KiB at a time): a few milliseconds
+/// of latency buy batches large enough to amortise the flush.
+pub const BATCH_LINGER: Duration = Duration::from_millis(3);
+
+/// A pause this long with no message ends a batch early: the stream is
+/// quiet, so waiting longer only adds latency.
+pub const BATCH_QUIET: Duration = Duration::from_micros(500);
+
 /// How long the writer waits for a message before looking at the shutdown
 /// signal and the consumer's health again.
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -141,6 +150,7 @@ pub async fn run(
         config,
         metrics,
         in_flight: None,
+        acking: None,
     };
     writer
         .metrics
@@ -195,7 +205,15 @@ struct Writer {
     cursor: u64,
     /// The batch applied and being synced, not yet acknowledged.
     in_flight: Option<InFlight>,
+    /// The acknowledgements of the last durable batch, under way.
+    acking: Option<tokio::task::JoinHandle<Result<(), Transient>>>,
 }
+
+/// An apply under way on a blocking thread, holding the ledger.
+type Applying = tokio::task::JoinHandle<(Ledger, Result<Applied, LedgerError>)>;
+
+/// Each message's (stream sequence, pending count).
+type Sequences = Vec<(u64, u64)>;
 
 /// One refused message and why.
 struct Refused {
@@ -255,7 +273,10 @@ impl Writer {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), Stop> {
         let consumed = self.consume_batches(durable, shutdown).await;
-        let finished = self.finish(durable).await;
+        let finished = match self.finish(durable).await {
+            Ok(()) => self.acknowledged().await,
+            Err(e) => Err(e),
+        };
         match (consumed, finished) {
             (Err(Stop::Fatal(e)), _) | (_, Err(Stop::Fatal(e))) => Err(Stop::Fatal(e)),
             (Err(e), _) | (Ok(()), Err(e)) => Err(e),
@@ -308,21 +329,14 @@ impl Writer {
                 Some(Err(e)) => return Err(Transient(format!("receiving: {e}")).into()),
                 Some(Ok(message)) => message,
             };
-            let mut batch = vec![first];
-            // Whatever else is ready joins the batch, without waiting.
-            while batch.len() < BATCH_MESSAGES_MAX {
-                match messages.next().now_or_never() {
-                    Some(Some(Ok(message))) => batch.push(message),
-                    Some(Some(Err(e))) => {
-                        tracing::warn!(error = %e, "receiving; handling the batch in hand first");
-                        break;
-                    }
-                    _ => break,
-                }
-            }
-            let (applied, sequences, last_sequence) = self.apply(&batch).await?;
-            // The previous batch's sync ran while this one was applied.
-            self.finish(durable).await?;
+            let batch = self.gather(first, &mut messages).await;
+            let (applying, sequences, last_sequence) = self.start_apply(&batch)?;
+            // The previous batch's sync ran while this one was gathered, and
+            // its acknowledgements go out while this one is applied.
+            let finished = self.finish(durable).await;
+            let applied = self.join_apply(applying).await;
+            finished?;
+            let applied = applied?;
             let syncer = self
                 .ledger
                 .as_ref()
@@ -338,10 +352,49 @@ impl Writer {
         }
     }
 
-    /// Step 1 and the apply of step 3 (module doc), on a blocking thread:
-    /// validates, checks against the ledger, and applies the valid events
-    /// with the cursor, not yet synced.
-    async fn apply(&mut self, batch: &[Message]) -> Result<(Applied, Vec<(u64, u64)>, u64), Stop> {
+    /// A batch starting with `first`: what is ready joins it, and while
+    /// messages keep coming it waits for more, for `BATCH_LINGER` or as
+    /// long as the previous batch's flush runs (a group commit: one flush
+    /// for everything that arrived during the last one), up to
+    /// `BATCH_MESSAGES_MAX`. A quiet stream sends what it has at once.
+    async fn gather(&self, first: Message, messages: &mut pull::Stream) -> Vec<Message> {
+        let started = std::time::Instant::now();
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MESSAGES_MAX {
+            let next = match messages.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    let syncing = self
+                        .in_flight
+                        .as_ref()
+                        .is_some_and(|f| !f.sync.is_finished());
+                    if !syncing && started.elapsed() >= BATCH_LINGER {
+                        break;
+                    }
+                    match tokio::time::timeout(BATCH_QUIET, messages.next()).await {
+                        Ok(next) => next,
+                        Err(_) if syncing => continue,
+                        Err(_) => break,
+                    }
+                }
+            };
+            match next {
+                Some(Ok(message)) => batch.push(message),
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "receiving; handling the batch in hand first");
+                    break;
+                }
+                None => break,
+            }
+        }
+        batch
+    }
+
+    /// Starts steps 1 and 2 but the flush (module doc) on a blocking
+    /// thread, which takes the ledger until `join_apply`: validates, checks
+    /// against the ledger, and applies the valid events with the cursor,
+    /// not yet synced.
+    fn start_apply(&mut self, batch: &[Message]) -> Result<(Applying, Sequences, u64), Stop> {
         let mut sequences = Vec::with_capacity(batch.len());
         for message in batch {
             let info = message
@@ -356,19 +409,26 @@ impl Writer {
             .collect();
         let mut ledger = self.ledger.take().expect("one apply at a time");
         let name = self.config.consumer.clone();
-        let (ledger, applied) = tokio::task::spawn_blocking(move || {
+        let applying = tokio::task::spawn_blocking(move || {
             let applied = apply(&mut ledger, &inputs, (&name, last_sequence));
             (ledger, applied)
-        })
-        .await
-        .map_err(|e| WriterError::Task(e.to_string()))?;
-        self.ledger = Some(ledger);
-        let applied = applied.map_err(WriterError::from)?;
-        Ok((applied, sequences, last_sequence))
+        });
+        Ok((applying, sequences, last_sequence))
     }
 
-    /// Steps 2-4 for the batch in flight, if any: waits for its sync,
-    /// tells `durable`, publishes the refused ones, acknowledges.
+    /// Waits for an apply and takes the ledger back.
+    async fn join_apply(&mut self, applying: Applying) -> Result<Applied, Stop> {
+        let (ledger, applied) = applying
+            .await
+            .map_err(|e| WriterError::Task(e.to_string()))?;
+        self.ledger = Some(ledger);
+        Ok(applied.map_err(WriterError::from)?)
+    }
+
+    /// Steps 3-4 for the batch in flight, if any: waits for its sync,
+    /// tells `durable`, then publishes the refused ones and acknowledges
+    /// in a task of their own (after the previous batch's), so that the
+    /// next batch is applied meanwhile.
     async fn finish(&mut self, durable: &(impl Fn(Durable) + Send + Sync)) -> Result<(), Stop> {
         let Some(in_flight) = self.in_flight.take() else {
             return Ok(());
@@ -379,18 +439,39 @@ impl Writer {
             .map_err(|e| WriterError::Task(e.to_string()))?
             .map_err(WriterError::from)?;
         self.cursor = self.cursor.max(in_flight.last_sequence);
-        let applied = in_flight.applied;
-        self.count(in_flight.batch.len(), &applied, in_flight.sequences.last());
-        if !applied.appended.is_empty() {
-            durable(Durable {
-                appended: applied.appended,
-                head: applied.head,
-            });
+        let InFlight {
+            batch,
+            sequences,
+            applied,
+            ..
+        } = in_flight;
+        self.count(batch.len(), &applied, sequences.last());
+        let Applied {
+            refused,
+            appended,
+            head,
+            ..
+        } = applied;
+        if !appended.is_empty() {
+            durable(Durable { appended, head });
         }
-        self.publish_refused(&in_flight.batch, &in_flight.sequences, &applied.refused)
-            .await?;
-        self.acknowledge(&in_flight.batch, &applied.refused).await?;
+        self.acknowledged().await?;
+        let (jetstream, client) = (self.jetstream.clone(), self.client.clone());
+        self.acking = Some(tokio::spawn(async move {
+            publish_refused(&jetstream, &batch, &sequences, &refused).await?;
+            acknowledge(&client, &batch, &refused).await
+        }));
         Ok(())
+    }
+
+    /// Waits for the acknowledgements under way.
+    async fn acknowledged(&mut self) -> Result<(), Stop> {
+        match self.acking.take() {
+            Some(acking) => Ok(acking
+                .await
+                .map_err(|e| Transient(format!("acknowledging: {e}")))??),
+            None => Ok(()),
+        }
     }
 
     fn count(&self, messages: usize, applied: &Applied, last: Option<&(u64, u64)>) {
@@ -408,66 +489,70 @@ impl Writer {
         }
         m.ledger_size.store(applied.head.size, Ordering::Relaxed);
     }
+}
 
-    /// Publishes each refused message to `tla.rejected.<tenant>` and waits
-    /// for every acknowledgement.
-    async fn publish_refused(
-        &self,
-        batch: &[Message],
-        sequences: &[(u64, u64)],
-        refused: &[Refused],
-    ) -> Result<(), Transient> {
-        let publishes = refused.iter().map(|r| {
-            let message = &batch[r.index];
-            let sequence = sequences[r.index].0;
-            let document = serde_json::json!({
-                "subject": message.subject.as_str(),
-                "stream_sequence": sequence,
-                "errors": r.errors,
-                "event": String::from_utf8_lossy(&message.payload),
-            });
-            let subject = format!("{}{}", nats::REJECTED_PREFIX, r.tenant);
-            let msg_id = format!("rejected-{sequence}");
-            let payload = Bytes::from(document.to_string());
-            nats::publish_acked(&self.jetstream, subject, msg_id, payload)
+/// Publishes each refused message to `tla.rejected.<tenant>` and waits
+/// for every acknowledgement.
+async fn publish_refused(
+    jetstream: &Context,
+    batch: &[Message],
+    sequences: &[(u64, u64)],
+    refused: &[Refused],
+) -> Result<(), Transient> {
+    let publishes = refused.iter().map(|r| {
+        let message = &batch[r.index];
+        let sequence = sequences[r.index].0;
+        let document = serde_json::json!({
+            "subject": message.subject.as_str(),
+            "stream_sequence": sequence,
+            "errors": r.errors,
+            "event": String::from_utf8_lossy(&message.payload),
         });
-        for result in futures::future::join_all(publishes).await {
-            result.map_err(|e| Transient(format!("publishing a refused event: {e}")))?;
-        }
-        for r in refused {
-            tracing::info!(subject = %batch[r.index].subject, errors = ?r.errors, "event refused");
-        }
-        Ok(())
+        let subject = format!("{}{}", nats::REJECTED_PREFIX, r.tenant);
+        let msg_id = format!("rejected-{sequence}");
+        let payload = Bytes::from(document.to_string());
+        nats::publish_acked(jetstream, subject, msg_id, payload)
+    });
+    for result in futures::future::join_all(publishes).await {
+        result.map_err(|e| Transient(format!("publishing a refused event: {e}")))?;
     }
+    for r in refused {
+        tracing::info!(subject = %batch[r.index].subject, errors = ?r.errors, "event refused");
+    }
+    Ok(())
+}
 
-    /// Terminates the refused messages, acknowledges the others, and
-    /// double-acknowledges the last one: its confirmation comes after the
-    /// server handled every earlier acknowledgement of this connection.
-    async fn acknowledge(&self, batch: &[Message], refused: &[Refused]) -> Result<(), Transient> {
-        let mut terminate = vec![false; batch.len()];
-        for r in refused {
-            terminate[r.index] = true;
-        }
-        let failed = |e: async_nats::Error| Transient(format!("acknowledging: {e}"));
-        let Some((last, rest)) = batch.split_last() else {
-            return Ok(());
-        };
-        for (message, term) in rest.iter().zip(&terminate) {
-            let kind = if *term { AckKind::Term } else { AckKind::Ack };
-            message.ack_with(kind).await.map_err(failed)?;
-        }
-        if terminate[batch.len() - 1] {
-            last.ack_with(AckKind::Term).await.map_err(failed)?;
-            // A flush round trip confirms the server received every ack.
-            self.client
-                .flush()
-                .await
-                .map_err(|e| Transient(format!("flushing acknowledgements: {e}")))?;
-        } else {
-            last.double_ack().await.map_err(failed)?;
-        }
-        Ok(())
+/// Terminates the refused messages, acknowledges the others, and
+/// double-acknowledges the last one: its confirmation comes after the
+/// server handled every earlier acknowledgement of this connection.
+async fn acknowledge(
+    client: &async_nats::Client,
+    batch: &[Message],
+    refused: &[Refused],
+) -> Result<(), Transient> {
+    let mut terminate = vec![false; batch.len()];
+    for r in refused {
+        terminate[r.index] = true;
     }
+    let failed = |e: async_nats::Error| Transient(format!("acknowledging: {e}"));
+    let Some((last, rest)) = batch.split_last() else {
+        return Ok(());
+    };
+    for (message, term) in rest.iter().zip(&terminate) {
+        let kind = if *term { AckKind::Term } else { AckKind::Ack };
+        message.ack_with(kind).await.map_err(failed)?;
+    }
+    if terminate[batch.len() - 1] {
+        last.ack_with(AckKind::Term).await.map_err(failed)?;
+        // A flush round trip confirms the server received every ack.
+        client
+            .flush()
+            .await
+            .map_err(|e| Transient(format!("flushing acknowledgements: {e}")))?;
+    } else {
+        last.double_ack().await.map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// Validates a batch's messages, checks the valid events against the
@@ -494,9 +579,11 @@ fn apply(
             }),
         }
     }
-    loop {
-        match ledger.check(&events, now_micros()) {
-            Ok(_) => break,
+    // The append checks the batch itself and applies nothing when it
+    // refuses an event; the refused ones leave and the rest is tried again.
+    let outcomes = loop {
+        match ledger.append_unsynced_with_cursor(&events, now_micros(), Some(cursor)) {
+            Ok(outcomes) => break outcomes,
             Err(LedgerError::Rejected(rejected)) => {
                 let mut drop = vec![false; events.len()];
                 for (i, rejection) in rejected {
@@ -514,8 +601,7 @@ fn apply(
             }
             Err(error) => return Err(error),
         }
-    }
-    let outcomes = ledger.append_unsynced_with_cursor(&events, now_micros(), Some(cursor))?;
+    };
     let mut duplicates = 0;
     let appended = outcomes
         .iter()
