@@ -12,6 +12,9 @@
 //!   validates every event again, appends each batch with one flush, and
 //!   only then acknowledges, until every event is durable.
 //!
+//! For reference it also times the ledger work alone (validate from bytes,
+//! append, fsync; no NATS), which bounds what the writer can reach.
+//!
 //! Each is run `ROUNDS` times in fresh streams and ledgers; the best of
 //! each is reported, with the publish rate for reference. Run with
 //! `cargo bench --bench jetstream` (optionally `-- EVENTS`). It prints a
@@ -54,6 +57,7 @@ fn main() {
         .build()
         .expect("runtime");
     let (mut raw_best, mut ledger_best, mut publish_best) = (f64::MAX, f64::MAX, f64::MAX);
+    let mut alone_best = f64::MAX;
     for round in 0..ROUNDS {
         let (publish, raw, ledger) = rt.block_on(async {
             let client = async_nats::connect(&url).await.expect("connect");
@@ -85,6 +89,9 @@ fn main() {
             "round {round}: publish {:.2} s, raw consume {:.2} s, ledger writer {:.2} s",
             publish, raw, ledger
         );
+        let alone = ledger_alone(&events, dir.path().join(format!("alone-{round}")));
+        println!("  validate + append + fsync alone, from memory: {alone:.2} s");
+        alone_best = alone_best.min(alone);
         raw_best = raw_best.min(raw);
         ledger_best = ledger_best.min(ledger);
         publish_best = publish_best.min(publish);
@@ -108,6 +115,30 @@ fn main() {
         rate(ledger_best),
         raw_best / ledger_best
     );
+    println!(
+        "| (the writer's ledger work alone: validate, append, fsync, no NATS) | {:.0} | {:.2}× |",
+        rate(alone_best),
+        raw_best / alone_best
+    );
+}
+
+/// The ledger side of the writer without NATS: each batch of the same
+/// size validated from its bytes and appended with one flush. The
+/// writer cannot beat this on one core; it bounds the ratio above.
+fn ledger_alone(events: &[(String, Vec<u8>)], dir: PathBuf) -> f64 {
+    let mut ledger = ledger::Ledger::open(&dir).expect("open ledger");
+    let started = Instant::now();
+    for chunk in events.chunks(writer::BATCH_MESSAGES_MAX) {
+        let batch: Vec<schemas::Event> = chunk
+            .iter()
+            .map(|(_, bytes)| {
+                let mut parsed = schemas::input::parse_events(bytes).expect("JSON");
+                parsed.pop().expect("one event").result.expect("valid")
+            })
+            .collect();
+        ledger.append(&batch, writer::now_micros()).expect("append");
+    }
+    started.elapsed().as_secs_f64()
 }
 
 /// Publishes every event on `prefix<tenant>` with its message id, awaiting
