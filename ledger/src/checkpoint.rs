@@ -164,10 +164,9 @@ impl Signer {
 
 /// `<name>+<hex id>+<base64(0x01 || key)>` into its parts.
 fn split_key(text: &str) -> Result<(&str, [u8; 4], Vec<u8>), CheckpointError> {
-    let mut parts = text.split('+');
-    let (Some(name), Some(id), Some(key), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    // Base64 may contain '+', so the key is everything after the second.
+    let mut parts = text.splitn(3, '+');
+    let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(CheckpointError::Key(
             "expected <name>+<key id>+<base64 key>".into(),
         ));
@@ -426,6 +425,19 @@ mod tests {
 
     // The vector of golang.org/x/mod/sumdb/note's documentation: a key and
     // a note it signed, checked by code that is not ours.
+    #[test]
+    fn keys_whose_base64_holds_a_plus_round_trip() {
+        for byte in 0..=255u8 {
+            let signer = Signer::from_seed("k", [byte; 32]).unwrap();
+            let again = Signer::parse(&signer.to_text()).unwrap();
+            assert_eq!(again.verifier(), signer.verifier());
+            assert_eq!(
+                Verifier::parse(&signer.verifier().to_text()).unwrap(),
+                signer.verifier()
+            );
+        }
+    }
+
     #[test]
     fn go_sumdb_note_example_verifies() {
         let verifier =

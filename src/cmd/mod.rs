@@ -2,9 +2,12 @@
 //! ledger, the clock, progress bars.
 
 pub mod agreement;
+pub mod audit;
+pub mod checkpoint;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod key;
 pub mod log;
 pub mod proof;
 pub mod report;
@@ -47,4 +50,22 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     bar.set_style(style);
     bar.set_message(what.to_owned());
     bar
+}
+
+/// Writes a file whole or not at all: a temporary file in the same
+/// directory, synced, then renamed over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
