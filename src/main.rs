@@ -67,6 +67,10 @@ enum Command {
     /// Check that the ledger still extends the signed checkpoint you kept:
     /// catches a truncated or rewritten past.
     Audit(cmd::audit::Args),
+    /// Evidence bundles: an issued report with everything needed to check
+    /// it offline (entries, proofs, signed checkpoint).
+    #[command(subcommand)]
+    Evidence(cmd::evidence::Command),
     /// Validate and publish agreements (tenestenivåavtalar).
     #[command(subcommand)]
     Agreement(cmd::agreement::Command),
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Key(command) => cmd::key::run(command),
         Command::Checkpoint(args) => cmd::checkpoint::run(&cli.data_dir, args),
         Command::Audit(args) => cmd::audit::run(&cli.data_dir, args),
+        Command::Evidence(command) => cmd::evidence::run(&cli.data_dir, command),
         Command::VerifyReport(args) => cmd::report::verify(&cli.data_dir, args),
     };
     match result {

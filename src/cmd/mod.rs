@@ -5,6 +5,7 @@ pub mod agreement;
 pub mod audit;
 pub mod checkpoint;
 pub mod demo;
+pub mod evidence;
 pub mod export;
 pub mod import;
 pub mod key;
@@ -62,6 +63,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    // Not a secret: readable like any file the user writes (the temporary
+    // file starts as 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let readable = std::fs::Permissions::from_mode(0o644);
+        temp.as_file()
+            .set_permissions(readable)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     temp.write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
