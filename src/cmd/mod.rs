@@ -2,13 +2,16 @@
 //! ledger, the clock, progress bars.
 
 pub mod agreement;
+pub mod contacts;
 pub mod demo;
 pub mod export;
 pub mod import;
 pub mod log;
+pub mod pdf;
 pub mod proof;
 pub mod report;
 pub mod verify;
+pub mod view;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
