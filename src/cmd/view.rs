@@ -54,9 +54,12 @@ pub fn serve(source: Arc<LedgerSource>, listen: SocketAddr) -> anyhow::Result<()
         .build()
         .context("cannot start the viewer's runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
-            format!("cannot listen on {listen}: pass another address with --listen, e.g. --listen 127.0.0.1:8181")
-        })?;
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(e) => anyhow::bail!(
+                "cannot listen on {listen} ({e}); pass another address with --listen, e.g. --listen 127.0.0.1:8181"
+            ),
+        };
         let bound = listener.local_addr().context("the listener has no address")?;
         println!("The report viewer is at http://{bound}/ (Ctrl-C stops it).");
         use std::io::Write;

@@ -13,12 +13,14 @@ use crate::Report;
 
 use super::words::words;
 
-/// Layout in SVG user units (the chart scales to its box).
-const WIDTH: u32 = 800;
-const LABEL_WIDTH: u32 = 170;
-const TEXT_WIDTH: u32 = 300;
-const ROW_HEIGHT: u32 = 30;
-const AXIS_HEIGHT: u32 = 26;
+/// Layout in SVG user units (the chart scales to its box, about as many
+/// CSS pixels wide on a phone): each service is a line of words above
+/// its bar, so the words stay readable when the chart is narrow.
+const WIDTH: u32 = 400;
+const MARGIN: u32 = 4;
+const ROW_HEIGHT: u32 = 42;
+const BAR_HEIGHT: u32 = 14;
+const AXIS_HEIGHT: u32 = 20;
 
 /// The lowest percentage the axis ever starts at: below it, a bar of a
 /// bad month would dwarf the differences that matter near the targets.
@@ -43,9 +45,9 @@ struct Scale {
 
 impl Scale {
     fn x(&self, pct: f64) -> f64 {
-        let plot = f64::from(WIDTH - LABEL_WIDTH - TEXT_WIDTH);
+        let plot = f64::from(WIDTH - 2 * MARGIN);
         let share = (pct.clamp(self.start, 100.0) - self.start) / (100.0 - self.start);
-        f64::from(LABEL_WIDTH) + share * plot
+        f64::from(MARGIN) + share * plot
     }
 }
 
@@ -79,19 +81,22 @@ pub(super) fn availability_chart(report: &Report, lang: Lang) -> Option<String> 
         start: (lowest.floor() - 1.0).clamp(AXIS_FLOOR_PCT, AXIS_START_MAX_PCT),
     };
     let rows = u32::try_from(bars.len()).unwrap_or(u32::MAX / ROW_HEIGHT);
-    let height = AXIS_HEIGHT + ROW_HEIGHT * rows + 8;
+    let height = AXIS_HEIGHT + ROW_HEIGHT * rows + 4;
     let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-labelledby=\"chart-title chart-desc\" font-family=\"system-ui, sans-serif\" font-size=\"13\">\n<title id=\"chart-title\">{}</title>\n<desc id=\"chart-desc\">{}</desc>\n",
+        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-labelledby=\"chart-title chart-desc\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\n<title id=\"chart-title\">{}</title>\n<desc id=\"chart-desc\">{}</desc>\n",
         escape(w.chart_title),
         escape(w.chart_desc)
     );
     // Axis: the start, the middle and 100 %.
-    for pct in [scale.start, (scale.start + 100.0) / 2.0, 100.0] {
+    for (pct, anchor) in [
+        (scale.start, "start"),
+        ((scale.start + 100.0) / 2.0, "middle"),
+        (100.0, "end"),
+    ] {
         let at = scale.x(pct);
         svg.push_str(&format!(
-            "<line x1=\"{at:.1}\" y1=\"{}\" x2=\"{at:.1}\" y2=\"{}\" stroke=\"#c8c8c8\"/>\n<text x=\"{at:.1}\" y=\"14\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
-            AXIS_HEIGHT - 6,
-            height - 4,
+            "<line x1=\"{at:.1}\" y1=\"{}\" x2=\"{at:.1}\" y2=\"{height}\" stroke=\"#c8c8c8\"/>\n<text x=\"{at:.1}\" y=\"12\" text-anchor=\"{anchor}\" fill=\"#555\">{}</text>\n",
+            AXIS_HEIGHT - 4,
             escape(&percent(&format!("{pct:.1}"), lang))
         ));
     }
@@ -102,10 +107,10 @@ pub(super) fn availability_chart(report: &Report, lang: Lang) -> Option<String> 
     Some(svg)
 }
 
-/// One row of the chart, its top at `top`.
+/// One row of the chart, its top at `top`: the service and its figures
+/// on a line, the bar and the target's line below.
 fn bar(svg: &mut String, b: &Bar<'_>, scale: &Scale, top: u32, lang: Lang) {
     let (w, t) = (words(lang), lang.text());
-    let middle = top + ROW_HEIGHT / 2 + 4;
     let (fill, result) = if b.met {
         ("#2e7d43", t.met)
     } else {
@@ -119,33 +124,29 @@ fn bar(svg: &mut String, b: &Bar<'_>, scale: &Scale, top: u32, lang: Lang) {
         w.target_short,
         percent(b.target_text, lang)
     );
+    let text_y = top + 14;
     svg.push_str(&format!(
-        "<g data-service=\"{}\"><title>{}: {}</title>\n<text x=\"{}\" y=\"{middle}\" text-anchor=\"end\">{}</text>\n",
+        "<g data-service=\"{}\"><title>{}: {}</title>\n<text x=\"{MARGIN}\" y=\"{text_y}\" font-weight=\"600\">{}</text>\n<text x=\"{}\" y=\"{text_y}\" text-anchor=\"end\" fill=\"{}\">{}</text>\n",
         escape(b.service),
         escape(b.service),
         escape(&label),
-        LABEL_WIDTH - 8,
-        escape(b.service)
+        escape(b.service),
+        WIDTH - MARGIN,
+        if b.met { "#1b1b1b" } else { "#a10d0d" },
+        escape(&label)
     ));
+    let bar_y = top + 20;
     if let Some(a) = b.achieved {
-        let left = f64::from(LABEL_WIDTH);
+        let left = f64::from(MARGIN);
         svg.push_str(&format!(
-            "<rect x=\"{left:.1}\" y=\"{}\" width=\"{:.1}\" height=\"{}\" fill=\"{fill}\"/>\n",
-            top + 6,
+            "<rect x=\"{left:.1}\" y=\"{bar_y}\" width=\"{:.1}\" height=\"{BAR_HEIGHT}\" fill=\"{fill}\"/>\n",
             (scale.x(a) - left).max(1.0),
-            ROW_HEIGHT - 12
         ));
     }
     let tx = scale.x(b.target);
     svg.push_str(&format!(
-        "<line x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"#000\" stroke-width=\"3\"/>\n",
-        top + 2,
-        top + ROW_HEIGHT - 2
-    ));
-    svg.push_str(&format!(
-        "<text x=\"{}\" y=\"{middle}\" fill=\"{}\">{}</text>\n</g>\n",
-        WIDTH - TEXT_WIDTH + 8,
-        if b.met { "#1b1b1b" } else { "#a10d0d" },
-        escape(&label)
+        "<line x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"#000\" stroke-width=\"3\"/>\n</g>\n",
+        bar_y - 3,
+        bar_y + BAR_HEIGHT + 3
     ));
 }

@@ -39,7 +39,7 @@ footer.site{margin-top:3rem;border-top:1px solid var(--line);padding-top:.5rem;c
 .badge.good{color:var(--good)}
 .badge.bad{color:var(--bad)}
 .links{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5rem 1.25rem}
-.chart{max-width:46rem;width:100%;height:auto;display:block}
+.chart{max-width:34rem;width:100%;height:auto;display:block}
 .panel{border:2px solid var(--line);border-radius:.4rem;padding:.75rem 1rem;margin:1rem 0}
 .verdict{font-size:1.3rem;font-weight:700;margin:.25rem 0 .5rem}
 .verdict.good{color:var(--good)}
@@ -58,7 +58,7 @@ form{margin:.5rem 0}
 .panel{border:1pt solid #000}
 .months a{border:1pt solid #000}
 a{color:#000;text-decoration:none}
-.chart{max-width:16cm}
+.chart{max-width:13cm}
 }
 "#;
 
