@@ -14,7 +14,9 @@
 use super::text::{self, Text};
 use super::{AvailabilityRow, DeviationRow, Lang, Report};
 
-/// The page's style: screen, phone and print (A4). No `url()` anywhere.
+/// The page's style: screen, phone and print (A4, with "page / pages" in
+/// the bottom margin where the browser supports page-margin boxes, as
+/// Chromium does since version 131). No `url()` anywhere.
 pub(crate) const STYLE: &str = r#"
 :root{--fg:#1b1b1b;--muted:#555;--line:#c8c8c8;--bad:#a10d0d;--good:#1b6130;--note:#fff3c4;--note-line:#a67c00}
 *{box-sizing:border-box}
@@ -51,7 +53,7 @@ table.cards caption{display:block}
 table.cards th,table.cards td{display:block;position:relative;min-height:1.5rem;border:0;padding:.2rem 0 .2rem 42%;text-align:left;white-space:normal}
 table.cards th::before,table.cards td::before{content:attr(data-label);position:absolute;left:0;width:40%;font-weight:600;color:var(--muted)}
 }
-@page{size:A4;margin:16mm 14mm 18mm}
+@page{size:A4;margin:16mm 14mm 18mm;@bottom-right{content:counter(page) " / " counter(pages);font:8pt system-ui,sans-serif;color:#555}}
 @media print{
 body{max-width:none;padding:0;font-size:10pt}
 h1{font-size:16pt}
