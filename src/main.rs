@@ -74,6 +74,12 @@ enum Command {
     /// Validate and publish agreements (tenestenivåavtalar).
     #[command(subcommand)]
     Agreement(cmd::agreement::Command),
+    /// Who is responsible for what, on both sides of the agreement, at an
+    /// instant (default now).
+    Contacts(cmd::contacts::Args),
+    /// Serve the web report viewer over the ledger (default
+    /// http://127.0.0.1:8080/); nothing is fetched from elsewhere.
+    View(cmd::view::Args),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +105,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => cmd::audit::run(&cli.data_dir, args),
         Command::Evidence(command) => cmd::evidence::run(&cli.data_dir, command),
         Command::VerifyReport(args) => cmd::report::verify(&cli.data_dir, args),
+        Command::Contacts(args) => cmd::contacts::run(&cli.data_dir, args),
+        Command::View(args) => cmd::view::run(&cli.data_dir, args),
     };
     match result {
         Ok(code) => code,

@@ -4,15 +4,18 @@
 pub mod agreement;
 pub mod audit;
 pub mod checkpoint;
+pub mod contacts;
 pub mod demo;
 pub mod evidence;
 pub mod export;
 pub mod import;
 pub mod key;
 pub mod log;
+pub mod pdf;
 pub mod proof;
 pub mod report;
 pub mod verify;
+pub mod view;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -44,13 +44,16 @@ struct ReportArgs {
     /// Use only the first N ledger entries (default: all).
     #[arg(long, value_name = "N")]
     as_of: Option<u64>,
-    /// json is the contract format (SEMANTICS.md section 10); md, html and
-    /// csv are for people.
-    #[arg(long, default_value = "json", value_parser = ["json", "md", "html", "csv"])]
+    /// json is the contract format (SEMANTICS.md section 10); md, html,
+    /// csv and pdf (printed on A4 by the installed Chromium) are for people.
+    #[arg(long, default_value = "json", value_parser = ["json", "md", "html", "csv", "pdf"])]
     format: String,
-    /// Language of md, html and csv: nn (Nynorsk) or en.
+    /// Language of md, html, csv and pdf: nn (Nynorsk) or en.
     #[arg(long, default_value = "nn", value_parser = ["nn", "en"])]
     lang: String,
+    /// Write the report to this file instead of stdout (needed for pdf).
+    #[arg(long, value_name = "FILE", required_if_eq("format", "pdf"))]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -84,8 +87,19 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     };
     let ledger = super::open_ledger(data_dir, false)?;
     let report = generate(&ledger, &tenant, period, args.as_of, Horizon::Now)?;
-    let bytes = projector::render::render(&report, args.format.parse()?, args.lang.parse()?);
-    write_stdout(&bytes)?;
+    let lang = args.lang.parse()?;
+    if args.format == "pdf" {
+        let out = args.out.context("--format pdf needs --out FILE")?;
+        super::pdf::print(&projector::render::html(&report, lang), &out)?;
+        eprintln!("wrote {}", out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bytes = projector::render::render(&report, args.format.parse()?, lang);
+    match &args.out {
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => write_stdout(&bytes)?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -112,6 +126,21 @@ pub(crate) fn generate(
     if prefix > size {
         bail!("--as-of {prefix} is beyond the ledger, which holds {size} entries");
     }
+    let events = tenant_events(ledger, tenant, prefix)?;
+    generate_from(ledger, tenant, period, (prefix, &events), horizon)
+}
+
+/// [`generate`] from the tenant's events already read: those of `events`
+/// before position `prefix` count (`events` in ledger order, as
+/// [`tenant_events`] returns them, possibly beyond the prefix).
+pub(crate) fn generate_from(
+    ledger: &Ledger,
+    tenant: &str,
+    period: Period,
+    (prefix, events): (u64, &[LedgerEvent]),
+    horizon: Horizon,
+) -> anyhow::Result<Report> {
+    let events = &events[..events.partition_point(|e| e.position < prefix)];
     let root = match prefix {
         0 => ZERO_HASH,
         n => {
@@ -121,12 +150,11 @@ pub(crate) fn generate(
                 .hash
         }
     };
-    let events = tenant_events(ledger, tenant, prefix)?;
     let compute = |horizon| {
         let input = Input {
             tenant,
             period,
-            events: &events,
+            events,
             horizon,
         };
         projector::compute(&input).map_err(anyhow::Error::from)
@@ -151,7 +179,11 @@ pub(crate) fn generate(
 }
 
 /// The tenant's events among the first `prefix` entries.
-fn tenant_events(ledger: &Ledger, tenant: &str, prefix: u64) -> anyhow::Result<Vec<LedgerEvent>> {
+pub(crate) fn tenant_events(
+    ledger: &Ledger,
+    tenant: &str,
+    prefix: u64,
+) -> anyhow::Result<Vec<LedgerEvent>> {
     let mut events = Vec::new();
     for entry in ledger.tenant_entries(tenant) {
         let entry = entry?;

@@ -14,8 +14,10 @@
 use super::text::{self, Text};
 use super::{AvailabilityRow, DeviationRow, Lang, Report};
 
-/// The page's style: screen, phone and print (A4). No `url()` anywhere.
-const STYLE: &str = r#"
+/// The page's style: screen, phone and print (A4, with "page / pages" in
+/// the bottom margin where the browser supports page-margin boxes, as
+/// Chromium does since version 131). No `url()` anywhere.
+pub(crate) const STYLE: &str = r#"
 :root{--fg:#1b1b1b;--muted:#555;--line:#c8c8c8;--bad:#a10d0d;--good:#1b6130;--note:#fff3c4;--note-line:#a67c00}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
@@ -51,7 +53,7 @@ table.cards caption{display:block}
 table.cards th,table.cards td{display:block;position:relative;min-height:1.5rem;border:0;padding:.2rem 0 .2rem 42%;text-align:left;white-space:normal}
 table.cards th::before,table.cards td::before{content:attr(data-label);position:absolute;left:0;width:40%;font-weight:600;color:var(--muted)}
 }
-@page{size:A4;margin:16mm 14mm 18mm}
+@page{size:A4;margin:16mm 14mm 18mm;@bottom-right{content:counter(page) " / " counter(pages);font:8pt system-ui,sans-serif;color:#555}}
 @media print{
 body{max-width:none;padding:0;font-size:10pt}
 h1{font-size:16pt}
@@ -112,7 +114,7 @@ fn header(out: &mut String, report: &Report, lang: Lang, title: &str) {
     ));
 }
 
-fn deviations(out: &mut String, report: &Report, lang: Lang) {
+pub(crate) fn deviations(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "deviations", t.deviations);
     let rows = super::deviation_rows(report, lang);
@@ -164,7 +166,7 @@ fn deviation_row(out: &mut String, r: &DeviationRow, head: &[&str; 6]) {
     out.push_str("</tr>\n");
 }
 
-fn availability(out: &mut String, report: &Report, lang: Lang) {
+pub(crate) fn availability(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "availability", t.availability);
     let rows = super::availability_rows(report, lang);
@@ -217,7 +219,7 @@ fn availability_row(out: &mut String, r: &AvailabilityRow<'_>, head: &[&str; 7],
     out.push_str("</tr>\n");
 }
 
-fn incidents(out: &mut String, report: &Report, t: &Text) {
+pub(crate) fn incidents(out: &mut String, report: &Report, t: &Text) {
     section_start(out, "incidents", t.incidents);
     let rows = super::incident_rows(report);
     if rows.is_empty() {
@@ -261,7 +263,7 @@ fn incidents(out: &mut String, report: &Report, t: &Text) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn data_quality(out: &mut String, report: &Report, lang: Lang) {
+pub(crate) fn data_quality(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "data-quality", t.data_quality);
     let q = &report.data_quality;
@@ -288,7 +290,7 @@ fn data_quality(out: &mut String, report: &Report, lang: Lang) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn manifest(out: &mut String, report: &Report, lang: Lang) {
+pub(crate) fn manifest(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     let m = &report.manifest;
     out.push_str(&format!(
