@@ -80,14 +80,32 @@ enum Command {
     /// Serve the web report viewer over the ledger (default
     /// http://127.0.0.1:8080/); nothing is fetched from elsewhere.
     View(cmd::view::Args),
+    /// Run the service: HTTP receivers, ledger writer and live projector
+    /// in one process, against NATS JetStream (docs/OPERATIONS.md).
+    Serve(cmd::serve::ServeArgs),
+    /// The HTTP receivers alone (`tla ingest serve`).
+    #[command(subcommand)]
+    Ingest(cmd::serve::IngestCommand),
+    /// The ledger writer alone (`tla ledger run`).
+    #[command(subcommand)]
+    Ledger(cmd::serve::LedgerCommand),
+    /// The projector's report API alone (`tla projector serve`).
+    #[command(subcommand)]
+    Projector(cmd::serve::ProjectorCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Services log what they do; one-shot commands only what went wrong.
+    let service = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Ingest(_) | Command::Ledger(_) | Command::Projector(_)
+    );
+    let level = if service { "info" } else { "warn" };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TLA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -107,6 +125,10 @@ fn main() -> ExitCode {
         Command::VerifyReport(args) => cmd::report::verify(&cli.data_dir, args),
         Command::Contacts(args) => cmd::contacts::run(&cli.data_dir, args),
         Command::View(args) => cmd::view::run(&cli.data_dir, args),
+        Command::Serve(args) => cmd::serve::serve(&cli.data_dir, args),
+        Command::Ingest(command) => cmd::serve::ingest_serve(command),
+        Command::Ledger(command) => cmd::serve::ledger_run(&cli.data_dir, command),
+        Command::Projector(command) => cmd::serve::projector_serve(&cli.data_dir, command),
     };
     match result {
         Ok(code) => code,

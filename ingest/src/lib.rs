@@ -1,8 +1,21 @@
-//! Event sources of tla-ledger: file import and the seeded demo history
-//! (HTTP receivers and the NATS publisher and consumer come later).
+//! Event sources of tla-ledger and the service path into the ledger.
 //!
 //! `demo` generates a seeded, deterministic year of events for the demo
-//! tenants; `import` appends a file of events to the ledger.
+//! tenants; `import` appends a file of events to the ledger. The service
+//! path: `http` receives CloudEvents (`cloudevents` reads the content
+//! modes) and Alertmanager webhooks (`alertmanager`), authorised by
+//! `auth`, and publishes them through `nats` to JetStream; `writer`, the
+//! ledger writer, consumes them into the ledger and acknowledges only what
+//! is durable. `metrics` counts what both do.
+//!
+//! **Only `ingest` talks to NATS**; the binary wires it to the projector.
 
+pub mod alertmanager;
+pub mod auth;
+pub mod cloudevents;
 pub mod demo;
+pub mod http;
 pub mod import;
+pub mod metrics;
+pub mod nats;
+pub mod writer;

@@ -378,6 +378,19 @@ impl Ledger {
         events: &[Event],
         now_micros: i64,
     ) -> Result<Vec<Outcome>, LedgerError> {
+        self.append_unsynced_with_cursor(events, now_micros, None)
+    }
+
+    /// `append_unsynced` that also stores a consumer cursor (name, source
+    /// sequence) in the same atomic batch as the entries, so that the cursor
+    /// never claims more than what is stored. The cursor is stored even
+    /// when every event is a duplicate (or there are none).
+    pub fn append_unsynced_with_cursor(
+        &mut self,
+        events: &[Event],
+        now_micros: i64,
+        cursor: Option<(&str, u64)>,
+    ) -> Result<Vec<Outcome>, LedgerError> {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(LedgerError::Poisoned);
         }
@@ -398,7 +411,8 @@ impl Ledger {
             });
         }
         let (mut commit, new_keys, new_tenants, new_head, leaves) = pending.finish();
-        if commit.layout.is_none() {
+        commit.cursor = cursor.map(|(name, sequence)| (name.to_owned(), sequence));
+        if commit.layout.is_none() && commit.cursor.is_none() {
             return Ok(outcomes);
         }
         let mut edge = self.edge.clone();
@@ -624,6 +638,12 @@ impl Ledger {
             }
         }
         Ok(None)
+    }
+
+    /// The consumer cursor `name` (the last source sequence an append
+    /// stored with `append_unsynced_with_cursor`), if any.
+    pub fn cursor(&self, name: &str) -> Result<Option<u64>, LedgerError> {
+        Ok(self.store.cursor(name)?)
     }
 
     /// Position of the stored event with this (`source`, `id`), if any.

@@ -10,6 +10,9 @@
 //! | `a` + first position (u64 BE) | the append's layout: its size, the tenants it touched, each entry's tenant (as an index into that list) and key fingerprint (bincode) |
 //! | `b` + tenant + `0x00` + first position (u64 BE) | a block of one tenant's records from one append, in position order (`block.rs`) |
 //! | `t` + tenant | empty: marks that the tenant has entries (written once) |
+//! | `m` + level (u8) + index (u64 BE) | a Merkle tile: up to 256 SHA-256 hashes of tree level 8 × level (`tiles.rs`), written in the same batch as the entries it covers |
+//! | `n` + tree size (u64 BE) | a signed checkpoint (C2SP signed note, UTF-8) of that size |
+//! | `c` + name | a consumer cursor: the last source sequence (u64 BE) whose events an append made durable, written in the same batch as those entries |
 //!
 //! Records are grouped by tenant within each append, so a tenant's entries
 //! are read from that tenant's blocks alone: the cost of a tenant's history
@@ -41,6 +44,7 @@ const PREFIX_TENANT: u8 = b't';
 const PREFIX_TILE: u8 = b'm';
 /// `n` + tree size (8 bytes big-endian): a signed checkpoint's note.
 const PREFIX_CHECKPOINT: u8 = b'n';
+const PREFIX_CURSOR: u8 = b'c';
 
 /// sled's log segment size, its largest (16 MiB). sled writes anything
 /// larger than a quarter segment as a separate blob file that its `flush`
@@ -122,6 +126,15 @@ pub struct Commit {
     pub head: Option<Head>,
     /// Merkle tiles the append changed: (level, index, hashes).
     pub tiles: Vec<crate::tiles::TileWrite>,
+    /// A consumer cursor (name, sequence) stored atomically with the append.
+    pub cursor: Option<(String, u64)>,
+}
+
+fn cursor_key(name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 1);
+    key.push(PREFIX_CURSOR);
+    key.extend_from_slice(name.as_bytes());
+    key
 }
 
 pub struct Store {
@@ -441,12 +454,27 @@ impl Store {
         for (level, index, bytes) in commit.tiles {
             batch.insert(&tile_key(level, index), bytes);
         }
+        if let Some((name, sequence)) = commit.cursor {
+            batch.insert(cursor_key(&name), &sequence.to_be_bytes());
+        }
         self.db.apply_batch(batch)?;
         Ok(())
     }
 
     pub fn syncer(&self) -> Syncer {
         self.syncer.clone()
+    }
+
+    /// The consumer cursor `name`, if one was ever stored.
+    pub fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        match self.db.get(cursor_key(name))? {
+            None => Ok(None),
+            Some(bytes) => bytes
+                .as_ref()
+                .try_into()
+                .map(|b| Some(u64::from_be_bytes(b)))
+                .map_err(|_| StoreError::Corrupt(format!("cursor {name:?} is not 8 bytes"))),
+        }
     }
 
     /// The test-only door through which tamper tests change stored blocks

@@ -643,3 +643,27 @@ fn checkpoints_are_signed_stored_and_never_inconsistent() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_consumer_cursor_is_stored_with_its_append_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.cursor("writer").unwrap(), None);
+    let batch = events(10);
+    ledger
+        .append_unsynced_with_cursor(&batch, NOW, Some(("writer", 10)))
+        .unwrap();
+    ledger.syncer().sync().unwrap();
+    assert_eq!(ledger.cursor("writer").unwrap(), Some(10));
+    // A batch of duplicates appends nothing but still moves the cursor.
+    let outcomes = ledger
+        .append_unsynced_with_cursor(&batch, NOW, Some(("writer", 20)))
+        .unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Duplicate(_))));
+    ledger.syncer().sync().unwrap();
+    drop(ledger);
+    let ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.cursor("writer").unwrap(), Some(20));
+    assert_eq!(ledger.cursor("other").unwrap(), None);
+    assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 10);
+}

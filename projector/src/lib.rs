@@ -14,8 +14,15 @@
 //! `render` and `viewer` are the read side for people: renderings of a
 //! report, and the web viewer (the one module here that does I/O, at its
 //! edge: an axum router over a [`viewer::ViewerSource`]).
+//!
+//! The read side of the running service sits beside the engine: `alert`
+//! (pure: the 75% warnings and breaches an incident has had by a given
+//! moment), `live` (the tenants' events followed in memory, reports
+//! computed on demand) and `service` (the HTTP routes over it, and the
+//! refresher that keeps current months computed and hands out alerts).
 
 pub mod agreement;
+pub mod alert;
 pub mod availability;
 pub mod calendar;
 pub mod contact;
@@ -24,11 +31,13 @@ pub mod error;
 pub mod governance;
 pub mod incident;
 pub mod interval;
+pub mod live;
 pub mod period;
 pub mod projection;
 pub mod quality;
 pub mod render;
 pub mod report;
+pub mod service;
 pub mod viewer;
 
 pub use engine::compute;

@@ -14,6 +14,7 @@ pub mod log;
 pub mod pdf;
 pub mod proof;
 pub mod report;
+pub mod serve;
 pub mod verify;
 pub mod view;
 
@@ -40,7 +41,22 @@ pub fn open_ledger(dir: &Path, create: bool) -> anyhow::Result<Ledger> {
             dir.display()
         );
     }
-    Ledger::open(dir).with_context(|| format!("cannot open the ledger at {}", dir.display()))
+    match Ledger::open(dir) {
+        Err(ledger::LedgerError::Store(ledger::StoreError::Locked { .. })) => {
+            match serve::holder(dir) {
+                Some(holder) => anyhow::bail!(
+                    "the ledger at {} is held by {holder}; or stop it first",
+                    dir.display()
+                ),
+                None => anyhow::bail!(
+                    "the ledger at {} is in use by another process (a running `tla serve`, \
+                     `tla ledger run` or import); wait for it or stop it first",
+                    dir.display()
+                ),
+            }
+        }
+        opened => opened.with_context(|| format!("cannot open the ledger at {}", dir.display())),
+    }
 }
 
 /// A progress bar on stderr for `total` items; hidden when stderr is not a

@@ -85,7 +85,20 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let (Some(tenant), Some(period)) = (args.tenant, args.period) else {
         bail!("--tenant and --period are required");
     };
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = match super::open_ledger(data_dir, false) {
+        Ok(ledger) => ledger,
+        // A running service holds the ledger: ask it (the whole ledger only).
+        Err(error) => match args.as_of.is_none().then(|| {
+            super::serve::report_from_service(data_dir, &tenant, period, &args.format, &args.lang)
+        }) {
+            Some(Some(fetched)) => {
+                eprintln!("note: {error:#}; this report comes from the running service");
+                write_stdout(&fetched?)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            _ => return Err(error),
+        },
+    };
     let report = generate(&ledger, &tenant, period, args.as_of, Horizon::Now)?;
     let lang = args.lang.parse()?;
     if args.format == "pdf" {

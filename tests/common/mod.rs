@@ -131,3 +131,306 @@ pub fn ndjson(count: usize) -> String {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+// ---- The service path: nats-server and `tla serve` as child processes. ----
+
+/// The nats-server binary: on PATH or /usr/sbin. Fails loudly without it.
+pub fn nats_server_binary() -> PathBuf {
+    let candidates = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/bin")])
+        .map(|dir| dir.join("nats-server"));
+    for candidate in candidates {
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!(
+        "nats-server is not installed (looked on PATH and in /usr/sbin): these tests need a \
+         real NATS JetStream server; install it (`apt-get install nats-server`, or run scripts/test)"
+    );
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Waits until `ready` holds, or panics after `timeout` saying `what`.
+pub fn wait_for(what: &str, timeout: std::time::Duration, mut ready: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// One nats-server with JetStream, on its own port and store directory.
+/// Never the one on 4222.
+pub struct Nats {
+    pub port: u16,
+    pub store: PathBuf,
+    /// Extra arguments (a cluster's config file).
+    args: Vec<String>,
+    child: Option<std::process::Child>,
+}
+
+impl Nats {
+    /// Starts a single server storing in `store`.
+    pub fn start(store: PathBuf) -> Nats {
+        let mut nats = Nats {
+            port: free_port(),
+            store,
+            args: Vec::new(),
+            child: None,
+        };
+        nats.spawn();
+        nats
+    }
+
+    /// Starts a server from a config file (which names its own port).
+    pub fn start_with_config(config: &Path, port: u16, store: PathBuf) -> Nats {
+        let mut nats = Nats {
+            port,
+            store,
+            args: vec!["-c".into(), config.display().to_string()],
+            child: None,
+        };
+        nats.spawn();
+        nats
+    }
+
+    fn spawn(&mut self) {
+        let mut command = Command::new(nats_server_binary());
+        if self.args.is_empty() {
+            command
+                .args(["-js", "-a", "127.0.0.1", "-p"])
+                .arg(self.port.to_string())
+                .arg("-sd")
+                .arg(&self.store);
+        } else {
+            command.args(&self.args);
+        }
+        let log = std::fs::File::create(self.store.with_extension("log")).expect("nats log");
+        let child = command
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for(
+            "nats-server to listen",
+            std::time::Duration::from_secs(10),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILLs the server (its store stays).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill nats-server");
+            child.wait().expect("reap nats-server");
+        }
+    }
+
+    /// Starts it again on the same port and store.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A bearer token file allowing `alver-token-0123456789` to write alver
+/// and `fedje-token-0123456789` fedje.
+pub const ALVER_TOKEN: &str = "alver-token-0123456789";
+pub const FEDJE_TOKEN: &str = "fedje-token-0123456789";
+
+pub fn write_tokens(env: &Env) -> PathBuf {
+    env.write(
+        "tokens.toml",
+        format!(
+            "[[token]]\nname = \"alver-monitor\"\ntoken = \"{ALVER_TOKEN}\"\ntenants = [\"alver\"]\n\n\
+             [[token]]\nname = \"fedje-itsm\"\ntoken = \"{FEDJE_TOKEN}\"\ntenants = [\"fedje\", \"gulen\"]\n"
+        )
+        .as_bytes(),
+    )
+}
+
+/// A running service process (`tla serve`, `tla ledger run`, ...) with an
+/// HTTP API on `port`.
+pub struct Service {
+    pub port: u16,
+    pub child: Option<std::process::Child>,
+}
+
+impl Service {
+    /// Starts `tla ARGS --listen 127.0.0.1:PORT` in `env` and waits for /healthz.
+    pub fn start(env: &Env, args: &[&str]) -> Service {
+        let port = free_port();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(env.path("service.log"))
+            .expect("service log");
+        let child = env
+            .tla()
+            .args(args)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("TLA_LOG", "info")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start the tla service");
+        let service = Service {
+            port,
+            child: Some(child),
+        };
+        wait_for(
+            "the service's /healthz",
+            std::time::Duration::from_secs(20),
+            || service.get("/healthz").is_ok_and(|r| r.status() == 200),
+        );
+        service
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    #[allow(clippy::result_large_err)] // ureq's own error type, in tests
+    pub fn get(&self, path: &str) -> Result<ureq::Response, ureq::Error> {
+        ureq::get(&self.url(path)).call()
+    }
+
+    /// POSTs `body` with a content type, bearer token and extra headers;
+    /// returns (status, body) whatever the status.
+    pub fn post(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
+        let mut request = ureq::post(&self.url(path))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", content_type);
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
+        match request.send_string(body) {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(status, r)) => (status, r.into_string().unwrap_or_default()),
+            Err(error) => (0, error.to_string()),
+        }
+    }
+
+    /// The ledger size the live projection follows.
+    pub fn ledger_size(&self) -> u64 {
+        self.get("/v1/tenants")
+            .ok()
+            .and_then(|r| r.into_json::<serde_json::Value>().ok())
+            .and_then(|v| v["ledger_size"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// Waits until the ledger holds `size` entries.
+    pub fn wait_for_size(&self, size: u64, timeout: std::time::Duration) {
+        let mut last = 0;
+        wait_for(&format!("a ledger of {size} entries"), timeout, || {
+            last = self.ledger_size();
+            last >= size
+        });
+        assert_eq!(last, size, "the ledger holds more entries than expected");
+    }
+
+    /// SIGTERM, and waits for a clean exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id().to_string();
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill -TERM");
+            let status = child.wait().expect("reap the service");
+            assert!(
+                status.success(),
+                "the service exited with {status} after SIGTERM"
+            );
+        }
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL the service");
+            child.wait().expect("reap the service");
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A valid `agreement.published` for `tenant`: service `epost`, 24x7
+/// incident targets (P1: response 30 min, resolution 240 min), in force
+/// from 2025-01-01.
+pub fn agreement_json(tenant: &str) -> String {
+    serde_json::json!({
+        "specversion": "1.0", "id": format!("agreement-{tenant}"), "source": "test/agreements",
+        "type": "agreement.published", "time": "2025-01-01T00:00:00Z", "tenant": tenant,
+        "data": {"agreement": {
+            "version": "2025-1", "effective_from": "2025-01-01T00:00:00Z",
+            "services": [{"id": "epost", "name": "E-post",
+                "availability": {"target_pct": "99.5"},
+                "incidents": {"calendar": "24x7", "targets": {
+                    "P1": {"response_min": 30, "resolution_min": 240},
+                    "P2": {"response_min": 60, "resolution_min": 480},
+                    "P3": {"response_min": 240, "resolution_min": 2400},
+                    "P4": {"response_min": 480, "resolution_min": 4800}}}}]}}
+    })
+    .to_string()
+}
+
+/// A valid `outage.started` (or ended) event of service epost.
+pub fn outage_json(tenant: &str, id: &str, outage: &str, time: &str, started: bool) -> String {
+    let (kind, data) = if started {
+        (
+            "outage.started",
+            serde_json::json!({"service": "epost", "outage_id": outage, "impact": "full"}),
+        )
+    } else {
+        (
+            "outage.ended",
+            serde_json::json!({"service": "epost", "outage_id": outage}),
+        )
+    };
+    serde_json::json!({
+        "specversion": "1.0", "id": id, "source": "test/service", "type": kind,
+        "time": time, "tenant": tenant, "data": data
+    })
+    .to_string()
+}

@@ -1,0 +1,276 @@
+//! The HTTP content modes of CloudEvents 1.0, as the SDKs send them, turned
+//! into validated events: structured (`application/cloudevents+json`),
+//! batch (`application/cloudevents-batch+json`), binary (the attributes in
+//! `ce-*` headers, the data as the body), and NDJSON (one structured event
+//! per line). Pure: headers and bytes in, per-event results out.
+
+use schemas::input::{parse_events, InputEvent};
+use schemas::FieldError;
+
+/// The content mode of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One event as a JSON object.
+    Structured,
+    /// A JSON array of events.
+    Batch,
+    /// Attributes in `ce-*` headers, `data` in the body.
+    Binary,
+    /// One event per line.
+    Ndjson,
+    /// `application/json` without `ce-*` headers: one object or an array.
+    Json,
+}
+
+/// Why a request body could not be read as events at all (HTTP 400 or 415).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// 415: a content type this receiver does not take.
+    UnsupportedType(String),
+    /// 400: the body is not what the content type says.
+    Malformed { field: String, detail: String },
+}
+
+/// The content type without parameters, lower case.
+fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Which mode a request is in, from its `Content-Type` and whether it has
+/// a `ce-specversion` header.
+pub fn mode(content_type: Option<&str>, has_ce_headers: bool) -> Result<Mode, BodyError> {
+    if has_ce_headers {
+        return Ok(Mode::Binary);
+    }
+    let media = content_type.map(media_type).unwrap_or_default();
+    match media.as_str() {
+        "application/cloudevents+json" => Ok(Mode::Structured),
+        "application/cloudevents-batch+json" => Ok(Mode::Batch),
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/x-jsonlines" => Ok(Mode::Ndjson),
+        "application/json" => Ok(Mode::Json),
+        "" => Err(BodyError::UnsupportedType(
+            "no Content-Type: send application/cloudevents+json, \
+             application/cloudevents-batch+json, application/x-ndjson, or ce-* headers"
+                .into(),
+        )),
+        other => Err(BodyError::UnsupportedType(format!(
+            "Content-Type {other} is not a CloudEvents content mode this receiver takes"
+        ))),
+    }
+}
+
+/// Reads the events of a request in `mode`. `ce_headers` are the `ce-*`
+/// headers (name without the prefix, lower case; value as sent).
+pub fn read(
+    mode: Mode,
+    content_type: Option<&str>,
+    ce_headers: &[(String, String)],
+    body: &[u8],
+) -> Result<Vec<InputEvent>, BodyError> {
+    let first = body
+        .iter()
+        .copied()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    let malformed = |detail: &str| BodyError::Malformed {
+        field: String::new(),
+        detail: detail.to_owned(),
+    };
+    match mode {
+        Mode::Binary => return binary(content_type, ce_headers, body).map(|e| vec![e]),
+        Mode::Structured if first != Some(b'{') => {
+            return Err(malformed(
+                "a structured CloudEvent is one JSON object; send a batch as application/cloudevents-batch+json",
+            ))
+        }
+        Mode::Batch if first != Some(b'[') => {
+            return Err(malformed(
+                "a CloudEvents batch is a JSON array of events",
+            ))
+        }
+        Mode::Ndjson if first == Some(b'[') => {
+            return Err(malformed("NDJSON is one JSON object per line, not an array"))
+        }
+        _ => {}
+    }
+    if first.is_none() {
+        return Err(malformed("the body holds no event"));
+    }
+    parse_events(body).map_err(|e| BodyError::Malformed {
+        field: String::new(),
+        detail: e.to_string(),
+    })
+}
+
+/// A binary-mode event: the structured object made of the `ce-*`
+/// attributes and the body as `data`, then validated like any other.
+fn binary(
+    content_type: Option<&str>,
+    ce_headers: &[(String, String)],
+    body: &[u8],
+) -> Result<InputEvent, BodyError> {
+    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(BodyError::Malformed {
+            field: "data".into(),
+            detail: format!("the body (the event's data) is not JSON: {error}"),
+        });
+    }
+    let mut envelope = serde_json::Map::new();
+    for (name, value) in ce_headers {
+        let decoded = percent_decode(value).map_err(|detail| BodyError::Malformed {
+            field: name.clone(),
+            detail,
+        })?;
+        envelope.insert(name.clone(), serde_json::Value::String(decoded));
+    }
+    if let Some(content_type) = content_type {
+        // The binary mode carries `datacontenttype` as Content-Type; the
+        // event rules accept only application/json, so anything else is
+        // reported against that attribute.
+        let media = media_type(content_type);
+        envelope.insert("datacontenttype".into(), serde_json::Value::String(media));
+    }
+    // The data is spliced in as the bytes received, so that the strict
+    // parser of `schemas` sees exactly what the producer sent.
+    let mut text = serde_json::to_string(&envelope).map_err(|e| BodyError::Malformed {
+        field: String::new(),
+        detail: e.to_string(),
+    })?;
+    text.pop(); // the closing brace
+    if !envelope.is_empty() {
+        text.push(',');
+    }
+    text.push_str("\"data\":");
+    text.push_str(std::str::from_utf8(body).map_err(|_| BodyError::Malformed {
+        field: "data".into(),
+        detail: "the body is not UTF-8".into(),
+    })?);
+    text.push('}');
+    let mut events = parse_events(text.as_bytes()).map_err(|e| BodyError::Malformed {
+        field: String::new(),
+        detail: e.to_string(),
+    })?;
+    match events.pop() {
+        Some(event) if events.is_empty() => Ok(event),
+        _ => Err(BodyError::Malformed {
+            field: String::new(),
+            detail: "a binary-mode request holds exactly one event".into(),
+        }),
+    }
+}
+
+/// Decodes the percent-encoding the CloudEvents HTTP binding applies to
+/// header values (space, `"`, `%` and non-ASCII).
+fn percent_decode(value: &str) -> Result<String, String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = value
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("bad percent-encoding at character {i}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "percent-decodes to bytes that are not UTF-8".into())
+}
+
+/// Every problem of the events that failed validation: (index in the
+/// request, line, field error).
+pub fn problems(events: &[InputEvent]) -> Vec<(usize, usize, FieldError)> {
+    let mut out = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        if let Err(errors) = &event.result {
+            for error in errors {
+                out.push((index, event.line, error.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str = r#"{"specversion":"1.0","id":"e1","source":"t/x","type":"outage.ended","time":"2026-01-05T10:00:00Z","tenant":"alver","data":{"service":"epost","outage_id":"O-1"}}"#;
+
+    fn ok_count(mode: Mode, ct: &str, body: &str) -> usize {
+        let events = read(mode, Some(ct), &[], body.as_bytes()).expect("readable");
+        assert!(problems(&events).is_empty(), "{:?}", problems(&events));
+        events.len()
+    }
+
+    #[test]
+    fn modes_follow_content_type_and_headers() {
+        let m = |ct: &str| mode(Some(ct), false);
+        assert_eq!(
+            m("application/cloudevents+json; charset=utf-8"),
+            Ok(Mode::Structured)
+        );
+        assert_eq!(m("application/cloudevents-batch+json"), Ok(Mode::Batch));
+        assert_eq!(m("application/x-ndjson"), Ok(Mode::Ndjson));
+        assert_eq!(mode(Some("application/json"), true), Ok(Mode::Binary));
+        assert!(matches!(
+            m("text/plain"),
+            Err(BodyError::UnsupportedType(_))
+        ));
+        assert!(matches!(
+            mode(None, false),
+            Err(BodyError::UnsupportedType(_))
+        ));
+    }
+
+    #[test]
+    fn structured_batch_and_ndjson_read_every_event() {
+        assert_eq!(ok_count(Mode::Structured, "", EVENT), 1);
+        let batch = format!("[{EVENT},{}]", EVENT.replace("\"e1\"", "\"e2\""));
+        assert_eq!(ok_count(Mode::Batch, "", &batch), 2);
+        let lines = format!("{EVENT}\n{}\n", EVENT.replace("\"e1\"", "\"e2\""));
+        assert_eq!(ok_count(Mode::Ndjson, "", &lines), 2);
+        assert!(read(Mode::Batch, None, &[], EVENT.as_bytes()).is_err());
+        assert!(read(Mode::Structured, None, &[], batch.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn binary_mode_builds_the_event_from_headers() {
+        let headers: Vec<(String, String)> = [
+            ("specversion", "1.0"),
+            ("id", "e%201"),
+            ("source", "t/x"),
+            ("type", "outage.ended"),
+            ("time", "2026-01-05T10:00:00Z"),
+            ("tenant", "alver"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let body = br#"{"service":"epost","outage_id":"O-1"}"#;
+        let events = read(Mode::Binary, Some("application/json"), &headers, body).unwrap();
+        let event = events[0].result.as_ref().expect("valid");
+        assert_eq!(event.key(), ("t/x", "e 1"));
+        // A missing attribute is named.
+        let events = read(Mode::Binary, Some("application/json"), &headers[1..], body).unwrap();
+        let problems = problems(&events);
+        assert!(
+            problems.iter().any(|(_, _, e)| e.path == "specversion"),
+            "{problems:?}"
+        );
+        // A body that is not JSON is a 400 naming data.
+        let error = read(Mode::Binary, Some("application/json"), &headers, b"{").unwrap_err();
+        assert!(matches!(error, BodyError::Malformed { field, .. } if field == "data"));
+    }
+}

@@ -1,0 +1,404 @@
+//! The HTTP receivers: `POST /v1/events` (every CloudEvents content mode,
+//! and NDJSON) and `POST /v1/alertmanager/{tenant}` (the Alertmanager
+//! webhook), publishing to JetStream.
+//!
+//! A request is all or nothing up to the publish: it is authenticated
+//! (bearer token), read within `REQUEST_BYTES_MAX`, every event validated
+//! (422 listing every problem), and every event's tenant checked against
+//! the token (403), before the first event is published. It is answered
+//! 202 only once JetStream acknowledged every event (each stored in the
+//! stream), and 503 when NATS is unreachable or an acknowledgement does not
+//! come: then some events may be stored and some not, and the producer
+//! retries the whole request, which the `Nats-Msg-Id` of each event and
+//! the ledger's idempotency make safe. Errors are RFC 9457 problem
+//! documents (`application/problem+json`) naming each field.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use async_nats::jetstream::context::Context;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use bytes::Bytes;
+use schemas::input::InputEvent;
+use schemas::{Event, FieldError};
+use serde::Serialize;
+
+use crate::auth::{Grant, Tokens};
+use crate::cloudevents::{self, BodyError};
+use crate::metrics::Metrics;
+use crate::nats;
+
+/// Largest request body: 4 MiB holds some ten thousand events of a few
+/// hundred bytes, more than a monitoring system sends at once, while
+/// bounding what one request holds in memory.
+pub const REQUEST_BYTES_MAX: usize = 4 << 20;
+
+/// Most events in one request: each is published and acknowledged before
+/// the answer, so this bounds how long a request can take.
+pub const REQUEST_EVENTS_MAX: usize = 10_000;
+
+/// Problems listed in one problem document; the rest are counted.
+pub const PROBLEMS_LISTED_MAX: usize = 1_000;
+
+/// What the receivers share.
+pub struct Ingest {
+    pub tokens: Tokens,
+    pub jetstream: Context,
+    pub client: async_nats::Client,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The receivers' routes.
+pub fn router(ingest: Arc<Ingest>) -> Router {
+    Router::new()
+        .route("/v1/events", post(post_events))
+        .route("/v1/alertmanager/{tenant}", post(post_alertmanager))
+        .with_state(ingest)
+}
+
+/// One problem of a problem document: the event (index in the request
+/// and line of the body, when the body has lines) and the field.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub field: String,
+    pub detail: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Item>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors_not_listed: Option<usize>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("https://tla-ledger.invalid/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            errors_not_listed: None,
+        }
+    }
+
+    fn with_errors(mut self, mut errors: Vec<Item>) -> Problem {
+        if errors.len() > PROBLEMS_LISTED_MAX {
+            self.errors_not_listed = Some(errors.len() - PROBLEMS_LISTED_MAX);
+            errors.truncate(PROBLEMS_LISTED_MAX);
+        }
+        self.errors = errors;
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // A problem document of strings and numbers always serialises.
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// The answer to an accepted request.
+#[derive(Debug, Serialize)]
+struct Accepted {
+    /// Events stored in the stream by this request.
+    accepted: usize,
+    /// Events JetStream already held (a retry): not stored again.
+    duplicates: usize,
+}
+
+async fn post_events(
+    State(ingest): State<Arc<Ingest>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let grant = authenticate(&ingest.tokens, &headers)?;
+        let body = read_body(body).await?;
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let ce_headers = ce_headers(&headers);
+        let mode = cloudevents::mode(content_type, !ce_headers.is_empty()).map_err(body_problem)?;
+        let events =
+            cloudevents::read(mode, content_type, &ce_headers, &body).map_err(body_problem)?;
+        let events = validated(events)?;
+        publish(&ingest, grant, events).await
+    }
+    .await;
+    respond(&ingest, result)
+}
+
+async fn post_alertmanager(
+    State(ingest): State<Arc<Ingest>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        let grant = authenticate(&ingest.tokens, &headers)?;
+        let body = read_body(body).await?;
+        let events = crate::alertmanager::events(&tenant, &body).map_err(|errors| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-alerts",
+                "Invalid Alertmanager payload",
+                format!("{} problem(s); nothing was published", errors.len()),
+            )
+            .with_errors(
+                errors
+                    .into_iter()
+                    .map(|e| field_item(None, None, e))
+                    .collect(),
+            )
+        })?;
+        let events = validated(events)?;
+        publish(&ingest, grant, events).await
+    }
+    .await;
+    respond(&ingest, result)
+}
+
+fn respond(ingest: &Ingest, result: Result<Accepted, Problem>) -> Response {
+    match result {
+        Ok(accepted) => {
+            let published = (accepted.accepted + accepted.duplicates) as u64;
+            ingest
+                .metrics
+                .http_events_published
+                .fetch_add(published, Ordering::Relaxed);
+            (StatusCode::ACCEPTED, axum::Json(accepted)).into_response()
+        }
+        Err(problem) => {
+            ingest
+                .metrics
+                .http_requests_refused
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(status = problem.status, detail = %problem.detail, "request refused");
+            problem.into_response()
+        }
+    }
+}
+
+fn authenticate<'t>(tokens: &'t Tokens, headers: &HeaderMap) -> Result<&'t Grant, Problem> {
+    let unauthorized = |detail: &str| {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            detail,
+        )
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("the Authorization header is not `Bearer <token>`"))?;
+    tokens
+        .grant(token.trim())
+        .ok_or_else(|| unauthorized("unknown token"))
+}
+
+async fn read_body(body: Body) -> Result<Bytes, Problem> {
+    axum::body::to_bytes(body, REQUEST_BYTES_MAX)
+        .await
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request too large",
+                format!(
+                    "the body exceeds {REQUEST_BYTES_MAX} bytes (or could not be read); split it"
+                ),
+            )
+        })
+}
+
+/// The `ce-*` headers, name without the prefix, lower case.
+fn ce_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let name = name.as_str().strip_prefix("ce-")?;
+            Some((name.to_owned(), value.to_str().ok()?.to_owned()))
+        })
+        .collect()
+}
+
+fn body_problem(error: BodyError) -> Problem {
+    match error {
+        BodyError::UnsupportedType(detail) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported content type",
+            detail,
+        ),
+        BodyError::Malformed { field, detail } => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "Malformed request body",
+            detail.clone(),
+        )
+        .with_errors(vec![Item {
+            index: None,
+            line: None,
+            field,
+            detail,
+        }]),
+    }
+}
+
+fn field_item(index: Option<usize>, line: Option<usize>, error: FieldError) -> Item {
+    Item {
+        index,
+        line,
+        field: error.path,
+        detail: error.message,
+    }
+}
+
+/// The events, or a 422 listing every problem of every invalid event.
+fn validated(events: Vec<InputEvent>) -> Result<Vec<Event>, Problem> {
+    if events.len() > REQUEST_EVENTS_MAX {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-many-events",
+            "Too many events",
+            format!(
+                "{} events in one request; at most {REQUEST_EVENTS_MAX}",
+                events.len()
+            ),
+        ));
+    }
+    let problems = cloudevents::problems(&events);
+    if !problems.is_empty() {
+        let invalid = events.iter().filter(|e| e.result.is_err()).count();
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-events",
+            "Invalid events",
+            format!(
+                "{invalid} of {} event(s) are invalid; nothing was published",
+                events.len()
+            ),
+        )
+        .with_errors(
+            problems
+                .into_iter()
+                .map(|(index, line, e)| field_item(Some(index), Some(line), e))
+                .collect(),
+        ));
+    }
+    Ok(events.into_iter().filter_map(|e| e.result.ok()).collect())
+}
+
+/// Checks every event's tenant against the grant, then publishes them all
+/// and waits for every acknowledgement.
+async fn publish(ingest: &Ingest, grant: &Grant, events: Vec<Event>) -> Result<Accepted, Problem> {
+    let forbidden: Vec<Item> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !grant.allows(&e.tenant))
+        .map(|(index, e)| Item {
+            index: Some(index),
+            line: None,
+            field: "tenant".into(),
+            detail: format!("token {:?} may not write tenant {:?}", grant.name, e.tenant),
+        })
+        .collect();
+    if !forbidden.is_empty() {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden-tenant",
+            "Tenant not allowed",
+            format!(
+                "{} event(s) name a tenant this token may not write; nothing was published",
+                forbidden.len()
+            ),
+        )
+        .with_errors(forbidden));
+    }
+    let unavailable = |detail: String| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Event stream unavailable",
+            detail,
+        )
+    };
+    if ingest.client.connection_state() != async_nats::connection::State::Connected {
+        return Err(unavailable(
+            "NATS is unreachable; nothing was published; retry later".into(),
+        ));
+    }
+    let publishes = events.iter().map(|event| {
+        let (source, id) = event.key();
+        let msg_id = nats::event_msg_id(source, id, event.canonical());
+        let subject = nats::events_subject(&event.tenant);
+        let payload = Bytes::copy_from_slice(event.canonical());
+        nats::publish_acked(&ingest.jetstream, subject, msg_id, payload)
+    });
+    // The publishes are sent at once and their acknowledgements awaited
+    // together: one round trip for the request, not one per event.
+    let results = futures::future::join_all(publishes).await;
+    let mut accepted = Accepted {
+        accepted: 0,
+        duplicates: 0,
+    };
+    let mut failed = Vec::new();
+    for (index, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(false) => accepted.accepted += 1,
+            Ok(true) => accepted.duplicates += 1,
+            Err(error) => failed.push((index, error)),
+        }
+    }
+    if let Some((index, error)) = failed.first() {
+        tracing::warn!(%error, failed = failed.len(), "publish not acknowledged");
+        return Err(unavailable(format!(
+            "{} of {} event(s) were not acknowledged by JetStream (first: event {index}: {error}); \
+             retry the whole request: events already stored are deduplicated",
+            failed.len(),
+            events.len()
+        )));
+    }
+    Ok(accepted)
+}

@@ -1,0 +1,326 @@
+//! The live projection: every tenant's events as the ledger made them
+//! durable, kept in memory, from which reports (current month included)
+//! and alerts are computed on demand.
+//!
+//! It follows the ledger without knowing it: whoever holds the ledger
+//! (the binary, the ledger writer) feeds it the stored entries on start
+//! and each durable batch after that, with the ledger's head, so every
+//! report it serves pins a real ledger prefix (`ledger_size`,
+//! `ledger_root`) and reproduces with `tla verify-report`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::RwLock;
+
+use crate::alert::{self, Alert};
+use crate::{compute, Input, LedgerEvent, Period, Report, ReportError};
+
+/// How long a computed preliminary report is served before it is
+/// recomputed with a later horizon, when no event arrived for its tenant.
+pub const REPORT_FRESH_SECONDS: i64 = 5;
+
+/// How far back alerts are derived: a restarted service re-derives and
+/// re-sends (deduplicated downstream by id) the alerts of the last day,
+/// never a whole history.
+pub const ALERT_LOOKBACK_SECONDS: i64 = 24 * 60 * 60;
+
+/// How often a tenant with running incident clocks but no new events is
+/// scanned for alerts again: a warning or breach is then published at most
+/// this late, while a tenant's whole history is not projected every tick.
+pub const ALERT_RESCAN_SECONDS: i64 = 10;
+
+/// What the live projection holds.
+#[derive(Default)]
+struct State {
+    tenants: BTreeMap<String, Vec<LedgerEvent>>,
+    /// The ledger's size, head hash and Merkle root (hex) after the last
+    /// batch: what a live report's manifest pins.
+    size: u64,
+    root: String,
+    tree_root: String,
+    /// (tenant, period) -> (the tenant's entry count, horizon, report).
+    /// A report stays valid while its tenant has no new entries: it pins
+    /// the ledger prefix it was computed from, which still reproduces it.
+    reports: HashMap<(String, String), (usize, i64, Report)>,
+    /// Tenants with new events since their last alert scan.
+    to_scan: HashSet<String>,
+    /// Tenants whose incident clocks still run, and when they were last scanned.
+    running: HashMap<String, i64>,
+    alerts_sent: HashSet<String>,
+    alerts_published: u64,
+}
+
+/// The live projection, shared by the HTTP handlers and the refresher.
+#[derive(Default)]
+pub struct Live {
+    state: RwLock<State>,
+}
+
+/// Why a live report is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("no events for tenant {0:?}")]
+    UnknownTenant(String),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+impl Live {
+    pub fn new() -> Live {
+        Live::default()
+    }
+
+    /// Adds entries the ledger made durable (in position order) and the
+    /// ledger's head hash and Merkle root (hex) after them.
+    pub fn follow(
+        &self,
+        appended: Vec<LedgerEvent>,
+        size: u64,
+        root_hex: String,
+        tree_root_hex: String,
+    ) {
+        let mut state = self.write();
+        debug_assert!(size >= state.size, "the ledger only grows");
+        for entry in appended {
+            let tenant = entry.event.tenant.clone();
+            state.to_scan.insert(tenant.clone());
+            state.tenants.entry(tenant).or_default().push(entry);
+        }
+        state.size = size;
+        state.root = root_hex;
+        state.tree_root = tree_root_hex;
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; serving
+        // it is better than failing every request after.
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ledger's size as followed so far.
+    pub fn size(&self) -> u64 {
+        self.read().size
+    }
+
+    /// Tenants and their entry counts.
+    pub fn tenants(&self) -> Vec<(String, u64)> {
+        let state = self.read();
+        state
+            .tenants
+            .iter()
+            .map(|(t, e)| (t.clone(), e.len() as u64))
+            .collect()
+    }
+
+    /// The tenant's report of `period` over everything followed so far,
+    /// preliminary (horizon `now`) while the period runs, sealed.
+    pub fn report(&self, tenant: &str, period: Period, now: i64) -> Result<Report, LiveError> {
+        let key = (tenant.to_owned(), period.to_string());
+        {
+            let state = self.read();
+            let count = state.tenants.get(tenant).map_or(0, Vec::len);
+            if let Some((seen, horizon, report)) = state.reports.get(&key) {
+                let fresh =
+                    *seen == count && (!report.preliminary || now - horizon < REPORT_FRESH_SECONDS);
+                if fresh {
+                    return Ok(report.clone());
+                }
+            }
+        }
+        let (report, count) = {
+            let state = self.read();
+            let events = state
+                .tenants
+                .get(tenant)
+                .ok_or_else(|| LiveError::UnknownTenant(tenant.to_owned()))?;
+            let compute = |horizon| {
+                compute(&Input {
+                    tenant,
+                    period,
+                    events,
+                    horizon,
+                })
+            };
+            let ended = compute(None)?;
+            let end = chrono::DateTime::parse_from_rfc3339(&ended.period_end)
+                .map(|t| t.timestamp())
+                .unwrap_or(i64::MIN);
+            let mut report = if now < end {
+                compute(Some(now))?
+            } else {
+                ended
+            };
+            report.manifest.ledger_size = state.size;
+            report.manifest.ledger_root = state.root.clone();
+            report.manifest.tree_root = state.tree_root.clone();
+            report.seal();
+            (report, events.len())
+        };
+        self.write()
+            .reports
+            .insert(key, (count, now, report.clone()));
+        Ok(report)
+    }
+
+    /// Alerts due at `now` that were not handed out before. Each one
+    /// returned must be confirmed with `sent` once published; until then
+    /// it is returned again.
+    pub fn due_alerts(&self, now: i64) -> Vec<Alert> {
+        let tenants: Vec<String> = {
+            let mut state = self.write();
+            let mut tenants: Vec<String> = state.to_scan.drain().collect();
+            for (tenant, scanned) in &state.running {
+                if now - scanned >= ALERT_RESCAN_SECONDS && !tenants.contains(tenant) {
+                    tenants.push(tenant.clone());
+                }
+            }
+            tenants
+        };
+        let mut due = Vec::new();
+        for tenant in tenants {
+            let (fresh, open) = {
+                let state = self.read();
+                let Some(events) = state.tenants.get(&tenant) else {
+                    continue;
+                };
+                let scan = alert::alerts(&tenant, events, now, now - ALERT_LOOKBACK_SECONDS);
+                let fresh: Vec<Alert> = scan
+                    .alerts
+                    .into_iter()
+                    .filter(|a| !state.alerts_sent.contains(&a.id))
+                    .collect();
+                (fresh, scan.open_incidents)
+            };
+            let mut state = self.write();
+            if !fresh.is_empty() {
+                // Not yet published: scanned again next tick.
+                state.to_scan.insert(tenant.clone());
+            }
+            if open {
+                state.running.insert(tenant, now);
+            } else {
+                state.running.remove(&tenant);
+            }
+            due.extend(fresh);
+        }
+        due
+    }
+
+    /// Records that an alert was published.
+    pub fn sent(&self, alert: &Alert) {
+        let mut state = self.write();
+        if state.alerts_sent.insert(alert.id.clone()) {
+            state.alerts_published += 1;
+        }
+    }
+
+    /// Appends the projector's metrics in the Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let state = self.read();
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "# HELP tla_projector_ledger_entries Ledger entries the live projection follows.\n\
+             # TYPE tla_projector_ledger_entries gauge\ntla_projector_ledger_entries {}\n\
+             # HELP tla_projector_tenants Tenants with entries.\n\
+             # TYPE tla_projector_tenants gauge\ntla_projector_tenants {}\n\
+             # HELP tla_alerts_published_total Alerts published on tla.alerts.<tenant>.\n\
+             # TYPE tla_alerts_published_total counter\ntla_alerts_published_total {}",
+            state.size,
+            state.tenants.len(),
+            state.alerts_published
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::Event;
+    use serde_json::json;
+
+    /// 2026-01-05T10:00:00Z.
+    const OPENED: i64 = 1_767_607_200;
+
+    fn entry(position: u64, value: serde_json::Value) -> LedgerEvent {
+        let event = Event::from_json(&value).unwrap_or_else(|e| panic!("{e:?}"));
+        LedgerEvent { position, event }
+    }
+
+    fn live() -> Live {
+        let agreement = json!({"version": "1", "effective_from": "2025-12-01T00:00:00Z",
+            "services": [{"id": "epost", "name": "E-post", "incidents": {"calendar": "24x7", "targets": {
+                "P1": {"response_min": 30, "resolution_min": 240}, "P2": {"response_min": 60, "resolution_min": 480},
+                "P3": {"response_min": 240, "resolution_min": 2400}, "P4": {"response_min": 480, "resolution_min": 4800}}}}]});
+        let live = Live::new();
+        live.follow(
+            vec![
+                entry(0, json!({"specversion": "1.0", "id": "a", "source": "t", "type": "agreement.published",
+                    "time": "2026-01-01T00:00:00Z", "tenant": "alver", "data": {"agreement": agreement}})),
+                entry(1, json!({"specversion": "1.0", "id": "o", "source": "t", "type": "incident.opened",
+                    "time": "2026-01-05T10:00:00Z", "tenant": "alver",
+                    "data": {"incident_id": "INC-1", "service": "epost", "priority": "P1"}})),
+            ],
+            2,
+            "ab".repeat(32),
+            "ef".repeat(32),
+        );
+        live
+    }
+
+    fn kinds(alerts: &[Alert]) -> Vec<&str> {
+        alerts.iter().map(|a| a.kind.as_str()).collect()
+    }
+
+    #[test]
+    fn alerts_come_until_sent_and_running_clocks_are_rescanned() {
+        let live = live();
+        let t = OPENED + 31 * 60;
+        let due = live.due_alerts(t);
+        assert_eq!(kinds(&due), ["response_breach"]);
+        // Not confirmed: handed out again.
+        assert_eq!(kinds(&live.due_alerts(t + 1)), ["response_breach"]);
+        live.sent(&due[0]);
+        assert!(live.due_alerts(t + 2).is_empty());
+        // The clock runs: within the rescan interval nothing is scanned,
+        // after it the warning (at 180 minutes) is found.
+        let warned = OPENED + 180 * 60;
+        assert!(live.due_alerts(t + 3).is_empty());
+        assert_eq!(
+            kinds(&live.due_alerts(warned + ALERT_RESCAN_SECONDS)),
+            ["resolution_warning"]
+        );
+    }
+
+    #[test]
+    fn reports_pin_the_followed_prefix_and_are_reused_until_the_tenant_changes() {
+        let live = live();
+        let period: Period = "2026-01".parse().unwrap();
+        let after = OPENED + 40 * 86_400; // the period has ended
+        let report = live.report("alver", period, after).unwrap();
+        assert_eq!(report.manifest.ledger_size, 2);
+        assert_eq!(report.manifest.tree_root, "ef".repeat(32));
+        assert!(!report.preliminary);
+        assert_eq!(report.services[0].incidents["P1"].response_breached, 1);
+        // Another tenant's entry does not invalidate it.
+        live.follow(
+            vec![entry(
+                2,
+                json!({"specversion": "1.0", "id": "x", "source": "t", "type": "incident.responded",
+                "time": "2026-01-05T10:00:00Z", "tenant": "fedje", "data": {"incident_id": "I"}}),
+            )],
+            3,
+            "cd".repeat(32),
+            "01".repeat(32),
+        );
+        assert_eq!(live.report("alver", period, after).unwrap(), report);
+        assert!(matches!(
+            live.report("nobody", period, after),
+            Err(LiveError::UnknownTenant(_))
+        ));
+    }
+}
