@@ -131,3 +131,19 @@ fn contacts_lists_who_is_responsible_at_an_instant() {
     unknown.assert_code(1);
     assert!(unknown.stderr.contains("\"nowhere\""), "{}", unknown.stderr);
 }
+
+#[test]
+fn tla_view_serves_an_existing_ledger() {
+    let server = Server::view(1, 1);
+    let grid = server.get("/tenants/alver?lang=en");
+    assert_eq!(grid.status, 200);
+    assert!(
+        grid.body.contains("data-period=\"2025-11\""),
+        "{}",
+        grid.body
+    );
+    let verified = server.get("/tenants/alver/reports/2025-11/verify?lang=en");
+    assert!(verified
+        .body
+        .contains("data-verdict=\"verified\">Verified</p>"));
+}

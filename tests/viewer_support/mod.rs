@@ -23,20 +23,36 @@ pub struct Server {
 }
 
 impl Server {
-    /// The demo over `tenants` municipalities and `months` months.
+    /// `tla demo --serve` over `tenants` municipalities and `months` months.
     pub fn start(tenants: u32, months: u32) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tla"))
-            .arg("--data-dir")
-            .arg(dir.path().join("ledger"))
-            .args(["demo", "--serve", "--listen", "127.0.0.1:0"])
-            .args(["--tenants", &tenants.to_string()])
-            .args(["--months", &months.to_string()])
-            .env_remove("TLA_DATA_DIR")
+        let mut command = tla(dir.path());
+        command.args(["demo", "--serve", "--listen", "127.0.0.1:0"]);
+        command.args(demo_size(tenants, months));
+        Server::spawn(command, dir)
+    }
+
+    /// `tla demo` over `tenants` municipalities and `months` months, then
+    /// `tla view` over its ledger.
+    pub fn view(tenants: u32, months: u32) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = tla(dir.path())
+            .arg("demo")
+            .args(demo_size(tenants, months))
+            .output()
+            .expect("run tla demo");
+        assert!(demo.status.success(), "tla demo failed: {demo:?}");
+        let mut command = tla(dir.path());
+        command.args(["view", "--listen", "127.0.0.1:0"]);
+        Server::spawn(command, dir)
+    }
+
+    fn spawn(mut command: Command, dir: tempfile::TempDir) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start tla demo --serve");
+            .expect("start tla");
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -55,7 +71,7 @@ impl Server {
             .recv_timeout(Duration::from_secs(START_SECONDS_MAX))
             .unwrap_or_else(|_| {
                 let _ = child.kill();
-                panic!("tla demo --serve printed no viewer URL within {START_SECONDS_MAX} s")
+                panic!("tla printed no viewer URL within {START_SECONDS_MAX} s")
             });
         Server {
             child,
@@ -72,6 +88,25 @@ impl Server {
     pub fn get(&self, path: &str) -> Response {
         get(&self.url(path))
     }
+}
+
+/// `tla --data-dir DIR/ledger`.
+fn tla(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tla"));
+    command
+        .arg("--data-dir")
+        .arg(dir.join("ledger"))
+        .env_remove("TLA_DATA_DIR");
+    command
+}
+
+fn demo_size(tenants: u32, months: u32) -> [String; 4] {
+    [
+        "--tenants".to_string(),
+        tenants.to_string(),
+        "--months".to_string(),
+        months.to_string(),
+    ]
 }
 
 impl Drop for Server {
