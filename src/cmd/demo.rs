@@ -93,7 +93,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     print_deviations(&reports, &history.periods);
     print_next_steps(data_dir, &args, started);
     if args.serve {
-        let source = Arc::new(view::LedgerSource::new(ledger));
+        let source = Arc::new(view::LedgerSource::owning(ledger));
         let issued: Vec<_> = reports.into_iter().zip(anchors).collect();
         source
             .remember(&issued)

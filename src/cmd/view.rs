@@ -41,7 +41,7 @@ pub struct Args {
 /// `tla view`.
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let ledger = super::open_ledger(data_dir, false)?;
-    serve(Arc::new(LedgerSource::new(ledger)), args.listen)?;
+    serve(Arc::new(LedgerSource::owning(ledger)), args.listen)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -94,9 +94,11 @@ async fn shutdown() {
     interrupt.await.ok();
 }
 
-/// The ledger as a [`ViewerSource`].
+/// The ledger as a [`ViewerSource`]. It shares the ledger's mutex with
+/// whoever else uses the ledger in the process (the service's writer):
+/// the viewer holds it only while it reads or computes one page's reports.
 pub struct LedgerSource {
-    ledger: Mutex<Ledger>,
+    ledger: Arc<Mutex<Ledger>>,
     cache: Mutex<Cache>,
 }
 
@@ -109,11 +111,17 @@ struct Cache {
 }
 
 impl LedgerSource {
-    pub fn new(ledger: Ledger) -> LedgerSource {
+    /// A source over a ledger shared with others in the process.
+    pub fn new(ledger: Arc<Mutex<Ledger>>) -> LedgerSource {
         LedgerSource {
-            ledger: Mutex::new(ledger),
+            ledger,
             cache: Mutex::new(Cache::default()),
         }
+    }
+
+    /// A source that is the ledger's only user.
+    pub fn owning(ledger: Ledger) -> LedgerSource {
+        LedgerSource::new(Arc::new(Mutex::new(ledger)))
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Ledger>, SourceError> {
