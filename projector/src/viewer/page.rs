@@ -36,6 +36,11 @@ footer.site{margin-top:3rem;border-top:1px solid var(--line);padding-top:.5rem;c
 .months .met{background:#e3f2e6;border-color:#1b6130}
 .months .deviating{background:#fbe4e4;border-color:#a10d0d}
 .months .none{background:#f1f1f1}
+.strip{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.2rem}
+.strip a{display:block;min-width:2.4rem;padding:.15rem .25rem;text-align:center;font-size:.8rem;text-decoration:none;color:var(--fg);border:1px solid var(--line);border-radius:.2rem}
+.strip .met{background:#e3f2e6;border-color:#1b6130}
+.strip .deviating{background:#fbe4e4;border-color:#a10d0d;font-weight:700}
+.strip .none{background:#f1f1f1}
 .badge{display:inline-block;padding:.15rem .5rem;border-radius:1rem;font-weight:600;border:1px solid currentColor}
 .badge.good{color:var(--good)}
 .badge.bad{color:var(--bad)}
