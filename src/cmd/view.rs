@@ -3,7 +3,9 @@
 //! `tla demo --serve`, the service of `tla serve`) reads the ledger.
 //!
 //! The ledger is opened once (sled holds an exclusive lock) and shared
-//! behind a mutex. Reports are cached per (tenant, period) for the ledger
+//! behind a mutex; a server that has its own routes mounts the viewer's
+//! beside them with
+//! `router.merge(viewer::router(Arc::new(LedgerSource::new(ledger))))`. Reports are cached per (tenant, period) for the ledger
 //! size they were computed at, so that the tenant list and the month grids
 //! cost one computation per report until the ledger grows; a verification
 //! never reads the cache.
