@@ -30,6 +30,8 @@ struct Memory {
     issued: BTreeMap<(String, Period), (Report, Anchor)>,
     /// Digests the "ledger" anchors in place of the true ones.
     tampered: bool,
+    /// Whether the reports were issued (anchored) at all.
+    issued_in_ledger: bool,
 }
 
 fn memory(tampered: bool) -> Memory {
@@ -76,6 +78,7 @@ fn memory(tampered: bool) -> Memory {
         events,
         issued,
         tampered,
+        issued_in_ledger: true,
     }
 }
 
@@ -132,7 +135,7 @@ impl ViewerSource for Memory {
             .ok_or_else(|| SourceError::NotFound(format!("no report of {tenant} {period}")))?;
         Ok(Arc::new(Shown {
             report: report.clone(),
-            anchor: Some(anchor.clone()),
+            anchor: self.issued_in_ledger.then(|| anchor.clone()),
         }))
     }
 
@@ -467,4 +470,37 @@ fn the_months_listed_run_to_the_last_issued_or_the_last_fact() {
     });
     assert_eq!(months(&issued), ["2025-11", "2025-12"]);
     assert!(months(&[]).is_empty());
+}
+
+#[test]
+fn judge_names_every_problem() {
+    use projector::viewer::{judge, Verdict};
+    let source = memory(false);
+    let period: Period = "2025-12".parse().unwrap();
+    let (report, anchor) = &source.issued[&("alver".to_string(), period)];
+    let facts = source.verify("alver", period).expect("facts");
+    assert_eq!(judge(report, &facts), Verdict::Verified);
+    let broken = VerificationFacts {
+        chain: ChainCheck::Broken {
+            problem: "position 7: hash mismatch".to_string(),
+        },
+        ..facts.clone()
+    };
+    let Verdict::NotVerified(problems) = judge(report, &broken) else {
+        panic!("a broken chain verifies nothing");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let mut other = report.clone();
+    other.manifest.ledger_size += 1;
+    other.seal();
+    let Verdict::NotVerified(problems) = judge(&other, &facts) else {
+        panic!("a page that showed another report is not verified");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let failed = VerificationFacts {
+        regenerated: Err("no agreement".to_string()),
+        anchor: Some(anchor.clone()),
+        ..facts
+    };
+    assert!(matches!(judge(report, &failed), Verdict::NotVerified(_)));
 }
