@@ -175,6 +175,7 @@ async fn walk(client: &Client, server: &Server) -> anyhow::Result<()> {
         .await?;
     arrived(client, "/tenants/alver", "Alver").await?;
     screenshot(client, "02-alver-months.png").await?;
+    living_documents(client).await?;
 
     client
         .find(Locator::Css("a[data-period=\"2025-12\"]"))
@@ -215,6 +216,40 @@ async fn walk(client: &Client, server: &Server) -> anyhow::Result<()> {
         "the report scrolls sideways on a phone: {width} px"
     );
     screenshot(client, "06-report-phone.png").await?;
+    Ok(())
+}
+
+/// The contacts and meetings pages, reached from the tenant's page and
+/// back by the breadcrumb trail.
+async fn living_documents(client: &Client) -> anyhow::Result<()> {
+    for (link, path, heading, shot) in [
+        (
+            "Kontaktpersonar",
+            "/tenants/alver/contacts",
+            "Kontaktpersonar: Alver",
+            "02a-contacts.png",
+        ),
+        (
+            "Møte og referat",
+            "/tenants/alver/meetings",
+            "Møte og referat: Alver",
+            "02b-meetings.png",
+        ),
+    ] {
+        client.find(Locator::LinkText(link)).await?.click().await?;
+        arrived(client, path, heading).await?;
+        ensure!(
+            !client.find_all(Locator::Css("tbody tr")).await?.is_empty(),
+            "{path} lists nothing"
+        );
+        screenshot(client, shot).await?;
+        client
+            .find(Locator::Css("nav .crumbs a[href=\"/tenants/alver\"]"))
+            .await?
+            .click()
+            .await?;
+        arrived(client, "/tenants/alver", "Alver").await?;
+    }
     Ok(())
 }
 

@@ -110,8 +110,9 @@ fn contacts_lists_who_is_responsible_at_an_instant() {
     ]);
     run.assert_code(0);
     assert!(
-        run.stdout
-            .starts_with("Contact persons of alver at 2025-12-01 12:00 CET (2025-12-01 11:00 UTC)"),
+        run.stdout.starts_with(
+            "Contact persons of Alver (alver) at 2025-12-01 12:00 CET (2025-12-01 11:00 UTC)"
+        ),
         "{}",
         run.stdout
     );
