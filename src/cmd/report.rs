@@ -65,6 +65,10 @@ struct IssueArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Sign a checkpoint of the prefix the report is made from (its
+    /// `tree_root`) before issuing, with this key (`tla key generate`).
+    #[arg(long, env = "TLA_SIGNING_KEY")]
+    key: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -169,6 +173,7 @@ pub(crate) fn generate_from(
     };
     report.manifest.ledger_size = prefix;
     report.manifest.ledger_root = root.to_hex();
+    report.manifest.tree_root = hex::encode(ledger.merkle_root(prefix)?);
     report.seal();
     Ok(report)
 }
@@ -239,6 +244,21 @@ fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
             issued
         }
         earlier => {
+            if let Some(key) = &args.key {
+                // The ledger holds exactly the report's prefix now, so this
+                // checkpoint's root is the report's tree_root.
+                let note = ledger.sign_checkpoint(&super::key::load_signer(key)?)?;
+                let signed = ledger::checkpoint::read_unverified(&note)?;
+                if signed.size != report.manifest.ledger_size
+                    || hex::encode(signed.root) != report.manifest.tree_root
+                {
+                    bail!("the ledger changed while the report was issued; issue it again");
+                }
+                eprintln!(
+                    "signed the checkpoint of the {} entries the report is issued against",
+                    signed.size
+                );
+            }
             let digest = report.manifest.report_digest.clone();
             let position = append_issued(&mut ledger, &report, &issued_id(&report))?;
             eprintln!(
@@ -264,7 +284,7 @@ fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
 
 /// The last report issued for the tenant and period, regenerated from the
 /// prefix it pinned, with the position of its `report.issued` entry.
-fn last_issued(
+pub(crate) fn last_issued(
     ledger: &Ledger,
     tenant: &str,
     period: Period,
@@ -326,6 +346,10 @@ pub(crate) fn issued_event(report: &Report, id: &str, now_micros: i64) -> anyhow
             "report_digest": report.manifest.report_digest,
         },
     });
+    let mut value = value;
+    if !report.manifest.tree_root.is_empty() {
+        value["data"]["tree_root"] = report.manifest.tree_root.clone().into();
+    }
     Event::from_json(&value).map_err(|errors| {
         let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the report.issued event is invalid: {}", listed.join("; "))
@@ -351,13 +375,20 @@ pub(crate) fn regenerate(ledger: &Ledger, report: &Report) -> anyhow::Result<Rep
         .map(parse_instant)
         .transpose()?;
     let size = report.manifest.ledger_size;
-    generate(
+    let mut regenerated = generate(
         ledger,
         &report.tenant,
         period,
         Some(size),
         Horizon::Pinned(horizon),
-    )
+    )?;
+    // A report made before the ledger had a Merkle tree pins its prefix by
+    // the chain head alone; it is regenerated the way it was made.
+    if report.manifest.tree_root.is_empty() {
+        regenerated.manifest.tree_root.clear();
+        regenerated.seal();
+    }
+    Ok(regenerated)
 }
 
 /// `tla verify-report FILE`.
@@ -381,6 +412,12 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "error: {name}: the ledger's first {size} entries end in {}, not in the {} the report was made from: the ledger was rewritten, or this is another ledger",
             regenerated.manifest.ledger_root, given.manifest.ledger_root
+        );
+    }
+    if regenerated.manifest.tree_root != given.manifest.tree_root {
+        eprintln!(
+            "error: {name}: the Merkle root of the ledger's first {size} entries is {}, not the {} the report was made from: the ledger was rewritten, or this is another ledger",
+            regenerated.manifest.tree_root, given.manifest.tree_root
         );
     }
     if regenerated.canonical_bytes() == given.canonical_bytes() && given.digest_matches() {
@@ -407,12 +444,12 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-fn to_value(report: &Report) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn to_value(report: &Report) -> anyhow::Result<serde_json::Value> {
     serde_json::to_value(report).context("a report is always JSON")
 }
 
 /// Every leaf where two JSON documents differ: (path, left, right).
-fn differences(
+pub(crate) fn differences(
     left: &serde_json::Value,
     right: &serde_json::Value,
 ) -> Vec<(String, String, String)> {

@@ -207,6 +207,7 @@ fn anchor(events: &[LedgerEvent], period: Period) -> Option<Anchor> {
             period,
             ledger_size,
             report_digest,
+            ..
         } if *period == wanted => Some(Anchor {
             position: e.position,
             ledger_size: *ledger_size,

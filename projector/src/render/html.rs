@@ -302,11 +302,17 @@ pub(crate) fn manifest(out: &mut String, report: &Report, lang: Lang) {
     let facts = [
         (t.ledger_size, m.ledger_size.to_string()),
         (t.ledger_root, code(&m.ledger_root)),
+        (t.tree_root, code(&m.tree_root)),
         (t.report_format, escape(&report.format)),
         (t.engine_version, escape(&m.engine_version)),
         (t.horizon, escape(&super::horizon(report, lang))),
         (t.report_digest, code(&m.report_digest)),
     ];
+    // Reports made before the Merkle tree have no tree root to show.
+    let facts: Vec<_> = facts
+        .into_iter()
+        .filter(|(k, _)| *k != t.tree_root || !m.tree_root.is_empty())
+        .collect();
     dl(out, &facts);
     let hint = text::verify_hint(lang, m.ledger_size, |c| {
         format!("<code>{}</code>", escape(c))
