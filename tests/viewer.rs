@@ -90,6 +90,9 @@ fn the_report_page_states_the_json_reports_figures_and_verifies() {
         verified.contains("data-verdict=\"verified\">Verifisert</p>"),
         "{verified}"
     );
+    // The demo signed a checkpoint of the whole ledger, and the viewer it
+    // serves checks it with the demo's public key.
+    assert!(verified.contains("stemmer med loggen; signaturen stemmer <code>tla-demo+"));
     for format in ["csv", "md"] {
         let got = server.get(&format!("/tenants/alver/reports/2025-12/{format}"));
         assert_eq!(got.status, 200, "{format}");
@@ -147,4 +150,7 @@ fn tla_view_serves_an_existing_ledger() {
     assert!(verified
         .body
         .contains("data-verdict=\"verified\">Verified</p>"));
+    assert!(verified
+        .body
+        .contains("matches the ledger; signature not checked (no public key given)"));
 }

@@ -12,7 +12,8 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use ingest::demo::{self, DemoConfig};
 use projector::viewer::{
-    self, Anchor, ChainCheck, LedgerFacts, Shown, SourceError, VerificationFacts, ViewerSource,
+    self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SignatureCheck, SourceError,
+    VerificationFacts, ViewerSource,
 };
 use projector::{Input, LedgerEvent, Period, Report};
 use serde_json::json;
@@ -497,6 +498,34 @@ fn judge_names_every_problem() {
         panic!("a page that showed another report is not verified");
     };
     assert_eq!(problems.len(), 1, "{problems:?}");
+    let mut mismatched = facts.clone();
+    mismatched.ledger.checkpoint = Some(CheckpointFacts {
+        size: 10,
+        root: "ef".repeat(32),
+        origin: "tla-test".to_string(),
+        matches_ledger: false,
+        signature: SignatureCheck::NotChecked,
+    });
+    assert!(matches!(
+        judge(report, &mismatched),
+        Verdict::NotVerified(_)
+    ));
+    let mut signed = mismatched.clone();
+    if let Some(c) = signed.ledger.checkpoint.as_mut() {
+        c.matches_ledger = true;
+    }
+    assert_eq!(
+        judge(report, &signed),
+        Verdict::Verified,
+        "not checked is no problem"
+    );
+    if let Some(c) = signed.ledger.checkpoint.as_mut() {
+        c.signature = SignatureCheck::Invalid {
+            key: "tla-test+00+AA".to_string(),
+            problem: "no signature by this key".to_string(),
+        };
+    }
+    assert!(matches!(judge(report, &signed), Verdict::NotVerified(_)));
     let failed = VerificationFacts {
         regenerated: Err("no agreement".to_string()),
         anchor: Some(anchor.clone()),

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use ingest::demo::{self, DemoConfig};
+use ledger::checkpoint::{Signer, Verifier};
 use ledger::Outcome;
 use projector::viewer::Anchor;
 use schemas::Event;
@@ -84,7 +85,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         DEMO_BATCH_EVENTS_MAX
     );
     let (reports, anchors) = issue_reports(&mut ledger, &history.tenants, &history.periods)?;
-    sign_checkpoint(&ledger)?;
+    let verifier = sign_checkpoint(&ledger, args.seed)?;
     if !verify_all(&ledger, &reports)? {
         return Ok(ExitCode::from(1));
     }
@@ -105,7 +106,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     print_next_steps(data_dir, &args, started, &example);
     if args.serve {
-        let source = Arc::new(view::LedgerSource::owning(ledger));
+        let source = Arc::new(view::LedgerSource::owning(ledger).with_verifier(Some(verifier)));
         let issued: Vec<_> = reports.into_iter().zip(anchors).collect();
         source
             .remember(&issued)
@@ -116,11 +117,24 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Signs a checkpoint of the demo ledger. Issue 5 (the lead's signed
-/// checkpoints) fills this in; it is the demo's one call site for it, and
-/// until then the demo signs nothing and says nothing about it.
-fn sign_checkpoint(_ledger: &ledger::Ledger) -> anyhow::Result<()> {
-    Ok(())
+/// The name the demo signs its checkpoints as.
+const DEMO_SIGNER: &str = "tla-demo";
+
+/// Signs a checkpoint of the whole demo ledger with a demo key derived
+/// from the seed (so it is the same on every run and not secret: a real
+/// operator signs with `tla checkpoint --key FILE`), and returns the
+/// public key that checks it.
+fn sign_checkpoint(ledger: &ledger::Ledger, seed: u64) -> anyhow::Result<Verifier> {
+    let key_seed = blake3::derive_key("tla-ledger demo checkpoint key", &seed.to_le_bytes());
+    let signer = Signer::from_seed(DEMO_SIGNER, key_seed).context("the demo signing key")?;
+    ledger.sign_checkpoint(&signer)?;
+    let verifier = signer.verifier();
+    println!(
+        "Signed a checkpoint of all {} entries as {DEMO_SIGNER} (a demo key from the seed; public key {}).",
+        ledger.size(),
+        verifier.to_text()
+    );
+    Ok(verifier)
 }
 
 /// Makes `dir` an empty directory for the demo, refusing to touch a ledger

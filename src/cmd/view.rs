@@ -17,9 +17,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
+use ledger::checkpoint::Verifier;
 use ledger::Ledger;
 use projector::viewer::{
-    self, Anchor, ChainCheck, LedgerFacts, Shown, SourceError, VerificationFacts, ViewerSource,
+    self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SignatureCheck, SourceError,
+    VerificationFacts, ViewerSource,
 };
 use projector::{LedgerEvent, Period, ReportError};
 use schemas::EventData;
@@ -38,12 +40,22 @@ pub struct Args {
     /// Address to listen on (port 0: any free port).
     #[arg(long, default_value = LISTEN_DEFAULT, value_name = "ADDR")]
     pub listen: SocketAddr,
+    /// The public key (its text, or a file holding it) to check the
+    /// signature of the ledger's latest checkpoint with.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 /// `tla view`.
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let verifier = args
+        .key
+        .as_deref()
+        .map(super::key::load_verifier)
+        .transpose()?;
     let ledger = super::open_ledger(data_dir, false)?;
-    serve(Arc::new(LedgerSource::owning(ledger)), args.listen)?;
+    let source = LedgerSource::owning(ledger).with_verifier(verifier);
+    serve(Arc::new(source), args.listen)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -102,6 +114,8 @@ async fn shutdown() {
 pub struct LedgerSource {
     ledger: Arc<Mutex<Ledger>>,
     cache: Mutex<Cache>,
+    /// The key checkpoint signatures are checked with, when given.
+    verifier: Option<Verifier>,
 }
 
 /// What has been read or computed at one ledger size.
@@ -118,7 +132,50 @@ impl LedgerSource {
         LedgerSource {
             ledger,
             cache: Mutex::new(Cache::default()),
+            verifier: None,
         }
+    }
+
+    /// Checks checkpoint signatures with `verifier`.
+    pub fn with_verifier(self, verifier: Option<Verifier>) -> LedgerSource {
+        LedgerSource { verifier, ..self }
+    }
+
+    /// The ledger's size, head and latest signed checkpoint.
+    fn facts(&self, ledger: &Ledger) -> Result<LedgerFacts, SourceError> {
+        let head = ledger.head();
+        Ok(LedgerFacts {
+            size: head.size,
+            head: head.hash.to_hex(),
+            checkpoint: self.checkpoint(ledger)?,
+        })
+    }
+
+    /// The latest signed checkpoint: whether the ledger's Merkle root at
+    /// its size is the signed root, and its signature under the verifier.
+    fn checkpoint(&self, ledger: &Ledger) -> Result<Option<CheckpointFacts>, SourceError> {
+        let Some((_, note)) = ledger.latest_checkpoint().map_err(failed)? else {
+            return Ok(None);
+        };
+        let signed = ledger::checkpoint::read_unverified(&note).map_err(failed)?;
+        let ours = ledger.merkle_root(signed.size).map_err(failed)?;
+        let signature = match &self.verifier {
+            None => SignatureCheck::NotChecked,
+            Some(v) => match v.open(&note) {
+                Ok(_) => SignatureCheck::Valid { key: v.to_text() },
+                Err(e) => SignatureCheck::Invalid {
+                    key: v.to_text(),
+                    problem: e.to_string(),
+                },
+            },
+        };
+        Ok(Some(CheckpointFacts {
+            size: signed.size,
+            root: hex::encode(signed.root),
+            origin: signed.origin,
+            matches_ledger: ours == signed.root,
+            signature,
+        }))
     }
 
     /// A source that is the ledger's only user.
@@ -235,14 +292,7 @@ fn failed(e: impl std::fmt::Display) -> SourceError {
 
 impl ViewerSource for LedgerSource {
     fn ledger(&self) -> Result<LedgerFacts, SourceError> {
-        let head = self.lock()?.head();
-        Ok(LedgerFacts {
-            size: head.size,
-            head: head.hash.to_hex(),
-            // Issue 5: the latest signed checkpoint goes here once the
-            // ledger signs them.
-            checkpoint: None,
-        })
+        self.facts(&*self.lock()?)
     }
 
     fn tenants(&self) -> Result<Vec<String>, SourceError> {
@@ -301,12 +351,7 @@ impl ViewerSource for LedgerSource {
         Ok(VerificationFacts {
             anchor: anchor(&events, period),
             regenerated: regenerated.map(|s| s.report).map_err(|e| e.to_string()),
-            ledger: LedgerFacts {
-                size: head.size,
-                head: head.hash.to_hex(),
-                // Issue 5: the latest signed checkpoint, as in `ledger()`.
-                checkpoint: None,
-            },
+            ledger: self.facts(&ledger)?,
             chain,
         })
     }

@@ -67,6 +67,10 @@ pub(super) struct Words {
     pub no_checkpoint: &'static str,
     pub signature_valid: &'static str,
     pub signature_invalid: &'static str,
+    pub signature_not_checked: &'static str,
+    pub checkpoint_matches: &'static str,
+    pub checkpoint_differs: &'static str,
+    pub tree_root: &'static str,
     pub engine_version: &'static str,
     pub entries: &'static str,
     pub side_provider: &'static str,
@@ -167,6 +171,10 @@ pub(super) const NN: Words = Words {
     no_checkpoint: "Inkje signert sjekkpunkt enno",
     signature_valid: "signaturen stemmer",
     signature_invalid: "signaturen stemmer IKKJE",
+    signature_not_checked: "signaturen er ikkje sjekka (ingen offentleg nøkkel gjeven)",
+    checkpoint_matches: "stemmer med loggen",
+    checkpoint_differs: "stemmer IKKJE med loggen",
+    tree_root: "Merkle-rot for utdraget",
     engine_version: "Motorversjon",
     entries: "oppføringar",
     side_provider: "Leverandøren",
@@ -267,6 +275,10 @@ pub(super) const EN: Words = Words {
     no_checkpoint: "No signed checkpoint yet",
     signature_valid: "signature valid",
     signature_invalid: "signature NOT valid",
+    signature_not_checked: "signature not checked (no public key given)",
+    checkpoint_matches: "matches the ledger",
+    checkpoint_differs: "does NOT match the ledger",
+    tree_root: "Merkle root of the prefix",
     engine_version: "Engine version",
     entries: "entries",
     side_provider: "The provider",
@@ -365,6 +377,12 @@ pub(super) fn problem(lang: Lang, p: &super::report::Problem) -> String {
         }
         (Lang::En, Problem::SelfDigest) => {
             "The report's digest does not match its content.".to_string()
+        }
+        (Lang::Nn, Problem::Checkpoint) => {
+            "Det siste signerte sjekkpunktet stemmer ikkje med loggen, eller signaturen er ugyldig.".to_string()
+        }
+        (Lang::En, Problem::Checkpoint) => {
+            "The latest signed checkpoint does not match the ledger, or its signature is not valid.".to_string()
         }
         (Lang::Nn, Problem::Chain(e)) => format!("Hash-kjeda i loggen er broten: {e}"),
         (Lang::En, Problem::Chain(e)) => format!("The ledger's hash chain is broken: {e}"),
