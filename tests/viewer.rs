@@ -90,9 +90,7 @@ fn the_report_page_states_the_json_reports_figures_and_verifies() {
         verified.contains("data-verdict=\"verified\">Verifisert</p>"),
         "{verified}"
     );
-    // The demo signed a checkpoint of the whole ledger, and the viewer it
-    // serves checks it with the demo's public key.
-    assert!(verified.contains("stemmer med loggen; signaturen stemmer <code>tla-demo+"));
+    assert!(verified.contains("Inkje signert sjekkpunkt enno"));
     for format in ["csv", "md"] {
         let got = server.get(&format!("/tenants/alver/reports/2025-12/{format}"));
         assert_eq!(got.status, 200, "{format}");
@@ -137,8 +135,8 @@ fn contacts_lists_who_is_responsible_at_an_instant() {
 }
 
 #[test]
-fn tla_view_serves_an_existing_ledger() {
-    let server = Server::view(1, 1);
+fn tla_view_serves_an_existing_ledger_and_checks_its_checkpoint() {
+    let server = Server::view(1, 1, true);
     let grid = server.get("/tenants/alver?lang=en");
     assert_eq!(grid.status, 200);
     assert!(
@@ -150,6 +148,15 @@ fn tla_view_serves_an_existing_ledger() {
     assert!(verified
         .body
         .contains("data-verdict=\"verified\">Verified</p>"));
+    assert!(
+        verified
+            .body
+            .contains("matches the ledger; signature valid <code>viewer.test/ledger+"),
+        "{}",
+        verified.body
+    );
+    let unchecked = Server::view(1, 1, false);
+    let verified = unchecked.get("/tenants/alver/reports/2025-11/verify?lang=en");
     assert!(verified
         .body
         .contains("matches the ledger; signature not checked (no public key given)"));

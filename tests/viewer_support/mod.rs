@@ -32,18 +32,37 @@ impl Server {
         Server::spawn(command, dir)
     }
 
-    /// `tla demo` over `tenants` municipalities and `months` months, then
-    /// `tla view` over its ledger.
-    pub fn view(tenants: u32, months: u32) -> Server {
+    /// `tla demo` over `tenants` municipalities and `months` months, a
+    /// checkpoint signed with a new key (`tla key generate`, `tla
+    /// checkpoint`), then `tla view` over the ledger, given the public key
+    /// when `with_key`.
+    pub fn view(tenants: u32, months: u32, with_key: bool) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let demo = tla(dir.path())
-            .arg("demo")
-            .args(demo_size(tenants, months))
-            .output()
-            .expect("run tla demo");
-        assert!(demo.status.success(), "tla demo failed: {demo:?}");
+        let key = dir.path().join("signing.key");
+        let key = key.to_str().expect("a UTF-8 path");
+        let run = |args: &[&str]| -> String {
+            let output = tla(dir.path()).args(args).output().expect("run tla");
+            assert!(output.status.success(), "tla {args:?} failed: {output:?}");
+            String::from_utf8(output.stdout).expect("UTF-8 output")
+        };
+        let size = demo_size(tenants, months);
+        let mut demo = vec!["demo"];
+        demo.extend(size.iter().map(String::as_str));
+        run(&demo);
+        let public = run(&[
+            "key",
+            "generate",
+            "--name",
+            "viewer.test/ledger",
+            "--out",
+            key,
+        ]);
+        run(&["checkpoint", "--key", key]);
         let mut command = tla(dir.path());
         command.args(["view", "--listen", "127.0.0.1:0"]);
+        if with_key {
+            command.args(["--key", public.trim()]);
+        }
         Server::spawn(command, dir)
     }
 
