@@ -100,6 +100,11 @@ fn proofs_the_ledger_makes_verify_and_a_changed_one_does_not() {
         &field(out, "proof"),
     ])
     .assert_code(0);
+    // verify recomputes the tree and prints the same root the proofs use.
+    let whole = env.run(&["proof", "inclusion", "--seq", "0"]);
+    env.run(&["verify"])
+        .assert_code(0)
+        .assert_stdout_contains(&format!("Merkle root {}", field(&whole.stdout, "root")));
     env.run(&["proof", "inclusion", "--seq", "700"])
         .assert_code(1)
         .assert_stderr_contains("--seq 700 is not an entry");

@@ -90,7 +90,13 @@ fn the_report_page_states_the_json_reports_figures_and_verifies() {
         verified.contains("data-verdict=\"verified\">Verifisert</p>"),
         "{verified}"
     );
-    assert!(verified.contains("Inkje signert sjekkpunkt enno"));
+    // The demo signed a checkpoint of the whole ledger, and the viewer it
+    // serves checks it with the demo's public key.
+    assert!(
+        verified
+            .contains("stemmer med loggen; signaturen stemmer <code>demo.tla-ledger.local/ledger+"),
+        "{verified}"
+    );
     for format in ["csv", "md"] {
         let got = server.get(&format!("/tenants/alver/reports/2025-12/{format}"));
         assert_eq!(got.status, 200, "{format}");

@@ -191,7 +191,11 @@ pub struct Ledger {
 impl Ledger {
     /// Opens the ledger in `dir`, creating an empty one if absent.
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
-        let store = store::Store::open(dir)?;
+        Ledger::from_store(store::Store::open(dir)?)
+    }
+
+    /// The ledger over an open store, upgrading an older store format.
+    fn from_store(store: store::Store) -> Result<Ledger, LedgerError> {
         let head = match store.head()? {
             Some(h) => Head {
                 size: h.size,
@@ -711,10 +715,9 @@ impl Ledger {
     ) -> Result<Result<Summary, Failure>, LedgerError> {
         let mut store = store::Store::open(dir)?;
         if store.format() != store::FORMAT_VERSION {
-            // Opening the ledger upgrades the store (it computes the tiles).
-            drop(store);
-            drop(Ledger::open(dir)?);
-            store = store::Store::open(dir)?;
+            // The ledger upgrades the store (it computes the tiles); a plain
+            // store otherwise keeps verify able to judge a damaged one.
+            store = Ledger::from_store(store)?.store;
         }
         let claimed = match store.head()? {
             Some(h) => (h.size, Hash(h.hash)),
@@ -725,7 +728,7 @@ impl Ledger {
         loop {
             let open = match store.take() {
                 Some(open) => open,
-                None => store::Store::open(dir)?,
+                None => store::Store::reopen(dir)?,
             };
             match state.run(&open, stretch, &mut progress)? {
                 Err(failure) => return Ok(Err(failure)),

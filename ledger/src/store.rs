@@ -49,6 +49,13 @@ const PREFIX_CHECKPOINT: u8 = b'n';
 /// so blocks live in the fsynced log. `sync_blobs` covers what remains.
 const SEGMENT_BYTES: usize = 16 << 20;
 
+/// How long `reopen` waits for this process's own lock to go: sled's
+/// background threads finish within milliseconds, a second is generous.
+const REOPEN_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Between `reopen` attempts.
+const REOPEN_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// sled's page cache. The ledger reads mostly sequentially, so a modest
 /// cache suffices and keeps `tla` light beside a running service.
 const CACHE_BYTES: u64 = 64 << 20;
@@ -240,6 +247,23 @@ impl Store {
         };
         syncer.sync_blobs()?;
         Ok(Store { db, syncer, format })
+    }
+
+    /// Opens a store this process has just closed. sled releases its file
+    /// lock only when its last background reference goes, which can lag
+    /// the drop by a moment, so a lock still held is retried briefly here
+    /// (never in `open`, where a lock means another process).
+    pub fn reopen(dir: &Path) -> Result<Store, StoreError> {
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match Store::open(dir) {
+                Err(StoreError::Locked { .. }) if waited < REOPEN_WAIT_MAX => {
+                    std::thread::sleep(REOPEN_RETRY_INTERVAL);
+                    waited += REOPEN_RETRY_INTERVAL;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The format found on disk when the store was opened.

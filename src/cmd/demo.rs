@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use ingest::demo::{self, DemoConfig};
-use ledger::checkpoint::Verifier;
+use ledger::checkpoint::{Signer, Verifier};
 use ledger::Outcome;
 use projector::viewer::Anchor;
 use schemas::Event;
@@ -85,7 +85,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         DEMO_BATCH_EVENTS_MAX
     );
     let (reports, anchors) = issue_reports(&mut ledger, &history.tenants, &history.periods)?;
-    let verifier = sign_checkpoint(&ledger)?;
+    let verifier = sign_checkpoint(data_dir, &ledger)?;
     if !verify_all(&ledger, &reports)? {
         return Ok(ExitCode::from(1));
     }
@@ -106,7 +106,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     print_next_steps(data_dir, &args, started, &example);
     if args.serve {
-        let source = Arc::new(view::LedgerSource::owning(ledger).with_verifier(verifier));
+        let source = Arc::new(view::LedgerSource::owning(ledger).with_verifier(Some(verifier)));
         let issued: Vec<_> = reports.into_iter().zip(anchors).collect();
         source
             .remember(&issued)
@@ -117,14 +117,40 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Signs a checkpoint of the demo ledger and returns the public key that
-/// checks it, for the viewer. The demo's one call site for it: the lead's
-/// signed checkpoints (`ledger::Ledger::sign_checkpoint`) fill this in, with
-/// a demo key that the evidence tests expect; until then the demo signs
-/// nothing, says nothing about it, and its viewer shows "no signed
-/// checkpoint yet".
-fn sign_checkpoint(_ledger: &ledger::Ledger) -> anyhow::Result<Option<Verifier>> {
-    Ok(None)
+/// The demo's signing key, kept in its data directory (a real operator
+/// keeps the key apart from the ledger: docs/AUDITING.md).
+const DEMO_KEY_FILE: &str = "demo-signing.key";
+
+/// The demo's checkpoint origin (and key name).
+const DEMO_ORIGIN: &str = "demo.tla-ledger.local/ledger";
+
+/// Signs a checkpoint of the demo ledger with a key made for the demo, and
+/// returns the public key that checks it.
+fn sign_checkpoint(data_dir: &Path, ledger: &ledger::Ledger) -> anyhow::Result<Verifier> {
+    let path = data_dir.join(DEMO_KEY_FILE);
+    let signer = if path.exists() {
+        super::key::load_signer(&path)?
+    } else {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        let signer = Signer::from_seed(DEMO_ORIGIN, seed)?;
+        super::key::write_private(&path, &signer.to_text())?;
+        std::fs::write(
+            data_dir.join(format!("{DEMO_KEY_FILE}.pub")),
+            format!("{}\n", signer.verifier().to_text()),
+        )
+        .context("cannot write the demo's public key")?;
+        signer
+    };
+    let note = ledger.sign_checkpoint(&signer)?;
+    let checkpoint = ledger::checkpoint::read_unverified(&note)?;
+    println!(
+        "Signed a checkpoint: {} entries, Merkle root {} (key {}).",
+        checkpoint.size,
+        hex::encode(checkpoint.root),
+        signer.verifier().to_text()
+    );
+    Ok(signer.verifier())
 }
 
 /// Makes `dir` an empty directory for the demo, refusing to touch a ledger
@@ -404,6 +430,12 @@ fn print_next_steps(
     );
     println!("  tla log{flag} --tenant {tenant} --limit 20    (browse the entries)");
     println!("  tla verify{flag}    (recompute every hash again)");
+    println!(
+        "  tla audit{flag} --trusted kept.checkpoint --key {dir}/{DEMO_KEY_FILE}.pub    (what an auditor runs at every visit, docs/AUDITING.md)"
+    );
+    println!(
+        "  tla evidence export{flag} --tenant {tenant} --period {period} --out {tenant}-{period}.evidence.json    (check it offline with tla evidence verify {tenant}-{period}.evidence.json --key {dir}/{DEMO_KEY_FILE}.pub)"
+    );
     println!(
         "  tla export{flag} --out ledger.jsonl    (the ledger for an auditor, docs/FORMAT.md; check it with tla verify --export ledger.jsonl)"
     );
