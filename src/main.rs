@@ -33,7 +33,8 @@ struct Cli {
 const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 the check or command failed (broken chain, invalid input); 2 wrong usage.
 
-Start with `tla demo`, then try `tla report --tenant alver --period 2026-01 --format md`.";
+Start with `tla demo`, then try `tla report --tenant alver --period 2026-01 --format md`,
+or `tla demo --serve` for the web report viewer.";
 
 #[derive(Subcommand)]
 enum Command {

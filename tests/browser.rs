@@ -124,12 +124,30 @@ async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn text(client: &Client, css: &str) -> anyhow::Result<String> {
-    let element = client
-        .find(Locator::Css(css))
-        .await
-        .with_context(|| format!("no element {css}"))?;
-    Ok(element.text().await?)
+/// How long a page may take to arrive after a click.
+const PAGE_SECONDS_MAX: u64 = 20;
+
+/// Waits until the page at `path` is shown with the heading `h1`, so
+/// that no check reads the page a click is leaving.
+async fn arrived(client: &Client, path: &str, h1: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let url = client.current_url().await?;
+        let heading = match url.path() == path {
+            true => client.find(Locator::Css("h1")).await.ok(),
+            false => None,
+        };
+        if let Some(heading) = heading {
+            if heading.text().await.ok().as_deref() == Some(h1) {
+                return Ok(());
+            }
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(PAGE_SECONDS_MAX),
+            "no page {path} with heading {h1:?} within {PAGE_SECONDS_MAX} s (at {url})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,7 +165,7 @@ async fn a_reader_goes_from_tenant_to_a_verified_report() {
 
 async fn walk(client: &Client, server: &Server) -> anyhow::Result<()> {
     client.goto(&server.url("/")).await?;
-    ensure!(text(client, "h1").await? == "Kommunar");
+    arrived(client, "/", "Kommunar").await?;
     screenshot(client, "01-tenants.png").await?;
 
     client
@@ -155,21 +173,17 @@ async fn walk(client: &Client, server: &Server) -> anyhow::Result<()> {
         .await?
         .click()
         .await?;
-    ensure!(client.current_url().await?.path() == "/tenants/alver");
-    ensure!(text(client, "h1").await? == "Alver");
+    arrived(client, "/tenants/alver", "Alver").await?;
     screenshot(client, "02-alver-months.png").await?;
+    living_documents(client).await?;
 
     client
         .find(Locator::Css("a[data-period=\"2025-12\"]"))
         .await?
         .click()
         .await?;
-    ensure!(client.current_url().await?.path() == "/tenants/alver/reports/2025-12");
-    let title = text(client, "h1").await?;
-    ensure!(
-        title == "Tenestenivårapport: Alver, desember 2025",
-        "{title}"
-    );
+    let report = "/tenants/alver/reports/2025-12";
+    arrived(client, report, "Tenestenivårapport: Alver, desember 2025").await?;
     screenshot(client, "03-report.png").await?;
     figures_match_the_json_report(client, server).await?;
     skip_link_works_by_keyboard(client).await?;
@@ -185,7 +199,7 @@ async fn walk(client: &Client, server: &Server) -> anyhow::Result<()> {
         .await?
         .click()
         .await?;
-    ensure!(text(client, "h1").await? == "Service level report: Alver, December 2025");
+    arrived(client, report, "Service level report: Alver, December 2025").await?;
     screenshot(client, "05-report-en.png").await?;
 
     client.set_window_size(390, 844).await?;
@@ -202,6 +216,40 @@ async fn walk(client: &Client, server: &Server) -> anyhow::Result<()> {
         "the report scrolls sideways on a phone: {width} px"
     );
     screenshot(client, "06-report-phone.png").await?;
+    Ok(())
+}
+
+/// The contacts and meetings pages, reached from the tenant's page and
+/// back by the breadcrumb trail.
+async fn living_documents(client: &Client) -> anyhow::Result<()> {
+    for (link, path, heading, shot) in [
+        (
+            "Kontaktpersonar",
+            "/tenants/alver/contacts",
+            "Kontaktpersonar: Alver",
+            "02a-contacts.png",
+        ),
+        (
+            "Møte og referat",
+            "/tenants/alver/meetings",
+            "Møte og referat: Alver",
+            "02b-meetings.png",
+        ),
+    ] {
+        client.find(Locator::LinkText(link)).await?.click().await?;
+        arrived(client, path, heading).await?;
+        ensure!(
+            !client.find_all(Locator::Css("tbody tr")).await?.is_empty(),
+            "{path} lists nothing"
+        );
+        screenshot(client, shot).await?;
+        client
+            .find(Locator::Css("nav .crumbs a[href=\"/tenants/alver\"]"))
+            .await?
+            .click()
+            .await?;
+        arrived(client, "/tenants/alver", "Alver").await?;
+    }
     Ok(())
 }
 

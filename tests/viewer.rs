@@ -90,6 +90,13 @@ fn the_report_page_states_the_json_reports_figures_and_verifies() {
         verified.contains("data-verdict=\"verified\">Verifisert</p>"),
         "{verified}"
     );
+    // The demo signed a checkpoint of the whole ledger, and the viewer it
+    // serves checks it with the demo's public key.
+    assert!(
+        verified
+            .contains("stemmer med loggen; signaturen stemmer <code>demo.tla-ledger.local/ledger+"),
+        "{verified}"
+    );
     for format in ["csv", "md"] {
         let got = server.get(&format!("/tenants/alver/reports/2025-12/{format}"));
         assert_eq!(got.status, 200, "{format}");
@@ -110,8 +117,9 @@ fn contacts_lists_who_is_responsible_at_an_instant() {
     ]);
     run.assert_code(0);
     assert!(
-        run.stdout
-            .starts_with("Contact persons of alver at 2025-12-01 12:00 CET (2025-12-01 11:00 UTC)"),
+        run.stdout.starts_with(
+            "Contact persons of Alver (alver) at 2025-12-01 12:00 CET (2025-12-01 11:00 UTC)"
+        ),
         "{}",
         run.stdout
     );
@@ -130,4 +138,32 @@ fn contacts_lists_who_is_responsible_at_an_instant() {
     let unknown = env.run(&["contacts", "--tenant", "nowhere"]);
     unknown.assert_code(1);
     assert!(unknown.stderr.contains("\"nowhere\""), "{}", unknown.stderr);
+}
+
+#[test]
+fn tla_view_serves_an_existing_ledger_and_checks_its_checkpoint() {
+    let server = Server::view(1, 1, true);
+    let grid = server.get("/tenants/alver?lang=en");
+    assert_eq!(grid.status, 200);
+    assert!(
+        grid.body.contains("data-period=\"2025-11\""),
+        "{}",
+        grid.body
+    );
+    let verified = server.get("/tenants/alver/reports/2025-11/verify?lang=en");
+    assert!(verified
+        .body
+        .contains("data-verdict=\"verified\">Verified</p>"));
+    assert!(
+        verified
+            .body
+            .contains("matches the ledger; signature valid <code>viewer.test/ledger+"),
+        "{}",
+        verified.body
+    );
+    let unchecked = Server::view(1, 1, false);
+    let verified = unchecked.get("/tenants/alver/reports/2025-11/verify?lang=en");
+    assert!(verified
+        .body
+        .contains("matches the ledger; signature not checked (no public key given)"));
 }

@@ -12,7 +12,8 @@ use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use ingest::demo::{self, DemoConfig};
 use projector::viewer::{
-    self, Anchor, ChainCheck, LedgerFacts, Shown, SourceError, VerificationFacts, ViewerSource,
+    self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SignatureCheck, SourceError,
+    VerificationFacts, ViewerSource,
 };
 use projector::{Input, LedgerEvent, Period, Report};
 use serde_json::json;
@@ -30,6 +31,8 @@ struct Memory {
     issued: BTreeMap<(String, Period), (Report, Anchor)>,
     /// Digests the "ledger" anchors in place of the true ones.
     tampered: bool,
+    /// Whether the reports were issued (anchored) at all.
+    issued_in_ledger: bool,
 }
 
 fn memory(tampered: bool) -> Memory {
@@ -76,6 +79,7 @@ fn memory(tampered: bool) -> Memory {
         events,
         issued,
         tampered,
+        issued_in_ledger: true,
     }
 }
 
@@ -132,7 +136,7 @@ impl ViewerSource for Memory {
             .ok_or_else(|| SourceError::NotFound(format!("no report of {tenant} {period}")))?;
         Ok(Arc::new(Shown {
             report: report.clone(),
-            anchor: Some(anchor.clone()),
+            anchor: self.issued_in_ledger.then(|| anchor.clone()),
         }))
     }
 
@@ -467,4 +471,65 @@ fn the_months_listed_run_to_the_last_issued_or_the_last_fact() {
     });
     assert_eq!(months(&issued), ["2025-11", "2025-12"]);
     assert!(months(&[]).is_empty());
+}
+
+#[test]
+fn judge_names_every_problem() {
+    use projector::viewer::{judge, Verdict};
+    let source = memory(false);
+    let period: Period = "2025-12".parse().unwrap();
+    let (report, anchor) = &source.issued[&("alver".to_string(), period)];
+    let facts = source.verify("alver", period).expect("facts");
+    assert_eq!(judge(report, &facts), Verdict::Verified);
+    let broken = VerificationFacts {
+        chain: ChainCheck::Broken {
+            problem: "position 7: hash mismatch".to_string(),
+        },
+        ..facts.clone()
+    };
+    let Verdict::NotVerified(problems) = judge(report, &broken) else {
+        panic!("a broken chain verifies nothing");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let mut other = report.clone();
+    other.manifest.ledger_size += 1;
+    other.seal();
+    let Verdict::NotVerified(problems) = judge(&other, &facts) else {
+        panic!("a page that showed another report is not verified");
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let mut mismatched = facts.clone();
+    mismatched.ledger.checkpoint = Some(CheckpointFacts {
+        size: 10,
+        root: "ef".repeat(32),
+        origin: "tla-test".to_string(),
+        matches_ledger: false,
+        signature: SignatureCheck::NotChecked,
+    });
+    assert!(matches!(
+        judge(report, &mismatched),
+        Verdict::NotVerified(_)
+    ));
+    let mut signed = mismatched.clone();
+    if let Some(c) = signed.ledger.checkpoint.as_mut() {
+        c.matches_ledger = true;
+    }
+    assert_eq!(
+        judge(report, &signed),
+        Verdict::Verified,
+        "not checked is no problem"
+    );
+    if let Some(c) = signed.ledger.checkpoint.as_mut() {
+        c.signature = SignatureCheck::Invalid {
+            key: "tla-test+00+AA".to_string(),
+            problem: "no signature by this key".to_string(),
+        };
+    }
+    assert!(matches!(judge(report, &signed), Verdict::NotVerified(_)));
+    let failed = VerificationFacts {
+        regenerated: Err("no agreement".to_string()),
+        anchor: Some(anchor.clone()),
+        ..facts
+    };
+    assert!(matches!(judge(report, &failed), Verdict::NotVerified(_)));
 }

@@ -53,8 +53,12 @@ fn timezone(events: &[LedgerEvent]) -> String {
 /// The roster as a plain table per side.
 fn render(tenant: &str, roster: &Roster, timezone: &str) -> String {
     let at = projector::render::when(&schemas::format_instant(roster.at), timezone);
+    let name = match ingest::demo::tenant_display_name(tenant) {
+        "" => tenant.to_string(),
+        name => format!("{name} ({tenant})"),
+    };
     let mut out = format!(
-        "Contact persons of {tenant} at {} ({}), agreement version {}\n",
+        "Contact persons of {name} at {} ({}), agreement version {}\n",
         at.local,
         at.utc,
         roster

@@ -92,9 +92,21 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     println!();
     print_table(&events);
     print_deviations(&reports, &history.periods);
-    print_next_steps(data_dir, &args, started);
+    // The example report: the first month of the first tenant with a
+    // deviation to see, else its last month.
+    let example = reports
+        .iter()
+        .take_while(|r| r.tenant == reports[0].tenant)
+        .find(|r| !r.deviations.is_empty())
+        .or(reports
+            .iter()
+            .take_while(|r| r.tenant == reports[0].tenant)
+            .last())
+        .map(|r| (r.tenant.clone(), r.period.clone()))
+        .unwrap_or_default();
+    print_next_steps(data_dir, &args, started, &example);
     if args.serve {
-        let source = Arc::new(view::LedgerSource::new(ledger).with_verifier(verifier));
+        let source = Arc::new(view::LedgerSource::owning(ledger).with_verifier(Some(verifier)));
         let issued: Vec<_> = reports.into_iter().zip(anchors).collect();
         source
             .remember(&issued)
@@ -386,35 +398,43 @@ fn print_table(events: &[Event]) {
     println!();
 }
 
-fn print_next_steps(data_dir: &Path, args: &Args, started: Instant) {
+fn print_next_steps(
+    data_dir: &Path,
+    args: &Args,
+    started: Instant,
+    (tenant, period): &(String, String),
+) {
     let dir = data_dir.display();
     let flag = if data_dir == Path::new("./tla-data") {
         String::new()
     } else {
         format!(" --data-dir {dir}")
     };
-    println!("Done in {:.1} s. Next:", started.elapsed().as_secs_f64());
+    println!(
+        "Done in {:.1} s. Next (`tla` is `cargo run --` until you `cargo install --path .`):",
+        started.elapsed().as_secs_f64()
+    );
     if !args.serve {
         println!(
             "  tla view{flag}    (the web report viewer at http://{}/; or run the demo with --serve)",
             view::LISTEN_DEFAULT
         );
     }
+    let report = format!("tla report{flag} --tenant {tenant} --period {period}");
+    println!("  {report} --format md    (a report for people)");
+    println!("  {report} > {tenant}-{period}.json    (the contract format)");
+    println!("  tla verify-report{flag} {tenant}-{period}.json    (regenerate it and compare)");
+    println!("  {report} --format pdf --out {tenant}-{period}.pdf    (A4, printed by Chromium)");
     println!(
-        "  tla report{flag} --tenant alver --period 2026-01 --format md    (a report for people)"
+        "  tla contacts{flag} --tenant {tenant} --at {period}-15T12:00:00+01:00    (who was responsible then)"
     );
-    println!(
-        "  tla report{flag} --tenant alver --period 2026-01 > alver-2026-01.json    (the contract format)"
-    );
-    println!("  tla verify-report{flag} alver-2026-01.json    (regenerate it and compare)");
-    println!("  tla contacts{flag} --tenant alver --at 2026-03-01T12:00:00+01:00    (who was responsible then)");
-    println!("  tla log{flag} --tenant alver --limit 20    (browse the entries)");
+    println!("  tla log{flag} --tenant {tenant} --limit 20    (browse the entries)");
     println!("  tla verify{flag}    (recompute every hash again)");
     println!(
         "  tla audit{flag} --trusted kept.checkpoint --key {dir}/{DEMO_KEY_FILE}.pub    (what an auditor runs at every visit, docs/AUDITING.md)"
     );
     println!(
-        "  tla evidence export{flag} --tenant alver --period 2026-01 --out alver.evidence.json    (check it offline with tla evidence verify alver.evidence.json --key {dir}/{DEMO_KEY_FILE}.pub)"
+        "  tla evidence export{flag} --tenant {tenant} --period {period} --out {tenant}-{period}.evidence.json    (check it offline with tla evidence verify {tenant}-{period}.evidence.json --key {dir}/{DEMO_KEY_FILE}.pub)"
     );
     println!(
         "  tla export{flag} --out ledger.jsonl    (the ledger for an auditor, docs/FORMAT.md; check it with tla verify --export ledger.jsonl)"

@@ -3,7 +3,9 @@
 //! `tla demo --serve`, the service of `tla serve`) reads the ledger.
 //!
 //! The ledger is opened once (sled holds an exclusive lock) and shared
-//! behind a mutex. Reports are cached per (tenant, period) for the ledger
+//! behind a mutex; a server that has its own routes mounts the viewer's
+//! beside them with
+//! `router.merge(viewer::router(Arc::new(LedgerSource::new(ledger))))`. Reports are cached per (tenant, period) for the ledger
 //! size they were computed at, so that the tenant list and the month grids
 //! cost one computation per report until the ledger grows; a verification
 //! never reads the cache.
@@ -15,10 +17,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
+use ledger::checkpoint::Verifier;
 use ledger::Ledger;
 use projector::viewer::{
-    self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SourceError, VerificationFacts,
-    ViewerSource,
+    self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SignatureCheck, SourceError,
+    VerificationFacts, ViewerSource,
 };
 use projector::{LedgerEvent, Period, ReportError};
 use schemas::EventData;
@@ -37,9 +40,9 @@ pub struct Args {
     /// Address to listen on (port 0: any free port).
     #[arg(long, default_value = LISTEN_DEFAULT, value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// The public verifier key (text or file) the verification panel checks
-    /// the latest checkpoint's signature with.
-    #[arg(long)]
+    /// The public key (its text, or a file holding it) to check the
+    /// signature of the ledger's latest checkpoint with.
+    #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
 }
 
@@ -51,10 +54,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .map(super::key::load_verifier)
         .transpose()?;
     let ledger = super::open_ledger(data_dir, false)?;
-    let mut source = LedgerSource::new(ledger);
-    if let Some(verifier) = verifier {
-        source = source.with_verifier(verifier);
-    }
+    let source = LedgerSource::owning(ledger).with_verifier(verifier);
     serve(Arc::new(source), args.listen)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -108,12 +108,14 @@ async fn shutdown() {
     interrupt.await.ok();
 }
 
-/// The ledger as a [`ViewerSource`].
+/// The ledger as a [`ViewerSource`]. It shares the ledger's mutex with
+/// whoever else uses the ledger in the process (the service's writer):
+/// the viewer holds it only while it reads or computes one page's reports.
 pub struct LedgerSource {
-    ledger: Mutex<Ledger>,
+    ledger: Arc<Mutex<Ledger>>,
     cache: Mutex<Cache>,
-    /// The key the latest checkpoint's signature is checked with, if given.
-    verifier: Option<ledger::checkpoint::Verifier>,
+    /// The key checkpoint signatures are checked with, when given.
+    verifier: Option<Verifier>,
 }
 
 /// What has been read or computed at one ledger size.
@@ -125,18 +127,60 @@ struct Cache {
 }
 
 impl LedgerSource {
-    pub fn new(ledger: Ledger) -> LedgerSource {
+    /// A source over a ledger shared with others in the process.
+    pub fn new(ledger: Arc<Mutex<Ledger>>) -> LedgerSource {
         LedgerSource {
-            ledger: Mutex::new(ledger),
+            ledger,
             cache: Mutex::new(Cache::default()),
             verifier: None,
         }
     }
 
-    /// Checks checkpoint signatures with this public key.
-    pub fn with_verifier(mut self, verifier: ledger::checkpoint::Verifier) -> LedgerSource {
-        self.verifier = Some(verifier);
-        self
+    /// Checks checkpoint signatures with `verifier`.
+    pub fn with_verifier(self, verifier: Option<Verifier>) -> LedgerSource {
+        LedgerSource { verifier, ..self }
+    }
+
+    /// The ledger's size, head and latest signed checkpoint.
+    fn facts(&self, ledger: &Ledger) -> Result<LedgerFacts, SourceError> {
+        let head = ledger.head();
+        Ok(LedgerFacts {
+            size: head.size,
+            head: head.hash.to_hex(),
+            checkpoint: self.checkpoint(ledger)?,
+        })
+    }
+
+    /// The latest signed checkpoint: whether the ledger's Merkle root at
+    /// its size is the signed root, and its signature under the verifier.
+    fn checkpoint(&self, ledger: &Ledger) -> Result<Option<CheckpointFacts>, SourceError> {
+        let Some((_, note)) = ledger.latest_checkpoint().map_err(failed)? else {
+            return Ok(None);
+        };
+        let signed = ledger::checkpoint::read_unverified(&note).map_err(failed)?;
+        let ours = ledger.merkle_root(signed.size).map_err(failed)?;
+        let signature = match &self.verifier {
+            None => SignatureCheck::NotChecked,
+            Some(v) => match v.open(&note) {
+                Ok(_) => SignatureCheck::Valid { key: v.to_text() },
+                Err(e) => SignatureCheck::Invalid {
+                    key: v.to_text(),
+                    problem: e.to_string(),
+                },
+            },
+        };
+        Ok(Some(CheckpointFacts {
+            size: signed.size,
+            root: hex::encode(signed.root),
+            origin: signed.origin,
+            matches_ledger: ours == signed.root,
+            signature,
+        }))
+    }
+
+    /// A source that is the ledger's only user.
+    pub fn owning(ledger: Ledger) -> LedgerSource {
+        LedgerSource::new(Arc::new(Mutex::new(ledger)))
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Ledger>, SourceError> {
@@ -248,28 +292,7 @@ fn failed(e: impl std::fmt::Display) -> SourceError {
 
 impl ViewerSource for LedgerSource {
     fn ledger(&self) -> Result<LedgerFacts, SourceError> {
-        let ledger = self.lock()?;
-        let head = ledger.head();
-        let checkpoint = match ledger.latest_checkpoint().map_err(failed)? {
-            None => None,
-            Some((_, note)) => {
-                let checkpoint = ledger::checkpoint::read_unverified(&note).map_err(failed)?;
-                let matches_ledger =
-                    ledger.merkle_root(checkpoint.size).ok() == Some(checkpoint.root);
-                Some(CheckpointFacts {
-                    size: checkpoint.size,
-                    root: hex::encode(checkpoint.root),
-                    key: checkpoint.origin,
-                    signature_valid: self.verifier.as_ref().map(|v| v.open(&note).is_ok()),
-                    matches_ledger,
-                })
-            }
-        };
-        Ok(LedgerFacts {
-            size: head.size,
-            head: head.hash.to_hex(),
-            checkpoint,
-        })
+        self.facts(&*self.lock()?)
     }
 
     fn tenants(&self) -> Result<Vec<String>, SourceError> {
@@ -328,12 +351,7 @@ impl ViewerSource for LedgerSource {
         Ok(VerificationFacts {
             anchor: anchor(&events, period),
             regenerated: regenerated.map(|s| s.report).map_err(|e| e.to_string()),
-            ledger: LedgerFacts {
-                size: head.size,
-                head: head.hash.to_hex(),
-                // Issue 5: the latest signed checkpoint, as in `ledger()`.
-                checkpoint: None,
-            },
+            ledger: self.facts(&ledger)?,
             chain,
         })
     }

@@ -23,20 +23,55 @@ pub struct Server {
 }
 
 impl Server {
-    /// The demo over `tenants` municipalities and `months` months.
+    /// `tla demo --serve` over `tenants` municipalities and `months` months.
     pub fn start(tenants: u32, months: u32) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tla"))
-            .arg("--data-dir")
-            .arg(dir.path().join("ledger"))
-            .args(["demo", "--serve", "--listen", "127.0.0.1:0"])
-            .args(["--tenants", &tenants.to_string()])
-            .args(["--months", &months.to_string()])
-            .env_remove("TLA_DATA_DIR")
+        let mut command = tla(dir.path());
+        command.args(["demo", "--serve", "--listen", "127.0.0.1:0"]);
+        command.args(demo_size(tenants, months));
+        Server::spawn(command, dir)
+    }
+
+    /// `tla demo` over `tenants` municipalities and `months` months, a
+    /// checkpoint signed with a new key (`tla key generate`, `tla
+    /// checkpoint`), then `tla view` over the ledger, given the public key
+    /// when `with_key`.
+    pub fn view(tenants: u32, months: u32, with_key: bool) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = dir.path().join("signing.key");
+        let key = key.to_str().expect("a UTF-8 path");
+        let run = |args: &[&str]| -> String {
+            let output = tla(dir.path()).args(args).output().expect("run tla");
+            assert!(output.status.success(), "tla {args:?} failed: {output:?}");
+            String::from_utf8(output.stdout).expect("UTF-8 output")
+        };
+        let size = demo_size(tenants, months);
+        let mut demo = vec!["demo"];
+        demo.extend(size.iter().map(String::as_str));
+        run(&demo);
+        let public = run(&[
+            "key",
+            "generate",
+            "--name",
+            "viewer.test/ledger",
+            "--out",
+            key,
+        ]);
+        run(&["checkpoint", "--key", key]);
+        let mut command = tla(dir.path());
+        command.args(["view", "--listen", "127.0.0.1:0"]);
+        if with_key {
+            command.args(["--key", public.trim()]);
+        }
+        Server::spawn(command, dir)
+    }
+
+    fn spawn(mut command: Command, dir: tempfile::TempDir) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start tla demo --serve");
+            .expect("start tla");
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -55,7 +90,7 @@ impl Server {
             .recv_timeout(Duration::from_secs(START_SECONDS_MAX))
             .unwrap_or_else(|_| {
                 let _ = child.kill();
-                panic!("tla demo --serve printed no viewer URL within {START_SECONDS_MAX} s")
+                panic!("tla printed no viewer URL within {START_SECONDS_MAX} s")
             });
         Server {
             child,
@@ -72,6 +107,25 @@ impl Server {
     pub fn get(&self, path: &str) -> Response {
         get(&self.url(path))
     }
+}
+
+/// `tla --data-dir DIR/ledger`.
+fn tla(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tla"));
+    command
+        .arg("--data-dir")
+        .arg(dir.join("ledger"))
+        .env_remove("TLA_DATA_DIR");
+    command
+}
+
+fn demo_size(tenants: u32, months: u32) -> [String; 4] {
+    [
+        "--tenants".to_string(),
+        tenants.to_string(),
+        "--months".to_string(),
+        months.to_string(),
+    ]
 }
 
 impl Drop for Server {

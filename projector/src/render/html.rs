@@ -4,7 +4,8 @@
 //! reports are evidence; issue 6 asks for nothing fetched from outside).
 //!
 //! The page reads on a phone (below 40rem each table row becomes a card,
-//! its cells labelled through `data-label`) and prints on A4 (`@page`,
+//! its cells labelled through `data-label`, the label floated beside the
+//! value so that a long label wraps and the card grows with it) and prints on A4 (`@page`,
 //! repeated table headers, rows kept whole). Tables are semantic:
 //! `<caption>`, `<th scope="col">` and a `<th scope="row">` per row.
 //! Every string from the report, including those composed into
@@ -50,8 +51,8 @@ table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-pa
 table.cards,table.cards tbody,table.cards tr{display:block;width:100%}
 table.cards tr{border:1px solid var(--line);border-radius:.3rem;margin:0 0 .75rem;padding:.3rem .6rem}
 table.cards caption{display:block}
-table.cards th,table.cards td{display:block;position:relative;min-height:1.5rem;border:0;padding:.2rem 0 .2rem 42%;text-align:left;white-space:normal}
-table.cards th::before,table.cards td::before{content:attr(data-label);position:absolute;left:0;width:40%;font-weight:600;color:var(--muted)}
+table.cards th,table.cards td{display:flow-root;border:0;padding:.2rem 0 .2rem 9rem;text-align:left;white-space:normal}
+table.cards th::before,table.cards td::before{content:attr(data-label);float:left;width:8.5rem;margin-left:-9rem;font-weight:600;color:var(--muted)}
 }
 @page{size:A4;margin:16mm 14mm 18mm;@bottom-right{content:counter(page) " / " counter(pages);font:8pt system-ui,sans-serif;color:#555}}
 @media print{

@@ -536,7 +536,7 @@ fn horizon(report: &Report, lang: Lang) -> String {
 }
 
 /// `value`, or "–" when empty (a ledger root not yet filled in).
-fn or_dash(value: &str) -> &str {
+pub(crate) fn or_dash(value: &str) -> &str {
     if value.is_empty() {
         "–"
     } else {

@@ -100,7 +100,13 @@ fn table(out: &mut String, lang: Lang, meetings: &[MeetingRecord], timezone: &st
             let filed: Vec<String> = m
                 .filings
                 .iter()
-                .map(|(t, digest)| format!("{}<br><code>{}</code>", local(*t), escape(digest)))
+                .map(|(t, digest)| {
+                    format!(
+                        "{}<br><code class=\"digest\">{}</code>",
+                        local(*t),
+                        escape(digest)
+                    )
+                })
                 .collect();
             filed.join("<br>")
         };

@@ -79,24 +79,34 @@ pub struct LedgerFacts {
     pub size: u64,
     /// Hash of the last entry (hex), the head of the chain.
     pub head: String,
-    /// The latest signed checkpoint, once the ledger signs them.
+    /// The latest signed checkpoint, if one was signed.
     pub checkpoint: Option<CheckpointFacts>,
 }
 
-/// A signed statement of the ledger's size and Merkle root (a C2SP
-/// checkpoint), as the verification panel shows it.
+/// The latest signed checkpoint (a C2SP signed note of the ledger's size
+/// and Merkle root), as the verification panel shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointFacts {
+    /// Entries it covers.
     pub size: u64,
-    /// Merkle root (hex) of the first `size` entries.
+    /// The signed Merkle root of the first `size` entries (hex).
     pub root: String,
-    /// The checkpoint's origin, which is its signing key's name.
-    pub key: String,
-    /// Whether the signature checked out against the public key the
-    /// server was given; `None` when it was given none.
-    pub signature_valid: Option<bool>,
-    /// Whether the ledger's stored tree still gives `root` for `size`.
+    /// The log's name in the note (the signer's origin line).
+    pub origin: String,
+    /// Whether the ledger's own Merkle root at `size` is the signed one.
     pub matches_ledger: bool,
+    pub signature: SignatureCheck,
+}
+
+/// What became of a checkpoint's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureCheck {
+    /// The viewer was given no public key to check it with.
+    NotChecked,
+    /// Valid under this public key (its text).
+    Valid { key: String },
+    /// Not valid under this public key, and why.
+    Invalid { key: String, problem: String },
 }
 
 /// A report as the viewer shows it, with the ledger entry that issued it.

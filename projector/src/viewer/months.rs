@@ -79,11 +79,36 @@ pub(super) enum MonthState {
     None,
 }
 
+/// The CSS class and the words of a month's state: "met", "deviating"
+/// or "none", and what the reader is told.
+pub(super) fn look(lang: Lang, state: &MonthState) -> (&'static str, String) {
+    let (w, t) = (words(lang), lang.text());
+    match *state {
+        MonthState::Report {
+            deviations,
+            preliminary,
+            issued,
+        } => {
+            let mut status = if deviations == 0 {
+                w.all_met.to_string()
+            } else {
+                words::deviations(lang, deviations)
+            };
+            if preliminary {
+                status.push_str(&format!(" ({})", t.status_preliminary));
+            } else if !issued {
+                status.push_str(&format!(" ({})", w.not_issued));
+            }
+            (if deviations == 0 { "met" } else { "deviating" }, status)
+        }
+        MonthState::None => ("none", w.no_report.to_string()),
+    }
+}
+
 /// The tenant's page: the month grid and the links to the living
 /// documents.
 pub(super) fn tenant_page(lang: Lang, tenant: &str, name: &str, cells: &[MonthCell]) -> String {
     let w = words(lang);
-    let t = lang.text();
     let mut body = format!("<h1>{}</h1>\n", escape(name));
     body.push_str(&format!(
         "<nav aria-labelledby=\"docs\"><h2 id=\"docs\">{}</h2>\n<ul class=\"links\">",
@@ -105,26 +130,7 @@ pub(super) fn tenant_page(lang: Lang, tenant: &str, name: &str, cells: &[MonthCe
     ));
     for cell in cells {
         let label = period_label(&cell.period.to_string(), lang);
-        let (class, status) = match cell.state {
-            MonthState::Report {
-                deviations,
-                preliminary,
-                issued,
-            } => {
-                let mut status = if deviations == 0 {
-                    w.all_met.to_string()
-                } else {
-                    words::deviations(lang, deviations)
-                };
-                if preliminary {
-                    status.push_str(&format!(" ({})", t.status_preliminary));
-                } else if !issued {
-                    status.push_str(&format!(" ({})", w.not_issued));
-                }
-                (if deviations == 0 { "met" } else { "deviating" }, status)
-            }
-            MonthState::None => ("none", w.no_report.to_string()),
-        };
+        let (class, status) = look(lang, &cell.state);
         let path = page::report_path(tenant, &cell.period.to_string());
         body.push_str(&format!(
             "<li><a class=\"{class}\" href=\"{}\" data-period=\"{}\"><span class=\"month-name\">{}</span> <span class=\"status\">{}</span></a></li>\n",

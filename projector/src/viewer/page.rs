@@ -17,7 +17,7 @@ pub(super) const STYLESHEET_PATH: &str = "/assets/viewer.css";
 /// print, everything that is navigation hidden.
 const VIEWER_STYLE: &str = r#"
 a{color:#0b4fa8}
-code{overflow-wrap:anywhere}
+dd code,code.digest{overflow-wrap:anywhere}
 a:visited{color:#5b2a86}
 :focus-visible{outline:3px solid #0b4fa8;outline-offset:2px}
 .skip{position:absolute;left:-999rem;top:0;background:#fff;padding:.5rem 1rem;z-index:1}
@@ -28,6 +28,7 @@ header.site{display:flex;flex-wrap:wrap;justify-content:space-between;align-item
 .lang{font-weight:600}
 main:focus{outline:none}
 footer.site{margin-top:3rem;border-top:1px solid var(--line);padding-top:.5rem;color:var(--muted);font-size:.9rem}
+.meetings th code{white-space:nowrap}
 .months{list-style:none;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(10rem,1fr));gap:.5rem}
 .months a{display:block;padding:.6rem .75rem;border-radius:.3rem;border:2px solid var(--line);text-decoration:none;color:var(--fg);min-height:4.2rem}
 .months a:hover{border-color:var(--fg)}
@@ -35,6 +36,11 @@ footer.site{margin-top:3rem;border-top:1px solid var(--line);padding-top:.5rem;c
 .months .met{background:#e3f2e6;border-color:#1b6130}
 .months .deviating{background:#fbe4e4;border-color:#a10d0d}
 .months .none{background:#f1f1f1}
+.strip{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.2rem}
+.strip a{display:block;min-width:2.4rem;padding:.15rem .25rem;text-align:center;font-size:.8rem;text-decoration:none;color:var(--fg);border:1px solid var(--line);border-radius:.2rem}
+.strip .met{background:#e3f2e6;border-color:#1b6130}
+.strip .deviating{background:#fbe4e4;border-color:#a10d0d;font-weight:700}
+.strip .none{background:#f1f1f1}
 .badge{display:inline-block;padding:.15rem .5rem;border-radius:1rem;font-weight:600;border:1px solid currentColor}
 .badge.good{color:var(--good)}
 .badge.bad{color:var(--bad)}

@@ -11,7 +11,7 @@ use crate::Period;
 
 use super::page::{self, href, Crumb, Frame};
 use super::words::{self, words};
-use super::{ChainCheck, Shown, VerificationFacts};
+use super::{ChainCheck, Shown, SignatureCheck, VerificationFacts};
 
 /// Whether a report checked out against the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,16 +35,26 @@ pub enum Problem {
     SelfDigest,
     /// The ledger's hash chain does not verify.
     Chain(String),
+    /// The latest signed checkpoint does not match the ledger, or its
+    /// signature is not valid.
+    Checkpoint,
 }
 
 /// The verdict on `shown` given what a verification found: verified when
 /// the ledger anchors a digest for it, the report regenerated from the
 /// anchored prefix has exactly that digest (and it is the digest of its
-/// content), the page showed that same report, and the hash chain holds.
+/// content), the page showed that same report, the hash chain holds, and
+/// the latest signed checkpoint (if any) matches the ledger with a
+/// signature that is not invalid.
 pub fn judge(shown: &Report, facts: &VerificationFacts) -> Verdict {
     let mut problems = Vec::new();
     if let ChainCheck::Broken { problem } = &facts.chain {
         problems.push(Problem::Chain(problem.clone()));
+    }
+    if let Some(c) = &facts.ledger.checkpoint {
+        if !c.matches_ledger || matches!(c.signature, SignatureCheck::Invalid { .. }) {
+            problems.push(Problem::Checkpoint);
+        }
     }
     match &facts.regenerated {
         Err(e) => problems.push(Problem::Regeneration(e.clone())),
@@ -345,6 +355,7 @@ fn verification(out: &mut String, p: &ReportPage<'_>, path: &str) {
         (w.issued_at, issued),
         (w.prefix_size, m.ledger_size.to_string()),
         (w.prefix_root, code(&m.ledger_root)),
+        (w.tree_root, code(crate::render::or_dash(&m.tree_root))),
         (w.engine_version, escape(&m.engine_version)),
     ];
     if let Some((f, _)) = &p.verification {
@@ -415,30 +426,34 @@ fn verdict_block(out: &mut String, lang: Lang, facts: &VerificationFacts, verdic
 
 fn checkpoint(lang: Lang, ledger: &super::LedgerFacts) -> String {
     let w = words(lang);
-    match &ledger.checkpoint {
-        None => escape(w.no_checkpoint),
-        Some(c) => {
-            let signature = match c.signature_valid {
-                Some(true) => w.signature_valid,
-                Some(false) => w.signature_invalid,
-                None => w.signature_unchecked,
-            };
-            let tree = if c.matches_ledger {
-                w.tree_matches
-            } else {
-                w.tree_differs
-            };
-            format!(
-                "{} {}, <code>{}</code>, {} <code>{}</code>; {}",
-                c.size,
-                escape(w.entries),
-                escape(&c.root),
-                escape(signature),
-                escape(&c.key),
-                escape(tree)
-            )
+    let Some(c) = &ledger.checkpoint else {
+        return escape(w.no_checkpoint);
+    };
+    let matches = if c.matches_ledger {
+        w.checkpoint_matches
+    } else {
+        w.checkpoint_differs
+    };
+    let signature = match &c.signature {
+        SignatureCheck::NotChecked => escape(w.signature_not_checked),
+        SignatureCheck::Valid { key } => {
+            format!("{} <code>{}</code>", escape(w.signature_valid), escape(key))
         }
-    }
+        SignatureCheck::Invalid { key, problem } => format!(
+            "<strong class=\"bad\">{}</strong> <code>{}</code>: {}",
+            escape(w.signature_invalid),
+            escape(key),
+            escape(problem)
+        ),
+    };
+    format!(
+        "{} {} ({}), <code>{}</code>; {}; {signature}",
+        c.size,
+        escape(w.entries),
+        escape(&c.origin),
+        escape(&c.root),
+        escape(matches)
+    )
 }
 
 fn pager(out: &mut String, p: &ReportPage<'_>, tenant: &str) {

@@ -219,17 +219,9 @@ async fn tenants(State(source): State<Source>, Query(params): Query<Params>) -> 
     answer(source, lang, "/".to_string(), move |source| {
         let mut rows = Vec::new();
         for id in source.tenants()? {
-            let cells = month_cells(source, &id)?;
-            let reported = cells.iter().filter_map(|c| match c.state {
-                MonthState::Report { deviations, .. } => Some(deviations),
-                MonthState::None => None,
-            });
-            let counts: Vec<usize> = reported.collect();
             rows.push(TenantRow {
                 name: source.display_name(&id),
-                months: counts.len(),
-                months_met: counts.iter().filter(|&&n| n == 0).count(),
-                deviations: counts.iter().sum(),
+                cells: month_cells(source, &id)?,
                 id,
             });
         }

@@ -3,6 +3,7 @@
 use crate::render::html::escape;
 use crate::render::Lang;
 
+use super::months::{look, MonthCell, MonthState};
 use super::page::{self, href, Frame};
 use super::words::words;
 
@@ -10,9 +11,7 @@ use super::words::words;
 pub(super) struct TenantRow {
     pub id: String,
     pub name: String,
-    pub months: usize,
-    pub months_met: usize,
-    pub deviations: usize,
+    pub cells: Vec<MonthCell>,
 }
 
 /// The tenant list.
@@ -31,6 +30,7 @@ pub(super) fn tenants_page(lang: Lang, rows: &[TenantRow]) -> String {
             w.months,
             w.months_all_met,
             w.deviations_total,
+            w.month_by_month,
         ];
         body.push_str(&format!(
             "<table class=\"cards tenants\">\n<caption>{}</caption>\n<thead><tr>",
@@ -49,12 +49,23 @@ pub(super) fn tenants_page(lang: Lang, rows: &[TenantRow]) -> String {
                 escape(&r.name),
                 escape(&r.id)
             ));
-            for (label, n) in head[1..].iter().zip([r.months, r.months_met, r.deviations]) {
+            let counts: Vec<usize> = r
+                .cells
+                .iter()
+                .filter_map(|c| match c.state {
+                    MonthState::Report { deviations, .. } => Some(deviations),
+                    MonthState::None => None,
+                })
+                .collect();
+            let met = counts.iter().filter(|&&n| n == 0).count();
+            let total = counts.iter().sum();
+            for (label, n) in head[1..4].iter().zip([counts.len(), met, total]) {
                 body.push_str(&format!(
                     "<td data-label=\"{}\" class=\"num\">{n}</td>",
                     escape(label)
                 ));
             }
+            strip(&mut body, lang, r, head[4]);
             body.push_str("</tr>\n");
         }
         body.push_str("</tbody>\n</table>\n");
@@ -66,4 +77,28 @@ pub(super) fn tenants_page(lang: Lang, rows: &[TenantRow]) -> String {
         path: "/",
     };
     page::page(&frame, &body)
+}
+
+/// The tenant's months as a strip of small coloured links, each named by
+/// its month and saying its state to assistive technology and on hover.
+fn strip(out: &mut String, lang: Lang, row: &TenantRow, label: &str) {
+    out.push_str(&format!(
+        "<td data-label=\"{}\"><ol class=\"strip\">",
+        escape(label)
+    ));
+    for cell in &row.cells {
+        let period = cell.period.to_string();
+        let (class, status) = look(lang, &cell.state);
+        let name = crate::render::period_label(&period, lang);
+        let short: String = name.chars().take(3).collect();
+        let path = href(&page::report_path(&row.id, &period), lang);
+        out.push_str(&format!(
+            "<li><a class=\"{class}\" href=\"{}\" title=\"{name}: {status}\" aria-label=\"{name}: {status}\">{}</a></li>",
+            escape(&path),
+            escape(&short),
+            name = escape(&name),
+            status = escape(&status)
+        ));
+    }
+    out.push_str("</ol></td>");
 }

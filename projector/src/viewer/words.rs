@@ -20,6 +20,7 @@ pub(super) struct Words {
     pub months: &'static str,
     pub months_all_met: &'static str,
     pub deviations_total: &'static str,
+    pub month_by_month: &'static str,
     pub no_tenants: &'static str,
     pub month_grid: &'static str,
     pub month_grid_intro: &'static str,
@@ -66,9 +67,10 @@ pub(super) struct Words {
     pub no_checkpoint: &'static str,
     pub signature_valid: &'static str,
     pub signature_invalid: &'static str,
-    pub signature_unchecked: &'static str,
-    pub tree_matches: &'static str,
-    pub tree_differs: &'static str,
+    pub signature_not_checked: &'static str,
+    pub checkpoint_matches: &'static str,
+    pub checkpoint_differs: &'static str,
+    pub tree_root: &'static str,
     pub engine_version: &'static str,
     pub entries: &'static str,
     pub side_provider: &'static str,
@@ -122,6 +124,7 @@ pub(super) const NN: Words = Words {
     months: "Månader",
     months_all_met: "Månader utan avvik",
     deviations_total: "Avvik i alt",
+    month_by_month: "Månad for månad",
     no_tenants: "Loggen har ingen kommunar enno.",
     month_grid: "Månadsrapportar",
     month_grid_intro: "Grøn: alle garantiar oppfylte. Raud: avvik i månaden. Vel ein månad for å sjå rapporten.",
@@ -168,9 +171,10 @@ pub(super) const NN: Words = Words {
     no_checkpoint: "Inkje signert sjekkpunkt enno",
     signature_valid: "signaturen stemmer",
     signature_invalid: "signaturen stemmer IKKJE",
-    signature_unchecked: "signaturen ikkje sjekka (tenaren har ingen offentleg nøkkel) for",
-    tree_matches: "loggen gjev same rot",
-    tree_differs: "loggen gjev IKKJE same rot: historia er endra",
+    signature_not_checked: "signaturen er ikkje sjekka (ingen offentleg nøkkel gjeven)",
+    checkpoint_matches: "stemmer med loggen",
+    checkpoint_differs: "stemmer IKKJE med loggen",
+    tree_root: "Merkle-rot for utdraget",
     engine_version: "Motorversjon",
     entries: "oppføringar",
     side_provider: "Leverandøren",
@@ -224,6 +228,7 @@ pub(super) const EN: Words = Words {
     months: "Months",
     months_all_met: "Months without deviations",
     deviations_total: "Deviations in all",
+    month_by_month: "Month by month",
     no_tenants: "The ledger holds no municipalities yet.",
     month_grid: "Monthly reports",
     month_grid_intro: "Green: every guarantee met. Red: deviations in the month. Choose a month to see its report.",
@@ -270,9 +275,10 @@ pub(super) const EN: Words = Words {
     no_checkpoint: "No signed checkpoint yet",
     signature_valid: "signature valid",
     signature_invalid: "signature NOT valid",
-    signature_unchecked: "signature not checked (the server has no public key) for",
-    tree_matches: "the ledger gives the same root",
-    tree_differs: "the ledger does NOT give this root: its history was changed",
+    signature_not_checked: "signature not checked (no public key given)",
+    checkpoint_matches: "matches the ledger",
+    checkpoint_differs: "does NOT match the ledger",
+    tree_root: "Merkle root of the prefix",
     engine_version: "Engine version",
     entries: "entries",
     side_provider: "The provider",
@@ -371,6 +377,12 @@ pub(super) fn problem(lang: Lang, p: &super::report::Problem) -> String {
         }
         (Lang::En, Problem::SelfDigest) => {
             "The report's digest does not match its content.".to_string()
+        }
+        (Lang::Nn, Problem::Checkpoint) => {
+            "Det siste signerte sjekkpunktet stemmer ikkje med loggen, eller signaturen er ugyldig.".to_string()
+        }
+        (Lang::En, Problem::Checkpoint) => {
+            "The latest signed checkpoint does not match the ledger, or its signature is not valid.".to_string()
         }
         (Lang::Nn, Problem::Chain(e)) => format!("Hash-kjeda i loggen er broten: {e}"),
         (Lang::En, Problem::Chain(e)) => format!("The ledger's hash chain is broken: {e}"),
