@@ -4,8 +4,10 @@
 //!    inserts of the same record bytes, one insert per entry, with the same
 //!    flush cadence (one flush per batch); target at least 3×;
 //! 2. `verify` (streaming from sled, every hash recomputed, every link
-//!    checked) against raw BLAKE3 over the same bytes held in memory;
-//!    target at least 0.5×.
+//!    checked, every Merkle tile recomputed and compared) against raw
+//!    hashing of the same bytes held in memory: BLAKE3 (the chain) plus
+//!    SHA-256 leaf hashes (the Merkle tree), the work verify cannot avoid;
+//!    target at least 0.5×. BLAKE3 alone is printed too.
 //!
 //! Run with `cargo bench --bench ledger` (optionally `-- EVENTS BATCH`).
 //! It prints rates and ratios; it asserts nothing, it is a benchmark.
@@ -91,6 +93,11 @@ fn main() {
         sink ^= record::hash(bytes).0[0];
     }
     let blake3_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    for bytes in &records {
+        sink ^= record::hash(bytes).0[0] ^ ledger::merkle::leaf_hash(bytes)[0];
+    }
+    let both_secs = started.elapsed().as_secs_f64();
     let bytes: usize = records.iter().map(Vec::len).sum();
     let mib = bytes as f64 / (1 << 20) as f64;
     println!(
@@ -104,8 +111,14 @@ fn main() {
         mib / blake3_secs
     );
     println!(
-        "ratio verify/BLAKE3: {:>12.2}x  (target >= 0.5x)",
-        blake3_secs / verify_secs
+        "raw BLAKE3+SHA-256:  {:>12.0} entries/s  ({both_secs:.3} s, {:.0} MiB/s)",
+        count as f64 / both_secs,
+        mib / both_secs
+    );
+    println!("ratio verify/BLAKE3: {:>12.2}x", blake3_secs / verify_secs);
+    println!(
+        "ratio verify/(BLAKE3+SHA-256): {:>6.2}x  (target >= 0.5x)",
+        both_secs / verify_secs
     );
 }
 

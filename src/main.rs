@@ -33,7 +33,8 @@ struct Cli {
 const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 the check or command failed (broken chain, invalid input); 2 wrong usage.
 
-Start with `tla demo`, then try `tla report --tenant alver --period 2026-01 --format md`.";
+Start with `tla demo`, then try `tla report --tenant alver --period 2026-01 --format md`,
+or `tla demo --serve` for the web report viewer.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -55,12 +56,31 @@ enum Command {
     /// Regenerate a report from the ledger prefix its manifest pins and
     /// check that it reproduces byte for byte.
     VerifyReport(cmd::report::VerifyArgs),
-    /// Check RFC 6962 Merkle proofs (SHA-256) someone handed you.
+    /// RFC 6962 Merkle proofs (SHA-256): make them from the ledger, or check
+    /// ones someone handed you.
     #[command(subcommand)]
     Proof(cmd::proof::Command),
+    /// Signing keys for checkpoints (Ed25519, C2SP signed-note format).
+    #[command(subcommand)]
+    Key(cmd::key::Command),
+    /// Sign the ledger's current state as a C2SP checkpoint (or print the latest).
+    Checkpoint(cmd::checkpoint::Args),
+    /// Check that the ledger still extends the signed checkpoint you kept:
+    /// catches a truncated or rewritten past.
+    Audit(cmd::audit::Args),
+    /// Evidence bundles: an issued report with everything needed to check
+    /// it offline (entries, proofs, signed checkpoint).
+    #[command(subcommand)]
+    Evidence(cmd::evidence::Command),
     /// Validate and publish agreements (tenestenivåavtalar).
     #[command(subcommand)]
     Agreement(cmd::agreement::Command),
+    /// Who is responsible for what, on both sides of the agreement, at an
+    /// instant (default now).
+    Contacts(cmd::contacts::Args),
+    /// Serve the web report viewer over the ledger (default
+    /// http://127.0.0.1:8080/); nothing is fetched from elsewhere.
+    View(cmd::view::Args),
     /// Run the service: HTTP receivers, ledger writer and live projector
     /// in one process, against NATS JetStream (docs/OPERATIONS.md).
     Serve(cmd::serve::ServeArgs),
@@ -98,8 +118,14 @@ fn main() -> ExitCode {
         Command::Log(args) => cmd::log::run(&cli.data_dir, args),
         Command::Agreement(command) => cmd::agreement::run(&cli.data_dir, command),
         Command::Report(args) => cmd::report::run(&cli.data_dir, args),
-        Command::Proof(command) => cmd::proof::run(command),
+        Command::Proof(command) => cmd::proof::run(&cli.data_dir, command),
+        Command::Key(command) => cmd::key::run(command),
+        Command::Checkpoint(args) => cmd::checkpoint::run(&cli.data_dir, args),
+        Command::Audit(args) => cmd::audit::run(&cli.data_dir, args),
+        Command::Evidence(command) => cmd::evidence::run(&cli.data_dir, command),
         Command::VerifyReport(args) => cmd::report::verify(&cli.data_dir, args),
+        Command::Contacts(args) => cmd::contacts::run(&cli.data_dir, args),
+        Command::View(args) => cmd::view::run(&cli.data_dir, args),
         Command::Serve(args) => cmd::serve::serve(&cli.data_dir, args),
         Command::Ingest(command) => cmd::serve::ingest_serve(command),
         Command::Ledger(command) => cmd::serve::ledger_run(&cli.data_dir, command),

@@ -77,3 +77,19 @@ fn the_example_export_in_the_doc_verifies() {
     assert_eq!(header.entries, 2);
     assert_eq!(summary.head, example()[1].2);
 }
+
+#[test]
+fn the_merkle_example_matches_the_code() {
+    let doc = doc();
+    let [(_, first, _), (_, second, _)] = example();
+    let leaves = [
+        ledger::merkle::leaf_hash(&first),
+        ledger::merkle::leaf_hash(&second),
+    ];
+    for (n, leaf) in leaves.iter().enumerate() {
+        let text = format!("leaf {n}  {}", hex::encode(leaf));
+        assert!(doc.contains(&text), "FORMAT.md lacks {text:?}");
+    }
+    let root = hex::encode(ledger::merkle::root(&leaves));
+    assert!(doc.contains(&root), "FORMAT.md lacks the root {root}");
+}

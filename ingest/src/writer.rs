@@ -116,6 +116,9 @@ impl Default for Config {
 pub struct Durable {
     pub appended: Vec<(u64, Event)>,
     pub head: Head,
+    /// The Merkle root of the ledger after it (what reports pin as
+    /// `tree_root`).
+    pub tree_root: ledger::merkle::Digest,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +231,8 @@ struct Applied {
     appended: Vec<(u64, Event)>,
     duplicates: u64,
     head: Head,
+    /// The Merkle root after the batch, when it appended anything.
+    tree_root: Option<ledger::merkle::Digest>,
 }
 
 /// A batch applied to the ledger whose sync is under way.
@@ -450,10 +455,15 @@ impl Writer {
             refused,
             appended,
             head,
+            tree_root,
             ..
         } = applied;
-        if !appended.is_empty() {
-            durable(Durable { appended, head });
+        if let (false, Some(tree_root)) = (appended.is_empty(), tree_root) {
+            durable(Durable {
+                appended,
+                head,
+                tree_root,
+            });
         }
         self.acknowledged().await?;
         let (jetstream, client) = (self.jetstream.clone(), self.client.clone());
@@ -603,7 +613,7 @@ fn apply(
         }
     };
     let mut duplicates = 0;
-    let appended = outcomes
+    let appended: Vec<(u64, Event)> = outcomes
         .iter()
         .zip(events)
         .filter_map(|(outcome, event)| match outcome {
@@ -614,11 +624,18 @@ fn apply(
             }
         })
         .collect();
+    let head = ledger.head();
+    let tree_root = if appended.is_empty() {
+        None
+    } else {
+        Some(ledger.merkle_root(head.size)?)
+    };
     Ok(Applied {
         refused,
         appended,
         duplicates,
-        head: ledger.head(),
+        head,
+        tree_root,
     })
 }
 

@@ -77,18 +77,21 @@ impl Builder {
     }
 
     /// Encodes a record into the block and returns its hash.
-    pub fn push(&mut self, fields: &crate::record::Fields<'_>) -> Hash {
+    /// Adds a record; returns its chain hash and its Merkle leaf hash
+    /// (both over the same stored bytes).
+    pub fn push(&mut self, fields: &crate::record::Fields<'_>) -> (Hash, crate::merkle::Digest) {
         assert!((self.count as usize) < BLOCK_ENTRIES_MAX, "block is full");
         let len_at = self.bytes.len();
         self.bytes.extend_from_slice(&[0; 4]);
         fields.encode_into(&mut self.bytes);
         let record = &self.bytes[len_at + 4..];
         let hash = crate::record::hash(record);
+        let leaf = crate::merkle::leaf_hash(record);
         let len = record.len() as u32;
         self.bytes[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
         self.bytes.extend_from_slice(&hash.0);
         self.count += 1;
-        hash
+        (hash, leaf)
     }
 
     pub fn len(&self) -> usize {

@@ -93,6 +93,9 @@ pub struct Summary {
     pub head: Hash,
     pub tenants: u64,
     pub last_record_time: Option<i64>,
+    /// The Merkle root of all entries, once the stored tree was checked
+    /// against them (`None` where only the chain was checked).
+    pub merkle_root: Option<crate::merkle::Digest>,
 }
 
 /// One record seen but not yet judged (judging needs the next record).
@@ -209,6 +212,7 @@ impl Verifier {
             head: self.prev_hash,
             tenants: self.tenants.len() as u64,
             last_record_time: self.last_record_time,
+            merkle_root: None,
         })
     }
 

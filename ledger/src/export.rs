@@ -347,6 +347,7 @@ impl TenantVerifier {
             head,
             tenants: 1,
             last_record_time: self.last_record_time,
+            merkle_root: None,
         })
     }
 }

@@ -9,12 +9,14 @@
 
 pub mod block;
 pub mod chain;
+pub mod checkpoint;
 pub mod dedup;
 pub mod export;
 pub mod merkle;
 mod read;
 pub mod record;
 pub mod store;
+pub mod tiles;
 mod writer;
 
 #[cfg(test)]
@@ -129,6 +131,48 @@ pub enum LedgerError {
     Store(#[from] StoreError),
     #[error("ledger position {position}: {detail}")]
     Corrupt { position: u64, detail: String },
+    #[error("the ledger has {ledger_size} entries; there is no tree of size {size}")]
+    BeyondSize { size: u64, ledger_size: u64 },
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error(
+        "refusing to sign: the stored checkpoint of size {size} has root {stored} but the \
+         ledger's tree of that size has root {computed}; the ledger's past was changed \
+         (run `tla verify`)"
+    )]
+    InconsistentCheckpoint {
+        size: u64,
+        stored: String,
+        computed: String,
+    },
+    #[error(
+        "refusing to sign: the latest stored checkpoint has size {stored}, more than the \
+         ledger's {size} entries; the ledger was truncated"
+    )]
+    TruncatedCheckpoint { stored: u64, size: u64 },
+}
+
+impl From<tiles::TileError<StoreError>> for LedgerError {
+    fn from(error: tiles::TileError<StoreError>) -> LedgerError {
+        match error {
+            tiles::TileError::Source(error) => LedgerError::Store(error),
+            tiles::TileError::Beyond { size, tree_size } => LedgerError::BeyondSize {
+                size,
+                ledger_size: tree_size,
+            },
+            tiles::TileError::Missing { level, index, .. }
+            | tiles::TileError::Malformed { level, index, .. } => LedgerError::Corrupt {
+                position: tile_first_position(level, index),
+                detail: format!("{error}; run `tla verify`"),
+            },
+        }
+    }
+}
+
+/// The first ledger position a Merkle tile covers.
+fn tile_first_position(level: u8, index: u64) -> u64 {
+    let shift = (u32::from(level) + 1) * tiles::TILE_HEIGHT;
+    index.checked_shl(shift).unwrap_or(u64::MAX)
 }
 
 /// The handle on one ledger directory.
@@ -137,6 +181,8 @@ pub struct Ledger {
     head: Head,
     tenants: HashMap<String, TenantHead>,
     keys: OnceLock<dedup::Index>,
+    /// The Merkle tree's right edge, for the tiles the next append writes.
+    edge: tiles::Edge,
     /// Set when a write or sync failed: the state on disk is then unknown
     /// to this process, and appends are refused until the ledger is reopened.
     poisoned: Arc<AtomicBool>,
@@ -145,7 +191,11 @@ pub struct Ledger {
 impl Ledger {
     /// Opens the ledger in `dir`, creating an empty one if absent.
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
-        let store = store::Store::open(dir)?;
+        Ledger::from_store(store::Store::open(dir)?)
+    }
+
+    /// The ledger over an open store, upgrading an older store format.
+    fn from_store(store: store::Store) -> Result<Ledger, LedgerError> {
         let head = match store.head()? {
             Some(h) => Head {
                 size: h.size,
@@ -159,13 +209,40 @@ impl Ledger {
             },
         };
         let tenants = tenant_heads(&store)?;
-        Ok(Ledger {
+        let mut ledger = Ledger {
             store,
             head,
             tenants,
             keys: OnceLock::new(),
+            edge: tiles::Edge::new(),
             poisoned: Arc::new(AtomicBool::new(false)),
-        })
+        };
+        if ledger.store.format() == store::FORMAT_VERSION_UPGRADABLE {
+            ledger.upgrade_tiles()?;
+        }
+        ledger.edge = tiles::Edge::load(&ledger.store, ledger.head.size)?;
+        Ok(ledger)
+    }
+
+    /// Upgrades a format-2 store: computes the Merkle tiles from the
+    /// stored entries, writes them, and only then marks the format, so an
+    /// interrupted upgrade starts over.
+    fn upgrade_tiles(&mut self) -> Result<(), LedgerError> {
+        let mut edge = tiles::Edge::new();
+        let mut leaves = Vec::with_capacity(tiles::TILE_WIDTH);
+        let mut writes = Vec::new();
+        for entry in self.entries(0) {
+            leaves.push(merkle::leaf_hash(&entry?.record.encode()));
+            if leaves.len() == APPEND_EVENTS_MAX {
+                writes.extend(edge.push_all(&leaves));
+                leaves.clear();
+            }
+        }
+        writes.extend(edge.push_all(&leaves));
+        // Later writes of the same tile supersede earlier ones.
+        self.store.put_tiles(writes)?;
+        self.store.set_current_format()?;
+        Ok(())
     }
 
     /// The dedup index, loaded from the append layouts on first use: only
@@ -333,11 +410,13 @@ impl Ledger {
                 },
             });
         }
-        let (mut commit, new_keys, new_tenants, new_head) = pending.finish();
+        let (mut commit, new_keys, new_tenants, new_head, leaves) = pending.finish();
         commit.cursor = cursor.map(|(name, sequence)| (name.to_owned(), sequence));
         if commit.layout.is_none() && commit.cursor.is_none() {
             return Ok(outcomes);
         }
+        let mut edge = self.edge.clone();
+        commit.tiles = edge.push_all(&leaves);
         if let Err(error) = self.store.apply(commit) {
             self.poisoned.store(true, Ordering::Release);
             return Err(error.into());
@@ -349,6 +428,7 @@ impl Ledger {
         }
         self.tenants.extend(new_tenants);
         self.head = new_head;
+        self.edge = edge;
         Ok(outcomes)
     }
 
@@ -413,6 +493,105 @@ impl Ledger {
             drop(request);
             result
         })
+    }
+
+    /// The Merkle tree (RFC 6962, SHA-256) of the first `size` entries, read
+    /// from the stored tiles.
+    fn tree(&self, size: u64) -> Result<tiles::Tree<'_, store::Store>, LedgerError> {
+        if size > self.head.size {
+            return Err(LedgerError::BeyondSize {
+                size,
+                ledger_size: self.head.size,
+            });
+        }
+        Ok(tiles::Tree::new(&self.store, size))
+    }
+
+    /// The Merkle root of the first `size` entries.
+    pub fn merkle_root(&self, size: u64) -> Result<merkle::Digest, LedgerError> {
+        Ok(self.tree(size)?.root(size)?)
+    }
+
+    /// The Merkle leaf hash of the entry at `position`.
+    pub fn leaf_hash(&self, position: u64) -> Result<merkle::Digest, LedgerError> {
+        Ok(self.tree(position.saturating_add(1))?.leaf(position)?)
+    }
+
+    /// The inclusion proof of entry `index` in the tree of the first `size`
+    /// entries. Reads O(log n) tiles.
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Vec<merkle::Digest>, LedgerError> {
+        let tree = self.tree(size)?;
+        if index >= size {
+            return Err(LedgerError::BeyondSize {
+                size: index + 1,
+                ledger_size: size,
+            });
+        }
+        Ok(tree.inclusion_proof(index, size)?)
+    }
+
+    /// The consistency proof from the tree of the first `size1` entries to
+    /// that of the first `size2`.
+    pub fn consistency_proof(
+        &self,
+        size1: u64,
+        size2: u64,
+    ) -> Result<Vec<merkle::Digest>, LedgerError> {
+        let tree = self.tree(size2)?;
+        if size1 == 0 || size1 > size2 {
+            return Err(LedgerError::BeyondSize {
+                size: size1,
+                ledger_size: size2,
+            });
+        }
+        Ok(tree.consistency_proof(size1, size2)?)
+    }
+
+    /// Signs a checkpoint of the whole ledger, stores it durably and returns
+    /// its note. Refuses when the latest stored checkpoint is not a prefix
+    /// of the ledger as it is now: the writer never signs a checkpoint
+    /// inconsistent with its previous one. Signing the same size again
+    /// returns the stored note.
+    pub fn sign_checkpoint(&self, signer: &checkpoint::Signer) -> Result<String, LedgerError> {
+        let size = self.head.size;
+        let root = self.merkle_root(size)?;
+        if let Some((stored_size, note)) = self.latest_checkpoint()? {
+            let stored = checkpoint::read_unverified(&note)?;
+            if stored_size > size {
+                return Err(LedgerError::TruncatedCheckpoint {
+                    stored: stored_size,
+                    size,
+                });
+            }
+            let computed = self.merkle_root(stored_size)?;
+            if computed != stored.root {
+                return Err(LedgerError::InconsistentCheckpoint {
+                    size: stored_size,
+                    stored: hex::encode(stored.root),
+                    computed: hex::encode(computed),
+                });
+            }
+            if stored_size == size && stored.origin == signer.name() {
+                return Ok(note);
+            }
+        }
+        let note = signer.sign(&checkpoint::Checkpoint::new(signer.name(), size, root));
+        self.store.put_checkpoint(size, &note)?;
+        Ok(note)
+    }
+
+    /// The stored checkpoint of the largest tree size: (size, note).
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, LedgerError> {
+        Ok(self.store.checkpoints(0).next_back().transpose()?)
+    }
+
+    /// The stored checkpoint of the smallest tree size at least `size`.
+    pub fn checkpoint_covering(&self, size: u64) -> Result<Option<(u64, String)>, LedgerError> {
+        Ok(self.store.checkpoints(size).next().transpose()?)
     }
 
     /// A handle that makes what this ledger applied durable, usable from
@@ -554,7 +733,12 @@ impl Ledger {
         stretch: u64,
         mut progress: impl FnMut(u64),
     ) -> Result<Result<Summary, Failure>, LedgerError> {
-        let store = store::Store::open(dir)?;
+        let mut store = store::Store::open(dir)?;
+        if store.format() != store::FORMAT_VERSION {
+            // The ledger upgrades the store (it computes the tiles); a plain
+            // store otherwise keeps verify able to judge a damaged one.
+            store = Ledger::from_store(store)?.store;
+        }
         let claimed = match store.head()? {
             Some(h) => (h.size, Hash(h.hash)),
             None => (0, ZERO_HASH),
@@ -564,11 +748,11 @@ impl Ledger {
         loop {
             let open = match store.take() {
                 Some(open) => open,
-                None => store::Store::open(dir)?,
+                None => store::Store::reopen(dir)?,
             };
             match state.run(&open, stretch, &mut progress)? {
                 Err(failure) => return Ok(Err(failure)),
-                Ok(true) => return Ok(state.verifier.finish(Some(claimed))),
+                Ok(true) => return state.finish(&open, claimed),
                 // Dropping `open` closes the store and frees its pages.
                 Ok(false) => drop(open),
             }

@@ -9,8 +9,10 @@ use std::collections::VecDeque;
 
 use crate::block;
 use crate::chain::{Failure, Summary, Verifier};
+use crate::merkle;
 use crate::record::{self, Hash, Record};
 use crate::store::{Layout, Store};
+use crate::tiles::{tile_bytes, Edge, TILE_HEIGHT, TILE_LEVELS_MAX, TILE_WIDTH};
 use crate::{Entry, LedgerError};
 
 /// A record as stored: its bytes (within a block value) and stored hash.
@@ -189,7 +191,7 @@ pub(crate) fn verify(
     let mut state = VerifyState::new(store)?;
     match state.run(store, u64::MAX, &mut progress)? {
         Err(failure) => Ok(Err(failure)),
-        Ok(_) => Ok(state.verifier.finish(Some(claimed))),
+        Ok(_) => state.finish(store, claimed),
     }
 }
 
@@ -200,6 +202,9 @@ pub(crate) struct VerifyState {
     tenants: Vec<String>,
     next: u64,
     checked: u64,
+    /// The Merkle tree recomputed from the entries: each tile it completes
+    /// must be the stored one.
+    edge: Edge,
 }
 
 impl VerifyState {
@@ -209,7 +214,37 @@ impl VerifyState {
             tenants: store.tenants()?,
             next: 0,
             checked: 0,
+            edge: Edge::new(),
         })
+    }
+
+    /// After `run` reached the end: the chain's verdict, then the stored
+    /// tree's edge tiles, which must hold exactly the recomputed hashes.
+    pub fn finish(
+        self,
+        store: &Store,
+        claimed: (u64, Hash),
+    ) -> Result<Judged<Summary>, LedgerError> {
+        let mut summary = match self.verifier.finish(Some(claimed)) {
+            Ok(summary) => summary,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        let size = self.edge.size();
+        for level in 0..TILE_LEVELS_MAX {
+            let computed = self.edge.level(level);
+            if computed.is_empty() {
+                continue;
+            }
+            let count = size >> (level as u32 * TILE_HEIGHT);
+            let index = count / TILE_WIDTH as u64;
+            let stored = store.tile(level as u8, index)?.unwrap_or_default();
+            if let Err(failure) = judge_tile(level as u8, index, &tile_bytes(computed), &stored) {
+                return Ok(Err(failure));
+            }
+        }
+        let tree = crate::tiles::Tree::new(store, size);
+        summary.merkle_root = Some(tree.root(size).map_err(LedgerError::from)?);
+        Ok(Ok(summary))
     }
 
     /// Checks appends until at least `budget` more entries are checked or
@@ -230,17 +265,63 @@ impl VerifyState {
                 return Ok(Err(failure));
             }
             let verifier = &mut self.verifier;
+            let mut leaves = Vec::with_capacity(layout.len() as usize);
             let judged = merge(store, first, &layout, |bytes, hash| {
+                leaves.push(merkle::leaf_hash(bytes));
                 verifier.push(bytes, Some(hash))
             })?;
             if let Err(failure) = judged {
                 return Ok(Err(failure));
+            }
+            // Whole tiles are final: compare each once. Edge tiles are
+            // compared in `finish`, once, at the end.
+            for (level, index, bytes) in self.edge.push_all(&leaves) {
+                if bytes.len() < TILE_WIDTH * 32 {
+                    continue;
+                }
+                let stored = store.tile(level, index)?.unwrap_or_default();
+                if let Err(failure) = judge_tile(level, index, &bytes, &stored) {
+                    return Ok(Err(failure));
+                }
             }
             self.checked += layout.len();
             progress(self.checked);
         }
         Ok(Ok(false))
     }
+}
+
+/// A stored Merkle tile must hold exactly the hashes recomputed from the
+/// entries; the first difference names the first position it covers.
+fn judge_tile(level: u8, index: u64, computed: &[u8], stored: &[u8]) -> Judged<()> {
+    if computed == stored {
+        return Ok(());
+    }
+    let hashes = computed.len().max(stored.len()).div_ceil(32);
+    let differs = (0..hashes)
+        .find(|&i| computed.get(i * 32..i * 32 + 32) != stored.get(i * 32..i * 32 + 32))
+        .unwrap_or(0) as u64;
+    let span_shift = u32::from(level) * TILE_HEIGHT;
+    let position = ((index * TILE_WIDTH as u64) + differs)
+        .checked_shl(span_shift)
+        .unwrap_or(u64::MAX);
+    let what = if level == 0 {
+        format!("the Merkle leaf hash stored for position {position} does not match its entry")
+    } else {
+        format!(
+            "the Merkle node stored for positions {position}..{} does not match the entries",
+            position.saturating_add(1 << span_shift)
+        )
+    };
+    Err(Failure::Corrupt {
+        position,
+        detail: format!(
+            "{what} (tile level {level}, index {index}, {} hashes stored, {} expected): the \
+             stored tree was altered, so its proofs and checkpoints cannot be trusted",
+            stored.len() / 32,
+            computed.len() / 32
+        ),
+    })
 }
 
 /// A layout must be well formed, and no tenant outside it may have a block

@@ -10,6 +10,8 @@
 //! | `a` + first position (u64 BE) | the append's layout: its size, the tenants it touched, each entry's tenant (as an index into that list) and key fingerprint (bincode) |
 //! | `b` + tenant + `0x00` + first position (u64 BE) | a block of one tenant's records from one append, in position order (`block.rs`) |
 //! | `t` + tenant | empty: marks that the tenant has entries (written once) |
+//! | `m` + level (u8) + index (u64 BE) | a Merkle tile: up to 256 SHA-256 hashes of tree level 8 × level (`tiles.rs`), written in the same batch as the entries it covers |
+//! | `n` + tree size (u64 BE) | a signed checkpoint (C2SP signed note, UTF-8) of that size |
 //! | `c` + name | a consumer cursor: the last source sequence (u64 BE) whose events an append made durable, written in the same batch as those entries |
 //!
 //! Records are grouped by tenant within each append, so a tenant's entries
@@ -25,14 +27,23 @@ use std::sync::Arc;
 
 use bincode::{Decode, Encode};
 
-/// The store layout this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The store layout this build writes and reads. Format 3 added the
+/// Merkle tiles and signed checkpoints; `Ledger::open` upgrades a format-2
+/// store by computing its tiles from its entries.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The earlier format this build still opens (and upgrades).
+pub const FORMAT_VERSION_UPGRADABLE: u32 = 2;
 
 const KEY_FORMAT: &[u8] = b"F";
 const KEY_HEAD: &[u8] = b"H";
 const PREFIX_APPEND: u8 = b'a';
 const PREFIX_BLOCK: u8 = b'b';
 const PREFIX_TENANT: u8 = b't';
+/// `m` + level (1 byte) + index (8 bytes big-endian): a Merkle tile.
+const PREFIX_TILE: u8 = b'm';
+/// `n` + tree size (8 bytes big-endian): a signed checkpoint's note.
+const PREFIX_CHECKPOINT: u8 = b'n';
 const PREFIX_CURSOR: u8 = b'c';
 
 /// sled's log segment size, its largest (16 MiB). sled writes anything
@@ -41,6 +52,13 @@ const PREFIX_CURSOR: u8 = b'c';
 /// `block::BLOCK_BYTES_MAX` and leaves of at most 17 values stay below that,
 /// so blocks live in the fsynced log. `sync_blobs` covers what remains.
 const SEGMENT_BYTES: usize = 16 << 20;
+
+/// How long `reopen` waits for this process's own lock to go: sled's
+/// background threads finish within milliseconds, a second is generous.
+const REOPEN_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Between `reopen` attempts.
+const REOPEN_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// sled's page cache. The ledger reads mostly sequentially, so a modest
 /// cache suffices and keeps `tla` light beside a running service.
@@ -106,6 +124,8 @@ pub struct Commit {
     /// Tenants whose first entries this commit holds.
     pub new_tenants: Vec<String>,
     pub head: Option<Head>,
+    /// Merkle tiles the append changed: (level, index, hashes).
+    pub tiles: Vec<crate::tiles::TileWrite>,
     /// A consumer cursor (name, sequence) stored atomically with the append.
     pub cursor: Option<(String, u64)>,
 }
@@ -120,6 +140,8 @@ fn cursor_key(name: &str) -> Vec<u8> {
 pub struct Store {
     db: sled::Db,
     syncer: Syncer,
+    /// The format found on disk when opened.
+    format: u32,
 }
 
 /// Makes everything applied to a store durable; cheap to clone and usable
@@ -150,6 +172,19 @@ fn tenant_block_prefix(tenant: &str) -> Vec<u8> {
 fn tenant_block_key(tenant: &str, position: u64) -> Vec<u8> {
     let mut key = tenant_block_prefix(tenant);
     key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+fn tile_key(level: u8, index: u64) -> [u8; 10] {
+    let mut key = [PREFIX_TILE; 10];
+    key[1] = level;
+    key[2..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
+fn checkpoint_key(size: u64) -> [u8; 9] {
+    let mut key = [PREFIX_CHECKPOINT; 9];
+    key[1..].copy_from_slice(&size.to_be_bytes());
     key
 }
 
@@ -196,10 +231,11 @@ impl Store {
                 source,
             },
         })?;
-        match db.get(KEY_FORMAT)? {
+        let format = match db.get(KEY_FORMAT)? {
             None => {
                 db.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
                 db.flush()?;
+                FORMAT_VERSION
             }
             Some(bytes) => {
                 let found = bytes
@@ -207,14 +243,15 @@ impl Store {
                     .try_into()
                     .map(u32::from_be_bytes)
                     .map_err(|_| StoreError::Corrupt("format version is not 4 bytes".into()))?;
-                if found != FORMAT_VERSION {
+                if found != FORMAT_VERSION && found != FORMAT_VERSION_UPGRADABLE {
                     return Err(StoreError::Format {
                         dir: dir.to_owned(),
                         found,
                     });
                 }
+                found
             }
-        }
+        };
         // Blobs left by an earlier process may not be durable either.
         let syncer = Syncer {
             db: db.clone(),
@@ -222,7 +259,78 @@ impl Store {
             blobs_synced: Arc::new(AtomicU64::new(0)),
         };
         syncer.sync_blobs()?;
-        Ok(Store { db, syncer })
+        Ok(Store { db, syncer, format })
+    }
+
+    /// Opens a store this process has just closed. sled releases its file
+    /// lock only when its last background reference goes, which can lag
+    /// the drop by a moment, so a lock still held is retried briefly here
+    /// (never in `open`, where a lock means another process).
+    pub fn reopen(dir: &Path) -> Result<Store, StoreError> {
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match Store::open(dir) {
+                Err(StoreError::Locked { .. }) if waited < REOPEN_WAIT_MAX => {
+                    std::thread::sleep(REOPEN_RETRY_INTERVAL);
+                    waited += REOPEN_RETRY_INTERVAL;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// The format found on disk when the store was opened.
+    pub fn format(&self) -> u32 {
+        self.format
+    }
+
+    /// Records that the store now holds format `FORMAT_VERSION`, durably;
+    /// for `Ledger::open`'s upgrade, after it wrote the tiles.
+    pub fn set_current_format(&mut self) -> Result<(), StoreError> {
+        self.db.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+        self.syncer.sync()?;
+        self.format = FORMAT_VERSION;
+        Ok(())
+    }
+
+    /// The stored Merkle tile, if any.
+    pub fn tile(&self, level: u8, index: u64) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.db.get(tile_key(level, index))?)
+    }
+
+    /// Writes tiles (for the format upgrade; appends write theirs in their
+    /// commit).
+    pub fn put_tiles(&self, tiles: Vec<crate::tiles::TileWrite>) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (level, index, bytes) in tiles {
+            batch.insert(&tile_key(level, index), bytes);
+        }
+        self.db.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Stores a signed checkpoint's note for its tree size and makes it
+    /// durable before returning: a checkpoint is published only after this.
+    pub fn put_checkpoint(&self, size: u64, note: &str) -> Result<(), StoreError> {
+        self.db.insert(checkpoint_key(size), note.as_bytes())?;
+        self.syncer.sync()
+    }
+
+    /// Every stored checkpoint note, by tree size, from `from` on.
+    pub fn checkpoints(
+        &self,
+        from: u64,
+    ) -> impl DoubleEndedIterator<Item = Result<(u64, String), StoreError>> + '_ {
+        self.db
+            .range(checkpoint_key(from)..=checkpoint_key(u64::MAX))
+            .map(|item| {
+                let (key, value) = item?;
+                let size = position_of(&key)?;
+                let note = String::from_utf8(value.to_vec()).map_err(|_| {
+                    StoreError::Corrupt(format!("checkpoint of size {size} is not UTF-8"))
+                })?;
+                Ok((size, note))
+            })
     }
 
     pub fn head(&self) -> Result<Option<Head>, StoreError> {
@@ -343,6 +451,9 @@ impl Store {
         if let Some(head) = commit.head {
             batch.insert(KEY_HEAD, encode(&head));
         }
+        for (level, index, bytes) in commit.tiles {
+            batch.insert(&tile_key(level, index), bytes);
+        }
         if let Some((name, sequence)) = commit.cursor {
             batch.insert(cursor_key(&name), &sequence.to_be_bytes());
         }
@@ -387,6 +498,27 @@ impl Store {
     #[cfg(test)]
     pub fn tamper_put_head(&self, head: Head) -> Result<(), StoreError> {
         self.db.insert(KEY_HEAD, encode(&head))?;
+        Ok(())
+    }
+
+    /// Test-only: overwrites a Merkle tile.
+    #[cfg(test)]
+    pub fn tamper_put_tile(&self, level: u8, index: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.db.insert(tile_key(level, index), bytes)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Test-only: makes the store look like format 2 (no tiles), the way an
+    /// older build left it.
+    #[cfg(test)]
+    pub fn tamper_downgrade(&self) -> Result<(), StoreError> {
+        for item in self.db.scan_prefix([PREFIX_TILE]) {
+            self.db.remove(item?.0)?;
+        }
+        self.db
+            .insert(KEY_FORMAT, &FORMAT_VERSION_UPGRADABLE.to_be_bytes())?;
+        self.db.flush()?;
         Ok(())
     }
 }
@@ -441,5 +573,13 @@ impl Syncer {
             self.blobs_synced.fetch_max(newest, Ordering::AcqRel);
         }
         Ok(())
+    }
+}
+
+/// The stored tiles, as the tree reads them.
+impl crate::tiles::TileSource for Store {
+    type Error = StoreError;
+    fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(Store::tile(self, level, index)?.map(|bytes| bytes.to_vec()))
     }
 }

@@ -514,6 +514,136 @@ fn verifying_a_directory_in_stretches_reopens_and_still_finds_tampering() {
     );
 }
 
+/// The leaf hashes of every stored entry, computed from the records.
+fn leaves_of(ledger: &Ledger) -> Vec<merkle::Digest> {
+    ledger
+        .entries(0)
+        .map(|entry| merkle::leaf_hash(&entry.unwrap().record.encode()))
+        .collect()
+}
+
+#[test]
+fn the_stored_tree_gives_the_reference_roots_and_proofs() {
+    let (_dir, ledger) = ledger_with(1300);
+    let leaves = leaves_of(&ledger);
+    let root = merkle::root(&leaves);
+    assert_eq!(ledger.merkle_root(1300).unwrap(), root);
+    assert_eq!(
+        ledger.verify(|_| {}).unwrap().unwrap().merkle_root,
+        Some(root)
+    );
+    for size in [1u64, 2, 255, 256, 257, 700, 1024, 1299, 1300] {
+        let prefix = &leaves[..size as usize];
+        assert_eq!(ledger.merkle_root(size).unwrap(), merkle::root(prefix));
+        for index in [0, size / 2, size - 1] {
+            let proof = ledger.inclusion_proof(index, size).unwrap();
+            assert_eq!(ledger.leaf_hash(index).unwrap(), leaves[index as usize]);
+            merkle::verify_inclusion(
+                &leaves[index as usize],
+                index,
+                size,
+                &proof,
+                &merkle::root(prefix),
+            )
+            .unwrap();
+        }
+        let proof = ledger.consistency_proof(size, 1300).unwrap();
+        merkle::verify_consistency(size, 1300, &merkle::root(prefix), &root, &proof).unwrap();
+    }
+    assert!(matches!(
+        ledger.merkle_root(1301),
+        Err(LedgerError::BeyondSize { .. })
+    ));
+    assert!(ledger.inclusion_proof(5, 5).is_err());
+    assert!(ledger.consistency_proof(0, 5).is_err());
+}
+
+#[test]
+fn verify_finds_an_altered_tile_and_names_the_position() {
+    let (_dir, ledger) = ledger_with(1300);
+    let leaves = leaves_of(&ledger);
+    // Leaf 300 lives in level-0 tile 1 at offset 44; tile 1 is whole.
+    let mut tile = tiles::tile_bytes(&leaves[256..512]);
+    tile[44 * 32] ^= 1;
+    ledger.store().tamper_put_tile(0, 1, &tile).unwrap();
+    let failure = ledger.verify(|_| {}).unwrap().unwrap_err();
+    assert_eq!(
+        (failure.position(), failure.kind()),
+        (300, "corrupt"),
+        "{failure}"
+    );
+    assert!(
+        failure.to_string().contains("Merkle leaf hash"),
+        "{failure}"
+    );
+    // The edge tile (positions 1280..1300) is checked at the end.
+    let (_dir, ledger) = ledger_with(1300);
+    ledger.store().tamper_put_tile(0, 5, &[0; 32]).unwrap();
+    let failure = ledger.verify(|_| {}).unwrap().unwrap_err();
+    assert_eq!(failure.position(), 1280, "{failure}");
+}
+
+#[test]
+fn a_format_2_store_gets_its_tiles_on_open() {
+    let (dir, ledger) = ledger_with(900);
+    let root = ledger.merkle_root(900).unwrap();
+    ledger.store().tamper_downgrade().unwrap();
+    drop(ledger);
+    // verify_dir upgrades, then checks the tiles it wrote.
+    let summary = Ledger::verify_dir(dir.path(), |_| {}).unwrap().unwrap();
+    assert_eq!(summary.merkle_root, Some(root));
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    assert_eq!(ledger.store().format(), store::FORMAT_VERSION);
+    ledger.append(&[event("alver", 5000)], NOW).unwrap();
+    let leaves = leaves_of(&ledger);
+    assert_eq!(ledger.merkle_root(901).unwrap(), merkle::root(&leaves));
+}
+
+#[test]
+fn checkpoints_are_signed_stored_and_never_inconsistent() {
+    let (_dir, mut ledger) = ledger_with(600);
+    let signer = checkpoint::Signer::from_seed("test.example/ledger", [3; 32]).unwrap();
+    let verifier = signer.verifier();
+    let note = ledger.sign_checkpoint(&signer).unwrap();
+    let first = verifier.open(&note).unwrap();
+    assert_eq!(
+        (first.size, first.root),
+        (600, ledger.merkle_root(600).unwrap())
+    );
+    assert_eq!(
+        ledger.sign_checkpoint(&signer).unwrap(),
+        note,
+        "same size, same note"
+    );
+    ledger.append(&events(650)[600..], NOW).unwrap();
+    let second = verifier
+        .open(&ledger.sign_checkpoint(&signer).unwrap())
+        .unwrap();
+    assert_eq!(second.size, 650);
+    assert_eq!(ledger.latest_checkpoint().unwrap().unwrap().0, 650);
+    assert_eq!(ledger.checkpoint_covering(601).unwrap().unwrap().0, 650);
+    assert_eq!(ledger.checkpoint_covering(600).unwrap().unwrap().1, note);
+    // A past that no longer matches the last checkpoint is not signed over.
+    // The root of 650 = 512 + 138 reads its first 512 leaves from the
+    // level-1 tile (two hashes: the roots of level-0 tiles 0 and 1).
+    let leaves = leaves_of(&ledger);
+    let mut tile = tiles::tile_bytes(&[
+        merkle::root(&leaves[..256]),
+        merkle::root(&leaves[256..512]),
+    ]);
+    tile[0] ^= 1;
+    ledger.store().tamper_put_tile(1, 0, &tile).unwrap();
+    ledger.append(&events(660)[650..], NOW).unwrap();
+    let refused = ledger.sign_checkpoint(&signer).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            LedgerError::InconsistentCheckpoint { size: 650, .. }
+        ),
+        "{refused}"
+    );
+}
+
 #[test]
 fn a_consumer_cursor_is_stored_with_its_append_and_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();

@@ -32,12 +32,21 @@ pub(crate) struct Pending<'a> {
     layout: Layout,
     commit: Commit,
     new_keys: Vec<(u64, u64)>,
+    /// Merkle leaf hashes of the new entries, in position order.
+    leaves: Vec<crate::merkle::Digest>,
 }
 
 /// What an append writes and what the ledger learns from it: the commit,
 /// (fingerprint, position) of each new entry, the touched tenants' heads,
-/// and the new head.
-pub(crate) type Finished = (Commit, Vec<(u64, u64)>, HashMap<String, TenantHead>, Head);
+/// the new head, and the new entries' Merkle leaf hashes (the caller adds
+/// the tiles they change to the commit).
+pub(crate) type Finished = (
+    Commit,
+    Vec<(u64, u64)>,
+    HashMap<String, TenantHead>,
+    Head,
+    Vec<crate::merkle::Digest>,
+);
 
 impl<'a> Pending<'a> {
     pub fn new(
@@ -60,6 +69,7 @@ impl<'a> Pending<'a> {
             },
             commit: Commit::default(),
             new_keys: Vec::new(),
+            leaves: Vec::new(),
         }
     }
 
@@ -102,7 +112,8 @@ impl<'a> Pending<'a> {
             first: position,
             block: block::Builder::new(),
         });
-        let hash: Hash = open.block.push(&fields);
+        let (hash, leaf): (Hash, _) = open.block.push(&fields);
+        self.leaves.push(leaf);
         let full = open.block.len() == block::BLOCK_ENTRIES_MAX
             || open.block.bytes_len() >= block::BLOCK_BYTES_MAX;
         if full {
@@ -149,6 +160,6 @@ impl<'a> Pending<'a> {
                 last_record_time: head.last_record_time.unwrap_or(0),
             });
         }
-        (self.commit, self.new_keys, self.tenants, head)
+        (self.commit, self.new_keys, self.tenants, head, self.leaves)
     }
 }

@@ -75,3 +75,122 @@ fn held(holding: &Holding, end: i64) -> IntervalSet {
     }
     IntervalSet::from_spans(spans)
 }
+
+/// Which side of the agreement a role belongs to, read from its name:
+/// `provider_…` roles are the provider's, `tenant_…` roles the
+/// municipality's. Agreements name roles freely (SEMANTICS.md section 3),
+/// so any other role is shown as [`Side::Other`] rather than guessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Side {
+    Provider,
+    Tenant,
+    Other,
+}
+
+impl Side {
+    pub fn of(role: &str) -> Side {
+        if role.starts_with("provider_") {
+            Side::Provider
+        } else if role.starts_with("tenant_") {
+            Side::Tenant
+        } else {
+            Side::Other
+        }
+    }
+}
+
+/// Who holds each role of a tenant at one instant: the agreement's
+/// always-current list of responsible persons, from the same projection
+/// the reports use (so a set-aside assignment names nobody here either).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roster {
+    /// The instant (unix seconds) the roster describes.
+    pub at: i64,
+    /// The version in force at `at`, if any.
+    pub agreement_version: Option<String>,
+    /// Sorted by (side, service, role), tenant-wide roles first.
+    pub roles: Vec<RoleHolder>,
+}
+
+/// One role and who holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleHolder {
+    pub role: String,
+    /// `None` for a tenant-wide role.
+    pub service: Option<String>,
+    pub side: Side,
+    /// Whether the agreement in force at the instant requires the role
+    /// (held roles it does not name are listed too).
+    pub required: bool,
+    /// The holder, `None` when the role is vacant.
+    pub person: Option<String>,
+    /// When the holder was assigned, or since when the role has been
+    /// vacant (`None`: never held).
+    pub since: Option<i64>,
+}
+
+/// The roster of `tenant` at instant `at` over `events` (the tenant's
+/// events of a ledger prefix; others are ignored). Pure, like the engine.
+pub fn roster(tenant: &str, events: &[crate::LedgerEvent], at: i64) -> Roster {
+    let mut mine: Vec<&crate::LedgerEvent> =
+        events.iter().filter(|e| e.event.tenant == tenant).collect();
+    mine.sort_by_key(|e| (e.event.time, e.position));
+    let versions = crate::agreement::Versions::from_events(&mine);
+    mine.retain(|e| e.event.time <= at);
+    let projection = crate::projection::project(&mine, &versions);
+    let agreement = versions.in_force(at);
+    let mut required: Vec<(String, Option<String>)> = Vec::new();
+    if let Some(contacts) = agreement.and_then(|a| a.contacts.as_ref()) {
+        required.extend(contacts.required_roles.iter().map(|r| (r.clone(), None)));
+        for s in agreement.map_or(&[][..], |a| &a.services[..]) {
+            let per_service = contacts.per_service_roles.iter();
+            required.extend(per_service.map(|r| (r.clone(), Some(s.id.clone()))));
+        }
+    }
+    let mut roles: Vec<RoleHolder> = required
+        .iter()
+        .map(|(role, service)| {
+            let holding = projection
+                .contacts
+                .get(&(role.as_str(), service.as_deref()));
+            holder(role, service.as_deref(), holding, true)
+        })
+        .collect();
+    for (&(role, service), holding) in &projection.contacts {
+        let listed = required
+            .iter()
+            .any(|(r, s)| r == role && s.as_deref() == service);
+        if !listed && holding.held() {
+            roles.push(holder(role, service, Some(holding), false));
+        }
+    }
+    roles.sort_by(|a, b| {
+        let key = |h: &RoleHolder| (h.side, h.service.clone(), h.role.clone());
+        key(a).cmp(&key(b))
+    });
+    Roster {
+        at,
+        agreement_version: agreement.map(|a| a.version.clone()),
+        roles,
+    }
+}
+
+fn holder(role: &str, service: Option<&str>, h: Option<&Holding>, required: bool) -> RoleHolder {
+    let held = h.is_some_and(Holding::held);
+    let (person, since) = match h {
+        Some(h) if held => {
+            let last = h.holders.last();
+            (last.map(|&(_, p)| p.to_string()), last.map(|&(t, _)| t))
+        }
+        Some(h) => (None, h.changes.last().map(|&(t, _)| t)),
+        None => (None, None),
+    };
+    RoleHolder {
+        role: role.to_string(),
+        service: service.map(str::to_string),
+        side: Side::of(role),
+        required,
+        person,
+        since,
+    }
+}

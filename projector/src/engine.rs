@@ -82,6 +82,7 @@ pub fn compute(input: &Input) -> Result<Report, ReportError> {
         manifest: Manifest {
             ledger_size: 0,
             ledger_root: String::new(),
+            tree_root: String::new(),
             engine_version: ENGINE_VERSION.to_string(),
             horizon: horizon.map(format_instant),
             report_digest: String::new(),

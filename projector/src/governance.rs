@@ -90,3 +90,83 @@ pub fn missing_minutes<'a>(
         })
         .collect()
 }
+
+/// A meeting as the meetings page and `tla` list it: when it was held,
+/// when its minutes were due and when (with which digest) they were filed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingRecord {
+    pub id: String,
+    pub kind: MeetingKind,
+    /// Unix seconds.
+    pub held: i64,
+    /// held + `minutes_due_days` of the version in force at `held`; `None`
+    /// when that version sets no due days (minutes not evaluated).
+    pub due: Option<i64>,
+    /// `(time, digest)` of each accepted `minutes.filed`.
+    pub filings: Vec<(i64, String)>,
+}
+
+/// Whether a meeting's minutes came on time (SEMANTICS.md section 8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MinutesStatus {
+    /// Filed at or before the due instant.
+    OnTime { filed: i64 },
+    /// First filed after the due instant (a `minutes_missing` deviation
+    /// all the same).
+    Late { filed: i64, due: i64 },
+    /// Not filed, and the due instant has passed.
+    Missing { due: i64 },
+    /// Not filed yet, and not yet due.
+    Pending { due: i64 },
+    /// No due days in the version in force: not evaluated.
+    NotEvaluated,
+}
+
+impl MeetingRecord {
+    /// The status of the minutes as seen at instant `now`.
+    pub fn minutes(&self, now: i64) -> MinutesStatus {
+        let first = self.filings.first().map(|&(t, _)| t);
+        let Some(due) = self.due else {
+            return MinutesStatus::NotEvaluated;
+        };
+        match self.filings.iter().find(|&&(t, _)| t <= due) {
+            Some(&(filed, _)) => MinutesStatus::OnTime { filed },
+            None => match first {
+                Some(filed) => MinutesStatus::Late { filed, due },
+                None if due <= now => MinutesStatus::Missing { due },
+                None => MinutesStatus::Pending { due },
+            },
+        }
+    }
+}
+
+/// The tenant's accepted meetings in `events` (a ledger prefix), in the
+/// order they were held.
+pub fn meetings(tenant: &str, events: &[crate::LedgerEvent]) -> Vec<MeetingRecord> {
+    let mut mine: Vec<&crate::LedgerEvent> =
+        events.iter().filter(|e| e.event.tenant == tenant).collect();
+    mine.sort_by_key(|e| (e.event.time, e.position));
+    let versions = Versions::from_events(&mine);
+    let projection = crate::projection::project(&mine, &versions);
+    projection
+        .meetings
+        .iter()
+        .map(|m| {
+            let days = versions
+                .in_force(m.held)
+                .and_then(|a| a.governance.as_ref()?.minutes_due_days);
+            MeetingRecord {
+                id: m.id.to_string(),
+                kind: m.kind,
+                held: m.held,
+                due: days.map(|d| m.held + i64::from(d) * DAY_SECONDS),
+                filings: m
+                    .filings
+                    .iter()
+                    .zip(&m.digests)
+                    .map(|(&t, d)| (t, d.to_string()))
+                    .collect(),
+            }
+        })
+        .collect()
+}

@@ -11,6 +11,9 @@
 //! pass over the events (with `quality` for what is set aside), then
 //! `availability`, `incident`, `governance` and `contact` per period, and
 //! `report` for the document and its digest; `engine` ties them together.
+//! `render` and `viewer` are the read side for people: renderings of a
+//! report, and the web viewer (the one module here that does I/O, at its
+//! edge: an axum router over a [`viewer::ViewerSource`]).
 //!
 //! The read side of the running service sits beside the engine: `alert`
 //! (pure: the 75% warnings and breaches an incident has had by a given
@@ -35,6 +38,7 @@ pub mod quality;
 pub mod render;
 pub mod report;
 pub mod service;
+pub mod viewer;
 
 pub use engine::compute;
 pub use error::ReportError;

@@ -32,9 +32,11 @@ pub const ALERT_RESCAN_SECONDS: i64 = 10;
 #[derive(Default)]
 struct State {
     tenants: BTreeMap<String, Vec<LedgerEvent>>,
-    /// The ledger's size and head hash (hex) after the last batch.
+    /// The ledger's size, head hash and Merkle root (hex) after the last
+    /// batch: what a live report's manifest pins.
     size: u64,
     root: String,
+    tree_root: String,
     /// (tenant, period) -> (the tenant's entry count, horizon, report).
     /// A report stays valid while its tenant has no new entries: it pins
     /// the ledger prefix it was computed from, which still reproduces it.
@@ -68,8 +70,14 @@ impl Live {
     }
 
     /// Adds entries the ledger made durable (in position order) and the
-    /// ledger's head after them.
-    pub fn follow(&self, appended: Vec<LedgerEvent>, size: u64, root_hex: String) {
+    /// ledger's head hash and Merkle root (hex) after them.
+    pub fn follow(
+        &self,
+        appended: Vec<LedgerEvent>,
+        size: u64,
+        root_hex: String,
+        tree_root_hex: String,
+    ) {
         let mut state = self.write();
         debug_assert!(size >= state.size, "the ledger only grows");
         for entry in appended {
@@ -79,6 +87,7 @@ impl Live {
         }
         state.size = size;
         state.root = root_hex;
+        state.tree_root = tree_root_hex;
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
@@ -146,6 +155,7 @@ impl Live {
             };
             report.manifest.ledger_size = state.size;
             report.manifest.ledger_root = state.root.clone();
+            report.manifest.tree_root = state.tree_root.clone();
             report.seal();
             (report, events.len())
         };
@@ -257,6 +267,7 @@ mod tests {
             ],
             2,
             "ab".repeat(32),
+            "ef".repeat(32),
         );
         live
     }
@@ -292,6 +303,7 @@ mod tests {
         let after = OPENED + 40 * 86_400; // the period has ended
         let report = live.report("alver", period, after).unwrap();
         assert_eq!(report.manifest.ledger_size, 2);
+        assert_eq!(report.manifest.tree_root, "ef".repeat(32));
         assert!(!report.preliminary);
         assert_eq!(report.services[0].incidents["P1"].response_breached, 1);
         // Another tenant's entry does not invalidate it.
@@ -303,6 +315,7 @@ mod tests {
             )],
             3,
             "cd".repeat(32),
+            "01".repeat(32),
         );
         assert_eq!(live.report("alver", period, after).unwrap(), report);
         assert!(matches!(

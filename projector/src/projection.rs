@@ -60,7 +60,10 @@ pub struct Meeting<'a> {
     pub id: &'a str,
     pub kind: MeetingKind,
     pub held: i64,
+    /// `time` of each accepted `minutes.filed`, in processing order.
     pub filings: Vec<i64>,
+    /// The minutes' `digest` of each filing, in the order of `filings`.
+    pub digests: Vec<&'a str>,
 }
 
 /// A contact role (with its service for per-service roles).
@@ -68,12 +71,16 @@ pub type RoleKey<'a> = (&'a str, Option<&'a str>);
 
 /// The holding of a role: `(time, held)` after each accepted change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Holding {
+pub struct Holding<'a> {
     pub changes: Vec<(i64, bool)>,
+    /// `(time, person)` of each accepted assignment, in processing order
+    /// (who holds the role is read from here; vacancy from `changes`).
+    pub holders: Vec<(i64, &'a str)>,
 }
 
-impl Holding {
-    fn held(&self) -> bool {
+impl Holding<'_> {
+    /// Whether the role is held after the last accepted change.
+    pub fn held(&self) -> bool {
         self.changes.last().is_some_and(|&(_, held)| held)
     }
 }
@@ -88,7 +95,7 @@ pub struct Projection<'a> {
     incident_ids: BTreeMap<&'a str, usize>,
     pub meetings: Vec<Meeting<'a>>,
     meeting_ids: BTreeMap<&'a str, usize>,
-    pub contacts: BTreeMap<RoleKey<'a>, Holding>,
+    pub contacts: BTreeMap<RoleKey<'a>, Holding<'a>>,
     /// `(time, reason)` of every set-aside event, in processing order.
     pub set_aside: Vec<(i64, Reason)>,
 }
@@ -180,18 +187,22 @@ impl<'a> Projection<'a> {
                 priority,
             } => self.incident_opened(t, incident_id, service, *priority, versions),
             EventData::MeetingHeld { meeting_id, kind } => self.meeting_held(t, meeting_id, *kind),
-            EventData::MinutesFiled { meeting_id, .. } => self.minutes_filed(t, meeting_id),
-            EventData::ContactAssigned { role, service, .. } => {
+            EventData::MinutesFiled { meeting_id, digest } => {
+                self.minutes_filed(t, meeting_id, digest)
+            }
+            EventData::ContactAssigned {
+                role,
+                service,
+                person,
+            } => {
                 let unknown = service
                     .as_deref()
                     .is_some_and(|s| !known_service(versions, t, s));
                 verdict(&[(Reason::UnknownService, unknown)])?;
                 let key = (role.as_str(), service.as_deref());
-                self.contacts
-                    .entry(key)
-                    .or_default()
-                    .changes
-                    .push((t, true));
+                let holding = self.contacts.entry(key).or_default();
+                holding.changes.push((t, true));
+                holding.holders.push((t, person.as_str()));
                 Ok(())
             }
             EventData::ContactVacated { role, service } => {
@@ -229,11 +240,12 @@ impl<'a> Projection<'a> {
         Ok(())
     }
 
-    fn minutes_filed(&mut self, t: i64, meeting_id: &str) -> Result<(), Reason> {
+    fn minutes_filed(&mut self, t: i64, meeting_id: &str, digest: &'a str) -> Result<(), Reason> {
         let i = self.meeting_ids.get(meeting_id).copied();
         verdict(&[(Reason::UnknownOrClosedId, i.is_none())])?;
         if let Some(i) = i {
             self.meetings[i].filings.push(t);
+            self.meetings[i].digests.push(digest);
         }
         Ok(())
     }
@@ -341,6 +353,7 @@ impl<'a> Projection<'a> {
             kind,
             held: t,
             filings: Vec::new(),
+            digests: Vec::new(),
         });
         Ok(())
     }

@@ -199,8 +199,14 @@ pub struct DataQuality {
 pub struct Manifest {
     /// Entries in the ledger prefix; set by the caller (0 from `compute`).
     pub ledger_size: u64,
-    /// Root or head hash of the prefix; set by the caller ("" from `compute`).
+    /// Hash of the prefix's last entry (BLAKE3 chain head); set by the
+    /// caller ("" from `compute`).
     pub ledger_root: String,
+    /// RFC 6962 Merkle root (SHA-256) of the prefix: the root of the signed
+    /// checkpoint the report is checked against. Set by the caller; absent
+    /// in reports made before the ledger had a Merkle tree.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tree_root: String,
     /// [`ENGINE_VERSION`].
     pub engine_version: String,
     /// The generation instant of a preliminary report (UTC `Z`), else null.

@@ -175,11 +175,15 @@ fn report_issued(f: &mut Fields<'_>, errors: &mut Vec<FieldError>) -> Option<Eve
     // `as_of` (the prefix size asked for) may accompany the report; it is
     // checked here and kept in the canonical bytes.
     let as_of = f.opt("as_of", rules::count, errors);
+    // The Merkle root of the prefix the report was made from: the root of
+    // the checkpoint it was issued against (absent in older events).
+    let tree_root = f.opt("tree_root", rules::digest, errors);
     as_of?;
     Some(EventData::ReportIssued {
         period: period?,
         ledger_size: ledger_size?,
         report_digest: report_digest?,
+        tree_root: tree_root?,
     })
 }
 

@@ -254,6 +254,8 @@ pub enum EventData {
         period: String,
         ledger_size: u64,
         report_digest: String,
+        /// RFC 6962 root of the first `ledger_size` entries, lowercase hex.
+        tree_root: Option<String>,
     },
 }
 

@@ -5,14 +5,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use ingest::demo::{self, DemoConfig};
+use ledger::checkpoint::{Signer, Verifier};
 use ledger::Outcome;
+use projector::viewer::Anchor;
 use schemas::Event;
 
-use super::report;
+use super::{report, view};
 
 /// The file that marks a data directory as made by `tla demo`, so a rerun
 /// may replace it and nothing else is ever deleted.
@@ -32,6 +35,15 @@ pub struct Args {
     /// Multiplies the number of outages and incidents.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     scale: u32,
+    /// Number of monthly reporting periods, from November 2025 (1 to 12).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=12))]
+    months: u32,
+    /// Then serve the web report viewer over the demo ledger until Ctrl-C.
+    #[arg(long)]
+    serve: bool,
+    /// Where the viewer listens with --serve (port 0: any free port).
+    #[arg(long, default_value = view::LISTEN_DEFAULT, value_name = "ADDR", requires = "serve")]
+    listen: std::net::SocketAddr,
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
@@ -41,6 +53,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         tenants: args.tenants as usize,
         scale: args.scale,
+        months: args.months,
         ..DemoConfig::default()
     };
     let history = demo::generate(&config);
@@ -71,26 +84,73 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         data_dir.display(),
         DEMO_BATCH_EVENTS_MAX
     );
-    let bar = super::progress(ledger.size(), "verifying");
-    let verified = ledger.verify(|n| bar.set_position(n))?;
-    bar.finish_and_clear();
-    let summary = match verified {
-        Ok(summary) => summary,
-        Err(failure) => {
-            eprintln!("error: the demo ledger does not verify: {failure}");
-            return Ok(ExitCode::from(1));
-        }
-    };
-    println!(
-        "Verified every hash: {} entries, head {}.",
-        summary.size, summary.head
-    );
-    let reports = issue_reports(&mut ledger, &history.tenants, &history.periods)?;
+    let (reports, anchors) = issue_reports(&mut ledger, &history.tenants, &history.periods)?;
+    let verifier = sign_checkpoint(data_dir, &ledger)?;
+    if !verify_all(&ledger, &reports)? {
+        return Ok(ExitCode::from(1));
+    }
     println!();
     print_table(&events);
     print_deviations(&reports, &history.periods);
-    print_next_steps(data_dir, started);
+    // The example report: the first month of the first tenant with a
+    // deviation to see, else its last month.
+    let example = reports
+        .iter()
+        .take_while(|r| r.tenant == reports[0].tenant)
+        .find(|r| !r.deviations.is_empty())
+        .or(reports
+            .iter()
+            .take_while(|r| r.tenant == reports[0].tenant)
+            .last())
+        .map(|r| (r.tenant.clone(), r.period.clone()))
+        .unwrap_or_default();
+    print_next_steps(data_dir, &args, started, &example);
+    if args.serve {
+        let source = Arc::new(view::LedgerSource::owning(ledger).with_verifier(Some(verifier)));
+        let issued: Vec<_> = reports.into_iter().zip(anchors).collect();
+        source
+            .remember(&issued)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!();
+        view::serve(source, args.listen)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's signing key, kept in its data directory (a real operator
+/// keeps the key apart from the ledger: docs/AUDITING.md).
+const DEMO_KEY_FILE: &str = "demo-signing.key";
+
+/// The demo's checkpoint origin (and key name).
+const DEMO_ORIGIN: &str = "demo.tla-ledger.local/ledger";
+
+/// Signs a checkpoint of the demo ledger with a key made for the demo, and
+/// returns the public key that checks it.
+fn sign_checkpoint(data_dir: &Path, ledger: &ledger::Ledger) -> anyhow::Result<Verifier> {
+    let path = data_dir.join(DEMO_KEY_FILE);
+    let signer = if path.exists() {
+        super::key::load_signer(&path)?
+    } else {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        let signer = Signer::from_seed(DEMO_ORIGIN, seed)?;
+        super::key::write_private(&path, &signer.to_text())?;
+        std::fs::write(
+            data_dir.join(format!("{DEMO_KEY_FILE}.pub")),
+            format!("{}\n", signer.verifier().to_text()),
+        )
+        .context("cannot write the demo's public key")?;
+        signer
+    };
+    let note = ledger.sign_checkpoint(&signer)?;
+    let checkpoint = ledger::checkpoint::read_unverified(&note)?;
+    println!(
+        "Signed a checkpoint: {} entries, Merkle root {} (key {}).",
+        checkpoint.size,
+        hex::encode(checkpoint.root),
+        signer.verifier().to_text()
+    );
+    Ok(signer.verifier())
 }
 
 /// Makes `dir` an empty directory for the demo, refusing to touch a ledger
@@ -140,27 +200,26 @@ fn validate(values: &[serde_json::Value]) -> anyhow::Result<Vec<Event>> {
 }
 
 /// Computes every tenant's report of every period against the imported
-/// ledger, issues them all in one append, and checks that each one
-/// regenerates byte for byte from the prefix its manifest pins.
+/// ledger and issues them all in one append; returns the reports and the
+/// `report.issued` entries that anchor them.
 fn issue_reports(
     ledger: &mut ledger::Ledger,
     tenants: &[String],
     periods: &[String],
-) -> anyhow::Result<Vec<projector::Report>> {
+) -> anyhow::Result<(Vec<projector::Report>, Vec<Anchor>)> {
     let bar = super::progress((tenants.len() * periods.len()) as u64, "reports");
     let mut reports = Vec::new();
+    let size = ledger.size();
     for tenant in tenants {
+        // One read of the tenant's entries for all its months.
+        let events = report::tenant_events(ledger, tenant, size)?;
         for period in periods {
             let period = period
                 .parse()
                 .map_err(|e| anyhow::anyhow!("demo period: {e}"))?;
-            reports.push(report::generate(
-                ledger,
-                tenant,
-                period,
-                None,
-                report::Horizon::Now,
-            )?);
+            let horizon = report::Horizon::Now;
+            let r = report::generate_from(ledger, tenant, period, (size, &events), horizon)?;
+            reports.push(r);
             bar.inc(1);
         }
     }
@@ -171,52 +230,131 @@ fn issue_reports(
         .map(|r| report::issued_event(r, &report::issued_id(r), now))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let first = ledger.size();
-    ledger.append(&issued, now)?;
-    let mut reproduced = 0;
-    for r in &reports {
-        if report::regenerate(ledger, r)?.canonical_bytes() != r.canonical_bytes() {
-            anyhow::bail!("the report of {} {} does not reproduce", r.tenant, r.period);
-        }
-        reproduced += 1;
-    }
+    let outcomes = ledger.append(&issued, now)?;
+    let anchors = reports
+        .iter()
+        .zip(outcomes)
+        .map(|(r, outcome)| Anchor {
+            position: match outcome {
+                Outcome::Appended(p) | Outcome::Duplicate(p) => p,
+            },
+            ledger_size: r.manifest.ledger_size,
+            report_digest: r.manifest.report_digest.clone(),
+        })
+        .collect();
     println!(
-        "Issued {} monthly reports (report.issued at ledger positions {first}..{}) and regenerated \
-         each one byte for byte from the ledger prefix it pins ({reproduced} of {}).",
+        "Issued {} monthly reports: report.issued entries at ledger positions {first}..{} anchor their digests.",
         reports.len(),
         ledger.size() - 1,
-        reports.len()
     );
-    Ok(reports)
+    Ok((reports, anchors))
 }
 
-/// Deviations (avvik) per tenant and month.
-fn print_deviations(reports: &[projector::Report], periods: &[String]) {
-    println!("Deviations (avvik) per month:");
-    print!("{:<14}", "tenant");
-    for period in periods {
-        print!("{:>8}", &period[2..]);
+/// Verifies everything: every hash of the ledger, and every issued report
+/// regenerated byte for byte from the prefix it pins. False (after saying
+/// what failed) when anything does not verify.
+fn verify_all(ledger: &ledger::Ledger, reports: &[projector::Report]) -> anyhow::Result<bool> {
+    let bar = super::progress(ledger.size(), "verifying");
+    let verified = ledger.verify(|n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    let summary = match verified {
+        Ok(summary) => summary,
+        Err(failure) => {
+            eprintln!("error: the demo ledger does not verify: {failure}");
+            return Ok(false);
+        }
+    };
+    println!(
+        "Verified every hash: {} entries, head {}.",
+        summary.size, summary.head
+    );
+    let bar = super::progress(reports.len() as u64, "regenerating");
+    let mut events: BTreeMap<&str, Vec<projector::LedgerEvent>> = BTreeMap::new();
+    for r in reports {
+        let tenant = r.tenant.as_str();
+        if !events.contains_key(tenant) {
+            events.insert(
+                tenant,
+                report::tenant_events(ledger, tenant, ledger.size())?,
+            );
+        }
+        let period = r
+            .period
+            .parse()
+            .map_err(|e| anyhow::anyhow!("period: {e}"))?;
+        let horizon = r
+            .manifest
+            .horizon
+            .as_deref()
+            .map(report::parse_instant)
+            .transpose()?;
+        let prefix = (r.manifest.ledger_size, &events[tenant][..]);
+        let again = report::generate_from(
+            ledger,
+            tenant,
+            period,
+            prefix,
+            report::Horizon::Pinned(horizon),
+        )?;
+        if again.canonical_bytes() != r.canonical_bytes() {
+            eprintln!(
+                "error: the report of {} {} does not reproduce from the ledger",
+                r.tenant, r.period
+            );
+            return Ok(false);
+        }
+        bar.inc(1);
     }
-    println!("{:>8}", "total");
+    bar.finish_and_clear();
+    println!(
+        "Regenerated each of the {} reports byte for byte from the ledger prefix it pins: every digest matches.",
+        reports.len()
+    );
+    Ok(true)
+}
+
+/// Deviations (avvik) per tenant and month, with a total per month and a
+/// count per kind.
+fn print_deviations(reports: &[projector::Report], periods: &[String]) {
+    println!("Deviations (avvik) per tenant and month (. = every guarantee met):");
+    print!("{:<12}", "tenant");
+    for period in periods {
+        print!("{:>6}", &period[2..]);
+    }
+    println!("{:>7}", "total");
     let mut tenants: Vec<&str> = reports.iter().map(|r| r.tenant.as_str()).collect();
     tenants.dedup();
-    for tenant in tenants {
-        print!("{:<14}", demo::tenant_display_name(tenant));
+    let count = |tenant: Option<&str>, period: &str| -> usize {
+        let matching = reports
+            .iter()
+            .filter(|r| r.period == period && tenant.is_none_or(|t| r.tenant == t));
+        matching.map(|r| r.deviations.len()).sum()
+    };
+    let row = |name: &str, tenant: Option<&str>| {
+        print!("{name:<12}");
         let mut total = 0;
         for period in periods {
-            let count = reports
-                .iter()
-                .find(|r| r.tenant == tenant && r.period == *period)
-                .map_or(0, |r| r.deviations.len());
-            total += count;
-            let cell = if count == 0 {
+            let n = count(tenant, period);
+            total += n;
+            let cell = if n == 0 {
                 ".".to_string()
             } else {
-                count.to_string()
+                n.to_string()
             };
-            print!("{cell:>8}");
+            print!("{cell:>6}");
         }
-        println!("{total:>8}");
+        println!("{total:>7}");
+    };
+    for tenant in tenants {
+        row(demo::tenant_display_name(tenant), Some(tenant));
     }
+    row("all", None);
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in reports.iter().flat_map(|r| &r.deviations) {
+        *kinds.entry(d.kind()).or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    println!("By kind: {}.", kinds.join(", "));
     println!();
 }
 
@@ -260,22 +398,45 @@ fn print_table(events: &[Event]) {
     println!();
 }
 
-fn print_next_steps(data_dir: &Path, started: Instant) {
+fn print_next_steps(
+    data_dir: &Path,
+    args: &Args,
+    started: Instant,
+    (tenant, period): &(String, String),
+) {
     let dir = data_dir.display();
     let flag = if data_dir == Path::new("./tla-data") {
         String::new()
     } else {
         format!(" --data-dir {dir}")
     };
-    println!("Done in {:.1} s. Next:", started.elapsed().as_secs_f64());
-    println!("  tla log{flag} --tenant alver --limit 20    (browse the entries)");
+    println!(
+        "Done in {:.1} s. Next (`tla` is `cargo run --` until you `cargo install --path .`):",
+        started.elapsed().as_secs_f64()
+    );
+    if !args.serve {
+        println!(
+            "  tla view{flag}    (the web report viewer at http://{}/; or run the demo with --serve)",
+            view::LISTEN_DEFAULT
+        );
+    }
+    let report = format!("tla report{flag} --tenant {tenant} --period {period}");
+    println!("  {report} --format md    (a report for people)");
+    println!("  {report} > {tenant}-{period}.json    (the contract format)");
+    println!("  tla verify-report{flag} {tenant}-{period}.json    (regenerate it and compare)");
+    println!("  {report} --format pdf --out {tenant}-{period}.pdf    (A4, printed by Chromium)");
+    println!(
+        "  tla contacts{flag} --tenant {tenant} --at {period}-15T12:00:00+01:00    (who was responsible then)"
+    );
+    println!("  tla log{flag} --tenant {tenant} --limit 20    (browse the entries)");
     println!("  tla verify{flag}    (recompute every hash again)");
     println!(
-        "  tla export{flag} --out ledger.jsonl    (the ledger for an auditor, docs/FORMAT.md)"
+        "  tla audit{flag} --trusted kept.checkpoint --key {dir}/{DEMO_KEY_FILE}.pub    (what an auditor runs at every visit, docs/AUDITING.md)"
     );
-    println!("  tla verify --export ledger.jsonl    (check that export without the ledger)");
     println!(
-        "  tla report{flag} --tenant alver --period 2026-01 > alver-2026-01.json    (a report)"
+        "  tla evidence export{flag} --tenant {tenant} --period {period} --out {tenant}-{period}.evidence.json    (check it offline with tla evidence verify {tenant}-{period}.evidence.json --key {dir}/{DEMO_KEY_FILE}.pub)"
     );
-    println!("  tla verify-report{flag} alver-2026-01.json    (regenerate it and compare)");
+    println!(
+        "  tla export{flag} --out ledger.jsonl    (the ledger for an auditor, docs/FORMAT.md; check it with tla verify --export ledger.jsonl)"
+    );
 }

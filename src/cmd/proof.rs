@@ -1,16 +1,49 @@
-//! `tla proof verify inclusion|consistency`: check an RFC 6962 / RFC 9162
-//! proof someone handed you (SHA-256), without any ledger. Exit 0 when the
-//! proof is valid, 1 when it is invalid or malformed.
+//! `tla proof inclusion|consistency`: make RFC 6962 / RFC 9162 proofs
+//! (SHA-256) from the ledger's stored tree; `tla proof verify
+//! inclusion|consistency`: check a proof someone handed you, without any
+//! ledger. Verification exits 0 when the proof is valid, 1 when it is
+//! invalid or malformed.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use ledger::merkle::{self, Digest};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
+    /// The inclusion proof of the entry at a ledger position.
+    Inclusion(MakeInclusionArgs),
+    /// The consistency proof between two ledger sizes.
+    Consistency(MakeConsistencyArgs),
     /// Check a proof (no ledger needed).
     #[command(subcommand)]
     Verify(Verify),
+}
+
+#[derive(clap::Args)]
+pub struct MakeInclusionArgs {
+    /// The entry's ledger position.
+    #[arg(long)]
+    seq: u64,
+    /// The tree size to prove against (default: the whole ledger).
+    #[arg(long)]
+    size: Option<u64>,
+    /// Print JSON instead of `name: value` lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct MakeConsistencyArgs {
+    /// The older tree size.
+    #[arg(long)]
+    from: u64,
+    /// The newer tree size (default: the whole ledger).
+    #[arg(long)]
+    to: Option<u64>,
+    /// Print JSON instead of `name: value` lines.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Subcommand)]
@@ -53,8 +86,12 @@ pub struct ConsistencyArgs {
     proof: String,
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    let Command::Verify(verify) = command;
+pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
+    let verify = match command {
+        Command::Inclusion(args) => return make_inclusion(data_dir, &args),
+        Command::Consistency(args) => return make_consistency(data_dir, &args),
+        Command::Verify(verify) => verify,
+    };
     let result = match verify {
         Verify::Inclusion(args) => inclusion(&args),
         Verify::Consistency(args) => consistency(&args),
@@ -119,4 +156,97 @@ fn proof(text: &str) -> Result<Vec<Digest>, String> {
         .enumerate()
         .map(|(i, part)| digest(&format!("--proof hash {}", i + 1), part))
         .collect()
+}
+
+fn hex_list(proof: &[Digest]) -> Vec<String> {
+    proof.iter().map(hex::encode).collect()
+}
+
+/// Prints (name, value) pairs as lines or as one JSON object, then the
+/// command that checks the proof.
+fn print_proof(fields: &[(&str, serde_json::Value)], json: bool, check: String) {
+    if json {
+        let object: serde_json::Map<String, serde_json::Value> = fields
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect();
+        println!("{}", serde_json::Value::Object(object));
+        return;
+    }
+    for (name, value) in fields {
+        match value {
+            serde_json::Value::String(text) => println!("{name}: {text}"),
+            serde_json::Value::Array(items) => {
+                let items: Vec<&str> = items.iter().filter_map(|v| v.as_str()).collect();
+                println!("{name}: {}", items.join(","));
+            }
+            other => println!("{name}: {other}"),
+        }
+    }
+    eprintln!("check it with: {check}");
+}
+
+fn make_inclusion(data_dir: &Path, args: &MakeInclusionArgs) -> anyhow::Result<ExitCode> {
+    let ledger = super::open_ledger(data_dir, false)?;
+    let size = args.size.unwrap_or(ledger.size());
+    if args.seq >= size {
+        anyhow::bail!(
+            "--seq {} is not an entry of the tree of size {size} (the ledger holds {} entries)",
+            args.seq,
+            ledger.size()
+        );
+    }
+    let leaf = ledger.leaf_hash(args.seq)?;
+    let root = ledger.merkle_root(size)?;
+    let proof = ledger.inclusion_proof(args.seq, size)?;
+    let (leaf, root, proof) = (hex::encode(leaf), hex::encode(root), hex_list(&proof));
+    let check = format!(
+        "tla proof verify inclusion --leaf-hash {leaf} --index {} --size {size} --root {root} --proof \"{}\"",
+        args.seq,
+        proof.join(",")
+    );
+    print_proof(
+        &[
+            ("leaf_hash", leaf.clone().into()),
+            ("index", args.seq.into()),
+            ("size", size.into()),
+            ("root", root.clone().into()),
+            ("proof", proof.clone().into()),
+        ],
+        args.json,
+        check,
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn make_consistency(data_dir: &Path, args: &MakeConsistencyArgs) -> anyhow::Result<ExitCode> {
+    let ledger = super::open_ledger(data_dir, false)?;
+    let to = args.to.unwrap_or(ledger.size());
+    if args.from == 0 || args.from > to || to > ledger.size() {
+        anyhow::bail!(
+            "need 0 < --from ({}) <= --to ({to}) <= the ledger's size ({})",
+            args.from,
+            ledger.size()
+        );
+    }
+    let root1 = hex::encode(ledger.merkle_root(args.from)?);
+    let root2 = hex::encode(ledger.merkle_root(to)?);
+    let proof = hex_list(&ledger.consistency_proof(args.from, to)?);
+    let check = format!(
+        "tla proof verify consistency --size1 {} --size2 {to} --root1 {root1} --root2 {root2} --proof \"{}\"",
+        args.from,
+        proof.join(",")
+    );
+    print_proof(
+        &[
+            ("size1", args.from.into()),
+            ("size2", to.into()),
+            ("root1", root1.clone().into()),
+            ("root2", root2.clone().into()),
+            ("proof", proof.clone().into()),
+        ],
+        args.json,
+        check,
+    );
+    Ok(ExitCode::SUCCESS)
 }

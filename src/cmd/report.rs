@@ -44,13 +44,16 @@ struct ReportArgs {
     /// Use only the first N ledger entries (default: all).
     #[arg(long, value_name = "N")]
     as_of: Option<u64>,
-    /// json is the contract format (SEMANTICS.md section 10); md, html and
-    /// csv are for people.
-    #[arg(long, default_value = "json", value_parser = ["json", "md", "html", "csv"])]
+    /// json is the contract format (SEMANTICS.md section 10); md, html,
+    /// csv and pdf (printed on A4 by the installed Chromium) are for people.
+    #[arg(long, default_value = "json", value_parser = ["json", "md", "html", "csv", "pdf"])]
     format: String,
-    /// Language of md, html and csv: nn (Nynorsk) or en.
+    /// Language of md, html, csv and pdf: nn (Nynorsk) or en.
     #[arg(long, default_value = "nn", value_parser = ["nn", "en"])]
     lang: String,
+    /// Write the report to this file instead of stdout (needed for pdf).
+    #[arg(long, value_name = "FILE", required_if_eq("format", "pdf"))]
+    out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -62,6 +65,10 @@ struct IssueArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Sign a checkpoint of the prefix the report is made from (its
+    /// `tree_root`) before issuing, with this key (`tla key generate`).
+    #[arg(long, env = "TLA_SIGNING_KEY")]
+    key: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -93,8 +100,19 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         },
     };
     let report = generate(&ledger, &tenant, period, args.as_of, Horizon::Now)?;
-    let bytes = projector::render::render(&report, args.format.parse()?, args.lang.parse()?);
-    write_stdout(&bytes)?;
+    let lang = args.lang.parse()?;
+    if args.format == "pdf" {
+        let out = args.out.context("--format pdf needs --out FILE")?;
+        super::pdf::print(&projector::render::html(&report, lang), &out)?;
+        eprintln!("wrote {}", out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let bytes = projector::render::render(&report, args.format.parse()?, lang);
+    match &args.out {
+        Some(path) => std::fs::write(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => write_stdout(&bytes)?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -121,6 +139,21 @@ pub(crate) fn generate(
     if prefix > size {
         bail!("--as-of {prefix} is beyond the ledger, which holds {size} entries");
     }
+    let events = tenant_events(ledger, tenant, prefix)?;
+    generate_from(ledger, tenant, period, (prefix, &events), horizon)
+}
+
+/// [`generate`] from the tenant's events already read: those of `events`
+/// before position `prefix` count (`events` in ledger order, as
+/// [`tenant_events`] returns them, possibly beyond the prefix).
+pub(crate) fn generate_from(
+    ledger: &Ledger,
+    tenant: &str,
+    period: Period,
+    (prefix, events): (u64, &[LedgerEvent]),
+    horizon: Horizon,
+) -> anyhow::Result<Report> {
+    let events = &events[..events.partition_point(|e| e.position < prefix)];
     let root = match prefix {
         0 => ZERO_HASH,
         n => {
@@ -130,12 +163,11 @@ pub(crate) fn generate(
                 .hash
         }
     };
-    let events = tenant_events(ledger, tenant, prefix)?;
     let compute = |horizon| {
         let input = Input {
             tenant,
             period,
-            events: &events,
+            events,
             horizon,
         };
         projector::compute(&input).map_err(anyhow::Error::from)
@@ -154,12 +186,17 @@ pub(crate) fn generate(
     };
     report.manifest.ledger_size = prefix;
     report.manifest.ledger_root = root.to_hex();
+    report.manifest.tree_root = hex::encode(ledger.merkle_root(prefix)?);
     report.seal();
     Ok(report)
 }
 
 /// The tenant's events among the first `prefix` entries.
-fn tenant_events(ledger: &Ledger, tenant: &str, prefix: u64) -> anyhow::Result<Vec<LedgerEvent>> {
+pub(crate) fn tenant_events(
+    ledger: &Ledger,
+    tenant: &str,
+    prefix: u64,
+) -> anyhow::Result<Vec<LedgerEvent>> {
     let mut events = Vec::new();
     for entry in ledger.tenant_entries(tenant) {
         let entry = entry?;
@@ -179,7 +216,7 @@ fn tenant_events(ledger: &Ledger, tenant: &str, prefix: u64) -> anyhow::Result<V
     Ok(events)
 }
 
-fn parse_instant(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_instant(text: &str) -> anyhow::Result<i64> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.timestamp())
         .with_context(|| format!("{text:?} is not an RFC 3339 instant"))
@@ -220,6 +257,21 @@ fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
             issued
         }
         earlier => {
+            if let Some(key) = &args.key {
+                // The ledger holds exactly the report's prefix now, so this
+                // checkpoint's root is the report's tree_root.
+                let note = ledger.sign_checkpoint(&super::key::load_signer(key)?)?;
+                let signed = ledger::checkpoint::read_unverified(&note)?;
+                if signed.size != report.manifest.ledger_size
+                    || hex::encode(signed.root) != report.manifest.tree_root
+                {
+                    bail!("the ledger changed while the report was issued; issue it again");
+                }
+                eprintln!(
+                    "signed the checkpoint of the {} entries the report is issued against",
+                    signed.size
+                );
+            }
             let digest = report.manifest.report_digest.clone();
             let position = append_issued(&mut ledger, &report, &issued_id(&report))?;
             eprintln!(
@@ -245,7 +297,7 @@ fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
 
 /// The last report issued for the tenant and period, regenerated from the
 /// prefix it pinned, with the position of its `report.issued` entry.
-fn last_issued(
+pub(crate) fn last_issued(
     ledger: &Ledger,
     tenant: &str,
     period: Period,
@@ -307,6 +359,10 @@ pub(crate) fn issued_event(report: &Report, id: &str, now_micros: i64) -> anyhow
             "report_digest": report.manifest.report_digest,
         },
     });
+    let mut value = value;
+    if !report.manifest.tree_root.is_empty() {
+        value["data"]["tree_root"] = report.manifest.tree_root.clone().into();
+    }
     Event::from_json(&value).map_err(|errors| {
         let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the report.issued event is invalid: {}", listed.join("; "))
@@ -332,13 +388,20 @@ pub(crate) fn regenerate(ledger: &Ledger, report: &Report) -> anyhow::Result<Rep
         .map(parse_instant)
         .transpose()?;
     let size = report.manifest.ledger_size;
-    generate(
+    let mut regenerated = generate(
         ledger,
         &report.tenant,
         period,
         Some(size),
         Horizon::Pinned(horizon),
-    )
+    )?;
+    // A report made before the ledger had a Merkle tree pins its prefix by
+    // the chain head alone; it is regenerated the way it was made.
+    if report.manifest.tree_root.is_empty() {
+        regenerated.manifest.tree_root.clear();
+        regenerated.seal();
+    }
+    Ok(regenerated)
 }
 
 /// `tla verify-report FILE`.
@@ -362,6 +425,12 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "error: {name}: the ledger's first {size} entries end in {}, not in the {} the report was made from: the ledger was rewritten, or this is another ledger",
             regenerated.manifest.ledger_root, given.manifest.ledger_root
+        );
+    }
+    if regenerated.manifest.tree_root != given.manifest.tree_root {
+        eprintln!(
+            "error: {name}: the Merkle root of the ledger's first {size} entries is {}, not the {} the report was made from: the ledger was rewritten, or this is another ledger",
+            regenerated.manifest.tree_root, given.manifest.tree_root
         );
     }
     if regenerated.canonical_bytes() == given.canonical_bytes() && given.digest_matches() {
@@ -388,12 +457,12 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-fn to_value(report: &Report) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn to_value(report: &Report) -> anyhow::Result<serde_json::Value> {
     serde_json::to_value(report).context("a report is always JSON")
 }
 
 /// Every leaf where two JSON documents differ: (path, left, right).
-fn differences(
+pub(crate) fn differences(
     left: &serde_json::Value,
     right: &serde_json::Value,
 ) -> Vec<(String, String, String)> {

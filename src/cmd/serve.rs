@@ -292,7 +292,8 @@ fn open_and_load(data_dir: &Path) -> anyhow::Result<(Ledger, Arc<Live>)> {
         }
     }
     let head = ledger.head();
-    live.follow(events, head.size, head.hash.to_hex());
+    let tree_root = hex::encode(ledger.merkle_root(head.size)?);
+    live.follow(events, head.size, head.hash.to_hex(), tree_root);
     tracing::info!(entries = head.size, "live projection loaded");
     Ok((ledger, live))
 }
@@ -396,7 +397,12 @@ async fn write(
             .into_iter()
             .map(|(position, event)| LedgerEvent { position, event })
             .collect();
-        live.follow(appended, batch.head.size, batch.head.hash.to_hex());
+        live.follow(
+            appended,
+            batch.head.size,
+            batch.head.hash.to_hex(),
+            hex::encode(batch.tree_root),
+        );
     };
     writer::run(ledger, client, config, metrics, durable, shutdown)
         .await

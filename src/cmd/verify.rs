@@ -23,8 +23,9 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     match result {
         Ok(summary) => {
+            let root = summary.merkle_root.map(hex::encode).unwrap_or_default();
             println!(
-                "ok: {} entries verified, {} tenants, head {}",
+                "ok: {} entries verified, {} tenants, head {}, Merkle root {root}",
                 summary.size, summary.tenants, summary.head
             );
             Ok(ExitCode::SUCCESS)

@@ -4,7 +4,8 @@
 //! reports are evidence; issue 6 asks for nothing fetched from outside).
 //!
 //! The page reads on a phone (below 40rem each table row becomes a card,
-//! its cells labelled through `data-label`) and prints on A4 (`@page`,
+//! its cells labelled through `data-label`, the label floated beside the
+//! value so that a long label wraps and the card grows with it) and prints on A4 (`@page`,
 //! repeated table headers, rows kept whole). Tables are semantic:
 //! `<caption>`, `<th scope="col">` and a `<th scope="row">` per row.
 //! Every string from the report, including those composed into
@@ -14,8 +15,10 @@
 use super::text::{self, Text};
 use super::{AvailabilityRow, DeviationRow, Lang, Report};
 
-/// The page's style: screen, phone and print (A4). No `url()` anywhere.
-const STYLE: &str = r#"
+/// The page's style: screen, phone and print (A4, with "page / pages" in
+/// the bottom margin where the browser supports page-margin boxes, as
+/// Chromium does since version 131). No `url()` anywhere.
+pub(crate) const STYLE: &str = r#"
 :root{--fg:#1b1b1b;--muted:#555;--line:#c8c8c8;--bad:#a10d0d;--good:#1b6130;--note:#fff3c4;--note-line:#a67c00}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
@@ -48,10 +51,10 @@ table.cards thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-pa
 table.cards,table.cards tbody,table.cards tr{display:block;width:100%}
 table.cards tr{border:1px solid var(--line);border-radius:.3rem;margin:0 0 .75rem;padding:.3rem .6rem}
 table.cards caption{display:block}
-table.cards th,table.cards td{display:block;position:relative;min-height:1.5rem;border:0;padding:.2rem 0 .2rem 42%;text-align:left;white-space:normal}
-table.cards th::before,table.cards td::before{content:attr(data-label);position:absolute;left:0;width:40%;font-weight:600;color:var(--muted)}
+table.cards th,table.cards td{display:flow-root;border:0;padding:.2rem 0 .2rem 9rem;text-align:left;white-space:normal}
+table.cards th::before,table.cards td::before{content:attr(data-label);float:left;width:8.5rem;margin-left:-9rem;font-weight:600;color:var(--muted)}
 }
-@page{size:A4;margin:16mm 14mm 18mm}
+@page{size:A4;margin:16mm 14mm 18mm;@bottom-right{content:counter(page) " / " counter(pages);font:8pt system-ui,sans-serif;color:#555}}
 @media print{
 body{max-width:none;padding:0;font-size:10pt}
 h1{font-size:16pt}
@@ -112,7 +115,7 @@ fn header(out: &mut String, report: &Report, lang: Lang, title: &str) {
     ));
 }
 
-fn deviations(out: &mut String, report: &Report, lang: Lang) {
+pub(crate) fn deviations(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "deviations", t.deviations);
     let rows = super::deviation_rows(report, lang);
@@ -164,7 +167,7 @@ fn deviation_row(out: &mut String, r: &DeviationRow, head: &[&str; 6]) {
     out.push_str("</tr>\n");
 }
 
-fn availability(out: &mut String, report: &Report, lang: Lang) {
+pub(crate) fn availability(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "availability", t.availability);
     let rows = super::availability_rows(report, lang);
@@ -217,7 +220,7 @@ fn availability_row(out: &mut String, r: &AvailabilityRow<'_>, head: &[&str; 7],
     out.push_str("</tr>\n");
 }
 
-fn incidents(out: &mut String, report: &Report, t: &Text) {
+pub(crate) fn incidents(out: &mut String, report: &Report, t: &Text) {
     section_start(out, "incidents", t.incidents);
     let rows = super::incident_rows(report);
     if rows.is_empty() {
@@ -261,7 +264,7 @@ fn incidents(out: &mut String, report: &Report, t: &Text) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn data_quality(out: &mut String, report: &Report, lang: Lang) {
+pub(crate) fn data_quality(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "data-quality", t.data_quality);
     let q = &report.data_quality;
@@ -288,7 +291,7 @@ fn data_quality(out: &mut String, report: &Report, lang: Lang) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn manifest(out: &mut String, report: &Report, lang: Lang) {
+pub(crate) fn manifest(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     let m = &report.manifest;
     out.push_str(&format!(
@@ -299,11 +302,17 @@ fn manifest(out: &mut String, report: &Report, lang: Lang) {
     let facts = [
         (t.ledger_size, m.ledger_size.to_string()),
         (t.ledger_root, code(&m.ledger_root)),
+        (t.tree_root, code(&m.tree_root)),
         (t.report_format, escape(&report.format)),
         (t.engine_version, escape(&m.engine_version)),
         (t.horizon, escape(&super::horizon(report, lang))),
         (t.report_digest, code(&m.report_digest)),
     ];
+    // Reports made before the Merkle tree have no tree root to show.
+    let facts: Vec<_> = facts
+        .into_iter()
+        .filter(|(k, _)| *k != t.tree_root || !m.tree_root.is_empty())
+        .collect();
     dl(out, &facts);
     let hint = text::verify_hint(lang, m.ledger_size, |c| {
         format!("<code>{}</code>", escape(c))

@@ -189,6 +189,10 @@ fn manifest(out: &mut String, report: &Report, lang: Lang) {
             t.ledger_root,
             format!("`{}`", code_span(super::or_dash(&m.ledger_root))),
         ),
+        (
+            t.tree_root,
+            format!("`{}`", code_span(super::or_dash(&m.tree_root))),
+        ),
         (t.report_format, escape(&report.format)),
         (t.engine_version, escape(&m.engine_version)),
         (t.horizon, escape(&super::horizon(report, lang))),
@@ -197,8 +201,10 @@ fn manifest(out: &mut String, report: &Report, lang: Lang) {
             format!("`{}`", code_span(super::or_dash(&m.report_digest))),
         ),
     ];
+    // Reports made before the Merkle tree have no tree root to show.
     let items: Vec<String> = facts
         .iter()
+        .filter(|(k, _)| *k != t.tree_root || !m.tree_root.is_empty())
         .map(|(k, v)| format!("- **{k}:** {v}"))
         .collect();
     line(out, &items.join("\n"));

@@ -13,9 +13,9 @@
 //! record: these renderings add nothing to it and are not digested.
 
 mod csv;
-mod html;
+pub(crate) mod html;
 mod markdown;
-mod text;
+pub(crate) mod text;
 
 use std::fmt;
 use std::str::FromStr;
@@ -265,7 +265,7 @@ pub(crate) struct Summary {
     pub deviations: usize,
 }
 
-fn summary(report: &Report) -> Summary {
+pub(crate) fn summary(report: &Report) -> Summary {
     let guaranteed: Vec<bool> = report
         .services
         .iter()
@@ -299,7 +299,7 @@ fn title(report: &Report, lang: Lang) -> String {
 }
 
 /// The preliminary note, naming the horizon when the manifest has one.
-fn preliminary_note(report: &Report, lang: Lang) -> String {
+pub(crate) fn preliminary_note(report: &Report, lang: Lang) -> String {
     let horizon = report.manifest.horizon.as_deref().map(|h| {
         let w = when(h, &report.timezone);
         format!("{} ({})", w.local, w.utc)
@@ -385,7 +385,7 @@ pub(crate) struct DeviationRow {
     pub measured: String,
 }
 
-fn deviation_rows(report: &Report, lang: Lang) -> Vec<DeviationRow> {
+pub(crate) fn deviation_rows(report: &Report, lang: Lang) -> Vec<DeviationRow> {
     let rows = report.deviations.iter().enumerate();
     rows.map(|(i, d)| deviation_row(report, i + 1, d, lang))
         .collect()
@@ -536,7 +536,7 @@ fn horizon(report: &Report, lang: Lang) -> String {
 }
 
 /// `value`, or "–" when empty (a ledger root not yet filled in).
-fn or_dash(value: &str) -> &str {
+pub(crate) fn or_dash(value: &str) -> &str {
     if value.is_empty() {
         "–"
     } else {

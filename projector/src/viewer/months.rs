@@ -1,0 +1,156 @@
+//! A tenant's page: which months have reports, and a grid of them
+//! coloured by whether every guarantee was met (and said in words too).
+
+use chrono_tz::Tz;
+use schemas::EventData;
+
+use crate::agreement::Versions;
+use crate::render::html::escape;
+use crate::render::{period_label, Lang};
+use crate::{LedgerEvent, Period};
+
+use super::page::{self, href, Crumb, Frame};
+use super::words::{self, words};
+
+/// Most months listed for one tenant: twenty years of monthly reports;
+/// an agreement effective far in the past lists only its latest months.
+const PERIODS_LISTED_MAX: usize = 240;
+
+/// The months the viewer lists for a tenant, oldest first: every month
+/// from the one holding the earliest agreement's `effective_from` through
+/// the last issued one, or, when none is issued, through the month of the
+/// latest event (in the agreement's time zone); plus every issued month.
+/// Empty without an agreement.
+pub fn periods_of(events: &[LedgerEvent]) -> Vec<Period> {
+    let refs: Vec<&LedgerEvent> = events.iter().collect();
+    let versions = Versions::from_events(&refs);
+    let (Ok(Some(tz)), Some(first)) = (versions.timezone(), versions.earliest_effective_from())
+    else {
+        return Vec::new();
+    };
+    let issued: Vec<Period> = events
+        .iter()
+        .filter_map(|e| match &e.event.data {
+            EventData::ReportIssued { period, .. } => period.parse().ok(),
+            _ => None,
+        })
+        .collect();
+    let last = match issued.iter().max() {
+        Some(&p) => p,
+        None => latest_fact(events, tz).unwrap_or_else(|| Period::containing(tz, first)),
+    };
+    let mut periods = Vec::new();
+    let mut p = last;
+    while p >= Period::containing(tz, first) && periods.len() < PERIODS_LISTED_MAX {
+        periods.push(p);
+        p = p.plus_months(-1);
+    }
+    periods.extend(issued);
+    periods.sort();
+    periods.dedup();
+    periods
+}
+
+/// The month of the latest event that is a fact (not a `report.issued`).
+fn latest_fact(events: &[LedgerEvent], tz: Tz) -> Option<Period> {
+    let facts = events
+        .iter()
+        .filter(|e| !matches!(e.event.data, EventData::ReportIssued { .. }));
+    facts
+        .map(|e| e.event.time)
+        .max()
+        .map(|t| Period::containing(tz, t))
+}
+
+/// One month of the grid.
+pub(super) struct MonthCell {
+    pub period: Period,
+    pub state: MonthState,
+}
+
+/// What a month's report says, as far as the grid shows it.
+pub(super) enum MonthState {
+    Report {
+        deviations: usize,
+        preliminary: bool,
+        issued: bool,
+    },
+    /// No report (no agreement in force at the month's start).
+    None,
+}
+
+/// The CSS class and the words of a month's state: "met", "deviating"
+/// or "none", and what the reader is told.
+pub(super) fn look(lang: Lang, state: &MonthState) -> (&'static str, String) {
+    let (w, t) = (words(lang), lang.text());
+    match *state {
+        MonthState::Report {
+            deviations,
+            preliminary,
+            issued,
+        } => {
+            let mut status = if deviations == 0 {
+                w.all_met.to_string()
+            } else {
+                words::deviations(lang, deviations)
+            };
+            if preliminary {
+                status.push_str(&format!(" ({})", t.status_preliminary));
+            } else if !issued {
+                status.push_str(&format!(" ({})", w.not_issued));
+            }
+            (if deviations == 0 { "met" } else { "deviating" }, status)
+        }
+        MonthState::None => ("none", w.no_report.to_string()),
+    }
+}
+
+/// The tenant's page: the month grid and the links to the living
+/// documents.
+pub(super) fn tenant_page(lang: Lang, tenant: &str, name: &str, cells: &[MonthCell]) -> String {
+    let w = words(lang);
+    let mut body = format!("<h1>{}</h1>\n", escape(name));
+    body.push_str(&format!(
+        "<nav aria-labelledby=\"docs\"><h2 id=\"docs\">{}</h2>\n<ul class=\"links\">",
+        escape(w.living_documents)
+    ));
+    for (path, label) in [("contacts", w.contacts), ("meetings", w.meetings)] {
+        let target = format!("{}/{path}", page::tenant_path(tenant));
+        body.push_str(&format!(
+            "<li><a href=\"{}\">{}</a></li>",
+            escape(&href(&target, lang)),
+            escape(label)
+        ));
+    }
+    body.push_str("</ul></nav>\n");
+    body.push_str(&format!(
+        "<section aria-labelledby=\"months\"><h2 id=\"months\">{}</h2>\n<p>{}</p>\n<ol class=\"months\">\n",
+        escape(w.month_grid),
+        escape(w.month_grid_intro)
+    ));
+    for cell in cells {
+        let label = period_label(&cell.period.to_string(), lang);
+        let (class, status) = look(lang, &cell.state);
+        let path = page::report_path(tenant, &cell.period.to_string());
+        body.push_str(&format!(
+            "<li><a class=\"{class}\" href=\"{}\" data-period=\"{}\"><span class=\"month-name\">{}</span> <span class=\"status\">{}</span></a></li>\n",
+            escape(&href(&path, lang)),
+            cell.period,
+            escape(&label),
+            escape(&status)
+        ));
+    }
+    body.push_str("</ol>\n</section>\n");
+    let frame = Frame {
+        lang,
+        title: name,
+        crumbs: vec![page::home(lang), page::tenant_crumb(tenant, name)],
+        path: &page::tenant_path(tenant),
+    };
+    page::page(&frame, &body)
+}
+
+/// The crumbs down to a tenant page's child.
+pub(super) fn crumbs_below(lang: Lang, tenant: &str, name: &str, last: Crumb) -> Vec<Crumb> {
+    vec![page::home(lang), page::tenant_crumb(tenant, name), last]
+}

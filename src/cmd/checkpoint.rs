@@ -1,0 +1,49 @@
+//! `tla checkpoint`: sign the ledger's current state as a C2SP checkpoint
+//! (or print the latest signed one), the statement auditors keep.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The signing key file (from `tla key generate`).
+    #[arg(long, env = "TLA_SIGNING_KEY", required_unless_present = "latest")]
+    key: Option<PathBuf>,
+    /// Print the latest stored signed checkpoint instead of signing.
+    #[arg(long, conflicts_with = "key")]
+    latest: bool,
+    /// Also write the signed note to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let ledger = super::open_ledger(data_dir, false)?;
+    let note = match &args.key {
+        Some(path) if !args.latest => {
+            let signer = super::key::load_signer(path)?;
+            let note = ledger.sign_checkpoint(&signer)?;
+            eprintln!(
+                "signed a checkpoint of {} entries as {} (stored beside the ledger)",
+                ledger.size(),
+                signer.name()
+            );
+            note
+        }
+        _ => match ledger.latest_checkpoint()? {
+            Some((_, note)) => note,
+            None => anyhow::bail!(
+                "the ledger at {} has no signed checkpoint yet; sign one with `tla checkpoint --key FILE`",
+                data_dir.display()
+            ),
+        },
+    };
+    if let Some(out) = &args.out {
+        super::write_atomically(out, note.as_bytes())
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    print!("{note}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,206 @@
+//! Proofs from the ledger, signed checkpoints and `tla audit` through the
+//! binary: a proof `tla proof` makes is one `tla proof verify` accepts, and
+//! an auditor's kept checkpoint catches a rewritten or truncated ledger.
+
+mod common;
+
+use common::{event_json, Env};
+
+/// A ledger of `count` events (one of them changed when `changed` names
+/// its index), a key, and a signed checkpoint.
+fn signed_ledger(env: &Env, count: usize, changed: Option<usize>) {
+    let tenants = ["alver", "fedje", "gulen"];
+    let events: String = (0..count)
+        .map(|n| {
+            let incident = match changed {
+                Some(c) if c == n => "INC-REWRITTEN".to_owned(),
+                _ => format!("INC-{n}"),
+            };
+            event_json(tenants[n % 3], &format!("ev-{n}"), &incident) + "\n"
+        })
+        .collect();
+    let file = env.write("events.ndjson", events.as_bytes());
+    env.run(&["import", file.to_str().unwrap()]).assert_code(0);
+}
+
+fn key(env: &Env) -> (String, String) {
+    let private = env.path("signing.key");
+    let run = env.run(&[
+        "key",
+        "generate",
+        "--name",
+        "test.example/ledger",
+        "--out",
+        private.to_str().unwrap(),
+    ]);
+    run.assert_code(0);
+    (
+        private.to_str().unwrap().to_owned(),
+        run.stdout.trim().to_owned(),
+    )
+}
+
+fn field(text: &str, name: &str) -> String {
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .to_owned()
+}
+
+#[test]
+fn proofs_the_ledger_makes_verify_and_a_changed_one_does_not() {
+    let env = Env::new();
+    signed_ledger(&env, 700, None);
+    let run = env.run(&["proof", "inclusion", "--seq", "300", "--size", "650"]);
+    run.assert_code(0);
+    let out = &run.stdout;
+    let (leaf, root, proof) = (
+        field(out, "leaf_hash"),
+        field(out, "root"),
+        field(out, "proof"),
+    );
+    let verify = |leaf: &str| {
+        env.run(&[
+            "proof",
+            "verify",
+            "inclusion",
+            "--leaf-hash",
+            leaf,
+            "--index",
+            "300",
+            "--size",
+            "650",
+            "--root",
+            &root,
+            "--proof",
+            &proof,
+        ])
+    };
+    verify(&leaf).assert_code(0);
+    let mut other = leaf.clone();
+    other.replace_range(0..1, if leaf.starts_with('0') { "1" } else { "0" });
+    verify(&other).assert_code(1);
+
+    let run = env.run(&["proof", "consistency", "--from", "257", "--to", "700"]);
+    run.assert_code(0);
+    let out = &run.stdout;
+    env.run(&[
+        "proof",
+        "verify",
+        "consistency",
+        "--size1",
+        "257",
+        "--size2",
+        "700",
+        "--root1",
+        &field(out, "root1"),
+        "--root2",
+        &field(out, "root2"),
+        "--proof",
+        &field(out, "proof"),
+    ])
+    .assert_code(0);
+    // verify recomputes the tree and prints the same root the proofs use.
+    let whole = env.run(&["proof", "inclusion", "--seq", "0"]);
+    env.run(&["verify"])
+        .assert_code(0)
+        .assert_stdout_contains(&format!("Merkle root {}", field(&whole.stdout, "root")));
+    env.run(&["proof", "inclusion", "--seq", "700"])
+        .assert_code(1)
+        .assert_stderr_contains("--seq 700 is not an entry");
+}
+
+#[test]
+fn a_key_file_is_private_and_the_checkpoint_verifies_with_its_public_key() {
+    let env = Env::new();
+    signed_ledger(&env, 10, None);
+    let (private, public) = key(&env);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&private).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(public.starts_with("test.example/ledger+"), "{public}");
+    // An existing key is never overwritten.
+    env.run(&["key", "generate", "--out", &private])
+        .assert_code(1)
+        .assert_stderr_contains("never overwritten");
+    let run = env.run(&["checkpoint", "--key", &private]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.starts_with("test.example/ledger\n10\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\n\n\u{2014} test.example/ledger "));
+    env.run(&["checkpoint", "--latest"])
+        .assert_code(0)
+        .assert_stdout_contains("\n10\n");
+}
+
+#[test]
+fn audit_accepts_growth_and_catches_rewritten_and_truncated_ledgers() {
+    let env = Env::new();
+    let (private, public) = key(&env);
+    let trusted = env.path("trusted-checkpoint");
+    let trusted = trusted.to_str().unwrap();
+    signed_ledger(&env, 400, None);
+    env.run(&["checkpoint", "--key", &private]).assert_code(0);
+    env.run(&["audit", "--trusted", trusted, "--key", &public])
+        .assert_code(0)
+        .assert_stdout_contains("trust on first use");
+    let kept = std::fs::read_to_string(trusted).unwrap();
+
+    // The operator rewrites history: the same 400 events but one early
+    // event changed, every hash and tile recomputed, signed with the same
+    // key. Same length, new root.
+    // Growing it afterwards does not hide the change.
+    for size in [400, 450] {
+        let rewritten = Env::new();
+        signed_ledger(&rewritten, size, Some(3));
+        rewritten
+            .run(&["checkpoint", "--key", &private])
+            .assert_code(0);
+        rewritten.run(&["verify"]).assert_code(0);
+        let run = rewritten.run(&["audit", "--trusted", trusted, "--key", &public]);
+        run.assert_code(1).assert_stderr_contains("REWRITTEN");
+        assert_eq!(
+            std::fs::read_to_string(trusted).unwrap(),
+            kept,
+            "kept file unchanged"
+        );
+    }
+
+    // A truncated ledger, signed again.
+    let truncated = Env::new();
+    signed_ledger(&truncated, 300, None);
+    truncated
+        .run(&["checkpoint", "--key", &private])
+        .assert_code(0);
+    truncated
+        .run(&["audit", "--trusted", trusted, "--key", &public])
+        .assert_code(1)
+        .assert_stderr_contains("TRUNCATED");
+
+    // The honest ledger grows; the audit passes and keeps the new checkpoint.
+    let more: String = (400..450)
+        .map(|n| event_json("alver", &format!("ev-{n}"), &format!("INC-{n}")) + "\n")
+        .collect();
+    let file = env.write("more.ndjson", more.as_bytes());
+    env.run(&["import", file.to_str().unwrap()]).assert_code(0);
+    env.run(&["checkpoint", "--key", &private]).assert_code(0);
+    env.run(&["audit", "--trusted", trusted, "--key", &public])
+        .assert_code(0)
+        .assert_stdout_contains("is a prefix of the current one (size 450");
+    assert!(std::fs::read_to_string(trusted)
+        .unwrap()
+        .contains("\n450\n"));
+
+    // A checkpoint signed by another key is refused.
+    let other = Env::new();
+    let (_, other_public) = key(&other);
+    env.run(&["audit", "--trusted", trusted, "--key", &other_public])
+        .assert_code(1)
+        .assert_stderr_contains("does not verify");
+}

@@ -1,0 +1,194 @@
+//! What the viewer's end-to-end tests share: a `tla demo --serve` over a
+//! small demo ledger on a free port, and a plain HTTP/1.1 GET.
+
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// How long the demo may take to build its ledger and start serving, in
+/// a debug build on a busy two-core machine.
+const START_SECONDS_MAX: u64 = 240;
+
+/// A running `tla demo --serve`; killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub base: String,
+    /// Everything the demo printed before the viewer's URL.
+    pub output: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// `tla demo --serve` over `tenants` municipalities and `months` months.
+    pub fn start(tenants: u32, months: u32) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = tla(dir.path());
+        command.args(["demo", "--serve", "--listen", "127.0.0.1:0"]);
+        command.args(demo_size(tenants, months));
+        Server::spawn(command, dir)
+    }
+
+    /// `tla demo` over `tenants` municipalities and `months` months, a
+    /// checkpoint signed with a new key (`tla key generate`, `tla
+    /// checkpoint`), then `tla view` over the ledger, given the public key
+    /// when `with_key`.
+    pub fn view(tenants: u32, months: u32, with_key: bool) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let key = dir.path().join("signing.key");
+        let key = key.to_str().expect("a UTF-8 path");
+        let run = |args: &[&str]| -> String {
+            let output = tla(dir.path()).args(args).output().expect("run tla");
+            assert!(output.status.success(), "tla {args:?} failed: {output:?}");
+            String::from_utf8(output.stdout).expect("UTF-8 output")
+        };
+        let size = demo_size(tenants, months);
+        let mut demo = vec!["demo"];
+        demo.extend(size.iter().map(String::as_str));
+        run(&demo);
+        let public = run(&[
+            "key",
+            "generate",
+            "--name",
+            "viewer.test/ledger",
+            "--out",
+            key,
+        ]);
+        run(&["checkpoint", "--key", key]);
+        let mut command = tla(dir.path());
+        command.args(["view", "--listen", "127.0.0.1:0"]);
+        if with_key {
+            command.args(["--key", public.trim()]);
+        }
+        Server::spawn(command, dir)
+    }
+
+    fn spawn(mut command: Command, dir: tempfile::TempDir) -> Server {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tla");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut output = String::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                output.push_str(&line);
+                output.push('\n');
+                if let Some(rest) = line.split("http://").nth(1) {
+                    let address = rest.split('/').next().unwrap_or_default().to_string();
+                    let _ = sender.send((address, output.clone()));
+                }
+            }
+        });
+        let (address, output) = receiver
+            .recv_timeout(Duration::from_secs(START_SECONDS_MAX))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!("tla printed no viewer URL within {START_SECONDS_MAX} s")
+            });
+        Server {
+            child,
+            base: format!("http://{address}"),
+            output,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        get(&self.url(path))
+    }
+}
+
+/// `tla --data-dir DIR/ledger`.
+fn tla(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tla"));
+    command
+        .arg("--data-dir")
+        .arg(dir.join("ledger"))
+        .env_remove("TLA_DATA_DIR");
+    command
+}
+
+fn demo_size(tenants: u32, months: u32) -> [String; 4] {
+    [
+        "--tenants".to_string(),
+        tenants.to_string(),
+        "--months".to_string(),
+        months.to_string(),
+    ]
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// GET `url` (`http://host:port/path`) with HTTP/1.1 and `Connection:
+/// close`, reading the body to the end (the viewer sends lengths, not
+/// chunks, for its whole-string bodies).
+pub fn get(url: &str) -> Response {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut bytes = Vec::new();
+    stream.read_to_end(&mut bytes).expect("read response");
+    let text = String::from_utf8(bytes).expect("a UTF-8 response");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}
+
+/// A report percentage as the Nynorsk pages write it: "99,932 %".
+pub fn percent_nn(pct: &str) -> String {
+    format!("{} %", pct.replace('.', ","))
+}
