@@ -506,3 +506,94 @@ fn nats_unreachable_is_503_and_nothing_is_lost_once_it_is_back() {
     service.stop();
     assert_eq!(env.exported_events().len(), 1);
 }
+
+/// Every payload on a stream, as text, read by an ephemeral consumer.
+async fn read_texts(url: &str, stream: &str) -> Vec<String> {
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = jetstream::new(client);
+    let stream = js.get_stream(stream).await.expect("stream");
+    let consumer = stream
+        .create_consumer(pull::Config::default())
+        .await
+        .expect("consumer");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(100)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .expect("fetch");
+    let mut out = Vec::new();
+    while let Some(message) = messages.next().await {
+        let message = message.expect("message");
+        out.push(String::from_utf8(message.payload.to_vec()).expect("UTF-8 note"));
+    }
+    out
+}
+
+#[test]
+fn the_writer_signs_checkpoints_and_publishes_them_on_tla_checkpoints() {
+    let env = Env::new();
+    let nats = Nats::start(env.path("nats"));
+    let tokens = write_tokens(&env);
+    let key = env.path("signing.key");
+    let key = key.to_str().unwrap();
+    let generated = env.run(&[
+        "key",
+        "generate",
+        "--name",
+        "test.example/ledger",
+        "--out",
+        key,
+    ]);
+    generated.assert_code(0);
+    let public = generated.stdout.trim().to_owned();
+    let mut service = Service::start(
+        &env,
+        &[
+            "serve",
+            "--nats",
+            &nats.url(),
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--key",
+            key,
+            "--checkpoint-entries",
+            "3",
+            "--checkpoint-seconds",
+            "1",
+        ],
+    );
+    let lines: String = (0..5)
+        .map(|n| event_json("alver", &format!("cp-{n}"), &format!("INC-{n}")) + "\n")
+        .collect();
+    let (status, body) = service.post("/v1/events", ALVER_TOKEN, NDJSON, &[], &lines);
+    assert_eq!(status, 202, "{body}");
+    let rt = runtime();
+    let mut notes = Vec::new();
+    wait_for(
+        "a checkpoint of all 5 entries on tla.checkpoints",
+        WAIT,
+        || {
+            notes = rt.block_on(read_texts(&nats.url(), "TLA_CHECKPOINTS"));
+            notes.iter().any(|note| note.contains("\n5\n"))
+        },
+    );
+    assert!(notes[0].starts_with("test.example/ledger\n"), "{notes:?}");
+    service.stop();
+    // The published checkpoint is the one stored beside the ledger, and an
+    // auditor who kept the first one published finds the ledger extends it.
+    let latest = env.run(&["checkpoint", "--latest"]);
+    latest.assert_code(0);
+    assert_eq!(&latest.stdout, notes.last().unwrap());
+    let kept = env.write("kept.checkpoint", notes[0].as_bytes());
+    env.run(&[
+        "audit",
+        "--trusted",
+        kept.to_str().unwrap(),
+        "--key",
+        &public,
+    ])
+    .assert_code(0)
+    .assert_stdout_contains("is a prefix of the current one (size 5");
+}

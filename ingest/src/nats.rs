@@ -6,7 +6,8 @@
 //! storage, no delete, no purge, a duplicate window keyed on
 //! `Nats-Msg-Id`); events the ledger writer refuses go to
 //! `tla.rejected.<tenant>` and the projector's alerts to
-//! `tla.alerts.<tenant>`, each in its own stream, so that neither is lost
+//! `tla.alerts.<tenant>`, and the writer's signed checkpoints to
+//! `tla.checkpoints`, each in its own stream, so that neither is lost
 //! when nobody listens at the moment it is published. Every stream is
 //! created at start-up, or checked when it exists: a stream someone made
 //! with delete or purge allowed is refused rather than used.
@@ -23,6 +24,10 @@ pub const EVENTS_STREAM: &str = "TLA_EVENTS";
 pub const REJECTED_STREAM: &str = "TLA_REJECTED";
 /// The stream of alerts, subjects `tla.alerts.<tenant>`.
 pub const ALERTS_STREAM: &str = "TLA_ALERTS";
+/// The stream of signed checkpoints, subject `tla.checkpoints`.
+pub const CHECKPOINTS_STREAM: &str = "TLA_CHECKPOINTS";
+/// The subject the ledger writer publishes each signed checkpoint on.
+pub const CHECKPOINTS_SUBJECT: &str = "tla.checkpoints";
 
 pub const EVENTS_PREFIX: &str = "tla.events.";
 pub const REJECTED_PREFIX: &str = "tla.rejected.";
@@ -104,16 +109,17 @@ pub fn jetstream(client: async_nats::Client) -> Context {
     context
 }
 
-/// The configuration of one of the three streams.
+/// The configuration of one of the streams.
 pub fn stream_config(name: &str, replicas: usize) -> stream::Config {
     let (subject, window) = match name {
-        EVENTS_STREAM => (EVENTS_PREFIX, DUPLICATE_WINDOW),
-        REJECTED_STREAM => (REJECTED_PREFIX, DUPLICATE_WINDOW),
-        _ => (ALERTS_PREFIX, ALERTS_DUPLICATE_WINDOW),
+        EVENTS_STREAM => (format!("{EVENTS_PREFIX}*"), DUPLICATE_WINDOW),
+        REJECTED_STREAM => (format!("{REJECTED_PREFIX}*"), DUPLICATE_WINDOW),
+        CHECKPOINTS_STREAM => (CHECKPOINTS_SUBJECT.to_owned(), DUPLICATE_WINDOW),
+        _ => (format!("{ALERTS_PREFIX}*"), ALERTS_DUPLICATE_WINDOW),
     };
     stream::Config {
         name: name.to_owned(),
-        subjects: vec![format!("{subject}*")],
+        subjects: vec![subject],
         storage: stream::StorageType::File,
         num_replicas: replicas,
         duplicate_window: window,
@@ -123,9 +129,14 @@ pub fn stream_config(name: &str, replicas: usize) -> stream::Config {
     }
 }
 
-/// Creates the three streams, or checks the ones that exist.
+/// Creates the streams, or checks the ones that exist.
 pub async fn ensure_streams(context: &Context, replicas: usize) -> Result<(), NatsError> {
-    for name in [EVENTS_STREAM, REJECTED_STREAM, ALERTS_STREAM] {
+    for name in [
+        EVENTS_STREAM,
+        REJECTED_STREAM,
+        ALERTS_STREAM,
+        CHECKPOINTS_STREAM,
+    ] {
         ensure_stream(context, stream_config(name, replicas)).await?;
     }
     Ok(())

@@ -99,6 +99,8 @@ pub struct Config {
     /// The subjects this writer takes: `tla.events.*` for all tenants, or a
     /// partition (`tla.events.alver`, ...) when writers are scaled out.
     pub subjects: Vec<String>,
+    /// When and with which key to sign checkpoints; none without a key.
+    pub checkpoints: Option<CheckpointPolicy>,
 }
 
 impl Default for Config {
@@ -106,7 +108,47 @@ impl Default for Config {
         Config {
             consumer: "tla-ledger".into(),
             subjects: vec![format!("{}*", nats::EVENTS_PREFIX)],
+            checkpoints: None,
         }
+    }
+}
+
+/// Entries after which the writer signs a checkpoint unless told otherwise.
+pub const CHECKPOINT_ENTRIES_DEFAULT: u64 = 10_000;
+
+/// Time after which the writer signs a checkpoint of whatever it appended
+/// since the last one, unless told otherwise: an auditor's checkpoint is
+/// then at most this old.
+pub const CHECKPOINT_INTERVAL_DEFAULT: Duration = Duration::from_secs(60);
+
+/// The writer signs a checkpoint once `every_entries` entries were appended
+/// since the last one, or once `every` has passed with any appended; it
+/// stores it beside the ledger (durably) and then publishes it on
+/// `tla.checkpoints`. The ledger refuses to sign a checkpoint that does not
+/// extend the previous one.
+#[derive(Clone)]
+pub struct CheckpointPolicy {
+    pub signer: Arc<ledger::checkpoint::Signer>,
+    pub every_entries: u64,
+    pub every: Duration,
+}
+
+impl std::fmt::Debug for CheckpointPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key itself stays out of logs.
+        f.debug_struct("CheckpointPolicy")
+            .field("key", &self.signer.name())
+            .field("every_entries", &self.every_entries)
+            .field("every", &self.every)
+            .finish()
+    }
+}
+
+impl CheckpointPolicy {
+    /// Whether a checkpoint is due at ledger size `size`, the last one
+    /// having been signed at `signed` entries `since` ago.
+    pub fn due(&self, size: u64, signed: u64, since: Duration) -> bool {
+        size > signed && (size - signed >= self.every_entries || since >= self.every)
     }
 }
 
@@ -145,7 +187,9 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WriterError> {
     metrics.ledger_size.store(ledger.size(), Ordering::Relaxed);
+    let signed = ledger.latest_checkpoint()?.map_or(0, |(size, _)| size);
     let mut writer = Writer {
+        checkpointed: (signed, std::time::Instant::now()),
         cursor: ledger.cursor(&config.consumer)?.unwrap_or(0),
         ledger: Some(ledger),
         jetstream: nats::jetstream(client.clone()),
@@ -210,6 +254,8 @@ struct Writer {
     in_flight: Option<InFlight>,
     /// The acknowledgements of the last durable batch, under way.
     acking: Option<tokio::task::JoinHandle<Result<(), Transient>>>,
+    /// The size of the last signed checkpoint, and when it was signed.
+    checkpointed: (u64, std::time::Instant),
 }
 
 /// An apply under way on a blocking thread, holding the ledger.
@@ -324,7 +370,11 @@ impl Writer {
                         _ = shutdown.changed() => return Ok(()),
                     };
                     match next {
-                        Err(_) => continue, // idle
+                        Err(_) => {
+                            // Idle: a checkpoint may be due by time.
+                            self.checkpoint().await?;
+                            continue;
+                        }
                         Ok(next) => next,
                     }
                 }
@@ -342,6 +392,7 @@ impl Writer {
             let applied = self.join_apply(applying).await;
             finished?;
             let applied = applied?;
+            self.checkpoint().await?;
             let syncer = self
                 .ledger
                 .as_ref()
@@ -419,6 +470,45 @@ impl Writer {
             (ledger, applied)
         });
         Ok((applying, sequences, last_sequence))
+    }
+
+    /// Signs, stores and publishes a checkpoint when the policy says one is
+    /// due. The ledger may hold an applied batch whose own sync is still
+    /// under way: storing the checkpoint syncs it too, so a stored
+    /// checkpoint never covers entries a crash could lose. A publish that
+    /// fails is logged; the checkpoint stays in the ledger
+    /// (`tla checkpoint --latest`) and the next one is published.
+    async fn checkpoint(&mut self) -> Result<(), Stop> {
+        let Some(policy) = self.config.checkpoints.clone() else {
+            return Ok(());
+        };
+        let Some(size) = self.ledger.as_ref().map(Ledger::size) else {
+            return Ok(());
+        };
+        let (signed, at) = self.checkpointed;
+        if !policy.due(size, signed, at.elapsed()) {
+            return Ok(());
+        }
+        let ledger = self.ledger.take().expect("the ledger is here");
+        let signer = Arc::clone(&policy.signer);
+        let (ledger, note) = tokio::task::spawn_blocking(move || {
+            let note = ledger.sign_checkpoint(&signer);
+            (ledger, note)
+        })
+        .await
+        .map_err(|e| WriterError::Task(e.to_string()))?;
+        self.ledger = Some(ledger);
+        let note = note.map_err(WriterError::from)?;
+        self.checkpointed = (size, std::time::Instant::now());
+        tracing::info!(size, key = policy.signer.name(), "signed a checkpoint");
+        let msg_id = format!("{}/{size}", policy.signer.name());
+        let subject = nats::CHECKPOINTS_SUBJECT.to_owned();
+        if let Err(error) =
+            nats::publish_acked(&self.jetstream, subject, msg_id, Bytes::from(note)).await
+        {
+            tracing::warn!(%error, size, "the checkpoint is stored but was not published");
+        }
+        Ok(())
     }
 
     /// Waits for an apply and takes the ledger back.

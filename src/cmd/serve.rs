@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use axum::http::StatusCode;
@@ -52,6 +53,16 @@ pub struct WriterArgs {
     /// writers, e.g. --subject tla.events.alver --subject tla.events.fedje).
     #[arg(long = "subject", default_value = "tla.events.*")]
     subjects: Vec<String>,
+    /// Sign checkpoints with this key (`tla key generate`), store them
+    /// beside the ledger and publish them on tla.checkpoints.
+    #[arg(long, env = "TLA_SIGNING_KEY")]
+    key: Option<PathBuf>,
+    /// Sign a checkpoint after this many new entries...
+    #[arg(long, default_value_t = writer::CHECKPOINT_ENTRIES_DEFAULT, value_name = "N")]
+    checkpoint_entries: u64,
+    /// ...or after this many seconds with any new entry.
+    #[arg(long, default_value_t = writer::CHECKPOINT_INTERVAL_DEFAULT.as_secs(), value_name = "SECONDS")]
+    checkpoint_seconds: u64,
 }
 
 /// `tla serve`.
@@ -387,9 +398,18 @@ async fn write(
     live: Arc<Live>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let checkpoints = match &args.key {
+        None => None,
+        Some(path) => Some(writer::CheckpointPolicy {
+            signer: Arc::new(super::key::load_signer(path)?),
+            every_entries: args.checkpoint_entries.max(1),
+            every: Duration::from_secs(args.checkpoint_seconds.max(1)),
+        }),
+    };
     let config = writer::Config {
         consumer: args.consumer,
         subjects: args.subjects,
+        checkpoints,
     };
     let durable = move |batch: writer::Durable| {
         let appended = batch
