@@ -196,6 +196,7 @@ async fn consume_raw(js: &jetstream::Context, count: usize) -> f64 {
 /// Runs the ledger writer until every event is durable in a fresh ledger.
 async fn consume_ledger(client: async_nats::Client, dir: PathBuf, count: usize) -> f64 {
     let ledger = ledger::Ledger::open(&dir).expect("open ledger");
+    let ledger = Arc::new(std::sync::Mutex::new(ledger));
     let metrics = Arc::new(Metrics::default());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let started = Instant::now();

@@ -177,6 +177,20 @@ fn every_content_mode_and_alertmanager_reach_the_ledger_and_the_live_report() {
     }
     let missing = service.get("/v1/tenants/nobody/reports/2026-01");
     assert!(matches!(missing, Err(ureq::Error::Status(404, _))));
+    // The web report viewer is served by the same process, over the same
+    // ledger: the tenant list, and the month's report page with its figure.
+    let home = service
+        .get("/")
+        .expect("viewer home")
+        .into_string()
+        .unwrap();
+    assert!(home.contains("/tenants/alver"), "{home}");
+    let page = service
+        .get("/tenants/alver/reports/2026-01")
+        .expect("viewer report page")
+        .into_string()
+        .unwrap();
+    assert!(page.contains("99,731") || page.contains("99.731"), "{page}");
     let metrics = service.get("/metrics").unwrap().into_string().unwrap();
     assert!(
         metrics.contains("tla_events_appended_total 9\n"),

@@ -176,22 +176,35 @@ pub enum WriterError {
 #[error("{0}")]
 struct Transient(String);
 
+/// The ledger as the writer shares it with readers in the same process
+/// (the web viewer): each apply, sync hand-off and checkpoint holds the
+/// lock on a blocking thread for as long as it takes, never on the
+/// runtime's own threads.
+pub type SharedLedger = Arc<std::sync::Mutex<Ledger>>;
+
 /// Runs the writer until `shutdown` turns true (finishing the batch in
 /// hand) or the ledger fails. `durable` hears of every durable batch.
 pub async fn run(
-    ledger: Ledger,
+    ledger: SharedLedger,
     client: async_nats::Client,
     config: Config,
     metrics: Arc<Metrics>,
     durable: impl Fn(Durable) + Send + Sync + 'static,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WriterError> {
-    metrics.ledger_size.store(ledger.size(), Ordering::Relaxed);
-    let signed = ledger.latest_checkpoint()?.map_or(0, |(size, _)| size);
+    let (size, signed, cursor, syncer) = {
+        let ledger = lock(&ledger)?;
+        let signed = ledger.latest_checkpoint()?.map_or(0, |(size, _)| size);
+        let cursor = ledger.cursor(&config.consumer)?.unwrap_or(0);
+        (ledger.size(), signed, cursor, ledger.syncer())
+    };
+    metrics.ledger_size.store(size, Ordering::Relaxed);
     let mut writer = Writer {
         checkpointed: (signed, std::time::Instant::now()),
-        cursor: ledger.cursor(&config.consumer)?.unwrap_or(0),
-        ledger: Some(ledger),
+        size,
+        cursor,
+        ledger,
+        syncer,
         jetstream: nats::jetstream(client.clone()),
         client,
         config,
@@ -242,8 +255,11 @@ impl From<WriterError> for Stop {
 }
 
 struct Writer {
-    /// Taken while a batch is applied on a blocking thread.
-    ledger: Option<Ledger>,
+    ledger: SharedLedger,
+    /// Makes what was applied durable, without the ledger's lock.
+    syncer: ledger::Syncer,
+    /// The ledger's size after the last apply.
+    size: u64,
     client: async_nats::Client,
     jetstream: Context,
     config: Config,
@@ -259,7 +275,7 @@ struct Writer {
 }
 
 /// An apply under way on a blocking thread, holding the ledger.
-type Applying = tokio::task::JoinHandle<(Ledger, Result<Applied, LedgerError>)>;
+type Applying = tokio::task::JoinHandle<Result<Applied, WriterError>>;
 
 /// Each message's (stream sequence, pending count).
 type Sequences = Vec<(u64, u64)>;
@@ -393,11 +409,7 @@ impl Writer {
             finished?;
             let applied = applied?;
             self.checkpoint().await?;
-            let syncer = self
-                .ledger
-                .as_ref()
-                .expect("the ledger is back after each apply")
-                .syncer();
+            let syncer = self.syncer.clone();
             self.in_flight = Some(InFlight {
                 batch,
                 sequences,
@@ -463,11 +475,11 @@ impl Writer {
             .iter()
             .map(|m| (m.subject.to_string(), m.payload.clone()))
             .collect();
-        let mut ledger = self.ledger.take().expect("one apply at a time");
+        let ledger = Arc::clone(&self.ledger);
         let name = self.config.consumer.clone();
         let applying = tokio::task::spawn_blocking(move || {
-            let applied = apply(&mut ledger, &inputs, (&name, last_sequence));
-            (ledger, applied)
+            let mut ledger = lock(&ledger)?;
+            Ok(apply(&mut ledger, &inputs, (&name, last_sequence))?)
         });
         Ok((applying, sequences, last_sequence))
     }
@@ -482,23 +494,18 @@ impl Writer {
         let Some(policy) = self.config.checkpoints.clone() else {
             return Ok(());
         };
-        let Some(size) = self.ledger.as_ref().map(Ledger::size) else {
-            return Ok(());
-        };
+        let size = self.size;
         let (signed, at) = self.checkpointed;
         if !policy.due(size, signed, at.elapsed()) {
             return Ok(());
         }
-        let ledger = self.ledger.take().expect("the ledger is here");
+        let ledger = Arc::clone(&self.ledger);
         let signer = Arc::clone(&policy.signer);
-        let (ledger, note) = tokio::task::spawn_blocking(move || {
-            let note = ledger.sign_checkpoint(&signer);
-            (ledger, note)
+        let note = tokio::task::spawn_blocking(move || -> Result<String, WriterError> {
+            Ok(lock(&ledger)?.sign_checkpoint(&signer)?)
         })
         .await
-        .map_err(|e| WriterError::Task(e.to_string()))?;
-        self.ledger = Some(ledger);
-        let note = note.map_err(WriterError::from)?;
+        .map_err(|e| WriterError::Task(e.to_string()))??;
         self.checkpointed = (size, std::time::Instant::now());
         tracing::info!(size, key = policy.signer.name(), "signed a checkpoint");
         let msg_id = format!("{}/{size}", policy.signer.name());
@@ -511,13 +518,13 @@ impl Writer {
         Ok(())
     }
 
-    /// Waits for an apply and takes the ledger back.
+    /// Waits for an apply.
     async fn join_apply(&mut self, applying: Applying) -> Result<Applied, Stop> {
-        let (ledger, applied) = applying
+        let applied = applying
             .await
-            .map_err(|e| WriterError::Task(e.to_string()))?;
-        self.ledger = Some(ledger);
-        Ok(applied.map_err(WriterError::from)?)
+            .map_err(|e| WriterError::Task(e.to_string()))??;
+        self.size = applied.head.size;
+        Ok(applied)
     }
 
     /// Steps 3-4 for the batch in flight, if any: waits for its sync,
@@ -653,6 +660,14 @@ async fn acknowledge(
         last.double_ack().await.map_err(failed)?;
     }
     Ok(())
+}
+
+/// The ledger's lock; a reader that panicked while holding it poisons it,
+/// and the writer then stops rather than guess at the ledger's state.
+fn lock(ledger: &SharedLedger) -> Result<std::sync::MutexGuard<'_, Ledger>, WriterError> {
+    ledger
+        .lock()
+        .map_err(|_| WriterError::Task("a reader panicked while holding the ledger".into()))
 }
 
 /// Validates a batch's messages, checks the valid events against the

@@ -22,6 +22,7 @@ use axum::Router;
 use ingest::auth::Tokens;
 use ingest::metrics::Metrics;
 use ingest::{nats, writer};
+use ledger::checkpoint::Verifier;
 use ledger::Ledger;
 use projector::live::Live;
 use projector::LedgerEvent;
@@ -128,6 +129,10 @@ pub struct ProjectorArgs {
     /// Publish alerts to this NATS server.
     #[arg(long, env = "NATS_URL")]
     nats: Option<String>,
+    /// The public verifier key (text or file) the viewer's verification
+    /// panel checks the latest checkpoint's signature with.
+    #[arg(long)]
+    key: Option<String>,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -141,6 +146,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let tokens = Tokens::load(&args.tokens)?;
     let (ledger, live) = open_and_load(data_dir)?;
+    let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
+    let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
     let holder = Holder::write(data_dir, "tla serve", Some(args.listen))?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
@@ -155,6 +162,7 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let app = Router::new()
             .merge(ingest::http::router(ingest))
             .merge(projector::service::router(Arc::clone(&live)))
+            .merge(viewer)
             .merge(operations(Some(client.clone()), &metrics, Some(&live)));
         let http = spawn_http(app, args.listen, &shutdown);
         let refresher = tokio::spawn(refresh(
@@ -204,17 +212,17 @@ pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
 pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<ExitCode> {
     let LedgerCommand::Run(args) = command;
     let (ledger, live) = open_and_load(data_dir)?;
+    let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
+    let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
     let holder = Holder::write(data_dir, "tla ledger run", args.listen)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         let client = connect(&args.nats, "tla-ledger", &shutdown).await?;
         let metrics = Arc::new(Metrics::default());
         let http_task = args.listen.map(|listen| {
-            let app = projector::service::router(Arc::clone(&live)).merge(operations(
-                Some(client.clone()),
-                &metrics,
-                Some(&live),
-            ));
+            let app = projector::service::router(Arc::clone(&live))
+                .merge(viewer)
+                .merge(operations(Some(client.clone()), &metrics, Some(&live)));
             spawn_http(app, listen, &shutdown)
         });
         let refresher = tokio::spawn(refresh(
@@ -246,13 +254,21 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
 pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Result<ExitCode> {
     let ProjectorCommand::Serve(args) = command;
     let (ledger, live) = open_and_load(data_dir)?;
+    let size = ledger.size();
+    let verifier = args
+        .key
+        .as_deref()
+        .map(super::key::load_verifier)
+        .transpose()?;
+    let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
+    let viewer = viewer(&ledger, verifier);
     let holder = Holder::write(data_dir, "tla projector serve", Some(args.listen))?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         let metrics = Arc::new(Metrics::default());
         metrics
             .ledger_size
-            .store(ledger.size(), std::sync::atomic::Ordering::Relaxed);
+            .store(size, std::sync::atomic::Ordering::Relaxed);
         let client = match &args.nats {
             Some(url) => {
                 let nats = NatsArgs {
@@ -266,11 +282,9 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
         let refresher = client
             .clone()
             .map(|c| tokio::spawn(refresh(Arc::clone(&live), c, shutdown.receiver())));
-        let app = projector::service::router(Arc::clone(&live)).merge(operations(
-            client,
-            &metrics,
-            Some(&live),
-        ));
+        let app = projector::service::router(Arc::clone(&live))
+            .merge(viewer)
+            .merge(operations(client, &metrics, Some(&live)));
         let served = http(app, args.listen, shutdown.receiver()).await;
         shutdown.stop();
         if let Some(task) = refresher {
@@ -389,9 +403,26 @@ async fn connect(
     }
 }
 
+/// The web report viewer over the ledger this process holds, checking the
+/// latest checkpoint's signature with `verifier` when given.
+fn viewer(ledger: &writer::SharedLedger, verifier: Option<Verifier>) -> Router {
+    let source = super::view::LedgerSource::new(Arc::clone(ledger)).with_verifier(verifier);
+    projector::viewer::router(Arc::new(source))
+}
+
+/// The public half of the writer's signing key, if it has one.
+fn signing_verifier(args: &WriterArgs) -> anyhow::Result<Option<Verifier>> {
+    let signer = args
+        .key
+        .as_deref()
+        .map(super::key::load_signer)
+        .transpose()?;
+    Ok(signer.map(|signer| signer.verifier()))
+}
+
 /// The ledger writer, feeding the live projection.
 async fn write(
-    ledger: Ledger,
+    ledger: writer::SharedLedger,
     client: async_nats::Client,
     args: WriterArgs,
     metrics: Arc<Metrics>,
