@@ -114,6 +114,9 @@ fn a_node_killed_during_ingest_loses_nothing_accepted() {
                     other => panic!("unexpected {other}: {text}"),
                 }
             }
+            // Paced, so that ingest outlasts the kill below on an idle
+            // machine too (60 requests, at least 0.6 s).
+            std::thread::sleep(Duration::from_millis(10));
         }
         refused
     });

@@ -41,10 +41,10 @@ fn seeded() -> rand::rngs::StdRng {
     rand::rngs::StdRng::seed_from_u64(seed)
 }
 
-/// Publishes events `range` straight to JetStream, `chunk` at a time,
-/// each with a `Nats-Msg-Id` of `prefix` and its number; waits for every
-/// acknowledgement.
-async fn publish(url: &str, range: std::ops::Range<usize>, prefix: &str) {
+/// Publishes events `range` straight to JetStream, 250 at a time with
+/// `pause` between chunks, each with a `Nats-Msg-Id` of `prefix` and its
+/// number; waits for every acknowledgement.
+async fn publish(url: &str, range: std::ops::Range<usize>, prefix: &str, pause: Duration) {
     let client = async_nats::connect(url).await.expect("connect");
     let js = jetstream::new(client);
     let numbers: Vec<usize> = range.collect();
@@ -63,6 +63,7 @@ async fn publish(url: &str, range: std::ops::Range<usize>, prefix: &str) {
         for ack in acks {
             ack.await.expect("JetStream acknowledged");
         }
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -100,11 +101,20 @@ fn the_ledger_writer_killed_mid_stream_loses_and_duplicates_nothing() {
     let mut writer = Service::start(&env, &writer_args);
     let publisher = {
         let url = url.clone();
-        std::thread::spawn(move || runtime().block_on(publish(&url, 0..EVENTS, "m")))
+        // Paced (24 chunks, 50 ms apart) so that the stream outlasts the
+        // first kills on an idle machine too, where the writer keeps up.
+        let pause = Duration::from_millis(50);
+        std::thread::spawn(move || runtime().block_on(publish(&url, 0..EVENTS, "m", pause)))
     };
     let mut killed_with = Vec::new();
     for _ in 0..KILLS {
-        std::thread::sleep(Duration::from_millis(rng.gen_range(50..400)));
+        // Each kill comes once the (restarted) writer has made progress,
+        // at a random moment after.
+        let before = killed_with.last().copied().unwrap_or(0);
+        wait_for("the writer to append", WAIT, || {
+            writer.ledger_size() > before || writer.ledger_size() >= EVENTS as u64
+        });
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..150)));
         let size = writer.ledger_size();
         writer.kill();
         killed_with.push(size);
@@ -217,7 +227,7 @@ fn every_event_published_twice_is_stored_once() {
     post_until_accepted(service.port, 0..EVENTS, 100);
     // Straight to JetStream under other message ids: JetStream stores them
     // again, and the ledger finds them stored.
-    runtime().block_on(publish(&url, 0..EVENTS, "again"));
+    runtime().block_on(publish(&url, 0..EVENTS, "again", Duration::ZERO));
     service.wait_for_size(EVENTS as u64, WAIT);
     let mut duplicates = 0;
     wait_for("the writer to see every second copy", WAIT, || {
