@@ -137,6 +137,21 @@ fn a_key_file_is_private_and_the_checkpoint_verifies_with_its_public_key() {
     env.run(&["checkpoint", "--latest"])
         .assert_code(0)
         .assert_stdout_contains("\n10\n");
+    // An operator with the key in the environment (as OPERATIONS.md sets
+    // it up) still reads the latest checkpoint without signing one.
+    let output = env
+        .tla()
+        .env("TLA_SIGNING_KEY", &private)
+        .args(["checkpoint", "--latest"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("\n10\n"));
+    assert!(
+        !stderr.contains("signed"),
+        "--latest signs nothing: {stderr}"
+    );
 }
 
 #[test]

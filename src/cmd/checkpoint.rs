@@ -11,8 +11,9 @@ pub struct Args {
     /// The signing key file (from `tla key generate`).
     #[arg(long, env = "TLA_SIGNING_KEY", required_unless_present = "latest")]
     key: Option<PathBuf>,
-    /// Print the latest stored signed checkpoint instead of signing.
-    #[arg(long, conflicts_with = "key")]
+    /// Print the latest stored signed checkpoint instead of signing (also
+    /// when TLA_SIGNING_KEY is set in the environment).
+    #[arg(long)]
     latest: bool,
     /// Also write the signed note to this file.
     #[arg(long)]
