@@ -153,36 +153,21 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown_signal();
         let client = connect(&args.nats, "tla-serve", &shutdown).await?;
         let metrics = Arc::new(Metrics::default());
-        let ingest = Arc::new(ingest::http::Ingest {
-            tokens,
-            jetstream: nats::jetstream(client.clone()),
-            client: client.clone(),
-            metrics: Arc::clone(&metrics),
-        });
         let app = Router::new()
-            .merge(ingest::http::router(ingest))
+            .merge(ingest::http::router(ingest_state(
+                tokens, &client, &metrics,
+            )))
             .merge(projector::service::router(Arc::clone(&live)))
             .merge(viewer)
             .merge(operations(Some(client.clone()), &metrics, Some(&live)));
         let http = spawn_http(app, args.listen, &shutdown);
-        let refresher = tokio::spawn(refresh(
-            Arc::clone(&live),
-            client.clone(),
-            shutdown.receiver(),
-        ));
-        let written = write(
+        let writing = Writing {
             ledger,
-            client,
-            args.writer,
-            metrics,
             live,
-            shutdown.receiver(),
-        )
-        .await;
-        shutdown.stop();
-        http.await.context("the HTTP task failed")??;
-        refresher.await.context("the refresher failed")?;
-        written
+            client,
+            metrics,
+        };
+        writing.run(args.writer, &shutdown, Some(http)).await
     });
     holder.remove();
     result.map(|()| ExitCode::SUCCESS)
@@ -196,12 +181,7 @@ pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown_signal();
         let client = connect(&args.nats, "tla-ingest", &shutdown).await?;
         let metrics = Arc::new(Metrics::default());
-        let ingest = Arc::new(ingest::http::Ingest {
-            tokens,
-            jetstream: nats::jetstream(client.clone()),
-            client: client.clone(),
-            metrics: Arc::clone(&metrics),
-        });
+        let ingest = ingest_state(tokens, &client, &metrics);
         let app = ingest::http::router(ingest).merge(operations(Some(client), &metrics, None));
         http(app, args.listen, shutdown.receiver()).await
     })?;
@@ -225,26 +205,13 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
                 .merge(operations(Some(client.clone()), &metrics, Some(&live)));
             spawn_http(app, listen, &shutdown)
         });
-        let refresher = tokio::spawn(refresh(
-            Arc::clone(&live),
-            client.clone(),
-            shutdown.receiver(),
-        ));
-        let written = write(
+        let writing = Writing {
             ledger,
-            client,
-            args.writer,
-            metrics,
             live,
-            shutdown.receiver(),
-        )
-        .await;
-        shutdown.stop();
-        if let Some(task) = http_task {
-            task.await.context("the HTTP task failed")??;
-        }
-        refresher.await.context("the refresher failed")?;
-        written
+            client,
+            metrics,
+        };
+        writing.run(args.writer, &shutdown, http_task).await
     });
     holder.remove();
     result.map(|()| ExitCode::SUCCESS)
@@ -400,6 +367,59 @@ async fn connect(
                 delay = (delay * 2).min(std::time::Duration::from_secs(2));
             }
         }
+    }
+}
+
+/// The HTTP receivers' shared state over one NATS connection.
+fn ingest_state(
+    tokens: Tokens,
+    client: &async_nats::Client,
+    metrics: &Arc<Metrics>,
+) -> Arc<ingest::http::Ingest> {
+    Arc::new(ingest::http::Ingest {
+        tokens,
+        jetstream: nats::jetstream(client.clone()),
+        client: client.clone(),
+        metrics: Arc::clone(metrics),
+    })
+}
+
+/// What `tla serve` and `tla ledger run` share: the ledger writer feeding
+/// the live projection, and the refresher publishing its alerts.
+struct Writing {
+    ledger: writer::SharedLedger,
+    live: Arc<Live>,
+    client: async_nats::Client,
+    metrics: Arc<Metrics>,
+}
+
+impl Writing {
+    /// Runs the writer and the refresher until shutdown (or the writer
+    /// fails), then stops everything and waits for the HTTP task, if any.
+    async fn run(
+        self,
+        args: WriterArgs,
+        shutdown: &Shutdown,
+        http: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    ) -> anyhow::Result<()> {
+        let Writing {
+            ledger,
+            live,
+            client,
+            metrics,
+        } = self;
+        let refresher = tokio::spawn(refresh(
+            Arc::clone(&live),
+            client.clone(),
+            shutdown.receiver(),
+        ));
+        let written = write(ledger, client, args, metrics, live, shutdown.receiver()).await;
+        shutdown.stop();
+        if let Some(task) = http {
+            task.await.context("the HTTP task failed")??;
+        }
+        refresher.await.context("the refresher failed")?;
+        written
     }
 }
 
