@@ -93,6 +93,16 @@ enum Command {
     /// The projector's report API alone (`tla projector serve`).
     #[command(subcommand)]
     Projector(cmd::serve::ProjectorCommand),
+    /// Measure append, JetStream, verify and report against baselines in the
+    /// same run; prints a table and writes bench-results.json
+    /// (docs/PERFORMANCE.md).
+    Bench(cmd::bench::Args),
+    /// Internal to `tla bench`: run `tla ARGS`, print its seconds and peak KiB.
+    #[command(hide = true)]
+    BenchPeak {
+        #[arg(last = true, required = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -130,6 +140,8 @@ fn main() -> ExitCode {
         Command::Ingest(command) => cmd::serve::ingest_serve(command),
         Command::Ledger(command) => cmd::serve::ledger_run(&cli.data_dir, command),
         Command::Projector(command) => cmd::serve::projector_serve(&cli.data_dir, command),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::BenchPeak { args } => cmd::bench::peak_main(args),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 
 pub mod agreement;
 pub mod audit;
+pub mod bench;
 pub mod checkpoint;
 pub mod contacts;
 pub mod demo;
