@@ -54,6 +54,15 @@ pub struct Index {
 }
 
 impl Index {
+    /// An empty index with room for `capacity` fingerprints before it
+    /// grows (an append's in-batch index knows its size up front).
+    pub fn with_capacity(capacity: usize) -> Index {
+        Index {
+            first: FingerprintMap::with_capacity_and_hasher(capacity, Default::default()),
+            more: FingerprintMap::default(),
+        }
+    }
+
     pub fn insert(&mut self, fingerprint: u64, position: u64) {
         if let Some(existing) = self.first.insert(fingerprint, position) {
             // Keep the earliest in `first`, the rest in `more`.

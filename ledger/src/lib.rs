@@ -305,7 +305,7 @@ impl Ledger {
         let mut fingerprints = Vec::with_capacity(events.len());
         let mut rejected = Vec::new();
         // Earlier events of the batch by fingerprint (confirmed by key).
-        let mut in_batch = dedup::Index::default();
+        let mut in_batch = dedup::Index::with_capacity(events.len());
         let mut blocks = AppendCache::default();
         let now_seconds = now_micros.div_euclid(1_000_000);
         for (index, event) in events.iter().enumerate() {

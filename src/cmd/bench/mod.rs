@@ -50,8 +50,10 @@ pub struct Args {
     /// run needs about 8 GB); default: a fresh temporary directory.
     #[arg(long)]
     scratch: Option<PathBuf>,
-    /// Events per append (and per flush in the sled and PostgreSQL baselines).
-    #[arg(long, default_value_t = 1000)]
+    /// Events per append (and per flush in the sled and PostgreSQL
+    /// baselines); the default is the ledger writer's largest batch, which
+    /// it reaches under sustained load.
+    #[arg(long, default_value_t = ingest::writer::BATCH_MESSAGES_MAX)]
     batch: usize,
 }
 
