@@ -233,23 +233,21 @@ impl<'a> Scanner<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.expect(b'"')?;
         let start = self.pos;
-        loop {
-            match self.peek()? {
-                b'"' => {
-                    let s = &self.text[start..self.pos];
-                    self.pos += 1;
-                    return Some(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                0x00..=0x1f => return None,
-                _ => self.pos += 1,
+        self.skip_plain();
+        match self.peek()? {
+            b'"' => {
+                let s = &self.text[start..self.pos];
+                self.pos += 1;
+                return Some(Cow::Borrowed(s));
             }
+            b'\\' => {}
+            _ => return None,
         }
         self.as_is = false;
+        // Every byte stopped at is ASCII, so each slice taken below starts
+        // and ends on a char boundary.
         let mut owned = self.text[start..self.pos].to_string();
         loop {
-            // Every byte matched here is ASCII, so each slice taken below
-            // starts and ends on a char boundary.
             match self.peek()? {
                 b'"' => {
                     self.pos += 1;
@@ -271,16 +269,22 @@ impl<'a> Scanner<'a> {
                     owned.push(c);
                     self.pos += len;
                 }
-                0x00..=0x1f => return None,
-                _ => {
-                    let run = self.pos;
-                    while !matches!(self.peek()?, b'"' | b'\\' | 0x00..=0x1f) {
-                        self.pos += 1;
-                    }
-                    owned.push_str(&self.text[run..self.pos]);
-                }
+                _ => return None,
             }
+            let run = self.pos;
+            self.skip_plain();
+            owned.push_str(&self.text[run..self.pos]);
         }
+    }
+
+    /// Advances past the bytes a string literal holds as they are: up to
+    /// the next `"`, `\` or control character (which JSON must escape).
+    fn skip_plain(&mut self) {
+        let rest = &self.bytes[self.pos..];
+        self.pos += rest
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\\' | 0x00..=0x1f))
+            .unwrap_or(rest.len());
     }
 
     /// The character of the `\uXXXX` escape at the cursor; `None` for a
