@@ -531,11 +531,7 @@ fn event_type(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Eve
 /// integer or boolean value.
 fn check_extensions(obj: &Map<String, Value>, errors: &mut Vec<FieldError>) {
     for (name, v) in obj.iter().filter(|(k, _)| !ENVELOPE.contains(&k.as_str())) {
-        let name_ok = !name.is_empty()
-            && name.len() <= EXTENSION_NAME_LEN_MAX
-            && name
-                .bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let name_ok = extension_name_ok(name);
         if name == "data_base64" {
             errors.push(FieldError::new(
                 name,
@@ -559,6 +555,16 @@ fn check_extensions(obj: &Map<String, Value>, errors: &mut Vec<FieldError>) {
             ));
         }
     }
+}
+
+/// Whether `name` may name an extension attribute: 1 to
+/// [`EXTENSION_NAME_LEN_MAX`] lowercase ASCII letters and digits.
+pub(crate) fn extension_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= EXTENSION_NAME_LEN_MAX
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 /// The canonical bytes, with non-integer numbers reported (unless a field

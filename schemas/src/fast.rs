@@ -19,7 +19,7 @@ use std::io::Write;
 
 use crate::canonical::write_string;
 use crate::event::{
-    Event, EventData, EventType, Impact, MeetingKind, Priority, ENVELOPE, EXTENSION_NAME_LEN_MAX,
+    extension_name_ok, Event, EventData, EventType, Impact, MeetingKind, Priority, ENVELOPE,
 };
 use crate::rules::{self, id_rule, parse_instant, role_rule, source_rule, tenant_rule};
 
@@ -135,7 +135,8 @@ impl<'a> Scanner<'a> {
     /// in another order.
     fn members(&mut self, nested_allowed: bool) -> Option<Members<'a>> {
         self.expect(b'{')?;
-        let mut members = Vec::with_capacity(if nested_allowed { 8 } else { 4 });
+        // Room for a whole envelope, or for the fields of most `data`.
+        let mut members = Vec::with_capacity(if nested_allowed { ENVELOPE.len() } else { 4 });
         loop {
             self.whitespace();
             let key = self.key()?;
@@ -345,15 +346,6 @@ impl<'a> Envelope<'a> {
         };
         Some((envelope, data?))
     }
-}
-
-/// The rule of `check_extensions` for the name of an extension attribute.
-fn extension_name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= EXTENSION_NAME_LEN_MAX
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 /// The `data` of type `t`, when every field passes its rule and no field
