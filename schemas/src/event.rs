@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::agreement::Agreement;
 use crate::canonical::to_canonical;
 use crate::rules::{self, Fields};
-use crate::{data, json, FieldError};
+use crate::{data, fast, json, FieldError};
 
 /// Largest canonical form of an event other than `agreement.published`.
 /// Operational events are a handful of short fields (a few hundred bytes);
@@ -306,7 +306,7 @@ pub struct Event {
 
 /// The envelope attributes this crate knows; anything else must pass as a
 /// CloudEvents extension attribute.
-const ENVELOPE: [&str; 8] = [
+pub(crate) const ENVELOPE: [&str; 8] = [
     "specversion",
     "id",
     "source",
@@ -380,10 +380,50 @@ impl Event {
         }
     }
 
+    /// An event from parts that passed every rule of [`Event::from_json`],
+    /// with `canonical` the canonical bytes of the object they came from.
+    pub(crate) fn from_parts(
+        id: String,
+        source: String,
+        tenant: String,
+        event_type: EventType,
+        time: i64,
+        data: EventData,
+        canonical: Vec<u8>,
+    ) -> Event {
+        Event {
+            id,
+            source,
+            tenant,
+            event_type,
+            time,
+            data,
+            canonical,
+        }
+    }
+
     /// Rebuilds an event from its stored canonical bytes. Bytes that parse
     /// but are not in canonical form are refused: stored bytes are always
     /// canonical, so anything else is damage.
+    ///
+    /// Events of every type but `agreement.published` are read by a
+    /// scanner that needs no `serde_json::Value` and no second
+    /// serialisation; anything it is unsure of, invalid bytes included,
+    /// goes through [`Event::from_canonical_reference`], which gives the
+    /// same result for everything the scanner accepts.
     pub fn from_canonical(bytes: &[u8]) -> Result<Event, Vec<FieldError>> {
+        let fast = std::str::from_utf8(bytes).ok().and_then(fast::read);
+        match fast {
+            Some(event) if event.canonical == bytes => Ok(event),
+            _ => Event::from_canonical_reference(bytes),
+        }
+    }
+
+    /// [`Event::from_canonical`] by the full path: strict parse to a
+    /// `serde_json::Value`, [`Event::from_json`], comparison of the bytes.
+    /// The reference the fast path is tested against.
+    #[doc(hidden)]
+    pub fn from_canonical_reference(bytes: &[u8]) -> Result<Event, Vec<FieldError>> {
         let text = std::str::from_utf8(bytes).map_err(|e| {
             vec![FieldError::new(
                 "",
@@ -399,6 +439,13 @@ impl Event {
             )]);
         }
         Ok(event)
+    }
+
+    /// The event of JSON text `text` by the fast path alone, `None` where
+    /// it defers to the full path; for tests of the fast path's reach.
+    #[doc(hidden)]
+    pub fn from_text_fast(text: &str) -> Option<Event> {
+        fast::read(text)
     }
 
     /// Canonical JSON of the whole event: the bytes the ledger stores and hashes.
@@ -484,11 +531,7 @@ fn event_type(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Eve
 /// integer or boolean value.
 fn check_extensions(obj: &Map<String, Value>, errors: &mut Vec<FieldError>) {
     for (name, v) in obj.iter().filter(|(k, _)| !ENVELOPE.contains(&k.as_str())) {
-        let name_ok = !name.is_empty()
-            && name.len() <= EXTENSION_NAME_LEN_MAX
-            && name
-                .bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let name_ok = extension_name_ok(name);
         if name == "data_base64" {
             errors.push(FieldError::new(
                 name,
@@ -512,6 +555,16 @@ fn check_extensions(obj: &Map<String, Value>, errors: &mut Vec<FieldError>) {
             ));
         }
     }
+}
+
+/// Whether `name` may name an extension attribute: 1 to
+/// [`EXTENSION_NAME_LEN_MAX`] lowercase ASCII letters and digits.
+pub(crate) fn extension_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= EXTENSION_NAME_LEN_MAX
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
 
 /// The canonical bytes, with non-integer numbers reported (unless a field

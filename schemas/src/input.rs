@@ -11,7 +11,7 @@
 use serde_json::value::RawValue;
 
 use crate::json::{self, StrictError};
-use crate::{rules, Event, FieldError};
+use crate::{fast, rules, Event, FieldError};
 
 /// Most events in one input. An import is one all-or-nothing transaction
 /// held in memory; a million events of a few hundred bytes is about 1 GB
@@ -40,16 +40,62 @@ pub struct InputError {
 /// Parses a whole import: a single JSON object, a JSON array of objects, or
 /// NDJSON. An empty input (or one of only whitespace) has no events. A
 /// UTF-8 byte order mark at the start is skipped.
+///
+/// Each event is first tried by the fast path of the `fast` module; what
+/// it is unsure of goes through `serde_json::Value` and
+/// [`Event::from_json`], which gives the same result for everything the
+/// fast path accepts ([`parse_events_reference`] takes the full path only).
 pub fn parse_events(input: &[u8]) -> Result<Vec<InputEvent>, InputError> {
+    parse(input, Path::Fast)
+}
+
+/// [`parse_events`] without the fast path: the reference it is tested against.
+#[doc(hidden)]
+pub fn parse_events_reference(input: &[u8]) -> Result<Vec<InputEvent>, InputError> {
+    parse(input, Path::Full)
+}
+
+/// Which way events are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// The fast path where it applies, the full path for the rest.
+    Fast,
+    /// Always the full path.
+    Full,
+}
+
+fn parse(input: &[u8], path: Path) -> Result<Vec<InputEvent>, InputError> {
     let text = std::str::from_utf8(input).map_err(|e| not_utf8(input, &e))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let Some(first) = text.find(|c| !is_json_whitespace(c)) else {
         return Ok(Vec::new());
     };
     match text.as_bytes()[first] {
-        b'[' => parse_array(text),
-        b'{' if is_ndjson(text, first) => parse_ndjson(text),
+        b'[' => parse_array(text, path),
+        b'{' => {
+            // A text the fast path reads is one JSON object, hence no NDJSON.
+            if let Some(event) = read_fast(text, path) {
+                let (line, _) = rules::line_column(text, first);
+                return Ok(vec![InputEvent {
+                    line,
+                    result: Ok(event),
+                }]);
+            }
+            if is_ndjson(text, first) {
+                parse_ndjson(text, path)
+            } else {
+                parse_single(text, first)
+            }
+        }
         _ => parse_single(text, first),
+    }
+}
+
+/// The event of `text` by the fast path, if `path` allows it and it applies.
+fn read_fast(text: &str, path: Path) -> Option<Event> {
+    match path {
+        Path::Fast => fast::read(text),
+        Path::Full => None,
     }
 }
 
@@ -131,7 +177,7 @@ fn parse_single(text: &str, first: usize) -> Result<Vec<InputEvent>, InputError>
     Ok(vec![InputEvent { line, result }])
 }
 
-fn parse_array(text: &str) -> Result<Vec<InputEvent>, InputError> {
+fn parse_array(text: &str, path: Path) -> Result<Vec<InputEvent>, InputError> {
     let elements: Vec<&RawValue> =
         serde_json::from_str(text).map_err(|e| syntax_input_error(json::syntax_error(&e)))?;
     if elements.len() > INPUT_EVENTS_MAX {
@@ -158,14 +204,14 @@ fn parse_array(text: &str) -> Result<Vec<InputEvent>, InputError> {
             let line = lines.line_at(offset);
             InputEvent {
                 line,
-                result: parse_event(raw.get()),
+                result: parse_event(raw.get(), path),
             }
         })
         .collect();
     Ok(events)
 }
 
-fn parse_ndjson(text: &str) -> Result<Vec<InputEvent>, InputError> {
+fn parse_ndjson(text: &str, path: Path) -> Result<Vec<InputEvent>, InputError> {
     let mut events = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
         if line.chars().all(is_json_whitespace) {
@@ -182,14 +228,17 @@ fn parse_ndjson(text: &str) -> Result<Vec<InputEvent>, InputError> {
         }
         events.push(InputEvent {
             line: i + 1,
-            result: parse_event(line),
+            result: parse_event(line, path),
         });
     }
     Ok(events)
 }
 
 /// One event from its own text (an array element or an NDJSON line).
-fn parse_event(text: &str) -> Result<Event, Vec<FieldError>> {
+fn parse_event(text: &str, path: Path) -> Result<Event, Vec<FieldError>> {
+    if let Some(event) = read_fast(text, path) {
+        return Ok(event);
+    }
     match json::parse_strict(text) {
         Ok(v) => Event::from_json(&v),
         Err(StrictError::Syntax {

@@ -54,7 +54,7 @@ pub(crate) fn parse_strict(text: &str) -> Result<Value, StrictError> {
     let duplicate = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
     let parsed = Seed {
-        path: String::new(),
+        at: At::Root,
         duplicate: &duplicate,
     }
     .deserialize(&mut de)
@@ -79,14 +79,35 @@ pub(crate) fn syntax_error(e: &serde_json::Error) -> StrictError {
     }
 }
 
-/// Deserializes one value at `path`; records the path of a duplicate key
+/// Where a value sits in the document: a chain of keys and indexes back
+/// to the root, borrowed from the parser's stack and rendered as a path
+/// only when a duplicate key must be named.
+#[derive(Clone, Copy)]
+enum At<'p> {
+    Root,
+    Key(&'p At<'p>, &'p str),
+    Index(&'p At<'p>, usize),
+}
+
+impl At<'_> {
+    /// The dotted path, e.g. `data.y[0].k`.
+    fn path(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, key) => join(&parent.path(), key),
+            At::Index(parent, i) => index(&parent.path(), *i),
+        }
+    }
+}
+
+/// Deserializes one value at `at`; records the path of a duplicate key
 /// in `duplicate` before failing, since serde errors carry only text.
-struct Seed<'d> {
-    path: String,
+struct Seed<'p, 'd> {
+    at: At<'p>,
     duplicate: &'d RefCell<Option<String>>,
 }
 
-impl<'de> DeserializeSeed<'de> for Seed<'_> {
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -94,7 +115,7 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Seed<'_> {
+impl<'de> Visitor<'de> for Seed<'_, '_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -135,7 +156,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         let mut items = Vec::new();
         loop {
             let seed = Seed {
-                path: index(&self.path, items.len()),
+                at: At::Index(&self.at, items.len()),
                 duplicate: self.duplicate,
             };
             match seq.next_element_seed(seed)? {
@@ -148,13 +169,13 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut obj = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = join(&self.path, &key);
+            let at = At::Key(&self.at, &key);
             if obj.contains_key(&key) {
-                *self.duplicate.borrow_mut() = Some(path);
+                *self.duplicate.borrow_mut() = Some(at.path());
                 return Err(de::Error::custom(format!("duplicate key {key:?}")));
             }
             let v = map.next_value_seed(Seed {
-                path,
+                at,
                 duplicate: self.duplicate,
             })?;
             obj.insert(key, v);
@@ -177,6 +198,8 @@ mod tests {
         for (text, path) in [
             (r#"{"a":1,"a":2}"#, "a"),
             (r#"{"data":{"x":1,"y":[{"k":1,"k":1}]}}"#, "data.y[0].k"),
+            (r#"[0,[{"a":{"b":1},"a":2}]]"#, "[1][0].a"),
+            (r#"{"a":{"b":[1,{}],"c":{"d":1,"d":1}}}"#, "a.c.d"),
         ] {
             assert_eq!(
                 parse_strict(text),

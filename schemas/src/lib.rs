@@ -12,6 +12,7 @@ pub mod canonical;
 mod data;
 pub mod error;
 pub mod event;
+mod fast;
 pub mod input;
 mod json;
 mod rules;

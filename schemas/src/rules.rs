@@ -371,19 +371,22 @@ pub(crate) fn id(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<
 }
 
 /// 64 lowercase hex characters (a BLAKE3 digest).
+pub(crate) fn digest_rule(s: &str) -> Result<(), String> {
+    if s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a digest: expected 64 lowercase hexadecimal characters"
+        ))
+    }
+}
+
+/// 64 lowercase hex characters (a BLAKE3 digest).
 pub(crate) fn digest(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    string_rule(v, path, errors, |s| {
-        if s.len() == 64
-            && s.bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        {
-            Ok(())
-        } else {
-            Err(format!(
-                "{s:?} is not a digest: expected 64 lowercase hexadecimal characters"
-            ))
-        }
-    })
+    string_rule(v, path, errors, digest_rule)
 }
 
 /// Free text of 1..=`max` characters without control characters
@@ -405,36 +408,49 @@ fn text_rule(s: &str, max: usize, allow_lines: bool) -> Result<(), String> {
     }
 }
 
+/// The rule of the `reason` of `incident.on_hold`.
+pub(crate) fn reason_rule(s: &str) -> Result<(), String> {
+    text_rule(s, REASON_LEN_MAX, true)
+}
+
 /// The `reason` of `incident.on_hold`.
 pub(crate) fn reason(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    string_rule(v, path, errors, |s| text_rule(s, REASON_LEN_MAX, true))
+    string_rule(v, path, errors, reason_rule)
+}
+
+/// The rule of a person's name, or a service's display name.
+pub(crate) fn person_rule(s: &str) -> Result<(), String> {
+    text_rule(s, PERSON_LEN_MAX, false)
 }
 
 /// A person's name, or a service's display name.
 pub(crate) fn person(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    string_rule(v, path, errors, |s| text_rule(s, PERSON_LEN_MAX, false))
+    string_rule(v, path, errors, person_rule)
+}
+
+/// A reporting period `YYYY-MM`.
+pub(crate) fn period_rule(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let shape = b.len() == 7 && digits(0..4) && b[4] == b'-' && digits(5..7);
+    let month_ok = shape
+        && matches!(
+            &s[5..7],
+            "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12"
+        );
+    if month_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a period: expected YYYY-MM, e.g. 2026-10"
+        ))
+    }
 }
 
 /// A reporting period `YYYY-MM`.
 pub(crate) fn period(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    string_rule(v, path, errors, |s| {
-        let b = s.as_bytes();
-        let digits =
-            |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-        let shape = b.len() == 7 && digits(0..4) && b[4] == b'-' && digits(5..7);
-        let month_ok = shape
-            && matches!(
-                &s[5..7],
-                "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12"
-            );
-        if month_ok {
-            Ok(())
-        } else {
-            Err(format!(
-                "{s:?} is not a period: expected YYYY-MM, e.g. 2026-10"
-            ))
-        }
-    })
+    string_rule(v, path, errors, period_rule)
 }
 
 /// A non-negative integer that fits in u64.
