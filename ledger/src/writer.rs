@@ -23,8 +23,8 @@ pub(crate) struct Pending<'a> {
     head: Head,
     /// Position of the append's first entry.
     first: u64,
-    /// Heads of the tenants this append touched.
-    tenants: HashMap<String, TenantHead>,
+    /// Per tenant of `layout.tenants`, its head as this append leaves it.
+    heads: Vec<TenantHead>,
     /// Index of each tenant in `layout.tenants`.
     tenant_indexes: HashMap<String, usize>,
     /// Per tenant of `layout.tenants`, its block being filled.
@@ -59,7 +59,7 @@ impl<'a> Pending<'a> {
             record_time,
             head,
             first: head.size,
-            tenants: HashMap::new(),
+            heads: Vec::new(),
             tenant_indexes: HashMap::new(),
             open: Vec::new(),
             layout: Layout {
@@ -83,7 +83,7 @@ impl<'a> Pending<'a> {
             next_seq: 0,
             last_hash: ZERO_HASH,
         });
-        self.tenants.insert(tenant.to_owned(), head);
+        self.heads.push(head);
         if !self.committed.contains_key(tenant) {
             self.commit.new_tenants.push(tenant.to_owned());
         }
@@ -98,7 +98,7 @@ impl<'a> Pending<'a> {
     pub fn add(&mut self, event: &Event, fingerprint: u64) -> u64 {
         let position = self.head.size;
         let tenant = self.tenant_index(&event.tenant);
-        let tenant_head = self.tenants[&event.tenant];
+        let tenant_head = self.heads[tenant];
         let fields = record::Fields {
             position,
             record_time: self.record_time,
@@ -119,13 +119,10 @@ impl<'a> Pending<'a> {
         if full {
             self.seal(tenant);
         }
-        self.tenants.insert(
-            event.tenant.clone(),
-            TenantHead {
-                next_seq: tenant_head.next_seq + 1,
-                last_hash: hash,
-            },
-        );
+        self.heads[tenant] = TenantHead {
+            next_seq: tenant_head.next_seq + 1,
+            last_hash: hash,
+        };
         self.head = Head {
             size: position + 1,
             hash,
@@ -151,6 +148,13 @@ impl<'a> Pending<'a> {
         for tenant in 0..self.open.len() {
             self.seal(tenant);
         }
+        let tenants = self
+            .layout
+            .tenants
+            .iter()
+            .cloned()
+            .zip(self.heads)
+            .collect();
         let head = self.head;
         if !self.layout.is_empty() {
             self.commit.layout = Some((self.first, self.layout));
@@ -160,6 +164,6 @@ impl<'a> Pending<'a> {
                 last_record_time: head.last_record_time.unwrap_or(0),
             });
         }
-        (self.commit, self.new_keys, self.tenants, head, self.leaves)
+        (self.commit, self.new_keys, tenants, head, self.leaves)
     }
 }

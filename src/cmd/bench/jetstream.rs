@@ -155,7 +155,7 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
         Better::Higher,
         (rate(ours_best), rate(raw_best)),
         "raw JetStream pull consume + ack of the same messages",
-        0.8,
+        Some(0.8),
         None,
     )
     .with_note(format!(

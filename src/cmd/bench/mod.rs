@@ -99,10 +99,14 @@ pub struct Row {
     pub baseline_name: String,
     /// Times better than the baseline (see the module docs).
     pub ratio: Option<f64>,
-    pub target_ratio: f64,
+    /// The issue's target for `ratio`; null where it sets none (the row
+    /// then shows a relation, such as cost against ledger size).
+    pub target_ratio: Option<f64>,
     /// An absolute bound on `ours` that must hold too (e.g. 1000 ms).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<f64>,
+    /// Whether every target of the row (ratio, limit) holds; null when the
+    /// row has no target or its baseline could not run.
     pub met: Option<bool>,
     /// What bounds the figure, or why the baseline did not run.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -124,14 +128,17 @@ impl Row {
         better: Better,
         (ours, baseline): (f64, f64),
         baseline_name: impl Into<String>,
-        target_ratio: f64,
+        target_ratio: Option<f64>,
         limit: Option<f64>,
     ) -> Row {
         let ratio = match better {
             Better::Higher => ours / baseline,
             Better::Lower => baseline / ours,
         };
-        let within_limit = limit.is_none_or(|limit| ours <= limit);
+        let met = (target_ratio.is_some() || limit.is_some()).then(|| {
+            target_ratio.is_none_or(|target| ratio >= target)
+                && limit.is_none_or(|limit| ours <= limit)
+        });
         Row {
             name: name.into(),
             unit,
@@ -141,7 +148,7 @@ impl Row {
             ratio: Some(ratio),
             target_ratio,
             limit,
-            met: Some(ratio >= target_ratio && within_limit),
+            met,
             note: None,
         }
     }
@@ -152,7 +159,7 @@ impl Row {
         unit: &'static str,
         ours: f64,
         baseline_name: impl Into<String>,
-        target_ratio: f64,
+        target_ratio: Option<f64>,
         why: String,
     ) -> Row {
         Row {
@@ -347,9 +354,11 @@ fn print_table(rows: &[Row]) {
             None => format!("skipped ({})", row.baseline_name),
         };
         let ratio = row.ratio.map_or("-".into(), |r| format!("{r:.2}×"));
-        let target = match row.limit {
-            Some(limit) => format!("≥ {}× and ≤ {} {}", row.target_ratio, limit, row.unit),
-            None => format!("≥ {}×", row.target_ratio),
+        let target = match (row.target_ratio, row.limit) {
+            (Some(ratio), Some(limit)) => format!("≥ {ratio}× and ≤ {limit} {}", row.unit),
+            (Some(ratio), None) => format!("≥ {ratio}×"),
+            (None, Some(limit)) => format!("≤ {limit} {}", row.unit),
+            (None, None) => "-".into(),
         };
         let met = match row.met {
             Some(true) => "yes",
@@ -378,32 +387,26 @@ fn print_table(rows: &[Row]) {
 mod tests {
     use super::*;
 
+    fn row(better: Better, figures: (f64, f64), target: Option<f64>, limit: Option<f64>) -> Row {
+        Row::compared("r", "u", better, figures, "b", target, limit)
+    }
+
     #[test]
     fn ratios_read_times_better_than_the_baseline() {
-        let rate = Row::compared(
-            "r",
-            "events/s",
-            Better::Higher,
-            (300.0, 100.0),
-            "b",
-            3.0,
-            None,
-        );
+        let rate = row(Better::Higher, (300.0, 100.0), Some(3.0), None);
         assert_eq!((rate.ratio, rate.met), (Some(3.0), Some(true)));
-        let time = Row::compared("t", "ms", Better::Lower, (200.0, 100.0), "b", 0.8, None);
+        let time = row(Better::Lower, (200.0, 100.0), Some(0.8), None);
         assert_eq!((time.ratio, time.met), (Some(0.5), Some(false)));
         // Within the ratio but over the absolute limit: not met.
-        let limited = Row::compared(
-            "l",
-            "ms",
-            Better::Lower,
-            (1200.0, 1100.0),
-            "b",
-            0.8,
-            Some(1000.0),
-        );
+        let limited = row(Better::Lower, (1200.0, 1100.0), Some(0.8), Some(1000.0));
         assert_eq!(limited.met, Some(false));
-        let skipped = Row::skipped("s", "events/s", 5.0, "b", 10.0, "no server".into());
+        // Only a limit.
+        let bounded = row(Better::Lower, (60.0, 50.0), None, Some(64.0));
+        assert_eq!(bounded.met, Some(true));
+        // No target at all: a relation, neither met nor missed.
+        let relation = row(Better::Lower, (2.0, 1.0), None, None);
+        assert_eq!((relation.ratio, relation.met), (Some(0.5), None));
+        let skipped = Row::skipped("s", "events/s", 5.0, "b", Some(10.0), "no server".into());
         assert_eq!((skipped.ratio, skipped.met), (None, None));
         assert_eq!(skipped.note.as_deref(), Some("baseline skipped: no server"));
     }
