@@ -9,7 +9,7 @@ use ledger::merkle::{leaf_hash, Frontier};
 use ledger::{record, Ledger};
 use schemas::Event;
 
-use super::{data, postgres, say, Better, Context, Row};
+use super::{data, postgres, say, settle, Better, Context, Row};
 
 /// Tenants of the append scenario's events.
 const TENANTS: usize = 20;
@@ -37,6 +37,7 @@ pub fn run(cx: &Context<'_>, append: bool, verify: bool) -> anyhow::Result<Vec<R
         } else {
             cx.dir("append")?
         };
+        settle();
         let ours_round = durable_append(&dir, &events, cx.batch)?;
         ours = ours.min(ours_round);
         if round == 0 {
@@ -49,7 +50,9 @@ pub fn run(cx: &Context<'_>, append: bool, verify: bool) -> anyhow::Result<Vec<R
             ));
             continue;
         }
-        let sled_round = raw_sled(&cx.dir("raw-sled")?, &records, cx.batch)?;
+        let sled_dir = cx.dir("raw-sled")?;
+        settle();
+        let sled_round = raw_sled(&sled_dir, &records, cx.batch)?;
         let chain_round = blake3_chain(&records);
         say(format_args!(
             "append: round {round}: {:.0} events/s; raw sled {:.0}/s, BLAKE3 chain {:.0}/s",

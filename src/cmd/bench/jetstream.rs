@@ -26,7 +26,7 @@ use futures::StreamExt;
 use ingest::metrics::Metrics;
 use ingest::{nats, writer};
 
-use super::{data, say, Better, Context, Row};
+use super::{data, say, settle, Better, Context, Row};
 
 /// Tenants of the events (each its own subject).
 const TENANTS: usize = 3;
@@ -134,7 +134,9 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
             js.create_stream(config).await?;
             let publish = publish_all(&js, &events, "raw.").await?;
             publish_all(&js, &events, nats::EVENTS_PREFIX).await?;
+            settle();
             let raw = consume_raw(&js, count).await?;
+            settle();
             let ours = consume_ledger(client, &ledger_dir, count).await?;
             anyhow::Ok((publish, raw, ours))
         })?;

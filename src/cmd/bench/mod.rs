@@ -254,6 +254,14 @@ impl Context<'_> {
     }
 }
 
+/// Writes every dirty page of the machine to disk (sync(2)), so that a
+/// measured run does not pay for the writeback of the one before it: with
+/// gigabytes written per round, that writeback otherwise halves the next
+/// round's fsync-bound rate at random.
+pub fn settle() {
+    nix::unistd::sync();
+}
+
 /// Prints a progress line on stderr.
 pub fn say(what: impl std::fmt::Display) {
     eprintln!("bench: {what}");

@@ -19,7 +19,7 @@ use std::time::Instant;
 use postgres::{Client, NoTls};
 use sha2::{Digest as _, Sha256};
 
-use super::{say, Context};
+use super::{say, settle, Context};
 
 /// The schema, table and triggers, `{schema}` replaced.
 const SETUP: &str = r#"
@@ -89,6 +89,7 @@ fn rounds(
         let insert_row = client.prepare(&format!(
             "INSERT INTO {schema}.ledger (position, record) VALUES ($1, $2)"
         ))?;
+        settle();
         let started = Instant::now();
         for (index, chunk) in records.chunks(cx.batch).enumerate() {
             let first = (index * cx.batch) as i64;
