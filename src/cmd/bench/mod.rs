@@ -47,7 +47,7 @@ pub struct Args {
     )]
     postgres: String,
     /// Scratch directory for the benchmark's ledgers and stores (the full
-    /// run needs about 8 GB); default: a fresh temporary directory.
+    /// run needs about 10 GB); default: a fresh temporary directory under $TMPDIR.
     #[arg(long)]
     scratch: Option<PathBuf>,
     /// Events per append (and per flush in the sled and PostgreSQL
@@ -73,6 +73,21 @@ pub struct Sizes {
 }
 
 impl Sizes {
+    /// Scratch space the scenarios need at most: about 720 bytes on disk
+    /// per ledger entry (900 with margin); the append scenario keeps one
+    /// ledger and writes another and a raw sled store beside it, the
+    /// report scenario keeps all its ledgers.
+    pub fn scratch_bytes(&self, append: bool, report: bool) -> u64 {
+        const BYTES_PER_ENTRY: u64 = 900;
+        let append = if append { 3 * self.append_events } else { 0 };
+        let report = if report {
+            self.report_ledgers.iter().sum::<usize>() + self.report_tenant_entries
+        } else {
+            0
+        };
+        (append + report) as u64 * BYTES_PER_ENTRY
+    }
+
     pub const QUICK: Sizes = Sizes {
         append_events: 100_000,
         jetstream_events: 50_000,
@@ -295,13 +310,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             temp.path().to_owned()
         }
     };
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let needed = sizes.scratch_bytes(wanted("append") || wanted("verify"), wanted("report"));
+    check_space(&scratch, needed)?;
+    if wanted("jetstream") {
+        // Found out now, not after minutes of the other scenarios.
+        jetstream::nats_server()?;
+    }
     let context = Context {
         sizes,
         batch: args.batch,
         scratch: &scratch,
         postgres: &args.postgres,
     };
-    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let started = Instant::now();
     say(format_args!(
         "{mode} run in {}; sizes {sizes:?}, {} events per append",
@@ -339,6 +360,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         rows.len()
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses to start when the scratch directory's file system has less
+/// room than the run needs, instead of failing half-way with a full disk.
+fn check_space(scratch: &Path, needed: u64) -> anyhow::Result<()> {
+    let stats = nix::sys::statvfs::statvfs(scratch)
+        .with_context(|| format!("cannot read the free space of {}", scratch.display()))?;
+    // Both are u64 on 64-bit Linux, narrower on some other systems.
+    #[allow(clippy::useless_conversion)]
+    let available = u64::from(stats.blocks_available()) * u64::from(stats.fragment_size());
+    let gib = |bytes: u64| bytes as f64 / f64::from(1u32 << 30);
+    anyhow::ensure!(
+        available >= needed,
+        "{} has {:.1} GiB free and this run needs about {:.1} GiB: pass --scratch DIR on a \
+         larger file system, or --quick",
+        scratch.display(),
+        gib(available),
+        gib(needed)
+    );
+    Ok(())
 }
 
 /// The results as a Markdown table on stdout.
@@ -417,5 +458,21 @@ mod tests {
         let skipped = Row::skipped("s", "events/s", 5.0, "b", Some(10.0), "no server".into());
         assert_eq!((skipped.ratio, skipped.met), (None, None));
         assert_eq!(skipped.note.as_deref(), Some("baseline skipped: no server"));
+    }
+
+    #[test]
+    fn a_run_that_would_fill_the_disk_is_refused_before_it_starts() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        check_space(dir.path(), 0).expect("nothing needed");
+        let error = check_space(dir.path(), u64::MAX).expect_err("more than any disk");
+        let message = error.to_string();
+        assert!(
+            message.contains("--scratch") && message.contains("--quick"),
+            "{message}"
+        );
+        // The report scenario's ledgers dominate the full run's needs.
+        let full = Sizes::FULL.scratch_bytes(true, true);
+        assert!(full > Sizes::FULL.scratch_bytes(true, false) * 3, "{full}");
+        assert_eq!(Sizes::QUICK.scratch_bytes(false, false), 0);
     }
 }
