@@ -364,15 +364,9 @@ impl Event {
                 },
                 Some(data),
                 Some(canonical),
-            ) if errors.is_empty() => Ok(Event {
-                id,
-                source,
-                tenant,
-                event_type,
-                time,
-                data,
-                canonical,
-            }),
+            ) if errors.is_empty() => Ok(Event::from_parts(
+                id, source, tenant, event_type, time, data, canonical,
+            )),
             _ => {
                 debug_assert!(!errors.is_empty(), "an invalid event must say why");
                 Err(errors)

@@ -4,6 +4,9 @@
 //! the values both accept (the reference model), so a third party can
 //! reproduce it with any sorted-key JSON writer.
 
+mod common;
+
+use common::render_reversed;
 use proptest::prelude::*;
 use schemas::canonical::to_canonical;
 use schemas::Event;
@@ -27,41 +30,6 @@ fn arb_value() -> impl Strategy<Value = Value> {
                 .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>())),
         ]
     })
-}
-
-/// `v` as JSON text with object keys in reverse order and `ws` between
-/// every token.
-fn render_reversed(v: &Value, ws: &str, out: &mut String) {
-    match v {
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(ws);
-                render_reversed(item, ws, out);
-            }
-            out.push_str(ws);
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().rev().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(ws);
-                out.push_str(&serde_json::to_string(k).expect("a string serialises"));
-                out.push_str(ws);
-                out.push(':');
-                render_reversed(item, ws, out);
-            }
-            out.push_str(ws);
-            out.push('}');
-        }
-        scalar => out.push_str(&serde_json::to_string(scalar).expect("a scalar serialises")),
-    }
 }
 
 const EVENT: &str = r#"{"specversion":"1.0","id":"e-1","source":"zabbix/nh-1","type":"incident.opened",

@@ -7,8 +7,11 @@
 //! event of every type but `agreement.published` itself, so that these
 //! comparisons are not won by always deferring.
 
+mod common;
+
 use std::path::PathBuf;
 
+use common::render_reversed;
 use proptest::prelude::*;
 use schemas::canonical::to_canonical;
 use schemas::input::{parse_events, parse_events_reference};
@@ -453,41 +456,6 @@ fn apply_tweak(v: &mut Value, tweak: &Option<(f64, Option<Value>)>) {
 /// The JSON text of `v`: canonical when it can be, else serde_json's.
 fn canonical_text(v: &Value) -> Vec<u8> {
     to_canonical(v).unwrap_or_else(|_| serde_json::to_vec(v).expect("serialisable"))
-}
-
-/// `v` as JSON text with object keys in reverse order and `ws` between
-/// every token.
-fn render_reversed(v: &Value, ws: &str, out: &mut String) {
-    match v {
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(ws);
-                render_reversed(item, ws, out);
-            }
-            out.push_str(ws);
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().rev().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(ws);
-                out.push_str(&serde_json::to_string(k).expect("a string serialises"));
-                out.push_str(ws);
-                out.push(':');
-                render_reversed(item, ws, out);
-            }
-            out.push_str(ws);
-            out.push('}');
-        }
-        scalar => out.push_str(&serde_json::to_string(scalar).expect("a scalar serialises")),
-    }
 }
 
 /// Texts inserted into an event to damage it.
