@@ -9,9 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, consumer::pull};
+use async_nats::jetstream;
 use common::*;
-use futures::StreamExt;
 
 const WAIT: Duration = Duration::from_secs(20);
 const NDJSON: &str = "application/x-ndjson";
@@ -41,29 +40,16 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// Every message of a stream's subject, read by an ephemeral consumer.
+/// Every message of a stream, as JSON.
 async fn read_stream(url: &str, stream: &str, count: usize) -> Vec<(String, serde_json::Value)> {
-    let client = async_nats::connect(url).await.expect("connect");
-    let js = jetstream::new(client);
-    let stream = js.get_stream(stream).await.expect("stream");
-    let consumer = stream
-        .create_consumer(pull::Config::default())
+    stream_messages(url, stream, count + 10)
         .await
-        .expect("consumer");
-    let mut out = Vec::new();
-    let mut messages = consumer
-        .fetch()
-        .max_messages(count + 10)
-        .expires(Duration::from_secs(2))
-        .messages()
-        .await
-        .expect("fetch");
-    while let Some(message) = messages.next().await {
-        let message = message.expect("message");
-        let value = serde_json::from_slice(&message.payload).expect("JSON payload");
-        out.push((message.subject.to_string(), value));
-    }
-    out
+        .into_iter()
+        .map(|(subject, payload)| {
+            let value = serde_json::from_slice(&payload).expect("JSON payload");
+            (subject, value)
+        })
+        .collect()
 }
 
 #[test]
@@ -253,16 +239,18 @@ fn a_token_for_one_tenant_cannot_write_another_and_invalid_events_are_all_listed
     let (status, body) = service.post("/v1/events", ALVER_TOKEN, NDJSON, &[], &huge);
     assert_eq!(status, 413, "{body}");
 
-    // Then one allowed event; once it is in, nothing else is.
+    // Then fedje's agreement and one allowed event; once they are in,
+    // nothing else is.
+    service.agree(FEDJE_TOKEN, &["fedje"]);
     let ok = outage_json("fedje", "f2", "O-9", "2026-01-10T10:00:00Z", true);
     let (status, _) = service.post("/v1/events", FEDJE_TOKEN, STRUCTURED, &[], &ok);
     assert_eq!(status, 202);
-    service.wait_for_size(1, WAIT);
+    service.wait_for_size(2, WAIT);
     std::thread::sleep(Duration::from_millis(500));
     service.stop();
     let events = env.exported_events();
-    assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0]["id"], "f2");
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["id"], "f2");
 }
 
 #[test]
@@ -275,6 +263,7 @@ fn direct_nats_publishes_of_invalid_events_land_in_rejected() {
     let invalid = outage_json("alver", "i1", "O-1", "2026-01-10T10:00:00Z", true)
         .replace(",\"service\":\"epost\"", "");
     assert!(!invalid.contains("epost"), "{invalid}");
+    service.agree(ALVER_TOKEN, &["alver"]);
     let rt = runtime();
     rt.block_on(async {
         let client = async_nats::connect(nats.url()).await.expect("connect");
@@ -294,7 +283,7 @@ fn direct_nats_publishes_of_invalid_events_land_in_rejected() {
             .await
             .expect("ack");
     });
-    service.wait_for_size(1, WAIT);
+    service.wait_for_size(2, WAIT);
     let mut rejected = Vec::new();
     wait_for("four refused events on tla.rejected.alver", WAIT, || {
         rejected = rt.block_on(read_stream(&nats.url(), "TLA_REJECTED", 4));
@@ -325,8 +314,8 @@ fn direct_nats_publishes_of_invalid_events_land_in_rejected() {
     );
     service.stop();
     let events = env.exported_events();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0]["time"], "2026-01-10T10:00:00Z");
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["time"], "2026-01-10T10:00:00Z");
 }
 
 #[test]
@@ -499,6 +488,8 @@ fn read_commands_on_a_ledger_held_by_the_service_name_the_holder() {
 fn nats_unreachable_is_503_and_nothing_is_lost_once_it_is_back() {
     let env = Env::new();
     let (mut nats, mut service) = start(&env);
+    service.agree(ALVER_TOKEN, &["alver"]);
+    service.wait_for_size(1, WAIT);
     nats.kill();
     let event = outage_json("alver", "during", "O-1", "2026-01-10T10:00:00Z", true);
     let mut answer = (0, String::new());
@@ -516,33 +507,18 @@ fn nats_unreachable_is_503_and_nothing_is_lost_once_it_is_back() {
             .0
             == 202
     });
-    service.wait_for_size(1, WAIT);
+    service.wait_for_size(2, WAIT);
     service.stop();
-    assert_eq!(env.exported_events().len(), 1);
+    assert_eq!(env.exported_events().len(), 2);
 }
 
-/// Every payload on a stream, as text, read by an ephemeral consumer.
+/// Every payload on a stream, as text.
 async fn read_texts(url: &str, stream: &str) -> Vec<String> {
-    let client = async_nats::connect(url).await.expect("connect");
-    let js = jetstream::new(client);
-    let stream = js.get_stream(stream).await.expect("stream");
-    let consumer = stream
-        .create_consumer(pull::Config::default())
+    stream_messages(url, stream, 100)
         .await
-        .expect("consumer");
-    let mut messages = consumer
-        .fetch()
-        .max_messages(100)
-        .expires(Duration::from_secs(2))
-        .messages()
-        .await
-        .expect("fetch");
-    let mut out = Vec::new();
-    while let Some(message) = messages.next().await {
-        let message = message.expect("message");
-        out.push(String::from_utf8(message.payload.to_vec()).expect("UTF-8 note"));
-    }
-    out
+        .into_iter()
+        .map(|(_, payload)| String::from_utf8(payload).expect("UTF-8 note"))
+        .collect()
 }
 
 #[test]
@@ -578,6 +554,7 @@ fn the_writer_signs_checkpoints_and_publishes_them_on_tla_checkpoints() {
             "1",
         ],
     );
+    service.agree(ALVER_TOKEN, &["alver"]);
     let lines: String = (0..5)
         .map(|n| event_json("alver", &format!("cp-{n}"), &format!("INC-{n}")) + "\n")
         .collect();
@@ -586,11 +563,11 @@ fn the_writer_signs_checkpoints_and_publishes_them_on_tla_checkpoints() {
     let rt = runtime();
     let mut notes = Vec::new();
     wait_for(
-        "a checkpoint of all 5 entries on tla.checkpoints",
+        "a checkpoint of all 6 entries on tla.checkpoints",
         WAIT,
         || {
             notes = rt.block_on(read_texts(&nats.url(), "TLA_CHECKPOINTS"));
-            notes.iter().any(|note| note.contains("\n5\n"))
+            notes.iter().any(|note| note.contains("\n6\n"))
         },
     );
     assert!(notes[0].starts_with("test.example/ledger\n"), "{notes:?}");
@@ -609,5 +586,5 @@ fn the_writer_signs_checkpoints_and_publishes_them_on_tla_checkpoints() {
         &public,
     ])
     .assert_code(0)
-    .assert_stdout_contains("is a prefix of the current one (size 5");
+    .assert_stdout_contains("is a prefix of the current one (size 6");
 }

@@ -18,9 +18,8 @@ const WAIT: Duration = Duration::from_secs(60);
 const NDJSON: &str = "application/x-ndjson";
 
 fn event(n: usize) -> String {
-    let tenants = ["alver", "fedje", "gulen"];
     outage_json(
-        tenants[n % 3],
+        tenant(n),
         &format!("ev-{n}"),
         &format!("O-{n}"),
         "2026-01-10T10:00:00Z",
@@ -29,7 +28,7 @@ fn event(n: usize) -> String {
 }
 
 fn tenant(n: usize) -> &'static str {
-    ["alver", "fedje", "gulen"][n % 3]
+    TENANTS[n % 3]
 }
 
 fn seeded() -> rand::rngs::StdRng {
@@ -74,12 +73,26 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// The ledger holds events 0..count, each exactly once, and verifies.
+/// The tenants of `event`, whose agreements `seed_agreements` publishes
+/// first: the ledger's first `TENANTS.len()` entries.
+const TENANTS: [&str; 3] = ["alver", "fedje", "gulen"];
+
+/// The ledger size once events 0..count are in, after the agreements.
+fn size_with(count: usize) -> u64 {
+    (count + TENANTS.len()) as u64
+}
+
+/// The ledger holds the agreements and events 0..count, each exactly
+/// once, and verifies.
 fn assert_exactly_once(env: &Env, count: usize) {
     env.run(&["verify"])
         .assert_code(0)
-        .assert_stdout_contains(&format!("ok: {count} entries"));
+        .assert_stdout_contains(&format!("ok: {} entries", size_with(count)));
     let events = env.exported_events();
+    let events: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] != "agreement.published")
+        .collect();
     assert_eq!(events.len(), count, "every event exactly once");
     let ids: BTreeSet<String> = events
         .iter()
@@ -95,6 +108,7 @@ fn the_ledger_writer_killed_mid_stream_loses_and_duplicates_nothing() {
     const KILLS: usize = 4;
     let mut rng = seeded();
     let env = Env::new();
+    seed_agreements(&env, &TENANTS);
     let nats = Nats::start(env.path("nats"));
     let url = nats.url();
     let writer_args = ["ledger", "run", "--nats", &url];
@@ -112,7 +126,8 @@ fn the_ledger_writer_killed_mid_stream_loses_and_duplicates_nothing() {
         // at a random moment after.
         let before = killed_with.last().copied().unwrap_or(0);
         wait_for("the writer to append", WAIT, || {
-            writer.ledger_size() > before || writer.ledger_size() >= EVENTS as u64
+            writer.ledger_size() > before.max(size_with(0))
+                || writer.ledger_size() >= size_with(EVENTS)
         });
         std::thread::sleep(Duration::from_millis(rng.gen_range(0..150)));
         let size = writer.ledger_size();
@@ -123,10 +138,12 @@ fn the_ledger_writer_killed_mid_stream_loses_and_duplicates_nothing() {
     println!("writer SIGKILLed at ledger sizes {killed_with:?}");
     publisher.join().expect("publisher");
     assert!(
-        killed_with.iter().any(|&s| s > 0 && s < EVENTS as u64),
+        killed_with
+            .iter()
+            .any(|&s| s > size_with(0) && s < size_with(EVENTS)),
         "no kill landed mid-stream: {killed_with:?}"
     );
-    writer.wait_for_size(EVENTS as u64, WAIT);
+    writer.wait_for_size(size_with(EVENTS), WAIT);
     writer.stop();
     assert_exactly_once(&env, EVENTS);
 }
@@ -176,6 +193,7 @@ fn nats_restarted_mid_stream_loses_and_duplicates_nothing() {
     const EVENTS: usize = 3000;
     let mut rng = seeded();
     let env = Env::new();
+    seed_agreements(&env, &TENANTS);
     let mut nats = Nats::start(env.path("nats"));
     let tokens = write_tokens(&env);
     let url = nats.url();
@@ -200,7 +218,7 @@ fn nats_restarted_mid_stream_loses_and_duplicates_nothing() {
     println!("nats-server restarted at ledger sizes {sizes:?}");
     let refused = poster.join().expect("poster");
     println!("{refused} requests refused with 503 while NATS was away");
-    service.wait_for_size(EVENTS as u64, WAIT);
+    service.wait_for_size(size_with(EVENTS), WAIT);
     service.stop();
     assert_exactly_once(&env, EVENTS);
 }
@@ -209,6 +227,7 @@ fn nats_restarted_mid_stream_loses_and_duplicates_nothing() {
 fn every_event_published_twice_is_stored_once() {
     const EVENTS: usize = 1500;
     let env = Env::new();
+    seed_agreements(&env, &TENANTS);
     let nats = Nats::start(env.path("nats"));
     let tokens = write_tokens(&env);
     let url = nats.url();
@@ -228,7 +247,7 @@ fn every_event_published_twice_is_stored_once() {
     // Straight to JetStream under other message ids: JetStream stores them
     // again, and the ledger finds them stored.
     runtime().block_on(publish(&url, 0..EVENTS, "again", Duration::ZERO));
-    service.wait_for_size(EVENTS as u64, WAIT);
+    service.wait_for_size(size_with(EVENTS), WAIT);
     let mut duplicates = 0;
     wait_for("the writer to see every second copy", WAIT, || {
         let metrics = service.get("/metrics").unwrap().into_string().unwrap();

@@ -31,6 +31,49 @@ pub enum BodyError {
     Malformed { field: String, detail: String },
 }
 
+/// The UTF-8 byte order mark some Windows tools write first.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The `ce-*` headers of a request: (attribute name, value), the name
+/// without the prefix and lower case, or why they cannot be read: an
+/// attribute given twice (which one would win is a guess), or a value
+/// that is not visible ASCII (the HTTP binding percent-encodes the rest).
+pub fn ce_headers<'h>(
+    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
+) -> Result<Vec<(String, String)>, BodyError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        let Some(attribute) = lower.strip_prefix("ce-") else {
+            continue;
+        };
+        let field = attribute.to_owned();
+        if out.iter().any(|(seen, _)| *seen == field) {
+            return Err(BodyError::Malformed {
+                detail: format!(
+                    "the header {name} appears more than once; send each attribute once"
+                ),
+                field,
+            });
+        }
+        let visible = value
+            .iter()
+            .all(|b| (0x20..0x7f).contains(b) || *b == b'\t');
+        let text = std::str::from_utf8(value).ok().filter(|_| visible);
+        let Some(text) = text else {
+            return Err(BodyError::Malformed {
+                detail: format!(
+                    "the header {name} holds bytes that are not visible ASCII; \
+                     percent-encode them (CloudEvents HTTP binding, section 3.1.3.2)"
+                ),
+                field,
+            });
+        };
+        out.push((field, text.to_owned()));
+    }
+    Ok(out)
+}
+
 /// The content type without parameters, lower case.
 fn media_type(content_type: &str) -> String {
     content_type
@@ -75,6 +118,9 @@ pub fn read(
     ce_headers: &[(String, String)],
     body: &[u8],
 ) -> Result<Vec<InputEvent>, BodyError> {
+    // A UTF-8 byte order mark is skipped (docs/VALIDATION.md), as
+    // `parse_events` does; the mode checks below look past it.
+    let body = body.strip_prefix(UTF8_BOM).unwrap_or(body);
     let first = body
         .iter()
         .copied()
@@ -212,6 +258,50 @@ mod tests {
         let events = read(mode, Some(ct), &[], body.as_bytes()).expect("readable");
         assert!(problems(&events).is_empty(), "{:?}", problems(&events));
         events.len()
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_in_every_mode() {
+        let body = format!("\u{feff}{EVENT}");
+        assert_eq!(
+            ok_count(Mode::Structured, "application/cloudevents+json", &body),
+            1
+        );
+        let batch = format!("\u{feff}[{EVENT}]");
+        assert_eq!(
+            ok_count(Mode::Batch, "application/cloudevents-batch+json", &batch),
+            1
+        );
+        assert_eq!(ok_count(Mode::Ndjson, "application/x-ndjson", &body), 1);
+    }
+
+    #[test]
+    fn ce_headers_refuse_repeats_and_raw_non_ascii() {
+        let read = |headers: &[(&'static str, &'static [u8])]| ce_headers(headers.iter().copied());
+        let ok = read(&[
+            ("ce-tenant", b"alver"),
+            ("content-type", b"x"),
+            ("ce-id", b"e 1"),
+        ]);
+        assert_eq!(
+            ok,
+            Ok(vec![
+                ("tenant".into(), "alver".into()),
+                ("id".into(), "e 1".into())
+            ])
+        );
+        let twice = read(&[("ce-tenant", b"alver"), ("ce-tenant", b"fedje")]);
+        assert!(
+            matches!(&twice, Err(BodyError::Malformed { field, detail })
+                if field == "tenant" && detail.contains("more than once")),
+            "{twice:?}"
+        );
+        let raw = read(&[("ce-subject", "Osterøy".as_bytes())]);
+        assert!(
+            matches!(&raw, Err(BodyError::Malformed { field, detail })
+                if field == "subject" && detail.contains("percent-encode")),
+            "{raw:?}"
+        );
     }
 
     #[test]

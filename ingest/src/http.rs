@@ -4,8 +4,11 @@
 //!
 //! A request is all or nothing up to the publish: it is authenticated
 //! (bearer token), read within `REQUEST_BYTES_MAX`, every event validated
-//! (422 listing every problem), and every event's tenant checked against
-//! the token (403), before the first event is published. It is answered
+//! (422 listing every problem), every event's tenant checked against the
+//! token and its type against the system-only types (403), and what the
+//! ledger writer would refuse and can be known here refused first (422:
+//! a time too far ahead of this receiver's clock, a tenant without an
+//! agreement), before the first event is published. It is answered
 //! 202 only once JetStream acknowledged every event (each stored in the
 //! stream), and 503 when NATS is unreachable or an acknowledgement does not
 //! come: then some events may be stored and some not, and the producer
@@ -45,9 +48,56 @@ pub const REQUEST_EVENTS_MAX: usize = 10_000;
 /// Problems listed in one problem document; the rest are counted.
 pub const PROBLEMS_LISTED_MAX: usize = 1_000;
 
+/// Whether the service knows an agreement of a tenant (the live
+/// projection of the ledger this process holds).
+pub type AgreementCheck = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// Tenants remembered as having had an agreement published through this
+/// receiver, at most: a bound on memory that a token for every tenant
+/// could otherwise grow; past it, only the ledger's knowledge counts.
+pub const PUBLISHED_AGREEMENTS_MAX: usize = 10_000;
+
+/// Which tenants have an agreement: those the ledger holds, and those
+/// whose `agreement.published` this receiver saw JetStream store. The
+/// ledger writer handles the stream in order, so it stores such an
+/// agreement before any event published after it.
+pub struct Agreements {
+    stored: AgreementCheck,
+    published: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Agreements {
+    pub fn new(stored: AgreementCheck) -> Agreements {
+        Agreements {
+            stored,
+            published: Default::default(),
+        }
+    }
+
+    fn known(&self, tenant: &str) -> bool {
+        (self.stored)(tenant) || self.published_set().contains(tenant)
+    }
+
+    fn published_set(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        // A set of names stays usable after a panic elsewhere.
+        self.published.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn published(&self, tenant: &str) {
+        let mut set = self.published_set();
+        if set.len() < PUBLISHED_AGREEMENTS_MAX {
+            set.insert(tenant.to_owned());
+        }
+    }
+}
+
 /// What the receivers share.
 pub struct Ingest {
     pub tokens: Tokens,
+    /// When set, events of a tenant without an agreement are refused at
+    /// the door (422) but for its `agreement.published`; the receivers
+    /// alone (`tla ingest serve`) leave that to the ledger writer.
+    pub agreements: Option<Agreements>,
     pub jetstream: Context,
     pub client: async_nats::Client,
     pub metrics: Arc<Metrics>,
@@ -153,12 +203,18 @@ async fn post_events(
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let ce_headers = ce_headers(&headers);
+        let ce_headers = cloudevents::ce_headers(
+            headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_bytes())),
+        )
+        .map_err(body_problem)?;
         let mode = cloudevents::mode(content_type, !ce_headers.is_empty()).map_err(body_problem)?;
         let events =
             cloudevents::read(mode, content_type, &ce_headers, &body).map_err(body_problem)?;
         let events = validated(events)?;
-        publish(&ingest, grant, events).await
+        at_the_door(&ingest, grant, &events, now_seconds())?;
+        publish(&ingest, events).await
     }
     .await;
     respond(&ingest, result)
@@ -188,7 +244,8 @@ async fn post_alertmanager(
             )
         })?;
         let events = validated(events)?;
-        publish(&ingest, grant, events).await
+        at_the_door(&ingest, grant, &events, now_seconds())?;
+        publish(&ingest, events).await
     }
     .await;
     respond(&ingest, result)
@@ -227,13 +284,16 @@ fn authenticate<'t>(tokens: &'t Tokens, headers: &HeaderMap) -> Result<&'t Grant
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
+    // The scheme is case-insensitive (RFC 9110, section 11.1).
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map(|(_, token)| token.trim())
         .ok_or_else(|| unauthorized("the Authorization header is not `Bearer <token>`"))?;
     tokens
-        .grant(token.trim())
+        .grant(token)
         .ok_or_else(|| unauthorized("unknown token"))
 }
 
@@ -250,17 +310,6 @@ async fn read_body(body: Body) -> Result<Bytes, Problem> {
                 ),
             )
         })
-}
-
-/// The `ce-*` headers, name without the prefix, lower case.
-fn ce_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let name = name.as_str().strip_prefix("ce-")?;
-            Some((name.to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect()
 }
 
 fn body_problem(error: BodyError) -> Problem {
@@ -330,32 +379,104 @@ fn validated(events: Vec<InputEvent>) -> Result<Vec<Event>, Problem> {
     Ok(events.into_iter().filter_map(|e| e.result.ok()).collect())
 }
 
-/// Checks every event's tenant against the grant, then publishes them all
-/// and waits for every acknowledgement.
-async fn publish(ingest: &Ingest, grant: &Grant, events: Vec<Event>) -> Result<Accepted, Problem> {
-    let forbidden: Vec<Item> = events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| !grant.allows(&e.tenant))
-        .map(|(index, e)| Item {
-            index: Some(index),
-            line: None,
-            field: "tenant".into(),
-            detail: format!("token {:?} may not write tenant {:?}", grant.name, e.tenant),
-        })
-        .collect();
+/// This receiver's clock, in seconds since the epoch.
+fn now_seconds() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Refuses, before anything is published, what this request may not do
+/// (403: a tenant the token may not write, a type only the ledger writes)
+/// and what the ledger writer would refuse and can be known here (422: a
+/// time more than `CLOCK_SKEW_SECONDS_MAX` after `now`, a tenant without
+/// an agreement). The writer checks everything again.
+fn at_the_door(ingest: &Ingest, grant: &Grant, events: &[Event], now: i64) -> Result<(), Problem> {
+    let item = |index: usize, field: &str, detail: String| Item {
+        index: Some(index),
+        line: None,
+        field: field.into(),
+        detail,
+    };
+    let mut forbidden = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        if !grant.allows(&event.tenant) {
+            let detail = format!(
+                "token {:?} may not write tenant {:?}",
+                grant.name, event.tenant
+            );
+            forbidden.push(item(index, "tenant", detail));
+        }
+        if event.event_type.is_system_only() {
+            let detail = format!(
+                "{} is written only by the ledger itself (`tla report issue`); no producer may send it",
+                event.type_name()
+            );
+            forbidden.push(item(index, "type", detail));
+        }
+    }
     if !forbidden.is_empty() {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
-            "forbidden-tenant",
-            "Tenant not allowed",
+            "forbidden",
+            "Not allowed",
             format!(
-                "{} event(s) name a tenant this token may not write; nothing was published",
+                "{} problem(s): a tenant this token may not write, or a type only the ledger \
+                 writes; nothing was published",
                 forbidden.len()
             ),
         )
         .with_errors(forbidden));
     }
+    let mut refused = Vec::new();
+    let latest = now.saturating_add(ledger::CLOCK_SKEW_SECONDS_MAX);
+    for (index, event) in events.iter().enumerate() {
+        if event.time > latest {
+            let detail = format!(
+                "{} is more than {} s after this receiver's clock ({}); check the producer's clock",
+                ledger::rfc3339(event.time.saturating_mul(1_000_000)),
+                ledger::CLOCK_SKEW_SECONDS_MAX,
+                ledger::rfc3339(now.saturating_mul(1_000_000)),
+            );
+            refused.push(item(index, "time", detail));
+        }
+    }
+    if let Some(agreements) = &ingest.agreements {
+        // An agreement in the same request counts: `publish` stores the
+        // request's agreements before its other events.
+        let in_request: std::collections::HashSet<&str> = events
+            .iter()
+            .filter(|e| e.event_type == schemas::EventType::AgreementPublished)
+            .map(|e| e.tenant.as_str())
+            .collect();
+        for (index, event) in events.iter().enumerate() {
+            if !in_request.contains(event.tenant.as_str()) && !agreements.known(&event.tenant) {
+                let detail = format!(
+                    "tenant {:?} has no agreement; publish its agreement.published first",
+                    event.tenant
+                );
+                refused.push(item(index, "tenant", detail));
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    Err(Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "refused-events",
+        "Events the ledger would refuse",
+        format!(
+            "{} problem(s) the ledger would refuse; nothing was published",
+            refused.len()
+        ),
+    )
+    .with_errors(refused))
+}
+
+/// Publishes every event and waits for every acknowledgement.
+async fn publish(ingest: &Ingest, events: Vec<Event>) -> Result<Accepted, Problem> {
     let unavailable = |detail: String| {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -369,22 +490,46 @@ async fn publish(ingest: &Ingest, grant: &Grant, events: Vec<Event>) -> Result<A
             "NATS is unreachable; nothing was published; retry later".into(),
         ));
     }
-    let publishes = events.iter().map(|event| {
+    let publish = |event: &Event| {
         let (source, id) = event.key();
-        let msg_id = nats::event_msg_id(source, id, event.canonical());
+        let msg_id = nats::event_msg_id(&event.tenant, source, id, event.canonical());
         let subject = nats::events_subject(&event.tenant);
         let payload = Bytes::copy_from_slice(event.canonical());
         nats::publish_acked(&ingest.jetstream, subject, msg_id, payload)
-    });
-    // The publishes are sent at once and their acknowledgements awaited
-    // together: one round trip for the request, not one per event.
-    let results = futures::future::join_all(publishes).await;
+    };
+    // Agreements first, stored before the request's other events, so that
+    // the ledger writer, which handles the stream in order, knows them by
+    // the time it meets those events. Within each group the publishes are
+    // sent at once and their acknowledgements awaited together: one round
+    // trip, not one per event.
+    let is_agreement = |e: &Event| e.event_type == schemas::EventType::AgreementPublished;
+    type Group<'e> = Vec<(usize, &'e Event)>;
+    let (agreements, others): (Group<'_>, Group<'_>) = events
+        .iter()
+        .enumerate()
+        .partition(|(_, e)| is_agreement(e));
+    let mut results: Vec<(usize, Result<bool, nats::PublishError>)> = Vec::new();
+    for group in [agreements, others] {
+        let published = futures::future::join_all(group.iter().map(|(_, e)| publish(e))).await;
+        let failed = published.iter().any(Result::is_err);
+        for ((index, event), result) in group.iter().zip(published) {
+            if let (Some(known), true, Ok(_)) = (&ingest.agreements, is_agreement(event), &result) {
+                known.published(&event.tenant);
+            }
+            results.push((*index, result));
+        }
+        if failed {
+            break;
+        }
+    }
+    results.sort_by_key(|(index, _)| *index);
     let mut accepted = Accepted {
         accepted: 0,
         duplicates: 0,
     };
     let mut failed = Vec::new();
-    for (index, result) in results.into_iter().enumerate() {
+    let unpublished = events.len() - results.len();
+    for (index, result) in results {
         match result {
             Ok(false) => accepted.accepted += 1,
             Ok(true) => accepted.duplicates += 1,
@@ -394,8 +539,9 @@ async fn publish(ingest: &Ingest, grant: &Grant, events: Vec<Event>) -> Result<A
     if let Some((index, error)) = failed.first() {
         tracing::warn!(%error, failed = failed.len(), "publish not acknowledged");
         return Err(unavailable(format!(
-            "{} of {} event(s) were not acknowledged by JetStream (first: event {index}: {error}); \
-             retry the whole request: events already stored are deduplicated",
+            "{} of {} event(s) were not acknowledged by JetStream (first: event {index}: {error}), \
+             and {unpublished} not sent after the request's agreements failed; retry the whole \
+             request: events already stored are deduplicated",
             failed.len(),
             events.len()
         )));

@@ -51,6 +51,15 @@ pub fn plan(ledger: &Ledger, bytes: &[u8], now_micros: i64) -> Result<Plan, Plan
     let mut plan = Plan::default();
     for input in parse_events(bytes).map_err(PlanError::Input)? {
         match input.result {
+            Ok(event) if event.event_type.is_system_only() => plan.refused.push(Refused {
+                line: input.line,
+                errors: vec![format!(
+                    "type: {} is written only by the ledger itself (`tla report issue`); \
+                     an import may not carry it",
+                    event.type_name()
+                )],
+                event: Some(String::from_utf8_lossy(event.canonical()).into_owned()),
+            }),
             Ok(event) => {
                 plan.events.push(event);
                 plan.lines.push(input.line);

@@ -221,20 +221,23 @@ pub async fn publish_acked(
     Ok(ack.duplicate)
 }
 
-/// The `Nats-Msg-Id` of an event: BLAKE3 of its (`source`, `id`) and of its
-/// canonical bytes. The key part makes a producer's retry a duplicate
-/// JetStream drops; the content part lets a *conflicting* event (same key,
-/// other content) through to the ledger writer, which refuses it onto
-/// `tla.rejected.<tenant>`, instead of JetStream dropping it silently
-/// while the producer is told 202.
-pub fn event_msg_id(source: &str, id: &str, canonical: &[u8]) -> String {
+/// The `Nats-Msg-Id` of an event: its tenant, then BLAKE3 of its
+/// (`source`, `id`) and of its canonical bytes. JetStream's duplicate
+/// window is one for the whole stream, so the tenant comes first: one
+/// tenant's ids never drop another's events (direct producers prefix their
+/// own ids the same way, docs/OPERATIONS.md). The key part makes a
+/// producer's retry a duplicate JetStream drops; the content part lets a
+/// *conflicting* event (same key, other content) through to the ledger
+/// writer, which refuses it onto `tla.rejected.<tenant>`, instead of
+/// JetStream dropping it silently while the producer is told 202.
+pub fn event_msg_id(tenant: &str, source: &str, id: &str, canonical: &[u8]) -> String {
     let mut key = blake3::Hasher::new();
     key.update(&(source.len() as u64).to_be_bytes());
     key.update(source.as_bytes());
     key.update(id.as_bytes());
     let content = blake3::hash(canonical);
     format!(
-        "{}-{}",
+        "{tenant}/{}-{}",
         &key.finalize().to_hex()[..32],
         &content.to_hex()[..16]
     )

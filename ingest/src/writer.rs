@@ -6,11 +6,15 @@
 //! duplicates nothing:
 //!
 //! 1. every message is validated again (producers may publish to NATS
-//!    directly), and its tenant checked against its subject; the valid
-//!    events are checked against the ledger (conflicts, clock skew);
+//!    directly), and its tenant checked against its subject; system-only
+//!    types (`report.issued`) and events of a tenant without an agreement
+//!    (but its `agreement.published`) are refused; the valid events are
+//!    checked against the ledger (conflicts, clock skew judged against the
+//!    time the stream received the message, refusals remembered);
 //! 2. the rest is applied as one atomic append, together with the consumer
-//!    cursor (the batch's highest stream sequence) in the same sled batch,
-//!    and synced with one flush;
+//!    cursor (the batch's highest stream sequence) and the refused events
+//!    (so that a replay refuses them again) in the same sled batch, and
+//!    synced with one flush;
 //! 3. once the flush returned, the refused ones are published to
 //!    `tla.rejected.<tenant>` with their errors, and JetStream's
 //!    acknowledgement awaited (the `Nats-Msg-Id` is the stream sequence, so
@@ -19,14 +23,27 @@
 //!    redelivered), every other one acknowledged, the last with a double
 //!    acknowledgement that waits for the server's confirmation.
 //!
+//! Messages are handled in stream order, also across restarts: JetStream
+//! delivers new messages before it redelivers unacknowledged ones, so a
+//! writer that starts while its consumer has unacknowledged messages
+//! recreates the consumer from the first of them (`Writer::consumer`).
+//! Verdicts that depend on the ledger's state (an event of a tenant whose
+//! agreement comes earlier in the stream) are then the same on every
+//! replay.
+//!
 //! Batches are pipelined like `Ledger::append_pipelined`: batch N+1 is
 //! validated and applied while batch N's flush runs on another thread, and
 //! N is acknowledged only after its own flush returned, so the CPU work
 //! and the fsync overlap without acknowledging anything early.
 //!
-//! A crash before 4 means redelivery: the messages are appended again,
-//! which the ledger's idempotency on (`source`, `id`) turns into
-//! duplicates, and refused ones are refused again. The cursor records the
+//! Whether a message is refused depends only on the message (its bytes,
+//! subject and the stream's timestamp of it) and the ledger's state, never
+//! on when it is handled, and a refused event is remembered: a crash before
+//! 4, or a new consumer replaying the stream, refuses it again. Every
+//! per-message failure is a refusal, never an error of the batch, so no
+//! message can stop the writer (a poison pill). A crash before 4 means
+//! redelivery: the messages are appended again, which the ledger's
+//! idempotency on (`tenant`, `source`, `id`) turns into duplicates. The cursor records the
 //! highest stream sequence made durable (for lag and for operators); it is
 //! not used to skip redeliveries, because after a restart JetStream may
 //! deliver new messages before it redelivers older unacknowledged ones, so
@@ -35,6 +52,7 @@
 //! batch in flight and recreates the stream with backoff. A ledger failure
 //! is fatal: the writer stops, and whoever supervises it restarts it.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,9 +62,9 @@ use async_nats::jetstream::context::Context;
 use async_nats::jetstream::{AckKind, Message};
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
-use ledger::{Head, Ledger, LedgerError, Outcome};
+use ledger::{AppendOptions, Head, Ledger, LedgerError, Outcome, Rejection, SkewClock};
 use schemas::input::parse_events;
-use schemas::Event;
+use schemas::{Event, EventType};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -81,6 +99,23 @@ pub const BATCH_QUIET: Duration = Duration::from_micros(500);
 /// How long the writer waits for a message before looking at the shutdown
 /// signal and the consumer's health again.
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Errors listed in a rejection document; the rest are counted.
+pub const REJECTION_ERRORS_MAX: usize = 100;
+
+/// Longest error text in a rejection document: an error may quote the
+/// event's input, which a hostile producer makes as large as it likes.
+pub const REJECTION_ERROR_BYTES_MAX: usize = 2048;
+
+/// Most of the refused message's payload a rejection document quotes; it
+/// always carries the payload's length and BLAKE3 digest, and quotes less
+/// when the document would not fit NATS's largest message otherwise.
+pub const REJECTION_EVENT_BYTES_MAX: usize = 256 << 10;
+
+/// The environment variable that makes the writer panic on a message
+/// published to the subject it names: a fault injection for the tests of
+/// the service's supervision of its writer, never set in production.
+pub const FAULT_PANIC_SUBJECT_ENV: &str = "TLA_FAULT_WRITER_PANIC_SUBJECT";
 
 /// Idle heartbeat the server sends on a pending pull: two missed ones
 /// (after a NATS restart) make the writer recreate its consumer stream,
@@ -211,6 +246,7 @@ pub async fn run(
         metrics,
         in_flight: None,
         acking: None,
+        in_order: false,
     };
     writer
         .metrics
@@ -272,6 +308,8 @@ struct Writer {
     acking: Option<tokio::task::JoinHandle<Result<(), Transient>>>,
     /// The size of the last signed checkpoint, and when it was signed.
     checkpointed: (u64, std::time::Instant),
+    /// Whether the consumer was brought back to stream order since start.
+    in_order: bool,
 }
 
 /// An apply under way on a blocking thread, holding the ledger.
@@ -285,6 +323,16 @@ struct Refused {
     index: usize,
     tenant: String,
     errors: Vec<String>,
+}
+
+/// One message as the writer judges it.
+struct Input {
+    subject: String,
+    payload: Bytes,
+    /// When the stream received it (microseconds since the epoch), what
+    /// its clock skew is judged against; `Err` when the message carries no
+    /// JetStream metadata to tell.
+    received: Result<i64, String>,
 }
 
 /// What applying a batch gave, before it is durable.
@@ -309,27 +357,62 @@ struct InFlight {
 }
 
 impl Writer {
-    async fn consumer(&self) -> Result<PullConsumer, Transient> {
+    /// The durable consumer, created when absent. The first time after the
+    /// writer starts, a consumer with unacknowledged messages (left by a
+    /// writer that stopped before acknowledging them) is recreated to
+    /// deliver from the first of them, so that they are not overtaken by
+    /// newer ones. Everything before it is acknowledged, hence durable
+    /// (acknowledged only after the ledger's flush); later messages that
+    /// were acknowledged come again and are duplicates, or refused again.
+    /// The stream keeps its messages whatever its consumers do (limits
+    /// retention), so recreating the consumer loses nothing.
+    async fn consumer(&mut self) -> Result<PullConsumer, Transient> {
         let stream = self
             .jetstream
             .get_stream(nats::EVENTS_STREAM)
             .await
             .map_err(|e| Transient(format!("stream {}: {e}", nats::EVENTS_STREAM)))?;
+        let name = self.config.consumer.clone();
+        let failed = |e: &dyn std::fmt::Display| Transient(format!("consumer {name}: {e}"));
+        let mut deliver_policy = DeliverPolicy::All;
+        if !self.in_order {
+            if let Ok(mut existing) = stream.get_consumer::<pull::Config>(&name).await {
+                let info = existing.info().await.map_err(|e| failed(&e))?;
+                if info.num_ack_pending > 0 {
+                    let first = info.ack_floor.stream_sequence + 1;
+                    tracing::info!(
+                        consumer = %name,
+                        unacknowledged = info.num_ack_pending,
+                        from = first,
+                        "redelivering from the first unacknowledged message, in stream order"
+                    );
+                    stream
+                        .delete_consumer(&name)
+                        .await
+                        .map_err(|e| failed(&e))?;
+                    deliver_policy = DeliverPolicy::ByStartSequence {
+                        start_sequence: first,
+                    };
+                }
+            }
+        }
         let config = pull::Config {
-            durable_name: Some(self.config.consumer.clone()),
+            durable_name: Some(name.clone()),
             ack_policy: AckPolicy::Explicit,
             ack_wait: ACK_WAIT,
             max_ack_pending: ACK_PENDING_MAX,
-            deliver_policy: DeliverPolicy::All,
+            deliver_policy,
             // Redelivered until acknowledged or terminated, never dropped.
             max_deliver: -1,
             filter_subjects: self.config.subjects.clone(),
             ..Default::default()
         };
-        stream
-            .get_or_create_consumer(&self.config.consumer, config)
+        let consumer = stream
+            .get_or_create_consumer(&name, config)
             .await
-            .map_err(|e| Transient(format!("consumer {}: {e}", self.config.consumer)))
+            .map_err(|e| failed(&e))?;
+        self.in_order = true;
+        Ok(consumer)
     }
 
     /// Consumes until shutdown or a failure, then finishes the batch in
@@ -464,20 +547,34 @@ impl Writer {
     /// not yet synced.
     fn start_apply(&mut self, batch: &[Message]) -> Result<(Applying, Sequences, u64), Stop> {
         let mut sequences = Vec::with_capacity(batch.len());
+        let mut inputs = Vec::with_capacity(batch.len());
         for message in batch {
-            let info = message
-                .info()
-                .map_err(|e| Transient(format!("message metadata: {e}")))?;
-            sequences.push((info.stream_sequence, info.pending));
+            let received = match message.info() {
+                Ok(info) => {
+                    sequences.push((info.stream_sequence, info.pending));
+                    let nanos = info.published.unix_timestamp_nanos();
+                    Ok(i64::try_from(nanos / 1_000).unwrap_or(i64::MAX))
+                }
+                Err(error) => {
+                    // Not a JetStream delivery: refused, never appended.
+                    sequences.push((0, 0));
+                    Err(format!(
+                        "the message carries no JetStream metadata: {error}"
+                    ))
+                }
+            };
+            inputs.push(Input {
+                subject: message.subject.to_string(),
+                payload: message.payload.clone(),
+                received,
+            });
         }
         let last_sequence = sequences.iter().map(|s| s.0).max().unwrap_or(self.cursor);
-        let inputs: Vec<(String, Bytes)> = batch
-            .iter()
-            .map(|m| (m.subject.to_string(), m.payload.clone()))
-            .collect();
+        let last_sequence = last_sequence.max(self.cursor);
         let ledger = Arc::clone(&self.ledger);
         let name = self.config.consumer.clone();
         let applying = tokio::task::spawn_blocking(move || {
+            fault_injection(&inputs);
             let mut ledger = lock(&ledger)?;
             Ok(apply(&mut ledger, &inputs, (&name, last_sequence))?)
         });
@@ -565,7 +662,7 @@ impl Writer {
         self.acknowledged().await?;
         let (jetstream, client) = (self.jetstream.clone(), self.client.clone());
         self.acking = Some(tokio::spawn(async move {
-            publish_refused(&jetstream, &batch, &sequences, &refused).await?;
+            publish_refused(&jetstream, &client, &batch, &sequences, &refused).await?;
             acknowledge(&client, &batch, &refused).await
         }));
         Ok(())
@@ -602,23 +699,29 @@ impl Writer {
 /// for every acknowledgement.
 async fn publish_refused(
     jetstream: &Context,
+    client: &async_nats::Client,
     batch: &[Message],
     sequences: &[(u64, u64)],
     refused: &[Refused],
 ) -> Result<(), Transient> {
+    let fits = jetstream_payload_max(client);
     let publishes = refused.iter().map(|r| {
         let message = &batch[r.index];
         let sequence = sequences[r.index].0;
-        let document = serde_json::json!({
-            "subject": message.subject.as_str(),
-            "stream_sequence": sequence,
-            "errors": r.errors,
-            "event": String::from_utf8_lossy(&message.payload),
-        });
         let subject = format!("{}{}", nats::REJECTED_PREFIX, r.tenant);
-        let msg_id = format!("rejected-{sequence}");
-        let payload = Bytes::from(document.to_string());
-        nats::publish_acked(jetstream, subject, msg_id, payload)
+        let digest = blake3::hash(&message.payload).to_hex();
+        let msg_id = match sequence {
+            0 => format!("rejected-{}", &digest[..32]),
+            _ => format!("rejected-{sequence}"),
+        };
+        let document = rejection_document(
+            message.subject.as_str(),
+            sequence,
+            &r.errors,
+            &message.payload,
+            fits,
+        );
+        nats::publish_acked(jetstream, subject, msg_id, Bytes::from(document))
     });
     for result in futures::future::join_all(publishes).await {
         result.map_err(|e| Transient(format!("publishing a refused event: {e}")))?;
@@ -627,6 +730,70 @@ async fn publish_refused(
         tracing::info!(subject = %batch[r.index].subject, errors = ?r.errors, "event refused");
     }
     Ok(())
+}
+
+/// The largest message NATS takes on this connection, less room for the
+/// headers of the publish.
+fn jetstream_payload_max(client: &async_nats::Client) -> usize {
+    /// Room left for the `Nats-Msg-Id` header and the protocol line.
+    const HEADROOM_BYTES: usize = 4096;
+    let server = client.server_info().max_payload;
+    server.saturating_sub(HEADROOM_BYTES).max(HEADROOM_BYTES)
+}
+
+/// The document published for a refused message: its subject and stream
+/// sequence, the errors (at most `REJECTION_ERRORS_MAX`, each cut to
+/// `REJECTION_ERROR_BYTES_MAX`), the payload's length and BLAKE3 digest,
+/// and as much of the payload as fits in `fits` bytes (up to
+/// `REJECTION_EVENT_BYTES_MAX`), so that a refusal is never lost to its
+/// own size.
+fn rejection_document(
+    subject: &str,
+    sequence: u64,
+    errors: &[String],
+    payload: &[u8],
+    fits: usize,
+) -> Vec<u8> {
+    let listed: Vec<String> = errors
+        .iter()
+        .take(REJECTION_ERRORS_MAX)
+        .map(|e| cut(e, REJECTION_ERROR_BYTES_MAX))
+        .collect();
+    let mut quoted = payload.len().min(REJECTION_EVENT_BYTES_MAX);
+    loop {
+        let text = String::from_utf8_lossy(&payload[..quoted]);
+        let mut document = serde_json::json!({
+            "subject": cut(subject, REJECTION_ERROR_BYTES_MAX),
+            "stream_sequence": sequence,
+            "errors": listed,
+            "event": text,
+            "event_bytes": payload.len(),
+            "event_blake3": blake3::hash(payload).to_hex().as_str(),
+        });
+        if errors.len() > listed.len() {
+            document["errors_not_listed"] = (errors.len() - listed.len()).into();
+        }
+        if quoted < payload.len() {
+            document["event_truncated"] = true.into();
+        }
+        let bytes = document.to_string().into_bytes();
+        if bytes.len() <= fits || quoted == 0 {
+            return bytes;
+        }
+        quoted /= 2;
+    }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, saying so.
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &text[..end], text.len())
 }
 
 /// Terminates the refused messages, acknowledges the others, and
@@ -670,23 +837,29 @@ fn lock(ledger: &SharedLedger) -> Result<std::sync::MutexGuard<'_, Ledger>, Writ
         .map_err(|_| WriterError::Task("a reader panicked while holding the ledger".into()))
 }
 
-/// Validates a batch's messages, checks the valid events against the
-/// ledger (conflicts and clock skew join the refused), and applies the
-/// rest with the cursor, unsynced. Pure but for the ledger.
+/// Validates a batch's messages, refuses what the service path does not
+/// take (`admit`), checks the rest against the ledger (conflicts, clock
+/// skew against the stream's timestamp, earlier refusals), and applies
+/// what is left with the cursor and the refused events, unsynced. Pure but
+/// for the ledger: the same messages and ledger give the same verdicts.
 fn apply(
     ledger: &mut Ledger,
-    inputs: &[(String, Bytes)],
+    inputs: &[Input],
     cursor: (&str, u64),
 ) -> Result<Applied, LedgerError> {
     let mut refused = Vec::new();
-    let mut events = Vec::with_capacity(inputs.len());
-    let mut indexes = Vec::with_capacity(inputs.len());
-    for (index, (subject, payload)) in inputs.iter().enumerate() {
-        match validate(subject, payload) {
-            Ok(event) => {
-                events.push(event);
-                indexes.push(index);
-            }
+    // Valid events still in the running: (index, event, received).
+    let mut candidates = Vec::with_capacity(inputs.len());
+    for (index, input) in inputs.iter().enumerate() {
+        let judged = input
+            .received
+            .clone()
+            .map_err(|error| (subject_tenant(&input.subject).to_owned(), vec![error]))
+            .and_then(|received| {
+                validate(&input.subject, &input.payload).map(|event| (event, received))
+            });
+        match judged {
+            Ok((event, received)) => candidates.push((index, event, received)),
             Err((tenant, errors)) => refused.push(Refused {
                 index,
                 tenant,
@@ -694,25 +867,50 @@ fn apply(
             }),
         }
     }
-    // The append checks the batch itself and applies nothing when it
-    // refuses an event; the refused ones leave and the rest is tried again.
-    let outcomes = loop {
-        match ledger.append_unsynced_with_cursor(&events, now_micros(), Some(cursor)) {
-            Ok(outcomes) => break outcomes,
+    // Valid events refused, with the reason: remembered with the append.
+    let mut remembered: Vec<(Event, String)> = Vec::new();
+    // Each round refuses at least one candidate or appends, so this ends.
+    let (outcomes, events) = loop {
+        let (admitted, policy) = admit(ledger, candidates)?;
+        for (index, event, reason) in policy {
+            refuse(&mut refused, &mut remembered, index, event, reason, true);
+        }
+        let events: Vec<Event> = admitted.iter().map(|(_, e, _)| e.clone()).collect();
+        let received: Vec<i64> = admitted.iter().map(|(_, _, r)| *r).collect();
+        let refusals: Vec<(&Event, String)> =
+            remembered.iter().map(|(e, r)| (e, r.clone())).collect();
+        let options = AppendOptions {
+            now_micros: now_micros(),
+            skew: SkewClock::Received(&received),
+            cursor: Some(cursor),
+            refused: &refusals,
+        };
+        match ledger.append_unsynced_with(&events, options) {
+            Ok(outcomes) => break (outcomes, events),
             Err(LedgerError::Rejected(rejected)) => {
-                let mut drop = vec![false; events.len()];
+                let mut reasons: Vec<Option<Rejection>> = vec![None; admitted.len()];
                 for (i, rejection) in rejected {
-                    drop[i] = true;
-                    refused.push(Refused {
-                        index: indexes[i],
-                        tenant: events[i].tenant.clone(),
-                        errors: vec![rejection.to_string()],
-                    });
+                    reasons[i] = Some(rejection);
                 }
-                let mut keep = drop.iter().map(|d| !d);
-                events.retain(|_| keep.next().unwrap_or(true));
-                let mut keep = drop.iter().map(|d| !d);
-                indexes.retain(|_| keep.next().unwrap_or(true));
+                candidates = Vec::with_capacity(admitted.len());
+                for ((index, event, received), reason) in admitted.into_iter().zip(reasons) {
+                    match reason {
+                        None => candidates.push((index, event, received)),
+                        Some(rejection) => {
+                            // An earlier refusal is remembered already.
+                            let remember = !matches!(rejection, Rejection::RefusedBefore { .. });
+                            let reason = rejection.to_string();
+                            refuse(
+                                &mut refused,
+                                &mut remembered,
+                                index,
+                                event,
+                                reason,
+                                remember,
+                            );
+                        }
+                    }
+                }
             }
             Err(error) => return Err(error),
         }
@@ -744,10 +942,91 @@ fn apply(
     })
 }
 
+/// A valid event of a batch: (index in the batch, event, when received).
+type Candidate = (usize, Event, i64);
+
+/// A valid event the service path refuses: (index in the batch, event, why).
+type Inadmissible = (usize, Event, String);
+
+/// Splits candidates into those the service path takes and those it
+/// refuses, with the reason: a system-only type (`report.issued`, which
+/// only the ledger writes), or a tenant with no agreement stored or earlier
+/// in the batch (but for its `agreement.published`).
+fn admit(
+    ledger: &mut Ledger,
+    candidates: Vec<Candidate>,
+) -> Result<(Vec<Candidate>, Vec<Inadmissible>), LedgerError> {
+    let mut admitted = Vec::with_capacity(candidates.len());
+    let mut refused = Vec::new();
+    let mut agreed_in_batch: HashSet<String> = HashSet::new();
+    for (index, event, received) in candidates {
+        let kind = event.event_type;
+        let reason = if kind.is_system_only() {
+            Some(format!(
+                "type: {} is written only by the ledger itself (`tla report issue`); \
+                 no producer may send it",
+                kind.as_str()
+            ))
+        } else if kind == EventType::AgreementPublished {
+            agreed_in_batch.insert(event.tenant.clone());
+            None
+        } else if !agreed_in_batch.contains(&event.tenant)
+            && !ledger.has_agreement(&event.tenant)?
+        {
+            Some(format!(
+                "tenant: {:?} has no agreement; publish its agreement \
+                 (`tla agreement publish FILE --tenant {}`) before its events",
+                event.tenant, event.tenant
+            ))
+        } else {
+            None
+        };
+        match reason {
+            None => admitted.push((index, event, received)),
+            Some(reason) => refused.push((index, event, reason)),
+        }
+    }
+    Ok((admitted, refused))
+}
+
+/// Records a refused valid event, and whether to remember it.
+fn refuse(
+    refused: &mut Vec<Refused>,
+    remembered: &mut Vec<(Event, String)>,
+    index: usize,
+    event: Event,
+    reason: String,
+    remember: bool,
+) {
+    refused.push(Refused {
+        index,
+        tenant: event.tenant.clone(),
+        errors: vec![reason.clone()],
+    });
+    if remember {
+        remembered.push((event, reason));
+    }
+}
+
+/// The tenant a subject of the events stream names, or `unknown`.
+fn subject_tenant(subject: &str) -> &str {
+    nats::tenant_of(subject, nats::EVENTS_PREFIX).unwrap_or("unknown")
+}
+
+/// Panics when the fault injection names a subject of this batch
+/// (`FAULT_PANIC_SUBJECT_ENV`); a no-op otherwise.
+fn fault_injection(inputs: &[Input]) {
+    if let Ok(subject) = std::env::var(FAULT_PANIC_SUBJECT_ENV) {
+        if inputs.iter().any(|input| input.subject == subject) {
+            panic!("fault injection: a message on {subject}");
+        }
+    }
+}
+
 /// Validates one message: one CloudEvent whose tenant is its subject's.
 /// The error carries the tenant to publish the refusal under.
 fn validate(subject: &str, payload: &[u8]) -> Result<Event, (String, Vec<String>)> {
-    let subject_tenant = nats::tenant_of(subject, nats::EVENTS_PREFIX).unwrap_or("unknown");
+    let subject_tenant = subject_tenant(subject);
     let refuse = |errors: Vec<String>| (subject_tenant.to_owned(), errors);
     let mut events = parse_events(payload).map_err(|e| refuse(vec![e.to_string()]))?;
     if events.len() != 1 {

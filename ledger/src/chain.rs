@@ -4,6 +4,10 @@
 //! the hash stored beside it) in physical order. It recomputes every hash
 //! from the bytes, checks the global chain, each tenant's chain, positions
 //! and record times, and names the first bad position and what is wrong.
+//! Beside the chain it notes every `report.issued` entry whose source is
+//! not the ledger's own (`schemas::LEDGER_SOURCE`): the chain may be
+//! intact, but such an issuance was forged by a producer, and nothing may
+//! trust it (`ForeignIssuances`).
 //! Memory is one record of lookahead plus one head per tenant, whatever the
 //! ledger's size. Pure: used by `tla verify` on the store and on exports.
 
@@ -96,6 +100,64 @@ pub struct Summary {
     /// The Merkle root of all entries, once the stored tree was checked
     /// against them (`None` where only the chain was checked).
     pub merkle_root: Option<crate::merkle::Digest>,
+    /// `report.issued` entries not written by the ledger itself.
+    pub foreign_issuances: ForeignIssuances,
+}
+
+/// Positions listed of `report.issued` entries from a foreign source; the
+/// rest are counted.
+pub const FOREIGN_ISSUANCES_LISTED_MAX: usize = 100;
+
+/// The `report.issued` entries whose source is not the ledger's own
+/// (`schemas::LEDGER_SOURCE`): forged issuances, which reports, the viewer
+/// and evidence bundles never trust, and which `tla verify` reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForeignIssuances {
+    /// Their positions, the first `FOREIGN_ISSUANCES_LISTED_MAX`.
+    pub positions: Vec<u64>,
+    /// How many there are in all.
+    pub total: u64,
+}
+
+impl ForeignIssuances {
+    /// Looks at the stored event of the entry at `position`. A cheap
+    /// search for the type's spelling comes first, so that the events of
+    /// every other type cost one scan of their bytes.
+    pub fn see(&mut self, position: u64, event: &[u8]) {
+        static NEEDLE: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+            std::sync::OnceLock::new();
+        let needle = NEEDLE.get_or_init(|| memchr::memmem::Finder::new(b"\"report.issued\""));
+        if needle.find(event).is_none() || !is_foreign_issuance(event) {
+            return;
+        }
+        self.total += 1;
+        if self.positions.len() < FOREIGN_ISSUANCES_LISTED_MAX {
+            self.positions.push(position);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+/// Whether stored event bytes are a `report.issued` of a foreign source.
+/// Bytes that are not an event are the chain check's business, not this.
+fn is_foreign_issuance(event: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Stored<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        source: std::borrow::Cow<'a, str>,
+    }
+    match serde_json::from_slice::<Stored<'_>>(event) {
+        Ok(stored) => {
+            stored.kind == schemas::EventType::ReportIssued.as_str()
+                && stored.source != schemas::LEDGER_SOURCE
+        }
+        Err(_) => false,
+    }
 }
 
 /// One record seen but not yet judged (judging needs the next record).
@@ -128,6 +190,7 @@ pub struct Verifier {
     /// Per tenant: the next sequence number and the last entry's hash.
     tenants: Vec<(u64, Hash)>,
     pending: Option<Seen>,
+    foreign_issuances: ForeignIssuances,
 }
 
 impl Default for Verifier {
@@ -148,6 +211,7 @@ impl Verifier {
             tenant_names: Vec::new(),
             tenants: Vec::new(),
             pending: None,
+            foreign_issuances: ForeignIssuances::default(),
         }
     }
 
@@ -161,6 +225,7 @@ impl Verifier {
             detail: error.to_string(),
         })?;
         let hash = record::hash(record);
+        self.foreign_issuances.see(header.position, header.event);
         if let Some(stored) = stored_hash {
             if stored != hash {
                 return Err(Failure::Changed {
@@ -213,6 +278,7 @@ impl Verifier {
             tenants: self.tenants.len() as u64,
             last_record_time: self.last_record_time,
             merkle_root: None,
+            foreign_issuances: self.foreign_issuances,
         })
     }
 

@@ -1,11 +1,21 @@
-//! Duplicate detection on (`source`, `id`) without a sled insert per event.
+//! Duplicate detection on (`tenant`, `source`, `id`) without a sled insert
+//! per event, and the memory of refused events.
 //!
-//! Every entry's key is reduced to a 64-bit fingerprint (BLAKE3 of the
-//! length-prefixed key). The fingerprints are stored compactly, one sled
-//! value per block, and held in memory in a hash map from fingerprint to
-//! position, loaded at open. A fingerprint match is only a candidate: the
-//! caller confirms it against the stored event, so a collision can never
-//! turn a new event into a "duplicate".
+//! The idempotency key is (`tenant`, `source`, `id`): two municipalities'
+//! systems may well use the same source and id, and neither may suppress
+//! the other's event. Every entry's (`source`, `id`) is reduced to a
+//! 64-bit fingerprint (BLAKE3 of the length-prefixed pair). The
+//! fingerprints are stored compactly, one sled value per append, and held
+//! in memory in a hash map from fingerprint to position, loaded on first
+//! use. A fingerprint match is only a candidate: the caller confirms it
+//! against the stored event, tenant included, so a collision can never turn
+//! a new event into a "duplicate". The fingerprint leaves the tenant out
+//! on purpose: it is the stored format of every existing ledger, and a
+//! (`source`, `id`) shared by tenants only adds a candidate per tenant.
+//!
+//! A refused event is remembered by its `refusal_digest` (BLAKE3 of its
+//! canonical bytes, which hold tenant, source, id and content), so that
+//! replaying the stream refuses it again instead of appending it.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -40,6 +50,48 @@ impl Hasher for IdentityHasher {
     fn write_u64(&mut self, value: u64) {
         self.0 = value;
     }
+}
+
+/// The digest an event is remembered by once refused: BLAKE3 of its
+/// canonical bytes. The same event (same bytes) is refused again; a
+/// corrected one (other content under the same key) is judged afresh.
+pub fn refusal_digest(canonical: &[u8]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"tla-ledger/refused/v1\0");
+    hasher.update(canonical);
+    *hasher.finalize().as_bytes()
+}
+
+/// The refused events' digests, by their first 8 bytes (a candidate set:
+/// a hit is confirmed against the store, which keeps all 32).
+#[derive(Default)]
+pub struct Refusals {
+    prefixes: std::collections::HashSet<u64, BuildHasherDefault<IdentityHasher>>,
+}
+
+impl Refusals {
+    pub fn insert(&mut self, digest: &[u8; 32]) {
+        self.prefixes.insert(prefix(digest));
+    }
+
+    /// Whether an event with this digest may have been refused.
+    pub fn may_hold(&self, digest: &[u8; 32]) -> bool {
+        self.prefixes.contains(&prefix(digest))
+    }
+
+    pub fn len(&self) -> usize {
+        self.prefixes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefixes.is_empty()
+    }
+}
+
+fn prefix(digest: &[u8; 32]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 type FingerprintMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;

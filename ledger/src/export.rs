@@ -249,6 +249,7 @@ struct TenantVerifier {
     last_hash: Hash,
     last_position: Option<u64>,
     last_record_time: Option<i64>,
+    foreign_issuances: crate::chain::ForeignIssuances,
 }
 
 impl TenantVerifier {
@@ -259,12 +260,14 @@ impl TenantVerifier {
             last_hash: ZERO_HASH,
             last_position: None,
             last_record_time: None,
+            foreign_issuances: Default::default(),
         }
     }
 
     fn push(&mut self, record: &Record, bytes: &[u8], stored: Hash) -> Result<(), Failure> {
         let position = record.position;
         let hash = record::hash(bytes);
+        self.foreign_issuances.see(position, &record.event);
         if hash != stored {
             let detail = format!("its fields hash to {hash} but the export says {stored}");
             return Err(Failure::Changed { position, detail });
@@ -348,6 +351,7 @@ impl TenantVerifier {
             tenants: 1,
             last_record_time: self.last_record_time,
             merkle_root: None,
+            foreign_issuances: self.foreign_issuances,
         })
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! `Ledger` is the one handle on a ledger directory: `append` adds a batch
 //! of validated events as one durable group commit (idempotent on
-//! (`source`, `id`)), and the readers (`entries`, `tenant_entries`,
+//! (`tenant`, `source`, `id`)), and the readers (`entries`, `tenant_entries`,
 //! `verify`, `export`) stream what is stored. The record format is in
 //! `record`, the container in `block`, sled only in `store`, chain checking
 //! in `chain` (pure, shared with export verification).
@@ -87,7 +87,7 @@ pub enum Checked {
 pub enum Rejection {
     #[error(
         "event (source {producer:?}, id {id:?}) conflicts with ledger position {position}: \
-         same source and id, different content"
+         same tenant, source and id, different content"
     )]
     Conflict {
         producer: String,
@@ -96,7 +96,7 @@ pub enum Rejection {
     },
     #[error(
         "event (source {producer:?}, id {id:?}) conflicts with event {other} of the same batch: \
-         same source and id, different content"
+         same tenant, source and id, different content"
     )]
     ConflictInBatch {
         producer: String,
@@ -105,14 +105,82 @@ pub enum Rejection {
     },
     #[error(
         "event (source {producer:?}, id {id:?}) has time {time} more than {CLOCK_SKEW_SECONDS_MAX} s \
-         after the ledger's clock ({now}); check the producer's clock"
+         after {against} ({now}); check the producer's clock"
     )]
     ClockSkew {
         producer: String,
         id: String,
         time: String,
         now: String,
+        /// What the time was judged against (`SkewClock::describe`).
+        against: &'static str,
     },
+    #[error(
+        "event (source {producer:?}, id {id:?}) was refused before, and a refused event stays \
+         refused: {reason}"
+    )]
+    RefusedBefore {
+        producer: String,
+        id: String,
+        reason: String,
+    },
+}
+
+/// What an event's `time` is judged against for clock skew (SEMANTICS.md
+/// section 2: at most `CLOCK_SKEW_SECONDS_MAX` after it).
+#[derive(Debug, Clone, Copy)]
+pub enum SkewClock<'a> {
+    /// The ledger's clock at the append (`tla import`, `tla report issue`).
+    Ledger,
+    /// Per event, the instant (microseconds since the epoch) its stream
+    /// received it: replaying the stream later judges it the same way.
+    Received(&'a [i64]),
+}
+
+impl SkewClock<'_> {
+    /// The reference instant of event `index`.
+    fn at(&self, index: usize, now_micros: i64) -> i64 {
+        match self {
+            SkewClock::Ledger => now_micros,
+            SkewClock::Received(times) => times.get(index).copied().unwrap_or(now_micros),
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            SkewClock::Ledger => "the ledger's clock",
+            SkewClock::Received(_) => "the time the event stream received it",
+        }
+    }
+}
+
+/// How an append judges its events and what it stores beside them.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendOptions<'a> {
+    /// The ledger clock: the record time of the new entries.
+    pub now_micros: i64,
+    /// What clock skew is judged against.
+    pub skew: SkewClock<'a>,
+    /// A consumer cursor (name, source sequence) stored in the same
+    /// atomic batch; stored even when no event is new.
+    pub cursor: Option<(&'a str, u64)>,
+    /// Events the caller refused, with the reason, to remember in the same
+    /// atomic batch: the same event is then refused again on a replay
+    /// (`Rejection::RefusedBefore`).
+    pub refused: &'a [(&'a Event, String)],
+}
+
+impl AppendOptions<'_> {
+    /// Options that judge by the ledger clock and store nothing beside the
+    /// entries.
+    pub fn at(now_micros: i64) -> AppendOptions<'static> {
+        AppendOptions {
+            now_micros,
+            skew: SkewClock::Ledger,
+            cursor: None,
+            refused: &[],
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +248,13 @@ pub struct Ledger {
     store: store::Store,
     head: Head,
     tenants: HashMap<String, TenantHead>,
-    keys: OnceLock<dedup::Index>,
+    /// Loaded on first use (only writers and `find` need it); an append
+    /// that finds it not yet loaded leaves it so, and the load then reads
+    /// what the append stored.
+    keys: OnceLock<Keys>,
+    /// Per tenant looked up, whether an `agreement.published` of it is
+    /// stored (`has_agreement`).
+    agreements: HashMap<String, bool>,
     /// The Merkle tree's right edge, for the tiles the next append writes.
     edge: tiles::Edge,
     /// Set when a write or sync failed: the state on disk is then unknown
@@ -214,6 +288,7 @@ impl Ledger {
             head,
             tenants,
             keys: OnceLock::new(),
+            agreements: HashMap::new(),
             edge: tiles::Edge::new(),
             poisoned: Arc::new(AtomicBool::new(false)),
         };
@@ -245,31 +320,58 @@ impl Ledger {
         Ok(())
     }
 
-    /// The dedup index, loaded from the append layouts on first use: only
-    /// writers and `find` need it, so readers (reports, `log`) open a large
-    /// ledger without reading every layout.
-    fn keys(&self) -> Result<&dedup::Index, LedgerError> {
+    /// The dedup index and the refused events, loaded from the append
+    /// layouts and the stored refusals on first use: only writers and
+    /// `find` need them, so readers (reports, `log`) open a large ledger
+    /// without reading every layout.
+    fn keys(&self) -> Result<&Keys, LedgerError> {
         if let Some(keys) = self.keys.get() {
             return Ok(keys);
         }
-        let mut keys = dedup::Index::default();
+        let mut index = dedup::Index::default();
         for item in self.store.layouts(0) {
             let (first, layout) = item?;
             for (offset, fingerprint) in layout.fingerprints.iter().enumerate() {
-                keys.insert(*fingerprint, first + offset as u64);
+                index.insert(*fingerprint, first + offset as u64);
             }
         }
-        if keys.len() as u64 != self.head.size {
+        if index.len() as u64 != self.head.size {
             return Err(LedgerError::Corrupt {
-                position: keys.len() as u64,
+                position: index.len() as u64,
                 detail: format!(
                     "the key index holds {} entries but the head says {}; run `tla verify`",
-                    keys.len(),
+                    index.len(),
                     self.head.size
                 ),
             });
         }
-        Ok(self.keys.get_or_init(|| keys))
+        let mut refusals = dedup::Refusals::default();
+        for digest in self.store.refusals() {
+            refusals.insert(&digest?);
+        }
+        Ok(self.keys.get_or_init(|| Keys { index, refusals }))
+    }
+
+    /// Whether an `agreement.published` of `tenant` is stored. The answer
+    /// is remembered per tenant (appends keep it true); finding it reads
+    /// the tenant's entries up to its first agreement, which is usually
+    /// its first entry.
+    pub fn has_agreement(&mut self, tenant: &str) -> Result<bool, LedgerError> {
+        if let Some(known) = self.agreements.get(tenant) {
+            return Ok(*known);
+        }
+        let mut found = false;
+        if self.tenants.contains_key(tenant) {
+            for entry in self.tenant_entries(tenant) {
+                let entry = entry?;
+                if is_agreement(&entry.record.event, entry.record.position)? {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        self.agreements.insert(tenant.to_owned(), found);
+        Ok(found)
     }
 
     pub fn head(&self) -> Head {
@@ -291,7 +393,7 @@ impl Ledger {
     /// Classifies a batch without writing: each event new, duplicate, or
     /// refused. `now_micros` is the ledger clock for the skew check.
     pub fn check(&self, events: &[Event], now_micros: i64) -> Result<Vec<Checked>, LedgerError> {
-        self.check_with_fingerprints(events, now_micros)
+        self.check_with_fingerprints(events, now_micros, SkewClock::Ledger)
             .map(|(checked, _)| checked)
     }
 
@@ -300,6 +402,7 @@ impl Ledger {
         &self,
         events: &[Event],
         now_micros: i64,
+        skew_clock: SkewClock<'_>,
     ) -> Result<(Vec<Checked>, Vec<u64>), LedgerError> {
         let mut outcomes = Vec::with_capacity(events.len());
         let mut fingerprints = Vec::with_capacity(events.len());
@@ -307,13 +410,25 @@ impl Ledger {
         // Earlier events of the batch by fingerprint (confirmed by key).
         let mut in_batch = dedup::Index::with_capacity(events.len());
         let mut blocks = AppendCache::default();
-        let now_seconds = now_micros.div_euclid(1_000_000);
+        let keys = self.keys()?;
         for (index, event) in events.iter().enumerate() {
             let (source, id) = event.key();
             let fingerprint = dedup::fingerprint(source, id);
             fingerprints.push(fingerprint);
-            if event.time > now_seconds + CLOCK_SKEW_SECONDS_MAX {
-                rejected.push((index, skew(event, now_micros)));
+            let judged_at = skew_clock.at(index, now_micros);
+            if event.time > judged_at.div_euclid(1_000_000) + CLOCK_SKEW_SECONDS_MAX {
+                rejected.push((index, skew(event, judged_at, skew_clock.describe())));
+                outcomes.push(Checked::New);
+                continue;
+            }
+            if let Some(reason) = self.refused_before(keys, event)? {
+                let (producer, id) = (source.to_owned(), id.to_owned());
+                let rejection = Rejection::RefusedBefore {
+                    producer,
+                    id,
+                    reason,
+                };
+                rejected.push((index, rejection));
                 outcomes.push(Checked::New);
                 continue;
             }
@@ -326,7 +441,9 @@ impl Ledger {
             let earlier = in_batch
                 .candidates(fingerprint)
                 .map(|other| other as usize)
-                .find(|&other| events[other].key() == (source, id));
+                .find(|&other| {
+                    events[other].key() == (source, id) && events[other].tenant == event.tenant
+                });
             match earlier {
                 Some(other) if events[other].canonical() == event.canonical() => {
                     outcomes.push(Checked::RepeatOf(other));
@@ -378,18 +495,19 @@ impl Ledger {
         events: &[Event],
         now_micros: i64,
     ) -> Result<Vec<Outcome>, LedgerError> {
-        self.append_unsynced_with_cursor(events, now_micros, None)
+        self.append_unsynced_with(events, AppendOptions::at(now_micros))
     }
 
-    /// `append_unsynced` that also stores a consumer cursor (name, source
-    /// sequence) in the same atomic batch as the entries, so that the cursor
-    /// never claims more than what is stored. The cursor is stored even
-    /// when every event is a duplicate (or there are none).
-    pub fn append_unsynced_with_cursor(
+    /// `append_unsynced` with what `options` adds: clock skew judged per
+    /// event, a consumer cursor (name, source sequence) and refused events
+    /// to remember, stored in the same atomic batch as the entries, so that
+    /// the cursor never claims more than what is stored and a refusal is
+    /// remembered exactly when the append that came with it is. The cursor
+    /// and refusals are stored even when no event is new (or there are none).
+    pub fn append_unsynced_with(
         &mut self,
         events: &[Event],
-        now_micros: i64,
-        cursor: Option<(&str, u64)>,
+        options: AppendOptions<'_>,
     ) -> Result<Vec<Outcome>, LedgerError> {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(LedgerError::Poisoned);
@@ -397,7 +515,9 @@ impl Ledger {
         if events.len() > APPEND_EVENTS_MAX {
             return Err(LedgerError::TooLarge(events.len()));
         }
-        let (checked, fingerprints) = self.check_with_fingerprints(events, now_micros)?;
+        let now_micros = options.now_micros;
+        let (checked, fingerprints) =
+            self.check_with_fingerprints(events, now_micros, options.skew)?;
         let record_time = now_micros.max(self.head.last_record_time.unwrap_or(i64::MIN));
         let mut pending = writer::Pending::new(&self.tenants, self.head, record_time);
         let mut outcomes = Vec::with_capacity(events.len());
@@ -411,20 +531,38 @@ impl Ledger {
             });
         }
         let (mut commit, new_keys, new_tenants, new_head, leaves) = pending.finish();
-        commit.cursor = cursor.map(|(name, sequence)| (name.to_owned(), sequence));
-        if commit.layout.is_none() && commit.cursor.is_none() {
+        commit.cursor = options
+            .cursor
+            .map(|(name, sequence)| (name.to_owned(), sequence));
+        commit.refused = options
+            .refused
+            .iter()
+            .map(|(event, reason)| (dedup::refusal_digest(event.canonical()), reason.clone()))
+            .collect();
+        if commit.is_empty() {
             return Ok(outcomes);
         }
         let mut edge = self.edge.clone();
         commit.tiles = edge.push_all(&leaves);
+        let refused: Vec<[u8; 32]> = commit.refused.iter().map(|(d, _)| *d).collect();
         if let Err(error) = self.store.apply(commit) {
             self.poisoned.store(true, Ordering::Release);
             return Err(error.into());
         }
-        // `check` above loaded the index.
-        let keys = self.keys.get_mut().expect("check loaded the key index");
-        for (fingerprint, position) in new_keys {
-            keys.insert(fingerprint, position);
+        // An index not loaded yet is loaded from the store, which now holds
+        // this append too; one already loaded learns it here.
+        if let Some(keys) = self.keys.get_mut() {
+            for (fingerprint, position) in new_keys {
+                keys.index.insert(fingerprint, position);
+            }
+            for digest in &refused {
+                keys.refusals.insert(digest);
+            }
+        }
+        for event in events {
+            if event.event_type == schemas::EventType::AgreementPublished {
+                self.agreements.insert(event.tenant.clone(), true);
+            }
         }
         self.tenants.extend(new_tenants);
         self.head = new_head;
@@ -603,8 +741,18 @@ impl Ledger {
         }
     }
 
+    /// Why this very event was refused before, if it was.
+    fn refused_before(&self, keys: &Keys, event: &Event) -> Result<Option<String>, LedgerError> {
+        let digest = dedup::refusal_digest(event.canonical());
+        if !keys.refusals.may_hold(&digest) {
+            return Ok(None);
+        }
+        Ok(self.store.refusal(&digest)?)
+    }
+
     /// Position of a stored event with the same key and content; a stored
-    /// event with the same key and other content is a conflict.
+    /// event with the same key (tenant, source, id) and other content is a
+    /// conflict.
     fn stored_duplicate(
         &self,
         event: &Event,
@@ -614,17 +762,13 @@ impl Ledger {
         rejected: &mut Vec<(usize, Rejection)>,
     ) -> Result<Option<u64>, LedgerError> {
         let (source, id) = event.key();
-        for position in self.keys()?.candidates(fingerprint) {
+        for position in self.keys()?.index.candidates(fingerprint) {
             let stored = blocks.event(&self.store, position)?;
             if stored == event.canonical() {
                 return Ok(Some(position));
             }
-            let stored_key: StoredKey =
-                serde_json::from_slice(&stored).map_err(|error| LedgerError::Corrupt {
-                    position,
-                    detail: format!("stored event is not JSON: {error}"),
-                })?;
-            if stored_key.source == source && stored_key.id == id {
+            let stored_key = StoredKey::parse(&stored, position)?;
+            if stored_key.is(&event.tenant, source, id) {
                 let (source, id) = (source.to_owned(), id.to_owned());
                 rejected.push((
                     index,
@@ -646,17 +790,17 @@ impl Ledger {
         Ok(self.store.cursor(name)?)
     }
 
-    /// Position of the stored event with this (`source`, `id`), if any.
-    pub fn find(&self, source: &str, id: &str) -> Result<Option<u64>, LedgerError> {
+    /// Position of the stored event with this key (`tenant`, `source`,
+    /// `id`), if any.
+    pub fn find(&self, tenant: &str, source: &str, id: &str) -> Result<Option<u64>, LedgerError> {
         let mut blocks = AppendCache::default();
-        for position in self.keys()?.candidates(dedup::fingerprint(source, id)) {
+        for position in self
+            .keys()?
+            .index
+            .candidates(dedup::fingerprint(source, id))
+        {
             let stored = blocks.event(&self.store, position)?;
-            let key: StoredKey =
-                serde_json::from_slice(&stored).map_err(|error| LedgerError::Corrupt {
-                    position,
-                    detail: format!("stored event is not JSON: {error}"),
-                })?;
-            if key.source == source && key.id == id {
+            if StoredKey::parse(&stored, position)?.is(tenant, source, id) {
                 return Ok(Some(position));
             }
         }
@@ -774,14 +918,36 @@ impl Ledger {
     }
 }
 
-fn skew(event: &Event, now_micros: i64) -> Rejection {
+fn skew(event: &Event, judged_at: i64, against: &'static str) -> Rejection {
     let (source, id) = event.key();
     Rejection::ClockSkew {
         producer: source.to_owned(),
         id: id.to_owned(),
         time: rfc3339(event.time * 1_000_000),
-        now: rfc3339(now_micros),
+        now: rfc3339(judged_at),
+        against,
     }
+}
+
+/// The dedup index and the refused events' digests (`Ledger::keys`).
+struct Keys {
+    index: dedup::Index,
+    refusals: dedup::Refusals,
+}
+
+/// Whether a stored event is an `agreement.published`.
+fn is_agreement(stored: &[u8], position: u64) -> Result<bool, LedgerError> {
+    #[derive(serde::Deserialize)]
+    struct StoredType<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    let stored: StoredType<'_> =
+        serde_json::from_slice(stored).map_err(|error| LedgerError::Corrupt {
+            position,
+            detail: format!("stored event is not JSON: {error}"),
+        })?;
+    Ok(stored.kind == schemas::EventType::AgreementPublished.as_str())
 }
 
 /// Makes a ledger's applied appends durable (see `Ledger::append_unsynced`).
@@ -845,10 +1011,25 @@ pub fn rfc3339(micros: i64) -> String {
         .unwrap_or_else(|| format!("{micros} µs since the epoch"))
 }
 
+/// A stored event's idempotency key.
 #[derive(serde::Deserialize)]
 struct StoredKey {
+    tenant: String,
     source: String,
     id: String,
+}
+
+impl StoredKey {
+    fn parse(stored: &[u8], position: u64) -> Result<StoredKey, LedgerError> {
+        serde_json::from_slice(stored).map_err(|error| LedgerError::Corrupt {
+            position,
+            detail: format!("stored event is not JSON: {error}"),
+        })
+    }
+
+    fn is(&self, tenant: &str, source: &str, id: &str) -> bool {
+        self.tenant == tenant && self.source == source && self.id == id
+    }
 }
 
 /// Appends read during one `check`, so that re-importing a file of

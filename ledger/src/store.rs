@@ -13,6 +13,7 @@
 //! | `m` + level (u8) + index (u64 BE) | a Merkle tile: up to 256 SHA-256 hashes of tree level 8 × level (`tiles.rs`), written in the same batch as the entries it covers |
 //! | `n` + tree size (u64 BE) | a signed checkpoint (C2SP signed note, UTF-8) of that size |
 //! | `c` + name | a consumer cursor: the last source sequence (u64 BE) whose events an append made durable, written in the same batch as those entries |
+//! | `r` + refusal digest (32 bytes) | an event the writer refused, remembered so that a replay refuses it again: the reason (UTF-8), written in the same batch as the append that came with the refusal (`dedup::refusal_digest`) |
 //!
 //! Records are grouped by tenant within each append, so a tenant's entries
 //! are read from that tenant's blocks alone: the cost of a tenant's history
@@ -45,6 +46,8 @@ const PREFIX_TILE: u8 = b'm';
 /// `n` + tree size (8 bytes big-endian): a signed checkpoint's note.
 const PREFIX_CHECKPOINT: u8 = b'n';
 const PREFIX_CURSOR: u8 = b'c';
+/// `r` + refusal digest (32 bytes): why an event was refused.
+const PREFIX_REFUSED: u8 = b'r';
 
 /// sled's log segment size, its largest (16 MiB). sled writes anything
 /// larger than a quarter segment as a separate blob file that its `flush`
@@ -128,6 +131,21 @@ pub struct Commit {
     pub tiles: Vec<crate::tiles::TileWrite>,
     /// A consumer cursor (name, sequence) stored atomically with the append.
     pub cursor: Option<(String, u64)>,
+    /// Events refused with this append: (refusal digest, reason).
+    pub refused: Vec<([u8; 32], String)>,
+}
+
+impl Commit {
+    /// Whether applying this commit would write nothing.
+    pub fn is_empty(&self) -> bool {
+        self.layout.is_none() && self.cursor.is_none() && self.refused.is_empty()
+    }
+}
+
+fn refused_key(digest: &[u8; 32]) -> [u8; 33] {
+    let mut key = [PREFIX_REFUSED; 33];
+    key[1..].copy_from_slice(digest);
+    key
 }
 
 fn cursor_key(name: &str) -> Vec<u8> {
@@ -457,12 +475,34 @@ impl Store {
         if let Some((name, sequence)) = commit.cursor {
             batch.insert(cursor_key(&name), &sequence.to_be_bytes());
         }
+        for (digest, reason) in commit.refused {
+            batch.insert(&refused_key(&digest)[..], reason.as_bytes());
+        }
         self.db.apply_batch(batch)?;
         Ok(())
     }
 
     pub fn syncer(&self) -> Syncer {
         self.syncer.clone()
+    }
+
+    /// The reason a refused event was refused, if it was (by its
+    /// `dedup::refusal_digest`).
+    pub fn refusal(&self, digest: &[u8; 32]) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db
+            .get(refused_key(digest))?
+            .map(|reason| String::from_utf8_lossy(&reason).into_owned()))
+    }
+
+    /// The digests of every refused event remembered.
+    pub fn refusals(&self) -> impl Iterator<Item = Result<[u8; 32], StoreError>> + '_ {
+        self.db.scan_prefix([PREFIX_REFUSED]).map(|item| {
+            let (key, _) = item?;
+            key.get(1..)
+                .and_then(|digest| <[u8; 32]>::try_from(digest).ok())
+                .ok_or_else(|| StoreError::Corrupt("a refusal key is not 33 bytes".into()))
+        })
     }
 
     /// The consumer cursor `name`, if one was ever stored.

@@ -102,7 +102,7 @@ fn duplicates_are_reported_not_stored_also_after_reopen() {
 fn a_conflict_refuses_the_whole_batch() {
     let (_dir, mut ledger) = ledger_with(5);
     let head = ledger.head();
-    let batch = vec![event("alver", 100), event_with("alver", 2, "INC-OTHER")];
+    let batch = vec![event("alver", 100), event_with("gulen", 2, "INC-OTHER")];
     let Err(LedgerError::Rejected(rejected)) = ledger.append(&batch, NOW) else {
         panic!("conflict accepted");
     };
@@ -651,13 +651,13 @@ fn a_consumer_cursor_is_stored_with_its_append_and_survives_reopening() {
     assert_eq!(ledger.cursor("writer").unwrap(), None);
     let batch = events(10);
     ledger
-        .append_unsynced_with_cursor(&batch, NOW, Some(("writer", 10)))
+        .append_unsynced_with(&batch, with_cursor(("writer", 10)))
         .unwrap();
     ledger.syncer().sync().unwrap();
     assert_eq!(ledger.cursor("writer").unwrap(), Some(10));
     // A batch of duplicates appends nothing but still moves the cursor.
     let outcomes = ledger
-        .append_unsynced_with_cursor(&batch, NOW, Some(("writer", 20)))
+        .append_unsynced_with(&batch, with_cursor(("writer", 20)))
         .unwrap();
     assert!(outcomes.iter().all(|o| matches!(o, Outcome::Duplicate(_))));
     ledger.syncer().sync().unwrap();
@@ -666,4 +666,180 @@ fn a_consumer_cursor_is_stored_with_its_append_and_survives_reopening() {
     assert_eq!(ledger.cursor("writer").unwrap(), Some(20));
     assert_eq!(ledger.cursor("other").unwrap(), None);
     assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 10);
+}
+
+fn with_cursor(cursor: (&str, u64)) -> AppendOptions<'_> {
+    AppendOptions {
+        cursor: Some(cursor),
+        ..AppendOptions::at(NOW)
+    }
+}
+
+/// An event whose `time` is `seconds` after `NOW`.
+fn future_event(tenant: &str, n: u64, seconds: i64) -> Event {
+    let time = rfc3339(NOW + seconds * 1_000_000);
+    let value = json!({
+        "specversion": "1.0", "id": format!("future-{n}"), "source": "test/ledger",
+        "type": "incident.responded", "time": time,
+        "tenant": tenant, "data": {"incident_id": "INC-1"}
+    });
+    Event::from_json(&value).unwrap_or_else(|errors| panic!("test event invalid: {errors:?}"))
+}
+
+#[test]
+fn the_same_source_and_id_in_two_tenants_are_two_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    // One batch, and then again after reopening (the index loaded from the
+    // store rather than built by appends).
+    let outcomes = ledger
+        .append(&[event("alver", 1), event("fedje", 1)], NOW)
+        .unwrap();
+    assert_eq!(outcomes, vec![Outcome::Appended(0), Outcome::Appended(1)]);
+    drop(ledger);
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let outcomes = ledger
+        .append(&[event("gulen", 1), event("fedje", 1)], NOW)
+        .unwrap();
+    assert_eq!(outcomes, vec![Outcome::Appended(2), Outcome::Duplicate(1)]);
+    assert_eq!(
+        ledger.find("alver", "test/ledger", "ev-1").unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        ledger.find("fedje", "test/ledger", "ev-1").unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        ledger.find("gulen", "test/ledger", "ev-1").unwrap(),
+        Some(2)
+    );
+    assert_eq!(ledger.find("modalen", "test/ledger", "ev-1").unwrap(), None);
+    // Other content under fedje's key is a conflict; under a new tenant's
+    // it is that tenant's event.
+    let rejected = ledger
+        .append(&[event_with("fedje", 1, "INC-2")], NOW)
+        .unwrap_err();
+    assert!(matches!(
+        rejected,
+        LedgerError::Rejected(ref r) if matches!(r[0].1, Rejection::Conflict { position: 1, .. })
+    ));
+    let outcomes = ledger
+        .append(&[event_with("vaksdal", 1, "INC-2")], NOW)
+        .unwrap();
+    assert_eq!(outcomes, vec![Outcome::Appended(3)]);
+}
+
+#[test]
+fn a_batch_of_only_refused_events_after_reopening_moves_the_cursor() {
+    // The crash loop of issue 25: the first batch after a restart holds
+    // only refused events, so the writer's retry appends no event, only
+    // its cursor, before anything loaded the key index.
+    let (dir, ledger) = ledger_with(30);
+    drop(ledger);
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let future = [future_event("alver", 1, 3600)];
+    let refused = ledger
+        .append_unsynced_with(&future, with_cursor(("writer", 31)))
+        .unwrap_err();
+    assert!(matches!(refused, LedgerError::Rejected(_)), "{refused}");
+    drop(ledger);
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let outcomes = ledger
+        .append_unsynced_with(&[], with_cursor(("writer", 31)))
+        .unwrap();
+    assert!(outcomes.is_empty());
+    ledger.syncer().sync().unwrap();
+    assert_eq!(ledger.cursor("writer").unwrap(), Some(31));
+    // The index, loaded after that append, still knows every entry.
+    let again = events(30);
+    let outcomes = ledger.append(&again, NOW).unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Duplicate(_))));
+    assert_eq!(ledger.size(), 30);
+}
+
+#[test]
+fn a_refused_event_stays_refused_and_a_corrected_one_is_judged_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let ghost = event("ghost", 1);
+    let refused = [(&ghost, "tenant \"ghost\" has no agreement".to_owned())];
+    let options = AppendOptions {
+        refused: &refused,
+        ..with_cursor(("writer", 1))
+    };
+    let outcomes = ledger.append_unsynced_with(&[], options).unwrap();
+    assert!(outcomes.is_empty());
+    ledger.syncer().sync().unwrap();
+    drop(ledger);
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let Err(LedgerError::Rejected(rejected)) = ledger.append(std::slice::from_ref(&ghost), NOW)
+    else {
+        panic!("a remembered refusal was appended");
+    };
+    assert!(
+        matches!(&rejected[0].1, Rejection::RefusedBefore { reason, .. } if reason.contains("no agreement")),
+        "{:?}",
+        rejected
+    );
+    assert_eq!(ledger.size(), 0);
+    // The same key with other content (a corrected event) is new.
+    let outcomes = ledger
+        .append(&[event_with("ghost", 1, "INC-9")], NOW)
+        .unwrap();
+    assert_eq!(outcomes, vec![Outcome::Appended(0)]);
+}
+
+#[test]
+fn clock_skew_is_judged_against_the_time_each_event_was_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    // Both events are 10 minutes ahead of NOW. The first was received an
+    // hour later (a replay long after it arrived is judged as it was);
+    // the second was received at NOW: ahead of it by more than allowed.
+    let batch = [future_event("alver", 1, 600), future_event("alver", 2, 600)];
+    let received = [NOW + 3_600_000_000, NOW];
+    let options = AppendOptions {
+        skew: SkewClock::Received(&received),
+        ..AppendOptions::at(NOW + 7_200_000_000)
+    };
+    let Err(LedgerError::Rejected(rejected)) = ledger.append_unsynced_with(&batch, options) else {
+        panic!("the skewed event was not refused");
+    };
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].0, 1);
+    let text = rejected[0].1.to_string();
+    assert!(
+        text.contains("after the time the event stream received it"),
+        "{text}"
+    );
+    let outcomes = ledger.append_unsynced_with(&batch[..1], options).unwrap();
+    assert_eq!(outcomes, vec![Outcome::Appended(0)]);
+}
+
+#[test]
+fn has_agreement_is_found_in_the_tenant_entries_and_learnt_from_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    ledger.append(&[event("alver", 1)], NOW).unwrap();
+    assert!(!ledger.has_agreement("alver").unwrap());
+    assert!(!ledger.has_agreement("nobody").unwrap());
+    let agreement = json!({
+        "specversion": "1.0", "id": "agreement-1", "source": "test/ledger",
+        "type": "agreement.published", "time": "2025-12-01T10:00:00+01:00",
+        "tenant": "alver", "data": {"agreement": {
+            "version": "2026-1", "effective_from": "2026-01-01T00:00:00+01:00",
+            "timezone": "Europe/Oslo",
+            "services": [{"id": "epost", "name": "E-post",
+                "availability": {"target_pct": "99.5", "calendar": "24x7"}}]
+        }}
+    });
+    let agreement = Event::from_json(&agreement);
+    let agreement = agreement.unwrap_or_else(|errors| panic!("agreement invalid: {errors:?}"));
+    ledger.append(&[agreement], NOW).unwrap();
+    assert!(ledger.has_agreement("alver").unwrap());
+    drop(ledger);
+    let mut ledger = Ledger::open(dir.path()).unwrap();
+    assert!(ledger.has_agreement("alver").unwrap());
+    assert!(!ledger.has_agreement("fedje").unwrap());
 }

@@ -32,6 +32,8 @@ pub const ALERT_RESCAN_SECONDS: i64 = 10;
 #[derive(Default)]
 struct State {
     tenants: BTreeMap<String, Vec<LedgerEvent>>,
+    /// Tenants with an `agreement.published` among their entries.
+    agreed: HashSet<String>,
     /// The ledger's size, head hash and Merkle root (hex) after the last
     /// batch: what a live report's manifest pins.
     size: u64,
@@ -82,6 +84,9 @@ impl Live {
         debug_assert!(size >= state.size, "the ledger only grows");
         for entry in appended {
             let tenant = entry.event.tenant.clone();
+            if entry.event.event_type == schemas::EventType::AgreementPublished {
+                state.agreed.insert(tenant.clone());
+            }
             state.to_scan.insert(tenant.clone());
             state.tenants.entry(tenant).or_default().push(entry);
         }
@@ -103,6 +108,11 @@ impl Live {
     /// The ledger's size as followed so far.
     pub fn size(&self) -> u64 {
         self.read().size
+    }
+
+    /// Whether an agreement of `tenant` is among the entries followed.
+    pub fn has_agreement(&self, tenant: &str) -> bool {
+        self.read().agreed.contains(tenant)
     }
 
     /// Tenants and their entry counts.

@@ -30,6 +30,11 @@ pub const AGREEMENT_EVENT_BYTES_MAX: usize = 1024 * 1024;
 /// spec recommends at most 20 characters).
 pub const EXTENSION_NAME_LEN_MAX: usize = 20;
 
+/// The `source` of the events the ledger writes itself (system-only types:
+/// `report.issued`). A `report.issued` from any other source is not the
+/// ledger's, and nothing trusts it (docs/FORMAT.md).
+pub const LEDGER_SOURCE: &str = "tla/reports";
+
 /// The seventeen event types of SEMANTICS.md section 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventType {
@@ -95,6 +100,13 @@ impl EventType {
             EventType::ContactVacated => "contact.vacated",
             EventType::ReportIssued => "report.issued",
         }
+    }
+
+    /// Whether only the ledger itself writes this type (`report.issued`,
+    /// appended by `tla report issue` with source [`LEDGER_SOURCE`]): every
+    /// producer's event of it is refused, whatever its grants.
+    pub fn is_system_only(self) -> bool {
+        matches!(self, EventType::ReportIssued)
     }
 
     /// The type named `s`, exactly as [`EventType::as_str`] spells it.

@@ -18,5 +18,7 @@ mod json;
 mod rules;
 
 pub use error::FieldError;
-pub use event::{format_instant, Event, EventData, EventType, Impact, MeetingKind, Priority};
+pub use event::{
+    format_instant, Event, EventData, EventType, Impact, MeetingKind, Priority, LEDGER_SOURCE,
+};
 pub use rules::{ID_LEN_MAX, NAME_LEN_MAX, PERSON_LEN_MAX, REASON_LEN_MAX, SOURCE_LEN_MAX};

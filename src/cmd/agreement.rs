@@ -90,7 +90,7 @@ fn publish(data_dir: &Path, args: PublishArgs) -> anyhow::Result<ExitCode> {
     let digest = blake3::hash(value.to_string().as_bytes()).to_hex();
     let id = format!("{}/{}", parsed.version, &digest[..16]);
     let mut ledger = super::open_ledger(data_dir, true)?;
-    if let Some(position) = ledger.find(&args.source, &id)? {
+    if let Some(position) = ledger.find(&args.tenant, &args.source, &id)? {
         println!(
             "agreement version {} for {} is already published at ledger position {position}",
             parsed.version, args.tenant

@@ -323,6 +323,9 @@ fn is_issued_of(fields: &Fields<'_>, bundle: &Bundle) -> bool {
     let Ok(event) = schemas::Event::from_canonical(fields.event) else {
         return false;
     };
+    if event.source != schemas::LEDGER_SOURCE {
+        return false;
+    }
     match &event.data {
         schemas::EventData::ReportIssued {
             period,

@@ -12,7 +12,7 @@ use projector::{Input, LedgerEvent, Period, Report};
 use schemas::Event;
 
 /// The `source` of the `report.issued` events this command appends.
-const ISSUER_SOURCE: &str = "tla/reports";
+const ISSUER_SOURCE: &str = schemas::LEDGER_SOURCE;
 
 /// Differing fields `verify-report` prints before it summarises the rest.
 const DIFFERENCES_SHOWN_MAX: usize = 40;
@@ -311,7 +311,8 @@ pub(crate) fn last_issued(
             ..
         } = &event.event.data
         {
-            if *period == wanted {
+            // Only the ledger's own issuances are trusted (docs/FORMAT.md).
+            if *period == wanted && event.event.source == ISSUER_SOURCE {
                 last = Some((event.position, *ledger_size));
             }
         }

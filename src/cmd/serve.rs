@@ -155,7 +155,10 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let metrics = Arc::new(Metrics::default());
         let app = Router::new()
             .merge(ingest::http::router(ingest_state(
-                tokens, &client, &metrics,
+                tokens,
+                Some(ingest::http::Agreements::new(agreements(&live))),
+                &client,
+                &metrics,
             )))
             .merge(projector::service::router(Arc::clone(&live)))
             .merge(viewer)
@@ -181,7 +184,7 @@ pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown_signal();
         let client = connect(&args.nats, "tla-ingest", &shutdown).await?;
         let metrics = Arc::new(Metrics::default());
-        let ingest = ingest_state(tokens, &client, &metrics);
+        let ingest = ingest_state(tokens, None, &client, &metrics);
         let app = ingest::http::router(ingest).merge(operations(Some(client), &metrics, None));
         http(app, args.listen, shutdown.receiver()).await
     })?;
@@ -370,14 +373,22 @@ async fn connect(
     }
 }
 
+/// The tenants with an agreement, as the live projection knows them.
+fn agreements(live: &Arc<Live>) -> ingest::http::AgreementCheck {
+    let live = Arc::clone(live);
+    Arc::new(move |tenant: &str| live.has_agreement(tenant))
+}
+
 /// The HTTP receivers' shared state over one NATS connection.
 fn ingest_state(
     tokens: Tokens,
+    agreements: Option<ingest::http::Agreements>,
     client: &async_nats::Client,
     metrics: &Arc<Metrics>,
 ) -> Arc<ingest::http::Ingest> {
     Arc::new(ingest::http::Ingest {
         tokens,
+        agreements,
         jetstream: nats::jetstream(client.clone()),
         client: client.clone(),
         metrics: Arc::clone(metrics),

@@ -24,6 +24,9 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     match result {
         Ok(summary) => {
             let root = summary.merkle_root.map(hex::encode).unwrap_or_default();
+            if !foreign_issuances(&data_dir.display().to_string(), &summary) {
+                return Ok(ExitCode::from(1));
+            }
             println!(
                 "ok: {} entries verified, {} tenants, head {}, Merkle root {root}",
                 summary.size, summary.tenants, summary.head
@@ -43,6 +46,9 @@ fn verify_export(path: &Path) -> anyhow::Result<ExitCode> {
     let mut reader = std::io::BufReader::new(file);
     match ledger::export::verify(&mut reader) {
         Ok((header, summary)) => {
+            if !foreign_issuances(&path.display().to_string(), &summary) {
+                return Ok(ExitCode::from(1));
+            }
             let scope = match &header.tenant {
                 Some(tenant) => format!("tenant {tenant}"),
                 None => "ledger".to_string(),
@@ -58,4 +64,34 @@ fn verify_export(path: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Says so on stderr when the chain holds `report.issued` entries that the
+/// ledger did not write (docs/FORMAT.md); returns whether there are none.
+/// The chain may be intact, but a forged issuance is an integrity finding
+/// an auditor must see, so verification fails.
+fn foreign_issuances(what: &str, summary: &ledger::Summary) -> bool {
+    let found = &summary.foreign_issuances;
+    if found.is_empty() {
+        return true;
+    }
+    let listed: Vec<String> = found.positions.iter().map(u64::to_string).collect();
+    let more = found.total - found.positions.len() as u64;
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "error: {what}: the chain is intact ({} entries), but {} report.issued entr{} at ledger \
+         position{} {}{more} did not come from the ledger itself (source {:?}): forged \
+         issuances, which no report, viewer or evidence bundle trusts",
+        summary.size,
+        found.total,
+        if found.total == 1 { "y" } else { "ies" },
+        if found.total == 1 { "" } else { "s" },
+        listed.join(", "),
+        schemas::LEDGER_SOURCE,
+    );
+    false
 }

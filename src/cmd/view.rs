@@ -265,7 +265,7 @@ fn anchor(events: &[LedgerEvent], period: Period) -> Option<Anchor> {
             ledger_size,
             report_digest,
             ..
-        } if *period == wanted => Some(Anchor {
+        } if *period == wanted && e.event.source == schemas::LEDGER_SOURCE => Some(Anchor {
             position: e.position,
             ledger_size: *ledger_size,
             report_digest: report_digest.clone(),

@@ -345,6 +345,39 @@ impl Service {
         }
     }
 
+    /// POSTs `body` to /v1/events with an `Authorization` header as given.
+    pub fn post_with_authorization(
+        &self,
+        authorization: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, String) {
+        let request = ureq::post(&self.url("/v1/events"))
+            .set("Authorization", authorization)
+            .set("Content-Type", content_type);
+        match request.send_string(body) {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(status, r)) => (status, r.into_string().unwrap_or_default()),
+            Err(error) => (0, error.to_string()),
+        }
+    }
+
+    /// Publishes each tenant's agreement (`agreement_json`) with `token`:
+    /// the service takes no other event of a tenant before it.
+    pub fn agree(&self, token: &str, tenants: &[&str]) {
+        for tenant in tenants {
+            let agreement = agreement_json(tenant);
+            let (status, body) = self.post(
+                "/v1/events",
+                token,
+                "application/cloudevents+json",
+                &[],
+                &agreement,
+            );
+            assert_eq!(status, 202, "the agreement of {tenant}: {body}");
+        }
+    }
+
     /// The ledger size the live projection follows.
     pub fn ledger_size(&self) -> u64 {
         self.get("/v1/tenants")
@@ -395,6 +428,27 @@ impl Drop for Service {
     }
 }
 
+/// Publishes `agreement_json`'s agreement for each tenant with `tla
+/// agreement publish`, before a service holds the ledger: the service
+/// takes no other event of a tenant before its agreement.
+pub fn seed_agreements(env: &Env, tenants: &[&str]) {
+    let event: serde_json::Value = serde_json::from_str(&agreement_json("any")).expect("JSON");
+    let file = env.write(
+        "agreement.json",
+        event["data"]["agreement"].to_string().as_bytes(),
+    );
+    for tenant in tenants {
+        env.run(&[
+            "agreement",
+            "publish",
+            file.to_str().unwrap(),
+            "--tenant",
+            tenant,
+        ])
+        .assert_code(0);
+    }
+}
+
 /// A valid `agreement.published` for `tenant`: service `epost`, 24x7
 /// incident targets (P1: response 30 min, resolution 240 min), in force
 /// from 2025-01-01.
@@ -433,4 +487,30 @@ pub fn outage_json(tenant: &str, id: &str, outage: &str, time: &str, started: bo
         "time": time, "tenant": tenant, "data": data
     })
     .to_string()
+}
+
+/// Every message of a JetStream stream, up to `max`: (subject, payload),
+/// read by an ephemeral consumer.
+pub async fn stream_messages(url: &str, stream: &str, max: usize) -> Vec<(String, Vec<u8>)> {
+    use futures::StreamExt as _;
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let stream = js.get_stream(stream).await.expect("stream");
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config::default())
+        .await
+        .expect("consumer");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(max)
+        .expires(std::time::Duration::from_secs(2))
+        .messages()
+        .await
+        .expect("fetch");
+    let mut out = Vec::new();
+    while let Some(message) = messages.next().await {
+        let message = message.expect("message");
+        out.push((message.subject.to_string(), message.payload.to_vec()));
+    }
+    out
 }

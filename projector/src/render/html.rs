@@ -18,6 +18,23 @@ use super::{AvailabilityRow, DeviationRow, Lang, Report};
 /// The page's style: screen, phone and print (A4, with "page / pages" in
 /// the bottom margin where the browser supports page-margin boxes, as
 /// Chromium does since version 131). No `url()` anywhere.
+/// The Content-Security-Policy a standalone HTML report is served with:
+/// nothing may load, and the one inline stylesheet is allowed by its
+/// SHA-256 hash (CSP level 2), so no injected style or script would run.
+pub fn content_security_policy() -> &'static str {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(STYLE.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(digest);
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; \
+             form-action 'none'; frame-ancestors 'none'"
+        )
+    })
+}
+
 pub(crate) const STYLE: &str = r#"
 :root{--fg:#1b1b1b;--muted:#555;--line:#c8c8c8;--bad:#a10d0d;--good:#1b6130;--note:#fff3c4;--note-line:#a67c00}
 *{box-sizing:border-box}

@@ -31,7 +31,10 @@ pub fn periods_of(events: &[LedgerEvent]) -> Vec<Period> {
     let issued: Vec<Period> = events
         .iter()
         .filter_map(|e| match &e.event.data {
-            EventData::ReportIssued { period, .. } => period.parse().ok(),
+            // Only the ledger's own issuances count (docs/FORMAT.md).
+            EventData::ReportIssued { period, .. } if e.event.source == schemas::LEDGER_SOURCE => {
+                period.parse().ok()
+            }
             _ => None,
         })
         .collect();
