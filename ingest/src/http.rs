@@ -61,6 +61,8 @@ pub struct Ingest {
     pub tokens: Tokens,
     pub jetstream: Context,
     pub client: async_nats::Client,
+    /// Whether the streams are ready, and NATS's last error.
+    pub nats: Arc<nats::Status>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -411,10 +413,10 @@ async fn publish(ingest: &Ingest, grant: &Grant, events: Vec<Event>) -> Result<A
             detail,
         )
     };
-    if ingest.client.connection_state() != async_nats::connection::State::Connected {
-        return Err(unavailable(
-            "NATS is unreachable; nothing was published; retry later".into(),
-        ));
+    if let Some(reason) = ingest.nats.unavailable(&ingest.client) {
+        return Err(unavailable(format!(
+            "{reason}; nothing was published; retry later"
+        )));
     }
     let publishes = events.iter().map(|event| {
         let (source, id) = event.key();
