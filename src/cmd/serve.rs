@@ -67,8 +67,8 @@ const TEST_PANIC_ENV: &str = "TLA_TEST_SUPERVISOR_PANIC_ON_ID";
 #[derive(clap::Args, Clone, Default)]
 pub struct NatsLogin {
     /// NATS user (with --nats-password-file). A user and password in the
-    /// URL (nats://user:password@host:4222) work too, but put the secret
-    /// in the environment; prefer a file.
+    /// URL (nats://user:password@host:4222) work too, but then the
+    /// password is in the environment or on the command line: prefer a file.
     #[arg(long, env = "NATS_USER")]
     nats_user: Option<String>,
     /// File holding the NATS user's password (first line).
