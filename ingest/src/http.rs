@@ -91,6 +91,17 @@ impl Agreements {
     }
 }
 
+/// Longest piece of a request's input (a tenant name, a field's value)
+/// echoed in a problem document: enough to recognise it, while a 100 KB
+/// tenant name does not come back 100 KB long.
+pub const ECHO_CHARS_MAX: usize = 120;
+
+/// Longest text of any one string in a problem document (its detail, an
+/// item's field or detail): the backstop for messages that echo input
+/// without `truncated`, bounding a document to about
+/// `PROBLEMS_LISTED_MAX` times this.
+pub const PROBLEM_TEXT_CHARS_MAX: usize = 600;
+
 /// What the receivers share.
 pub struct Ingest {
     pub tokens: Tokens,
@@ -100,7 +111,26 @@ pub struct Ingest {
     pub agreements: Option<Agreements>,
     pub jetstream: Context,
     pub client: async_nats::Client,
+    /// Whether the streams are ready, and NATS's last error.
+    pub nats: Arc<nats::Status>,
     pub metrics: Arc<Metrics>,
+}
+
+/// `text` as echoed in a problem document: at most `ECHO_CHARS_MAX`
+/// characters, and when cut, an ellipsis and the original length.
+pub fn truncated(text: &str) -> std::borrow::Cow<'_, str> {
+    bounded(text, ECHO_CHARS_MAX)
+}
+
+/// `text` cut to `max` characters, with an ellipsis and its length in
+/// bytes when it was longer.
+fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => {
+            std::borrow::Cow::Owned(format!("{}… ({} bytes in all)", &text[..end], text.len()))
+        }
+    }
 }
 
 /// The receivers' routes.
@@ -159,11 +189,30 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// The document with every string bounded to `PROBLEM_TEXT_CHARS_MAX`.
+    fn bounded(mut self) -> Problem {
+        let cut = |text: &mut String| {
+            if let std::borrow::Cow::Owned(short) = bounded(text, PROBLEM_TEXT_CHARS_MAX) {
+                *text = short;
+            }
+        };
+        cut(&mut self.detail);
+        for item in &mut self.errors {
+            cut(&mut item.field);
+            cut(&mut item.detail);
+        }
+        self
+    }
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let problem = self.bounded();
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         // A problem document of strings and numbers always serialises.
-        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -485,10 +534,10 @@ async fn publish(ingest: &Ingest, events: Vec<Event>) -> Result<Accepted, Proble
             detail,
         )
     };
-    if ingest.client.connection_state() != async_nats::connection::State::Connected {
-        return Err(unavailable(
-            "NATS is unreachable; nothing was published; retry later".into(),
-        ));
+    if let Some(reason) = ingest.nats.unavailable(&ingest.client) {
+        return Err(unavailable(format!(
+            "{reason}; nothing was published; retry later"
+        )));
     }
     let publish = |event: &Event| {
         let (source, id) = event.key();
@@ -547,4 +596,57 @@ async fn publish(ingest: &Ingest, events: Vec<Event>) -> Result<Accepted, Proble
         )));
     }
     Ok(accepted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_documents_bound_echoed_input() {
+        let tenant = "a".repeat(100_000);
+        assert_eq!(truncated("alver"), "alver");
+        let short = truncated(&tenant);
+        assert_eq!(
+            short.chars().count(),
+            ECHO_CHARS_MAX + "… (100000 bytes in all)".chars().count()
+        );
+        assert!(short.ends_with("… (100000 bytes in all)"), "{short}");
+        // Cut on a character boundary, counting characters, not bytes.
+        let norsk = "æ".repeat(ECHO_CHARS_MAX + 1);
+        assert!(truncated(&norsk).starts_with(&"æ".repeat(ECHO_CHARS_MAX)));
+
+        let problem = Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden-tenant",
+            "Tenant not allowed",
+            format!("token \"x\" may not write tenant {tenant:?}"),
+        )
+        .with_errors(vec![Item {
+            index: Some(0),
+            line: None,
+            field: format!("data.{tenant}"),
+            detail: tenant.clone(),
+        }]);
+        let response = problem.into_response();
+        let body =
+            futures::executor::block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+                .unwrap();
+        assert!(
+            body.len() < 3 * PROBLEM_TEXT_CHARS_MAX + 500,
+            "{} bytes",
+            body.len()
+        );
+        let document: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let detail = document["detail"].as_str().unwrap();
+        assert!(
+            detail.starts_with("token \"x\" may not write tenant \"aaa"),
+            "{detail}"
+        );
+        assert!(detail.contains("bytes in all)"), "{detail}");
+        assert!(document["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("(100000 bytes in all)"));
+    }
 }

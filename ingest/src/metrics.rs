@@ -25,6 +25,17 @@ pub struct Metrics {
     /// The last stream sequence the writer made durable.
     pub durable_sequence: AtomicU64,
     pub ledger_size: AtomicU64,
+    /// HTTP connections open now.
+    pub http_connections_open: AtomicU64,
+    /// Connections beyond `--max-connections` served on a reserved slot
+    /// (health checks; anything else is answered 503).
+    pub http_connections_over_limit: AtomicU64,
+    /// Connections beyond the limit and the reserve: answered 503 at once.
+    pub http_connections_refused: AtomicU64,
+    /// Connections closed by the idle timeout.
+    pub http_connections_idle_closed: AtomicU64,
+    /// Times the ledger writer failed (an error or a panic) and was restarted.
+    pub writer_restarts: AtomicU64,
 }
 
 impl Metrics {
@@ -95,6 +106,36 @@ impl Metrics {
             "Entries in the ledger.",
             "gauge",
             get(&self.ledger_size),
+        );
+        counter(
+            "tla_http_connections_open",
+            "HTTP connections open now.",
+            "gauge",
+            get(&self.http_connections_open),
+        );
+        counter(
+            "tla_http_connections_over_limit_total",
+            "Connections beyond --max-connections served on a reserved health slot.",
+            "counter",
+            get(&self.http_connections_over_limit),
+        );
+        counter(
+            "tla_http_connections_refused_total",
+            "Connections beyond the limit and its reserve, answered 503 at once.",
+            "counter",
+            get(&self.http_connections_refused),
+        );
+        counter(
+            "tla_http_connections_idle_closed_total",
+            "HTTP connections closed after --idle-timeout with no byte moving.",
+            "counter",
+            get(&self.http_connections_idle_closed),
+        );
+        counter(
+            "tla_writer_restarts_total",
+            "Times the ledger writer failed or panicked and was restarted.",
+            "counter",
+            get(&self.writer_restarts),
         );
         let name = "tla_writer_batch_events";
         let _ = writeln!(

@@ -112,11 +112,6 @@ pub const REJECTION_ERROR_BYTES_MAX: usize = 2048;
 /// when the document would not fit NATS's largest message otherwise.
 pub const REJECTION_EVENT_BYTES_MAX: usize = 256 << 10;
 
-/// The environment variable that makes the writer panic on a message
-/// published to the subject it names: a fault injection for the tests of
-/// the service's supervision of its writer, never set in production.
-pub const FAULT_PANIC_SUBJECT_ENV: &str = "TLA_FAULT_WRITER_PANIC_SUBJECT";
-
 /// Idle heartbeat the server sends on a pending pull: two missed ones
 /// (after a NATS restart) make the writer recreate its consumer stream,
 /// so this bounds how long it stays deaf after NATS comes back.
@@ -574,7 +569,6 @@ impl Writer {
         let ledger = Arc::clone(&self.ledger);
         let name = self.config.consumer.clone();
         let applying = tokio::task::spawn_blocking(move || {
-            fault_injection(&inputs);
             let mut ledger = lock(&ledger)?;
             Ok(apply(&mut ledger, &inputs, (&name, last_sequence))?)
         });
@@ -1011,16 +1005,6 @@ fn refuse(
 /// The tenant a subject of the events stream names, or `unknown`.
 fn subject_tenant(subject: &str) -> &str {
     nats::tenant_of(subject, nats::EVENTS_PREFIX).unwrap_or("unknown")
-}
-
-/// Panics when the fault injection names a subject of this batch
-/// (`FAULT_PANIC_SUBJECT_ENV`); a no-op otherwise.
-fn fault_injection(inputs: &[Input]) {
-    if let Ok(subject) = std::env::var(FAULT_PANIC_SUBJECT_ENV) {
-        if inputs.iter().any(|input| input.subject == subject) {
-            panic!("fault injection: a message on {subject}");
-        }
-    }
 }
 
 /// Validates one message: one CloudEvent whose tenant is its subject's.

@@ -11,8 +11,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use axum::http::StatusCode;
@@ -29,20 +29,91 @@ use projector::LedgerEvent;
 use schemas::Event;
 use tokio::sync::watch;
 
+mod server;
+
+pub use server::HttpArgs;
+
 /// The file in the data directory naming the process that holds the ledger.
 pub const HOLDER_FILE: &str = "holder.json";
 
 /// Entries read between progress logs while the live projection loads.
 const LOAD_LOG_ENTRIES: u64 = 100_000;
 
+/// The first pause before a failed ledger writer is started again; it
+/// doubles with each failure in a row, up to `WRITER_RESTART_DELAY_MAX`.
+const WRITER_RESTART_DELAY: Duration = Duration::from_secs(1);
+
+/// The longest pause between restarts of a writer that keeps failing:
+/// long enough not to flood the logs, short enough to recover promptly
+/// once the cause (a full disk, say) is gone.
+const WRITER_RESTART_DELAY_MAX: Duration = Duration::from_secs(30);
+
+/// A writer that ran this long before failing starts its backoff afresh.
+const WRITER_HEALTHY_AFTER: Duration = Duration::from_secs(60);
+
+/// Attempts to reopen the ledger after the writer failed, `REOPEN_DELAY`
+/// apart: the failed writer's last sync may still hold the store's lock
+/// for a moment. A ledger that does not reopen within them is fatal.
+const REOPEN_ATTEMPTS: u32 = 50;
+const REOPEN_DELAY: Duration = Duration::from_millis(200);
+
+/// TEST ONLY: when this environment variable names an event id, the
+/// service panics inside the ledger writer once a batch holding that event
+/// is durable, so that tests can show the writer's supervision
+/// (tests/deploy.rs). Unset in production; it changes nothing else.
+const TEST_PANIC_ENV: &str = "TLA_TEST_SUPERVISOR_PANIC_ON_ID";
+
+/// How to log in to NATS: shared by every command that connects.
+#[derive(clap::Args, Clone, Default)]
+pub struct NatsLogin {
+    /// NATS user (with --nats-password-file). A user and password in the
+    /// URL (nats://user:password@host:4222) work too, but then the
+    /// password is in the environment or on the command line: prefer a file.
+    #[arg(long, env = "NATS_USER")]
+    nats_user: Option<String>,
+    /// File holding the NATS user's password (first line).
+    #[arg(long, env = "NATS_PASSWORD_FILE", value_name = "FILE")]
+    nats_password_file: Option<PathBuf>,
+    /// NATS credentials file (user JWT and nkey seed, from `nsc`); the
+    /// preferred login where NATS runs with accounts.
+    #[arg(long, env = "NATS_CREDS", value_name = "FILE")]
+    nats_creds: Option<PathBuf>,
+    /// File holding the nkey seed (SU...) of a user listed by its public
+    /// key in the server's authorization block.
+    #[arg(long, env = "NATS_NKEY", value_name = "FILE")]
+    nats_nkey: Option<PathBuf>,
+    /// Prefix of this process's reply subjects; default _INBOX.<user>
+    /// when the user is known (what deploy/nats/auth.conf allows it to
+    /// subscribe to), else _INBOX.
+    #[arg(long, env = "NATS_INBOX_PREFIX", value_name = "PREFIX")]
+    nats_inbox_prefix: Option<String>,
+}
+
 #[derive(clap::Args, Clone)]
 pub struct NatsArgs {
     /// NATS server URL(s), comma-separated.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats: String,
+    #[command(flatten)]
+    login: NatsLogin,
     /// Replicas of the JetStream streams created at start-up (3 in a cluster).
     #[arg(long, default_value_t = 1)]
     replicas: usize,
+}
+
+impl NatsArgs {
+    fn connection(&self, name: &str) -> nats::Connection {
+        nats::Connection {
+            url: self.nats.clone(),
+            replicas: self.replicas,
+            name: name.to_owned(),
+            user: self.login.nats_user.clone(),
+            password_file: self.login.nats_password_file.clone(),
+            creds: self.login.nats_creds.clone(),
+            nkey: self.login.nats_nkey.clone(),
+            inbox_prefix: self.login.nats_inbox_prefix.clone(),
+        }
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -74,6 +145,8 @@ pub struct ServeArgs {
     /// Address of the HTTP API (receivers, reports, /healthz, /metrics).
     #[arg(long, env = "TLA_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    #[command(flatten)]
+    http: HttpArgs,
     /// The bearer token file (TOML; see deploy/tokens.example.toml).
     #[arg(long, env = "TLA_TOKENS")]
     tokens: PathBuf,
@@ -93,6 +166,8 @@ pub struct IngestArgs {
     nats: NatsArgs,
     #[arg(long, env = "TLA_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    #[command(flatten)]
+    http: HttpArgs,
     #[arg(long, env = "TLA_TOKENS")]
     tokens: PathBuf,
 }
@@ -113,6 +188,8 @@ pub struct LedgerArgs {
     /// Serve the projector's API, /healthz and /metrics here.
     #[arg(long, env = "TLA_LISTEN")]
     listen: Option<SocketAddr>,
+    #[command(flatten)]
+    http: HttpArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -126,9 +203,13 @@ pub enum ProjectorCommand {
 pub struct ProjectorArgs {
     #[arg(long, env = "TLA_LISTEN", default_value = "127.0.0.1:8081")]
     listen: SocketAddr,
+    #[command(flatten)]
+    http: HttpArgs,
     /// Publish alerts to this NATS server.
     #[arg(long, env = "NATS_URL")]
     nats: Option<String>,
+    #[command(flatten)]
+    login: NatsLogin,
     /// The public verifier key (text or file) the viewer's verification
     /// panel checks the latest checkpoint's signature with.
     #[arg(long)]
@@ -144,6 +225,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// `tla serve`.
 pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    args.http.check()?;
     let tokens = Tokens::load(&args.tokens)?;
     let (ledger, live) = open_and_load(data_dir)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
@@ -151,24 +233,33 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let holder = Holder::write(data_dir, "tla serve", Some(args.listen))?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
-        let client = connect(&args.nats, "tla-serve", &shutdown).await?;
+        let link = Link::connect(&args.nats.connection("tla-serve")).await?;
+        let listener = server::bind(args.listen).await?;
         let metrics = Arc::new(Metrics::default());
+        let writer_state = Arc::new(WriterState::default());
+        let health = Health {
+            link: Some(link.clone()),
+            writer: Some(Arc::clone(&writer_state)),
+        };
         let app = Router::new()
             .merge(ingest::http::router(ingest_state(
                 tokens,
                 Some(ingest::http::Agreements::new(agreements(&live))),
-                &client,
+                &link,
                 &metrics,
             )))
             .merge(projector::service::router(Arc::clone(&live)))
             .merge(viewer)
-            .merge(operations(Some(client.clone()), &metrics, Some(&live)));
-        let http = spawn_http(app, args.listen, &shutdown);
+            .merge(operations(&health, &metrics, Some(&live)));
+        let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let writing = Writing {
             ledger,
+            data_dir: data_dir.to_owned(),
             live,
-            client,
+            link,
+            replicas: args.nats.replicas,
             metrics,
+            state: writer_state,
         };
         writing.run(args.writer, &shutdown, Some(http)).await
     });
@@ -179,14 +270,26 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// `tla ingest serve`.
 pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
     let IngestCommand::Serve(args) = command;
+    args.http.check()?;
     let tokens = Tokens::load(&args.tokens)?;
     runtime()?.block_on(async {
         let shutdown = shutdown_signal();
-        let client = connect(&args.nats, "tla-ingest", &shutdown).await?;
+        let link = Link::connect(&args.nats.connection("tla-ingest")).await?;
+        let listener = server::bind(args.listen).await?;
         let metrics = Arc::new(Metrics::default());
-        let ingest = ingest_state(tokens, None, &client, &metrics);
-        let app = ingest::http::router(ingest).merge(operations(Some(client), &metrics, None));
-        http(app, args.listen, shutdown.receiver()).await
+        let health = Health {
+            link: Some(link.clone()),
+            writer: None,
+        };
+        let app = ingest::http::router(ingest_state(tokens, None, &link, &metrics))
+            .merge(operations(&health, &metrics, None));
+        let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
+        let prepared = link.prepare(args.nats.replicas, &shutdown).await;
+        if prepared.is_err() {
+            shutdown.stop();
+        }
+        http.await.context("the HTTP task failed")??;
+        prepared.map(|_| ())
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -194,25 +297,42 @@ pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
 /// `tla ledger run`.
 pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<ExitCode> {
     let LedgerCommand::Run(args) = command;
+    if args.listen.is_some() {
+        args.http.check()?;
+    }
     let (ledger, live) = open_and_load(data_dir)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
     let holder = Holder::write(data_dir, "tla ledger run", args.listen)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
-        let client = connect(&args.nats, "tla-ledger", &shutdown).await?;
+        let link = Link::connect(&args.nats.connection("tla-ledger")).await?;
         let metrics = Arc::new(Metrics::default());
-        let http_task = args.listen.map(|listen| {
-            let app = projector::service::router(Arc::clone(&live))
-                .merge(viewer)
-                .merge(operations(Some(client.clone()), &metrics, Some(&live)));
-            spawn_http(app, listen, &shutdown)
-        });
+        let writer_state = Arc::new(WriterState::default());
+        let http_task = match args.listen {
+            Some(listen) => {
+                let listener = server::bind(listen).await?;
+                let health = Health {
+                    link: Some(link.clone()),
+                    writer: Some(Arc::clone(&writer_state)),
+                };
+                let app = projector::service::router(Arc::clone(&live))
+                    .merge(viewer)
+                    .merge(operations(&health, &metrics, Some(&live)));
+                Some(spawn_http(
+                    listener, app, &health, &args.http, &metrics, &shutdown,
+                ))
+            }
+            None => None,
+        };
         let writing = Writing {
             ledger,
+            data_dir: data_dir.to_owned(),
             live,
-            client,
+            link,
+            replicas: args.nats.replicas,
             metrics,
+            state: writer_state,
         };
         writing.run(args.writer, &shutdown, http_task).await
     });
@@ -223,6 +343,7 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
 /// `tla projector serve`.
 pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Result<ExitCode> {
     let ProjectorCommand::Serve(args) = command;
+    args.http.check()?;
     let (ledger, live) = open_and_load(data_dir)?;
     let size = ledger.size();
     let verifier = args
@@ -239,28 +360,41 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
         metrics
             .ledger_size
             .store(size, std::sync::atomic::Ordering::Relaxed);
-        let client = match &args.nats {
+        let link = match &args.nats {
             Some(url) => {
                 let nats = NatsArgs {
                     nats: url.clone(),
+                    login: args.login.clone(),
                     replicas: 1,
                 };
-                Some(connect(&nats, "tla-projector", &shutdown).await?)
+                Some(Link::connect(&nats.connection("tla-projector")).await?)
             }
             None => None,
         };
-        let refresher = client
-            .clone()
-            .map(|c| tokio::spawn(refresh(Arc::clone(&live), c, shutdown.receiver())));
+        let listener = server::bind(args.listen).await?;
+        let health = Health {
+            link: link.clone(),
+            writer: None,
+        };
         let app = projector::service::router(Arc::clone(&live))
             .merge(viewer)
-            .merge(operations(client, &metrics, Some(&live)));
-        let served = http(app, args.listen, shutdown.receiver()).await;
-        shutdown.stop();
-        if let Some(task) = refresher {
-            task.await.context("the refresher failed")?;
+            .merge(operations(&health, &metrics, Some(&live)));
+        let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
+        let mut prepared = Ok(());
+        if let Some(link) = &link {
+            match link.prepare(1, &shutdown).await {
+                Ok(true) => {
+                    refresh(Arc::clone(&live), link.client.clone(), shutdown.receiver()).await
+                }
+                Ok(false) => {}
+                Err(error) => {
+                    shutdown.stop();
+                    prepared = Err(error);
+                }
+            }
         }
-        served
+        http.await.context("the HTTP task failed")??;
+        prepared
     });
     drop(ledger);
     holder.remove();
@@ -272,8 +406,15 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
 fn open_and_load(data_dir: &Path) -> anyhow::Result<(Ledger, Arc<Live>)> {
     let ledger = super::open_ledger(data_dir, true)?;
     let live = Arc::new(Live::new());
+    follow_from(&live, &ledger, 0)?;
+    tracing::info!(entries = ledger.size(), "live projection loaded");
+    Ok((ledger, live))
+}
+
+/// Feeds `live` the ledger's entries from position `from` on.
+fn follow_from(live: &Live, ledger: &Ledger, from: u64) -> anyhow::Result<()> {
     let mut events = Vec::new();
-    for entry in ledger.entries(0) {
+    for entry in ledger.entries(from) {
         let entry = entry?;
         let position = entry.record.position;
         let event = Event::from_canonical(&entry.record.event).map_err(|errors| {
@@ -289,8 +430,7 @@ fn open_and_load(data_dir: &Path) -> anyhow::Result<(Ledger, Arc<Live>)> {
     let head = ledger.head();
     let tree_root = hex::encode(ledger.merkle_root(head.size)?);
     live.follow(events, head.size, head.hash.to_hex(), tree_root);
-    tracing::info!(entries = head.size, "live projection loaded");
-    Ok((ledger, live))
+    Ok(())
 }
 
 /// The shutdown signal: a watch that turns true on SIGINT, SIGTERM, or
@@ -307,6 +447,10 @@ impl Shutdown {
 
     fn stop(&self) {
         self.sender.send_replace(true);
+    }
+
+    fn stopped(&self) -> bool {
+        *self.sender.borrow()
     }
 }
 
@@ -338,36 +482,60 @@ fn shutdown_signal() -> Shutdown {
     shutdown
 }
 
-/// Connects to NATS and creates (or checks) the streams, retrying until
-/// NATS answers or shutdown.
-async fn connect(
-    args: &NatsArgs,
-    name: &str,
-    shutdown: &Shutdown,
-) -> anyhow::Result<async_nats::Client> {
-    let connection = nats::Connection {
-        url: args.nats.clone(),
-        replicas: args.replicas,
-        name: name.to_owned(),
-    };
-    let client = nats::connect(&connection).await?;
-    let jetstream = nats::jetstream(client.clone());
-    let mut delay = std::time::Duration::from_millis(100);
-    loop {
-        match nats::ensure_streams(&jetstream, args.replicas).await {
-            Ok(()) => return Ok(client),
-            Err(error @ nats::NatsError::Stream { .. })
-                if error.to_string().contains("refuses to use") =>
-            {
-                bail!(error)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "JetStream not ready; retrying");
-                if *shutdown.receiver().borrow() {
-                    bail!("stopped before NATS at {} answered: {error}", args.nats);
+/// The NATS client of a service and what it knows of the link.
+#[derive(Clone)]
+struct Link {
+    client: async_nats::Client,
+    status: Arc<nats::Status>,
+    /// The URL without its password, for messages.
+    url: String,
+}
+
+impl Link {
+    /// Starts connecting (in the background: this returns at once, so the
+    /// HTTP port opens while NATS is still down). Fails only on
+    /// credentials that cannot be read or do not fit together.
+    async fn connect(connection: &nats::Connection) -> anyhow::Result<Link> {
+        let status = Arc::new(nats::Status::default());
+        let client = nats::connect(connection, Arc::clone(&status)).await?;
+        Ok(Link {
+            client,
+            status,
+            url: connection.redacted_url(),
+        })
+    }
+
+    /// Creates (or checks) the streams, retrying until NATS answers:
+    /// `Ok(true)` once they are ready, `Ok(false)` on shutdown first, and
+    /// an error for streams this service refuses to use.
+    async fn prepare(&self, replicas: usize, shutdown: &Shutdown) -> anyhow::Result<bool> {
+        let jetstream = nats::jetstream(self.client.clone());
+        let mut stopped = shutdown.receiver();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match nats::ensure_streams(&jetstream, replicas).await {
+                Ok(()) => {
+                    self.status.set_streams_ready();
+                    tracing::info!(url = %self.url, "JetStream streams ready");
+                    return Ok(true);
                 }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                Err(error @ nats::NatsError::Stream { .. })
+                    if error.to_string().contains("refuses to use") =>
+                {
+                    bail!(error)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, url = %self.url, "JetStream not ready; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stopped.changed() => {}
+                    }
+                    if shutdown.stopped() {
+                        tracing::info!(url = %self.url, "stopped before NATS answered");
+                        return Ok(false);
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
             }
         }
     }
@@ -383,55 +551,190 @@ fn agreements(live: &Arc<Live>) -> ingest::http::AgreementCheck {
 fn ingest_state(
     tokens: Tokens,
     agreements: Option<ingest::http::Agreements>,
-    client: &async_nats::Client,
+    link: &Link,
     metrics: &Arc<Metrics>,
 ) -> Arc<ingest::http::Ingest> {
     Arc::new(ingest::http::Ingest {
         tokens,
         agreements,
-        jetstream: nats::jetstream(client.clone()),
-        client: client.clone(),
+        jetstream: nats::jetstream(link.client.clone()),
+        client: link.client.clone(),
+        nats: Arc::clone(&link.status),
         metrics: Arc::clone(metrics),
     })
+}
+
+/// What `/healthz` says of the ledger writer: `Some(error)` while it is
+/// restarting after that error.
+#[derive(Default)]
+struct WriterState {
+    restarting: std::sync::Mutex<Option<String>>,
+}
+
+impl WriterState {
+    fn set(&self, restarting: Option<String>) {
+        *self
+            .restarting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = restarting;
+    }
+
+    fn restarting(&self) -> Option<String> {
+        self.restarting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// What `tla serve` and `tla ledger run` share: the ledger writer feeding
 /// the live projection, and the refresher publishing its alerts.
 struct Writing {
     ledger: writer::SharedLedger,
+    data_dir: PathBuf,
     live: Arc<Live>,
-    client: async_nats::Client,
+    link: Link,
+    replicas: usize,
     metrics: Arc<Metrics>,
+    state: Arc<WriterState>,
 }
 
 impl Writing {
-    /// Runs the writer and the refresher until shutdown (or the writer
-    /// fails), then stops everything and waits for the HTTP task, if any.
+    /// Waits for the streams, then runs the writer (restarted when it
+    /// fails) and the refresher until shutdown, then stops everything and
+    /// waits for the HTTP task, if any.
     async fn run(
         self,
         args: WriterArgs,
         shutdown: &Shutdown,
         http: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     ) -> anyhow::Result<()> {
-        let Writing {
-            ledger,
-            live,
-            client,
-            metrics,
-        } = self;
-        let refresher = tokio::spawn(refresh(
-            Arc::clone(&live),
-            client.clone(),
-            shutdown.receiver(),
-        ));
-        let written = write(ledger, client, args, metrics, live, shutdown.receiver()).await;
+        let written = match self.link.prepare(self.replicas, shutdown).await {
+            Ok(true) => {
+                let refresher = tokio::spawn(refresh(
+                    Arc::clone(&self.live),
+                    self.link.client.clone(),
+                    shutdown.receiver(),
+                ));
+                let written = self.supervise(args, shutdown).await;
+                shutdown.stop();
+                refresher.await.context("the refresher failed")?;
+                written
+            }
+            Ok(false) => Ok(()),
+            Err(error) => Err(error),
+        };
         shutdown.stop();
         if let Some(task) = http {
             task.await.context("the HTTP task failed")??;
         }
-        refresher.await.context("the refresher failed")?;
         written
     }
+
+    /// Runs the ledger writer until shutdown; a writer that fails or
+    /// panics is restarted with backoff over a ledger opened afresh, while
+    /// `/healthz` and the receivers answer 503 naming the error. A ledger
+    /// that cannot be reopened ends the service.
+    async fn supervise(&self, args: WriterArgs, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let mut failures: u32 = 0;
+        loop {
+            let started = Instant::now();
+            let task = tokio::spawn(write(
+                Arc::clone(&self.ledger),
+                self.link.client.clone(),
+                args.clone(),
+                Arc::clone(&self.metrics),
+                Arc::clone(&self.live),
+                shutdown.receiver(),
+            ));
+            let error = match task.await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(error)) => format!("{error:#}"),
+                Err(joined) => match joined.try_into_panic() {
+                    Ok(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
+                    Err(joined) => format!("its task ended: {joined}"),
+                },
+            };
+            let reason = format!("ledger writer restarting: {error}");
+            tracing::error!(%error, "the ledger writer failed; restarting it");
+            self.state.set(Some(reason.clone()));
+            self.link.status.hold(Some(reason));
+            self.metrics
+                .writer_restarts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if started.elapsed() >= WRITER_HEALTHY_AFTER {
+                failures = 0;
+            }
+            let delay = WRITER_RESTART_DELAY
+                .saturating_mul(1 << failures.min(5))
+                .min(WRITER_RESTART_DELAY_MAX);
+            failures = failures.saturating_add(1);
+            let mut stopped = shutdown.receiver();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stopped.changed() => {}
+            }
+            if shutdown.stopped() {
+                tracing::warn!(%error, "stopping with the ledger writer failed; unacknowledged messages are redelivered at the next start");
+                return Ok(());
+            }
+            let (ledger, data_dir, live) = (
+                Arc::clone(&self.ledger),
+                self.data_dir.clone(),
+                Arc::clone(&self.live),
+            );
+            tokio::task::spawn_blocking(move || reopen(&ledger, &data_dir, &live))
+                .await
+                .context("reopening the ledger failed")?
+                .with_context(|| {
+                    format!("the ledger writer failed ({error}) and the ledger cannot be reopened")
+                })?;
+            self.state.set(None);
+            self.link.status.hold(None);
+            tracing::info!("ledger reopened; restarting the ledger writer");
+        }
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_owned())
+}
+
+/// Replaces the shared ledger by a fresh open of `data_dir` (the writer
+/// failed: its in-memory state is not trusted), and brings the live
+/// projection up to what the reopened ledger holds.
+fn reopen(ledger: &writer::SharedLedger, data_dir: &Path, live: &Live) -> anyhow::Result<()> {
+    let mut guard = ledger.lock().unwrap_or_else(PoisonError::into_inner);
+    // The store allows one open at a time: the old ledger is closed first,
+    // with an empty one of a scratch directory standing in meanwhile.
+    let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
+    let stand_in = Ledger::open(scratch.path()).context("cannot open a stand-in ledger")?;
+    drop(std::mem::replace(&mut *guard, stand_in));
+    let mut attempt = 0;
+    let fresh = loop {
+        match Ledger::open(data_dir) {
+            Ok(fresh) => break fresh,
+            Err(error) if attempt < REOPEN_ATTEMPTS => {
+                attempt += 1;
+                tracing::debug!(%error, attempt, "the ledger does not reopen yet");
+                std::thread::sleep(REOPEN_DELAY);
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("opening {}", data_dir.display()))
+            }
+        }
+    };
+    let from = live.size();
+    follow_from(live, &fresh, from)?;
+    *guard = fresh;
+    drop(guard);
+    ledger.clear_poison();
+    Ok(())
 }
 
 /// The web report viewer over the ledger this process holds, checking the
@@ -473,12 +776,19 @@ async fn write(
         subjects: args.subjects,
         checkpoints,
     };
+    let panic_on = std::env::var(TEST_PANIC_ENV).ok();
     let durable = move |batch: writer::Durable| {
-        let appended = batch
+        let appended: Vec<LedgerEvent> = batch
             .appended
             .into_iter()
             .map(|(position, event)| LedgerEvent { position, event })
             .collect();
+        if let Some(id) = &panic_on {
+            // TEST ONLY (TEST_PANIC_ENV): a writer that panics mid-stream.
+            if appended.iter().any(|e| e.event.key().1 == id) {
+                panic!("{TEST_PANIC_ENV}: event {id} is durable");
+            }
+        }
         live.follow(
             appended,
             batch.head.size,
@@ -508,91 +818,109 @@ async fn refresh(live: Arc<Live>, client: async_nats::Client, shutdown: watch::R
     projector::service::refresh(live, publish, shutdown).await;
 }
 
-/// `/healthz` and `/metrics`.
-fn operations(
-    client: Option<async_nats::Client>,
-    metrics: &Arc<Metrics>,
-    live: Option<&Arc<Live>>,
-) -> Router {
-    let metrics = Arc::clone(metrics);
-    let live = live.cloned();
-    let health_client = client.clone();
-    Router::new()
-        .route(
-            "/healthz",
-            get(move || async move {
-                let nats = health_client.as_ref().map(|c| c.connection_state());
-                let connected = nats
-                    .as_ref()
-                    .is_none_or(|s| *s == async_nats::connection::State::Connected);
-                let status = if connected {
-                    StatusCode::OK
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                };
-                let body = serde_json::json!({
-                    "status": if connected { "ok" } else { "nats unreachable" },
-                    "nats": nats.map(|s| s.to_string()),
-                });
-                (status, axum::Json(body))
-            }),
-        )
-        .route(
-            "/metrics",
-            get(move || async move {
-                let mut text = String::new();
-                metrics.render(&mut text);
-                if let Some(live) = &live {
-                    live.render_metrics(&mut text);
-                }
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    text,
-                )
-                    .into_response()
-            }),
-        )
+/// What `/healthz` looks at.
+#[derive(Clone)]
+struct Health {
+    link: Option<Link>,
+    writer: Option<Arc<WriterState>>,
 }
 
-/// Serves `app` in a task; a server that fails (a port taken) stops the
-/// whole service rather than leaving it running without its API.
+impl Health {
+    /// 200 when NATS is connected with its streams ready and the writer
+    /// (if any) runs; 503 naming what is not.
+    fn answer(&self) -> (StatusCode, axum::Json<serde_json::Value>) {
+        let nats_state = self
+            .link
+            .as_ref()
+            .map(|link| link.client.connection_state().to_string());
+        let nats_down = self
+            .link
+            .as_ref()
+            .and_then(|link| link.status.unavailable(&link.client));
+        let writer_down = self.writer.as_ref().and_then(|w| w.restarting());
+        let (status, text, detail) = match (writer_down, nats_down) {
+            (Some(error), _) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ledger writer restarting",
+                Some(error),
+            ),
+            (None, Some(reason)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "nats unavailable",
+                Some(reason),
+            ),
+            (None, None) => (StatusCode::OK, "ok", None),
+        };
+        let body = serde_json::json!({
+            "status": text,
+            "detail": detail,
+            "nats": nats_state,
+        });
+        (status, axum::Json(body))
+    }
+
+    /// The `/healthz` route alone.
+    fn router(&self) -> Router {
+        let health = self.clone();
+        Router::new().route(
+            "/healthz",
+            get(move || {
+                let health = health.clone();
+                async move { health.answer() }
+            }),
+        )
+    }
+}
+
+/// `/healthz` and `/metrics`.
+fn operations(health: &Health, metrics: &Arc<Metrics>, live: Option<&Arc<Live>>) -> Router {
+    let metrics = Arc::clone(metrics);
+    let live = live.cloned();
+    health.router().route(
+        "/metrics",
+        get(move || async move {
+            let mut text = String::new();
+            metrics.render(&mut text);
+            if let Some(live) = &live {
+                live.render_metrics(&mut text);
+            }
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                text,
+            )
+                .into_response()
+        }),
+    )
+}
+
+/// Serves `app` in a task, within the limits; a server that fails stops
+/// the whole service rather than leaving it running without its API.
 fn spawn_http(
+    listener: tokio::net::TcpListener,
     app: Router,
-    listen: SocketAddr,
+    health: &Health,
+    limits: &HttpArgs,
+    metrics: &Arc<Metrics>,
     shutdown: &Shutdown,
 ) -> tokio::task::JoinHandle<anyhow::Result<()>> {
     let shutdown = shutdown.clone();
+    let reserved = server::reserved(health.router());
+    let served = server::serve(
+        listener,
+        app,
+        reserved,
+        limits.clone(),
+        Arc::clone(metrics),
+        shutdown.receiver(),
+    );
     tokio::spawn(async move {
-        let served = http(app, listen, shutdown.receiver()).await;
+        let served = served.await;
         shutdown.stop();
         served
     })
-}
-
-/// Serves `app` on `listen` until shutdown.
-async fn http(
-    app: Router,
-    listen: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(%listen, "HTTP API listening");
-    eprintln!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            while !*shutdown.borrow() {
-                if shutdown.changed().await.is_err() {
-                    break;
-                }
-            }
-        })
-        .await
-        .context("the HTTP server failed")
 }
 
 /// The holder file of a running service, removed when it stops.

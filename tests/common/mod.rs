@@ -196,6 +196,19 @@ impl Nats {
         nats
     }
 
+    /// Starts a single server on `port` (one chosen before, e.g. for a
+    /// service started first).
+    pub fn start_on(port: u16, store: PathBuf) -> Nats {
+        let mut nats = Nats {
+            port,
+            store,
+            args: Vec::new(),
+            child: None,
+        };
+        nats.spawn();
+        nats
+    }
+
     /// Starts a server from a config file (which names its own port).
     pub fn start_with_config(config: &Path, port: u16, store: PathBuf) -> Nats {
         let mut nats = Nats {
@@ -286,31 +299,53 @@ impl Service {
     /// Starts `tla ARGS --listen 127.0.0.1:PORT` in `env` and waits for /healthz.
     pub fn start(env: &Env, args: &[&str]) -> Service {
         let port = free_port();
+        let mut command = env.tla();
+        command
+            .args(args)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"));
+        let service = Service::spawn(env, port, command);
+        service.wait_healthy();
+        service
+    }
+
+    /// Starts `command`, a `tla` service whose API will listen on `port`,
+    /// logging to the environment's service.log; does not wait.
+    pub fn spawn(env: &Env, port: u16, mut command: Command) -> Service {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(env.path("service.log"))
             .expect("service log");
-        let child = env
-            .tla()
-            .args(args)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+        let child = command
             .env("TLA_LOG", "info")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("start the tla service");
-        let service = Service {
+        Service {
             port,
             child: Some(child),
-        };
+        }
+    }
+
+    /// Waits until /healthz answers 200.
+    pub fn wait_healthy(&self) {
         wait_for(
             "the service's /healthz",
             std::time::Duration::from_secs(20),
-            || service.get("/healthz").is_ok_and(|r| r.status() == 200),
+            || self.get("/healthz").is_ok_and(|r| r.status() == 200),
         );
-        service
+    }
+
+    /// /healthz's status and JSON body, whatever the status (0 when the
+    /// port does not answer).
+    pub fn health(&self) -> (u16, serde_json::Value) {
+        match self.get("/healthz") {
+            Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
+            Err(ureq::Error::Status(status, r)) => (status, r.into_json().unwrap_or_default()),
+            Err(_) => (0, serde_json::Value::Null),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -376,6 +411,33 @@ impl Service {
             );
             assert_eq!(status, 202, "the agreement of {tenant}: {body}");
         }
+    }
+
+    /// POSTs one structured event to /v1/events and asserts 202.
+    pub fn accept(&self, token: &str, event: &str) {
+        let (status, body) = self.post(
+            "/v1/events",
+            token,
+            "application/cloudevents+json",
+            &[],
+            event,
+        );
+        assert_eq!(status, 202, "{body}");
+    }
+
+    /// Starts `tla serve` against `nats_url` with `write_tokens`' tokens
+    /// and `extra` arguments, and waits for /healthz.
+    pub fn serve(env: &Env, nats_url: &str, extra: &[&str]) -> Service {
+        let tokens = write_tokens(env);
+        let mut args = vec![
+            "serve",
+            "--nats",
+            nats_url,
+            "--tokens",
+            tokens.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        Service::start(env, &args)
     }
 
     /// The ledger size the live projection follows.
