@@ -251,6 +251,8 @@ async fn consume_ledger(
     ));
     while metrics.events_appended.load(Ordering::Relaxed) < count as u64 {
         anyhow::ensure!(!task.is_finished(), "the ledger writer stopped early");
+        let refused = metrics.events_rejected.load(Ordering::Relaxed);
+        anyhow::ensure!(refused == 0, "the ledger writer refused {refused} events");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let secs = started.elapsed().as_secs_f64();
