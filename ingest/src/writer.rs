@@ -869,8 +869,14 @@ fn apply(
         for (index, event, reason) in policy {
             refuse(&mut refused, &mut remembered, index, event, reason, true);
         }
-        let events: Vec<Event> = admitted.iter().map(|(_, e, _)| e.clone()).collect();
-        let received: Vec<i64> = admitted.iter().map(|(_, _, r)| *r).collect();
+        let mut indexes = Vec::with_capacity(admitted.len());
+        let mut events = Vec::with_capacity(admitted.len());
+        let mut received = Vec::with_capacity(admitted.len());
+        for (index, event, at) in admitted {
+            indexes.push(index);
+            events.push(event);
+            received.push(at);
+        }
         let refusals: Vec<(&Event, String)> =
             remembered.iter().map(|(e, r)| (e, r.clone())).collect();
         let options = AppendOptions {
@@ -882,12 +888,13 @@ fn apply(
         match ledger.append_unsynced_with(&events, options) {
             Ok(outcomes) => break (outcomes, events),
             Err(LedgerError::Rejected(rejected)) => {
-                let mut reasons: Vec<Option<Rejection>> = vec![None; admitted.len()];
+                let mut reasons: Vec<Option<Rejection>> = vec![None; events.len()];
                 for (i, rejection) in rejected {
                     reasons[i] = Some(rejection);
                 }
-                candidates = Vec::with_capacity(admitted.len());
-                for ((index, event, received), reason) in admitted.into_iter().zip(reasons) {
+                candidates = Vec::with_capacity(events.len());
+                let admitted = indexes.into_iter().zip(events).zip(received);
+                for (((index, event), received), reason) in admitted.zip(reasons) {
                     match reason {
                         None => candidates.push((index, event, received)),
                         Some(rejection) => {
