@@ -89,7 +89,7 @@ fn publish(data_dir: &Path, args: PublishArgs) -> anyhow::Result<ExitCode> {
     // twice is recognised as the same event.
     let digest = blake3::hash(value.to_string().as_bytes()).to_hex();
     let id = format!("{}/{}", parsed.version, &digest[..16]);
-    let mut ledger = super::open_ledger(data_dir, true)?;
+    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Create)?;
     if let Some(position) = ledger.find(&args.tenant, &args.source, &id)? {
         println!(
             "agreement version {} for {} is already published at ledger position {position}",

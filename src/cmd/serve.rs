@@ -404,7 +404,7 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
 /// Opens the ledger for a service and loads every entry into a live
 /// projection.
 fn open_and_load(data_dir: &Path) -> anyhow::Result<(Ledger, Arc<Live>)> {
-    let ledger = super::open_ledger(data_dir, true)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Create)?;
     let live = Arc::new(Live::new());
     follow_from(&live, &ledger, 0)?;
     tracing::info!(entries = ledger.size(), "live projection loaded");
