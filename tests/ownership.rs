@@ -1,11 +1,12 @@
 //! One ledger, one owner (issue 27), through the `tla` binary: read
 //! commands never create a ledger; `tla demo` never replaces a ledger a
 //! running `tla serve` or `tla view` holds, and swaps a finished one in
-//! whole.
+//! whole; a second writer on the same durable consumer refuses to start,
+//! so the stream is never split between two ledgers.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -238,4 +239,114 @@ fn demo_refuses_a_ledger_the_viewer_holds_and_swaps_in_a_new_one_when_free() {
     env.run(&["verify"]).assert_code(0);
     assert!(env.data_dir().join("TLA-DEMO").exists());
     assert!(staging_leftovers(&env.data_dir()).is_empty());
+}
+
+/// A `tla serve` over `dir` that is expected to refuse: its process and log.
+struct Refused {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Refused {
+    fn spawn(env: &Env, dir: &Path, nats: &Nats) -> Refused {
+        let log = env.path(&format!(
+            "{}.log",
+            dir.file_name().unwrap().to_string_lossy()
+        ));
+        let file = std::fs::File::create(&log).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_tla"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--nats", &nats.url(), "--tokens"])
+            .arg(env.path("tokens.toml"))
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .env_remove("TLA_DATA_DIR")
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("start tla serve");
+        Refused { child, log }
+    }
+
+    /// Waits for its exit (killing it after `WAIT`): (exit code, log).
+    fn wait(mut self) -> (i32, String) {
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > WAIT {
+                self.child.kill().expect("kill");
+                self.child.wait().expect("reap");
+                panic!("the second tla serve did not stop within {WAIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let log = std::fs::read_to_string(&self.log).expect("log");
+        (status.code().unwrap_or(-1), log)
+    }
+}
+
+#[test]
+fn a_second_writer_on_the_same_consumer_refuses_and_the_first_gets_every_event_once() {
+    let env = Env::new();
+    let nats = Nats::start(env.path("nats"));
+    let mut first = start_serve(&env, &nats, &[]);
+    for n in 1..=3 {
+        post(&first, &format!("e-{n}"));
+    }
+    first.wait_for_size(3, WAIT);
+    // Another data directory, the default consumer name: refused, naming
+    // the consumer and both ledgers. Events published meanwhile all land
+    // in the first ledger, once.
+    let other: PathBuf = env.path("other-ledger");
+    let second = Refused::spawn(&env, &other, &nats);
+    for n in 4..=6 {
+        post(&first, &format!("e-{n}"));
+    }
+    let (code, log) = second.wait();
+    assert_eq!(code, 1, "{log}");
+    let first_dir = std::fs::canonicalize(env.data_dir()).unwrap();
+    let other_dir = std::fs::canonicalize(&other).unwrap();
+    for part in [
+        "consumer \"tla-ledger\" feeds another ledger: ledger ".to_string(),
+        format!("in {} on ", first_dir.display()),
+        "this is ledger ".to_string(),
+        format!("in {} on ", other_dir.display()),
+        "--consumer NAME".to_string(),
+    ] {
+        assert!(log.contains(&part), "{part:?} missing from:\n{log}");
+    }
+    first.wait_for_size(6, WAIT);
+    // Refused also while the first writer is stopped: the consumer is its.
+    first.stop();
+    let (code, log) = Refused::spawn(&env, &other, &nats).wait();
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("feeds another ledger"), "{log}");
+    let mut ids = exported_ids(&env.data_dir());
+    ids.sort();
+    let expected: Vec<String> = (1..=6).map(|n| format!("e-{n}")).collect();
+    assert_eq!(ids, expected);
+    assert_eq!(exported_ids(&other), Vec::<String>::new());
+    // The first writer restarts on its own consumer and carries on.
+    let mut first = start_serve(&env, &nats, &[]);
+    post(&first, "e-7");
+    first.wait_for_size(7, WAIT);
+    first.stop();
+    // A new ledger on a consumer name of its own replays the whole stream.
+    let tokens = env.path("tokens.toml");
+    let replay = Service::start_in(
+        &env,
+        &other,
+        &[
+            "serve",
+            "--nats",
+            &nats.url(),
+            "--tokens",
+            tokens.to_str().unwrap(),
+            "--consumer",
+            "replica-2",
+        ],
+    );
+    replay.wait_for_size(7, WAIT);
 }
