@@ -13,7 +13,11 @@
 //! A writer refuses to start when
 //! - its consumer is bound to another ledger (another id, or the same id
 //!   with another first entry: a copy of the directory that has since
-//!   diverged), while that consumer exists; or
+//!   diverged), also when the consumer does not exist (yet, or any more):
+//!   two writers starting at once on a new consumer both find it absent,
+//!   and the second must not overwrite the first one's binding. Retiring a
+//!   ledger releases its binding explicitly (`nats kv del`,
+//!   docs/OPERATIONS.md); or
 //! - its consumer's *acknowledgement floor* is ahead of the ledger's cursor.
 //!
 //! Why the acknowledgement floor and not the delivered sequence: a writer
@@ -33,8 +37,9 @@
 //! What keeps working: the same writer restarting (its own binding, floor
 //! at most its cursor); a fresh ledger on a fresh consumer (no consumer, no
 //! binding: it binds); a new ledger on a new consumer name, which replays
-//! the stream from the start; a new ledger on the name of a consumer that
-//! was deleted (the stale binding is replaced, with a warning).
+//! the stream from the start. Bindings are written with compare-and-set on
+//! the key's revision, so of two writers binding at once one wins and the
+//! other, judging again, is refused.
 
 use std::path::Path;
 
@@ -107,13 +112,17 @@ pub enum BindingError {
     #[error(
         "consumer {consumer:?} feeds another ledger: {other}; this is {ours}. Two ledgers on \
          one consumer would each get part of the events. Run this writer with its own \
-         --consumer NAME (a new consumer replays the whole stream into this ledger), or \
-         see \"One consumer, one ledger\" in docs/OPERATIONS.md"
+         --consumer NAME (a new consumer replays the whole stream into this ledger){}; see \
+         \"One consumer, one ledger\" in docs/OPERATIONS.md",
+        release_hint(.consumer, *.consumer_exists)
     )]
     BoundElsewhere {
         consumer: String,
         other: Box<Binding>,
         ours: Box<Binding>,
+        /// Whether the consumer exists (else the other ledger may be
+        /// retired, or its writer about to create the consumer).
+        consumer_exists: bool,
     },
     #[error(
         "consumer {consumer:?} has acknowledged every event up to stream sequence {ack_floor}, \
@@ -145,6 +154,17 @@ pub enum BindingError {
     Task(String),
 }
 
+/// How to release a binding whose consumer no longer exists.
+fn release_hint(consumer: &str, exists: bool) -> String {
+    if exists {
+        return String::new();
+    }
+    format!(
+        ", or, if that ledger is retired for good, release the binding with \
+         `nats kv del {BINDINGS_BUCKET} {consumer}`"
+    )
+}
+
 /// What the consumer says about itself, if it exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsumerState {
@@ -172,11 +192,12 @@ pub fn judge(
     bound: Option<(&Binding, u64)>,
 ) -> Result<Action, BindingError> {
     if let Some((other, _)) = bound {
-        if !other.same_ledger(ours) && state.is_some() {
+        if !other.same_ledger(ours) {
             return Err(BindingError::BoundElsewhere {
                 consumer: consumer.to_owned(),
                 other: Box::new(other.clone()),
                 ours: Box::new(ours.clone()),
+                consumer_exists: state.is_some(),
             });
         }
     }
@@ -251,11 +272,6 @@ pub async fn claim(
             (None, Some(deleted)) => deleted.revision,
             _ => revision,
         };
-        if let Some((previous, _)) = &bound {
-            if !previous.same_ledger(&ours) {
-                tracing::warn!(%consumer, %previous, "the consumer was deleted since it fed that ledger; binding it to this one");
-            }
-        }
         let value = Bytes::from(serde_json::to_vec(&ours).map_err(|e| failed(e.to_string()))?);
         match bucket.update(consumer, value, revision).await {
             Ok(_) => break,
@@ -441,8 +457,9 @@ mod tests {
         check(&b, 500, Some(120), Some((&a, 7)), "bound elsewhere");
         // A copy of the ledger that has since diverged.
         check(&a_copy, 120, Some(120), Some((&a, 7)), "bound elsewhere");
-        // The consumer was deleted since it fed ledger a: b may take the name.
-        check(&b, 0, None, Some((&a, 7)), "write@7");
+        // The consumer does not exist: deleted since it fed ledger a, or a
+        // writer about to create it after binding: either way not b's.
+        check(&b, 0, None, Some((&a, 7)), "bound elsewhere");
         // The consumer acknowledged events this ledger does not hold: an
         // unbound one (made by an older build), or this ledger restored
         // from an older copy.
@@ -471,6 +488,15 @@ mod tests {
         ] {
             assert!(refused.contains(part), "{part:?} missing from: {refused}");
         }
+        assert!(
+            !refused.contains("nats kv del"),
+            "the consumer exists: {refused}"
+        );
+        let retired = judge("orders", &b, 0, None, Some((&a, 1)))
+            .expect_err("refused")
+            .to_string();
+        let release = "release the binding with `nats kv del TLA_LEDGER_BINDINGS orders`";
+        assert!(retired.contains(release), "{retired}");
         let behind = judge("orders", &b, 4, Some(ConsumerState { ack_floor: 9 }), None)
             .expect_err("refused")
             .to_string();
