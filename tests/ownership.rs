@@ -292,10 +292,16 @@ fn a_second_writer_on_the_same_consumer_refuses_and_the_first_gets_every_event_o
     let env = Env::new();
     let nats = Nats::start(env.path("nats"));
     let mut first = start_serve(&env, &nats, &[]);
+    // Through the stream, so that every ledger fed by it has alver's
+    // agreement (the writer refuses a tenant's events before it).
+    let agreement = agreement_json("alver");
+    let (status, body) = first.post("/v1/events", ALVER_TOKEN, STRUCTURED, &[], &agreement);
+    assert_eq!(status, 202, "{body}");
+    first.wait_for_size(1, WAIT);
     for n in 1..=3 {
         post(&first, &format!("e-{n}"));
     }
-    first.wait_for_size(3, WAIT);
+    first.wait_for_size(4, WAIT);
     // Another data directory, the default consumer name: refused, naming
     // the consumer and both ledgers. Events published meanwhile all land
     // in the first ledger, once.
@@ -317,7 +323,7 @@ fn a_second_writer_on_the_same_consumer_refuses_and_the_first_gets_every_event_o
     ] {
         assert!(log.contains(&part), "{part:?} missing from:\n{log}");
     }
-    first.wait_for_size(6, WAIT);
+    first.wait_for_size(7, WAIT);
     // Refused also while the first writer is stopped: the consumer is its.
     first.stop();
     let (code, log) = Refused::spawn(&env, &other, &nats).wait();
@@ -325,13 +331,14 @@ fn a_second_writer_on_the_same_consumer_refuses_and_the_first_gets_every_event_o
     assert!(log.contains("feeds another ledger"), "{log}");
     let mut ids = exported_ids(&env.data_dir());
     ids.sort();
-    let expected: Vec<String> = (1..=6).map(|n| format!("e-{n}")).collect();
+    let mut expected: Vec<String> = (1..=6).map(|n| format!("e-{n}")).collect();
+    expected.insert(0, "agreement-alver".into());
     assert_eq!(ids, expected);
     assert_eq!(exported_ids(&other), Vec::<String>::new());
     // The first writer restarts on its own consumer and carries on.
     let mut first = start_serve(&env, &nats, &[]);
     post(&first, "e-7");
-    first.wait_for_size(7, WAIT);
+    first.wait_for_size(8, WAIT);
     first.stop();
     // A new ledger on a consumer name of its own replays the whole stream.
     let tokens = env.path("tokens.toml");
@@ -348,5 +355,5 @@ fn a_second_writer_on_the_same_consumer_refuses_and_the_first_gets_every_event_o
             "replica-2",
         ],
     );
-    replay.wait_for_size(7, WAIT);
+    replay.wait_for_size(8, WAIT);
 }

@@ -154,6 +154,22 @@ pub enum BindingError {
     Task(String),
 }
 
+impl BindingError {
+    /// Whether this is a refusal (the consumer is another ledger's, the
+    /// name cannot be bound), which stays until an operator acts, rather
+    /// than a failure to reach JetStream or the ledger, which a retry may
+    /// get past.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            BindingError::BoundElsewhere { .. }
+            | BindingError::Behind { .. }
+            | BindingError::Name(_)
+            | BindingError::NoIdentity(_) => true,
+            BindingError::Nats { .. } | BindingError::Ledger(_) | BindingError::Task(_) => false,
+        }
+    }
+}
+
 /// How to release a binding whose consumer no longer exists.
 fn release_hint(consumer: &str, exists: bool) -> String {
     if exists {

@@ -649,6 +649,9 @@ impl Writing {
             ));
             let error = match task.await {
                 Ok(Ok(())) => return Ok(()),
+                // Refused its consumer (one consumer, one ledger): a restart
+                // would be refused again, so the service stops instead.
+                Ok(Err(error)) if refused_consumer(&error) => return Err(error),
                 Ok(Err(error)) => format!("{error:#}"),
                 Err(joined) => match joined.try_into_panic() {
                     Ok(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
@@ -694,6 +697,17 @@ impl Writing {
             tracing::info!("ledger reopened; restarting the ledger writer");
         }
     }
+}
+
+/// Whether the writer stopped because its consumer belongs to another
+/// ledger (`ingest::binding`), which no restart changes.
+fn refused_consumer(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<writer::WriterError>(),
+            Some(writer::WriterError::Binding(refusal)) if refusal.is_refusal()
+        )
+    })
 }
 
 /// The text of a panic's payload.
