@@ -513,15 +513,19 @@ pub fn seed_agreements(env: &Env, tenants: &[&str]) {
         event["data"]["agreement"].to_string().as_bytes(),
     );
     for tenant in tenants {
-        env.run(&[
-            "agreement",
-            "publish",
-            file.to_str().unwrap(),
-            "--tenant",
-            tenant,
-        ])
-        .assert_code(0);
+        publish_agreement(env, &file, tenant).assert_code(0);
     }
+}
+
+/// `tla agreement publish FILE --tenant TENANT` in `env`.
+pub fn publish_agreement(env: &Env, file: &Path, tenant: &str) -> Run {
+    env.run(&[
+        "agreement",
+        "publish",
+        file.to_str().unwrap(),
+        "--tenant",
+        tenant,
+    ])
 }
 
 /// `tla serve` over `env`'s data directory against `nats`, with `env`'s
