@@ -39,7 +39,8 @@ or `tla demo --serve` for the web report viewer.";
 #[derive(Subcommand)]
 enum Command {
     /// Build a realistic, seeded year of events for several municipalities
-    /// in a fresh ledger, verify it and say what it did (no server needed).
+    /// in a fresh ledger, verify it and say what it did (no server needed);
+    /// replaces only a ledger it made, whole, and never one in use.
     Demo(cmd::demo::Args),
     /// Append CloudEvents from a file (JSON object, JSON array or NDJSON;
     /// `-` for stdin), all or nothing.

@@ -151,7 +151,7 @@ fn usage_errors_exit_2_and_missing_ledgers_exit_1() {
         .assert_stderr_contains("unknown event type");
     env.run(&["verify"])
         .assert_code(1)
-        .assert_stderr_contains("no ledger at");
+        .assert_stderr_contains("no ledger in");
     env.run(&["import", "/nonexistent/file.json"])
         .assert_code(1)
         .assert_stderr_contains("/nonexistent/file.json");

@@ -6,12 +6,14 @@
 //! modes) and Alertmanager webhooks (`alertmanager`), authorised by
 //! `auth`, and publishes them through `nats` to JetStream; `writer`, the
 //! ledger writer, consumes them into the ledger and acknowledges only what
-//! is durable. `metrics` counts what both do.
+//! is durable, after `binding` made sure its durable consumer feeds no
+//! other ledger. `metrics` counts what both do.
 //!
 //! **Only `ingest` talks to NATS**; the binary wires it to the projector.
 
 pub mod alertmanager;
 pub mod auth;
+pub mod binding;
 pub mod cloudevents;
 pub mod demo;
 pub mod http;

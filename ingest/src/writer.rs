@@ -199,6 +199,8 @@ pub enum WriterError {
     Ledger(#[from] LedgerError),
     #[error("the ledger task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Binding(#[from] crate::binding::BindingError),
 }
 
 /// A failure that ends the current consumer stream but not the writer.
@@ -222,6 +224,8 @@ pub async fn run(
     durable: impl Fn(Durable) + Send + Sync + 'static,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WriterError> {
+    // One consumer, one ledger: refuse before consuming anything.
+    crate::binding::claim(&nats::jetstream(client.clone()), &ledger, &config.consumer).await?;
     let (size, signed, cursor, syncer) = {
         let ledger = lock(&ledger)?;
         let signed = ledger.latest_checkpoint()?.map_or(0, |(size, _)| size);

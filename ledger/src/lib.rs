@@ -31,7 +31,7 @@ use schemas::Event;
 
 pub use chain::{Failure, Summary, Verifier};
 pub use record::{Hash, Record, ZERO_HASH};
-pub use store::StoreError;
+pub use store::{DirLock, OpenMode, StoreError};
 
 /// Most events one `append` takes. An append is one sled batch held in
 /// memory until flushed; 64k events of a few hundred bytes is ~25 MB.
@@ -53,6 +53,17 @@ pub struct Head {
     pub hash: Hash,
     /// Record time of the last entry (microseconds since the epoch, UTC).
     pub last_record_time: Option<i64>,
+}
+
+/// Who a ledger is, for telling ledgers apart (`Ledger::identity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The ledger id in hex: 128 random bits chosen when it was created.
+    pub id: String,
+    /// The hash of entry 0, once there is one: a copy of a ledger keeps
+    /// its id, so the history it starts with tells copies made before
+    /// their first entry apart.
+    pub first_entry: Option<Hash>,
 }
 
 /// One stored entry: its record and hash.
@@ -263,9 +274,52 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens the ledger in `dir`, creating an empty one if absent.
+    /// Opens the ledger in `dir`, creating an empty one if absent
+    /// (`OpenMode::Create`): for writers.
     pub fn open(dir: &Path) -> Result<Ledger, LedgerError> {
-        Ledger::from_store(store::Store::open(dir)?)
+        Ledger::open_in(dir, OpenMode::Create)
+    }
+
+    /// Opens the ledger that is in `dir`; `StoreError::NoLedger`, with
+    /// nothing created, when there is none (`OpenMode::Existing`): for
+    /// readers.
+    pub fn open_existing(dir: &Path) -> Result<Ledger, LedgerError> {
+        Ledger::open_in(dir, OpenMode::Existing)
+    }
+
+    /// Opens the ledger in `dir` as `mode` says.
+    pub fn open_in(dir: &Path, mode: OpenMode) -> Result<Ledger, LedgerError> {
+        Ledger::from_store(store::Store::open(dir, mode)?)
+    }
+
+    /// Who this ledger is: its random id and its first entry's hash. `None`
+    /// for a ledger from before ledgers had ids that was only opened
+    /// `OpenMode::Existing` since (any writable open gives it one).
+    pub fn identity(&self) -> Result<Option<Identity>, LedgerError> {
+        let Some(id) = self.store.ledger_id()? else {
+            return Ok(None);
+        };
+        let first_entry = self.entry(0)?.map(|entry| entry.hash);
+        Ok(Some(Identity {
+            id: hex::encode(id),
+            first_entry,
+        }))
+    }
+
+    /// The directory the ledger was opened in.
+    pub fn dir(&self) -> &Path {
+        self.store.dir()
+    }
+
+    /// Records, durably, that the durable consumer `consumer` of the
+    /// stream `stream` feeds this ledger (its cursor is `cursor(consumer)`).
+    pub fn record_consumer(&self, consumer: &str, stream: &str) -> Result<(), LedgerError> {
+        Ok(self.store.put_owner(consumer, stream)?)
+    }
+
+    /// The stream of the consumer `consumer`, if `record_consumer` stored one.
+    pub fn consumer_stream(&self, consumer: &str) -> Result<Option<String>, LedgerError> {
+        Ok(self.store.owner(consumer)?)
     }
 
     /// The ledger over an open store, upgrading an older store format.
@@ -881,7 +935,7 @@ impl Ledger {
         stretch: u64,
         mut progress: impl FnMut(u64),
     ) -> Result<Result<Summary, Failure>, LedgerError> {
-        let mut store = store::Store::open(dir)?;
+        let mut store = store::Store::open(dir, OpenMode::Existing)?;
         if store.format() != store::FORMAT_VERSION {
             // The ledger upgrades the store (it computes the tiles); a plain
             // store otherwise keeps verify able to judge a damaged one.

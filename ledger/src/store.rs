@@ -14,6 +14,8 @@
 //! | `n` + tree size (u64 BE) | a signed checkpoint (C2SP signed note, UTF-8) of that size |
 //! | `c` + name | a consumer cursor: the last source sequence (u64 BE) whose events an append made durable, written in the same batch as those entries |
 //! | `r` + refusal digest (32 bytes) | an event the writer refused, remembered so that a replay refuses it again: the reason (UTF-8), written in the same batch as the append that came with the refusal (`dedup::refusal_digest`) |
+//! | `I` | the ledger id: 16 random bytes, written with the format when the ledger is created (or on the first writable open of an older one) |
+//! | `o` + consumer name | the stream (UTF-8) of the durable consumer that feeds this ledger, recorded when a writer binds the two |
 //!
 //! Records are grouped by tenant within each append, so a tenant's entries
 //! are read from that tenant's blocks alone: the cost of a tenant's history
@@ -21,6 +23,17 @@
 //! the global order back (the ledger chain), for `verify` and `export`.
 //! Layouts, markers and the head are derivable from the blocks; they are
 //! stored so that opening, dedup and reads never scan the whole ledger.
+//!
+//! **The ledger's lock** is sled's own: an exclusive `flock(2)` on the file
+//! `DIR/db`, taken by every process that opens the ledger and released when
+//! it closes (or dies). `DirLock` takes the same lock without opening sled,
+//! for whoever must keep every other process out of a ledger it does not
+//! open (`tla demo`, which replaces a ledger). A `flock` belongs to the
+//! file, not to its name, so it survives renaming the directory: the demo
+//! swaps a new ledger in while it still holds the old one's lock.
+//! A ledger exists in `DIR` when sled's files `DIR/db` and `DIR/conf` do
+//! and the store holds a format version; `OpenMode::Existing` checks the
+//! files before sled could create them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +61,18 @@ const PREFIX_CHECKPOINT: u8 = b'n';
 const PREFIX_CURSOR: u8 = b'c';
 /// `r` + refusal digest (32 bytes): why an event was refused.
 const PREFIX_REFUSED: u8 = b'r';
+/// The ledger id: 16 random bytes.
+const KEY_IDENTITY: &[u8] = b"I";
+/// `o` + consumer name: the stream of the consumer the ledger belongs to.
+const PREFIX_OWNER: u8 = b'o';
+
+/// Bytes of a ledger id: 128 random bits never collide between ledgers.
+pub const LEDGER_ID_BYTES: usize = 16;
+
+/// sled's data file in a store directory, the file sled `flock`s.
+const SLED_DB_FILE: &str = "db";
+/// sled's configuration file, written when sled creates a store.
+const SLED_CONF_FILE: &str = "conf";
 
 /// sled's log segment size, its largest (16 MiB). sled writes anything
 /// larger than a quarter segment as a separate blob file that its `flush`
@@ -67,13 +92,33 @@ const REOPEN_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_mil
 /// cache suffices and keeps `tla` light beside a running service.
 const CACHE_BYTES: u64 = 64 << 20;
 
+/// How a ledger directory is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Opens the ledger in the directory, creating an empty one (and the
+    /// directory) when there is none: for the commands that write.
+    Create,
+    /// Opens the ledger that is there: a directory without one is
+    /// `StoreError::NoLedger`, and nothing is created in it. For the
+    /// commands that read, so a mistyped `--data-dir` is an error rather
+    /// than an empty ledger that verifies.
+    Existing,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "the ledger in {dir} is in use by another process (sled holds a lock on it); \
-         stop that process or use its HTTP interface"
+        "the ledger in {dir} is in use by another process ({}; sled holds a lock on it); \
+         stop that process or use its HTTP interface",
+        holder_text(.pid)
     )]
-    Locked { dir: PathBuf },
+    Locked {
+        dir: PathBuf,
+        /// The process holding the lock, when the system says (Linux).
+        pid: Option<u32>,
+    },
+    #[error("no ledger in {dir}")]
+    NoLedger { dir: PathBuf },
     #[error("cannot open the ledger in {dir}: {source}")]
     Open { dir: PathBuf, source: sled::Error },
     #[error(
@@ -84,6 +129,13 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("ledger storage is corrupt: {0}")]
     Corrupt(String),
+}
+
+fn holder_text(pid: &Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("pid {pid}"),
+        None => "pid unknown".into(),
+    }
 }
 
 /// The chain's head as stored.
@@ -149,10 +201,20 @@ fn refused_key(digest: &[u8; 32]) -> [u8; 33] {
 }
 
 fn cursor_key(name: &str) -> Vec<u8> {
+    prefixed(PREFIX_CURSOR, name)
+}
+
+fn prefixed(prefix: u8, name: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(name.len() + 1);
-    key.push(PREFIX_CURSOR);
+    key.push(prefix);
     key.extend_from_slice(name.as_bytes());
     key
+}
+
+/// Whether sled's files are in `dir`: what `OpenMode::Existing` requires
+/// before it lets sled open (and so create anything in) the directory.
+pub fn has_store_files(dir: &Path) -> bool {
+    dir.join(SLED_DB_FILE).is_file() && dir.join(SLED_CONF_FILE).is_file()
 }
 
 pub struct Store {
@@ -225,8 +287,14 @@ fn encode<T: Encode>(value: &T) -> Vec<u8> {
 }
 
 impl Store {
-    /// Opens (creating if absent) the store in `dir`.
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+    /// Opens the store in `dir`; `mode` says whether one may be created.
+    pub fn open(dir: &Path, mode: OpenMode) -> Result<Store, StoreError> {
+        let no_ledger = || StoreError::NoLedger {
+            dir: dir.to_owned(),
+        };
+        if mode == OpenMode::Existing && !has_store_files(dir) {
+            return Err(no_ledger());
+        }
         let config = sled::Config::new()
             .path(dir)
             .cache_capacity(CACHE_BYTES)
@@ -236,22 +304,26 @@ impl Store {
             .flush_every_ms(None)
             .segment_size(SEGMENT_BYTES);
         let db = config.open().map_err(|source| match &source {
-            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("lock") =>
+            {
                 StoreError::Locked {
                     dir: dir.to_owned(),
+                    pid: lock_holder(&dir.join(SLED_DB_FILE)),
                 }
             }
-            sled::Error::Io(io) if io.to_string().contains("lock") => StoreError::Locked {
-                dir: dir.to_owned(),
-            },
             _ => StoreError::Open {
                 dir: dir.to_owned(),
                 source,
             },
         })?;
         let format = match db.get(KEY_FORMAT)? {
+            // sled's files without a format: not a ledger.
+            None if mode == OpenMode::Existing => return Err(no_ledger()),
             None => {
                 db.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+                db.insert(KEY_IDENTITY, &new_ledger_id())?;
                 db.flush()?;
                 FORMAT_VERSION
             }
@@ -270,6 +342,11 @@ impl Store {
                 found
             }
         };
+        if mode == OpenMode::Create && db.get(KEY_IDENTITY)?.is_none() {
+            // A ledger created before ledgers had ids gets one now.
+            db.insert(KEY_IDENTITY, &new_ledger_id())?;
+            db.flush()?;
+        }
         // Blobs left by an earlier process may not be durable either.
         let syncer = Syncer {
             db: db.clone(),
@@ -287,7 +364,7 @@ impl Store {
     pub fn reopen(dir: &Path) -> Result<Store, StoreError> {
         let mut waited = std::time::Duration::ZERO;
         loop {
-            match Store::open(dir) {
+            match Store::open(dir, OpenMode::Existing) {
                 Err(StoreError::Locked { .. }) if waited < REOPEN_WAIT_MAX => {
                     std::thread::sleep(REOPEN_RETRY_INTERVAL);
                     waited += REOPEN_RETRY_INTERVAL;
@@ -295,6 +372,11 @@ impl Store {
                 result => return result,
             }
         }
+    }
+
+    /// The directory the store was opened in.
+    pub fn dir(&self) -> &Path {
+        &self.syncer.dir
     }
 
     /// The format found on disk when the store was opened.
@@ -505,6 +587,38 @@ impl Store {
         })
     }
 
+    /// The ledger id (written when the ledger was created, or on the first
+    /// writable open of a ledger older than ids); `None` only for such an
+    /// older ledger opened `OpenMode::Existing`.
+    pub fn ledger_id(&self) -> Result<Option<[u8; LEDGER_ID_BYTES]>, StoreError> {
+        match self.db.get(KEY_IDENTITY)? {
+            None => Ok(None),
+            Some(bytes) => bytes
+                .as_ref()
+                .try_into()
+                .map(Some)
+                .map_err(|_| StoreError::Corrupt("the ledger id is not 16 bytes".into())),
+        }
+    }
+
+    /// Records, durably, that the durable consumer `consumer` of `stream`
+    /// feeds this ledger.
+    pub fn put_owner(&self, consumer: &str, stream: &str) -> Result<(), StoreError> {
+        self.db
+            .insert(prefixed(PREFIX_OWNER, consumer), stream.as_bytes())?;
+        self.syncer.sync()
+    }
+
+    /// The stream of the consumer `consumer`, if it was ever recorded.
+    pub fn owner(&self, consumer: &str) -> Result<Option<String>, StoreError> {
+        match self.db.get(prefixed(PREFIX_OWNER, consumer))? {
+            None => Ok(None),
+            Some(bytes) => String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| {
+                StoreError::Corrupt(format!("the stream of consumer {consumer:?} is not UTF-8"))
+            }),
+        }
+    }
+
     /// The consumer cursor `name`, if one was ever stored.
     pub fn cursor(&self, name: &str) -> Result<Option<u64>, StoreError> {
         match self.db.get(cursor_key(name))? {
@@ -560,6 +674,91 @@ impl Store {
             .insert(KEY_FORMAT, &FORMAT_VERSION_UPGRADABLE.to_be_bytes())?;
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// A fresh random ledger id.
+fn new_ledger_id() -> [u8; LEDGER_ID_BYTES] {
+    let mut id = [0u8; LEDGER_ID_BYTES];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+    id
+}
+
+/// The ledger's lock (sled's `flock` on `DIR/db`, module doc) held without
+/// opening the ledger; released when dropped. It stays with the file when
+/// the directory is renamed.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl DirLock {
+    /// Takes the lock of the ledger in `dir` if no process holds it;
+    /// `Ok(None)` when there is no ledger there (nothing to lock), and
+    /// `StoreError::Locked`, naming the holder's pid when the system says,
+    /// when one holds it.
+    pub fn try_acquire(dir: &Path) -> Result<Option<DirLock>, StoreError> {
+        let path = dir.join(SLED_DB_FILE);
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(StoreError::Sled(error.into())),
+        };
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(file) => Ok(Some(DirLock { _file: file })),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(StoreError::Locked {
+                dir: dir.to_owned(),
+                pid: lock_holder(&path),
+            }),
+            Err((_, errno)) => Err(StoreError::Sled(std::io::Error::from(errno).into())),
+        }
+    }
+
+    /// `try_acquire` for a ledger this process has just closed, waiting
+    /// for sled's background threads to let go of it (see `Store::reopen`).
+    pub fn acquire_closed(dir: &Path) -> Result<Option<DirLock>, StoreError> {
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            match DirLock::try_acquire(dir) {
+                Err(StoreError::Locked { .. }) if waited < REOPEN_WAIT_MAX => {
+                    std::thread::sleep(REOPEN_RETRY_INTERVAL);
+                    waited += REOPEN_RETRY_INTERVAL;
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+/// The pid of the process holding a `flock` on `path`, as `/proc/locks`
+/// says (Linux; `None` elsewhere or when it cannot tell). Matched by
+/// device and inode; by inode alone when that names one process (on an
+/// overlay file system `stat` reports another device than the lock).
+fn lock_holder(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    let metadata = std::fs::metadata(path).ok()?;
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let device = format!(
+        "{:02x}:{:02x}",
+        nix::sys::stat::major(metadata.dev()),
+        nix::sys::stat::minor(metadata.dev())
+    );
+    let inode = metadata.ino().to_string();
+    // "1: FLOCK  ADVISORY  WRITE 13237 fe:00:10010670 0 EOF"
+    let holders: Vec<(u32, bool)> = locks
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (kind, pid, file) = (fields.get(1)?, fields.get(4)?, fields.get(5)?);
+            let (dev, ino) = file.rsplit_once(':')?;
+            (*kind == "FLOCK" && ino == inode).then_some((pid.parse().ok()?, dev == device))
+        })
+        .collect();
+    let exact: Vec<u32> = holders.iter().filter(|h| h.1).map(|h| h.0).collect();
+    match (exact.as_slice(), holders.as_slice()) {
+        ([pid], _) => Some(*pid),
+        ([], [(pid, _)]) => Some(*pid),
+        _ => None,
     }
 }
 

@@ -1,5 +1,8 @@
 //! `tla agreement`: validate an agreement file (TOML or JSON) and publish
-//! it as an `agreement.published` event.
+//! it as an `agreement.published` event of a tenant. A version label names
+//! one agreement per tenant for good: the same agreement again is a
+//! duplicate, and other content under a label the tenant already has is
+//! refused rather than silently taking its place.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,7 +13,10 @@ use schemas::{agreement, Event};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Validate an agreement and append it as `agreement.published` for a tenant.
+    /// Validate an agreement and append it as `agreement.published` for a
+    /// tenant; the same agreement again for that tenant is a duplicate, and
+    /// another agreement under a version label the tenant already has is
+    /// refused (use a new label).
     Publish(PublishArgs),
     /// Validate an agreement file without publishing it.
     Check(CheckArgs),
@@ -86,17 +92,10 @@ fn publish(data_dir: &Path, args: PublishArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     // The id is derived from the content, so publishing the same agreement
-    // twice is recognised as the same event.
+    // twice is recognised as the same event (per tenant: the ledger's
+    // idempotency key is (tenant, source, id)).
     let digest = blake3::hash(value.to_string().as_bytes()).to_hex();
     let id = format!("{}/{}", parsed.version, &digest[..16]);
-    let mut ledger = super::open_ledger(data_dir, true)?;
-    if let Some(position) = ledger.find(&args.tenant, &args.source, &id)? {
-        println!(
-            "agreement version {} for {} is already published at ledger position {position}",
-            parsed.version, args.tenant
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
     let now = super::now_micros();
     let time = ledger::rfc3339(now - now.rem_euclid(1_000_000));
     let event_json = agreement::published_event(&value, &args.tenant, &args.source, &id, &time);
@@ -107,6 +106,29 @@ fn publish(data_dir: &Path, args: PublishArgs) -> anyhow::Result<ExitCode> {
             listed.join("; ")
         )
     })?;
+    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Create)?;
+    let same = match ledger.find(&args.tenant, &args.source, &id)? {
+        Some(position) => Some(position),
+        None => match published_version(&ledger, &args.tenant, &parsed.version, &event)? {
+            Some(Published::Same(position)) => Some(position),
+            Some(Published::Other(position)) => anyhow::bail!(
+                "version {} of {} is already published with other content; use a new version \
+                 label (the published one is at ledger position {position}; an agreement in \
+                 force is never replaced under the same label)",
+                parsed.version,
+                args.tenant
+            ),
+            None => None,
+        },
+    };
+    if let Some(position) = same {
+        println!(
+            "agreement version {} for {} is already published at ledger position {position}; \
+             nothing appended",
+            parsed.version, args.tenant
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     match ledger.append(&[event], now)?[0] {
         Outcome::Appended(position) | Outcome::Duplicate(position) => println!(
             "published agreement version {} for {} at ledger position {position}",
@@ -114,4 +136,51 @@ fn publish(data_dir: &Path, args: PublishArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A version label of a tenant's agreement found in the ledger.
+enum Published {
+    /// Published with the same agreement, at this position.
+    Same(u64),
+    /// Published with another agreement, at this position.
+    Other(u64),
+}
+
+/// Whether `tenant` has an agreement with the version label `version` in
+/// the ledger (from any source, `tla agreement publish` or the service),
+/// and whether it is `event`'s agreement. Reads the tenant's entries only.
+fn published_version(
+    ledger: &ledger::Ledger,
+    tenant: &str,
+    version: &str,
+    event: &Event,
+) -> anyhow::Result<Option<Published>> {
+    let ours = agreement_of(event.canonical())
+        .context("the agreement.published event has no agreement")?;
+    let mut other = None;
+    for entry in ledger.tenant_entries(tenant) {
+        let entry = entry?;
+        let position = entry.record.position;
+        let Some(stored) = agreement_of(&entry.record.event) else {
+            continue;
+        };
+        if stored["version"].as_str() != Some(version) {
+            continue;
+        }
+        if stored == ours {
+            return Ok(Some(Published::Same(position)));
+        }
+        other.get_or_insert(position);
+    }
+    Ok(other.map(Published::Other))
+}
+
+/// The agreement of a stored `agreement.published` event (canonical JSON),
+/// `None` for any other event.
+fn agreement_of(canonical: &[u8]) -> Option<serde_json::Value> {
+    let mut event: serde_json::Value = serde_json::from_slice(canonical).ok()?;
+    if event["type"] != "agreement.published" {
+        return None;
+    }
+    Some(event["data"]["agreement"].take())
 }

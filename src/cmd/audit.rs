@@ -42,7 +42,7 @@ enum Finding {
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let verifier = super::key::load_verifier(&args.key)?;
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let Some((_, note)) = ledger.latest_checkpoint()? else {
         anyhow::bail!(
             "the ledger at {} has no signed checkpoint; the operator signs one with `tla checkpoint --key FILE`",

@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let note = match &args.key {
         Some(path) if !args.latest => {
             let signer = super::key::load_signer(path)?;

@@ -28,7 +28,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--at: {e:#}; write it like 2026-03-01T12:00:00+01:00"))?,
         None => super::now_micros().div_euclid(1_000_000),
     };
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     if !ledger.tenants().contains_key(&args.tenant) {
         anyhow::bail!(
             "the ledger has no entries for tenant {:?}; `tla log --limit 5` shows which tenants it has",

@@ -1,6 +1,12 @@
 //! `tla demo`: the tour of the product on the embedded default. Builds a
 //! seeded, realistic year of events for the municipalities of a regional IT
 //! cooperation in a fresh ledger, verifies it, and says what to try next.
+//!
+//! The ledger is built in a staging directory beside `--data-dir` and
+//! swapped in with one atomic rename only once it verified, while the demo
+//! holds the previous demo ledger's lock (`Target`): a running `tla serve`
+//! or `tla view` over it makes the demo refuse before it changes anything,
+//! and a crash leaves the old ledger or the new one, never half.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -48,7 +54,8 @@ pub struct Args {
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    prepare_dir(data_dir)?;
+    // Refuse before any work when the directory is held or not the demo's.
+    let target = Target::claim(data_dir)?;
     let config = DemoConfig {
         seed: args.seed,
         tenants: args.tenants as usize,
@@ -67,7 +74,16 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         history.periods.last().map_or("", String::as_str),
         args.seed
     );
-    let mut ledger = super::open_ledger(data_dir, true)?;
+    // Built beside the target and swapped in whole: until then the
+    // previous demo (if any) stays as it was, and a failure or a crash
+    // leaves it so.
+    let staging = target.staging()?;
+    let mut ledger = super::open_ledger(staging.path(), ledger::OpenMode::Create)?;
+    std::fs::write(
+        staging.path().join(DEMO_MARKER),
+        "This ledger was made by `tla demo`; running the demo again replaces it.\n",
+    )
+    .with_context(|| format!("cannot write to {}", staging.path().display()))?;
     let bar = super::progress(events.len() as u64, "appending");
     let mut appended = 0u64;
     for batch in events.chunks(DEMO_BATCH_EVENTS_MAX) {
@@ -80,15 +96,17 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     println!(
-        "Appended {appended} entries to the ledger in {} (one durable group commit per {} events).",
+        "Appended {appended} entries to a new ledger for {} (one durable group commit per {} events).",
         data_dir.display(),
         DEMO_BATCH_EVENTS_MAX
     );
     let (reports, anchors) = issue_reports(&mut ledger, &history.tenants, &history.periods)?;
-    let verifier = sign_checkpoint(data_dir, &ledger)?;
+    let verifier = sign_checkpoint(staging.path(), &ledger)?;
     if !verify_all(&ledger, &reports)? {
         return Ok(ExitCode::from(1));
     }
+    drop(ledger);
+    target.swap_in(staging)?;
     println!();
     print_table(&events);
     print_deviations(&reports, &history.periods);
@@ -106,6 +124,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_default();
     print_next_steps(data_dir, &args, started, &example);
     if args.serve {
+        let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
         let source = Arc::new(view::LedgerSource::owning(ledger).with_verifier(Some(verifier)));
         let issued: Vec<_> = reports.into_iter().zip(anchors).collect();
         source
@@ -153,10 +172,53 @@ fn sign_checkpoint(data_dir: &Path, ledger: &ledger::Ledger) -> anyhow::Result<V
     Ok(signer.verifier())
 }
 
-/// Makes `dir` an empty directory for the demo, refusing to touch a ledger
-/// the demo did not make.
-fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() {
+/// What the demo's data directory held when the demo claimed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prior {
+    /// Nothing, or an empty directory: the new ledger is renamed onto it,
+    /// which fails if another process filled it in the meantime.
+    Vacant,
+    /// A ledger `tla demo` made: swapped out under its lock, then removed.
+    Demo,
+}
+
+/// The data directory the demo replaces, held for the whole run: the
+/// previous demo ledger's lock (sled's, `ledger::DirLock`) keeps every
+/// other process out of it until the new one is in place, and a process
+/// holding it (a `tla serve` or `tla view` over it) makes the demo refuse
+/// before it touches anything.
+struct Target {
+    /// The directory (absolute when it exists, so that it has a name and a
+    /// parent even for `--data-dir .`).
+    dir: std::path::PathBuf,
+    prior: Prior,
+    _lock: Option<ledger::DirLock>,
+}
+
+impl Target {
+    /// Claims `dir`, refusing a directory that holds anything `tla demo`
+    /// did not make, and one whose ledger another process holds.
+    fn claim(dir: &Path) -> anyhow::Result<Target> {
+        if !dir.exists() {
+            return Ok(Target {
+                dir: dir.to_owned(),
+                prior: Prior::Vacant,
+                _lock: None,
+            });
+        }
+        let lock = match ledger::DirLock::try_acquire(dir) {
+            Ok(lock) => lock,
+            Err(ledger::StoreError::Locked { pid, .. }) => anyhow::bail!(
+                "the ledger in {} is held by {}; `tla demo` replaces a demo ledger only when \
+                 no process holds it, so stop that process first (or pass another \
+                 --data-dir, for example --data-dir tla-demo); nothing was changed",
+                dir.display(),
+                super::holder_of(dir, pid)
+            ),
+            Err(error) => {
+                return Err(error).with_context(|| format!("cannot lock {}", dir.display()))
+            }
+        };
         let is_demo = dir.join(DEMO_MARKER).exists();
         let is_empty = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read {}", dir.display()))?
@@ -169,18 +231,103 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
                 dir.display()
             );
         }
-        if is_demo {
-            std::fs::remove_dir_all(dir)
-                .with_context(|| format!("cannot remove the previous demo in {}", dir.display()))?;
-        }
+        let dir = std::fs::canonicalize(dir)
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
+        let prior = if is_demo { Prior::Demo } else { Prior::Vacant };
+        Ok(Target {
+            dir,
+            prior,
+            _lock: lock,
+        })
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    std::fs::write(
-        dir.join(DEMO_MARKER),
-        "This ledger was made by `tla demo`; running the demo again replaces it.\n",
-    )
-    .with_context(|| format!("cannot write to {}", dir.display()))?;
-    Ok(())
+
+    /// A new, empty directory beside the target (same file system, so the
+    /// swap is a rename), removed again if the demo stops before the swap.
+    fn staging(&self) -> anyhow::Result<tempfile::TempDir> {
+        let parent = match self.dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let name = self
+            .dir
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "tla-data".into());
+        tempfile::Builder::new()
+            .prefix(&format!(".{name}{STAGING_INFIX}"))
+            .tempdir_in(parent)
+            .with_context(|| format!("cannot create a directory in {}", parent.display()))
+    }
+
+    /// Puts the finished ledger in `staging` (closed by the caller) in
+    /// place of the target in one rename, and removes the previous demo.
+    fn swap_in(self, staging: tempfile::TempDir) -> anyhow::Result<()> {
+        // From here the staging directory is removed only once swapped out.
+        let staging = staging.keep();
+        // Nobody opens the new ledger until it is in place.
+        let new_lock = ledger::DirLock::acquire_closed(&staging)
+            .with_context(|| format!("cannot lock the new ledger in {}", staging.display()))?;
+        match self.prior {
+            Prior::Vacant => std::fs::rename(&staging, &self.dir).with_context(|| {
+                format!(
+                    "cannot move the new demo ledger from {} to {} (did another process \
+                     create a ledger there meanwhile?); it was left in {}",
+                    staging.display(),
+                    self.dir.display(),
+                    staging.display()
+                )
+            })?,
+            Prior::Demo => {
+                exchange(&staging, &self.dir)?;
+                // `staging` now holds the previous demo, still locked by us.
+                std::fs::remove_dir_all(&staging).with_context(|| {
+                    format!(
+                        "the new demo ledger is in {}, but the previous one could not be \
+                         removed from {}; delete that directory",
+                        self.dir.display(),
+                        staging.display()
+                    )
+                })?;
+            }
+        }
+        drop(new_lock);
+        Ok(())
+    }
+}
+
+/// Between the target's name and the random suffix of the staging
+/// directory: `.tla-data.demo-XXXXXX` beside `tla-data` (docs/OPERATIONS.md
+/// says to delete one that a crash left behind).
+const STAGING_INFIX: &str = ".demo-";
+
+/// Swaps two directories in one atomic step (Linux `renameat2` with
+/// `RENAME_EXCHANGE`): every process sees either the old ledger or the new
+/// one at `target`, never none or half.
+#[cfg(target_os = "linux")]
+fn exchange(staging: &Path, target: &Path) -> anyhow::Result<()> {
+    use nix::fcntl::{renameat2, RenameFlags};
+    renameat2(None, staging, None, target, RenameFlags::RENAME_EXCHANGE).with_context(|| {
+        format!(
+            "cannot swap the new demo ledger in {} with the previous one in {} (the file \
+             system must support renameat2 RENAME_EXCHANGE); the previous demo is unchanged",
+            staging.display(),
+            target.display()
+        )
+    })
+}
+
+/// Elsewhere no atomic swap exists: the previous demo is renamed aside,
+/// then the new one into place (a crash between the two leaves the target
+/// missing, with both ledgers beside it).
+#[cfg(not(target_os = "linux"))]
+fn exchange(staging: &Path, target: &Path) -> anyhow::Result<()> {
+    let aside = staging.with_extension("old");
+    std::fs::rename(target, &aside)
+        .and_then(|()| std::fs::rename(staging, target))
+        .and_then(|()| std::fs::rename(&aside, staging))
+        .with_context(|| format!("cannot replace {}", target.display()))
 }
 
 fn validate(values: &[serde_json::Value]) -> anyhow::Result<Vec<Event>> {

@@ -91,7 +91,7 @@ pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn export(data_dir: &Path, args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let Some((issued_at, report)) = super::report::last_issued(&ledger, &args.tenant, args.period)?
     else {
         bail!(

@@ -18,7 +18,7 @@ pub struct Args {
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let tenant = args.tenant.as_deref();
     let Some(path) = args.out else {
         let stdout = std::io::stdout();

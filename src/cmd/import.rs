@@ -26,7 +26,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let (name, bytes) = read_input(&args.file)?;
     // A refused import leaves no trace, not even an empty ledger.
     let created = !data_dir.exists();
-    let mut ledger = super::open_ledger(data_dir, true)?;
+    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Create)?;
     let plan = match import::plan(&ledger, &bytes, super::now_micros()) {
         Ok(plan) => plan,
         Err(error) => {
@@ -72,10 +72,19 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes the ledger directory this import created, when it appends nothing.
+/// Removes the ledger directory this import created, when it appends
+/// nothing; under the ledger's lock, so that a process that opened the new
+/// ledger in the meantime keeps it.
 fn discard_if_created(ledger: ledger::Ledger, dir: &Path, created: bool) -> anyhow::Result<()> {
     drop(ledger);
     if created {
+        let _lock = ledger::DirLock::acquire_closed(dir).with_context(|| {
+            format!(
+                "the empty ledger this import created in {} was opened by another process; \
+                 it is left in place",
+                dir.display()
+            )
+        })?;
         std::fs::remove_dir_all(dir).with_context(|| {
             format!(
                 "cannot remove the empty ledger it created in {}",

@@ -58,7 +58,7 @@ fn parse_instant(text: &str) -> Result<i64, String> {
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let entries: Box<dyn Iterator<Item = Result<Entry, LedgerError>>> = match &args.tenant {
         Some(tenant) => Box::new(ledger.tenant_entries(tenant)),
         None => Box::new(ledger.entries(args.from)),

@@ -187,7 +187,7 @@ fn print_proof(fields: &[(&str, serde_json::Value)], json: bool, check: String) 
 }
 
 fn make_inclusion(data_dir: &Path, args: &MakeInclusionArgs) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let size = args.size.unwrap_or(ledger.size());
     if args.seq >= size {
         anyhow::bail!(
@@ -220,7 +220,7 @@ fn make_inclusion(data_dir: &Path, args: &MakeInclusionArgs) -> anyhow::Result<E
 }
 
 fn make_consistency(data_dir: &Path, args: &MakeConsistencyArgs) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let to = args.to.unwrap_or(ledger.size());
     if args.from == 0 || args.from > to || to > ledger.size() {
         anyhow::bail!(

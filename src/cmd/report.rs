@@ -85,7 +85,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let (Some(tenant), Some(period)) = (args.tenant, args.period) else {
         bail!("--tenant and --period are required");
     };
-    let ledger = match super::open_ledger(data_dir, false) {
+    let ledger = match super::open_ledger(data_dir, ledger::OpenMode::Existing) {
         Ok(ledger) => ledger,
         // A running service holds the ledger: ask it (the whole ledger only).
         Err(error) => match args.as_of.is_none().then(|| {
@@ -237,7 +237,7 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
-    let mut ledger = super::open_ledger(data_dir, false)?;
+    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let report = generate(&ledger, &args.tenant, args.period, None, Horizon::Now)?;
     if report.preliminary {
         bail!(
@@ -418,7 +418,7 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             given.manifest.report_digest
         );
     }
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let size = given.manifest.ledger_size;
     let regenerated =
         regenerate(&ledger, &given).with_context(|| format!("{name}: regenerating the report"))?;

@@ -404,7 +404,7 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
 /// Opens the ledger for a service and loads every entry into a live
 /// projection.
 fn open_and_load(data_dir: &Path) -> anyhow::Result<(Ledger, Arc<Live>)> {
-    let ledger = super::open_ledger(data_dir, true)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Create)?;
     let live = Arc::new(Live::new());
     follow_from(&live, &ledger, 0)?;
     tracing::info!(entries = ledger.size(), "live projection loaded");
@@ -649,6 +649,9 @@ impl Writing {
             ));
             let error = match task.await {
                 Ok(Ok(())) => return Ok(()),
+                // Refused its consumer (one consumer, one ledger): a restart
+                // would be refused again, so the service stops instead.
+                Ok(Err(error)) if refused_consumer(&error) => return Err(error),
                 Ok(Err(error)) => format!("{error:#}"),
                 Err(joined) => match joined.try_into_panic() {
                     Ok(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
@@ -694,6 +697,17 @@ impl Writing {
             tracing::info!("ledger reopened; restarting the ledger writer");
         }
     }
+}
+
+/// Whether the writer stopped because its consumer belongs to another
+/// ledger (`ingest::binding`), which no restart changes.
+fn refused_consumer(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<writer::WriterError>(),
+            Some(writer::WriterError::Binding(refusal)) if refusal.is_refusal()
+        )
+    })
 }
 
 /// The text of a panic's payload.

@@ -17,7 +17,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = args.export {
         return verify_export(&path);
     }
-    let size = super::open_ledger(data_dir, false)?.size();
+    let size = super::open_ledger(data_dir, ledger::OpenMode::Existing)?.size();
     let bar = super::progress(size, "verifying");
     let result = ledger::Ledger::verify_dir(data_dir, |n| bar.set_position(n))?;
     bar.finish_and_clear();

@@ -53,7 +53,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(super::key::load_verifier)
         .transpose()?;
-    let ledger = super::open_ledger(data_dir, false)?;
+    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let source = LedgerSource::owning(ledger).with_verifier(verifier);
     serve(Arc::new(source), args.listen)?;
     Ok(ExitCode::SUCCESS)

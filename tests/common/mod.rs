@@ -51,15 +51,20 @@ impl Env {
     pub fn exported_events(&self) -> Vec<serde_json::Value> {
         let run = self.run(&["export"]);
         run.assert_code(0);
-        run.stdout
-            .lines()
-            .skip(1)
-            .map(|line| {
-                let line: serde_json::Value = serde_json::from_str(line).expect("export line");
-                serde_json::from_str(line["event"].as_str().expect("event string")).expect("event")
-            })
-            .collect()
+        export_events(&run.stdout)
     }
+}
+
+/// The events of a `tla export` output, as JSON values.
+pub fn export_events(export: &str) -> Vec<serde_json::Value> {
+    export
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let line: serde_json::Value = serde_json::from_str(line).expect("export line");
+            serde_json::from_str(line["event"].as_str().expect("event string")).expect("event")
+        })
+        .collect()
 }
 
 pub struct Run {
@@ -298,9 +303,17 @@ pub struct Service {
 impl Service {
     /// Starts `tla ARGS --listen 127.0.0.1:PORT` in `env` and waits for /healthz.
     pub fn start(env: &Env, args: &[&str]) -> Service {
+        Service::start_in(env, &env.data_dir(), args)
+    }
+
+    /// `start` over the data directory `data_dir` instead of `env`'s.
+    pub fn start_in(env: &Env, data_dir: &Path, args: &[&str]) -> Service {
         let port = free_port();
-        let mut command = env.tla();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tla"));
         command
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env_remove("TLA_DATA_DIR")
             .args(args)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"));
@@ -500,15 +513,33 @@ pub fn seed_agreements(env: &Env, tenants: &[&str]) {
         event["data"]["agreement"].to_string().as_bytes(),
     );
     for tenant in tenants {
-        env.run(&[
-            "agreement",
-            "publish",
-            file.to_str().unwrap(),
-            "--tenant",
-            tenant,
-        ])
-        .assert_code(0);
+        publish_agreement(env, &file, tenant).assert_code(0);
     }
+}
+
+/// `tla agreement publish FILE --tenant TENANT` in `env`.
+pub fn publish_agreement(env: &Env, file: &Path, tenant: &str) -> Run {
+    env.run(&[
+        "agreement",
+        "publish",
+        file.to_str().unwrap(),
+        "--tenant",
+        tenant,
+    ])
+}
+
+/// `tla serve` over `env`'s data directory against `nats`, with `env`'s
+/// tokens (`write_tokens`) and `extra` arguments.
+pub fn start_serve(env: &Env, nats: &Nats, extra: &[&str]) -> Service {
+    let tokens = write_tokens(env);
+    let args = [
+        "serve",
+        "--nats",
+        &nats.url(),
+        "--tokens",
+        tokens.to_str().unwrap(),
+    ];
+    Service::start(env, &[&args[..], extra].concat())
 }
 
 /// A valid `agreement.published` for `tenant`: service `epost`, 24x7

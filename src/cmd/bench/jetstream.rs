@@ -117,9 +117,12 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
         let (publish, raw, ours) = runtime.block_on(async {
             let client = async_nats::connect(&url).await?;
             let js = jetstream::new(client.clone());
-            // Fresh streams each round.
+            // Fresh streams each round, and no binding of the default
+            // consumer to the previous round's ledger (one consumer, one
+            // ledger: ingest::binding).
             let _ = js.delete_stream("BENCH_RAW").await;
             let _ = js.delete_stream(nats::EVENTS_STREAM).await;
+            let _ = js.delete_key_value(ingest::binding::BINDINGS_BUCKET).await;
             js.create_stream(stream::Config {
                 name: "BENCH_RAW".into(),
                 subjects: vec!["raw.*".into()],
