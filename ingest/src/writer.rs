@@ -374,25 +374,29 @@ impl Writer {
         let name = self.config.consumer.clone();
         let failed = |e: &dyn std::fmt::Display| Transient(format!("consumer {name}: {e}"));
         let mut deliver_policy = DeliverPolicy::All;
-        if !self.in_order {
-            if let Ok(mut existing) = stream.get_consumer::<pull::Config>(&name).await {
-                let info = existing.info().await.map_err(|e| failed(&e))?;
-                if info.num_ack_pending > 0 {
-                    let first = info.ack_floor.stream_sequence + 1;
-                    tracing::info!(
-                        consumer = %name,
-                        unacknowledged = info.num_ack_pending,
-                        from = first,
-                        "redelivering from the first unacknowledged message, in stream order"
-                    );
-                    stream
-                        .delete_consumer(&name)
-                        .await
-                        .map_err(|e| failed(&e))?;
-                    deliver_policy = DeliverPolicy::ByStartSequence {
-                        start_sequence: first,
-                    };
-                }
+        if !self.in_order
+            && consumer_exists(&stream, &name)
+                .await
+                .map_err(|e| failed(&e))?
+        {
+            // Any failure here is retried: skipping the check would risk
+            // handling the stream out of order.
+            let info = stream.consumer_info(&name).await.map_err(|e| failed(&e))?;
+            if info.num_ack_pending > 0 {
+                let first = info.ack_floor.stream_sequence + 1;
+                tracing::info!(
+                    consumer = %name,
+                    unacknowledged = info.num_ack_pending,
+                    from = first,
+                    "redelivering from the first unacknowledged message, in stream order"
+                );
+                stream
+                    .delete_consumer(&name)
+                    .await
+                    .map_err(|e| failed(&e))?;
+                deliver_policy = DeliverPolicy::ByStartSequence {
+                    start_sequence: first,
+                };
             }
         }
         let config = pull::Config {
@@ -945,6 +949,20 @@ fn apply(
         head,
         tree_root,
     })
+}
+
+/// Whether the stream has a consumer named `name`.
+async fn consumer_exists(
+    stream: &async_nats::jetstream::stream::Stream,
+    name: &str,
+) -> Result<bool, async_nats::Error> {
+    let mut names = stream.consumer_names();
+    while let Some(found) = names.next().await {
+        if found? == name {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A valid event of a batch: (index in the batch, event, when received).
