@@ -596,6 +596,24 @@ impl Ledger {
         if commit.is_empty() {
             return Ok(outcomes);
         }
+        let agreed = events
+            .iter()
+            .filter(|e| e.event_type == schemas::EventType::AgreementPublished)
+            .map(|e| e.tenant.clone());
+        let agreed: Vec<String> = agreed.collect();
+        self.apply_commit((commit, new_keys, new_tenants, new_head, leaves), agreed)?;
+        Ok(outcomes)
+    }
+
+    /// Writes a built append (one atomic batch, unsynced) and updates what
+    /// this handle knows: keys, refusals, agreements, tenant heads, head,
+    /// the Merkle edge. A failed write poisons the ledger.
+    fn apply_commit(
+        &mut self,
+        finished: writer::Finished,
+        agreed: Vec<String>,
+    ) -> Result<(), LedgerError> {
+        let (mut commit, new_keys, new_tenants, new_head, leaves) = finished;
         let mut edge = self.edge.clone();
         commit.tiles = edge.push_all(&leaves);
         let refused: Vec<[u8; 32]> = commit.refused.iter().map(|(d, _)| *d).collect();
@@ -613,17 +631,59 @@ impl Ledger {
                 keys.refusals.insert(digest);
             }
         }
-        for event in events {
-            if event.event_type == schemas::EventType::AgreementPublished {
-                self.agreements.insert(event.tenant.clone(), true);
-            }
+        for tenant in agreed {
+            self.agreements.insert(tenant, true);
         }
         self.tenants.extend(new_tenants);
         self.head = new_head;
         self.edge = edge;
-        Ok(outcomes)
+        Ok(())
     }
 
+    /// Applies records another ledger made, byte for byte: a replica
+    /// following the leader's commit log, or a restore. Each comes with the
+    /// hash the leader computed for it, and is checked before it is taken:
+    /// that it decodes, is in the one canonical record form, hashes to the
+    /// leader's hash (so an altered record is caught at itself, not only
+    /// at the next one's link), extends this ledger (position, ledger
+    /// chain, tenant chain, record time), and holds an event of its tenant.
+    /// The records before the first one that fails are applied (one atomic
+    /// batch, unsynced like `append_unsynced`), none from it on, and the
+    /// error names its position. Returns the ledger's head after them.
+    pub fn apply_records_unsynced<R: AsRef<[u8]>>(
+        &mut self,
+        records: &[(R, Hash)],
+    ) -> Result<Head, ReplicaError> {
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(LedgerError::Poisoned.into());
+        }
+        if records.len() > APPEND_EVENTS_MAX {
+            return Err(LedgerError::TooLarge(records.len()).into());
+        }
+        let mut pending = writer::Pending::new(&self.tenants, self.head, 0);
+        let mut agreed = Vec::new();
+        let mut refused = None;
+        for (offset, (bytes, hash)) in records.iter().enumerate() {
+            let bytes = bytes.as_ref();
+            let position = self.head.size + offset as u64;
+            match check_record(&mut pending, (bytes, *hash), position) {
+                Ok(Some(tenant)) => agreed.push(tenant),
+                Ok(None) => {}
+                Err(detail) => {
+                    refused = Some(ReplicaError::Refused { position, detail });
+                    break;
+                }
+            }
+        }
+        let finished = pending.finish();
+        if finished.0.layout.is_some() {
+            self.apply_commit(finished, agreed)?;
+        }
+        match refused {
+            Some(error) => Err(error),
+            None => Ok(self.head),
+        }
+    }
     /// Appends batches in a pipeline: each batch is applied while the one
     /// before it is being synced on a second thread, and `durable` gets
     /// each batch's outcomes, in order, only once that batch is on disk.
@@ -985,6 +1045,60 @@ fn skew(event: &Event, judged_at: i64, against: &'static str) -> Rejection {
         now: rfc3339(judged_at),
         against,
     }
+}
+
+/// Why replicated records were not (all) applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    #[error(
+        "the replicated record for ledger position {position} was refused: {detail}; \
+         nothing from it on was applied"
+    )]
+    Refused { position: u64, detail: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Checks one replicated record (`Ledger::apply_records_unsynced`) and
+/// adds it to the append being built; returns its tenant when it is an
+/// `agreement.published`, or what is wrong with it. A refused record
+/// leaves the append as it was.
+fn check_record(
+    pending: &mut writer::Pending<'_>,
+    (bytes, leader_hash): (&[u8], Hash),
+    position: u64,
+) -> Result<Option<String>, String> {
+    let computed = record::hash(bytes);
+    if computed != leader_hash {
+        return Err(format!(
+            "its bytes hash to {computed}, but the leader's hash of it is {leader_hash}: \
+             altered on the way"
+        ));
+    }
+    let fields = record::Fields::decode(bytes).map_err(|e| format!("not a record: {e}"))?;
+    if fields.tenant.is_empty() || fields.tenant.len() > record::TENANT_LEN_MAX {
+        return Err(format!("its tenant is {} bytes long", fields.tenant.len()));
+    }
+    if fields.event.len() > record::EVENT_LEN_MAX {
+        return Err(format!("its event is {} bytes long", fields.event.len()));
+    }
+    // The bytes stored are the canonical encoding of the fields, so the
+    // hash this ledger computes is the one the leader computed.
+    let mut canonical = Vec::with_capacity(bytes.len());
+    fields.encode_into(&mut canonical);
+    if canonical != bytes {
+        return Err("its bytes are not the canonical encoding of its fields".into());
+    }
+    let key = StoredKey::parse(fields.event, position).map_err(|e| e.to_string())?;
+    if key.tenant != fields.tenant {
+        return Err(format!(
+            "the record's tenant is {} but its event's is {}",
+            fields.tenant, key.tenant
+        ));
+    }
+    let agreement = is_agreement(fields.event, position).map_err(|e| e.to_string())?;
+    pending.add_record(&fields, dedup::fingerprint(&key.source, &key.id))?;
+    Ok(agreement.then(|| fields.tenant.to_owned()))
 }
 
 /// The dedup index and the refused events' digests (`Ledger::keys`).

@@ -843,3 +843,107 @@ fn has_agreement_is_found_in_the_tenant_entries_and_learnt_from_appends() {
     assert!(ledger.has_agreement("alver").unwrap());
     assert!(!ledger.has_agreement("fedje").unwrap());
 }
+
+/// The stored record bytes of entries `from..` of a ledger, each with
+/// its hash.
+fn records_from(ledger: &Ledger, from: u64) -> Vec<(Vec<u8>, Hash)> {
+    ledger
+        .entries(from)
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (entry.record.encode(), entry.hash)
+        })
+        .collect()
+}
+
+#[test]
+fn a_replica_applying_the_records_byte_for_byte_has_the_same_head_and_tree() {
+    let (_dir, leader) = ledger_with(2500);
+    let records = records_from(&leader, 0);
+    let replica_dir = tempfile::tempdir().unwrap();
+    let mut replica = Ledger::open(replica_dir.path()).unwrap();
+    // In uneven pieces, as a follower receives them.
+    for piece in [
+        &records[..1],
+        &records[1..700],
+        &records[700..2499],
+        &records[2499..],
+    ] {
+        replica.apply_records_unsynced(piece).unwrap();
+    }
+    replica.syncer().sync().unwrap();
+    assert_eq!(replica.head(), leader.head());
+    assert_eq!(
+        replica.merkle_root(2500).unwrap(),
+        leader.merkle_root(2500).unwrap()
+    );
+    assert_eq!(records_from(&replica, 0), records);
+    assert_eq!(replica.verify(|_| {}).unwrap().unwrap().size, 2500);
+    // It knows the keys too: the leader's events are duplicates there.
+    let outcomes = replica.append(&events(3), NOW).unwrap();
+    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Duplicate(_))));
+    drop(replica);
+    let reopened = Ledger::open(replica_dir.path()).unwrap();
+    assert_eq!(reopened.head(), leader.head());
+}
+
+#[test]
+fn a_replica_refuses_a_record_that_does_not_extend_it_and_applies_nothing_from_it_on() {
+    let (_dir, leader) = ledger_with(300);
+    let records = records_from(&leader, 0);
+    type Batch = Vec<(Vec<u8>, Hash)>;
+    let check = |mut batch: Batch, tamper: &dyn Fn(&mut Batch), expect: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut replica = Ledger::open(dir.path()).unwrap();
+        tamper(&mut batch);
+        let error = replica.apply_records_unsynced(&batch).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains(expect), "{text}");
+        assert!(
+            matches!(error, ReplicaError::Refused { position: 200, .. }),
+            "{text}"
+        );
+        // The records before it are applied, none from it on.
+        replica.syncer().sync().unwrap();
+        assert_eq!(replica.size(), 200);
+        assert_eq!(replica.verify(|_| {}).unwrap().unwrap().size, 200);
+        drop(replica);
+        assert_eq!(Ledger::open(dir.path()).unwrap().size(), 200);
+    };
+    // Each tampering re-hashes what it changed, as a forger would, but
+    // for the first: an altered byte the leader's hash catches.
+    let rehashed = |batch: &mut Batch, bytes: Vec<u8>| {
+        batch[200] = (bytes.clone(), record::hash(&bytes));
+    };
+    let flip_event = |batch: &mut Batch| {
+        let last = batch[200].0.len() - 3;
+        batch[200].0[last] ^= 1;
+    };
+    let skip = |batch: &mut Batch| {
+        batch.remove(200);
+    };
+    let foreign_tenant = |batch: &mut Batch| {
+        let mut record = Record::decode(&batch[200].0).unwrap();
+        record.tenant = "modalen".into();
+        rehashed(batch, record.encode());
+    };
+    let long_tenant = |batch: &mut Batch| {
+        let mut bytes = batch[200].0.clone();
+        bytes[108] = 200; // a tenant length no record may have
+        rehashed(batch, bytes);
+    };
+    let other_time = |batch: &mut Batch| {
+        let mut record = Record::decode(&batch[200].0).unwrap();
+        record.record_time -= 1;
+        rehashed(batch, record.encode());
+    };
+    check(records.clone(), &flip_event, "altered on the way");
+    check(records.clone(), &skip, "carries position 201, expected 200");
+    check(
+        records.clone(),
+        &foreign_tenant,
+        "the record's tenant is modalen",
+    );
+    check(records.clone(), &long_tenant, "not a record");
+    check(records, &other_time, "record time is before");
+}

@@ -96,11 +96,10 @@ impl<'a> Pending<'a> {
 
     /// Chains one event; returns its position.
     pub fn add(&mut self, event: &Event, fingerprint: u64) -> u64 {
-        let position = self.head.size;
         let tenant = self.tenant_index(&event.tenant);
         let tenant_head = self.heads[tenant];
         let fields = record::Fields {
-            position,
+            position: self.head.size,
             record_time: self.record_time,
             prev_hash: self.head.hash,
             tenant_seq: tenant_head.next_seq,
@@ -108,11 +107,78 @@ impl<'a> Pending<'a> {
             tenant: &event.tenant,
             event: event.canonical(),
         };
+        self.push(tenant, &fields, fingerprint).0
+    }
+
+    /// Adds a record another ledger made (a replica applying the commit
+    /// log), after checking that it extends this one exactly: its
+    /// position, both chains and its record time. Returns its position and
+    /// hash, or what does not match.
+    pub fn add_record(
+        &mut self,
+        fields: &record::Fields<'_>,
+        fingerprint: u64,
+    ) -> Result<(u64, Hash), String> {
+        let expected = self.head.size;
+        if fields.position != expected {
+            return Err(format!(
+                "carries position {}, expected {expected}",
+                fields.position
+            ));
+        }
+        if fields.prev_hash != self.head.hash {
+            return Err(format!(
+                "links to previous hash {}, but the entry before it hashes to {}",
+                fields.prev_hash, self.head.hash
+            ));
+        }
+        let last_time = self.head.last_record_time.unwrap_or(i64::MIN);
+        if fields.record_time < last_time {
+            return Err("its record time is before the previous entry's".into());
+        }
+        // Looked up without adding the tenant: a refused record leaves
+        // nothing behind.
+        let tenant_head = match self.tenant_indexes.get(fields.tenant) {
+            Some(&index) => self.heads[index],
+            None => self
+                .committed
+                .get(fields.tenant)
+                .copied()
+                .unwrap_or(TenantHead {
+                    next_seq: 0,
+                    last_hash: ZERO_HASH,
+                }),
+        };
+        if fields.tenant_seq != tenant_head.next_seq {
+            return Err(format!(
+                "carries tenant sequence {}, expected {} for tenant {}",
+                fields.tenant_seq, tenant_head.next_seq, fields.tenant
+            ));
+        }
+        if fields.tenant_prev_hash != tenant_head.last_hash {
+            return Err(format!(
+                "links to the tenant's previous hash {}, but tenant {}'s last entry hashes to {}",
+                fields.tenant_prev_hash, fields.tenant, tenant_head.last_hash
+            ));
+        }
+        let tenant = self.tenant_index(fields.tenant);
+        Ok(self.push(tenant, fields, fingerprint))
+    }
+
+    /// Puts a checked record into its tenant's block and moves the heads.
+    fn push(
+        &mut self,
+        tenant: usize,
+        fields: &record::Fields<'_>,
+        fingerprint: u64,
+    ) -> (u64, Hash) {
+        let position = fields.position;
+        let tenant_head = self.heads[tenant];
         let open = self.open[tenant].get_or_insert_with(|| Open {
             first: position,
             block: block::Builder::new(),
         });
-        let (hash, leaf): (Hash, _) = open.block.push(&fields);
+        let (hash, leaf): (Hash, _) = open.block.push(fields);
         self.leaves.push(leaf);
         let full = open.block.len() == block::BLOCK_ENTRIES_MAX
             || open.block.bytes_len() >= block::BLOCK_BYTES_MAX;
@@ -126,12 +192,12 @@ impl<'a> Pending<'a> {
         self.head = Head {
             size: position + 1,
             hash,
-            last_record_time: Some(self.record_time),
+            last_record_time: Some(fields.record_time),
         };
         self.layout.tenant_of.push(tenant as u16);
         self.layout.fingerprints.push(fingerprint);
         self.new_keys.push((fingerprint, position));
-        position
+        (position, hash)
     }
 
     /// Closes the tenant's open block.
