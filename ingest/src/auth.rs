@@ -1,13 +1,24 @@
-//! Bearer tokens of the HTTP receivers, from a TOML file: each token is
-//! allowed a set of tenants, and a request that would write any other
-//! tenant is refused whole.
+//! Bearer tokens, from a TOML file: each token may write some tenants and
+//! read some tenants (`docs/OPERATIONS.md`, pinned in `shared/spec/CLI.md`).
+//! A request that would write a tenant its token may not write is refused
+//! whole; reads are checked per tenant by the read side.
 //!
 //! ```toml
 //! [[token]]
 //! name = "zabbix"                  # who holds it; appears in the logs
 //! token = "a long random secret"
-//! tenants = ["alver", "fedje"]     # or ["*"] for every tenant
+//! write = ["alver", "fedje"]       # or ["*"] for every tenant; `tenants` is a synonym
+//! read = ["alver"]                 # tenants whose reports it may read
+//!
+//! [[token]]
+//! name = "revisor"
+//! token = "another long random secret"
+//! role = "auditor"                 # reads every tenant, writes none
 //! ```
+//!
+//! Writing a tenant does not imply reading it: a monitoring system sends
+//! events but has no business reading reports. A token with neither list
+//! (and no role) may do nothing.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -30,20 +41,68 @@ struct File {
 struct Entry {
     name: String,
     token: String,
-    tenants: Vec<String>,
+    write: Option<Vec<String>>,
+    /// The earlier spelling of `write`.
+    tenants: Option<Vec<String>>,
+    read: Option<Vec<String>>,
+    role: Option<Role>,
 }
 
-/// Who a token belongs to and what it may write.
+/// A role that sets both lists at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads every tenant, writes none: an auditor, inside or outside.
+    Auditor,
+}
+
+/// Which tenants a grant covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tenants {
+    None,
+    Some(BTreeSet<String>),
+    /// `"*"`: every tenant.
+    All,
+}
+
+impl Tenants {
+    pub fn contains(&self, tenant: &str) -> bool {
+        match self {
+            Tenants::None => false,
+            Tenants::Some(tenants) => tenants.contains(tenant),
+            Tenants::All => true,
+        }
+    }
+
+    /// The list of a token file's entry; an empty list is a mistake rather
+    /// than a way to say "none" (leave the key out for that).
+    fn from_list(list: Option<Vec<String>>, at: &str) -> Result<Tenants, String> {
+        match list {
+            None => Ok(Tenants::None),
+            Some(list) if list.is_empty() => Err(format!(
+                "{at}: empty; name tenants or \"*\", or leave it out"
+            )),
+            Some(list) if list.iter().any(|t| t == "*") => Ok(Tenants::All),
+            Some(list) => Ok(Tenants::Some(list.into_iter().collect())),
+        }
+    }
+}
+
+/// Who a token belongs to and what it may write and read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub name: String,
-    /// `None`: every tenant.
-    pub tenants: Option<BTreeSet<String>>,
+    pub write: Tenants,
+    pub read: Tenants,
 }
 
 impl Grant {
-    pub fn allows(&self, tenant: &str) -> bool {
-        self.tenants.as_ref().is_none_or(|t| t.contains(tenant))
+    pub fn may_write(&self, tenant: &str) -> bool {
+        self.write.contains(tenant)
+    }
+
+    pub fn may_read(&self, tenant: &str) -> bool {
+        self.read.contains(tenant)
     }
 }
 
@@ -75,7 +134,7 @@ impl Tokens {
     /// Parses a token file's text; the error names the entry and field.
     pub fn parse(text: &str) -> Result<Tokens, String> {
         let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-        let mut entries = Vec::new();
+        let mut entries: Vec<(String, Grant)> = Vec::new();
         for (index, entry) in file.token.into_iter().enumerate() {
             let at = format!("token[{index}] ({:?})", entry.name);
             if entry.token.len() < TOKEN_LEN_MIN {
@@ -86,19 +145,7 @@ impl Tokens {
             if entries.iter().any(|(t, _)| *t == entry.token) {
                 return Err(format!("{at}.token: the same token is listed twice"));
             }
-            if entry.tenants.is_empty() {
-                return Err(format!("{at}.tenants: empty; name tenants or \"*\""));
-            }
-            let tenants = if entry.tenants.iter().any(|t| t == "*") {
-                None
-            } else {
-                Some(entry.tenants.into_iter().collect())
-            };
-            let grant = Grant {
-                name: entry.name,
-                tenants,
-            };
-            entries.push((entry.token, grant));
+            entries.push((entry.token.clone(), grant(entry, &at)?));
         }
         Ok(Tokens { entries })
     }
@@ -113,6 +160,35 @@ impl Tokens {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// The grant of one entry of a token file.
+fn grant(entry: Entry, at: &str) -> Result<Grant, String> {
+    let write = match (entry.write, entry.tenants) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{at}: both `write` and `tenants` (its earlier spelling); keep `write`"
+            ))
+        }
+        (Some(list), None) => Tenants::from_list(Some(list), &format!("{at}.write"))?,
+        (None, list) => Tenants::from_list(list, &format!("{at}.tenants"))?,
+    };
+    let read = Tenants::from_list(entry.read, &format!("{at}.read"))?;
+    match entry.role {
+        None => Ok(Grant {
+            name: entry.name,
+            write,
+            read,
+        }),
+        Some(Role::Auditor) if write != Tenants::None || read != Tenants::None => Err(format!(
+            "{at}.role: an auditor reads every tenant and writes none; drop `write` and `read`"
+        )),
+        Some(Role::Auditor) => Ok(Grant {
+            name: entry.name,
+            write: Tenants::None,
+            read: Tenants::All,
+        }),
     }
 }
 
@@ -164,9 +240,39 @@ mod tests {
         )
         .unwrap();
         let a = tokens.grant("0123456789abcdef").unwrap();
-        assert!(a.allows("alver") && !a.allows("fedje"));
-        assert!(tokens.grant("fedcba9876543210").unwrap().allows("fedje"));
+        assert!(a.may_write("alver") && !a.may_write("fedje"));
+        assert!(!a.may_read("alver"), "writing does not imply reading");
+        assert!(tokens.grant("fedcba9876543210").unwrap().may_write("fedje"));
         assert!(tokens.grant("0123456789abcdeX").is_none());
         assert!(tokens.grant("").is_none());
+    }
+
+    #[test]
+    fn write_read_and_the_auditor_role() {
+        let entry = |body: &str| format!("[[token]]\nname='t'\ntoken='0123456789abcdef'\n{body}\n");
+        let grant = |body: &str| {
+            let tokens = Tokens::parse(&entry(body)).unwrap_or_else(|e| panic!("{body}: {e}"));
+            tokens.grant("0123456789abcdef").unwrap().clone()
+        };
+        let both = grant("write=['alver']\nread=['alver','fedje']");
+        assert_eq!(both.write, Tenants::Some(["alver".to_owned()].into()));
+        assert!(both.may_read("fedje") && !both.may_write("fedje"));
+        let auditor = grant("role='auditor'");
+        assert_eq!((auditor.write, auditor.read), (Tenants::None, Tenants::All));
+        let nothing = grant("");
+        assert_eq!(
+            (nothing.write, nothing.read),
+            (Tenants::None, Tenants::None)
+        );
+        check(
+            &entry("write=['a']\ntenants=['a']"),
+            Err("both `write` and `tenants`"),
+        );
+        check(&entry("read=[]"), Err(".read: empty"));
+        check(
+            &entry("role='auditor'\nwrite=['a']"),
+            Err("an auditor reads every tenant"),
+        );
+        check(&entry("role='admin'"), Err("unknown variant"));
     }
 }

@@ -450,7 +450,7 @@ fn at_the_door(ingest: &Ingest, grant: &Grant, events: &[Event], now: i64) -> Re
     };
     let mut forbidden = Vec::new();
     for (index, event) in events.iter().enumerate() {
-        if !grant.allows(&event.tenant) {
+        if !grant.may_write(&event.tenant) {
             let detail = format!(
                 "token {:?} may not write tenant {:?}",
                 grant.name, event.tenant
