@@ -849,26 +849,7 @@ fn apply(
     inputs: &[Input],
     cursor: (&str, u64),
 ) -> Result<Applied, LedgerError> {
-    let mut refused = Vec::new();
-    // Valid events still in the running: (index, event, received).
-    let mut candidates = Vec::with_capacity(inputs.len());
-    for (index, input) in inputs.iter().enumerate() {
-        let judged = input
-            .received
-            .clone()
-            .map_err(|error| (subject_tenant(&input.subject).to_owned(), vec![error]))
-            .and_then(|received| {
-                validate(&input.subject, &input.payload).map(|event| (event, received))
-            });
-        match judged {
-            Ok((event, received)) => candidates.push((index, event, received)),
-            Err((tenant, errors)) => refused.push(Refused {
-                index,
-                tenant,
-                errors,
-            }),
-        }
-    }
+    let (mut candidates, mut refused) = validated(inputs);
     // Valid events refused, with the reason: remembered with the append.
     let mut remembered: Vec<(Event, String)> = Vec::new();
     // Each round refuses at least one candidate or appends, so this ends.
@@ -896,27 +877,23 @@ fn apply(
         match ledger.append_unsynced_with(&events, options) {
             Ok(outcomes) => break (outcomes, events),
             Err(LedgerError::Rejected(rejected)) => {
-                let mut reasons: Vec<Option<Rejection>> = vec![None; events.len()];
+                let admitted = indexes.into_iter().zip(events).zip(received);
+                let admitted = admitted.map(|((index, event), at)| (index, event, at));
+                candidates = Vec::with_capacity(rejected.len());
+                let mut reasons: Vec<Option<Rejection>> = vec![None; admitted.len()];
                 for (i, rejection) in rejected {
                     reasons[i] = Some(rejection);
                 }
-                candidates = Vec::with_capacity(events.len());
-                let admitted = indexes.into_iter().zip(events).zip(received);
-                for (((index, event), received), reason) in admitted.zip(reasons) {
+                for (candidate, reason) in admitted.zip(reasons) {
                     match reason {
-                        None => candidates.push((index, event, received)),
+                        None => candidates.push(candidate),
                         Some(rejection) => {
                             // An earlier refusal is remembered already.
                             let remember = !matches!(rejection, Rejection::RefusedBefore { .. });
+                            let (index, event, _) = candidate;
                             let reason = rejection.to_string();
-                            refuse(
-                                &mut refused,
-                                &mut remembered,
-                                index,
-                                event,
-                                reason,
-                                remember,
-                            );
+                            let (to, memory) = (&mut refused, &mut remembered);
+                            refuse(to, memory, index, event, reason, remember);
                         }
                     }
                 }
@@ -967,6 +944,30 @@ async fn consumer_exists(
 
 /// A valid event of a batch: (index in the batch, event, when received).
 type Candidate = (usize, Event, i64);
+
+/// The batch's messages as valid events (`Candidate`s) and the refused.
+fn validated(inputs: &[Input]) -> (Vec<Candidate>, Vec<Refused>) {
+    let mut candidates = Vec::with_capacity(inputs.len());
+    let mut refused = Vec::new();
+    for (index, input) in inputs.iter().enumerate() {
+        let judged = input
+            .received
+            .clone()
+            .map_err(|error| (subject_tenant(&input.subject).to_owned(), vec![error]))
+            .and_then(|received| {
+                validate(&input.subject, &input.payload).map(|event| (event, received))
+            });
+        match judged {
+            Ok((event, received)) => candidates.push((index, event, received)),
+            Err((tenant, errors)) => refused.push(Refused {
+                index,
+                tenant,
+                errors,
+            }),
+        }
+    }
+    (candidates, refused)
+}
 
 /// A valid event the service path refuses: (index in the batch, event, why).
 type Inadmissible = (usize, Event, String);
