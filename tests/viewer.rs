@@ -42,7 +42,7 @@ fn the_demo_serves_the_viewer_and_every_page_stays_local() {
         assert_eq!(got.header("content-type"), expected, "{path}");
         assert_eq!(
             got.header("content-security-policy"),
-            projector::viewer::CONTENT_SECURITY_POLICY,
+            web::viewer::CONTENT_SECURITY_POLICY,
             "{path}"
         );
         assert_eq!(got.header("x-content-type-options"), "nosniff", "{path}");

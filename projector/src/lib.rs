@@ -11,15 +11,13 @@
 //! pass over the events (with `quality` for what is set aside), then
 //! `availability`, `incident`, `governance` and `contact` per period, and
 //! `report` for the document and its digest; `engine` ties them together.
-//! `render` and `viewer` are the read side for people: renderings of a
-//! report, and the web viewer (the one module here that does I/O, at its
-//! edge: an axum router over a [`viewer::ViewerSource`]).
+//! `render` turns a report into documents for people (Markdown, HTML,
+//! CSV), and `alert` finds the 75% warnings and breaches an incident has
+//! had by a given moment.
 //!
-//! The read side of the running service sits beside the engine: `alert`
-//! (pure: the 75% warnings and breaches an incident has had by a given
-//! moment), `live` (the tenants' events followed in memory, reports
-//! computed on demand) and `service` (the HTTP routes over it, and the
-//! refresher that keeps current months computed and hands out alerts).
+//! The crate does no I/O and has no async runtime: the web viewer, the
+//! live projection and the HTTP API that serve these reports live in the
+//! `web` crate.
 
 pub mod agreement;
 pub mod alert;
@@ -31,14 +29,11 @@ pub mod error;
 pub mod governance;
 pub mod incident;
 pub mod interval;
-pub mod live;
 pub mod period;
 pub mod projection;
 pub mod quality;
 pub mod render;
 pub mod report;
-pub mod service;
-pub mod viewer;
 
 pub use engine::compute;
 pub use error::ReportError;

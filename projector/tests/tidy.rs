@@ -1,4 +1,5 @@
-//! Repository rules for the projector, as a test: every Rust file opens
+//! Repository rules for the projector and the crates beside it
+//! (`CRATES`), as a test: every Rust file opens
 //! with a `//!` paragraph; no `dbg!` or `todo!`; no `.unwrap()` or
 //! `.expect(` in library code outside its `#[cfg(test)]` module (a library
 //! either handles the case or says in a comment why it cannot happen, with
@@ -17,17 +18,32 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The crates these rules cover, as directories of the workspace: the
+/// engine and the library crates that grew out of it.
+const CRATES: [&str; 2] = ["projector", "web"];
+
 #[test]
 fn tidy() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("projector sits in the workspace");
+    let mut problems = Vec::new();
+    for krate in CRATES {
+        check(&workspace.join(krate), &mut problems);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The rules for one crate at `root`, each broken one added to `problems`.
+fn check(root: &Path, problems: &mut Vec<String>) {
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
     rust_files(&root.join("tests"), &mut files);
-    let mut problems = Vec::new();
+    assert!(!files.is_empty(), "no Rust files under {}", root.display());
     for path in &files {
         let text = std::fs::read_to_string(path).expect("read");
         let name = path
-            .strip_prefix(root)
+            .strip_prefix(root.parent().unwrap_or(root))
             .unwrap_or(path)
             .display()
             .to_string();
@@ -49,5 +65,4 @@ fn tidy() {
             }
         }
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -18,8 +18,8 @@ use anyhow::Context;
 use ingest::demo::{self, DemoConfig};
 use ledger::checkpoint::{Signer, Verifier};
 use ledger::Outcome;
-use projector::viewer::Anchor;
 use schemas::Event;
+use web::viewer::Anchor;
 
 use super::{report, view};
 

@@ -24,10 +24,10 @@ use ingest::metrics::Metrics;
 use ingest::{nats, writer};
 use ledger::checkpoint::Verifier;
 use ledger::Ledger;
-use projector::live::Live;
 use projector::LedgerEvent;
 use schemas::Event;
 use tokio::sync::watch;
+use web::live::Live;
 
 mod server;
 
@@ -248,7 +248,7 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 &link,
                 &metrics,
             )))
-            .merge(projector::service::router(Arc::clone(&live)))
+            .merge(web::service::router(Arc::clone(&live)))
             .merge(viewer)
             .merge(operations(&health, &metrics, Some(&live)));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
@@ -316,7 +316,7 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
                     link: Some(link.clone()),
                     writer: Some(Arc::clone(&writer_state)),
                 };
-                let app = projector::service::router(Arc::clone(&live))
+                let app = web::service::router(Arc::clone(&live))
                     .merge(viewer)
                     .merge(operations(&health, &metrics, Some(&live)));
                 Some(spawn_http(
@@ -376,7 +376,7 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
             link: link.clone(),
             writer: None,
         };
-        let app = projector::service::router(Arc::clone(&live))
+        let app = web::service::router(Arc::clone(&live))
             .merge(viewer)
             .merge(operations(&health, &metrics, Some(&live)));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
@@ -755,7 +755,7 @@ fn reopen(ledger: &writer::SharedLedger, data_dir: &Path, live: &Live) -> anyhow
 /// latest checkpoint's signature with `verifier` when given.
 fn viewer(ledger: &writer::SharedLedger, verifier: Option<Verifier>) -> Router {
     let source = super::view::LedgerSource::new(Arc::clone(ledger)).with_verifier(verifier);
-    projector::viewer::router(Arc::new(source))
+    web::viewer::router(Arc::new(source))
 }
 
 /// The public half of the writer's signing key, if it has one.
@@ -829,7 +829,7 @@ async fn refresh(live: Arc<Live>, client: async_nats::Client, shutdown: watch::R
                 .map_err(|e| e.to_string())
         }
     };
-    projector::service::refresh(live, publish, shutdown).await;
+    web::service::refresh(live, publish, shutdown).await;
 }
 
 /// What `/healthz` looks at.

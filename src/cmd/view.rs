@@ -19,12 +19,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::Context;
 use ledger::checkpoint::Verifier;
 use ledger::Ledger;
-use projector::viewer::{
+use projector::{LedgerEvent, Period, ReportError};
+use schemas::EventData;
+use web::viewer::{
     self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SignatureCheck, SourceError,
     VerificationFacts, ViewerSource,
 };
-use projector::{LedgerEvent, Period, ReportError};
-use schemas::EventData;
 
 use super::report::{self, Horizon};
 

@@ -256,7 +256,7 @@ fn record(fields: &[String]) -> String {
 }
 
 /// A field, quoted when RFC 4180 requires it.
-pub(crate) fn field(s: &str) -> String {
+pub fn field(s: &str) -> String {
     if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

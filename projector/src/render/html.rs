@@ -35,7 +35,7 @@ pub fn content_security_policy() -> &'static str {
     })
 }
 
-pub(crate) const STYLE: &str = r#"
+pub const STYLE: &str = r#"
 :root{--fg:#1b1b1b;--muted:#555;--line:#c8c8c8;--bad:#a10d0d;--good:#1b6130;--note:#fff3c4;--note-line:#a67c00}
 *{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
@@ -132,7 +132,7 @@ fn header(out: &mut String, report: &Report, lang: Lang, title: &str) {
     ));
 }
 
-pub(crate) fn deviations(out: &mut String, report: &Report, lang: Lang) {
+pub fn deviations(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "deviations", t.deviations);
     let rows = super::deviation_rows(report, lang);
@@ -184,7 +184,7 @@ fn deviation_row(out: &mut String, r: &DeviationRow, head: &[&str; 6]) {
     out.push_str("</tr>\n");
 }
 
-pub(crate) fn availability(out: &mut String, report: &Report, lang: Lang) {
+pub fn availability(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "availability", t.availability);
     let rows = super::availability_rows(report, lang);
@@ -237,7 +237,7 @@ fn availability_row(out: &mut String, r: &AvailabilityRow<'_>, head: &[&str; 7],
     out.push_str("</tr>\n");
 }
 
-pub(crate) fn incidents(out: &mut String, report: &Report, t: &Text) {
+pub fn incidents(out: &mut String, report: &Report, t: &Text) {
     section_start(out, "incidents", t.incidents);
     let rows = super::incident_rows(report);
     if rows.is_empty() {
@@ -281,7 +281,7 @@ pub(crate) fn incidents(out: &mut String, report: &Report, t: &Text) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-pub(crate) fn data_quality(out: &mut String, report: &Report, lang: Lang) {
+pub fn data_quality(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "data-quality", t.data_quality);
     let q = &report.data_quality;
@@ -308,7 +308,7 @@ pub(crate) fn data_quality(out: &mut String, report: &Report, lang: Lang) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-pub(crate) fn manifest(out: &mut String, report: &Report, lang: Lang) {
+pub fn manifest(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     let m = &report.manifest;
     out.push_str(&format!(
@@ -381,7 +381,7 @@ fn td(out: &mut String, label: &str, class: &str, html: &str) {
 
 /// Text as HTML text or attribute value: `&`, `<`, `>`, `"` and `'`
 /// become character references.
-pub(crate) fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

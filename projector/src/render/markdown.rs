@@ -228,7 +228,7 @@ fn line(out: &mut String, block: &str) {
 
 /// Report data as Markdown text: characters that could start markup or
 /// end a table cell are backslash-escaped, line breaks become spaces.
-pub(crate) fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -11,11 +11,14 @@
 //! written for people); `markdown`, `html` and `csv` only lay it out, and
 //! `text` holds every word in both languages. The JSON report stays the
 //! record: these renderings add nothing to it and are not digested.
+//! `html` (its escaping, stylesheet and sections) and `text` are public
+//! because the web viewer (crate `web`) lays out its pages from the same
+//! pieces, so a report reads the same in the viewer and in a file.
 
 mod csv;
-pub(crate) mod html;
+pub mod html;
 mod markdown;
-pub(crate) mod text;
+pub mod text;
 
 use std::fmt;
 use std::str::FromStr;
@@ -257,7 +260,7 @@ fn met_label(met: bool, lang: Lang) -> &'static str {
 }
 
 /// The figures of the summary line.
-pub(crate) struct Summary {
+pub struct Summary {
     pub services: usize,
     pub guarantees: usize,
     pub met: usize,
@@ -265,7 +268,7 @@ pub(crate) struct Summary {
     pub deviations: usize,
 }
 
-pub(crate) fn summary(report: &Report) -> Summary {
+pub fn summary(report: &Report) -> Summary {
     let guaranteed: Vec<bool> = report
         .services
         .iter()
@@ -299,7 +302,7 @@ fn title(report: &Report, lang: Lang) -> String {
 }
 
 /// The preliminary note, naming the horizon when the manifest has one.
-pub(crate) fn preliminary_note(report: &Report, lang: Lang) -> String {
+pub fn preliminary_note(report: &Report, lang: Lang) -> String {
     let horizon = report.manifest.horizon.as_deref().map(|h| {
         let w = when(h, &report.timezone);
         format!("{} ({})", w.local, w.utc)
@@ -317,7 +320,7 @@ fn period_utc(report: &Report) -> String {
 }
 
 /// One availability row, written for people.
-pub(crate) struct AvailabilityRow<'a> {
+pub struct AvailabilityRow<'a> {
     pub service: &'a str,
     pub target: String,
     /// "–" when nothing was measurable.
@@ -373,7 +376,7 @@ fn incident_rows(report: &Report) -> Vec<(&str, &str, &IncidentCounts)> {
 }
 
 /// One deviation, with everything a reader needs worked out.
-pub(crate) struct DeviationRow {
+pub struct DeviationRow {
     /// 1-based, in report order.
     pub number: usize,
     pub when: When,
@@ -385,7 +388,7 @@ pub(crate) struct DeviationRow {
     pub measured: String,
 }
 
-pub(crate) fn deviation_rows(report: &Report, lang: Lang) -> Vec<DeviationRow> {
+pub fn deviation_rows(report: &Report, lang: Lang) -> Vec<DeviationRow> {
     let rows = report.deviations.iter().enumerate();
     rows.map(|(i, d)| deviation_row(report, i + 1, d, lang))
         .collect()
@@ -457,7 +460,7 @@ fn availability_pair(report: &Report, service: &str, lang: Lang) -> (String, Str
 
 /// The fields of a deviation besides `kind` and `at`, flattened.
 #[derive(Default)]
-pub(crate) struct Fields<'a> {
+pub struct Fields<'a> {
     pub service: Option<&'a str>,
     /// The incident, window or meeting id, or the role of a contact.
     pub id: &'a str,
@@ -469,7 +472,7 @@ pub(crate) struct Fields<'a> {
     pub vacant: Option<i64>,
 }
 
-pub(crate) fn fields(d: &Deviation) -> Fields<'_> {
+pub fn fields(d: &Deviation) -> Fields<'_> {
     match d {
         Deviation::AvailabilityBelowTarget { service, .. } => Fields {
             service: Some(service),
@@ -536,7 +539,7 @@ fn horizon(report: &Report, lang: Lang) -> String {
 }
 
 /// `value`, or "–" when empty (a ledger root not yet filled in).
-pub(crate) fn or_dash(value: &str) -> &str {
+pub fn or_dash(value: &str) -> &str {
     if value.is_empty() {
         "–"
     } else {

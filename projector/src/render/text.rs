@@ -15,7 +15,7 @@
 use super::Lang;
 
 /// The fixed labels of one language.
-pub(crate) struct Text {
+pub struct Text {
     pub title: &'static str,
     pub preliminary: &'static str,
     pub tenant: &'static str,
@@ -88,7 +88,7 @@ pub(crate) struct Text {
     pub csv_header: [&'static str; 18],
 }
 
-pub(crate) const NN: Text = Text {
+pub const NN: Text = Text {
     title: "Tenestenivårapport",
     preliminary: "Førebels",
     tenant: "Kunde",
@@ -177,7 +177,7 @@ pub(crate) const NN: Text = Text {
     ],
 };
 
-pub(crate) const EN: Text = Text {
+pub const EN: Text = Text {
     title: "Service level report",
     preliminary: "Preliminary",
     tenant: "Tenant",
@@ -267,7 +267,7 @@ pub(crate) const EN: Text = Text {
 };
 
 impl Lang {
-    pub(crate) fn text(self) -> &'static Text {
+    pub fn text(self) -> &'static Text {
         match self {
             Lang::Nn => &NN,
             Lang::En => &EN,
@@ -277,7 +277,7 @@ impl Lang {
 
 /// The name of month `m` (1-12), Nynorsk in lower case as written in
 /// running text, English capitalised.
-pub(crate) fn month(lang: Lang, m: u32) -> Option<&'static str> {
+pub fn month(lang: Lang, m: u32) -> Option<&'static str> {
     const NN_MONTHS: [&str; 12] = [
         "januar",
         "februar",
@@ -314,7 +314,7 @@ pub(crate) fn month(lang: Lang, m: u32) -> Option<&'static str> {
 }
 
 /// "1 teneste" / "3 tenester"; "1 service" / "3 services".
-pub(crate) fn services(lang: Lang, n: usize) -> String {
+pub fn services(lang: Lang, n: usize) -> String {
     match (lang, n) {
         (Lang::Nn, 1) => "1 teneste".to_string(),
         (Lang::Nn, n) => format!("{n} tenester"),
@@ -324,7 +324,7 @@ pub(crate) fn services(lang: Lang, n: usize) -> String {
 }
 
 /// The summary sentence of the report.
-pub(crate) fn summary(lang: Lang, s: &super::Summary) -> String {
+pub fn summary(lang: Lang, s: &super::Summary) -> String {
     let services = services(lang, s.services);
     let deviations = match (lang, s.deviations) {
         (Lang::Nn, n) => format!("{n} avvik"),
@@ -347,7 +347,7 @@ pub(crate) fn summary(lang: Lang, s: &super::Summary) -> String {
 
 /// The note under the title of a preliminary report; `horizon` is the
 /// generation instant, already formatted (local and UTC).
-pub(crate) fn preliminary_note(lang: Lang, horizon: Option<&str>) -> String {
+pub fn preliminary_note(lang: Lang, horizon: Option<&str>) -> String {
     match (lang, horizon) {
         (Lang::Nn, Some(h)) => format!(
             "Rapporten er rekna ut før perioden var slutt, med det som var kjent per {h}. Tala kan endre seg."
@@ -365,7 +365,7 @@ pub(crate) fn preliminary_note(lang: Lang, horizon: Option<&str>) -> String {
 }
 
 /// The short name of a deviation kind, as in the report's `kind`.
-pub(crate) fn kind_label(lang: Lang, kind: &str) -> &'static str {
+pub fn kind_label(lang: Lang, kind: &str) -> &'static str {
     let (nn, en) = match kind {
         "availability_below_target" => ("Tilgjengelegheit under mål", "Availability below target"),
         "maintenance_short_notice" => (
@@ -384,7 +384,7 @@ pub(crate) fn kind_label(lang: Lang, kind: &str) -> &'static str {
 }
 
 /// The data a deviation's phrases are built from, as plain strings.
-pub(crate) struct Subject<'a> {
+pub struct Subject<'a> {
     pub service: &'a str,
     pub id: &'a str,
     pub priority: &'a str,
@@ -395,7 +395,7 @@ pub(crate) struct Subject<'a> {
 }
 
 /// One sentence saying what happened.
-pub(crate) fn describe(lang: Lang, kind: &str, s: &Subject<'_>) -> String {
+pub fn describe(lang: Lang, kind: &str, s: &Subject<'_>) -> String {
     let Subject {
         service,
         id,
@@ -458,7 +458,7 @@ pub(crate) fn describe(lang: Lang, kind: &str, s: &Subject<'_>) -> String {
 
 /// What the agreement asks for, for deviations whose target is not a
 /// figure of the report (availability shows its percentages instead).
-pub(crate) fn target(lang: Lang, kind: &str, priority: &str) -> String {
+pub fn target(lang: Lang, kind: &str, priority: &str) -> String {
     let (nn, en) = match kind {
         "maintenance_short_notice" => ("Varsel i tide", "Notice in time"),
         "response_breach" => return pick_owned(lang, "Responstid", "response time", priority),
@@ -477,7 +477,7 @@ pub(crate) fn target(lang: Lang, kind: &str, priority: &str) -> String {
 
 /// What was measured, for deviations whose measure is not a figure of
 /// the report; `duration` is the formatted vacant time of a contact.
-pub(crate) fn measured(lang: Lang, kind: &str, duration: &str) -> String {
+pub fn measured(lang: Lang, kind: &str, duration: &str) -> String {
     let (nn, en) = match kind {
         "maintenance_short_notice" => ("For seint varsla", "Announced too late"),
         "response_breach" | "resolution_breach" => ("Overskriden", "Exceeded"),
@@ -495,7 +495,7 @@ pub(crate) fn measured(lang: Lang, kind: &str, duration: &str) -> String {
 }
 
 /// "teneste epost" / "service epost".
-pub(crate) fn service_scope(lang: Lang, service: &str) -> String {
+pub fn service_scope(lang: Lang, service: &str) -> String {
     match lang {
         Lang::Nn => format!("teneste {service}"),
         Lang::En => format!("service {service}"),
@@ -503,7 +503,7 @@ pub(crate) fn service_scope(lang: Lang, service: &str) -> String {
 }
 
 /// One line explaining a set-aside reason of SEMANTICS.md section 11.
-pub(crate) fn reason(lang: Lang, code: &str) -> &'static str {
+pub fn reason(lang: Lang, code: &str) -> &'static str {
     let (nn, en) = match code {
         "unknown_service" => (
             "Gjeld ei teneste som ikkje var med i avtalen som galdt då.",
@@ -534,7 +534,7 @@ pub(crate) fn reason(lang: Lang, code: &str) -> &'static str {
 }
 
 /// The sentence above the set-aside list.
-pub(crate) fn set_aside(lang: Lang, n: u64) -> String {
+pub fn set_aside(lang: Lang, n: u64) -> String {
     match (lang, n) {
         (Lang::Nn, 1) => {
             "1 melding vart sett til side. Ho står i loggen, men tel ikkje med i tala:".to_string()
@@ -553,7 +553,7 @@ pub(crate) fn set_aside(lang: Lang, n: u64) -> String {
 
 /// How to check the report; `code` wraps the command for the format
 /// (backticks in Markdown, `<code>` in HTML).
-pub(crate) fn verify_hint(lang: Lang, size: u64, code: fn(&str) -> String) -> String {
+pub fn verify_hint(lang: Lang, size: u64, code: fn(&str) -> String) -> String {
     match lang {
         Lang::Nn => format!(
             "Slik kontrollerer du rapporten: lagre JSON-utgåva av han ({}) og køyr {}. Rapporten blir då rekna ut på nytt frå dei same {size} oppføringane i loggen og må gje same kontrollsum.",

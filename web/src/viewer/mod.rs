@@ -30,7 +30,7 @@ mod words;
 
 use std::sync::Arc;
 
-use crate::{LedgerEvent, Period, Report};
+use projector::{LedgerEvent, Period, Report};
 
 pub use self::months::periods_of;
 pub use self::report::{judge, Verdict};

@@ -4,8 +4,8 @@
 //! [`STYLESHEET_PATH`] so that the pages need no inline style and the
 //! Content-Security-Policy can forbid everything but this origin.
 
-use crate::render::html::{escape, STYLE};
-use crate::render::Lang;
+use projector::render::html::{escape, STYLE};
+use projector::render::Lang;
 
 use super::words::words;
 

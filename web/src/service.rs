@@ -25,10 +25,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use crate::alert::Alert;
 use crate::live::{Live, LiveError};
-use crate::render::{Format, Lang};
-use crate::{Period, ReportError};
+use projector::alert::Alert;
+use projector::render::{Format, Lang};
+use projector::{Period, ReportError};
 
 /// How often the refresher recomputes current months and scans for alerts.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
@@ -153,7 +153,7 @@ async fn report(
     let computed = tokio::task::spawn_blocking(move || live.report(&tenant, period, now)).await;
     match computed {
         Ok(Ok(report)) => {
-            let bytes = crate::render::render(&report, format, lang);
+            let bytes = projector::render::render(&report, format, lang);
             let mut response = bytes.into_response();
             let headers = response.headers_mut();
             headers.insert(
@@ -161,7 +161,7 @@ async fn report(
                 HeaderValue::from_static(format.content_type()),
             );
             if format == Format::Html {
-                let policy = crate::render::html::content_security_policy();
+                let policy = projector::render::html::content_security_policy();
                 // The policy is ASCII built from a base64 hash.
                 if let Ok(policy) = HeaderValue::from_str(policy) {
                     headers.insert(header::CONTENT_SECURITY_POLICY, policy);

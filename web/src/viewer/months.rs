@@ -4,10 +4,10 @@
 use chrono_tz::Tz;
 use schemas::EventData;
 
-use crate::agreement::Versions;
-use crate::render::html::escape;
-use crate::render::{period_label, Lang};
-use crate::{LedgerEvent, Period};
+use projector::agreement::Versions;
+use projector::render::html::escape;
+use projector::render::{period_label, Lang};
+use projector::{LedgerEvent, Period};
 
 use super::page::{self, href, Crumb, Frame};
 use super::words::{self, words};

@@ -11,13 +11,13 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use ingest::demo::{self, DemoConfig};
-use projector::viewer::{
-    self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SignatureCheck, SourceError,
-    VerificationFacts, ViewerSource,
-};
 use projector::{Input, LedgerEvent, Period, Report};
 use serde_json::json;
 use tower::ServiceExt;
+use web::viewer::{
+    self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SignatureCheck, SourceError,
+    VerificationFacts, ViewerSource,
+};
 
 /// A person's name with markup, assigned in alver, to see it escaped.
 const HOSTILE_PERSON: &str = "<b>Eve & \"Mallory\"</b>";
@@ -475,7 +475,7 @@ fn the_months_listed_run_to_the_last_issued_or_the_last_fact() {
 
 #[test]
 fn judge_names_every_problem() {
-    use projector::viewer::{judge, Verdict};
+    use web::viewer::{judge, Verdict};
     let source = memory(false);
     let period: Period = "2025-12".parse().unwrap();
     let (report, anchor) = &source.issued[&("alver".to_string(), period)];

@@ -3,11 +3,11 @@
 //! contacts of the period, downloads, and the verification panel with
 //! [`judge`]'s verdict once the reader asked for it.
 
-use crate::contact::{Roster, Side};
-use crate::render::html::{self, escape};
-use crate::render::{period_label, Lang};
-use crate::report::{Deviation, IncidentCounts, Report};
-use crate::Period;
+use projector::contact::{Roster, Side};
+use projector::render::html::{self, escape};
+use projector::render::{period_label, Lang};
+use projector::report::{Deviation, IncidentCounts, Report};
+use projector::Period;
 
 use super::page::{self, href, Crumb, Frame};
 use super::words::{self, words};
@@ -117,7 +117,7 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
         body.push_str(&format!(
             "<p class=\"preliminary\" role=\"note\"><strong>{}.</strong> {}</p>\n",
             escape(t.preliminary),
-            escape(&crate::render::preliminary_note(report, lang))
+            escape(&projector::render::preliminary_note(report, lang))
         ));
     }
     let (class, badge) = if report.deviations.is_empty() {
@@ -128,9 +128,9 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
     body.push_str(&format!(
         "<p class=\"summary\"><span class=\"badge {class}\" id=\"status\">{}</span> {}</p>\n",
         escape(&badge),
-        escape(&crate::render::text::summary(
+        escape(&projector::render::text::summary(
             lang,
-            &crate::render::summary(report)
+            &projector::render::summary(report)
         ))
     ));
     downloads(&mut body, lang, &path, report);
@@ -309,7 +309,7 @@ fn deviation_list(out: &mut String, report: &Report, lang: Lang, list: &[&Deviat
         out.push_str(&format!("<p class=\"good\">{}</p>\n", escape(ok)));
         return;
     }
-    let rows = crate::render::deviation_rows(report, lang);
+    let rows = projector::render::deviation_rows(report, lang);
     out.push_str("<ul>\n");
     for d in list {
         let Some(i) = report.deviations.iter().position(|x| x == *d) else {
@@ -355,7 +355,7 @@ fn verification(out: &mut String, p: &ReportPage<'_>, path: &str) {
         (w.issued_at, issued),
         (w.prefix_size, m.ledger_size.to_string()),
         (w.prefix_root, code(&m.ledger_root)),
-        (w.tree_root, code(crate::render::or_dash(&m.tree_root))),
+        (w.tree_root, code(projector::render::or_dash(&m.tree_root))),
         (w.engine_version, escape(&m.engine_version)),
     ];
     if let Some((f, _)) = &p.verification {

@@ -2,9 +2,9 @@
 //! agreement, at any instant (the always-current overview of responsible
 //! persons the agreement promises), from `contact::roster`.
 
-use crate::contact::{Roster, Side};
-use crate::render::html::escape;
-use crate::render::{when, Lang};
+use projector::contact::{Roster, Side};
+use projector::render::html::escape;
+use projector::render::{when, Lang};
 
 use super::page::{self, Crumb, Frame};
 use super::words::{role_name, words};

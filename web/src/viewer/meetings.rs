@@ -5,10 +5,10 @@
 
 use schemas::MeetingKind;
 
-use crate::governance::{MeetingRecord, MinutesStatus};
-use crate::render::html::escape;
-use crate::render::{period_label, when, Lang};
-use crate::Period;
+use projector::governance::{MeetingRecord, MinutesStatus};
+use projector::render::html::escape;
+use projector::render::{period_label, when, Lang};
+use projector::Period;
 
 use super::page::{self, href, Crumb, Frame};
 use super::words::words;

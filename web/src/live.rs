@@ -11,8 +11,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::RwLock;
 
-use crate::alert::{self, Alert};
-use crate::{compute, Input, LedgerEvent, Period, Report, ReportError};
+use projector::alert::{self, Alert};
+use projector::{compute, Input, LedgerEvent, Period, Report, ReportError};
 
 /// How long a computed preliminary report is served before it is
 /// recomputed with a later horizon, when no event arrived for its tenant.

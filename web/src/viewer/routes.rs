@@ -28,10 +28,10 @@ use axum::Router;
 use schemas::MeetingKind;
 use serde::Deserialize;
 
-use crate::agreement::Versions;
-use crate::render::{self, Format, Lang};
-use crate::report::Deviation;
-use crate::{LedgerEvent, Period};
+use projector::agreement::Versions;
+use projector::render::{self, Format, Lang};
+use projector::report::Deviation;
+use projector::{LedgerEvent, Period};
 
 use super::meetings::RhythmGap;
 use super::months::{MonthCell, MonthState};
@@ -211,7 +211,7 @@ fn known_tenant(source: &dyn ViewerSource, tenant: &str) -> Result<(), Failure> 
 
 fn parse_period(text: &str) -> Result<Period, Failure> {
     text.parse()
-        .map_err(|e: crate::PeriodError| Failure::NotFound(e.to_string()))
+        .map_err(|e: projector::PeriodError| Failure::NotFound(e.to_string()))
 }
 
 async fn tenants(State(source): State<Source>, Query(params): Query<Params>) -> Response {
@@ -302,7 +302,7 @@ async fn report_or_verify(
             .map_or(i64::MAX, |t| t.timestamp());
         // The roster "at the end of the period" is the state just before
         // its end, bounded by now for a running month.
-        let roster = crate::contact::roster(&tenant, &events, (end - 1).min(now()));
+        let roster = projector::contact::roster(&tenant, &events, (end - 1).min(now()));
         let facts = if verify {
             Some(source.verify(&tenant, period)?)
         } else {
@@ -385,7 +385,7 @@ async fn contacts(
                 })?,
         };
         let events = source.events(&tenant)?;
-        let roster = crate::contact::roster(&tenant, &events, at);
+        let roster = projector::contact::roster(&tenant, &events, at);
         let name = source.display_name(&tenant);
         Ok(Answer::Page(super::roster::contacts_page(
             lang,
@@ -408,7 +408,7 @@ async fn meetings(
     answer(source, lang, path, move |source| {
         known_tenant(source, &tenant)?;
         let events = source.events(&tenant)?;
-        let list = crate::governance::meetings(&tenant, &events);
+        let list = projector::governance::meetings(&tenant, &events);
         let mut gaps = Vec::new();
         for period in source.periods(&tenant)? {
             let shown = match source.report(&tenant, period) {

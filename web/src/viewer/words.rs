@@ -3,7 +3,7 @@
 //! Same glossary: tenestenivåavtale, avvik, driftsmøte,
 //! styringsgruppemøte, referat, kontaktperson, teneste, logg (ledger), oppføring (entry).
 
-use crate::render::Lang;
+use projector::render::Lang;
 
 /// The fixed labels of one language.
 pub(super) struct Words {

@@ -1,7 +1,7 @@
 //! The first page: every tenant of the ledger with how its months went.
 
-use crate::render::html::escape;
-use crate::render::Lang;
+use projector::render::html::escape;
+use projector::render::Lang;
 
 use super::months::{look, MonthCell, MonthState};
 use super::page::{self, href, Frame};
@@ -89,7 +89,7 @@ fn strip(out: &mut String, lang: Lang, row: &TenantRow, label: &str) {
     for cell in &row.cells {
         let period = cell.period.to_string();
         let (class, status) = look(lang, &cell.state);
-        let name = crate::render::period_label(&period, lang);
+        let name = projector::render::period_label(&period, lang);
         let short: String = name.chars().take(3).collect();
         let path = href(&page::report_path(&row.id, &period), lang);
         out.push_str(&format!(

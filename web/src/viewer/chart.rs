@@ -7,9 +7,9 @@
 //! The figures are the report's strings; they are parsed to numbers only
 //! to place the bars, never to compute or round anything a reader is told.
 
-use crate::render::html::escape;
-use crate::render::{percent, Lang};
-use crate::Report;
+use projector::render::html::escape;
+use projector::render::{percent, Lang};
+use projector::Report;
 
 use super::words::words;
 
