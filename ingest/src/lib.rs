@@ -1,7 +1,7 @@
 //! Event sources of tla-ledger and the service path into the ledger.
 //!
-//! `demo` generates a seeded, deterministic year of events for the demo
-//! tenants; `import` appends a file of events to the ledger. The service
+//! `import` appends a file of events to the ledger (the seeded demo
+//! history is the `demo` crate's). The service
 //! path: `http` receives CloudEvents (`cloudevents` reads the content
 //! modes) and Alertmanager webhooks (`alertmanager`), authorised by
 //! `auth`, and publishes them through `nats` to JetStream; `writer`, the
@@ -15,7 +15,6 @@ pub mod alertmanager;
 pub mod auth;
 pub mod binding;
 pub mod cloudevents;
-pub mod demo;
 pub mod http;
 pub mod import;
 pub mod metrics;

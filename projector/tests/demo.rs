@@ -1,4 +1,4 @@
-//! End to end over the seeded demo history of `ingest::demo`: every
+//! End to end over the seeded demo history of the `demo` crate: every
 //! tenant-month report of the default history, compared with the
 //! deviations the demo was designed to contain (kind, tenant, period,
 //! instant, and service, subject, priority and vacant seconds where
@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use ingest::demo::{designed_deviations, generate, DemoConfig};
+use demo::{designed_deviations, generate, DemoConfig};
 use projector::{compute, Deviation, Input, LedgerEvent, Period};
 
 /// (tenant, period, kind, at, service, subject, priority, vacant_seconds).

@@ -6,7 +6,7 @@
 
 mod common;
 
-use ingest::demo::{generate, DemoConfig};
+use demo::{generate, DemoConfig};
 use projector::{compute, Input, LedgerEvent, Period};
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -1,6 +1,7 @@
 //! The workspace's rooms, as a test: the engine crate (`projector`) has no
 //! async runtime and serves nothing (no tokio, axum, hyper, tower or
-//! async-nats, directly or through another crate of the workspace).
+//! async-nats, directly or through another crate of the workspace), and
+//! the event transport crate (`ingest`) does not carry the demo history.
 //!
 //! It reads the members' `Cargo.toml` files, so it needs no network and no
 //! `cargo metadata`; a dependency that enters through a crate of the
@@ -85,5 +86,21 @@ fn the_engine_has_no_async_runtime_and_serves_nothing() {
         found.is_empty(),
         "projector (the pure engine) depends on {found:?}; serving and async I/O belong in \
          the web or service crate"
+    );
+}
+#[test]
+fn ingest_does_not_carry_the_demo() {
+    let all = dependencies("ingest", false);
+    assert!(
+        all.contains("async-nats"),
+        "the manifest reader found none of ingest's known dependencies: {all:?}"
+    );
+    assert!(
+        !all.contains("demo") && !closure("ingest").contains("demo"),
+        "ingest depends on the demo crate; the seeded history lives in `demo`"
+    );
+    assert!(
+        !workspace().join("ingest/src/demo.rs").exists(),
+        "ingest/src/demo.rs is back; the seeded history lives in the `demo` crate"
     );
 }

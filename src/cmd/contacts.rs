@@ -53,7 +53,7 @@ fn timezone(events: &[LedgerEvent]) -> String {
 /// The roster as a plain table per side.
 fn render(tenant: &str, roster: &Roster, timezone: &str) -> String {
     let at = projector::render::when(&schemas::format_instant(roster.at), timezone);
-    let name = match ingest::demo::tenant_display_name(tenant) {
+    let name = match demo::tenant_display_name(tenant) {
         "" => tenant.to_string(),
         name => format!("{name} ({tenant})"),
     };

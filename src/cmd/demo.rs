@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use ingest::demo::{self, DemoConfig};
+use demo::{self, DemoConfig};
 use ledger::checkpoint::{Signer, Verifier};
 use ledger::Outcome;
 use schemas::Event;

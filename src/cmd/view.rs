@@ -300,7 +300,7 @@ impl ViewerSource for LedgerSource {
     }
 
     fn display_name(&self, tenant: &str) -> String {
-        match ingest::demo::tenant_display_name(tenant) {
+        match demo::tenant_display_name(tenant) {
             "" => tenant.to_string(),
             name => name.to_string(),
         }

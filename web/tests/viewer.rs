@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use demo::{self, DemoConfig};
 use http_body_util::BodyExt;
-use ingest::demo::{self, DemoConfig};
 use projector::{Input, LedgerEvent, Period, Report};
 use serde_json::json;
 use tower::ServiceExt;
