@@ -41,7 +41,7 @@ enum Finding {
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let verifier = super::key::load_verifier(&args.key)?;
+    let verifier = service::keys::load_verifier(&args.key)?;
     let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let Some((_, note)) = ledger.latest_checkpoint()? else {
         anyhow::bail!(

@@ -24,7 +24,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let note = match &args.key {
         Some(path) if !args.latest => {
-            let signer = super::key::load_signer(path)?;
+            let signer = service::keys::load_signer(path)?;
             let note = ledger.sign_checkpoint(&signer)?;
             eprintln!(
                 "signed a checkpoint of {} entries as {} (stored beside the ledger)",

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use projector::contact::{Roster, Side};
 use projector::LedgerEvent;
 
-use super::report;
+use service::report;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -21,7 +21,8 @@ use ledger::Outcome;
 use schemas::Event;
 use web::viewer::Anchor;
 
-use super::{report, view};
+use service::report;
+use service::source::{self, LedgerSource};
 
 /// The file that marks a data directory as made by `tla demo`, so a rerun
 /// may replace it and nothing else is ever deleted.
@@ -48,7 +49,7 @@ pub struct Args {
     #[arg(long)]
     serve: bool,
     /// Where the viewer listens with --serve (port 0: any free port).
-    #[arg(long, default_value = view::LISTEN_DEFAULT, value_name = "ADDR", requires = "serve")]
+    #[arg(long, default_value = source::LISTEN_DEFAULT, value_name = "ADDR", requires = "serve")]
     listen: std::net::SocketAddr,
 }
 
@@ -125,13 +126,13 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     print_next_steps(data_dir, &args, started, &example);
     if args.serve {
         let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
-        let source = Arc::new(view::LedgerSource::owning(ledger).with_verifier(Some(verifier)));
+        let source = Arc::new(LedgerSource::owning(ledger).with_verifier(Some(verifier)));
         let issued: Vec<_> = reports.into_iter().zip(anchors).collect();
         source
             .remember(&issued)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!();
-        view::serve(source, args.listen)?;
+        source::serve_viewer(source, args.listen)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -148,12 +149,12 @@ const DEMO_ORIGIN: &str = "demo.tla-ledger.local/ledger";
 fn sign_checkpoint(data_dir: &Path, ledger: &ledger::Ledger) -> anyhow::Result<Verifier> {
     let path = data_dir.join(DEMO_KEY_FILE);
     let signer = if path.exists() {
-        super::key::load_signer(&path)?
+        service::keys::load_signer(&path)?
     } else {
         let mut seed = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
         let signer = Signer::from_seed(DEMO_ORIGIN, seed)?;
-        super::key::write_private(&path, &signer.to_text())?;
+        service::keys::write_private(&path, &signer.to_text())?;
         std::fs::write(
             data_dir.join(format!("{DEMO_KEY_FILE}.pub")),
             format!("{}\n", signer.verifier().to_text()),
@@ -564,7 +565,7 @@ fn print_next_steps(
     if !args.serve {
         println!(
             "  tla view{flag}    (the web report viewer at http://{}/; or run the demo with --serve)",
-            view::LISTEN_DEFAULT
+            source::LISTEN_DEFAULT
         );
     }
     let report = format!("tla report{flag} --tenant {tenant} --period {period}");

@@ -20,64 +20,11 @@ pub mod verify;
 pub mod view;
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger::{Ledger, OpenMode};
 
-/// The ledger clock: microseconds since the Unix epoch, UTC.
-pub fn now_micros() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    i64::try_from(since.as_micros()).expect("the clock is before the year 294,000")
-}
-
-/// Opens the ledger in `dir` as `mode` says, or says why not: a read
-/// command opens `OpenMode::Existing`, so a directory without a ledger is
-/// "no ledger in DIR" and stays untouched; only the commands that write
-/// (`import`, `agreement publish`, `demo`, `serve`, `ledger run`) create one.
-pub fn open_ledger(dir: &Path, mode: OpenMode) -> anyhow::Result<Ledger> {
-    match Ledger::open_in(dir, mode) {
-        Err(ledger::LedgerError::Store(ledger::StoreError::NoLedger { .. })) => anyhow::bail!(
-            "no ledger in {}: pass --data-dir (or set TLA_DATA_DIR), or create one with \
-             `tla import`, `tla agreement publish` or `tla demo`",
-            dir.display()
-        ),
-        Err(ledger::LedgerError::Store(ledger::StoreError::Locked { pid, .. })) => {
-            anyhow::bail!(
-                "the ledger at {} is held by {}; or stop it first",
-                dir.display(),
-                holder_of(dir, pid)
-            )
-        }
-        opened => opened.with_context(|| format!("cannot open the ledger at {}", dir.display())),
-    }
-}
-
-/// Who holds the ledger in `dir`: the service its holder file names (pid
-/// and where to ask instead), else the process the system names.
-pub fn holder_of(dir: &Path, pid: Option<u32>) -> String {
-    if let Some(holder) = serve::holder(dir) {
-        return holder;
-    }
-    let command = pid.and_then(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok());
-    match (pid, command) {
-        (Some(pid), Some(command)) => {
-            let words: Vec<String> = command
-                .split(|byte| *byte == 0)
-                .filter(|word| !word.is_empty())
-                .map(|word| String::from_utf8_lossy(word).into_owned())
-                .collect();
-            format!("`{}` (pid {pid})", words.join(" "))
-        }
-        (Some(pid), None) => format!("another process (pid {pid})"),
-        (None, _) => "another process (a running `tla serve`, `tla view`, `tla ledger run` \
-             or import); wait for it"
-            .into(),
-    }
-}
+pub use service::{holder_of, now_micros, open_ledger};
 
 /// A progress bar on stderr for `total` items; hidden when stderr is not a
 /// terminal, so scripts and logs see only the summary.

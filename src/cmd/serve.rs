@@ -26,15 +26,13 @@ use ledger::checkpoint::Verifier;
 use ledger::Ledger;
 use projector::LedgerEvent;
 use schemas::Event;
+use service::holder::Holder;
 use tokio::sync::watch;
 use web::live::Live;
 
 mod server;
 
 pub use server::HttpArgs;
-
-/// The file in the data directory naming the process that holds the ledger.
-pub const HOLDER_FILE: &str = "holder.json";
 
 /// Entries read between progress logs while the live projection loads.
 const LOAD_LOG_ENTRIES: u64 = 100_000;
@@ -349,7 +347,7 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
     let verifier = args
         .key
         .as_deref()
-        .map(super::key::load_verifier)
+        .map(service::keys::load_verifier)
         .transpose()?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let viewer = viewer(&ledger, verifier);
@@ -754,7 +752,7 @@ fn reopen(ledger: &writer::SharedLedger, data_dir: &Path, live: &Live) -> anyhow
 /// The web report viewer over the ledger this process holds, checking the
 /// latest checkpoint's signature with `verifier` when given.
 fn viewer(ledger: &writer::SharedLedger, verifier: Option<Verifier>) -> Router {
-    let source = super::view::LedgerSource::new(Arc::clone(ledger)).with_verifier(verifier);
+    let source = service::source::LedgerSource::new(Arc::clone(ledger)).with_verifier(verifier);
     web::viewer::router(Arc::new(source))
 }
 
@@ -763,7 +761,7 @@ fn signing_verifier(args: &WriterArgs) -> anyhow::Result<Option<Verifier>> {
     let signer = args
         .key
         .as_deref()
-        .map(super::key::load_signer)
+        .map(service::keys::load_signer)
         .transpose()?;
     Ok(signer.map(|signer| signer.verifier()))
 }
@@ -780,7 +778,7 @@ async fn write(
     let checkpoints = match &args.key {
         None => None,
         Some(path) => Some(writer::CheckpointPolicy {
-            signer: Arc::new(super::key::load_signer(path)?),
+            signer: Arc::new(service::keys::load_signer(path)?),
             every_entries: args.checkpoint_entries.max(1),
             every: Duration::from_secs(args.checkpoint_seconds.max(1)),
         }),
@@ -935,85 +933,4 @@ fn spawn_http(
         shutdown.stop();
         served
     })
-}
-
-/// The holder file of a running service, removed when it stops.
-struct Holder {
-    path: PathBuf,
-}
-
-impl Holder {
-    fn write(data_dir: &Path, command: &str, listen: Option<SocketAddr>) -> anyhow::Result<Holder> {
-        let path = data_dir.join(HOLDER_FILE);
-        let document = serde_json::json!({
-            "pid": std::process::id(),
-            "command": command,
-            "url": listen.map(|l| format!("http://{l}")),
-        });
-        std::fs::write(&path, document.to_string())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(Holder { path })
-    }
-
-    fn remove(self) {
-        if let Err(error) = std::fs::remove_file(&self.path) {
-            tracing::warn!(%error, path = %self.path.display(), "cannot remove the holder file");
-        }
-    }
-}
-
-/// Who holds the ledger in `data_dir`, as its holder file says.
-pub fn holder(data_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let command = value["command"].as_str()?;
-    let pid = value["pid"].as_u64()?;
-    let mut said = format!("`{command}` (pid {pid})");
-    if let Some(url) = value["url"].as_str() {
-        said.push_str(&format!("; query it through {url}/v1/tenants/..."));
-    }
-    Some(said)
-}
-
-/// The URL of the service holding the ledger in `data_dir`, if its holder
-/// file names one.
-fn holder_url(data_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value["url"].as_str().map(str::to_owned)
-}
-
-/// A report fetched from the service that holds the ledger (for `tla
-/// report` while the service runs); `None` when no service holding it
-/// names an address.
-pub fn report_from_service(
-    data_dir: &Path,
-    tenant: &str,
-    period: projector::Period,
-    format: &str,
-    lang: &str,
-) -> Option<anyhow::Result<Vec<u8>>> {
-    let url = holder_url(data_dir)?;
-    let address = format!("{url}/v1/tenants/{tenant}/reports/{period}?format={format}&lang={lang}");
-    let fetched = match ureq::get(&address).call() {
-        Ok(response) => {
-            let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes)
-                .with_context(|| format!("reading {address}"))
-                .map(|_| bytes)
-        }
-        Err(ureq::Error::Status(status, response)) => {
-            let problem: serde_json::Value = response.into_json().unwrap_or_default();
-            let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
-            Err(anyhow::anyhow!(
-                "the service holding {} answered {status} for {address}: {detail}",
-                data_dir.display()
-            ))
-        }
-        Err(error) => Err(anyhow::anyhow!(
-            "the ledger at {} is held by a service at {url}, which did not answer: {error}",
-            data_dir.display()
-        )),
-    };
-    Some(fetched)
 }

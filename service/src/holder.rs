@@ -1,0 +1,100 @@
+//! The holder file: a service that holds the ledger writes `HOLDER_FILE`
+//! into the data directory, so that a read command that finds the ledger
+//! locked can say who holds it and where to ask instead (`tla report`
+//! then fetches its report from that service).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// The file in the data directory naming the process that holds the ledger.
+pub const HOLDER_FILE: &str = "holder.json";
+
+/// The holder file of a running service, removed when it stops.
+pub struct Holder {
+    path: PathBuf,
+}
+
+impl Holder {
+    /// Writes the holder file of `command` (serving on `listen`, if it
+    /// does) into `data_dir`.
+    pub fn write(
+        data_dir: &Path,
+        command: &str,
+        listen: Option<SocketAddr>,
+    ) -> anyhow::Result<Holder> {
+        let path = data_dir.join(HOLDER_FILE);
+        let document = serde_json::json!({
+            "pid": std::process::id(),
+            "command": command,
+            "url": listen.map(|l| format!("http://{l}")),
+        });
+        std::fs::write(&path, document.to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Holder { path })
+    }
+
+    /// Removes the holder file (the service stopped).
+    pub fn remove(self) {
+        if let Err(error) = std::fs::remove_file(&self.path) {
+            tracing::warn!(%error, path = %self.path.display(), "cannot remove the holder file");
+        }
+    }
+}
+
+/// Who holds the ledger in `data_dir`, as its holder file says.
+pub fn holder(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let command = value["command"].as_str()?;
+    let pid = value["pid"].as_u64()?;
+    let mut said = format!("`{command}` (pid {pid})");
+    if let Some(url) = value["url"].as_str() {
+        said.push_str(&format!("; query it through {url}/v1/tenants/..."));
+    }
+    Some(said)
+}
+
+/// The URL of the service holding the ledger in `data_dir`, if its holder
+/// file names one.
+fn holder_url(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["url"].as_str().map(str::to_owned)
+}
+
+/// A report fetched from the service that holds the ledger (for `tla
+/// report` while the service runs); `None` when no service holding it
+/// names an address.
+pub fn report_from_service(
+    data_dir: &Path,
+    tenant: &str,
+    period: projector::Period,
+    format: &str,
+    lang: &str,
+) -> Option<anyhow::Result<Vec<u8>>> {
+    let url = holder_url(data_dir)?;
+    let address = format!("{url}/v1/tenants/{tenant}/reports/{period}?format={format}&lang={lang}");
+    let fetched = match ureq::get(&address).call() {
+        Ok(response) => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes)
+                .with_context(|| format!("reading {address}"))
+                .map(|_| bytes)
+        }
+        Err(ureq::Error::Status(status, response)) => {
+            let problem: serde_json::Value = response.into_json().unwrap_or_default();
+            let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
+            Err(anyhow::anyhow!(
+                "the service holding {} answered {status} for {address}: {detail}",
+                data_dir.display()
+            ))
+        }
+        Err(error) => Err(anyhow::anyhow!(
+            "the ledger at {} is held by a service at {url}, which did not answer: {error}",
+            data_dir.display()
+        )),
+    };
+    Some(fetched)
+}

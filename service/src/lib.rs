@@ -1,0 +1,76 @@
+//! What the `tla` services and commands wire together, as a library: the
+//! I/O edge around the pure engine and the ledger.
+//!
+//! `report` reads a tenant's entries of a ledger prefix, runs the engine
+//! and seals the report (and issues and regenerates reports); `evidence`
+//! builds and checks evidence bundles; `source` is [`source::LedgerSource`],
+//! the ledger as the web viewer's source, and the viewer served alone;
+//! `keys` reads and writes signing keys; `holder` is the holder file a
+//! running service leaves in its data directory. The binary parses the
+//! arguments, prints and chooses exit codes; the CLI, the services and the
+//! tests share this one copy.
+
+pub mod evidence;
+pub mod holder;
+pub mod keys;
+pub mod report;
+pub mod source;
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use ledger::{Ledger, OpenMode};
+
+/// The ledger clock: microseconds since the Unix epoch, UTC.
+pub fn now_micros() -> i64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(since.as_micros()).expect("the clock is before the year 294,000")
+}
+
+/// Opens the ledger in `dir` as `mode` says, or says why not: a read
+/// command opens `OpenMode::Existing`, so a directory without a ledger is
+/// "no ledger in DIR" and stays untouched; only the commands that write
+/// (`import`, `agreement publish`, `demo`, `serve`, `ledger run`) create one.
+pub fn open_ledger(dir: &Path, mode: OpenMode) -> anyhow::Result<Ledger> {
+    match Ledger::open_in(dir, mode) {
+        Err(ledger::LedgerError::Store(ledger::StoreError::NoLedger { .. })) => anyhow::bail!(
+            "no ledger in {}: pass --data-dir (or set TLA_DATA_DIR), or create one with \
+             `tla import`, `tla agreement publish` or `tla demo`",
+            dir.display()
+        ),
+        Err(ledger::LedgerError::Store(ledger::StoreError::Locked { pid, .. })) => {
+            anyhow::bail!(
+                "the ledger at {} is held by {}; or stop it first",
+                dir.display(),
+                holder_of(dir, pid)
+            )
+        }
+        opened => opened.with_context(|| format!("cannot open the ledger at {}", dir.display())),
+    }
+}
+
+/// Who holds the ledger in `dir`: the service its holder file names (pid
+/// and where to ask instead), else the process the system names.
+pub fn holder_of(dir: &Path, pid: Option<u32>) -> String {
+    if let Some(holder) = holder::holder(dir) {
+        return holder;
+    }
+    let command = pid.and_then(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).ok());
+    match (pid, command) {
+        (Some(pid), Some(command)) => {
+            let words: Vec<String> = command
+                .split(|byte| *byte == 0)
+                .filter(|word| !word.is_empty())
+                .map(|word| String::from_utf8_lossy(word).into_owned())
+                .collect();
+            format!("`{}` (pid {pid})", words.join(" "))
+        }
+        (Some(pid), None) => format!("another process (pid {pid})"),
+        (None, _) => "another process (a running `tla serve`, `tla view`, `tla ledger run` \
+             or import); wait for it"
+            .into(),
+    }
+}
