@@ -6,14 +6,21 @@
 //! builds and checks evidence bundles; `source` is [`source::LedgerSource`],
 //! the ledger as the web viewer's source, and the viewer served alone;
 //! `keys` reads and writes signing keys; `holder` is the holder file a
-//! running service leaves in its data directory. The binary parses the
+//! running service leaves in its data directory. `run` is what `tla
+//! serve`, `tla ingest serve`, `tla ledger run` and `tla projector serve`
+//! wire together: the tokio runtime, signals, the merged router,
+//! `/healthz` and `/metrics`, the supervisor that restarts a failed ledger
+//! writer over a reopened ledger, and the refresher publishing alerts;
+//! `http` is the HTTP server every one of them runs, with its limits. The binary parses the
 //! arguments, prints and chooses exit codes; the CLI, the services and the
 //! tests share this one copy.
 
 pub mod evidence;
 pub mod holder;
+pub mod http;
 pub mod keys;
 pub mod report;
+pub mod run;
 pub mod source;
 
 use std::path::Path;

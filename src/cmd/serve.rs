@@ -1,65 +1,15 @@
-//! The service commands: `tla serve` (HTTP receivers, ledger writer and
-//! live projector in one process), and each part alone: `tla ingest
-//! serve`, `tla ledger run`, `tla projector serve`.
-//!
-//! Shape of each (mini-redis): parse the arguments, set up, then run until
-//! SIGINT or SIGTERM, which stops taking new work and lets the ledger
-//! writer finish the batch in hand. A process that holds the ledger writes
-//! `HOLDER_FILE` into the data directory, so that a read command that
-//! finds the ledger locked can say who holds it and where to ask instead.
+//! The service commands' arguments: `tla serve`, `tla ingest serve`,
+//! `tla ledger run` and `tla projector serve`. The services themselves
+//! (runtime, signals, the writer's supervision, the refresher, the holder
+//! file, the HTTP server and its limits) are `service::run`'s.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, PoisonError};
-use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
-use ingest::auth::Tokens;
-use ingest::metrics::Metrics;
 use ingest::{nats, writer};
-use ledger::checkpoint::Verifier;
-use ledger::Ledger;
-use projector::LedgerEvent;
-use schemas::Event;
-use service::holder::Holder;
-use tokio::sync::watch;
-use web::live::Live;
-
-mod server;
-
-pub use server::HttpArgs;
-
-/// Entries read between progress logs while the live projection loads.
-const LOAD_LOG_ENTRIES: u64 = 100_000;
-
-/// The first pause before a failed ledger writer is started again; it
-/// doubles with each failure in a row, up to `WRITER_RESTART_DELAY_MAX`.
-const WRITER_RESTART_DELAY: Duration = Duration::from_secs(1);
-
-/// The longest pause between restarts of a writer that keeps failing:
-/// long enough not to flood the logs, short enough to recover promptly
-/// once the cause (a full disk, say) is gone.
-const WRITER_RESTART_DELAY_MAX: Duration = Duration::from_secs(30);
-
-/// A writer that ran this long before failing starts its backoff afresh.
-const WRITER_HEALTHY_AFTER: Duration = Duration::from_secs(60);
-
-/// Attempts to reopen the ledger after the writer failed, `REOPEN_DELAY`
-/// apart: the failed writer's last sync may still hold the store's lock
-/// for a moment. A ledger that does not reopen within them is fatal.
-const REOPEN_ATTEMPTS: u32 = 50;
-const REOPEN_DELAY: Duration = Duration::from_millis(200);
-
-/// TEST ONLY: when this environment variable names an event id, the
-/// service panics inside the ledger writer once a batch holding that event
-/// is durable, so that tests can show the writer's supervision
-/// (tests/deploy.rs). Unset in production; it changes nothing else.
-const TEST_PANIC_ENV: &str = "TLA_TEST_SUPERVISOR_PANIC_ON_ID";
+use service::http::HttpLimits;
+use service::run;
 
 /// How to log in to NATS: shared by every command that connects.
 #[derive(clap::Args, Clone, Default)]
@@ -214,723 +164,118 @@ pub struct ProjectorArgs {
     key: Option<String>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+/// The HTTP server's limits, from the command line.
+#[derive(clap::Args, Clone, Debug)]
+pub struct HttpArgs {
+    /// Most HTTP connections open at once; more are refused with 503
+    /// (health checks keep a small reserve of their own). With systemd's
+    /// LimitNOFILE this must fit the open-file limit.
+    #[arg(
+        long,
+        env = "TLA_MAX_CONNECTIONS",
+        default_value_t = 1000,
+        value_name = "N"
+    )]
+    pub max_connections: usize,
+    /// Seconds a client may take to send a request's head, and to start
+    /// the next one on a kept-alive connection.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub header_read_timeout: u64,
+    /// Seconds a connection may stay open with no byte moving either way
+    /// (a stalled upload, a client not reading its answer). Keep it above
+    /// the slowest answer (a publish waits up to 10 s for JetStream).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+    /// Seconds open connections get after SIGTERM to finish their request
+    /// before they are closed (below systemd's TimeoutStopSec). The ledger
+    /// writer finishes its batch in hand meanwhile.
+    #[arg(
+        long,
+        env = "TLA_SHUTDOWN_GRACE",
+        default_value_t = 20,
+        value_name = "SECONDS"
+    )]
+    pub shutdown_grace: u64,
+}
+
+impl HttpArgs {
+    fn limits(&self) -> HttpLimits {
+        HttpLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
+}
+
+impl WriterArgs {
+    fn config(&self) -> run::WriterConfig {
+        run::WriterConfig {
+            consumer: self.consumer.clone(),
+            subjects: self.subjects.clone(),
+            key: self.key.clone(),
+            checkpoint_entries: self.checkpoint_entries,
+            checkpoint_seconds: self.checkpoint_seconds,
+        }
+    }
 }
 
 /// `tla serve`.
 pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    args.http.check()?;
-    let tokens = Tokens::load(&args.tokens)?;
-    let (ledger, live) = open_and_load(data_dir)?;
-    let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
-    let holder = Holder::write(data_dir, "tla serve", Some(args.listen))?;
-    let result = runtime()?.block_on(async {
-        let shutdown = shutdown_signal();
-        let link = Link::connect(&args.nats.connection("tla-serve")).await?;
-        let listener = server::bind(args.listen).await?;
-        let metrics = Arc::new(Metrics::default());
-        let writer_state = Arc::new(WriterState::default());
-        let health = Health {
-            link: Some(link.clone()),
-            writer: Some(Arc::clone(&writer_state)),
-        };
-        let app = Router::new()
-            .merge(ingest::http::router(ingest_state(
-                tokens,
-                Some(ingest::http::Agreements::new(agreements(&live))),
-                &link,
-                &metrics,
-            )))
-            .merge(web::service::router(Arc::clone(&live)))
-            .merge(viewer)
-            .merge(operations(&health, &metrics, Some(&live)));
-        let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
-        let writing = Writing {
-            ledger,
-            data_dir: data_dir.to_owned(),
-            live,
-            link,
-            replicas: args.nats.replicas,
-            metrics,
-            state: writer_state,
-        };
-        writing.run(args.writer, &shutdown, Some(http)).await
-    });
-    holder.remove();
-    result.map(|()| ExitCode::SUCCESS)
+    let config = run::ServeConfig {
+        nats: args.nats.connection("tla-serve"),
+        replicas: args.nats.replicas,
+        listen: args.listen,
+        http: args.http.limits(),
+        tokens: args.tokens,
+        writer: args.writer.config(),
+    };
+    run::serve(data_dir, config).map(|()| ExitCode::SUCCESS)
 }
 
 /// `tla ingest serve`.
 pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
     let IngestCommand::Serve(args) = command;
-    args.http.check()?;
-    let tokens = Tokens::load(&args.tokens)?;
-    runtime()?.block_on(async {
-        let shutdown = shutdown_signal();
-        let link = Link::connect(&args.nats.connection("tla-ingest")).await?;
-        let listener = server::bind(args.listen).await?;
-        let metrics = Arc::new(Metrics::default());
-        let health = Health {
-            link: Some(link.clone()),
-            writer: None,
-        };
-        let app = ingest::http::router(ingest_state(tokens, None, &link, &metrics))
-            .merge(operations(&health, &metrics, None));
-        let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
-        let prepared = link.prepare(args.nats.replicas, &shutdown).await;
-        if prepared.is_err() {
-            shutdown.stop();
-        }
-        http.await.context("the HTTP task failed")??;
-        prepared.map(|_| ())
-    })?;
-    Ok(ExitCode::SUCCESS)
+    let config = run::IngestConfig {
+        nats: args.nats.connection("tla-ingest"),
+        replicas: args.nats.replicas,
+        listen: args.listen,
+        http: args.http.limits(),
+        tokens: args.tokens,
+    };
+    run::ingest_serve(config).map(|()| ExitCode::SUCCESS)
 }
 
 /// `tla ledger run`.
 pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<ExitCode> {
     let LedgerCommand::Run(args) = command;
-    if args.listen.is_some() {
-        args.http.check()?;
-    }
-    let (ledger, live) = open_and_load(data_dir)?;
-    let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
-    let holder = Holder::write(data_dir, "tla ledger run", args.listen)?;
-    let result = runtime()?.block_on(async {
-        let shutdown = shutdown_signal();
-        let link = Link::connect(&args.nats.connection("tla-ledger")).await?;
-        let metrics = Arc::new(Metrics::default());
-        let writer_state = Arc::new(WriterState::default());
-        let http_task = match args.listen {
-            Some(listen) => {
-                let listener = server::bind(listen).await?;
-                let health = Health {
-                    link: Some(link.clone()),
-                    writer: Some(Arc::clone(&writer_state)),
-                };
-                let app = web::service::router(Arc::clone(&live))
-                    .merge(viewer)
-                    .merge(operations(&health, &metrics, Some(&live)));
-                Some(spawn_http(
-                    listener, app, &health, &args.http, &metrics, &shutdown,
-                ))
-            }
-            None => None,
-        };
-        let writing = Writing {
-            ledger,
-            data_dir: data_dir.to_owned(),
-            live,
-            link,
-            replicas: args.nats.replicas,
-            metrics,
-            state: writer_state,
-        };
-        writing.run(args.writer, &shutdown, http_task).await
-    });
-    holder.remove();
-    result.map(|()| ExitCode::SUCCESS)
+    let config = run::LedgerConfig {
+        nats: args.nats.connection("tla-ledger"),
+        replicas: args.nats.replicas,
+        writer: args.writer.config(),
+        listen: args.listen,
+        http: args.http.limits(),
+    };
+    run::ledger_run(data_dir, config).map(|()| ExitCode::SUCCESS)
 }
 
 /// `tla projector serve`.
 pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Result<ExitCode> {
     let ProjectorCommand::Serve(args) = command;
-    args.http.check()?;
-    let (ledger, live) = open_and_load(data_dir)?;
-    let size = ledger.size();
-    let verifier = args
-        .key
-        .as_deref()
-        .map(service::keys::load_verifier)
-        .transpose()?;
-    let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, verifier);
-    let holder = Holder::write(data_dir, "tla projector serve", Some(args.listen))?;
-    let result = runtime()?.block_on(async {
-        let shutdown = shutdown_signal();
-        let metrics = Arc::new(Metrics::default());
-        metrics
-            .ledger_size
-            .store(size, std::sync::atomic::Ordering::Relaxed);
-        let link = match &args.nats {
-            Some(url) => {
-                let nats = NatsArgs {
-                    nats: url.clone(),
-                    login: args.login.clone(),
-                    replicas: 1,
-                };
-                Some(Link::connect(&nats.connection("tla-projector")).await?)
-            }
-            None => None,
-        };
-        let listener = server::bind(args.listen).await?;
-        let health = Health {
-            link: link.clone(),
-            writer: None,
-        };
-        let app = web::service::router(Arc::clone(&live))
-            .merge(viewer)
-            .merge(operations(&health, &metrics, Some(&live)));
-        let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
-        let mut prepared = Ok(());
-        if let Some(link) = &link {
-            match link.prepare(1, &shutdown).await {
-                Ok(true) => {
-                    refresh(Arc::clone(&live), link.client.clone(), shutdown.receiver()).await
-                }
-                Ok(false) => {}
-                Err(error) => {
-                    shutdown.stop();
-                    prepared = Err(error);
-                }
-            }
+    let nats = args.nats.map(|url| {
+        NatsArgs {
+            nats: url,
+            login: args.login.clone(),
+            replicas: 1,
         }
-        http.await.context("the HTTP task failed")??;
-        prepared
+        .connection("tla-projector")
     });
-    drop(ledger);
-    holder.remove();
-    result.map(|()| ExitCode::SUCCESS)
-}
-
-/// Opens the ledger for a service and loads every entry into a live
-/// projection.
-fn open_and_load(data_dir: &Path) -> anyhow::Result<(Ledger, Arc<Live>)> {
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Create)?;
-    let live = Arc::new(Live::new());
-    follow_from(&live, &ledger, 0)?;
-    tracing::info!(entries = ledger.size(), "live projection loaded");
-    Ok((ledger, live))
-}
-
-/// Feeds `live` the ledger's entries from position `from` on.
-fn follow_from(live: &Live, ledger: &Ledger, from: u64) -> anyhow::Result<()> {
-    let mut events = Vec::new();
-    for entry in ledger.entries(from) {
-        let entry = entry?;
-        let position = entry.record.position;
-        let event = Event::from_canonical(&entry.record.event).map_err(|errors| {
-            anyhow::anyhow!(
-                "ledger position {position}: the stored event does not parse: {errors:?}"
-            )
-        })?;
-        events.push(LedgerEvent { position, event });
-        if (position + 1) % LOAD_LOG_ENTRIES == 0 {
-            tracing::info!(entries = position + 1, "loading the live projection");
-        }
-    }
-    let head = ledger.head();
-    let tree_root = hex::encode(ledger.merkle_root(head.size)?);
-    live.follow(events, head.size, head.hash.to_hex(), tree_root);
-    Ok(())
-}
-
-/// The shutdown signal: a watch that turns true on SIGINT, SIGTERM, or
-/// when a part of the service stops on its own.
-#[derive(Clone)]
-struct Shutdown {
-    sender: Arc<watch::Sender<bool>>,
-}
-
-impl Shutdown {
-    fn receiver(&self) -> watch::Receiver<bool> {
-        self.sender.subscribe()
-    }
-
-    fn stop(&self) {
-        self.sender.send_replace(true);
-    }
-
-    fn stopped(&self) -> bool {
-        *self.sender.borrow()
-    }
-}
-
-/// Starts listening for SIGINT and SIGTERM.
-fn shutdown_signal() -> Shutdown {
-    let shutdown = Shutdown {
-        sender: Arc::new(watch::channel(false).0),
+    let config = run::ProjectorConfig {
+        listen: args.listen,
+        http: args.http.limits(),
+        nats,
+        key: args.key,
     };
-    let signalled = shutdown.clone();
-    tokio::spawn(async move {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "cannot listen for SIGTERM");
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate => {}
-        }
-        tracing::info!("shutting down: finishing the batch in hand");
-        signalled.stop();
-    });
-    shutdown
-}
-
-/// The NATS client of a service and what it knows of the link.
-#[derive(Clone)]
-struct Link {
-    client: async_nats::Client,
-    status: Arc<nats::Status>,
-    /// The URL without its password, for messages.
-    url: String,
-}
-
-impl Link {
-    /// Starts connecting (in the background: this returns at once, so the
-    /// HTTP port opens while NATS is still down). Fails only on
-    /// credentials that cannot be read or do not fit together.
-    async fn connect(connection: &nats::Connection) -> anyhow::Result<Link> {
-        let status = Arc::new(nats::Status::default());
-        let client = nats::connect(connection, Arc::clone(&status)).await?;
-        Ok(Link {
-            client,
-            status,
-            url: connection.redacted_url(),
-        })
-    }
-
-    /// Creates (or checks) the streams, retrying until NATS answers:
-    /// `Ok(true)` once they are ready, `Ok(false)` on shutdown first, and
-    /// an error for streams this service refuses to use.
-    async fn prepare(&self, replicas: usize, shutdown: &Shutdown) -> anyhow::Result<bool> {
-        let jetstream = nats::jetstream(self.client.clone());
-        let mut stopped = shutdown.receiver();
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match nats::ensure_streams(&jetstream, replicas).await {
-                Ok(()) => {
-                    self.status.set_streams_ready();
-                    tracing::info!(url = %self.url, "JetStream streams ready");
-                    return Ok(true);
-                }
-                Err(error @ nats::NatsError::Stream { .. })
-                    if error.to_string().contains("refuses to use") =>
-                {
-                    bail!(error)
-                }
-                Err(error) => {
-                    tracing::warn!(%error, url = %self.url, "JetStream not ready; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => {}
-                        _ = stopped.changed() => {}
-                    }
-                    if shutdown.stopped() {
-                        tracing::info!(url = %self.url, "stopped before NATS answered");
-                        return Ok(false);
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-            }
-        }
-    }
-}
-
-/// The tenants with an agreement, as the live projection knows them.
-fn agreements(live: &Arc<Live>) -> ingest::http::AgreementCheck {
-    let live = Arc::clone(live);
-    Arc::new(move |tenant: &str| live.has_agreement(tenant))
-}
-
-/// The HTTP receivers' shared state over one NATS connection.
-fn ingest_state(
-    tokens: Tokens,
-    agreements: Option<ingest::http::Agreements>,
-    link: &Link,
-    metrics: &Arc<Metrics>,
-) -> Arc<ingest::http::Ingest> {
-    Arc::new(ingest::http::Ingest {
-        tokens,
-        agreements,
-        jetstream: nats::jetstream(link.client.clone()),
-        client: link.client.clone(),
-        nats: Arc::clone(&link.status),
-        metrics: Arc::clone(metrics),
-    })
-}
-
-/// What `/healthz` says of the ledger writer: `Some(error)` while it is
-/// restarting after that error.
-#[derive(Default)]
-struct WriterState {
-    restarting: std::sync::Mutex<Option<String>>,
-}
-
-impl WriterState {
-    fn set(&self, restarting: Option<String>) {
-        *self
-            .restarting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = restarting;
-    }
-
-    fn restarting(&self) -> Option<String> {
-        self.restarting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// What `tla serve` and `tla ledger run` share: the ledger writer feeding
-/// the live projection, and the refresher publishing its alerts.
-struct Writing {
-    ledger: writer::SharedLedger,
-    data_dir: PathBuf,
-    live: Arc<Live>,
-    link: Link,
-    replicas: usize,
-    metrics: Arc<Metrics>,
-    state: Arc<WriterState>,
-}
-
-impl Writing {
-    /// Waits for the streams, then runs the writer (restarted when it
-    /// fails) and the refresher until shutdown, then stops everything and
-    /// waits for the HTTP task, if any.
-    async fn run(
-        self,
-        args: WriterArgs,
-        shutdown: &Shutdown,
-        http: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    ) -> anyhow::Result<()> {
-        let written = match self.link.prepare(self.replicas, shutdown).await {
-            Ok(true) => {
-                let refresher = tokio::spawn(refresh(
-                    Arc::clone(&self.live),
-                    self.link.client.clone(),
-                    shutdown.receiver(),
-                ));
-                let written = self.supervise(args, shutdown).await;
-                shutdown.stop();
-                refresher.await.context("the refresher failed")?;
-                written
-            }
-            Ok(false) => Ok(()),
-            Err(error) => Err(error),
-        };
-        shutdown.stop();
-        if let Some(task) = http {
-            task.await.context("the HTTP task failed")??;
-        }
-        written
-    }
-
-    /// Runs the ledger writer until shutdown; a writer that fails or
-    /// panics is restarted with backoff over a ledger opened afresh, while
-    /// `/healthz` and the receivers answer 503 naming the error. A ledger
-    /// that cannot be reopened ends the service.
-    async fn supervise(&self, args: WriterArgs, shutdown: &Shutdown) -> anyhow::Result<()> {
-        let mut failures: u32 = 0;
-        loop {
-            let started = Instant::now();
-            let task = tokio::spawn(write(
-                Arc::clone(&self.ledger),
-                self.link.client.clone(),
-                args.clone(),
-                Arc::clone(&self.metrics),
-                Arc::clone(&self.live),
-                shutdown.receiver(),
-            ));
-            let error = match task.await {
-                Ok(Ok(())) => return Ok(()),
-                // Refused its consumer (one consumer, one ledger): a restart
-                // would be refused again, so the service stops instead.
-                Ok(Err(error)) if refused_consumer(&error) => return Err(error),
-                Ok(Err(error)) => format!("{error:#}"),
-                Err(joined) => match joined.try_into_panic() {
-                    Ok(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
-                    Err(joined) => format!("its task ended: {joined}"),
-                },
-            };
-            let reason = format!("ledger writer restarting: {error}");
-            tracing::error!(%error, "the ledger writer failed; restarting it");
-            self.state.set(Some(reason.clone()));
-            self.link.status.hold(Some(reason));
-            self.metrics
-                .writer_restarts
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if started.elapsed() >= WRITER_HEALTHY_AFTER {
-                failures = 0;
-            }
-            let delay = WRITER_RESTART_DELAY
-                .saturating_mul(1 << failures.min(5))
-                .min(WRITER_RESTART_DELAY_MAX);
-            failures = failures.saturating_add(1);
-            let mut stopped = shutdown.receiver();
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stopped.changed() => {}
-            }
-            if shutdown.stopped() {
-                tracing::warn!(%error, "stopping with the ledger writer failed; unacknowledged messages are redelivered at the next start");
-                return Ok(());
-            }
-            let (ledger, data_dir, live) = (
-                Arc::clone(&self.ledger),
-                self.data_dir.clone(),
-                Arc::clone(&self.live),
-            );
-            tokio::task::spawn_blocking(move || reopen(&ledger, &data_dir, &live))
-                .await
-                .context("reopening the ledger failed")?
-                .with_context(|| {
-                    format!("the ledger writer failed ({error}) and the ledger cannot be reopened")
-                })?;
-            self.state.set(None);
-            self.link.status.hold(None);
-            tracing::info!("ledger reopened; restarting the ledger writer");
-        }
-    }
-}
-
-/// Whether the writer stopped because its consumer belongs to another
-/// ledger (`ingest::binding`), which no restart changes.
-fn refused_consumer(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<writer::WriterError>(),
-            Some(writer::WriterError::Binding(refusal)) if refusal.is_refusal()
-        )
-    })
-}
-
-/// The text of a panic's payload.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".to_owned())
-}
-
-/// Replaces the shared ledger by a fresh open of `data_dir` (the writer
-/// failed: its in-memory state is not trusted), and brings the live
-/// projection up to what the reopened ledger holds.
-fn reopen(ledger: &writer::SharedLedger, data_dir: &Path, live: &Live) -> anyhow::Result<()> {
-    let mut guard = ledger.lock().unwrap_or_else(PoisonError::into_inner);
-    // The store allows one open at a time: the old ledger is closed first,
-    // with an empty one of a scratch directory standing in meanwhile.
-    let scratch = tempfile::tempdir().context("cannot make a scratch directory")?;
-    let stand_in = Ledger::open(scratch.path()).context("cannot open a stand-in ledger")?;
-    drop(std::mem::replace(&mut *guard, stand_in));
-    let mut attempt = 0;
-    let fresh = loop {
-        match Ledger::open(data_dir) {
-            Ok(fresh) => break fresh,
-            Err(error) if attempt < REOPEN_ATTEMPTS => {
-                attempt += 1;
-                tracing::debug!(%error, attempt, "the ledger does not reopen yet");
-                std::thread::sleep(REOPEN_DELAY);
-            }
-            Err(error) => {
-                return Err(error).with_context(|| format!("opening {}", data_dir.display()))
-            }
-        }
-    };
-    let from = live.size();
-    follow_from(live, &fresh, from)?;
-    *guard = fresh;
-    drop(guard);
-    ledger.clear_poison();
-    Ok(())
-}
-
-/// The web report viewer over the ledger this process holds, checking the
-/// latest checkpoint's signature with `verifier` when given.
-fn viewer(ledger: &writer::SharedLedger, verifier: Option<Verifier>) -> Router {
-    let source = service::source::LedgerSource::new(Arc::clone(ledger)).with_verifier(verifier);
-    web::viewer::router(Arc::new(source))
-}
-
-/// The public half of the writer's signing key, if it has one.
-fn signing_verifier(args: &WriterArgs) -> anyhow::Result<Option<Verifier>> {
-    let signer = args
-        .key
-        .as_deref()
-        .map(service::keys::load_signer)
-        .transpose()?;
-    Ok(signer.map(|signer| signer.verifier()))
-}
-
-/// The ledger writer, feeding the live projection.
-async fn write(
-    ledger: writer::SharedLedger,
-    client: async_nats::Client,
-    args: WriterArgs,
-    metrics: Arc<Metrics>,
-    live: Arc<Live>,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let checkpoints = match &args.key {
-        None => None,
-        Some(path) => Some(writer::CheckpointPolicy {
-            signer: Arc::new(service::keys::load_signer(path)?),
-            every_entries: args.checkpoint_entries.max(1),
-            every: Duration::from_secs(args.checkpoint_seconds.max(1)),
-        }),
-    };
-    let config = writer::Config {
-        consumer: args.consumer,
-        subjects: args.subjects,
-        checkpoints,
-    };
-    let panic_on = std::env::var(TEST_PANIC_ENV).ok();
-    let durable = move |batch: writer::Durable| {
-        let appended: Vec<LedgerEvent> = batch
-            .appended
-            .into_iter()
-            .map(|(position, event)| LedgerEvent { position, event })
-            .collect();
-        if let Some(id) = &panic_on {
-            // TEST ONLY (TEST_PANIC_ENV): a writer that panics mid-stream.
-            if appended.iter().any(|e| e.event.key().1 == id) {
-                panic!("{TEST_PANIC_ENV}: event {id} is durable");
-            }
-        }
-        live.follow(
-            appended,
-            batch.head.size,
-            batch.head.hash.to_hex(),
-            hex::encode(batch.tree_root),
-        );
-    };
-    writer::run(ledger, client, config, metrics, durable, shutdown)
-        .await
-        .context("the ledger writer stopped")
-}
-
-/// Publishes the projector's alerts to `tla.alerts.<tenant>`.
-async fn refresh(live: Arc<Live>, client: async_nats::Client, shutdown: watch::Receiver<bool>) {
-    let jetstream = nats::jetstream(client);
-    let publish = move |alert: projector::alert::Alert| {
-        let jetstream = jetstream.clone();
-        async move {
-            let subject = format!("{}{}", nats::ALERTS_PREFIX, alert.tenant);
-            let payload = serde_json::to_vec(&alert).map_err(|e| e.to_string())?;
-            nats::publish_acked(&jetstream, subject, alert.id.clone(), payload.into())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    };
-    web::service::refresh(live, publish, shutdown).await;
-}
-
-/// What `/healthz` looks at.
-#[derive(Clone)]
-struct Health {
-    link: Option<Link>,
-    writer: Option<Arc<WriterState>>,
-}
-
-impl Health {
-    /// 200 when NATS is connected with its streams ready and the writer
-    /// (if any) runs; 503 naming what is not.
-    fn answer(&self) -> (StatusCode, axum::Json<serde_json::Value>) {
-        let nats_state = self
-            .link
-            .as_ref()
-            .map(|link| link.client.connection_state().to_string());
-        let nats_down = self
-            .link
-            .as_ref()
-            .and_then(|link| link.status.unavailable(&link.client));
-        let writer_down = self.writer.as_ref().and_then(|w| w.restarting());
-        let (status, text, detail) = match (writer_down, nats_down) {
-            (Some(error), _) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ledger writer restarting",
-                Some(error),
-            ),
-            (None, Some(reason)) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "nats unavailable",
-                Some(reason),
-            ),
-            (None, None) => (StatusCode::OK, "ok", None),
-        };
-        let body = serde_json::json!({
-            "status": text,
-            "detail": detail,
-            "nats": nats_state,
-        });
-        (status, axum::Json(body))
-    }
-
-    /// The `/healthz` route alone.
-    fn router(&self) -> Router {
-        let health = self.clone();
-        Router::new().route(
-            "/healthz",
-            get(move || {
-                let health = health.clone();
-                async move { health.answer() }
-            }),
-        )
-    }
-}
-
-/// `/healthz` and `/metrics`.
-fn operations(health: &Health, metrics: &Arc<Metrics>, live: Option<&Arc<Live>>) -> Router {
-    let metrics = Arc::clone(metrics);
-    let live = live.cloned();
-    health.router().route(
-        "/metrics",
-        get(move || async move {
-            let mut text = String::new();
-            metrics.render(&mut text);
-            if let Some(live) = &live {
-                live.render_metrics(&mut text);
-            }
-            (
-                [(
-                    axum::http::header::CONTENT_TYPE,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                )],
-                text,
-            )
-                .into_response()
-        }),
-    )
-}
-
-/// Serves `app` in a task, within the limits; a server that fails stops
-/// the whole service rather than leaving it running without its API.
-fn spawn_http(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    health: &Health,
-    limits: &HttpArgs,
-    metrics: &Arc<Metrics>,
-    shutdown: &Shutdown,
-) -> tokio::task::JoinHandle<anyhow::Result<()>> {
-    let shutdown = shutdown.clone();
-    let reserved = server::reserved(health.router());
-    let served = server::serve(
-        listener,
-        app,
-        reserved,
-        limits.clone(),
-        Arc::clone(metrics),
-        shutdown.receiver(),
-    );
-    tokio::spawn(async move {
-        let served = served.await;
-        shutdown.stop();
-        served
-    })
+    run::projector_serve(data_dir, config).map(|()| ExitCode::SUCCESS)
 }

@@ -63,41 +63,29 @@ content-length: 138\r\n\r\n\
 {\"type\":\"https://tla-ledger.invalid/problems/busy\",\"title\":\"Too many connections\",\
 \"status\":503,\"detail\":\"the connection limit is reached\"}";
 
-/// The limits, from the command line.
-#[derive(clap::Args, Clone, Debug)]
-pub struct HttpArgs {
+/// The limits of a service's HTTP server (the command line's
+/// `--max-connections`, `--header-read-timeout`, `--idle-timeout` and
+/// `--shutdown-grace`).
+#[derive(Clone, Debug)]
+pub struct HttpLimits {
     /// Most HTTP connections open at once; more are refused with 503
     /// (health checks keep a small reserve of their own). With systemd's
     /// LimitNOFILE this must fit the open-file limit.
-    #[arg(
-        long,
-        env = "TLA_MAX_CONNECTIONS",
-        default_value_t = 1000,
-        value_name = "N"
-    )]
     pub max_connections: usize,
     /// Seconds a client may take to send a request's head, and to start
     /// the next one on a kept-alive connection.
-    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub header_read_timeout: u64,
     /// Seconds a connection may stay open with no byte moving either way
     /// (a stalled upload, a client not reading its answer). Keep it above
     /// the slowest answer (a publish waits up to 10 s for JetStream).
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub idle_timeout: u64,
     /// Seconds open connections get after SIGTERM to finish their request
     /// before they are closed (below systemd's TimeoutStopSec). The ledger
     /// writer finishes its batch in hand meanwhile.
-    #[arg(
-        long,
-        env = "TLA_SHUTDOWN_GRACE",
-        default_value_t = 20,
-        value_name = "SECONDS"
-    )]
     pub shutdown_grace: u64,
 }
 
-impl HttpArgs {
+impl HttpLimits {
     /// Checks the limits and the process's open-file limit, raising its
     /// soft limit towards the hard one when the connections need more.
     pub fn check(&self) -> anyhow::Result<()> {
@@ -164,7 +152,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     health: Router,
-    limits: HttpArgs,
+    limits: HttpLimits,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
