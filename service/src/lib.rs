@@ -5,7 +5,9 @@
 //! and seals the report (and issues and regenerates reports); `evidence`
 //! builds and checks evidence bundles; `source` is [`source::LedgerSource`],
 //! the ledger as the web viewer's source, and the viewer served alone;
-//! `keys` reads and writes signing keys; `holder` is the holder file a
+//! `demo_ledger` claims and replaces the demo's data directory whole and
+//! issues and regenerates the demo's reports; `keys` reads and writes
+//! signing keys; `holder` is the holder file a
 //! running service leaves in its data directory. `run` is what `tla
 //! serve`, `tla ingest serve`, `tla ledger run` and `tla projector serve`
 //! wire together: the tokio runtime, signals, the merged router,
@@ -15,6 +17,7 @@
 //! arguments, prints and chooses exit codes; the CLI, the services and the
 //! tests share this one copy.
 
+pub mod demo_ledger;
 pub mod evidence;
 pub mod holder;
 pub mod http;

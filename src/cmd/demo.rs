@@ -3,10 +3,8 @@
 //! cooperation in a fresh ledger, verifies it, and says what to try next.
 //!
 //! The ledger is built in a staging directory beside `--data-dir` and
-//! swapped in with one atomic rename only once it verified, while the demo
-//! holds the previous demo ledger's lock (`Target`): a running `tla serve`
-//! or `tla view` over it makes the demo refuse before it changes anything,
-//! and a crash leaves the old ledger or the new one, never half.
+//! swapped in whole (`service::demo_ledger::Target`); this module prints
+//! what it did and shows the progress.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,12 +19,8 @@ use ledger::Outcome;
 use schemas::Event;
 use web::viewer::Anchor;
 
-use service::report;
+use service::demo_ledger::{self, Target, DEMO_MARKER};
 use service::source::{self, LedgerSource};
-
-/// The file that marks a data directory as made by `tla demo`, so a rerun
-/// may replace it and nothing else is ever deleted.
-const DEMO_MARKER: &str = "TLA-DEMO";
 
 /// Events per append in the demo: one durable group commit each.
 const DEMO_BATCH_EVENTS_MAX: usize = 4096;
@@ -65,7 +59,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         ..DemoConfig::default()
     };
     let history = demo::generate(&config);
-    let events = validate(&history.events)?;
+    let events = demo_ledger::validate(&history.events)?;
     println!(
         "Generated {} events for {} municipalities over {} months ({} to {}), seed {}.",
         events.len(),
@@ -173,229 +167,22 @@ fn sign_checkpoint(data_dir: &Path, ledger: &ledger::Ledger) -> anyhow::Result<V
     Ok(signer.verifier())
 }
 
-/// What the demo's data directory held when the demo claimed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prior {
-    /// Nothing, or an empty directory: the new ledger is renamed onto it,
-    /// which fails if another process filled it in the meantime.
-    Vacant,
-    /// A ledger `tla demo` made: swapped out under its lock, then removed.
-    Demo,
-}
-
-/// The data directory the demo replaces, held for the whole run: the
-/// previous demo ledger's lock (sled's, `ledger::DirLock`) keeps every
-/// other process out of it until the new one is in place, and a process
-/// holding it (a `tla serve` or `tla view` over it) makes the demo refuse
-/// before it touches anything.
-struct Target {
-    /// The directory (absolute when it exists, so that it has a name and a
-    /// parent even for `--data-dir .`).
-    dir: std::path::PathBuf,
-    prior: Prior,
-    _lock: Option<ledger::DirLock>,
-}
-
-impl Target {
-    /// Claims `dir`, refusing a directory that holds anything `tla demo`
-    /// did not make, and one whose ledger another process holds.
-    fn claim(dir: &Path) -> anyhow::Result<Target> {
-        if !dir.exists() {
-            return Ok(Target {
-                dir: dir.to_owned(),
-                prior: Prior::Vacant,
-                _lock: None,
-            });
-        }
-        let lock = match ledger::DirLock::try_acquire(dir) {
-            Ok(lock) => lock,
-            Err(ledger::StoreError::Locked { pid, .. }) => anyhow::bail!(
-                "the ledger in {} is held by {}; `tla demo` replaces a demo ledger only when \
-                 no process holds it, so stop that process first (or pass another \
-                 --data-dir, for example --data-dir tla-demo); nothing was changed",
-                dir.display(),
-                super::holder_of(dir, pid)
-            ),
-            Err(error) => {
-                return Err(error).with_context(|| format!("cannot lock {}", dir.display()))
-            }
-        };
-        let is_demo = dir.join(DEMO_MARKER).exists();
-        let is_empty = std::fs::read_dir(dir)
-            .with_context(|| format!("cannot read {}", dir.display()))?
-            .next()
-            .is_none();
-        if !is_demo && !is_empty {
-            anyhow::bail!(
-                "{} holds data that `tla demo` did not create; the demo needs a fresh ledger, \
-                 so pass another --data-dir (for example --data-dir tla-demo)",
-                dir.display()
-            );
-        }
-        let dir = std::fs::canonicalize(dir)
-            .with_context(|| format!("cannot resolve {}", dir.display()))?;
-        let prior = if is_demo { Prior::Demo } else { Prior::Vacant };
-        Ok(Target {
-            dir,
-            prior,
-            _lock: lock,
-        })
-    }
-
-    /// A new, empty directory beside the target (same file system, so the
-    /// swap is a rename), removed again if the demo stops before the swap.
-    fn staging(&self) -> anyhow::Result<tempfile::TempDir> {
-        let parent = match self.dir.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-        let name = self
-            .dir
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "tla-data".into());
-        tempfile::Builder::new()
-            .prefix(&format!(".{name}{STAGING_INFIX}"))
-            .tempdir_in(parent)
-            .with_context(|| format!("cannot create a directory in {}", parent.display()))
-    }
-
-    /// Puts the finished ledger in `staging` (closed by the caller) in
-    /// place of the target in one rename, and removes the previous demo.
-    fn swap_in(self, staging: tempfile::TempDir) -> anyhow::Result<()> {
-        // From here the staging directory is removed only once swapped out.
-        let staging = staging.keep();
-        // Nobody opens the new ledger until it is in place.
-        let new_lock = ledger::DirLock::acquire_closed(&staging)
-            .with_context(|| format!("cannot lock the new ledger in {}", staging.display()))?;
-        match self.prior {
-            Prior::Vacant => std::fs::rename(&staging, &self.dir).with_context(|| {
-                format!(
-                    "cannot move the new demo ledger from {} to {} (did another process \
-                     create a ledger there meanwhile?); it was left in {}",
-                    staging.display(),
-                    self.dir.display(),
-                    staging.display()
-                )
-            })?,
-            Prior::Demo => {
-                exchange(&staging, &self.dir)?;
-                // `staging` now holds the previous demo, still locked by us.
-                std::fs::remove_dir_all(&staging).with_context(|| {
-                    format!(
-                        "the new demo ledger is in {}, but the previous one could not be \
-                         removed from {}; delete that directory",
-                        self.dir.display(),
-                        staging.display()
-                    )
-                })?;
-            }
-        }
-        drop(new_lock);
-        Ok(())
-    }
-}
-
-/// Between the target's name and the random suffix of the staging
-/// directory: `.tla-data.demo-XXXXXX` beside `tla-data` (docs/OPERATIONS.md
-/// says to delete one that a crash left behind).
-const STAGING_INFIX: &str = ".demo-";
-
-/// Swaps two directories in one atomic step (Linux `renameat2` with
-/// `RENAME_EXCHANGE`): every process sees either the old ledger or the new
-/// one at `target`, never none or half.
-#[cfg(target_os = "linux")]
-fn exchange(staging: &Path, target: &Path) -> anyhow::Result<()> {
-    use nix::fcntl::{renameat2, RenameFlags};
-    renameat2(None, staging, None, target, RenameFlags::RENAME_EXCHANGE).with_context(|| {
-        format!(
-            "cannot swap the new demo ledger in {} with the previous one in {} (the file \
-             system must support renameat2 RENAME_EXCHANGE); the previous demo is unchanged",
-            staging.display(),
-            target.display()
-        )
-    })
-}
-
-/// Elsewhere no atomic swap exists: the previous demo is renamed aside,
-/// then the new one into place (a crash between the two leaves the target
-/// missing, with both ledgers beside it).
-#[cfg(not(target_os = "linux"))]
-fn exchange(staging: &Path, target: &Path) -> anyhow::Result<()> {
-    let aside = staging.with_extension("old");
-    std::fs::rename(target, &aside)
-        .and_then(|()| std::fs::rename(staging, target))
-        .and_then(|()| std::fs::rename(&aside, staging))
-        .with_context(|| format!("cannot replace {}", target.display()))
-}
-
-fn validate(values: &[serde_json::Value]) -> anyhow::Result<Vec<Event>> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(n, value)| {
-            Event::from_json(value).map_err(|errors| {
-                let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
-                anyhow::anyhow!(
-                    "demo event {n} is invalid (a bug in the demo): {}",
-                    listed.join("; ")
-                )
-            })
-        })
-        .collect()
-}
-
-/// Computes every tenant's report of every period against the imported
-/// ledger and issues them all in one append; returns the reports and the
-/// `report.issued` entries that anchor them.
+/// Computes and issues every report of the demo, with a progress bar.
 fn issue_reports(
     ledger: &mut ledger::Ledger,
     tenants: &[String],
     periods: &[String],
 ) -> anyhow::Result<(Vec<projector::Report>, Vec<Anchor>)> {
     let bar = super::progress((tenants.len() * periods.len()) as u64, "reports");
-    let mut reports = Vec::new();
-    let size = ledger.size();
-    for tenant in tenants {
-        // One read of the tenant's entries for all its months.
-        let events = report::tenant_events(ledger, tenant, size)?;
-        for period in periods {
-            let period = period
-                .parse()
-                .map_err(|e| anyhow::anyhow!("demo period: {e}"))?;
-            let horizon = report::Horizon::Now;
-            let r = report::generate_from(ledger, tenant, period, (size, &events), horizon)?;
-            reports.push(r);
-            bar.inc(1);
-        }
-    }
-    bar.finish_and_clear();
-    let now = super::now_micros();
-    let issued = reports
-        .iter()
-        .map(|r| report::issued_event(r, &report::issued_id(r), now))
-        .collect::<anyhow::Result<Vec<_>>>()?;
     let first = ledger.size();
-    let outcomes = ledger.append(&issued, now)?;
-    let anchors = reports
-        .iter()
-        .zip(outcomes)
-        .map(|(r, outcome)| Anchor {
-            position: match outcome {
-                Outcome::Appended(p) | Outcome::Duplicate(p) => p,
-            },
-            ledger_size: r.manifest.ledger_size,
-            report_digest: r.manifest.report_digest.clone(),
-        })
-        .collect();
+    let issued = demo_ledger::issue_reports(ledger, tenants, periods, || bar.inc(1))?;
+    bar.finish_and_clear();
     println!(
         "Issued {} monthly reports: report.issued entries at ledger positions {first}..{} anchor their digests.",
-        reports.len(),
+        issued.0.len(),
         ledger.size() - 1,
     );
-    Ok((reports, anchors))
+    Ok(issued)
 }
 
 /// Verifies everything: every hash of the ledger, and every issued report
@@ -417,41 +204,10 @@ fn verify_all(ledger: &ledger::Ledger, reports: &[projector::Report]) -> anyhow:
         summary.size, summary.head
     );
     let bar = super::progress(reports.len() as u64, "regenerating");
-    let mut events: BTreeMap<&str, Vec<projector::LedgerEvent>> = BTreeMap::new();
-    for r in reports {
-        let tenant = r.tenant.as_str();
-        if !events.contains_key(tenant) {
-            events.insert(
-                tenant,
-                report::tenant_events(ledger, tenant, ledger.size())?,
-            );
-        }
-        let period = r
-            .period
-            .parse()
-            .map_err(|e| anyhow::anyhow!("period: {e}"))?;
-        let horizon = r
-            .manifest
-            .horizon
-            .as_deref()
-            .map(report::parse_instant)
-            .transpose()?;
-        let prefix = (r.manifest.ledger_size, &events[tenant][..]);
-        let again = report::generate_from(
-            ledger,
-            tenant,
-            period,
-            prefix,
-            report::Horizon::Pinned(horizon),
-        )?;
-        if again.canonical_bytes() != r.canonical_bytes() {
-            eprintln!(
-                "error: the report of {} {} does not reproduce from the ledger",
-                r.tenant, r.period
-            );
-            return Ok(false);
-        }
-        bar.inc(1);
+    let unreproduced = demo_ledger::first_unreproduced(ledger, reports, || bar.inc(1))?;
+    if let Some((tenant, period)) = unreproduced {
+        eprintln!("error: the report of {tenant} {period} does not reproduce from the ledger");
+        return Ok(false);
     }
     bar.finish_and_clear();
     println!(

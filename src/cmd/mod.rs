@@ -24,7 +24,7 @@ use std::path::Path;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-pub use service::{holder_of, now_micros, open_ledger};
+pub use service::{now_micros, open_ledger};
 
 /// A progress bar on stderr for `total` items; hidden when stderr is not a
 /// terminal, so scripts and logs see only the summary.
