@@ -3,8 +3,11 @@
 //!
 //! `report` reads a tenant's entries of a ledger prefix, runs the engine
 //! and seals the report (and issues and regenerates reports); `evidence`
-//! builds and checks evidence bundles; `source` is [`source::LedgerSource`],
+//! builds and checks evidence bundles; `agreement` makes the
+//! `agreement.published` event and finds a version label already used; `source` is [`source::LedgerSource`],
 //! the ledger as the web viewer's source, and the viewer served alone;
+//! `audit`, `contacts` and `proofs` are the checks and texts of `tla
+//! audit`, `tla contacts` and `tla proof verify`; `pdf` prints a report's HTML through the installed Chromium;
 //! `demo_ledger` claims and replaces the demo's data directory whole and
 //! issues and regenerates the demo's reports; `keys` reads and writes
 //! signing keys; `holder` is the holder file a
@@ -17,11 +20,16 @@
 //! arguments, prints and chooses exit codes; the CLI, the services and the
 //! tests share this one copy.
 
+pub mod agreement;
+pub mod audit;
+pub mod contacts;
 pub mod demo_ledger;
 pub mod evidence;
 pub mod holder;
 pub mod http;
 pub mod keys;
+pub mod pdf;
+pub mod proofs;
 pub mod report;
 pub mod run;
 pub mod source;
@@ -83,4 +91,32 @@ pub fn holder_of(dir: &Path, pid: Option<u32>) -> String {
              or import); wait for it"
             .into(),
     }
+}
+
+/// Writes a file whole or not at all: a temporary file in the same
+/// directory, synced, then renamed over `path`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    // Not a secret: readable like any file the user writes (the temporary
+    // file starts as 0600).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let readable = std::fs::Permissions::from_mode(0o644);
+        temp.as_file()
+            .set_permissions(readable)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }

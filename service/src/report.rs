@@ -131,6 +131,69 @@ pub fn report_bytes(report: &Report) -> Vec<u8> {
     bytes
 }
 
+/// What issuing a period's report did.
+pub enum Issued {
+    /// The period was issued before with the same figures, at `position`:
+    /// that report, and nothing appended.
+    Already { position: u64, report: Report },
+    /// Issued now: the `report.issued` entry at `position`; `signed` is the
+    /// size of the checkpoint signed first (with a key), and `supersedes`
+    /// the position of an earlier issue whose figures differ.
+    New {
+        position: u64,
+        report: Report,
+        signed: Option<u64>,
+        supersedes: Option<u64>,
+    },
+}
+
+/// Issues the report of an ended period into the ledger (`tla report
+/// issue`): the same figures as the last issue are not issued again; with
+/// `key`, the checkpoint of exactly the report's prefix is signed first.
+pub fn issue(
+    ledger: &mut Ledger,
+    tenant: &str,
+    period: Period,
+    key: Option<&std::path::Path>,
+) -> anyhow::Result<Issued> {
+    let report = generate(ledger, tenant, period, None, Horizon::Now)?;
+    if report.preliminary {
+        bail!(
+            "{period} has not ended for {tenant} (it ends at {}); only ended periods are issued",
+            report.period_end
+        );
+    }
+    let earlier = match last_issued(ledger, tenant, period)? {
+        Some((position, issued)) if same_figures(&issued, &report)? => {
+            return Ok(Issued::Already {
+                position,
+                report: issued,
+            })
+        }
+        earlier => earlier.map(|(position, _)| position),
+    };
+    let mut signed = None;
+    if let Some(key) = key {
+        // The ledger holds exactly the report's prefix now, so this
+        // checkpoint's root is the report's tree_root.
+        let note = ledger.sign_checkpoint(&crate::keys::load_signer(key)?)?;
+        let checkpoint = ledger::checkpoint::read_unverified(&note)?;
+        if checkpoint.size != report.manifest.ledger_size
+            || hex::encode(checkpoint.root) != report.manifest.tree_root
+        {
+            bail!("the ledger changed while the report was issued; issue it again");
+        }
+        signed = Some(checkpoint.size);
+    }
+    let position = append_issued(ledger, &report, &issued_id(&report))?;
+    Ok(Issued::New {
+        position,
+        report,
+        signed,
+        supersedes: earlier,
+    })
+}
+
 /// The last report issued for the tenant and period, regenerated from the
 /// prefix it pinned, with the position of its `report.issued` entry.
 pub fn last_issued(

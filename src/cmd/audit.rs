@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ledger::checkpoint::Checkpoint;
-use ledger::merkle;
+use service::audit::{self, Finding};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,19 +24,6 @@ pub struct Args {
     /// The log's public verifier key (the key text or a file holding it).
     #[arg(long)]
     key: String,
-}
-
-/// How an audit can fail, each with its own message.
-enum Finding {
-    Truncated {
-        kept: u64,
-        now: u64,
-    },
-    Rewritten {
-        kept: Checkpoint,
-        now: Checkpoint,
-        why: String,
-    },
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
@@ -93,7 +79,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             current.origin
         );
     }
-    match check(&ledger, &kept, &current)? {
+    match audit::check(&ledger, &kept, &current)? {
         None => {
             super::write_atomically(&args.trusted, note.as_bytes())?;
             println!(
@@ -124,31 +110,5 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(1))
         }
-    }
-}
-
-/// Whether `current` extends `kept`, by a consistency proof from the ledger.
-fn check(
-    ledger: &ledger::Ledger,
-    kept: &Checkpoint,
-    current: &Checkpoint,
-) -> anyhow::Result<Option<Finding>> {
-    if current.size < kept.size {
-        return Ok(Some(Finding::Truncated {
-            kept: kept.size,
-            now: current.size,
-        }));
-    }
-    if kept.size == 0 {
-        return Ok(None);
-    }
-    let proof = ledger.consistency_proof(kept.size, current.size)?;
-    match merkle::verify_consistency(kept.size, current.size, &kept.root, &current.root, &proof) {
-        Ok(()) => Ok(None),
-        Err(error) => Ok(Some(Finding::Rewritten {
-            kept: kept.clone(),
-            now: current.clone(),
-            why: error.to_string(),
-        })),
     }
 }

@@ -6,8 +6,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use projector::contact::{Roster, Side};
-use projector::LedgerEvent;
+use service::contacts;
 
 use service::report;
 
@@ -37,65 +36,9 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
     let events = report::tenant_events(&ledger, &args.tenant, ledger.size())?;
     let roster = projector::contact::roster(&args.tenant, &events, at);
-    print!("{}", render(&args.tenant, &roster, &timezone(&events)));
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The agreement's time zone, UTC without one.
-fn timezone(events: &[LedgerEvent]) -> String {
-    let refs: Vec<&LedgerEvent> = events.iter().collect();
-    match projector::agreement::Versions::from_events(&refs).timezone() {
-        Ok(Some(tz)) => tz.name().to_string(),
-        _ => "UTC".to_string(),
-    }
-}
-
-/// The roster as a plain table per side.
-fn render(tenant: &str, roster: &Roster, timezone: &str) -> String {
-    let at = projector::render::when(&schemas::format_instant(roster.at), timezone);
-    let name = match demo::tenant_display_name(tenant) {
-        "" => tenant.to_string(),
-        name => format!("{name} ({tenant})"),
-    };
-    let mut out = format!(
-        "Contact persons of {name} at {} ({}), agreement version {}\n",
-        at.local,
-        at.utc,
-        roster
-            .agreement_version
-            .as_deref()
-            .unwrap_or("none in force")
+    print!(
+        "{}",
+        contacts::render(&args.tenant, &roster, &contacts::timezone(&events))
     );
-    for (side, title) in [
-        (Side::Provider, "The provider"),
-        (Side::Tenant, "The municipality"),
-        (Side::Other, "Other roles"),
-    ] {
-        let rows: Vec<_> = roster.roles.iter().filter(|r| r.side == side).collect();
-        if rows.is_empty() {
-            continue;
-        }
-        out.push_str(&format!(
-            "\n{title}:\n  {:<26} {:<20} {:<24} since\n",
-            "role", "service", "person"
-        ));
-        for r in rows {
-            let since = r.since.map_or_else(
-                || "never held".to_string(),
-                |t| projector::render::when(&schemas::format_instant(t), timezone).local,
-            );
-            let role = if r.required {
-                r.role.clone()
-            } else {
-                format!("{} (not required)", r.role)
-            };
-            out.push_str(&format!(
-                "  {:<26} {:<20} {:<24} {since}\n",
-                role,
-                r.service.as_deref().unwrap_or("(whole agreement)"),
-                r.person.as_deref().unwrap_or("VACANT"),
-            ));
-        }
-    }
-    out
+    Ok(ExitCode::SUCCESS)
 }

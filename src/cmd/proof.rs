@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ledger::merkle::{self, Digest};
+use service::proofs::{digest, proof};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -130,32 +131,6 @@ fn consistency(args: &ConsistencyArgs) -> Result<String, String> {
         "the tree of size {} (root {}) is a prefix of the tree of size {} (root {})",
         args.size1, args.root1, args.size2, args.root2
     ))
-}
-
-/// One hash: exactly 64 hex characters.
-fn digest(name: &str, text: &str) -> Result<Digest, String> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut out)
-        .map_err(|e| format!("{name} {text:?} is not a 32-byte hash in hex ({e})"))?;
-    Ok(out)
-}
-
-/// Comma-separated hashes; the empty string is the empty proof.
-fn proof(text: &str) -> Result<Vec<Digest>, String> {
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let count = text.split(',').count();
-    let max = merkle::CONSISTENCY_PROOF_HASHES_MAX.max(merkle::INCLUSION_PROOF_HASHES_MAX);
-    if count > max {
-        return Err(format!(
-            "--proof has {count} hashes; no proof has more than {max}"
-        ));
-    }
-    text.split(',')
-        .enumerate()
-        .map(|(i, part)| digest(&format!("--proof hash {}", i + 1), part))
-        .collect()
 }
 
 fn hex_list(proof: &[Digest]) -> Vec<String> {

@@ -9,8 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use projector::{Period, Report};
 use service::report::{
-    append_issued, differences, generate, issued_id, last_issued, regenerate, report_bytes,
-    same_figures, to_value, Horizon,
+    differences, generate, issue, regenerate, report_bytes, to_value, Horizon, Issued,
 };
 
 /// Differing fields `verify-report` prints before it summarises the rest.
@@ -108,7 +107,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let lang = args.lang.parse()?;
     if args.format == "pdf" {
         let out = args.out.context("--format pdf needs --out FILE")?;
-        super::pdf::print(&projector::render::html(&report, lang), &out)?;
+        service::pdf::print(&projector::render::html(&report, lang), &out)?;
         eprintln!("wrote {}", out.display());
         return Ok(ExitCode::SUCCESS);
     }
@@ -131,46 +130,31 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 
 fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
     let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
-    let report = generate(&ledger, &args.tenant, args.period, None, Horizon::Now)?;
-    if report.preliminary {
-        bail!(
-            "{} has not ended for {} (it ends at {}); only ended periods are issued",
-            args.period,
-            args.tenant,
-            report.period_end
-        );
-    }
-    let report = match last_issued(&ledger, &args.tenant, args.period)? {
-        Some((position, issued)) if same_figures(&issued, &report)? => {
+    let report = match issue(&mut ledger, &args.tenant, args.period, args.key.as_deref())? {
+        Issued::Already { position, report } => {
             eprintln!(
                 "already issued at ledger position {position} with the same figures; \
                  writing that report (digest {})",
-                issued.manifest.report_digest
+                report.manifest.report_digest
             );
-            issued
+            report
         }
-        earlier => {
-            if let Some(key) = &args.key {
-                // The ledger holds exactly the report's prefix now, so this
-                // checkpoint's root is the report's tree_root.
-                let note = ledger.sign_checkpoint(&service::keys::load_signer(key)?)?;
-                let signed = ledger::checkpoint::read_unverified(&note)?;
-                if signed.size != report.manifest.ledger_size
-                    || hex::encode(signed.root) != report.manifest.tree_root
-                {
-                    bail!("the ledger changed while the report was issued; issue it again");
-                }
+        Issued::New {
+            position,
+            report,
+            signed,
+            supersedes,
+        } => {
+            if let Some(size) = signed {
                 eprintln!(
-                    "signed the checkpoint of the {} entries the report is issued against",
-                    signed.size
+                    "signed the checkpoint of the {size} entries the report is issued against"
                 );
             }
-            let digest = report.manifest.report_digest.clone();
-            let position = append_issued(&mut ledger, &report, &issued_id(&report))?;
+            let digest = &report.manifest.report_digest;
             eprintln!(
                 "issued: report.issued at ledger position {position} anchors digest {digest}"
             );
-            if let Some((earlier, _)) = earlier {
+            if let Some(earlier) = supersedes {
                 eprintln!("it supersedes the report issued at ledger position {earlier}, whose figures differ");
             }
             report

@@ -1,0 +1,80 @@
+//! Publishing an agreement: the `agreement.published` event of a tenant,
+//! with an id derived from its content, and what the ledger already holds
+//! under its version label (a label names one agreement per tenant for
+//! good).
+
+use anyhow::Context;
+use schemas::{agreement, Event};
+
+/// The `agreement.published` event of `value` (the validated agreement
+/// `parsed`) for `tenant` from `source` at `now_micros`, with its id.
+pub fn published_event(
+    value: &serde_json::Value,
+    parsed: &agreement::Agreement,
+    tenant: &str,
+    source: &str,
+    now_micros: i64,
+) -> anyhow::Result<(String, Event)> {
+    // The id is derived from the content, so publishing the same agreement
+    // twice is recognised as the same event (per tenant: the ledger's
+    // idempotency key is (tenant, source, id)).
+    let digest = blake3::hash(value.to_string().as_bytes()).to_hex();
+    let id = format!("{}/{}", parsed.version, &digest[..16]);
+    let time = ledger::rfc3339(now_micros - now_micros.rem_euclid(1_000_000));
+    let event_json = agreement::published_event(value, tenant, source, &id, &time);
+    let event = Event::from_json(&event_json).map_err(|errors| {
+        let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "the agreement.published event is invalid: {}",
+            listed.join("; ")
+        )
+    })?;
+    Ok((id, event))
+}
+
+/// A version label of a tenant's agreement found in the ledger.
+pub enum Published {
+    /// Published with the same agreement, at this position.
+    Same(u64),
+    /// Published with another agreement, at this position.
+    Other(u64),
+}
+
+/// Whether `tenant` has an agreement with the version label `version` in
+/// the ledger (from any source, `tla agreement publish` or the service),
+/// and whether it is `event`'s agreement. Reads the tenant's entries only.
+pub fn published_version(
+    ledger: &ledger::Ledger,
+    tenant: &str,
+    version: &str,
+    event: &Event,
+) -> anyhow::Result<Option<Published>> {
+    let ours = agreement_of(event.canonical())
+        .context("the agreement.published event has no agreement")?;
+    let mut other = None;
+    for entry in ledger.tenant_entries(tenant) {
+        let entry = entry?;
+        let position = entry.record.position;
+        let Some(stored) = agreement_of(&entry.record.event) else {
+            continue;
+        };
+        if stored["version"].as_str() != Some(version) {
+            continue;
+        }
+        if stored == ours {
+            return Ok(Some(Published::Same(position)));
+        }
+        other.get_or_insert(position);
+    }
+    Ok(other.map(Published::Other))
+}
+
+/// The agreement of a stored `agreement.published` event (canonical JSON),
+/// `None` for any other event.
+fn agreement_of(canonical: &[u8]) -> Option<serde_json::Value> {
+    let mut event: serde_json::Value = serde_json::from_slice(canonical).ok()?;
+    if event["type"] != "agreement.published" {
+        return None;
+    }
+    Some(event["data"]["agreement"].take())
+}
