@@ -1,6 +1,6 @@
-//! The auditor's check of a ledger against the checkpoint they kept: the
+//! The auditor's checks: a ledger against the checkpoint they kept (the
 //! latest signed checkpoint must extend it, by a consistency proof from
-//! the ledger (`tla audit`).
+//! the ledger: `tla audit`), and the forged issuances `tla verify` finds.
 
 use ledger::checkpoint::Checkpoint;
 use ledger::merkle;
@@ -41,4 +41,33 @@ pub fn check(
             why: error.to_string(),
         })),
     }
+}
+
+/// The finding when the chain holds `report.issued` entries that the
+/// ledger did not write (docs/FORMAT.md), `None` when there are none.
+/// The chain may be intact, but a forged issuance is an integrity finding
+/// an auditor must see, so verification fails.
+pub fn foreign_issuances(what: &str, summary: &ledger::Summary) -> Option<String> {
+    let found = &summary.foreign_issuances;
+    if found.is_empty() {
+        return None;
+    }
+    let listed: Vec<String> = found.positions.iter().map(u64::to_string).collect();
+    let more = found.total - found.positions.len() as u64;
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{what}: the chain is intact ({} entries), but {} report.issued entr{} at ledger \
+         position{} {}{more} did not come from the ledger itself (source {:?}): forged \
+         issuances, which no report, viewer or evidence bundle trusts",
+        summary.size,
+        found.total,
+        if found.total == 1 { "y" } else { "ies" },
+        if found.total == 1 { "" } else { "s" },
+        listed.join(", "),
+        schemas::LEDGER_SOURCE,
+    ))
 }

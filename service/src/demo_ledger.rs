@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
+use ledger::checkpoint::{Checkpoint, Signer, Verifier};
 use ledger::Outcome;
 use schemas::Event;
 use web::viewer::Anchor;
@@ -22,6 +23,40 @@ use crate::report;
 /// The file that marks a data directory as made by `tla demo`, so a rerun
 /// may replace it and nothing else is ever deleted.
 pub const DEMO_MARKER: &str = "TLA-DEMO";
+
+/// The demo's signing key, kept in its data directory (a real operator
+/// keeps the key apart from the ledger: docs/AUDITING.md).
+pub const DEMO_KEY_FILE: &str = "demo-signing.key";
+
+/// The demo's checkpoint origin (and key name).
+pub const DEMO_ORIGIN: &str = "demo.tla-ledger.local/ledger";
+
+/// Signs a checkpoint of the demo ledger with a key made for the demo (or
+/// the one already in `data_dir`); returns the public key that checks it
+/// and the checkpoint.
+pub fn sign_checkpoint(
+    data_dir: &Path,
+    ledger: &ledger::Ledger,
+) -> anyhow::Result<(Verifier, Checkpoint)> {
+    let path = data_dir.join(DEMO_KEY_FILE);
+    let signer = if path.exists() {
+        crate::keys::load_signer(&path)?
+    } else {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        let signer = Signer::from_seed(DEMO_ORIGIN, seed)?;
+        crate::keys::write_private(&path, &signer.to_text())?;
+        std::fs::write(
+            data_dir.join(format!("{DEMO_KEY_FILE}.pub")),
+            format!("{}\n", signer.verifier().to_text()),
+        )
+        .context("cannot write the demo's public key")?;
+        signer
+    };
+    let note = ledger.sign_checkpoint(&signer)?;
+    let checkpoint = ledger::checkpoint::read_unverified(&note)?;
+    Ok((signer.verifier(), checkpoint))
+}
 
 /// What the demo's data directory held when the demo claimed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,4 +318,98 @@ pub fn first_unreproduced(
         progress();
     }
     Ok(None)
+}
+
+/// The table of deviations (avvik) per tenant and month that `tla demo`
+/// prints, with a total per month and a count per kind.
+pub fn deviations_table(reports: &[projector::Report], periods: &[String]) -> String {
+    let mut out = String::new();
+    out.push_str("Deviations (avvik) per tenant and month (. = every guarantee met):");
+    out.push('\n');
+    out.push_str(&format!("{:<12}", "tenant"));
+    for period in periods {
+        out.push_str(&format!("{:>6}", &period[2..]));
+    }
+    out.push_str(&format!("{:>7}", "total"));
+    out.push('\n');
+    let mut tenants: Vec<&str> = reports.iter().map(|r| r.tenant.as_str()).collect();
+    tenants.dedup();
+    let count = |tenant: Option<&str>, period: &str| -> usize {
+        let matching = reports
+            .iter()
+            .filter(|r| r.period == period && tenant.is_none_or(|t| r.tenant == t));
+        matching.map(|r| r.deviations.len()).sum()
+    };
+    let mut row = |name: &str, tenant: Option<&str>| {
+        out.push_str(&format!("{name:<12}"));
+        let mut total = 0;
+        for period in periods {
+            let n = count(tenant, period);
+            total += n;
+            let cell = if n == 0 {
+                ".".to_string()
+            } else {
+                n.to_string()
+            };
+            out.push_str(&format!("{cell:>6}"));
+        }
+        out.push_str(&format!("{total:>7}"));
+        out.push('\n');
+    };
+    for tenant in tenants {
+        row(demo::tenant_display_name(tenant), Some(tenant));
+    }
+    row("all", None);
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in reports.iter().flat_map(|r| &r.deviations) {
+        *kinds.entry(d.kind()).or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    out.push_str(&format!("By kind: {}.", kinds.join(", ")));
+    out.push('\n');
+    out.push('\n');
+    out
+}
+
+/// The table of events per tenant and kind of fact that `tla demo` prints.
+pub fn events_table(events: &[Event]) -> String {
+    const COLUMNS: [(&str, &str); 6] = [
+        ("outage", "outages"),
+        ("maintenance", "maint."),
+        ("incident", "incidents"),
+        ("meeting", "meetings"),
+        ("minutes", "minutes"),
+        ("contact", "contacts"),
+    ];
+    let mut out = String::new();
+    let mut counts: BTreeMap<&str, [u64; 7]> = BTreeMap::new();
+    for event in events {
+        let row = counts.entry(event.tenant.as_str()).or_default();
+        let prefix = event
+            .event_type
+            .as_str()
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        if let Some(column) = COLUMNS.iter().position(|(p, _)| *p == prefix) {
+            row[column] += 1;
+        }
+        row[6] += 1;
+    }
+    out.push_str(&format!("{:<14}", "tenant"));
+    for (_, title) in COLUMNS {
+        out.push_str(&format!("{title:>10}"));
+    }
+    out.push_str(&format!("{:>10}", "events"));
+    out.push('\n');
+    for (tenant, row) in &counts {
+        let name = demo::tenant_display_name(tenant);
+        out.push_str(&format!("{name:<14}"));
+        for value in row {
+            out.push_str(&format!("{value:>10}"));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    out
 }

@@ -6,7 +6,8 @@
 //! builds and checks evidence bundles; `agreement` makes the
 //! `agreement.published` event and finds a version label already used; `source` is [`source::LedgerSource`],
 //! the ledger as the web viewer's source, and the viewer served alone;
-//! `audit`, `contacts` and `proofs` are the checks and texts of `tla
+//! `import` is the file edge of `tla import`; `audit`, `contacts` and
+//! `proofs` are the checks and texts of `tla
 //! audit`, `tla contacts` and `tla proof verify`; `pdf` prints a report's HTML through the installed Chromium;
 //! `demo_ledger` claims and replaces the demo's data directory whole and
 //! issues and regenerates the demo's reports; `keys` reads and writes
@@ -27,6 +28,7 @@ pub mod demo_ledger;
 pub mod evidence;
 pub mod holder;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod pdf;
 pub mod proofs;

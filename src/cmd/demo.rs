@@ -6,7 +6,6 @@
 //! swapped in whole (`service::demo_ledger::Target`); this module prints
 //! what it did and shows the progress.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,12 +13,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use demo::{self, DemoConfig};
-use ledger::checkpoint::{Signer, Verifier};
+use ledger::checkpoint::Verifier;
 use ledger::Outcome;
-use schemas::Event;
 use web::viewer::Anchor;
 
-use service::demo_ledger::{self, Target, DEMO_MARKER};
+use service::demo_ledger::{self, Target, DEMO_KEY_FILE, DEMO_MARKER};
 use service::source::{self, LedgerSource};
 
 /// Events per append in the demo: one durable group commit each.
@@ -103,8 +101,11 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     drop(ledger);
     target.swap_in(staging)?;
     println!();
-    print_table(&events);
-    print_deviations(&reports, &history.periods);
+    print!("{}", demo_ledger::events_table(&events));
+    print!(
+        "{}",
+        demo_ledger::deviations_table(&reports, &history.periods)
+    );
     // The example report: the first month of the first tenant with a
     // deviation to see, else its last month.
     let example = reports
@@ -131,40 +132,17 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The demo's signing key, kept in its data directory (a real operator
-/// keeps the key apart from the ledger: docs/AUDITING.md).
-const DEMO_KEY_FILE: &str = "demo-signing.key";
-
-/// The demo's checkpoint origin (and key name).
-const DEMO_ORIGIN: &str = "demo.tla-ledger.local/ledger";
-
-/// Signs a checkpoint of the demo ledger with a key made for the demo, and
+/// Signs a checkpoint of the demo ledger with the demo's key and says so;
 /// returns the public key that checks it.
 fn sign_checkpoint(data_dir: &Path, ledger: &ledger::Ledger) -> anyhow::Result<Verifier> {
-    let path = data_dir.join(DEMO_KEY_FILE);
-    let signer = if path.exists() {
-        service::keys::load_signer(&path)?
-    } else {
-        let mut seed = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        let signer = Signer::from_seed(DEMO_ORIGIN, seed)?;
-        service::keys::write_private(&path, &signer.to_text())?;
-        std::fs::write(
-            data_dir.join(format!("{DEMO_KEY_FILE}.pub")),
-            format!("{}\n", signer.verifier().to_text()),
-        )
-        .context("cannot write the demo's public key")?;
-        signer
-    };
-    let note = ledger.sign_checkpoint(&signer)?;
-    let checkpoint = ledger::checkpoint::read_unverified(&note)?;
+    let (verifier, checkpoint) = demo_ledger::sign_checkpoint(data_dir, ledger)?;
     println!(
         "Signed a checkpoint: {} entries, Merkle root {} (key {}).",
         checkpoint.size,
         hex::encode(checkpoint.root),
-        signer.verifier().to_text()
+        verifier.to_text()
     );
-    Ok(signer.verifier())
+    Ok(verifier)
 }
 
 /// Computes and issues every report of the demo, with a progress bar.
@@ -215,91 +193,6 @@ fn verify_all(ledger: &ledger::Ledger, reports: &[projector::Report]) -> anyhow:
         reports.len()
     );
     Ok(true)
-}
-
-/// Deviations (avvik) per tenant and month, with a total per month and a
-/// count per kind.
-fn print_deviations(reports: &[projector::Report], periods: &[String]) {
-    println!("Deviations (avvik) per tenant and month (. = every guarantee met):");
-    print!("{:<12}", "tenant");
-    for period in periods {
-        print!("{:>6}", &period[2..]);
-    }
-    println!("{:>7}", "total");
-    let mut tenants: Vec<&str> = reports.iter().map(|r| r.tenant.as_str()).collect();
-    tenants.dedup();
-    let count = |tenant: Option<&str>, period: &str| -> usize {
-        let matching = reports
-            .iter()
-            .filter(|r| r.period == period && tenant.is_none_or(|t| r.tenant == t));
-        matching.map(|r| r.deviations.len()).sum()
-    };
-    let row = |name: &str, tenant: Option<&str>| {
-        print!("{name:<12}");
-        let mut total = 0;
-        for period in periods {
-            let n = count(tenant, period);
-            total += n;
-            let cell = if n == 0 {
-                ".".to_string()
-            } else {
-                n.to_string()
-            };
-            print!("{cell:>6}");
-        }
-        println!("{total:>7}");
-    };
-    for tenant in tenants {
-        row(demo::tenant_display_name(tenant), Some(tenant));
-    }
-    row("all", None);
-    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
-    for d in reports.iter().flat_map(|r| &r.deviations) {
-        *kinds.entry(d.kind()).or_default() += 1;
-    }
-    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    println!("By kind: {}.", kinds.join(", "));
-    println!();
-}
-
-/// Events per tenant and kind of fact.
-fn print_table(events: &[Event]) {
-    const COLUMNS: [(&str, &str); 6] = [
-        ("outage", "outages"),
-        ("maintenance", "maint."),
-        ("incident", "incidents"),
-        ("meeting", "meetings"),
-        ("minutes", "minutes"),
-        ("contact", "contacts"),
-    ];
-    let mut counts: BTreeMap<&str, [u64; 7]> = BTreeMap::new();
-    for event in events {
-        let row = counts.entry(event.tenant.as_str()).or_default();
-        let prefix = event
-            .event_type
-            .as_str()
-            .split('.')
-            .next()
-            .unwrap_or_default();
-        if let Some(column) = COLUMNS.iter().position(|(p, _)| *p == prefix) {
-            row[column] += 1;
-        }
-        row[6] += 1;
-    }
-    print!("{:<14}", "tenant");
-    for (_, title) in COLUMNS {
-        print!("{title:>10}");
-    }
-    println!("{:>10}", "events");
-    for (tenant, row) in &counts {
-        let name = demo::tenant_display_name(tenant);
-        print!("{name:<14}");
-        for value in row {
-            print!("{value:>10}");
-        }
-        println!();
-    }
-    println!();
 }
 
 fn print_next_steps(

@@ -1,11 +1,11 @@
 //! `tla import FILE`: append CloudEvents from a file, all or nothing.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use ingest::import::{self, Refused};
+use service::import::{discard_if_created, read_input, write_rejects};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -72,42 +72,6 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes the ledger directory this import created, when it appends
-/// nothing; under the ledger's lock, so that a process that opened the new
-/// ledger in the meantime keeps it.
-fn discard_if_created(ledger: ledger::Ledger, dir: &Path, created: bool) -> anyhow::Result<()> {
-    drop(ledger);
-    if created {
-        let _lock = ledger::DirLock::acquire_closed(dir).with_context(|| {
-            format!(
-                "the empty ledger this import created in {} was opened by another process; \
-                 it is left in place",
-                dir.display()
-            )
-        })?;
-        std::fs::remove_dir_all(dir).with_context(|| {
-            format!(
-                "cannot remove the empty ledger it created in {}",
-                dir.display()
-            )
-        })?;
-    }
-    Ok(())
-}
-
-fn read_input(file: &Path) -> anyhow::Result<(String, Vec<u8>)> {
-    let mut bytes = Vec::new();
-    if file == Path::new("-") {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading stdin")?;
-        return Ok(("stdin".into(), bytes));
-    }
-    let name = file.display().to_string();
-    bytes = std::fs::read(file).with_context(|| format!("cannot read {name}"))?;
-    Ok((name, bytes))
-}
-
 fn print_refused(name: &str, refused: &[Refused]) {
     let mut shown = 0;
     for event in refused {
@@ -121,21 +85,4 @@ fn print_refused(name: &str, refused: &[Refused]) {
     if shown > ERRORS_SHOWN_MAX {
         eprintln!("error: ... and {} more errors", shown - ERRORS_SHOWN_MAX);
     }
-}
-
-fn write_rejects(path: &Path, refused: &[Refused]) -> anyhow::Result<()> {
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-    );
-    for event in refused {
-        let line = serde_json::json!({
-            "line": event.line,
-            "errors": event.errors,
-            "event": event.event,
-        });
-        writeln!(out, "{line}").with_context(|| format!("writing {}", path.display()))?;
-    }
-    out.flush()
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }

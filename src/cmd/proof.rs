@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use ledger::merkle::{self, Digest};
-use service::proofs::{digest, proof};
+use ledger::merkle;
+use service::proofs::{self, digest, proof};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -133,10 +133,6 @@ fn consistency(args: &ConsistencyArgs) -> Result<String, String> {
     ))
 }
 
-fn hex_list(proof: &[Digest]) -> Vec<String> {
-    proof.iter().map(hex::encode).collect()
-}
-
 /// Prints (name, value) pairs as lines or as one JSON object, then the
 /// command that checks the proof.
 fn print_proof(fields: &[(&str, serde_json::Value)], json: bool, check: String) {
@@ -163,65 +159,14 @@ fn print_proof(fields: &[(&str, serde_json::Value)], json: bool, check: String) 
 
 fn make_inclusion(data_dir: &Path, args: &MakeInclusionArgs) -> anyhow::Result<ExitCode> {
     let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
-    let size = args.size.unwrap_or(ledger.size());
-    if args.seq >= size {
-        anyhow::bail!(
-            "--seq {} is not an entry of the tree of size {size} (the ledger holds {} entries)",
-            args.seq,
-            ledger.size()
-        );
-    }
-    let leaf = ledger.leaf_hash(args.seq)?;
-    let root = ledger.merkle_root(size)?;
-    let proof = ledger.inclusion_proof(args.seq, size)?;
-    let (leaf, root, proof) = (hex::encode(leaf), hex::encode(root), hex_list(&proof));
-    let check = format!(
-        "tla proof verify inclusion --leaf-hash {leaf} --index {} --size {size} --root {root} --proof \"{}\"",
-        args.seq,
-        proof.join(",")
-    );
-    print_proof(
-        &[
-            ("leaf_hash", leaf.clone().into()),
-            ("index", args.seq.into()),
-            ("size", size.into()),
-            ("root", root.clone().into()),
-            ("proof", proof.clone().into()),
-        ],
-        args.json,
-        check,
-    );
+    let (fields, check) = proofs::inclusion_of(&ledger, args.seq, args.size)?;
+    print_proof(&fields, args.json, check);
     Ok(ExitCode::SUCCESS)
 }
 
 fn make_consistency(data_dir: &Path, args: &MakeConsistencyArgs) -> anyhow::Result<ExitCode> {
     let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
-    let to = args.to.unwrap_or(ledger.size());
-    if args.from == 0 || args.from > to || to > ledger.size() {
-        anyhow::bail!(
-            "need 0 < --from ({}) <= --to ({to}) <= the ledger's size ({})",
-            args.from,
-            ledger.size()
-        );
-    }
-    let root1 = hex::encode(ledger.merkle_root(args.from)?);
-    let root2 = hex::encode(ledger.merkle_root(to)?);
-    let proof = hex_list(&ledger.consistency_proof(args.from, to)?);
-    let check = format!(
-        "tla proof verify consistency --size1 {} --size2 {to} --root1 {root1} --root2 {root2} --proof \"{}\"",
-        args.from,
-        proof.join(",")
-    );
-    print_proof(
-        &[
-            ("size1", args.from.into()),
-            ("size2", to.into()),
-            ("root1", root1.clone().into()),
-            ("root2", root2.clone().into()),
-            ("proof", proof.clone().into()),
-        ],
-        args.json,
-        check,
-    );
+    let (fields, check) = proofs::consistency_of(&ledger, args.from, args.to)?;
+    print_proof(&fields, args.json, check);
     Ok(ExitCode::SUCCESS)
 }

@@ -67,31 +67,13 @@ fn verify_export(path: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Says so on stderr when the chain holds `report.issued` entries that the
-/// ledger did not write (docs/FORMAT.md); returns whether there are none.
-/// The chain may be intact, but a forged issuance is an integrity finding
-/// an auditor must see, so verification fails.
+/// ledger did not write; returns whether there are none.
 fn foreign_issuances(what: &str, summary: &ledger::Summary) -> bool {
-    let found = &summary.foreign_issuances;
-    if found.is_empty() {
-        return true;
+    match service::audit::foreign_issuances(what, summary) {
+        Some(finding) => {
+            eprintln!("error: {finding}");
+            false
+        }
+        None => true,
     }
-    let listed: Vec<String> = found.positions.iter().map(u64::to_string).collect();
-    let more = found.total - found.positions.len() as u64;
-    let more = if more > 0 {
-        format!(" and {more} more")
-    } else {
-        String::new()
-    };
-    eprintln!(
-        "error: {what}: the chain is intact ({} entries), but {} report.issued entr{} at ledger \
-         position{} {}{more} did not come from the ledger itself (source {:?}): forged \
-         issuances, which no report, viewer or evidence bundle trusts",
-        summary.size,
-        found.total,
-        if found.total == 1 { "y" } else { "ies" },
-        if found.total == 1 { "" } else { "s" },
-        listed.join(", "),
-        schemas::LEDGER_SOURCE,
-    );
-    false
 }
