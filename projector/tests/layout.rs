@@ -1,7 +1,8 @@
 //! The workspace's rooms, as a test: the engine crate (`projector`) has no
 //! async runtime and serves nothing (no tokio, axum, hyper, tower or
 //! async-nats, directly or through another crate of the workspace), and
-//! the event transport crate (`ingest`) does not carry the demo history.
+//! the event transport crate (`ingest`) does not carry the demo history,
+//! and no subcommand module of the binary (`src/cmd/`) imports another.
 //!
 //! It reads the members' `Cargo.toml` files, so it needs no network and no
 //! `cargo metadata`; a dependency that enters through a crate of the
@@ -102,5 +103,44 @@ fn ingest_does_not_carry_the_demo() {
     assert!(
         !workspace().join("ingest/src/demo.rs").exists(),
         "ingest/src/demo.rs is back; the seeded history lives in the `demo` crate"
+    );
+}
+
+#[test]
+fn no_subcommand_module_imports_another() {
+    let cmd = workspace().join("src/cmd");
+    let mut modules = Vec::new();
+    for entry in std::fs::read_dir(&cmd).expect("src/cmd is readable") {
+        let path = entry.expect("a directory entry").path();
+        let name = match path.file_stem().and_then(|stem| stem.to_str()) {
+            Some(name) if name != "mod" => name.to_owned(),
+            _ => continue,
+        };
+        modules.push((name, path));
+    }
+    assert!(
+        modules.iter().any(|(name, _)| name == "report"),
+        "src/cmd/report.rs not found among {modules:?}"
+    );
+    let mut found = Vec::new();
+    for (name, path) in modules.iter().filter(|(_, path)| path.is_file()) {
+        let text = std::fs::read_to_string(path).expect("a readable module");
+        for (other, _) in modules.iter().filter(|(other, _)| other != name) {
+            for import in [format!("super::{other}"), format!("crate::cmd::{other}")] {
+                let uses = text.match_indices(&import).any(|(at, _)| {
+                    let rest = &text[at + import.len()..];
+                    !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                });
+                if uses {
+                    found.push(format!("src/cmd/{name}.rs uses {import}"));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "subcommand modules import each other (shared code goes to src/cmd/mod.rs or a \
+         library crate):\n{}",
+        found.join("\n")
     );
 }

@@ -1,25 +1,26 @@
 //! What the `tla` services and commands wire together, as a library: the
-//! I/O edge around the pure engine and the ledger.
+//! I/O edge around the pure engine and the ledger. The binary parses the
+//! arguments, shows progress, prints and chooses exit codes; the CLI, the
+//! services and the tests share this one copy.
 //!
 //! `report` reads a tenant's entries of a ledger prefix, runs the engine
 //! and seals the report (and issues and regenerates reports); `evidence`
-//! builds and checks evidence bundles; `agreement` makes the
-//! `agreement.published` event and finds a version label already used; `source` is [`source::LedgerSource`],
-//! the ledger as the web viewer's source, and the viewer served alone;
-//! `import` is the file edge of `tla import`; `audit`, `contacts` and
-//! `proofs` are the checks and texts of `tla
-//! audit`, `tla contacts` and `tla proof verify`; `pdf` prints a report's HTML through the installed Chromium;
-//! `demo_ledger` claims and replaces the demo's data directory whole and
-//! issues and regenerates the demo's reports; `keys` reads and writes
-//! signing keys; `holder` is the holder file a
-//! running service leaves in its data directory. `run` is what `tla
-//! serve`, `tla ingest serve`, `tla ledger run` and `tla projector serve`
-//! wire together: the tokio runtime, signals, the merged router,
-//! `/healthz` and `/metrics`, the supervisor that restarts a failed ledger
-//! writer over a reopened ledger, and the refresher publishing alerts;
-//! `http` is the HTTP server every one of them runs, with its limits. The binary parses the
-//! arguments, prints and chooses exit codes; the CLI, the services and the
-//! tests share this one copy.
+//! builds and checks evidence bundles; `source` is
+//! [`source::LedgerSource`], the ledger as the web viewer's source, and
+//! the viewer served alone. The commands' checks and texts: `agreement`
+//! (the `agreement.published` event and a version label already used),
+//! `audit` (a kept checkpoint, forged issuances), `contacts` (the roster as
+//! text), `proofs` (Merkle proofs made and read), `import` (the file edge
+//! of `tla import`), `pdf` (a report printed through the installed
+//! Chromium), `keys` (signing keys as files) and `demo_ledger` (the demo's
+//! data directory claimed and replaced whole, its reports issued and
+//! regenerated, its tables). `holder` is the holder file a running service
+//! leaves in its data directory. `run` is what `tla serve`, `tla ingest
+//! serve`, `tla ledger run` and `tla projector serve` wire together: the
+//! tokio runtime, signals, the merged router, `/healthz` and `/metrics`,
+//! the supervisor that restarts a failed ledger writer over a reopened
+//! ledger, and the refresher publishing alerts; `http` is the HTTP server
+//! every one of them runs, with its limits.
 
 pub mod agreement;
 pub mod audit;

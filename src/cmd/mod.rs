@@ -1,5 +1,5 @@
-//! One module per `tla` subcommand, plus what they share: opening the
-//! ledger, the clock, progress bars.
+//! One module per `tla` subcommand, plus what they share: progress bars,
+//! and (from `service`) opening the ledger, the clock and atomic writes.
 
 pub mod agreement;
 pub mod audit;
