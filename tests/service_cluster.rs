@@ -117,8 +117,10 @@ fn a_node_killed_during_ingest_loses_nothing_accepted() {
                 }
             }
             // Paced, so that ingest outlasts the kill below on an idle
-            // machine too (60 requests, at least 0.6 s).
-            std::thread::sleep(Duration::from_millis(10));
+            // machine too (60 requests, at least 2.4 s), also when the
+            // writer's start on the R3 cluster (binding, consumer) takes
+            // a second and it then catches up in one large batch.
+            std::thread::sleep(Duration::from_millis(40));
         }
         refused
     });
