@@ -92,6 +92,7 @@ fn read_commands_on_a_directory_without_a_ledger_fail_and_create_nothing() {
         vec!["checkpoint", "--latest"],
         vec!["proof", "inclusion", "--seq", "0"],
         vec!["view", "--listen", "127.0.0.1:0"],
+        vec!["projector", "serve", "--listen", "127.0.0.1:0"],
     ];
     let empty = env.path("empty");
     std::fs::create_dir(&empty).unwrap();

@@ -129,7 +129,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
     args.http.check()?;
     let tokens = Tokens::load(&args.tokens)?;
-    let (ledger, live) = open_and_load(data_dir)?;
+    let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
     let holder = Holder::write(data_dir, "tla serve", Some(args.listen))?;
@@ -199,7 +199,7 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
     if args.listen.is_some() {
         args.http.check()?;
     }
-    let (ledger, live) = open_and_load(data_dir)?;
+    let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
     let holder = Holder::write(data_dir, "tla ledger run", args.listen)?;
@@ -242,7 +242,8 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
 /// `tla projector serve`.
 pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result<()> {
     args.http.check()?;
-    let (ledger, live) = open_and_load(data_dir)?;
+    // Serves a ledger that exists; it never creates one.
+    let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Existing)?;
     let size = ledger.size();
     let verifier = args
         .key
@@ -292,10 +293,10 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
     result
 }
 
-/// Opens the ledger for a service and loads every entry into a live
-/// projection.
-fn open_and_load(data_dir: &Path) -> anyhow::Result<(Ledger, Arc<Live>)> {
-    let ledger = crate::open_ledger(data_dir, ledger::OpenMode::Create)?;
+/// Opens the ledger for a service (`mode`: whether it may create one) and
+/// loads every entry into a live projection.
+fn open_and_load(data_dir: &Path, mode: ledger::OpenMode) -> anyhow::Result<(Ledger, Arc<Live>)> {
+    let ledger = crate::open_ledger(data_dir, mode)?;
     let live = Arc::new(Live::new());
     follow_from(&live, &ledger, 0)?;
     tracing::info!(entries = ledger.size(), "live projection loaded");
