@@ -720,7 +720,7 @@ async fn publish_refused(
             message.subject.as_str(),
             sequence,
             &r.errors,
-            &message.payload,
+            (&message.payload, digest.as_str()),
             fits,
         );
         nats::publish_acked(jetstream, subject, msg_id, Bytes::from(document))
@@ -748,12 +748,13 @@ fn jetstream_payload_max(client: &async_nats::Client) -> usize {
 /// `REJECTION_ERROR_BYTES_MAX`), the payload's length and BLAKE3 digest,
 /// and as much of the payload as fits in `fits` bytes (up to
 /// `REJECTION_EVENT_BYTES_MAX`), so that a refusal is never lost to its
-/// own size.
+/// own size. `digest` is the payload's BLAKE3 (hex), computed once by the
+/// caller, which names the refusal by it too.
 fn rejection_document(
     subject: &str,
     sequence: u64,
     errors: &[String],
-    payload: &[u8],
+    (payload, digest): (&[u8], &str),
     fits: usize,
 ) -> Vec<u8> {
     let listed: Vec<String> = errors
@@ -770,7 +771,7 @@ fn rejection_document(
             "errors": listed,
             "event": text,
             "event_bytes": payload.len(),
-            "event_blake3": blake3::hash(payload).to_hex().as_str(),
+            "event_blake3": digest,
         });
         if errors.len() > listed.len() {
             document["errors_not_listed"] = (errors.len() - listed.len()).into();
