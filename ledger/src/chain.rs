@@ -282,6 +282,35 @@ impl Verifier {
         })
     }
 
+    /// Judges the record held back for lookahead now, as `finish` would,
+    /// so that every record pushed so far is judged and the verifier can
+    /// still be fed more: what a verified prefix does at the end of each
+    /// step. A record judged here without the one after it is named the
+    /// way `finish` names the last record of a ledger.
+    pub fn settle(&mut self) -> Result<(), Failure> {
+        match self.pending.take() {
+            Some(last) => self.judge(last, None),
+            None => Ok(()),
+        }
+    }
+
+    /// The entries judged good so far and the last one's hash
+    /// (`ZERO_HASH` before any).
+    pub fn verified(&self) -> (u64, Hash) {
+        (self.expected, self.prev_hash)
+    }
+
+    /// The `report.issued` entries of a foreign source seen so far.
+    pub fn foreign_issuances(&self) -> &ForeignIssuances {
+        &self.foreign_issuances
+    }
+
+    /// Checks that the medium's claimed (size, head) is what the judged
+    /// chain shows (after `settle`).
+    pub fn check_head(&self, size: u64, head: Hash) -> Result<(), Failure> {
+        self.check_claim(size, head)
+    }
+
     fn check_claim(&self, size: u64, head: Hash) -> Result<(), Failure> {
         if size > self.expected {
             return Err(Failure::Missing {

@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod dedup;
 pub mod export;
 pub mod merkle;
+pub mod prefix;
 mod read;
 pub mod record;
 pub mod store;

@@ -255,11 +255,26 @@ impl VerifyState {
         budget: u64,
         progress: &mut impl FnMut(u64),
     ) -> Result<Judged<bool>, LedgerError> {
+        self.run_to(store, u64::MAX, budget, progress)
+    }
+
+    /// `run`, checking no append that ends after entry `limit`: Ok(true)
+    /// when the appends up to `limit` (or the ledger's end) are checked.
+    pub fn run_to(
+        &mut self,
+        store: &Store,
+        limit: u64,
+        budget: u64,
+        progress: &mut impl FnMut(u64),
+    ) -> Result<Judged<bool>, LedgerError> {
         let stop = self.checked.saturating_add(budget);
         while self.checked < stop {
             let Some((first, layout)) = store.next_layout(self.next)? else {
                 return Ok(Ok(true));
             };
+            if first >= limit || first.saturating_add(layout.len()) > limit {
+                return Ok(Ok(true));
+            }
             self.next = first + layout.len().max(1);
             if let Err(failure) = judge_layout(store, &self.tenants, first, &layout)? {
                 return Ok(Err(failure));
@@ -288,6 +303,64 @@ impl VerifyState {
             progress(self.checked);
         }
         Ok(Ok(false))
+    }
+}
+
+impl VerifyState {
+    /// Reads the tenants again: a verified prefix that goes on checking
+    /// appends made after it was begun must know the tenants they added.
+    pub fn refresh_tenants(&mut self, store: &Store) -> Result<(), LedgerError> {
+        self.tenants = store.tenants()?;
+        Ok(())
+    }
+
+    /// Entries checked so far, each once.
+    pub fn checked(&self) -> u64 {
+        self.checked
+    }
+
+    /// Judges everything checked so far as a prefix of the ledger, the
+    /// verifier staying usable for more: the record held back for
+    /// lookahead, the claimed head when the prefix is the whole ledger,
+    /// and the stored edge tiles, which must begin with (or, for the whole
+    /// ledger, be) the hashes recomputed from the entries. Gives the
+    /// prefix's (size, head, Merkle root).
+    pub fn settle(
+        &mut self,
+        store: &Store,
+        claimed: Option<(u64, Hash)>,
+    ) -> Result<Judged<(u64, Hash, merkle::Digest)>, LedgerError> {
+        if let Err(failure) = self.verifier.settle() {
+            return Ok(Err(failure));
+        }
+        let (size, head) = self.verifier.verified();
+        if let Some((claimed_size, claimed_head)) = claimed {
+            if let Err(failure) = self.verifier.check_head(claimed_size, claimed_head) {
+                return Ok(Err(failure));
+            }
+        }
+        let whole = claimed.is_some();
+        for level in 0..TILE_LEVELS_MAX {
+            let computed = self.edge.level(level);
+            if computed.is_empty() {
+                continue;
+            }
+            let count = self.edge.size() >> (level as u32 * TILE_HEIGHT);
+            let index = count / TILE_WIDTH as u64;
+            let stored = store.tile(level as u8, index)?.unwrap_or_default();
+            let computed = tile_bytes(computed);
+            // A ledger longer than the prefix has more hashes in the tile.
+            let stored = match stored.get(..computed.len()) {
+                Some(start) if !whole => start,
+                _ => &stored[..],
+            };
+            if let Err(failure) = judge_tile(level as u8, index, &computed, stored) {
+                return Ok(Err(failure));
+            }
+        }
+        let tree = crate::tiles::Tree::new(store, size);
+        let root = tree.root(size).map_err(LedgerError::from)?;
+        Ok(Ok((size, head, root)))
     }
 }
 
