@@ -53,16 +53,47 @@ pub fn generate_from(
     (prefix, events): (u64, &[LedgerEvent]),
     horizon: Horizon,
 ) -> anyhow::Result<Report> {
+    let pins = Pins::of(ledger, prefix)?;
+    generate_pinned(tenant, period, (prefix, events), &pins, horizon)
+}
+
+/// What a report's manifest pins of the ledger prefix it was computed
+/// from: the chain's head and the Merkle root at that size.
+#[derive(Debug, Clone)]
+pub struct Pins {
+    pub root: ledger::Hash,
+    pub tree_root: ledger::merkle::Digest,
+}
+
+impl Pins {
+    /// The pins of the first `prefix` entries.
+    pub fn of(ledger: &Ledger, prefix: u64) -> anyhow::Result<Pins> {
+        let root = match prefix {
+            0 => ZERO_HASH,
+            n => {
+                ledger
+                    .entry(n - 1)?
+                    .context("the ledger lost an entry; run `tla verify`")?
+                    .hash
+            }
+        };
+        Ok(Pins {
+            root,
+            tree_root: ledger.merkle_root(prefix)?,
+        })
+    }
+}
+
+/// [`generate_from`] with the ledger's pins read beforehand, so that the
+/// computation needs no ledger (nor its lock).
+pub fn generate_pinned(
+    tenant: &str,
+    period: Period,
+    (prefix, events): (u64, &[LedgerEvent]),
+    pins: &Pins,
+    horizon: Horizon,
+) -> anyhow::Result<Report> {
     let events = &events[..events.partition_point(|e| e.position < prefix)];
-    let root = match prefix {
-        0 => ZERO_HASH,
-        n => {
-            ledger
-                .entry(n - 1)?
-                .context("the ledger lost an entry; run `tla verify`")?
-                .hash
-        }
-    };
     let compute = |horizon| {
         let input = Input {
             tenant,
@@ -85,8 +116,8 @@ pub fn generate_from(
         }
     };
     report.manifest.ledger_size = prefix;
-    report.manifest.ledger_root = root.to_hex();
-    report.manifest.tree_root = hex::encode(ledger.merkle_root(prefix)?);
+    report.manifest.ledger_root = pins.root.to_hex();
+    report.manifest.tree_root = hex::encode(pins.tree_root);
     report.seal();
     Ok(report)
 }

@@ -25,6 +25,7 @@ use ingest::auth::Tokens;
 use ingest::metrics::Metrics;
 use ingest::{nats, writer};
 use ledger::checkpoint::Verifier;
+use ledger::prefix::{Reach, Verification};
 use ledger::Ledger;
 use projector::LedgerEvent;
 use schemas::Event;
@@ -131,7 +132,8 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
     let tokens = Tokens::load(&args.tokens)?;
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
+    let verifying = Verifying::start(&ledger, Reach::Durable)?;
+    let viewer = viewer(&ledger, signing_verifier(&args.writer)?, &verifying)?;
     let holder = Holder::write(data_dir, "tla serve", Some(args.listen))?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
@@ -142,6 +144,7 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
         let health = Health {
             link: Some(link.clone()),
             writer: Some(Arc::clone(&writer_state)),
+            verification: Some(Arc::clone(&verifying.verification)),
         };
         let app = Router::new()
             .merge(ingest::http::router(ingest_state(
@@ -162,9 +165,11 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
             replicas: args.replicas,
             metrics,
             state: writer_state,
+            verification: Arc::clone(&verifying.verification),
         };
         writing.run(args.writer, &shutdown, Some(http)).await
     });
+    drop(verifying);
     holder.remove();
     result
 }
@@ -181,6 +186,7 @@ pub fn ingest_serve(args: IngestConfig) -> anyhow::Result<()> {
         let health = Health {
             link: Some(link.clone()),
             writer: None,
+            verification: None,
         };
         let app = ingest::http::router(ingest_state(tokens, None, &link, &metrics))
             .merge(operations(&health, &metrics, None));
@@ -201,7 +207,8 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
     }
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
+    let verifying = Verifying::start(&ledger, Reach::Durable)?;
+    let viewer = viewer(&ledger, signing_verifier(&args.writer)?, &verifying)?;
     let holder = Holder::write(data_dir, "tla ledger run", args.listen)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
@@ -214,6 +221,7 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
                 let health = Health {
                     link: Some(link.clone()),
                     writer: Some(Arc::clone(&writer_state)),
+                    verification: Some(Arc::clone(&verifying.verification)),
                 };
                 let app = web::service::router(Arc::clone(&live))
                     .merge(viewer)
@@ -232,9 +240,11 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
             replicas: args.replicas,
             metrics,
             state: writer_state,
+            verification: Arc::clone(&verifying.verification),
         };
         writing.run(args.writer, &shutdown, http_task).await
     });
+    drop(verifying);
     holder.remove();
     result
 }
@@ -251,7 +261,8 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         .map(crate::keys::load_verifier)
         .transpose()?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, verifier);
+    let verifying = Verifying::start(&ledger, Reach::Head)?;
+    let viewer = viewer(&ledger, verifier, &verifying)?;
     let holder = Holder::write(data_dir, "tla projector serve", Some(args.listen))?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
@@ -267,6 +278,7 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         let health = Health {
             link: link.clone(),
             writer: None,
+            verification: Some(Arc::clone(&verifying.verification)),
         };
         let app = web::service::router(Arc::clone(&live))
             .merge(viewer)
@@ -288,6 +300,7 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         http.await.context("the HTTP task failed")??;
         prepared
     });
+    drop(verifying);
     drop(ledger);
     holder.remove();
     result
@@ -489,6 +502,8 @@ struct Writing {
     replicas: usize,
     metrics: Arc<Metrics>,
     state: Arc<WriterState>,
+    /// The verified prefix, told of each durable batch.
+    verification: Arc<Verification>,
 }
 
 impl Writing {
@@ -537,6 +552,7 @@ impl Writing {
                 args.clone(),
                 Arc::clone(&self.metrics),
                 Arc::clone(&self.live),
+                Arc::clone(&self.verification),
                 shutdown.receiver(),
             ));
             let error = match task.await {
@@ -644,10 +660,56 @@ fn reopen(ledger: &writer::SharedLedger, data_dir: &Path, live: &Live) -> anyhow
 }
 
 /// The web report viewer over the ledger this process holds, checking the
-/// latest checkpoint's signature with `verifier` when given.
-fn viewer(ledger: &writer::SharedLedger, verifier: Option<Verifier>) -> Router {
-    let source = crate::source::LedgerSource::new(Arc::clone(ledger)).with_verifier(verifier);
-    web::viewer::router(Arc::new(source))
+/// latest checkpoint's signature with `verifier` when given and reporting
+/// the verified prefix `verifying` advances.
+fn viewer(
+    ledger: &writer::SharedLedger,
+    verifier: Option<Verifier>,
+    verifying: &Verifying,
+) -> anyhow::Result<Router> {
+    let source = crate::source::LedgerSource::new(Arc::clone(ledger))?
+        .with_verifier(verifier)
+        .with_verification(Arc::clone(&verifying.verification));
+    Ok(web::viewer::router(Arc::new(source)))
+}
+
+/// The ledger's verified prefix (`ledger::prefix`) and the thread that
+/// advances it: from start-up over what the ledger holds, then over each
+/// batch reported durable. Dropping it stops the thread.
+struct Verifying {
+    verification: Arc<Verification>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Verifying {
+    fn start(ledger: &writer::SharedLedger, reach: Reach) -> anyhow::Result<Verifying> {
+        let verification = {
+            let held = ledger.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::new(Verification::new(&held, reach).context("cannot begin verifying the ledger")?)
+        };
+        let thread = std::thread::Builder::new()
+            .name("tla-verify".into())
+            .spawn({
+                let (verification, ledger) = (Arc::clone(&verification), Arc::clone(ledger));
+                move || verification.run(&ledger)
+            })
+            .context("cannot start the ledger's verifier thread")?;
+        Ok(Verifying {
+            verification,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Verifying {
+    fn drop(&mut self) {
+        self.verification.stop();
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the ledger's verifier thread panicked");
+            }
+        }
+    }
 }
 
 /// The public half of the writer's signing key, if it has one.
@@ -667,6 +729,7 @@ async fn write(
     args: WriterConfig,
     metrics: Arc<Metrics>,
     live: Arc<Live>,
+    verification: Arc<Verification>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let checkpoints = match &args.key {
@@ -684,6 +747,7 @@ async fn write(
     };
     let panic_on = std::env::var(TEST_PANIC_ENV).ok();
     let durable = move |batch: writer::Durable| {
+        verification.durable(batch.head.size);
         let appended: Vec<LedgerEvent> = batch
             .appended
             .into_iter()
@@ -729,6 +793,8 @@ async fn refresh(live: Arc<Live>, client: async_nats::Client, shutdown: watch::R
 struct Health {
     link: Option<Link>,
     writer: Option<Arc<WriterState>>,
+    /// The ledger's verified prefix, where the process holds a ledger.
+    verification: Option<Arc<Verification>>,
 }
 
 impl Health {
@@ -744,23 +810,34 @@ impl Health {
             .as_ref()
             .and_then(|link| link.status.unavailable(&link.client));
         let writer_down = self.writer.as_ref().and_then(|w| w.restarting());
-        let (status, text, detail) = match (writer_down, nats_down) {
-            (Some(error), _) => (
+        let verified = self.verification.as_ref().map(|v| v.status());
+        let broken = verified
+            .as_ref()
+            .and_then(|v| v.failure.as_ref())
+            .map(ToString::to_string);
+        let (status, text, detail) = match (broken, writer_down, nats_down) {
+            (Some(failure), _, _) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ledger does not verify",
+                Some(failure),
+            ),
+            (None, Some(error), _) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ledger writer restarting",
                 Some(error),
             ),
-            (None, Some(reason)) => (
+            (None, None, Some(reason)) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "nats unavailable",
                 Some(reason),
             ),
-            (None, None) => (StatusCode::OK, "ok", None),
+            (None, None, None) => (StatusCode::OK, "ok", None),
         };
         let body = serde_json::json!({
             "status": text,
             "detail": detail,
             "nats": nats_state,
+            "verified": verified.as_ref().map(verified_json),
         });
         (status, axum::Json(body))
     }
@@ -778,10 +855,40 @@ impl Health {
     }
 }
 
+/// The verified prefix as `/healthz` reports it.
+fn verified_json(status: &ledger::prefix::PrefixStatus) -> serde_json::Value {
+    serde_json::json!({
+        "size": status.size,
+        "head": status.head.to_hex(),
+        "root": hex::encode(status.root),
+        "at": status.at_micros.map(ledger::rfc3339),
+        "checked": status.checked,
+        "first_bad_position": status.failure.as_ref().map(ledger::Failure::position),
+        "problem": status.failure.as_ref().map(ToString::to_string),
+    })
+}
+
+/// The verified prefix in the Prometheus text format.
+fn render_verified(status: &ledger::prefix::PrefixStatus, out: &mut String) {
+    use std::fmt::Write;
+    let failed = u8::from(status.failure.is_some());
+    let _ = write!(
+        out,
+        "# HELP tla_ledger_verified_entries Entries of the ledger verified, each checked once after it was applied.\n\
+         # TYPE tla_ledger_verified_entries gauge\n\
+         tla_ledger_verified_entries {}\n\
+         # HELP tla_ledger_verify_failed 1 when the ledger's verified prefix found a bad entry.\n\
+         # TYPE tla_ledger_verify_failed gauge\n\
+         tla_ledger_verify_failed {failed}\n",
+        status.size
+    );
+}
+
 /// `/healthz` and `/metrics`.
 fn operations(health: &Health, metrics: &Arc<Metrics>, live: Option<&Arc<Live>>) -> Router {
     let metrics = Arc::clone(metrics);
     let live = live.cloned();
+    let verification = health.verification.clone();
     health.router().route(
         "/metrics",
         get(move || async move {
@@ -789,6 +896,9 @@ fn operations(health: &Health, metrics: &Arc<Metrics>, live: Option<&Arc<Live>>)
             metrics.render(&mut text);
             if let Some(live) = &live {
                 live.render_metrics(&mut text);
+            }
+            if let Some(verification) = &verification {
+                render_verified(&verification.status(), &mut text);
             }
             (
                 [(

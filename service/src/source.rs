@@ -5,11 +5,15 @@
 //! The ledger is opened once (sled holds an exclusive lock) and shared
 //! behind a mutex; a server that has its own routes mounts the viewer's
 //! beside them with
-//! `router.merge(viewer::router(Arc::new(LedgerSource::new(ledger))))`.
+//! `router.merge(viewer::router(Arc::new(LedgerSource::new(ledger)?)))`.
 //! Reports are cached per (tenant, period) for the ledger size they were
 //! computed at, so that the tenant list and the month grids cost one
 //! computation per report until the ledger grows; a verification never
-//! reads the cache.
+//! reads the cache. A verification brings the ledger's verified prefix
+//! (`ledger::prefix`) up to date, checking only the entries new since, in
+//! short steps of the ledger's lock, and regenerates the report with the
+//! lock held only to read the tenant's events: it never stops the writer
+//! for a whole-chain pass.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
 use ledger::checkpoint::Verifier;
+use ledger::prefix::{PrefixStatus, Reach, Verification};
 use ledger::Ledger;
 use projector::{LedgerEvent, Period, ReportError};
 use schemas::EventData;
@@ -89,6 +94,8 @@ pub struct LedgerSource {
     cache: Mutex<Cache>,
     /// The key checkpoint signatures are checked with, when given.
     verifier: Option<Verifier>,
+    /// The ledger's verified prefix, shared with whoever else advances it.
+    verification: Arc<Verification>,
 }
 
 /// What has been read or computed at one ledger size.
@@ -100,18 +107,40 @@ struct Cache {
 }
 
 impl LedgerSource {
-    /// A source over a ledger shared with others in the process.
-    pub fn new(ledger: Arc<Mutex<Ledger>>) -> LedgerSource {
-        LedgerSource {
+    /// A source over a ledger shared with others in the process, with a
+    /// verified prefix of its own that verifications advance to the
+    /// ledger's head (for a ledger nobody appends to behind its back; a
+    /// writing service passes its own with `with_verification`).
+    pub fn new(ledger: Arc<Mutex<Ledger>>) -> Result<LedgerSource, SourceError> {
+        let verification = {
+            let held = ledger.lock().map_err(|_| poisoned())?;
+            Verification::new(&held, Reach::Head).map_err(failed)?
+        };
+        Ok(LedgerSource {
             ledger,
             cache: Mutex::new(Cache::default()),
             verifier: None,
-        }
+            verification: Arc::new(verification),
+        })
     }
 
     /// Checks checkpoint signatures with `verifier`.
     pub fn with_verifier(self, verifier: Option<Verifier>) -> LedgerSource {
         LedgerSource { verifier, ..self }
+    }
+
+    /// Reports (and advances) `verification`, the one the ledger's writer
+    /// or replica advances after each durable batch.
+    pub fn with_verification(self, verification: Arc<Verification>) -> LedgerSource {
+        LedgerSource {
+            verification,
+            ..self
+        }
+    }
+
+    /// The verified prefix this source reports.
+    pub fn verification(&self) -> &Arc<Verification> {
+        &self.verification
     }
 
     /// The ledger's size, head and latest signed checkpoint.
@@ -152,14 +181,12 @@ impl LedgerSource {
     }
 
     /// A source that is the ledger's only user.
-    pub fn owning(ledger: Ledger) -> LedgerSource {
+    pub fn owning(ledger: Ledger) -> Result<LedgerSource, SourceError> {
         LedgerSource::new(Arc::new(Mutex::new(ledger)))
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Ledger>, SourceError> {
-        self.ledger.lock().map_err(|_| {
-            SourceError::Failed("a viewer request panicked while reading the ledger".into())
-        })
+        self.ledger.lock().map_err(|_| poisoned())
     }
 
     /// The cache, emptied when the ledger has grown since it was filled.
@@ -263,6 +290,26 @@ fn failed(e: impl std::fmt::Display) -> SourceError {
     SourceError::Failed(e.to_string())
 }
 
+fn poisoned() -> SourceError {
+    SourceError::Failed("a viewer request panicked while reading the ledger".into())
+}
+
+/// The verified prefix as the verification panel shows it.
+fn chain_check(status: &PrefixStatus, checked_now: u64) -> ChainCheck {
+    match &status.failure {
+        Some(failure) => ChainCheck::Broken {
+            problem: failure.to_string(),
+        },
+        None => ChainCheck::Verified {
+            entries: status.size,
+            head: status.head.to_hex(),
+            root: hex::encode(status.root),
+            at: status.at_micros.map(ledger::rfc3339).unwrap_or_default(),
+            checked_now,
+        },
+    }
+}
+
 impl ViewerSource for LedgerSource {
     fn ledger(&self) -> Result<LedgerFacts, SourceError> {
         self.facts(&*self.lock()?)
@@ -309,23 +356,140 @@ impl ViewerSource for LedgerSource {
     }
 
     fn verify(&self, tenant: &str, period: Period) -> Result<VerificationFacts, SourceError> {
-        let ledger = self.lock()?;
-        let head = ledger.head();
-        let events = crate::report::tenant_events(&ledger, tenant, head.size).map_err(failed)?;
-        let regenerated = LedgerSource::compute(&ledger, tenant, period, &events);
-        let chain = match ledger.verify(|_| {}).map_err(failed)? {
-            Ok(summary) => ChainCheck::Verified {
-                entries: summary.size,
-            },
-            Err(problem) => ChainCheck::Broken {
-                problem: problem.to_string(),
-            },
+        // Only what is new since the prefix last advanced is checked, in
+        // steps that each hold the ledger's lock briefly.
+        let before = self.verification.status().checked;
+        let verified = self.verification.catch_up(&self.ledger).map_err(failed)?;
+        let checked_now = verified.checked.saturating_sub(before);
+        // The lock is held to read the tenant's events and the pins, not to
+        // compute the report.
+        let (events, pins, ledger_facts) = {
+            let ledger = self.lock()?;
+            let size = ledger.size();
+            let events = crate::report::tenant_events(&ledger, tenant, size).map_err(failed)?;
+            let prefix = anchor(&events, period).map_or(size, |a| a.ledger_size);
+            let pins = crate::report::Pins::of(&ledger, prefix);
+            (events, pins, self.facts(&ledger)?)
         };
+        let anchor = anchor(&events, period);
+        let regenerated = pins.and_then(|pins| match &anchor {
+            Some(a) => crate::report::generate_pinned(
+                tenant,
+                period,
+                (a.ledger_size, &events),
+                &pins,
+                crate::report::Horizon::Pinned(None),
+            ),
+            None => crate::report::generate_pinned(
+                tenant,
+                period,
+                (ledger_facts.size, &events),
+                &pins,
+                crate::report::Horizon::Now,
+            ),
+        });
         Ok(VerificationFacts {
-            anchor: anchor(&events, period),
-            regenerated: regenerated.map(|s| s.report).map_err(|e| e.to_string()),
-            ledger: self.facts(&ledger)?,
-            chain,
+            anchor,
+            regenerated: regenerated.map_err(|e| failure(e).to_string()),
+            ledger: ledger_facts,
+            chain: chain_check(&verified, checked_now),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-01-01T00:00:00Z in microseconds.
+    const NOW: i64 = 1_767_225_600_000_000;
+
+    fn events(from: u64, count: u64) -> Vec<schemas::Event> {
+        (from..from + count)
+            .map(|n| {
+                let tenant = ["alver", "fedje"][(n % 2) as usize];
+                let value = serde_json::json!({
+                    "specversion": "1.0", "id": format!("ev-{n}"), "source": "test/source",
+                    "type": "incident.responded", "time": "2025-12-01T10:00:00+01:00",
+                    "tenant": tenant,
+                    "data": {"incident_id": "INC-1"}
+                });
+                schemas::Event::from_json(&value).expect("test event")
+            })
+            .collect()
+    }
+
+    fn grow(ledger: &Mutex<Ledger>, count: u64) {
+        let mut ledger = ledger.lock().unwrap();
+        let from = ledger.size();
+        for chunk in events(from, count).chunks(1000) {
+            ledger.append(chunk, NOW).unwrap();
+        }
+    }
+
+    fn checked_now(facts: &VerificationFacts) -> (u64, u64) {
+        match &facts.chain {
+            ChainCheck::Verified {
+                entries,
+                checked_now,
+                ..
+            } => (*entries, *checked_now),
+            ChainCheck::Broken { problem } => panic!("the chain is broken: {problem}"),
+        }
+    }
+
+    #[test]
+    fn a_verification_checks_only_what_is_new_since_the_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(Mutex::new(Ledger::open(dir.path()).unwrap()));
+        grow(&ledger, 5000);
+        let source = LedgerSource::new(Arc::clone(&ledger)).unwrap();
+        let period: Period = "2025-12".parse().unwrap();
+        let first = source.verify("alver", period).unwrap();
+        assert_eq!(checked_now(&first), (5000, 5000));
+        let ChainCheck::Verified { root, head, .. } = &first.chain else {
+            unreachable!()
+        };
+        let held = ledger.lock().unwrap();
+        assert_eq!(root, &hex::encode(held.merkle_root(5000).unwrap()));
+        assert_eq!(head, &held.head().hash.to_hex());
+        drop(held);
+        // 37 new entries: 37 checked, not 5037.
+        grow(&ledger, 37);
+        let second = source.verify("alver", period).unwrap();
+        assert_eq!(checked_now(&second), (5037, 37));
+        let third = source.verify("fedje", period).unwrap();
+        assert_eq!(checked_now(&third), (5037, 0));
+        assert_eq!(source.verification().status().checked, 5037);
+    }
+
+    #[test]
+    fn a_verification_shares_the_writers_prefix_and_reaches_only_what_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Arc::new(Mutex::new(Ledger::open(dir.path()).unwrap()));
+        grow(&ledger, 300);
+        let verification = {
+            let held = ledger.lock().unwrap();
+            Arc::new(Verification::new(&held, Reach::Durable).unwrap())
+        };
+        let source = LedgerSource::new(Arc::clone(&ledger))
+            .unwrap()
+            .with_verification(Arc::clone(&verification));
+        let period: Period = "2025-12".parse().unwrap();
+        assert_eq!(
+            checked_now(&source.verify("alver", period).unwrap()),
+            (300, 300)
+        );
+        // Appended but not reported durable by the writer: not verified yet.
+        grow(&ledger, 100);
+        assert_eq!(
+            checked_now(&source.verify("alver", period).unwrap()),
+            (300, 0)
+        );
+        verification.durable(400);
+        assert_eq!(
+            checked_now(&source.verify("alver", period).unwrap()),
+            (400, 100)
+        );
     }
 }

@@ -121,7 +121,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     print_next_steps(data_dir, &args, started, &example);
     if args.serve {
         let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
-        let source = Arc::new(LedgerSource::owning(ledger).with_verifier(Some(verifier)));
+        let source = Arc::new(LedgerSource::owning(ledger)?.with_verifier(Some(verifier)));
         let issued: Vec<_> = reports.into_iter().zip(anchors).collect();
         source
             .remember(&issued)

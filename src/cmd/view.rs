@@ -27,7 +27,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .map(service::keys::load_verifier)
         .transpose()?;
     let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
-    let source = LedgerSource::owning(ledger).with_verifier(verifier);
+    let source = LedgerSource::owning(ledger)?.with_verifier(verifier);
     source::serve_viewer(Arc::new(source), args.listen)?;
     Ok(ExitCode::SUCCESS)
 }

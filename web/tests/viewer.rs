@@ -148,7 +148,12 @@ impl ViewerSource for Memory {
             regenerated: Ok(compute(&self.events, tenant, period, size)),
             ledger: self.ledger()?,
             chain: ChainCheck::Verified {
-                entries: size + self.tampered as u64,
+                // The whole ledger: the events and the issuances after them.
+                entries: self.ledger()?.size + self.tampered as u64,
+                head: "ab".repeat(32),
+                root: "cd".repeat(32),
+                at: "2026-01-01T00:00:00Z".to_string(),
+                checked_now: 0,
             },
         })
     }
@@ -491,6 +496,27 @@ fn judge_names_every_problem() {
         panic!("a broken chain verifies nothing");
     };
     assert_eq!(problems.len(), 1, "{problems:?}");
+    // The verified prefix must reach the entry that anchors the report.
+    let short = VerificationFacts {
+        chain: ChainCheck::Verified {
+            entries: anchor.position,
+            head: "ab".repeat(32),
+            root: "cd".repeat(32),
+            at: "2026-01-01T00:00:00Z".to_string(),
+            checked_now: 0,
+        },
+        ..facts.clone()
+    };
+    let Verdict::NotVerified(problems) = judge(report, &short) else {
+        panic!("an anchor beyond the verified prefix is not verified");
+    };
+    assert_eq!(
+        problems,
+        [web::viewer::Problem::BeyondVerified {
+            position: anchor.position,
+            verified: anchor.position,
+        }]
+    );
     let mut other = report.clone();
     other.manifest.ledger_size += 1;
     other.seal();

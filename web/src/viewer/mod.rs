@@ -33,7 +33,7 @@ use std::sync::Arc;
 use projector::{LedgerEvent, Period, Report};
 
 pub use self::months::periods_of;
-pub use self::report::{judge, Verdict};
+pub use self::report::{judge, Problem, Verdict};
 pub use self::routes::{router, CONTENT_SECURITY_POLICY};
 
 /// What the viewer reads. Implementations do the I/O (the ledger, a
@@ -136,15 +136,28 @@ pub struct VerificationFacts {
     /// an anchor, from the whole ledger), or why that failed.
     pub regenerated: Result<Report, String>,
     pub ledger: LedgerFacts,
-    /// The hash chain of the whole ledger, recomputed.
+    /// The ledger's verified prefix, brought up to date.
     pub chain: ChainCheck,
 }
 
-/// The outcome of recomputing the ledger's hash chain.
+/// The ledger's verified prefix: every entry in it was checked once, after
+/// it was applied (its hash recomputed from the stored bytes, both chains,
+/// the Merkle tiles), so a verification checks only what is new.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainCheck {
-    /// Every hash of these many entries recomputed and matched.
-    Verified { entries: u64 },
+    /// The first `entries` entries verified.
+    Verified {
+        entries: u64,
+        /// Hash of the last verified entry (hex).
+        head: String,
+        /// The Merkle root of the verified entries (hex).
+        root: String,
+        /// When the prefix was last brought up to date (RFC 3339).
+        at: String,
+        /// Entries checked while this verification ran: those new since
+        /// the last one (none when the writer's verifier was ahead).
+        checked_now: u64,
+    },
     /// The chain is broken; the message names the first bad position.
     Broken { problem: String },
 }

@@ -35,6 +35,8 @@ pub enum Problem {
     SelfDigest,
     /// The ledger's hash chain does not verify.
     Chain(String),
+    /// The entry that anchors the report lies beyond the verified prefix.
+    BeyondVerified { position: u64, verified: u64 },
     /// The latest signed checkpoint does not match the ledger, or its
     /// signature is not valid.
     Checkpoint,
@@ -48,8 +50,15 @@ pub enum Problem {
 /// signature that is not invalid.
 pub fn judge(shown: &Report, facts: &VerificationFacts) -> Verdict {
     let mut problems = Vec::new();
-    if let ChainCheck::Broken { problem } = &facts.chain {
-        problems.push(Problem::Chain(problem.clone()));
+    match (&facts.chain, &facts.anchor) {
+        (ChainCheck::Broken { problem }, _) => problems.push(Problem::Chain(problem.clone())),
+        (ChainCheck::Verified { entries, .. }, Some(a)) if a.position >= *entries => {
+            problems.push(Problem::BeyondVerified {
+                position: a.position,
+                verified: *entries,
+            })
+        }
+        _ => {}
     }
     if let Some(c) = &facts.ledger.checkpoint {
         if !c.matches_ledger || matches!(c.signature, SignatureCheck::Invalid { .. }) {
@@ -412,11 +421,26 @@ fn verdict_block(out: &mut String, lang: Lang, facts: &VerificationFacts, verdic
     if let Some(a) = &facts.anchor {
         rows.push((w.anchored_digest, code(&a.report_digest)));
     }
-    let chain = match &facts.chain {
-        ChainCheck::Verified { entries } => format!("{} ({entries} {})", w.verified, w.entries),
-        ChainCheck::Broken { problem } => format!("{}: {problem}", w.not_verified),
-    };
-    rows.push((w.chain, escape(&chain)));
+    match &facts.chain {
+        ChainCheck::Verified {
+            entries,
+            head,
+            root,
+            at,
+            checked_now,
+        } => {
+            let chain = format!("{} ({entries} {})", w.verified, w.entries);
+            rows.push((w.chain, escape(&chain)));
+            rows.push((w.verified_head, code(head)));
+            rows.push((w.verified_root, code(root)));
+            rows.push((w.verified_at, escape(at)));
+            rows.push((w.checked_now, checked_now.to_string()));
+        }
+        ChainCheck::Broken { problem } => {
+            let chain = format!("{}: {problem}", w.not_verified);
+            rows.push((w.chain, escape(&chain)));
+        }
+    }
     out.push_str("<dl>\n");
     for (k, v) in rows {
         out.push_str(&format!("<dt>{}</dt><dd>{v}</dd>\n", escape(k)));

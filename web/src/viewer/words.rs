@@ -63,6 +63,10 @@ pub(super) struct Words {
     pub ledger_now: &'static str,
     pub ledger_head: &'static str,
     pub chain: &'static str,
+    pub verified_head: &'static str,
+    pub verified_root: &'static str,
+    pub verified_at: &'static str,
+    pub checked_now: &'static str,
     pub checkpoint: &'static str,
     pub no_checkpoint: &'static str,
     pub signature_valid: &'static str,
@@ -167,6 +171,10 @@ pub(super) const NN: Words = Words {
     ledger_now: "Oppføringar i loggen no",
     ledger_head: "Hovud (siste oppføring)",
     chain: "Hash-kjeda",
+    verified_head: "Hovudet til den verifiserte delen",
+    verified_root: "Merkle-rota til den verifiserte delen",
+    verified_at: "Verifisert del sist oppdatert",
+    checked_now: "Nye oppføringar sjekka no",
     checkpoint: "Signert sjekkpunkt",
     no_checkpoint: "Inkje signert sjekkpunkt enno",
     signature_valid: "signaturen stemmer",
@@ -271,6 +279,10 @@ pub(super) const EN: Words = Words {
     ledger_now: "Entries in the ledger now",
     ledger_head: "Head (last entry)",
     chain: "Hash chain",
+    verified_head: "Head of the verified part",
+    verified_root: "Merkle root of the verified part",
+    verified_at: "Verified part brought up to date",
+    checked_now: "New entries checked now",
     checkpoint: "Signed checkpoint",
     no_checkpoint: "No signed checkpoint yet",
     signature_valid: "signature valid",
@@ -386,5 +398,13 @@ pub(super) fn problem(lang: Lang, p: &super::report::Problem) -> String {
         }
         (Lang::Nn, Problem::Chain(e)) => format!("Hash-kjeda i loggen er broten: {e}"),
         (Lang::En, Problem::Chain(e)) => format!("The ledger's hash chain is broken: {e}"),
+        (Lang::Nn, Problem::BeyondVerified { position, verified }) => format!(
+            "Oppføringa som forankrar rapporten (posisjon {position}) er enno ikkje verifisert: \
+             dei første {verified} oppføringane er verifiserte."
+        ),
+        (Lang::En, Problem::BeyondVerified { position, verified }) => format!(
+            "The entry that anchors the report (position {position}) is not verified yet: \
+             the first {verified} entries are."
+        ),
     }
 }
