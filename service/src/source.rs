@@ -224,35 +224,35 @@ impl LedgerSource {
         Ok(())
     }
 
-    /// Computes the shown report of (tenant, period) with the ledger
-    /// locked.
-    fn compute(
+    /// What the shown report of (tenant, period) pins, read with the
+    /// ledger locked: the prefix it is computed from (the anchored one,
+    /// else the whole ledger) and that prefix's pins.
+    fn pins(
         ledger: &Ledger,
+        period: Period,
+        events: &[LedgerEvent],
+    ) -> anyhow::Result<(u64, crate::report::Pins)> {
+        let prefix = anchor(events, period).map_or(ledger.size(), |a| a.ledger_size);
+        Ok((prefix, crate::report::Pins::of(ledger, prefix)?))
+    }
+
+    /// Computes the shown report of (tenant, period) from the pins read
+    /// before, without the ledger's lock.
+    fn compute(
         tenant: &str,
         period: Period,
         events: &[LedgerEvent],
-    ) -> Result<Shown, SourceError> {
+        pinned: anyhow::Result<(u64, crate::report::Pins)>,
+    ) -> anyhow::Result<Shown> {
         let anchor = anchor(events, period);
-        let report = match &anchor {
-            Some(a) => crate::report::generate_from(
-                ledger,
-                tenant,
-                period,
-                (a.ledger_size, events),
-                crate::report::Horizon::Pinned(None),
-            ),
-            None => crate::report::generate_from(
-                ledger,
-                tenant,
-                period,
-                (ledger.size(), events),
-                crate::report::Horizon::Now,
-            ),
+        let (prefix, pins) = pinned?;
+        let horizon = match &anchor {
+            Some(_) => crate::report::Horizon::Pinned(None),
+            None => crate::report::Horizon::Now,
         };
-        Ok(Shown {
-            report: report.map_err(failure)?,
-            anchor,
-        })
+        let report =
+            crate::report::generate_pinned(tenant, period, (prefix, events), &pins, horizon)?;
+        Ok(Shown { report, anchor })
     }
 }
 
@@ -341,13 +341,18 @@ impl ViewerSource for LedgerSource {
 
     fn report(&self, tenant: &str, period: Period) -> Result<Arc<Shown>, SourceError> {
         let events = self.events(tenant)?;
-        let ledger = self.lock()?;
-        let size = ledger.size();
         let key = (tenant.to_string(), period);
-        if let Some(shown) = self.cache(size)?.reports.get(&key) {
-            return Ok(Arc::clone(shown));
-        }
-        let shown = Arc::new(LedgerSource::compute(&ledger, tenant, period, &events)?);
+        // The lock is held to read the pins, not to compute the report.
+        let (size, pinned) = {
+            let ledger = self.lock()?;
+            let size = ledger.size();
+            if let Some(shown) = self.cache(size)?.reports.get(&key) {
+                return Ok(Arc::clone(shown));
+            }
+            (size, LedgerSource::pins(&ledger, period, &events))
+        };
+        let shown = LedgerSource::compute(tenant, period, &events, pinned).map_err(failure)?;
+        let shown = Arc::new(shown);
         // A preliminary report changes with the clock: computed each time.
         if !shown.report.preliminary {
             self.cache(size)?.reports.insert(key, Arc::clone(&shown));
@@ -363,34 +368,20 @@ impl ViewerSource for LedgerSource {
         let checked_now = verified.checked.saturating_sub(before);
         // The lock is held to read the tenant's events and the pins, not to
         // compute the report.
-        let (events, pins, ledger_facts) = {
+        let (events, pinned, ledger_facts) = {
             let ledger = self.lock()?;
-            let size = ledger.size();
-            let events = crate::report::tenant_events(&ledger, tenant, size).map_err(failed)?;
-            let prefix = anchor(&events, period).map_or(size, |a| a.ledger_size);
-            let pins = crate::report::Pins::of(&ledger, prefix);
-            (events, pins, self.facts(&ledger)?)
+            let events =
+                crate::report::tenant_events(&ledger, tenant, ledger.size()).map_err(failed)?;
+            let pinned = LedgerSource::pins(&ledger, period, &events);
+            (events, pinned, self.facts(&ledger)?)
         };
+        let regenerated = LedgerSource::compute(tenant, period, &events, pinned);
         let anchor = anchor(&events, period);
-        let regenerated = pins.and_then(|pins| match &anchor {
-            Some(a) => crate::report::generate_pinned(
-                tenant,
-                period,
-                (a.ledger_size, &events),
-                &pins,
-                crate::report::Horizon::Pinned(None),
-            ),
-            None => crate::report::generate_pinned(
-                tenant,
-                period,
-                (ledger_facts.size, &events),
-                &pins,
-                crate::report::Horizon::Now,
-            ),
-        });
         Ok(VerificationFacts {
             anchor,
-            regenerated: regenerated.map_err(|e| failure(e).to_string()),
+            regenerated: regenerated
+                .map(|shown| shown.report)
+                .map_err(|e| failure(e).to_string()),
             ledger: ledger_facts,
             chain: chain_check(&verified, checked_now),
         })
