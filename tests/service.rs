@@ -133,7 +133,7 @@ fn every_content_mode_and_alertmanager_reach_the_ledger_and_the_live_report() {
     // 1 agreement + 2 + 2 + 2 + 2 (Alertmanager) entries.
     service.wait_for_size(9, WAIT);
     let report: serde_json::Value = service
-        .get("/v1/tenants/alver/reports/2026-01")
+        .read("/v1/tenants/alver/reports/2026-01")
         .expect("report")
         .into_json()
         .expect("JSON report");
@@ -150,7 +150,8 @@ fn every_content_mode_and_alertmanager_reach_the_ledger_and_the_live_report() {
         ("", "", "application/json"),
     ] {
         let mut request =
-            ureq::get(&service.url(&format!("/v1/tenants/alver/reports/2026-01{query}")));
+            ureq::get(&service.url(&format!("/v1/tenants/alver/reports/2026-01{query}")))
+                .set("Authorization", &format!("Bearer {ALVER_TOKEN}"));
         if !accept.is_empty() {
             request = request.set("Accept", accept);
         }
@@ -161,18 +162,18 @@ fn every_content_mode_and_alertmanager_reach_the_ledger_and_the_live_report() {
             response.content_type()
         );
     }
-    let missing = service.get("/v1/tenants/nobody/reports/2026-01");
+    let missing = service.read("/v1/tenants/nobody/reports/2026-01");
     assert!(matches!(missing, Err(ureq::Error::Status(404, _))));
     // The web report viewer is served by the same process, over the same
     // ledger: the tenant list, and the month's report page with its figure.
     let home = service
-        .get("/")
+        .read("/")
         .expect("viewer home")
         .into_string()
         .unwrap();
     assert!(home.contains("/tenants/alver"), "{home}");
     let page = service
-        .get("/tenants/alver/reports/2026-01")
+        .read("/tenants/alver/reports/2026-01")
         .expect("viewer report page")
         .into_string()
         .unwrap();
@@ -369,7 +370,7 @@ fn incidents_are_warned_at_three_quarters_and_breaches_published_as_they_happen(
         .format("%Y-%m")
         .to_string();
     let report: serde_json::Value = service
-        .get(&format!("/v1/tenants/alver/reports/{period}"))
+        .read(&format!("/v1/tenants/alver/reports/{period}"))
         .unwrap()
         .into_json()
         .unwrap();

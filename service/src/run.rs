@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::access::ReadConfig;
 use crate::holder::Holder;
 use crate::http::{self, HttpLimits};
 use anyhow::{bail, Context};
@@ -86,6 +87,8 @@ pub struct ServeConfig {
     /// The bearer token file.
     pub tokens: PathBuf,
     pub writer: WriterConfig,
+    /// Who reads (its `tokens` is unused: `tokens` above serves both).
+    pub read: ReadConfig,
 }
 
 /// `tla ingest serve`: the HTTP receivers alone.
@@ -105,6 +108,7 @@ pub struct LedgerConfig {
     pub writer: WriterConfig,
     pub listen: Option<SocketAddr>,
     pub http: HttpLimits,
+    pub read: ReadConfig,
 }
 
 /// `tla projector serve`: reports from a ledger no writer holds; alerts
@@ -116,6 +120,7 @@ pub struct ProjectorConfig {
     /// The public verifier key (text or file) the viewer's verification
     /// panel checks the latest checkpoint's signature with.
     pub key: Option<String>,
+    pub read: ReadConfig,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -129,10 +134,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
     args.http.check()?;
     let tokens = Tokens::load(&args.tokens)?;
+    let holder_token = crate::access::holder_token()?;
+    let access = args.read.access(tokens.clone(), holder_token.clone())?;
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
-    let holder = Holder::write(data_dir, "tla serve", Some(args.listen))?;
+    let viewer = viewer(&ledger, signing_verifier(&args.writer)?, &access);
+    let holder = Holder::write(data_dir, "tla serve", Some(args.listen), &holder_token)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         let link = Link::connect(&args.nats).await?;
@@ -150,7 +157,7 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
                 &link,
                 &metrics,
             )))
-            .merge(web::service::router(Arc::clone(&live)))
+            .merge(web::service::router(Arc::clone(&live), access))
             .merge(viewer)
             .merge(operations(&health, &metrics, Some(&live)));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
@@ -199,10 +206,14 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
     if args.listen.is_some() {
         args.http.check()?;
     }
+    let holder_token = crate::access::holder_token()?;
+    let access = args
+        .read
+        .access(args.read.load_tokens()?, holder_token.clone())?;
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, signing_verifier(&args.writer)?);
-    let holder = Holder::write(data_dir, "tla ledger run", args.listen)?;
+    let viewer = viewer(&ledger, signing_verifier(&args.writer)?, &access);
+    let holder = Holder::write(data_dir, "tla ledger run", args.listen, &holder_token)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         let link = Link::connect(&args.nats).await?;
@@ -215,7 +226,7 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
                     link: Some(link.clone()),
                     writer: Some(Arc::clone(&writer_state)),
                 };
-                let app = web::service::router(Arc::clone(&live))
+                let app = web::service::router(Arc::clone(&live), access)
                     .merge(viewer)
                     .merge(operations(&health, &metrics, Some(&live)));
                 Some(spawn_http(
@@ -250,9 +261,18 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         .as_deref()
         .map(crate::keys::load_verifier)
         .transpose()?;
+    let holder_token = crate::access::holder_token()?;
+    let access = args
+        .read
+        .access(args.read.load_tokens()?, holder_token.clone())?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
-    let viewer = viewer(&ledger, verifier);
-    let holder = Holder::write(data_dir, "tla projector serve", Some(args.listen))?;
+    let viewer = viewer(&ledger, verifier, &access);
+    let holder = Holder::write(
+        data_dir,
+        "tla projector serve",
+        Some(args.listen),
+        &holder_token,
+    )?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         let metrics = Arc::new(Metrics::default());
@@ -268,7 +288,7 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
             link: link.clone(),
             writer: None,
         };
-        let app = web::service::router(Arc::clone(&live))
+        let app = web::service::router(Arc::clone(&live), access)
             .merge(viewer)
             .merge(operations(&health, &metrics, Some(&live)));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
@@ -644,10 +664,15 @@ fn reopen(ledger: &writer::SharedLedger, data_dir: &Path, live: &Live) -> anyhow
 }
 
 /// The web report viewer over the ledger this process holds, checking the
-/// latest checkpoint's signature with `verifier` when given.
-fn viewer(ledger: &writer::SharedLedger, verifier: Option<Verifier>) -> Router {
+/// latest checkpoint's signature with `verifier` when given, read as
+/// `access` allows.
+fn viewer(
+    ledger: &writer::SharedLedger,
+    verifier: Option<Verifier>,
+    access: &web::access::Access,
+) -> Router {
     let source = crate::source::LedgerSource::new(Arc::clone(ledger)).with_verifier(verifier);
-    web::viewer::router(Arc::new(source))
+    web::viewer::router(Arc::new(source), access.clone())
 }
 
 /// The public half of the writer's signing key, if it has one.
