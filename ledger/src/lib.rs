@@ -15,6 +15,7 @@ pub mod export;
 pub mod merkle;
 mod read;
 pub mod record;
+pub mod replicate;
 pub mod store;
 pub mod tiles;
 mod writer;
@@ -563,6 +564,20 @@ impl Ledger {
         events: &[Event],
         options: AppendOptions<'_>,
     ) -> Result<Vec<Outcome>, LedgerError> {
+        let (prepared, outcomes) = self.build(events, options, false)?;
+        self.commit_prepared(prepared, None)?;
+        Ok(outcomes)
+    }
+
+    /// Builds an append without applying it (`append_unsynced_with` and
+    /// `prepare_with`): the checks, the chained records, and what is stored
+    /// beside them; with `collect`, a copy of each record's bytes.
+    fn build(
+        &mut self,
+        events: &[Event],
+        options: AppendOptions<'_>,
+        collect: bool,
+    ) -> Result<(replicate::Prepared, Vec<Outcome>), LedgerError> {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(LedgerError::Poisoned);
         }
@@ -574,6 +589,9 @@ impl Ledger {
             self.check_with_fingerprints(events, now_micros, options.skew)?;
         let record_time = now_micros.max(self.head.last_record_time.unwrap_or(i64::MIN));
         let mut pending = writer::Pending::new(&self.tenants, self.head, record_time);
+        if collect {
+            pending.collect_records();
+        }
         let mut outcomes = Vec::with_capacity(events.len());
         for ((event, outcome), fingerprint) in events.iter().zip(checked).zip(fingerprints) {
             outcomes.push(match outcome {
@@ -584,25 +602,30 @@ impl Ledger {
                 },
             });
         }
+        let records = pending.take_records();
         let (mut commit, new_keys, new_tenants, new_head, leaves) = pending.finish();
-        commit.cursor = options
+        commit.cursors = options
             .cursor
-            .map(|(name, sequence)| (name.to_owned(), sequence));
+            .map(|(name, sequence)| (name.to_owned(), sequence))
+            .into_iter()
+            .collect();
         commit.refused = options
             .refused
             .iter()
             .map(|(event, reason)| (dedup::refusal_digest(event.canonical()), reason.clone()))
             .collect();
-        if commit.is_empty() {
-            return Ok(outcomes);
-        }
         let agreed = events
             .iter()
             .filter(|e| e.event_type == schemas::EventType::AgreementPublished)
-            .map(|e| e.tenant.clone());
-        let agreed: Vec<String> = agreed.collect();
-        self.apply_commit((commit, new_keys, new_tenants, new_head, leaves), agreed)?;
-        Ok(outcomes)
+            .map(|e| e.tenant.clone())
+            .collect();
+        let prepared = replicate::Prepared {
+            base: self.head,
+            finished: (commit, new_keys, new_tenants, new_head, leaves),
+            agreed,
+            records,
+        };
+        Ok((prepared, outcomes))
     }
 
     /// Writes a built append (one atomic batch, unsynced) and updates what
@@ -654,6 +677,18 @@ impl Ledger {
         &mut self,
         records: &[(R, Hash)],
     ) -> Result<Head, ReplicaError> {
+        self.apply_records_with(records, Vec::new(), Vec::new())
+    }
+
+    /// `apply_records_unsynced` with cursors and refusals stored in the
+    /// same batch as the records (`Ledger::apply_segment`), also when no
+    /// record is applied.
+    pub(crate) fn apply_records_with<R: AsRef<[u8]>>(
+        &mut self,
+        records: &[(R, Hash)],
+        cursors: Vec<(String, u64)>,
+        refusals: Vec<([u8; 32], String)>,
+    ) -> Result<Head, ReplicaError> {
         if self.poisoned.load(Ordering::Acquire) {
             return Err(LedgerError::Poisoned.into());
         }
@@ -675,8 +710,14 @@ impl Ledger {
                 }
             }
         }
-        let finished = pending.finish();
-        if finished.0.layout.is_some() {
+        let mut finished = pending.finish();
+        if refused.is_none() {
+            // Stored only with the whole segment: a refused record stops
+            // the replica before its cursor.
+            finished.0.cursors = cursors;
+            finished.0.refused = refusals;
+        }
+        if !finished.0.is_empty() {
             self.apply_commit(finished, agreed)?;
         }
         match refused {

@@ -181,8 +181,9 @@ pub struct Commit {
     pub head: Option<Head>,
     /// Merkle tiles the append changed: (level, index, hashes).
     pub tiles: Vec<crate::tiles::TileWrite>,
-    /// A consumer cursor (name, sequence) stored atomically with the append.
-    pub cursor: Option<(String, u64)>,
+    /// Cursors (name, sequence) stored atomically with the append: a
+    /// consumer's, and a replicated ledger's position in its commit log.
+    pub cursors: Vec<(String, u64)>,
     /// Events refused with this append: (refusal digest, reason).
     pub refused: Vec<([u8; 32], String)>,
 }
@@ -190,7 +191,7 @@ pub struct Commit {
 impl Commit {
     /// Whether applying this commit would write nothing.
     pub fn is_empty(&self) -> bool {
-        self.layout.is_none() && self.cursor.is_none() && self.refused.is_empty()
+        self.layout.is_none() && self.cursors.is_empty() && self.refused.is_empty()
     }
 }
 
@@ -554,7 +555,7 @@ impl Store {
         for (level, index, bytes) in commit.tiles {
             batch.insert(&tile_key(level, index), bytes);
         }
-        if let Some((name, sequence)) = commit.cursor {
+        for (name, sequence) in commit.cursors {
             batch.insert(cursor_key(&name), &sequence.to_be_bytes());
         }
         for (digest, reason) in commit.refused {
@@ -599,6 +600,14 @@ impl Store {
                 .map(Some)
                 .map_err(|_| StoreError::Corrupt("the ledger id is not 16 bytes".into())),
         }
+    }
+
+    /// Replaces the ledger id by `id` and syncs: a replica or a restore
+    /// takes the id of the ledger it copies. The caller checks that this
+    /// ledger is still empty.
+    pub fn put_ledger_id(&self, id: [u8; LEDGER_ID_BYTES]) -> Result<(), StoreError> {
+        self.db.insert(KEY_IDENTITY, &id)?;
+        self.syncer.sync()
     }
 
     /// Records, durably, that the durable consumer `consumer` of `stream`

@@ -34,6 +34,9 @@ pub(crate) struct Pending<'a> {
     new_keys: Vec<(u64, u64)>,
     /// Merkle leaf hashes of the new entries, in position order.
     leaves: Vec<crate::merkle::Digest>,
+    /// The new records' bytes and hashes, when asked for (`collect_records`):
+    /// what a replicating writer publishes before it applies.
+    records: Option<Vec<(Vec<u8>, Hash)>>,
 }
 
 /// What an append writes and what the ledger learns from it: the commit,
@@ -70,7 +73,18 @@ impl<'a> Pending<'a> {
             commit: Commit::default(),
             new_keys: Vec::new(),
             leaves: Vec::new(),
+            records: None,
         }
+    }
+
+    /// Keeps a copy of each new record's bytes (`take_records`).
+    pub fn collect_records(&mut self) {
+        self.records = Some(Vec::new());
+    }
+
+    /// The records collected since `collect_records`, in position order.
+    pub fn take_records(&mut self) -> Vec<(Vec<u8>, Hash)> {
+        self.records.take().unwrap_or_default()
     }
 
     /// The tenant's index in the layout, added on first touch.
@@ -180,6 +194,11 @@ impl<'a> Pending<'a> {
         });
         let (hash, leaf): (Hash, _) = open.block.push(fields);
         self.leaves.push(leaf);
+        if let Some(records) = &mut self.records {
+            let mut bytes = Vec::with_capacity(record::FIXED_LEN + fields.event.len() + 64);
+            fields.encode_into(&mut bytes);
+            records.push((bytes, hash));
+        }
         let full = open.block.len() == block::BLOCK_ENTRIES_MAX
             || open.block.bytes_len() >= block::BLOCK_BYTES_MAX;
         if full {
