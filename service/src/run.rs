@@ -136,6 +136,7 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
     let tokens = Tokens::load(&args.tokens)?;
     let holder_token = crate::access::holder_token()?;
     let access = args.read.access(tokens.clone(), holder_token.clone())?;
+    let scrapers = tokens.clone();
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let viewer = viewer(&ledger, signing_verifier(&args.writer)?, &access);
@@ -159,7 +160,7 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
             )))
             .merge(web::service::router(Arc::clone(&live), access))
             .merge(viewer)
-            .merge(operations(&health, &metrics, Some(&live)));
+            .merge(operations(&health, &metrics, Some(&live), scrapers));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let writing = Writing {
             ledger,
@@ -189,8 +190,9 @@ pub fn ingest_serve(args: IngestConfig) -> anyhow::Result<()> {
             link: Some(link.clone()),
             writer: None,
         };
+        let scrapers = tokens.clone();
         let app = ingest::http::router(ingest_state(tokens, None, &link, &metrics))
-            .merge(operations(&health, &metrics, None));
+            .merge(operations(&health, &metrics, None, scrapers));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let prepared = link.prepare(args.replicas, &shutdown).await;
         if prepared.is_err() {
@@ -207,9 +209,8 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
         args.http.check()?;
     }
     let holder_token = crate::access::holder_token()?;
-    let access = args
-        .read
-        .access(args.read.load_tokens()?, holder_token.clone())?;
+    let scrapers = args.read.load_tokens()?;
+    let access = args.read.access(scrapers.clone(), holder_token.clone())?;
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let viewer = viewer(&ledger, signing_verifier(&args.writer)?, &access);
@@ -228,7 +229,7 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
                 };
                 let app = web::service::router(Arc::clone(&live), access)
                     .merge(viewer)
-                    .merge(operations(&health, &metrics, Some(&live)));
+                    .merge(operations(&health, &metrics, Some(&live), scrapers));
                 Some(spawn_http(
                     listener, app, &health, &args.http, &metrics, &shutdown,
                 ))
@@ -262,9 +263,8 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         .map(crate::keys::load_verifier)
         .transpose()?;
     let holder_token = crate::access::holder_token()?;
-    let access = args
-        .read
-        .access(args.read.load_tokens()?, holder_token.clone())?;
+    let scrapers = args.read.load_tokens()?;
+    let access = args.read.access(scrapers.clone(), holder_token.clone())?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let viewer = viewer(&ledger, verifier, &access);
     let holder = Holder::write(
@@ -290,7 +290,7 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         };
         let app = web::service::router(Arc::clone(&live), access)
             .merge(viewer)
-            .merge(operations(&health, &metrics, Some(&live)));
+            .merge(operations(&health, &metrics, Some(&live), scrapers));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let mut prepared = Ok(());
         if let Some(link) = &link {
@@ -803,13 +803,39 @@ impl Health {
     }
 }
 
-/// `/healthz` and `/metrics`.
-fn operations(health: &Health, metrics: &Arc<Metrics>, live: Option<&Arc<Live>>) -> Router {
+/// `/healthz` and `/metrics`; `/metrics` needs a `metrics` token of
+/// `scrapers` when the tokens file lists one. Neither says anything of a
+/// tenant or a person.
+fn operations(
+    health: &Health,
+    metrics: &Arc<Metrics>,
+    live: Option<&Arc<Live>>,
+    scrapers: Tokens,
+) -> Router {
     let metrics = Arc::clone(metrics);
     let live = live.cloned();
+    let scrapers = Arc::new(scrapers);
     health.router().route(
         "/metrics",
-        get(move || async move {
+        get(move |headers: axum::http::HeaderMap| async move {
+            if scrapers.guards_metrics() {
+                match ingest::http::authenticate(&scrapers, &headers) {
+                    Ok(grant) if grant.metrics => {}
+                    Ok(grant) => {
+                        return ingest::http::Problem::new(
+                            StatusCode::FORBIDDEN,
+                            "forbidden",
+                            "Forbidden",
+                            format!(
+                                "{:?} may not scrape /metrics (role = \"metrics\")",
+                                grant.name
+                            ),
+                        )
+                        .into_response()
+                    }
+                    Err(problem) => return problem.into_response(),
+                }
+            }
             let mut text = String::new();
             metrics.render(&mut text);
             if let Some(live) = &live {

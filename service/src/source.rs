@@ -69,7 +69,10 @@ pub fn serve_viewer(
         use std::io::Write;
         std::io::stdout().flush().context("writing to stdout")?;
         let app = viewer::router(source, access);
-        axum::serve(listener, app)
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown())
             .await
             .context("the viewer stopped")

@@ -233,6 +233,14 @@ pub struct HttpArgs {
         value_name = "SECONDS"
     )]
     pub shutdown_grace: u64,
+    /// Seconds a request may take from its head to its answer; a request
+    /// still running then is answered 503.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub request_timeout: u64,
+    /// Requests in progress at once over all connections; more are
+    /// answered 503 at once rather than queued.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_requests: usize,
 }
 
 impl HttpArgs {
@@ -242,6 +250,8 @@ impl HttpArgs {
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
             shutdown_grace: self.shutdown_grace,
+            request_timeout: self.request_timeout,
+            max_requests: self.max_requests,
         }
     }
 }

@@ -471,7 +471,11 @@ impl Service {
     /// Starts `tla serve` against `nats_url` with `write_tokens`' tokens
     /// and `extra` arguments, and waits for /healthz.
     pub fn serve(env: &Env, nats_url: &str, extra: &[&str]) -> Service {
-        let tokens = write_tokens(env);
+        Service::serve_with_tokens(env, nats_url, &write_tokens(env), extra)
+    }
+
+    /// `serve` with the tokens file `tokens`.
+    pub fn serve_with_tokens(env: &Env, nats_url: &str, tokens: &Path, extra: &[&str]) -> Service {
         let mut args = vec![
             "serve",
             "--nats",

@@ -25,16 +25,22 @@
 //! | `/sign-in`, POST `/sign-in` | the token sign-in (with sessions) |
 //! | POST `/sign-out` | ends the session |
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Form, OriginalUri, Path, Query, State};
+use axum::extract::{ConnectInfo, Form, OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use governor::middleware::NoOpMiddleware;
 use schemas::MeetingKind;
 use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
+use tower_governor::key_extractor::{GlobalKeyExtractor, KeyExtractor};
+use tower_governor::{GovernorError, GovernorLayer};
 
 use projector::agreement::Versions;
 use projector::render::{self, Format, Lang};
@@ -64,6 +70,8 @@ type Source = Arc<dyn ViewerSource>;
 struct Viewer {
     source: Source,
     access: Access,
+    /// Permits for verifications (`VERIFICATIONS_AT_ONCE`).
+    verifying: Arc<Semaphore>,
 }
 
 /// The viewer's routes over `source`, read as `access` allows, ready to
@@ -79,11 +87,79 @@ pub fn router(source: Arc<dyn ViewerSource>, access: Access) -> Router {
         .route("/tenants/{tenant}/contacts", get(contacts))
         .route("/tenants/{tenant}/meetings", get(meetings))
         .route("/tenants/{tenant}/reports/{period}", get(report))
-        .route("/tenants/{tenant}/reports/{period}/verify", get(verify))
+        .route(
+            "/tenants/{tenant}/reports/{period}/verify",
+            // Per client first, then over all clients.
+            get(verify).layer((
+                GovernorLayer::new(verify_rate()),
+                GovernorLayer::new(verify_rate_overall()),
+            )),
+        )
         .route("/tenants/{tenant}/reports/{period}/{format}", get(download))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
-        .with_state(Viewer { source, access })
+        .with_state(Viewer {
+            source,
+            access,
+            verifying: Arc::new(Semaphore::new(VERIFICATIONS_AT_ONCE)),
+        })
+}
+
+/// Verifications a client may start at once; then one more every
+/// `VERIFY_REPLENISH`. A verification recomputes the whole chain with the
+/// ledger locked (pausing the writer), so a client asking for many is
+/// answered 429 with `Retry-After` instead.
+pub const VERIFY_BURST_PER_CLIENT: u32 = 2;
+pub const VERIFY_REPLENISH: Duration = Duration::from_secs(10);
+
+/// Verifications running at once, over all clients: they would only wait
+/// for the same ledger lock, holding the writer off meanwhile, so one
+/// more is answered 503 with `Retry-After` at once.
+pub const VERIFICATIONS_AT_ONCE: usize = 1;
+
+/// Verifications started per `VERIFY_OVERALL_REPLENISH` over all clients
+/// (after a burst of `VERIFY_OVERALL_BURST`): even one at a time, back to
+/// back they would keep a core of a small machine busy, beside the writer.
+pub const VERIFY_OVERALL_BURST: u32 = 2;
+pub const VERIFY_OVERALL_REPLENISH: Duration = Duration::from_secs(1);
+
+/// The service-wide rate of verifications.
+fn verify_rate_overall() -> Arc<GovernorConfig<GlobalKeyExtractor, NoOpMiddleware>> {
+    let mut builder = GovernorConfigBuilder::default().key_extractor(GlobalKeyExtractor);
+    let config = builder
+        .period(VERIFY_OVERALL_REPLENISH)
+        .burst_size(VERIFY_OVERALL_BURST)
+        .finish();
+    // Both numbers are non-zero constants, which is all `finish` checks.
+    Arc::new(config.expect("a valid rate"))
+}
+
+/// The per-client rate of verifications, keyed by the peer's address.
+fn verify_rate() -> Arc<GovernorConfig<ClientKey, NoOpMiddleware>> {
+    let mut builder = GovernorConfigBuilder::default().key_extractor(ClientKey);
+    let config = builder
+        .period(VERIFY_REPLENISH)
+        .burst_size(VERIFY_BURST_PER_CLIENT)
+        .finish();
+    // Both numbers are non-zero constants, which is all `finish` checks.
+    Arc::new(config.expect("a valid rate"))
+}
+
+/// A client is its peer address (the `ConnectInfo` the server puts on
+/// each request); a request without one (a router called in-process)
+/// shares the unspecified address's quota.
+#[derive(Debug, Clone, Copy)]
+struct ClientKey;
+
+impl KeyExtractor for ClientKey {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
+        Ok(request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.ip()))
+    }
 }
 
 /// The query parameters any page takes.
@@ -512,6 +588,24 @@ async fn verify(
     Query(params): Query<Params>,
     (headers, uri): (HeaderMap, OriginalUri),
 ) -> Response {
+    let Ok(_permit) = Arc::clone(&viewer.verifying).try_acquire_owned() else {
+        let lang = params.lang();
+        let w = words(lang);
+        let message = "another verification is running; try again in a few seconds";
+        let mut response = html_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            page::error_page(
+                lang,
+                w.failed,
+                message,
+                &page::report_path(&names.0, &names.1),
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    };
     report_read(&viewer, names, params.lang(), (&headers, &uri), true).await
 }
 
