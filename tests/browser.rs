@@ -152,7 +152,7 @@ async fn arrived(client: &Client, path: &str, h1: &str) -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_goes_from_tenant_to_a_verified_report() {
-    let server = tokio::task::spawn_blocking(|| Server::start(2, 2))
+    let server = tokio::task::spawn_blocking(|| Server::start_signed(2, 2))
         .await
         .expect("the demo server");
     let driver = Driver::start();
@@ -163,8 +163,30 @@ async fn a_reader_goes_from_tenant_to_a_verified_report() {
     closed.expect("close the browser");
 }
 
-async fn walk(client: &Client, server: &Server) -> anyhow::Result<()> {
+/// Opens the viewer, is shown the sign-in page, and signs in with the
+/// server's token by typing it and pressing the button.
+async fn sign_in(client: &Client, server: &Server) -> anyhow::Result<()> {
     client.goto(&server.url("/")).await?;
+    arrived(client, "/", "Logg inn").await?;
+    screenshot(client, "00-sign-in.png").await?;
+    let token = server.token.as_deref().context("a server with sign-in")?;
+    client
+        .find(Locator::Id("token"))
+        .await?
+        .send_keys(token)
+        .await?;
+    client
+        .find(Locator::Css(
+            "form[action=\"/sign-in\"] button[type=\"submit\"]",
+        ))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+async fn walk(client: &Client, server: &Server) -> anyhow::Result<()> {
+    sign_in(client, server).await?;
     arrived(client, "/", "Kommunar").await?;
     screenshot(client, "01-tenants.png").await?;
 
@@ -262,7 +284,7 @@ async fn figures_match_the_json_report(client: &Client, server: &Server) -> anyh
         .attr("href")
         .await?
         .context("the JSON link has an href")?;
-    let json = viewer_support::get(&server.url(&link));
+    let json = server.get(&link);
     ensure!(json.status == 200, "{link}: {}", json.status);
     let report: projector::Report = serde_json::from_str(&json.body)?;
     let rows = client

@@ -349,7 +349,7 @@ fn the_service_runs_as_its_systemd_unit_against_the_authenticated_deploy_config(
     assert_eq!(status, 202, "{body}");
     service.wait_for_size(3, WAIT);
     let report: serde_json::Value = service
-        .get("/v1/tenants/alver/reports/2026-01")
+        .read("/v1/tenants/alver/reports/2026-01")
         .expect("report")
         .into_json()
         .unwrap();

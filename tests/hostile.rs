@@ -292,7 +292,7 @@ fn the_door_refuses_what_the_ledger_would_and_reads_headers_strictly() {
     service.wait_for_size(2, WAIT);
     // The API's HTML report carries the same protections as the viewer.
     let report = service
-        .get("/v1/tenants/alver/reports/2026-01?format=html")
+        .read("/v1/tenants/alver/reports/2026-01?format=html")
         .expect("the HTML report");
     assert_eq!(report.header("x-content-type-options"), Some("nosniff"));
     let policy = report.header("content-security-policy").unwrap_or_default();

@@ -14,7 +14,14 @@
 //! name = "revisor"
 //! token = "another long random secret"
 //! role = "auditor"                 # reads every tenant, writes none
+//!
+//! [[token]]
+//! name = "prometheus"
+//! token = "a third long random secret"
+//! role = "metrics"                 # scrapes /metrics, reads and writes nothing
 //! ```
+//!
+//! While the file lists a `metrics` token, `/metrics` needs one.
 //!
 //! Writing a tenant does not imply reading it: a monitoring system sends
 //! events but has no business reading reports. A token with neither list
@@ -54,6 +61,8 @@ struct Entry {
 pub enum Role {
     /// Reads every tenant, writes none: an auditor, inside or outside.
     Auditor,
+    /// Scrapes `/metrics`; reads and writes no tenant.
+    Metrics,
 }
 
 /// Which tenants a grant covers.
@@ -94,6 +103,8 @@ pub struct Grant {
     pub name: String,
     pub write: Tenants,
     pub read: Tenants,
+    /// May scrape `/metrics` (the `metrics` role).
+    pub metrics: bool,
 }
 
 impl Grant {
@@ -161,6 +172,11 @@ impl Tokens {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Whether `/metrics` needs a token: the file lists a `metrics` one.
+    pub fn guards_metrics(&self) -> bool {
+        self.entries.iter().any(|(_, grant)| grant.metrics)
+    }
 }
 
 /// The grant of one entry of a token file.
@@ -180,14 +196,27 @@ fn grant(entry: Entry, at: &str) -> Result<Grant, String> {
             name: entry.name,
             write,
             read,
+            metrics: false,
         }),
-        Some(Role::Auditor) if write != Tenants::None || read != Tenants::None => Err(format!(
-            "{at}.role: an auditor reads every tenant and writes none; drop `write` and `read`"
-        )),
+        Some(role) if write != Tenants::None || read != Tenants::None => Err(match role {
+            Role::Auditor => format!(
+                "{at}.role: an auditor reads every tenant and writes none; drop `write` and `read`"
+            ),
+            Role::Metrics => format!(
+                "{at}.role: a metrics token reads and writes no tenant; drop `write` and `read`"
+            ),
+        }),
         Some(Role::Auditor) => Ok(Grant {
             name: entry.name,
             write: Tenants::None,
             read: Tenants::All,
+            metrics: false,
+        }),
+        Some(Role::Metrics) => Ok(Grant {
+            name: entry.name,
+            write: Tenants::None,
+            read: Tenants::None,
+            metrics: true,
         }),
     }
 }
@@ -274,5 +303,11 @@ mod tests {
             Err("an auditor reads every tenant"),
         );
         check(&entry("role='admin'"), Err("unknown variant"));
+        let scraper = grant("role='metrics'");
+        assert!(scraper.metrics && scraper.read == Tenants::None && scraper.write == Tenants::None);
+        check(
+            &entry("role='metrics'\nread=['a']"),
+            Err("a metrics token reads and writes no tenant"),
+        );
     }
 }

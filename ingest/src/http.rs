@@ -321,7 +321,8 @@ fn respond(ingest: &Ingest, result: Result<Accepted, Problem>) -> Response {
     }
 }
 
-fn authenticate<'t>(tokens: &'t Tokens, headers: &HeaderMap) -> Result<&'t Grant, Problem> {
+/// The grant of the request's bearer token, or 401.
+pub fn authenticate<'t>(tokens: &'t Tokens, headers: &HeaderMap) -> Result<&'t Grant, Problem> {
     let unauthorized = |detail: &str| {
         Problem::new(
             StatusCode::UNAUTHORIZED,

@@ -1,7 +1,8 @@
 //! The holder file: a service that holds the ledger writes `HOLDER_FILE`
 //! into the data directory, so that a read command that finds the ledger
 //! locked can say who holds it and where to ask instead (`tla report`
-//! then fetches its report from that service).
+//! then fetches its report from that service, with the holder token the
+//! file holds: `crate::access`). The file is readable by its owner only.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,18 +20,35 @@ pub struct Holder {
 impl Holder {
     /// Writes the holder file of `command` (serving on `listen`, if it
     /// does) into `data_dir`.
+    /// `token` is the holder token its API accepts.
     pub fn write(
         data_dir: &Path,
         command: &str,
         listen: Option<SocketAddr>,
+        token: &str,
     ) -> anyhow::Result<Holder> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let path = data_dir.join(HOLDER_FILE);
         let document = serde_json::json!({
             "pid": std::process::id(),
             "command": command,
             "url": listen.map(|l| format!("http://{l}")),
+            "token": token,
         });
-        std::fs::write(&path, document.to_string())
+        // A holder file left by a killed service may be there, with any mode.
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(error).with_context(|| format!("cannot replace {}", path.display()))
+            }
+            _ => {}
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut file| file.write_all(document.to_string().as_bytes()))
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(Holder { path })
     }
@@ -57,11 +75,12 @@ pub fn holder(data_dir: &Path) -> Option<String> {
 }
 
 /// The URL of the service holding the ledger in `data_dir`, if its holder
-/// file names one.
-fn holder_url(data_dir: &Path) -> Option<String> {
+/// file names one, and its holder token.
+fn holder_url(data_dir: &Path) -> Option<(String, String)> {
     let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
     let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value["url"].as_str().map(str::to_owned)
+    let token = value["token"].as_str().unwrap_or_default().to_owned();
+    value["url"].as_str().map(|url| (url.to_owned(), token))
 }
 
 /// A report fetched from the service that holds the ledger (for `tla
@@ -74,9 +93,12 @@ pub fn report_from_service(
     format: &str,
     lang: &str,
 ) -> Option<anyhow::Result<Vec<u8>>> {
-    let url = holder_url(data_dir)?;
+    let (url, token) = holder_url(data_dir)?;
     let address = format!("{url}/v1/tenants/{tenant}/reports/{period}?format={format}&lang={lang}");
-    let fetched = match ureq::get(&address).call() {
+    let fetched = match ureq::get(&address)
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+    {
         Ok(response) => {
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes)

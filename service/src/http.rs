@@ -13,6 +13,14 @@
 //! the connection is answered a bare 503 at once and closed: a prompt
 //! refusal that holds no file descriptor.
 //!
+//! Every request on a regular slot passes tower layers (`harden`): a
+//! request timeout (`--request-timeout`, 503 when it passes), a limit on
+//! requests in progress at once (`--max-requests`, 503 beyond it at once
+//! rather than a queue), and a body limit that refuses a declared length
+//! over `ingest::http::REQUEST_BYTES_MAX` with 413 before reading a byte
+//! of it. Each request carries its peer address (`ConnectInfo`), which the
+//! viewer's per-client rate limits key on.
+//!
 //! On shutdown the listener closes, every connection finishes the request
 //! it is serving (keep-alive ends), and whatever is still open after
 //! `--shutdown-grace` seconds is closed.
@@ -25,6 +33,8 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -33,7 +43,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
-use tower::ServiceExt;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower_http::limit::RequestBodyLimitLayer;
 
 /// Connection slots kept beyond `--max-connections` for health checks:
 /// enough for a load balancer's and a monitoring system's probes from a
@@ -83,6 +95,11 @@ pub struct HttpLimits {
     /// before they are closed (below systemd's TimeoutStopSec). The ledger
     /// writer finishes its batch in hand meanwhile.
     pub shutdown_grace: u64,
+    /// Seconds a request may take from its head to its answer; then 503.
+    pub request_timeout: u64,
+    /// Requests in progress at once over all connections; more are
+    /// answered 503 at once.
+    pub max_requests: usize,
 }
 
 impl HttpLimits {
@@ -92,8 +109,13 @@ impl HttpLimits {
         if self.max_connections == 0 {
             anyhow::bail!("--max-connections must be at least 1");
         }
-        if self.header_read_timeout == 0 || self.idle_timeout == 0 {
-            anyhow::bail!("--header-read-timeout and --idle-timeout must be at least 1 second");
+        if self.header_read_timeout == 0 || self.idle_timeout == 0 || self.request_timeout == 0 {
+            anyhow::bail!(
+                "--header-read-timeout, --idle-timeout and --request-timeout must be at least 1 second"
+            );
+        }
+        if self.max_requests == 0 {
+            anyhow::bail!("--max-requests must be at least 1");
         }
         let needed =
             (self.max_connections + HEALTH_RESERVED_CONNECTIONS) as u64 + FILES_BESIDE_CONNECTIONS;
@@ -156,6 +178,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let app = harden(app, &limits);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let reserve = Arc::new(Semaphore::new(HEALTH_RESERVED_CONNECTIONS));
     let (closing, closed) = watch::channel(false);
@@ -173,7 +196,7 @@ pub async fn serve(
         };
         // Finished connections leave the set as new ones come.
         while connections.try_join_next().is_some() {}
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 accept_failures += 1;
@@ -207,6 +230,7 @@ pub async fn serve(
             };
         let connection = Connection {
             router,
+            peer,
             header_timeout,
             idle_timeout: limits.idle_timeout(),
             keep_alive,
@@ -242,6 +266,7 @@ pub async fn serve(
 /// One accepted connection and how to serve it.
 struct Connection {
     router: Router,
+    peer: SocketAddr,
     header_timeout: Duration,
     idle_timeout: Duration,
     keep_alive: bool,
@@ -263,9 +288,11 @@ impl Connection {
             started,
             activity: Arc::clone(&activity),
         });
-        let router = self.router.clone();
+        let (router, peer) = (self.router.clone(), self.peer);
         let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
-            router.clone().oneshot(request.map(axum::body::Body::new))
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(request)
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -360,6 +387,41 @@ impl AsyncWrite for Watched {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// `app` within the request limits: timeout, requests at once, body size.
+fn harden(app: Router, limits: &HttpLimits) -> Router {
+    let layers = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|error: BoxError| async move {
+            overloaded(&error)
+        }))
+        .load_shed()
+        .layer(GlobalConcurrencyLimitLayer::new(limits.max_requests))
+        .timeout(Duration::from_secs(limits.request_timeout));
+    app.layer(layers)
+        .layer(RequestBodyLimitLayer::new(ingest::http::REQUEST_BYTES_MAX))
+}
+
+/// The answer when the request limits refused or cut a request.
+fn overloaded(error: &BoxError) -> ingest::http::Problem {
+    let (title, detail) = if error.is::<tower::timeout::error::Elapsed>() {
+        (
+            "Request timeout",
+            "the request took longer than --request-timeout",
+        )
+    } else if error.is::<tower::load_shed::error::Overloaded>() {
+        (
+            "Too many requests",
+            "the service is answering as many requests as it may; retry later",
+        )
+    } else {
+        (
+            "Unavailable",
+            "the request could not be served; retry later",
+        )
+    };
+    tracing::debug!(%error, "a request refused by the limits");
+    ingest::http::Problem::new(StatusCode::SERVICE_UNAVAILABLE, "busy", title, detail)
 }
 
 /// The router of reserved slots: `/healthz` from `health`, 503 for the rest.

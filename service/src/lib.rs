@@ -22,6 +22,7 @@
 //! ledger, and the refresher publishing alerts; `http` is the HTTP server
 //! every one of them runs, with its limits.
 
+pub mod access;
 pub mod agreement;
 pub mod audit;
 pub mod contacts;

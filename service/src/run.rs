@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::access::ReadConfig;
 use crate::holder::Holder;
 use crate::http::{self, HttpLimits};
 use anyhow::{bail, Context};
@@ -87,6 +88,8 @@ pub struct ServeConfig {
     /// The bearer token file.
     pub tokens: PathBuf,
     pub writer: WriterConfig,
+    /// Who reads (its `tokens` is unused: `tokens` above serves both).
+    pub read: ReadConfig,
 }
 
 /// `tla ingest serve`: the HTTP receivers alone.
@@ -106,6 +109,7 @@ pub struct LedgerConfig {
     pub writer: WriterConfig,
     pub listen: Option<SocketAddr>,
     pub http: HttpLimits,
+    pub read: ReadConfig,
 }
 
 /// `tla projector serve`: reports from a ledger no writer holds; alerts
@@ -117,6 +121,7 @@ pub struct ProjectorConfig {
     /// The public verifier key (text or file) the viewer's verification
     /// panel checks the latest checkpoint's signature with.
     pub key: Option<String>,
+    pub read: ReadConfig,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -130,11 +135,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
     args.http.check()?;
     let tokens = Tokens::load(&args.tokens)?;
+    let holder_token = crate::access::holder_token()?;
+    let access = args.read.access(tokens.clone(), holder_token.clone())?;
+    let scrapers = tokens.clone();
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let verifying = Verifying::start(&ledger, Reach::Durable)?;
-    let viewer = viewer(&ledger, signing_verifier(&args.writer)?, &verifying)?;
-    let holder = Holder::write(data_dir, "tla serve", Some(args.listen))?;
+    let viewer = viewer(
+        &ledger,
+        signing_verifier(&args.writer)?,
+        &verifying,
+        &access,
+    )?;
+    let holder = Holder::write(data_dir, "tla serve", Some(args.listen), &holder_token)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         let link = Link::connect(&args.nats).await?;
@@ -153,9 +166,9 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
                 &link,
                 &metrics,
             )))
-            .merge(web::service::router(Arc::clone(&live)))
+            .merge(web::service::router(Arc::clone(&live), access))
             .merge(viewer)
-            .merge(operations(&health, &metrics, Some(&live)));
+            .merge(operations(&health, &metrics, Some(&live), scrapers));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let writing = Writing {
             ledger,
@@ -188,8 +201,9 @@ pub fn ingest_serve(args: IngestConfig) -> anyhow::Result<()> {
             writer: None,
             verification: None,
         };
+        let scrapers = tokens.clone();
         let app = ingest::http::router(ingest_state(tokens, None, &link, &metrics))
-            .merge(operations(&health, &metrics, None));
+            .merge(operations(&health, &metrics, None, scrapers));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let prepared = link.prepare(args.replicas, &shutdown).await;
         if prepared.is_err() {
@@ -205,11 +219,19 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
     if args.listen.is_some() {
         args.http.check()?;
     }
+    let holder_token = crate::access::holder_token()?;
+    let scrapers = args.read.load_tokens()?;
+    let access = args.read.access(scrapers.clone(), holder_token.clone())?;
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let verifying = Verifying::start(&ledger, Reach::Durable)?;
-    let viewer = viewer(&ledger, signing_verifier(&args.writer)?, &verifying)?;
-    let holder = Holder::write(data_dir, "tla ledger run", args.listen)?;
+    let viewer = viewer(
+        &ledger,
+        signing_verifier(&args.writer)?,
+        &verifying,
+        &access,
+    )?;
+    let holder = Holder::write(data_dir, "tla ledger run", args.listen, &holder_token)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         let link = Link::connect(&args.nats).await?;
@@ -223,9 +245,9 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
                     writer: Some(Arc::clone(&writer_state)),
                     verification: Some(Arc::clone(&verifying.verification)),
                 };
-                let app = web::service::router(Arc::clone(&live))
+                let app = web::service::router(Arc::clone(&live), access)
                     .merge(viewer)
-                    .merge(operations(&health, &metrics, Some(&live)));
+                    .merge(operations(&health, &metrics, Some(&live), scrapers));
                 Some(spawn_http(
                     listener, app, &health, &args.http, &metrics, &shutdown,
                 ))
@@ -260,10 +282,18 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         .as_deref()
         .map(crate::keys::load_verifier)
         .transpose()?;
+    let holder_token = crate::access::holder_token()?;
+    let scrapers = args.read.load_tokens()?;
+    let access = args.read.access(scrapers.clone(), holder_token.clone())?;
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let verifying = Verifying::start(&ledger, Reach::Head)?;
-    let viewer = viewer(&ledger, verifier, &verifying)?;
-    let holder = Holder::write(data_dir, "tla projector serve", Some(args.listen))?;
+    let viewer = viewer(&ledger, verifier, &verifying, &access)?;
+    let holder = Holder::write(
+        data_dir,
+        "tla projector serve",
+        Some(args.listen),
+        &holder_token,
+    )?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
         let metrics = Arc::new(Metrics::default());
@@ -280,9 +310,9 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
             writer: None,
             verification: Some(Arc::clone(&verifying.verification)),
         };
-        let app = web::service::router(Arc::clone(&live))
+        let app = web::service::router(Arc::clone(&live), access)
             .merge(viewer)
-            .merge(operations(&health, &metrics, Some(&live)));
+            .merge(operations(&health, &metrics, Some(&live), scrapers));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let mut prepared = Ok(());
         if let Some(link) = &link {
@@ -660,17 +690,18 @@ fn reopen(ledger: &writer::SharedLedger, data_dir: &Path, live: &Live) -> anyhow
 }
 
 /// The web report viewer over the ledger this process holds, checking the
-/// latest checkpoint's signature with `verifier` when given and reporting
-/// the verified prefix `verifying` advances.
+/// latest checkpoint's signature with `verifier` when given, reporting
+/// the verified prefix `verifying` advances, read as `access` allows.
 fn viewer(
     ledger: &writer::SharedLedger,
     verifier: Option<Verifier>,
     verifying: &Verifying,
+    access: &web::access::Access,
 ) -> anyhow::Result<Router> {
     let source = crate::source::LedgerSource::new(Arc::clone(ledger))?
         .with_verifier(verifier)
         .with_verification(Arc::clone(&verifying.verification));
-    Ok(web::viewer::router(Arc::new(source)))
+    Ok(web::viewer::router(Arc::new(source), access.clone()))
 }
 
 /// The ledger's verified prefix (`ledger::prefix`) and the thread that
@@ -884,14 +915,40 @@ fn render_verified(status: &ledger::prefix::PrefixStatus, out: &mut String) {
     );
 }
 
-/// `/healthz` and `/metrics`.
-fn operations(health: &Health, metrics: &Arc<Metrics>, live: Option<&Arc<Live>>) -> Router {
+/// `/healthz` and `/metrics`; `/metrics` needs a `metrics` token of
+/// `scrapers` when the tokens file lists one. Neither says anything of a
+/// tenant or a person.
+fn operations(
+    health: &Health,
+    metrics: &Arc<Metrics>,
+    live: Option<&Arc<Live>>,
+    scrapers: Tokens,
+) -> Router {
     let metrics = Arc::clone(metrics);
     let live = live.cloned();
+    let scrapers = Arc::new(scrapers);
     let verification = health.verification.clone();
     health.router().route(
         "/metrics",
-        get(move || async move {
+        get(move |headers: axum::http::HeaderMap| async move {
+            if scrapers.guards_metrics() {
+                match ingest::http::authenticate(&scrapers, &headers) {
+                    Ok(grant) if grant.metrics => {}
+                    Ok(grant) => {
+                        return ingest::http::Problem::new(
+                            StatusCode::FORBIDDEN,
+                            "forbidden",
+                            "Forbidden",
+                            format!(
+                                "{:?} may not scrape /metrics (role = \"metrics\")",
+                                grant.name
+                            ),
+                        )
+                        .into_response()
+                    }
+                    Err(problem) => return problem.into_response(),
+                }
+            }
             let mut text = String::new();
             metrics.render(&mut text);
             if let Some(live) = &live {

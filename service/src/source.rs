@@ -39,7 +39,24 @@ const WORKER_THREADS: usize = 2;
 
 /// Serves the viewer over `source` on `listen` until Ctrl-C (or SIGTERM),
 /// printing the URL to open first.
-pub fn serve_viewer(source: Arc<LedgerSource>, listen: SocketAddr) -> anyhow::Result<()> {
+/// `tokens`, when given, is a tokens file whose read grants say who may
+/// sign in; without it the viewer is open to whoever reaches the port.
+pub fn serve_viewer(
+    source: Arc<LedgerSource>,
+    listen: SocketAddr,
+    tokens: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let access = match tokens {
+        None => web::access::Access::open("local viewer"),
+        Some(path) => {
+            let config = crate::access::ReadConfig {
+                tokens: Some(path.to_owned()),
+                public_url: None,
+                session_hours: web::session::SESSION_HOURS_DEFAULT,
+            };
+            config.access(config.load_tokens()?, crate::access::holder_token()?)?
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKER_THREADS)
         .enable_all()
@@ -56,8 +73,11 @@ pub fn serve_viewer(source: Arc<LedgerSource>, listen: SocketAddr) -> anyhow::Re
         println!("The report viewer is at http://{bound}/ (Ctrl-C stops it).");
         use std::io::Write;
         std::io::stdout().flush().context("writing to stdout")?;
-        let app = viewer::router(source);
-        axum::serve(listener, app)
+        let app = viewer::router(source, access);
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown())
             .await
             .context("the viewer stopped")

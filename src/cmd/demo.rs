@@ -43,6 +43,10 @@ pub struct Args {
     /// Where the viewer listens with --serve (port 0: any free port).
     #[arg(long, default_value = source::LISTEN_DEFAULT, value_name = "ADDR", requires = "serve")]
     listen: std::net::SocketAddr,
+    /// With --serve: a tokens file; readers then sign in with a token and
+    /// see only the tenants it may read.
+    #[arg(long, value_name = "FILE", requires = "serve")]
+    tokens: Option<std::path::PathBuf>,
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
@@ -127,7 +131,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             .remember(&issued)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         println!();
-        source::serve_viewer(source, args.listen)?;
+        source::serve_viewer(source, args.listen, args.tokens.as_deref())?;
     }
     Ok(ExitCode::SUCCESS)
 }

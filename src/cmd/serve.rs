@@ -95,11 +95,36 @@ pub struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     http: HttpArgs,
-    /// The bearer token file (TOML; see deploy/tokens.example.toml).
+    /// The bearer token file (TOML; see deploy/tokens.example.toml):
+    /// who may write and read which tenants.
     #[arg(long, env = "TLA_TOKENS")]
     tokens: PathBuf,
     #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
     writer: WriterArgs,
+}
+
+/// How people sign in to the viewer.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ReadArgs {
+    /// The address people reach the service at (behind a proxy, its
+    /// https:// address): an https URL makes the session cookie Secure.
+    #[arg(long, env = "TLA_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// Hours a viewer session lasts before signing in again.
+    #[arg(long, default_value_t = web::session::SESSION_HOURS_DEFAULT, value_name = "HOURS")]
+    session_hours: u64,
+}
+
+impl ReadArgs {
+    fn config(&self, tokens: Option<PathBuf>) -> service::access::ReadConfig {
+        service::access::ReadConfig {
+            tokens,
+            public_url: self.public_url.clone(),
+            session_hours: self.session_hours,
+        }
+    }
 }
 
 #[derive(clap::Subcommand)]
@@ -133,11 +158,17 @@ pub struct LedgerArgs {
     nats: NatsArgs,
     #[command(flatten)]
     writer: WriterArgs,
-    /// Serve the projector's API, /healthz and /metrics here.
+    /// Serve the projector's API, the viewer, /healthz and /metrics here.
     #[arg(long, env = "TLA_LISTEN")]
     listen: Option<SocketAddr>,
     #[command(flatten)]
     http: HttpArgs,
+    /// The bearer token file whose read grants say who reads reports;
+    /// without one, nobody does.
+    #[arg(long, env = "TLA_TOKENS")]
+    tokens: Option<PathBuf>,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 #[derive(clap::Subcommand)]
@@ -162,6 +193,12 @@ pub struct ProjectorArgs {
     /// panel checks the latest checkpoint's signature with.
     #[arg(long)]
     key: Option<String>,
+    /// The bearer token file whose read grants say who reads reports;
+    /// without one, nobody does.
+    #[arg(long, env = "TLA_TOKENS")]
+    tokens: Option<PathBuf>,
+    #[command(flatten)]
+    read: ReadArgs,
 }
 
 /// The HTTP server's limits, from the command line.
@@ -196,6 +233,14 @@ pub struct HttpArgs {
         value_name = "SECONDS"
     )]
     pub shutdown_grace: u64,
+    /// Seconds a request may take from its head to its answer; a request
+    /// still running then is answered 503.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub request_timeout: u64,
+    /// Requests in progress at once over all connections; more are
+    /// answered 503 at once rather than queued.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_requests: usize,
 }
 
 impl HttpArgs {
@@ -205,6 +250,8 @@ impl HttpArgs {
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
             shutdown_grace: self.shutdown_grace,
+            request_timeout: self.request_timeout,
+            max_requests: self.max_requests,
         }
     }
 }
@@ -228,6 +275,7 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         replicas: args.nats.replicas,
         listen: args.listen,
         http: args.http.limits(),
+        read: args.read.config(None),
         tokens: args.tokens,
         writer: args.writer.config(),
     };
@@ -256,6 +304,7 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
         writer: args.writer.config(),
         listen: args.listen,
         http: args.http.limits(),
+        read: args.read.config(args.tokens),
     };
     run::ledger_run(data_dir, config).map(|()| ExitCode::SUCCESS)
 }
@@ -276,6 +325,7 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
         http: args.http.limits(),
         nats,
         key: args.key,
+        read: args.read.config(args.tokens),
     };
     run::projector_serve(data_dir, config).map(|()| ExitCode::SUCCESS)
 }

@@ -17,6 +17,10 @@ pub struct Args {
     /// signature of the ledger's latest checkpoint with.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
+    /// A tokens file: readers then sign in with a token and see only the
+    /// tenants it may read (without it, whoever reaches the port reads all).
+    #[arg(long, value_name = "FILE")]
+    pub tokens: Option<std::path::PathBuf>,
 }
 
 /// `tla view`.
@@ -28,6 +32,6 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let source = LedgerSource::owning(ledger)?.with_verifier(verifier);
-    source::serve_viewer(Arc::new(source), args.listen)?;
+    source::serve_viewer(Arc::new(source), args.listen, args.tokens.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -277,17 +277,20 @@ impl Drop for Nats {
     }
 }
 
-/// A bearer token file allowing `alver-token-0123456789` to write alver
-/// and `fedje-token-0123456789` fedje.
+/// A bearer token file allowing `alver-token-0123456789` to write and
+/// read alver, `fedje-token-0123456789` fedje and gulen, and the auditor
+/// `auditor-token-0123456789` to read every tenant and write none.
 pub const ALVER_TOKEN: &str = "alver-token-0123456789";
 pub const FEDJE_TOKEN: &str = "fedje-token-0123456789";
+pub const AUDITOR_TOKEN: &str = "auditor-token-0123456789";
 
 pub fn write_tokens(env: &Env) -> PathBuf {
     env.write(
         "tokens.toml",
         format!(
-            "[[token]]\nname = \"alver-monitor\"\ntoken = \"{ALVER_TOKEN}\"\ntenants = [\"alver\"]\n\n\
-             [[token]]\nname = \"fedje-itsm\"\ntoken = \"{FEDJE_TOKEN}\"\ntenants = [\"fedje\", \"gulen\"]\n"
+            "[[token]]\nname = \"alver-monitor\"\ntoken = \"{ALVER_TOKEN}\"\ntenants = [\"alver\"]\nread = [\"alver\"]\n\n\
+             [[token]]\nname = \"fedje-itsm\"\ntoken = \"{FEDJE_TOKEN}\"\ntenants = [\"fedje\", \"gulen\"]\nread = [\"fedje\", \"gulen\"]\n\n\
+             [[token]]\nname = \"revisor\"\ntoken = \"{AUDITOR_TOKEN}\"\nrole = \"auditor\"\n"
         )
         .as_bytes(),
     )
@@ -370,6 +373,33 @@ impl Service {
         ureq::get(&self.url(path)).call()
     }
 
+    /// GET with `token` as the bearer token.
+    #[allow(clippy::result_large_err)] // ureq's own error type, in tests
+    pub fn get_as(&self, token: &str, path: &str) -> Result<ureq::Response, ureq::Error> {
+        ureq::get(&self.url(path))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+    }
+
+    /// GET as the auditor (`AUDITOR_TOKEN`), who reads every tenant.
+    #[allow(clippy::result_large_err)] // ureq's own error type, in tests
+    pub fn read(&self, path: &str) -> Result<ureq::Response, ureq::Error> {
+        self.get_as(AUDITOR_TOKEN, path)
+    }
+
+    /// GET with `token`: (status, body) whatever the status.
+    pub fn status_as(&self, token: Option<&str>, path: &str) -> (u16, String) {
+        let mut request = ureq::get(&self.url(path));
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        match request.call() {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(status, r)) => (status, r.into_string().unwrap_or_default()),
+            Err(error) => (0, error.to_string()),
+        }
+    }
+
     /// POSTs `body` with a content type, bearer token and extra headers;
     /// returns (status, body) whatever the status.
     pub fn post(
@@ -441,7 +471,11 @@ impl Service {
     /// Starts `tla serve` against `nats_url` with `write_tokens`' tokens
     /// and `extra` arguments, and waits for /healthz.
     pub fn serve(env: &Env, nats_url: &str, extra: &[&str]) -> Service {
-        let tokens = write_tokens(env);
+        Service::serve_with_tokens(env, nats_url, &write_tokens(env), extra)
+    }
+
+    /// `serve` with the tokens file `tokens`.
+    pub fn serve_with_tokens(env: &Env, nats_url: &str, tokens: &Path, extra: &[&str]) -> Service {
         let mut args = vec![
             "serve",
             "--nats",
@@ -453,12 +487,17 @@ impl Service {
         Service::start(env, &args)
     }
 
-    /// The ledger size the live projection follows.
+    /// The ledger size the live projection follows (from /metrics,
+    /// which needs no token here).
     pub fn ledger_size(&self) -> u64 {
-        self.get("/v1/tenants")
+        let text = self
+            .get("/metrics")
             .ok()
-            .and_then(|r| r.into_json::<serde_json::Value>().ok())
-            .and_then(|v| v["ledger_size"].as_u64())
+            .and_then(|r| r.into_string().ok())
+            .unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix("tla_projector_ledger_entries "))
+            .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0)
     }
 

@@ -19,8 +19,14 @@ pub struct Server {
     pub base: String,
     /// Everything the demo printed before the viewer's URL.
     pub output: String,
+    /// The bearer token `get` sends, for a viewer that needs sign-in.
+    pub token: Option<String>,
     _dir: tempfile::TempDir,
 }
+
+/// The token of `Server::start_signed`'s tokens file: an auditor, who
+/// reads every tenant.
+pub const READER_TOKEN: &str = "browser-reader-0123456789";
 
 impl Server {
     /// `tla demo --serve` over `tenants` municipalities and `months` months.
@@ -30,6 +36,23 @@ impl Server {
         command.args(["demo", "--serve", "--listen", "127.0.0.1:0"]);
         command.args(demo_size(tenants, months));
         Server::spawn(command, dir)
+    }
+
+    /// `start`, with sign-in: a tokens file holding `READER_TOKEN`.
+    pub fn start_signed(tenants: u32, months: u32) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tokens = dir.path().join("tokens.toml");
+        let file = format!(
+            "[[token]]\nname = \"revisor\"\ntoken = \"{READER_TOKEN}\"\nrole = \"auditor\"\n"
+        );
+        std::fs::write(&tokens, file).expect("write the tokens file");
+        let mut command = tla(dir.path());
+        command.args(["demo", "--serve", "--listen", "127.0.0.1:0"]);
+        command.args(demo_size(tenants, months));
+        command.arg("--tokens").arg(&tokens);
+        let mut server = Server::spawn(command, dir);
+        server.token = Some(READER_TOKEN.to_owned());
+        server
     }
 
     /// `tla demo` over `tenants` municipalities and `months` months, a
@@ -96,6 +119,7 @@ impl Server {
             child,
             base: format!("http://{address}"),
             output,
+            token: None,
             _dir: dir,
         }
     }
@@ -105,7 +129,7 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> Response {
-        get(&self.url(path))
+        get_with(&self.url(path), self.token.as_deref())
     }
 }
 
@@ -155,6 +179,11 @@ impl Response {
 /// close`, reading the body to the end (the viewer sends lengths, not
 /// chunks, for its whole-string bodies).
 pub fn get(url: &str) -> Response {
+    get_with(url, None)
+}
+
+/// `get`, with `token` as the bearer token when given.
+pub fn get_with(url: &str, token: Option<&str>) -> Response {
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
@@ -162,9 +191,10 @@ pub fn get(url: &str) -> Response {
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .expect("timeout");
+    let authorization = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{authorization}Connection: close\r\n\r\n"
     )
     .expect("send request");
     let mut bytes = Vec::new();

@@ -9,9 +9,13 @@
 //! the ledger, and computes reports and alerts on demand; `service` is the
 //! `Router` of `/v1/tenants/...` over it and the refresher that keeps
 //! current months computed and hands alerts to a publish function it is
-//! given. Reports come in through the source or the live projection,
+//! given. `access` decides who reads which tenant (bearer tokens through
+//! the binary's `Credentials`, or a viewer session from `session`, an
+//! encrypted cookie) and writes the access log. Reports come in through the source or the live projection,
 //! never through sled: this crate does not depend on `ledger`.
 
+pub mod access;
 pub mod live;
 pub mod service;
+pub mod session;
 pub mod viewer;

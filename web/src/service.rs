@@ -5,7 +5,10 @@
 //! `GET /v1/tenants/{tenant}/reports/{YYYY-MM}` in json (the contract
 //! format, the default), html, csv or md, chosen by `?format=` or else the
 //! `Accept` header, in `?lang=nn|en`. Errors are RFC 9457 problem
-//! documents. The router is a plain `axum::Router`, so the binary can
+//! documents. Every read is authorised by the router's [`Access`] (401
+//! without a known token, 403 for a tenant the caller may not read;
+//! `/v1/tenants` lists only what the caller may read) and logged in the
+//! access log. The router is a plain `axum::Router`, so the binary can
 //! merge it with the receivers' routes and the viewer's pages.
 //!
 //! The projector knows nothing of NATS: `refresh` hands each new alert to
@@ -25,6 +28,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::access::{self, Access, Caller};
 use crate::live::{Live, LiveError};
 use projector::alert::Alert;
 use projector::render::{Format, Lang};
@@ -38,12 +42,19 @@ pub const REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// month computed on request).
 pub const CURRENT_MONTH_ZONE: Tz = chrono_tz::Europe::Oslo;
 
-/// The projector's routes.
-pub fn router(live: Arc<Live>) -> Router {
+/// What the API's handlers share.
+#[derive(Clone)]
+struct Api {
+    live: Arc<Live>,
+    access: Access,
+}
+
+/// The projector's routes, readable as `access` allows.
+pub fn router(live: Arc<Live>, access: Access) -> Router {
     Router::new()
         .route("/v1/tenants", get(tenants))
         .route("/v1/tenants/{tenant}/reports/{period}", get(report))
-        .with_state(live)
+        .with_state(Api { live, access })
         .layer(axum::middleware::map_response(no_sniffing))
 }
 
@@ -113,10 +124,22 @@ where
     }
 }
 
-async fn tenants(State(live): State<Arc<Live>>) -> Response {
+async fn tenants(State(api): State<Api>, headers: HeaderMap) -> Response {
+    let reader = match api.access.caller(&headers) {
+        Caller::Known(reader) => reader,
+        refused => {
+            let who = access::who(&refused);
+            access::log(&who, "tenants", "", StatusCode::UNAUTHORIZED);
+            return access::refusal(&refused, "")
+                .unwrap_or_else(|| StatusCode::UNAUTHORIZED.into_response());
+        }
+    };
+    access::log(&reader.who, "tenants", "", StatusCode::OK);
+    let live = api.live;
     let tenants: Vec<serde_json::Value> = live
         .tenants()
         .into_iter()
+        .filter(|(tenant, _)| reader.may_read(tenant))
         .map(|(tenant, entries)| serde_json::json!({"tenant": tenant, "entries": entries}))
         .collect();
     axum::Json(serde_json::json!({"ledger_size": live.size(), "tenants": tenants})).into_response()
@@ -129,17 +152,36 @@ struct ReportQuery {
 }
 
 async fn report(
-    State(live): State<Arc<Live>>,
+    State(api): State<Api>,
     Path((tenant, period)): Path<(String, String)>,
     Query(query): Query<ReportQuery>,
     headers: HeaderMap,
+) -> Response {
+    let caller = api.access.caller(&headers);
+    let (who, what) = (access::who(&caller), format!("report {period}"));
+    if let Some(refused) = access::refusal(&caller, &tenant) {
+        access::log(&who, &what, &tenant, refused.status());
+        return refused;
+    }
+    let response = report_of(api.live, tenant.clone(), period, query, &headers).await;
+    access::log(&who, &what, &tenant, response.status());
+    response
+}
+
+/// The report of `tenant` and `period`, for a caller who may read it.
+async fn report_of(
+    live: Arc<Live>,
+    tenant: String,
+    period: String,
+    query: ReportQuery,
+    headers: &HeaderMap,
 ) -> Response {
     let format = match query.format.as_deref() {
         Some(name) => match name.parse::<Format>() {
             Ok(format) => format,
             Err(e) => return problem(StatusCode::BAD_REQUEST, "format", e.to_string()),
         },
-        None => from_accept(&headers),
+        None => from_accept(headers),
     };
     let lang = match query.lang.as_deref().unwrap_or("nn").parse::<Lang>() {
         Ok(lang) => lang,

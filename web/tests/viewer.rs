@@ -167,7 +167,10 @@ struct Got {
 }
 
 async fn get(source: &Arc<Memory>, uri: &str) -> Got {
-    let app = viewer::router(Arc::clone(source) as Arc<dyn ViewerSource>);
+    let app = viewer::router(
+        Arc::clone(source) as Arc<dyn ViewerSource>,
+        web::access::Access::open("test"),
+    );
     let request = Request::get(uri).body(Body::empty()).expect("request");
     let response = app.oneshot(request).await.expect("the router answers");
     let header = |name| {

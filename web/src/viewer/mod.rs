@@ -25,6 +25,7 @@ mod page;
 mod report;
 mod roster;
 mod routes;
+mod signin;
 mod tenants;
 mod words;
 

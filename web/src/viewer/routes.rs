@@ -4,7 +4,13 @@
 //! elsewhere. This is the viewer's only I/O, and the only place it reads
 //! the clock (for "now": preliminary months, minutes not yet due).
 //!
-//! Paths (all GET; `?lang=en` on any page for English):
+//! Every page but the stylesheet and sign-in is read as the router's
+//! [`Access`] allows: a caller not known gets 401 (with the sign-in page
+//! when the viewer has sessions), a tenant the caller may not read 403,
+//! the tenant list only the readable tenants; every read of a tenant's
+//! pages is logged in the access log.
+//!
+//! Paths (GET unless said; `?lang=en` on any page for English):
 //!
 //! | path | page |
 //! | --- | --- |
@@ -16,17 +22,25 @@
 //! | `/tenants/{tenant}/contacts[?at=RFC3339]` | who is responsible |
 //! | `/tenants/{tenant}/meetings` | meetings and minutes |
 //! | `/assets/viewer.css` | the stylesheet |
+//! | `/sign-in`, POST `/sign-in` | the token sign-in (with sessions) |
+//! | POST `/sign-out` | ends the session |
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, Form, OriginalUri, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
+use governor::middleware::NoOpMiddleware;
 use schemas::MeetingKind;
 use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
+use tower_governor::key_extractor::{GlobalKeyExtractor, KeyExtractor};
+use tower_governor::{GovernorError, GovernorLayer};
 
 use projector::agreement::Versions;
 use projector::render::{self, Format, Lang};
@@ -37,9 +51,11 @@ use super::meetings::RhythmGap;
 use super::months::{MonthCell, MonthState};
 use super::page::{self, STYLESHEET_PATH};
 use super::report::ReportPage;
+use super::signin::{self, SIGN_IN_PATH, SIGN_OUT_PATH};
 use super::tenants::TenantRow;
 use super::words::words;
 use super::{SourceError, ViewerSource};
+use crate::access::{self, Access, Caller, Reader};
 
 /// The Content-Security-Policy of every page: nothing but this origin's
 /// stylesheet, no scripts, no frames, forms only to this origin. A page
@@ -49,21 +65,101 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self';
 
 type Source = Arc<dyn ViewerSource>;
 
-/// The viewer's routes over `source`, ready to be served or merged into
-/// another router (the paths are absolute, so merge, do not nest).
-pub fn router(source: Arc<dyn ViewerSource>) -> Router {
+/// What the handlers share: the source, and who may read it.
+#[derive(Clone)]
+struct Viewer {
+    source: Source,
+    access: Access,
+    /// Permits for verifications (`VERIFICATIONS_AT_ONCE`).
+    verifying: Arc<Semaphore>,
+}
+
+/// The viewer's routes over `source`, read as `access` allows, ready to
+/// be served or merged into another router (the paths are absolute, so
+/// merge, do not nest).
+pub fn router(source: Arc<dyn ViewerSource>, access: Access) -> Router {
     Router::new()
         .route("/", get(tenants))
         .route(STYLESHEET_PATH, get(stylesheet))
+        .route(SIGN_IN_PATH, get(sign_in_page).post(sign_in))
+        .route(SIGN_OUT_PATH, post(sign_out))
         .route("/tenants/{tenant}", get(tenant))
         .route("/tenants/{tenant}/contacts", get(contacts))
         .route("/tenants/{tenant}/meetings", get(meetings))
         .route("/tenants/{tenant}/reports/{period}", get(report))
-        .route("/tenants/{tenant}/reports/{period}/verify", get(verify))
+        .route(
+            "/tenants/{tenant}/reports/{period}/verify",
+            // Per client first, then over all clients.
+            get(verify).layer((
+                GovernorLayer::new(verify_rate()),
+                GovernorLayer::new(verify_rate_overall()),
+            )),
+        )
         .route("/tenants/{tenant}/reports/{period}/{format}", get(download))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
-        .with_state(source)
+        .with_state(Viewer {
+            source,
+            access,
+            verifying: Arc::new(Semaphore::new(VERIFICATIONS_AT_ONCE)),
+        })
+}
+
+/// Verifications a client may start at once; then one more every
+/// `VERIFY_REPLENISH`. A verification recomputes the whole chain with the
+/// ledger locked (pausing the writer), so a client asking for many is
+/// answered 429 with `Retry-After` instead.
+pub const VERIFY_BURST_PER_CLIENT: u32 = 2;
+pub const VERIFY_REPLENISH: Duration = Duration::from_secs(10);
+
+/// Verifications running at once, over all clients: they would only wait
+/// for the same ledger lock, holding the writer off meanwhile, so one
+/// more is answered 503 with `Retry-After` at once.
+pub const VERIFICATIONS_AT_ONCE: usize = 1;
+
+/// Verifications started per `VERIFY_OVERALL_REPLENISH` over all clients
+/// (after a burst of `VERIFY_OVERALL_BURST`): even one at a time, back to
+/// back they would keep a core of a small machine busy, beside the writer.
+pub const VERIFY_OVERALL_BURST: u32 = 2;
+pub const VERIFY_OVERALL_REPLENISH: Duration = Duration::from_secs(1);
+
+/// The service-wide rate of verifications.
+fn verify_rate_overall() -> Arc<GovernorConfig<GlobalKeyExtractor, NoOpMiddleware>> {
+    let mut builder = GovernorConfigBuilder::default().key_extractor(GlobalKeyExtractor);
+    let config = builder
+        .period(VERIFY_OVERALL_REPLENISH)
+        .burst_size(VERIFY_OVERALL_BURST)
+        .finish();
+    // Both numbers are non-zero constants, which is all `finish` checks.
+    Arc::new(config.expect("a valid rate"))
+}
+
+/// The per-client rate of verifications, keyed by the peer's address.
+fn verify_rate() -> Arc<GovernorConfig<ClientKey, NoOpMiddleware>> {
+    let mut builder = GovernorConfigBuilder::default().key_extractor(ClientKey);
+    let config = builder
+        .period(VERIFY_REPLENISH)
+        .burst_size(VERIFY_BURST_PER_CLIENT)
+        .finish();
+    // Both numbers are non-zero constants, which is all `finish` checks.
+    Arc::new(config.expect("a valid rate"))
+}
+
+/// A client is its peer address (the `ConnectInfo` the server puts on
+/// each request); a request without one (a router called in-process)
+/// shares the unspecified address's quota.
+#[derive(Debug, Clone, Copy)]
+struct ClientKey;
+
+impl KeyExtractor for ClientKey {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, request: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
+        Ok(request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.ip()))
+    }
 }
 
 /// The query parameters any page takes.
@@ -111,14 +207,21 @@ enum Answer {
 }
 
 /// Runs `make` on the blocking pool and turns its outcome into a response.
-async fn answer<F>(source: Source, lang: Lang, path: String, make: F) -> Response
+/// A page for `reader` carries the sign-out control when the viewer has
+/// sessions.
+async fn answer<F>(viewer: &Viewer, reader: &Reader, lang: Lang, path: String, make: F) -> Response
 where
     F: FnOnce(&dyn ViewerSource) -> Result<Answer, Failure> + Send + 'static,
 {
+    let source = Arc::clone(&viewer.source);
     let outcome = tokio::task::spawn_blocking(move || make(&*source)).await;
     let w = words(lang);
+    let signed = |html: String| match viewer.access.sessions() {
+        Some(_) => signin::with_sign_out(html, lang, &reader.who),
+        None => html,
+    };
     let (status, title, message) = match outcome {
-        Ok(Ok(Answer::Page(html))) => return html_response(StatusCode::OK, html),
+        Ok(Ok(Answer::Page(html))) => return html_response(StatusCode::OK, signed(html)),
         Ok(Ok(Answer::Download {
             bytes,
             content_type,
@@ -139,7 +242,187 @@ where
         Ok(Err(Failure::Failed(m))) => (StatusCode::INTERNAL_SERVER_ERROR, w.failed, m),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, w.failed, e.to_string()),
     };
-    html_response(status, page::error_page(lang, title, &message, &path))
+    html_response(
+        status,
+        signed(page::error_page(lang, title, &message, &path)),
+    )
+}
+
+/// The reader of a page of `tenant` (or of the tenant list, `None`), or
+/// the answer refusing the caller (401 with the sign-in page, or 403),
+/// logged as a read of `what`.
+#[allow(clippy::result_large_err)] // the refusal is the handler's answer, returned at once
+fn guard(
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    tenant: Option<&str>,
+    (lang, next): (Lang, &str),
+    what: &str,
+) -> Result<Reader, Response> {
+    let caller = viewer.access.caller(headers);
+    let refused = match &caller {
+        Caller::Known(reader) => match tenant {
+            Some(tenant) if !reader.may_read(tenant) => {
+                let w = words(lang);
+                let html = page::error_page(lang, w.forbidden, w.forbidden_detail, next);
+                let html = match viewer.access.sessions() {
+                    Some(_) => signin::with_sign_out(html, lang, &reader.who),
+                    None => html,
+                };
+                html_response(StatusCode::FORBIDDEN, html)
+            }
+            _ => return Ok(reader.clone()),
+        },
+        Caller::Anonymous => unauthorized(viewer, lang, next, None),
+        Caller::Refused(reason) => unauthorized(viewer, lang, next, Some(reason)),
+    };
+    access::log(
+        &access::who(&caller),
+        what,
+        tenant.unwrap_or(""),
+        refused.status(),
+    );
+    Err(refused)
+}
+
+/// 401: the sign-in page when the viewer has sessions, else a page saying
+/// to send a bearer token.
+fn unauthorized(viewer: &Viewer, lang: Lang, next: &str, reason: Option<&str>) -> Response {
+    let html = match viewer.access.sessions() {
+        Some(_) => signin::sign_in_page(lang, next, reason, false),
+        None => {
+            let w = words(lang);
+            let message = reason.unwrap_or("send Authorization: Bearer <token>");
+            page::error_page(lang, w.sign_in, message, next)
+        }
+    };
+    let mut response = html_response(StatusCode::UNAUTHORIZED, html);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// The path and query a request asked for, to come back to after signing in.
+fn asked(uri: &OriginalUri) -> String {
+    uri.0
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+}
+
+/// Reads a tenant's page for `what`: the guard, the page, the access log.
+async fn tenant_read<F>(
+    viewer: &Viewer,
+    headers: &HeaderMap,
+    (tenant, what): (&str, &str),
+    (lang, path, uri): (Lang, String, &OriginalUri),
+    make: F,
+) -> Response
+where
+    F: FnOnce(&dyn ViewerSource) -> Result<Answer, Failure> + Send + 'static,
+{
+    let reader = match guard(viewer, headers, Some(tenant), (lang, &asked(uri)), what) {
+        Ok(reader) => reader,
+        Err(refused) => return refused,
+    };
+    let response = answer(viewer, &reader, lang, path, make).await;
+    access::log(&reader.who, what, tenant, response.status());
+    response
+}
+
+/// The sign-in form's fields.
+#[derive(Debug, Deserialize)]
+struct SignIn {
+    token: String,
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /sign-in?next=PATH`: the form (404 without sessions).
+async fn sign_in_page(State(viewer): State<Viewer>, Query(params): Query<NextParams>) -> Response {
+    if viewer.access.sessions().is_none() {
+        return not_found(Query(Params::default())).await;
+    }
+    let lang = lang_of(params.lang.as_deref());
+    let next = signin::local_path(params.next.as_deref().unwrap_or("/"));
+    html_response(
+        StatusCode::OK,
+        signin::sign_in_page(lang, &next, None, false),
+    )
+}
+
+/// `POST /sign-in`: a known token starts a session and goes on to the
+/// page asked for; any other is refused with 401.
+async fn sign_in(State(viewer): State<Viewer>, Form(form): Form<SignIn>) -> Response {
+    let lang = lang_of(form.lang.as_deref());
+    let next = signin::local_path(form.next.as_deref().unwrap_or("/"));
+    let (Some(sessions), Some(credentials)) =
+        (viewer.access.sessions(), viewer.access.credentials())
+    else {
+        return not_found(Query(Params::default())).await;
+    };
+    match credentials.bearer(form.token.trim()) {
+        Some(reader) => {
+            access::log(&reader.who, "sign-in", "", StatusCode::SEE_OTHER);
+            let mut response = see_other(&next);
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, sessions.start(&reader));
+            response
+        }
+        None => {
+            access::log(
+                "(refused: unknown token)",
+                "sign-in",
+                "",
+                StatusCode::UNAUTHORIZED,
+            );
+            let html = signin::sign_in_page(lang, &next, Some("unknown token"), false);
+            html_response(StatusCode::UNAUTHORIZED, html)
+        }
+    }
+}
+
+/// `POST /sign-out`: ends the session and shows the sign-in page.
+async fn sign_out(
+    State(viewer): State<Viewer>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(sessions) = viewer.access.sessions() else {
+        return not_found(Query(Params::default())).await;
+    };
+    let who = access::who(&viewer.access.caller(&headers));
+    access::log(&who, "sign-out", "", StatusCode::SEE_OTHER);
+    let mut response = see_other(&page::href(SIGN_IN_PATH, params.lang()));
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, sessions.end());
+    response
+}
+
+/// 303 to a path of this site.
+fn see_other(path: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    // A local path checked by `signin::local_path` is a valid header value;
+    // anything else goes home.
+    let location = HeaderValue::from_str(path).unwrap_or(HeaderValue::from_static("/"));
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+}
+
+/// The query of the sign-in page.
+#[derive(Debug, Default, Deserialize)]
+struct NextParams {
+    next: Option<String>,
+    lang: Option<String>,
+}
+
+fn lang_of(lang: Option<&str>) -> Lang {
+    match lang {
+        Some("en") => Lang::En,
+        _ => Lang::Nn,
+    }
 }
 
 fn html_response(status: StatusCode, html: String) -> Response {
@@ -214,11 +497,25 @@ fn parse_period(text: &str) -> Result<Period, Failure> {
         .map_err(|e: projector::PeriodError| Failure::NotFound(e.to_string()))
 }
 
-async fn tenants(State(source): State<Source>, Query(params): Query<Params>) -> Response {
+async fn tenants(
+    State(viewer): State<Viewer>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Response {
     let lang = params.lang();
-    answer(source, lang, "/".to_string(), move |source| {
+    let reader = match guard(&viewer, &headers, None, (lang, &asked(&uri)), "tenants") {
+        Ok(reader) => reader,
+        Err(refused) => return refused,
+    };
+    let readable = reader.tenants.clone();
+    let response = answer(&viewer, &reader, lang, "/".to_string(), move |source| {
         let mut rows = Vec::new();
-        for id in source.tenants()? {
+        for id in source
+            .tenants()?
+            .into_iter()
+            .filter(|t| readable.contains(t))
+        {
             rows.push(TenantRow {
                 name: source.display_name(&id),
                 cells: month_cells(source, &id)?,
@@ -227,7 +524,9 @@ async fn tenants(State(source): State<Source>, Query(params): Query<Params>) -> 
         }
         Ok(Answer::Page(super::tenants::tenants_page(lang, &rows)))
     })
-    .await
+    .await;
+    access::log(&reader.who, "tenants", "", response.status());
+    response
 }
 
 /// The grid cells of a tenant's months.
@@ -249,48 +548,89 @@ fn month_cells(source: &dyn ViewerSource, tenant: &str) -> Result<Vec<MonthCell>
 }
 
 async fn tenant(
-    State(source): State<Source>,
+    State(viewer): State<Viewer>,
     Path(tenant): Path<String>,
     Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
 ) -> Response {
     let lang = params.lang();
     let path = page::tenant_path(&tenant);
-    answer(source, lang, path, move |source| {
-        known_tenant(source, &tenant)?;
-        let cells = month_cells(source, &tenant)?;
-        let name = source.display_name(&tenant);
-        Ok(Answer::Page(super::months::tenant_page(
-            lang, &tenant, &name, &cells,
-        )))
-    })
+    let name = tenant.clone();
+    tenant_read(
+        &viewer,
+        &headers,
+        (&name, "months"),
+        (lang, path, &uri),
+        move |source| {
+            known_tenant(source, &tenant)?;
+            let cells = month_cells(source, &tenant)?;
+            let name = source.display_name(&tenant);
+            Ok(Answer::Page(super::months::tenant_page(
+                lang, &tenant, &name, &cells,
+            )))
+        },
+    )
     .await
 }
 
 async fn report(
-    State(source): State<Source>,
-    Path((tenant, period)): Path<(String, String)>,
+    State(viewer): State<Viewer>,
+    Path(names): Path<(String, String)>,
     Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
 ) -> Response {
-    report_or_verify(source, tenant, period, params.lang(), false).await
+    report_read(&viewer, names, params.lang(), (&headers, &uri), false).await
 }
 
 async fn verify(
-    State(source): State<Source>,
-    Path((tenant, period)): Path<(String, String)>,
+    State(viewer): State<Viewer>,
+    Path(names): Path<(String, String)>,
     Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
 ) -> Response {
-    report_or_verify(source, tenant, period, params.lang(), true).await
+    let Ok(_permit) = Arc::clone(&viewer.verifying).try_acquire_owned() else {
+        let lang = params.lang();
+        let w = words(lang);
+        let message = "another verification is running; try again in a few seconds";
+        let mut response = html_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            page::error_page(
+                lang,
+                w.failed,
+                message,
+                &page::report_path(&names.0, &names.1),
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return response;
+    };
+    report_read(&viewer, names, params.lang(), (&headers, &uri), true).await
 }
 
-async fn report_or_verify(
-    source: Source,
+/// A report page (verified when `verify`) as a read of the tenant.
+async fn report_read(
+    viewer: &Viewer,
+    (tenant, period): (String, String),
+    lang: Lang,
+    (headers, uri): (&HeaderMap, &OriginalUri),
+    verify: bool,
+) -> Response {
+    let what = format!("{} {period}", if verify { "verify" } else { "report" });
+    let (name, path) = (tenant.clone(), page::report_path(&tenant, &period));
+    let make = report_or_verify(tenant, period, lang, verify);
+    tenant_read(viewer, headers, (&name, &what), (lang, path, uri), make).await
+}
+
+/// The page of a report, verified or not.
+fn report_or_verify(
     tenant: String,
     period: String,
     lang: Lang,
     verify: bool,
-) -> Response {
-    let path = page::report_path(&tenant, &period);
-    answer(source, lang, path, move |source| {
+) -> impl FnOnce(&dyn ViewerSource) -> Result<Answer, Failure> + Send + 'static {
+    move |source: &dyn ViewerSource| {
         known_tenant(source, &tenant)?;
         let period = parse_period(&period)?;
         let shown = source.report(&tenant, period)?;
@@ -320,37 +660,44 @@ async fn report_or_verify(
             verification,
         };
         Ok(Answer::Page(super::report::report_page(&page)))
-    })
-    .await
+    }
 }
 
 async fn download(
-    State(source): State<Source>,
+    State(viewer): State<Viewer>,
     Path((tenant, period, format)): Path<(String, String, String)>,
     Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
 ) -> Response {
     let lang = params.lang();
     let path = format!("{}/{format}", page::report_path(&tenant, &period));
-    answer(source, lang, path, move |source| {
-        let format = match format.as_str() {
-            "json" => Format::Json,
-            "csv" => Format::Csv,
-            "md" => Format::Markdown,
-            other => {
-                return Err(Failure::NotFound(format!(
-                    "no download {other:?}: json, csv or md"
-                )))
-            }
-        };
-        known_tenant(source, &tenant)?;
-        let period = parse_period(&period)?;
-        let shown = source.report(&tenant, period)?;
-        Ok(Answer::Download {
-            bytes: render::render(&shown.report, format, lang),
-            content_type: format.content_type(),
-            file: format!("{tenant}-{period}.{}", format.name()),
-        })
-    })
+    let (name, what) = (tenant.clone(), format!("export {period} {format}"));
+    tenant_read(
+        &viewer,
+        &headers,
+        (&name, &what),
+        (lang, path, &uri),
+        move |source| {
+            let format = match format.as_str() {
+                "json" => Format::Json,
+                "csv" => Format::Csv,
+                "md" => Format::Markdown,
+                other => {
+                    return Err(Failure::NotFound(format!(
+                        "no download {other:?}: json, csv or md"
+                    )))
+                }
+            };
+            known_tenant(source, &tenant)?;
+            let period = parse_period(&period)?;
+            let shown = source.report(&tenant, period)?;
+            Ok(Answer::Download {
+                bytes: render::render(&shown.report, format, lang),
+                content_type: format.content_type(),
+                file: format!("{tenant}-{period}.{}", format.name()),
+            })
+        },
+    )
     .await
 }
 
@@ -365,14 +712,16 @@ fn timezone_of(events: &[LedgerEvent]) -> String {
 }
 
 async fn contacts(
-    State(source): State<Source>,
+    State(viewer): State<Viewer>,
     Path(tenant): Path<String>,
     Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
 ) -> Response {
     let lang = params.lang();
     let path = format!("{}/contacts", page::tenant_path(&tenant));
     let asked = params.at.unwrap_or_default();
-    answer(source, lang, path, move |source| {
+    let name = tenant.clone();
+    tenant_read(&viewer, &headers, (&name, "contacts"), (lang, path, &uri), move |source| {
         known_tenant(source, &tenant)?;
         let at = match asked.trim() {
             "" => now(),
@@ -399,40 +748,48 @@ async fn contacts(
 }
 
 async fn meetings(
-    State(source): State<Source>,
+    State(viewer): State<Viewer>,
     Path(tenant): Path<String>,
     Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
 ) -> Response {
     let lang = params.lang();
     let path = format!("{}/meetings", page::tenant_path(&tenant));
-    answer(source, lang, path, move |source| {
-        known_tenant(source, &tenant)?;
-        let events = source.events(&tenant)?;
-        let list = projector::governance::meetings(&tenant, &events);
-        let mut gaps = Vec::new();
-        for period in source.periods(&tenant)? {
-            let shown = match source.report(&tenant, period) {
-                Ok(shown) => shown,
-                Err(SourceError::NotFound(_)) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            for d in &shown.report.deviations {
-                let kind = match d {
-                    Deviation::OperationsMeetingMissing { .. } => MeetingKind::Operations,
-                    Deviation::SteeringMeetingMissing { .. } => MeetingKind::Steering,
-                    _ => continue,
+    let name = tenant.clone();
+    tenant_read(
+        &viewer,
+        &headers,
+        (&name, "meetings"),
+        (lang, path, &uri),
+        move |source| {
+            known_tenant(source, &tenant)?;
+            let events = source.events(&tenant)?;
+            let list = projector::governance::meetings(&tenant, &events);
+            let mut gaps = Vec::new();
+            for period in source.periods(&tenant)? {
+                let shown = match source.report(&tenant, period) {
+                    Ok(shown) => shown,
+                    Err(SourceError::NotFound(_)) => continue,
+                    Err(e) => return Err(e.into()),
                 };
-                gaps.push(RhythmGap { period, kind });
+                for d in &shown.report.deviations {
+                    let kind = match d {
+                        Deviation::OperationsMeetingMissing { .. } => MeetingKind::Operations,
+                        Deviation::SteeringMeetingMissing { .. } => MeetingKind::Steering,
+                        _ => continue,
+                    };
+                    gaps.push(RhythmGap { period, kind });
+                }
             }
-        }
-        let name = source.display_name(&tenant);
-        Ok(Answer::Page(super::meetings::meetings_page(
-            lang,
-            (&tenant, &name),
-            &list,
-            &gaps,
-            (&timezone_of(&events), now()),
-        )))
-    })
+            let name = source.display_name(&tenant);
+            Ok(Answer::Page(super::meetings::meetings_page(
+                lang,
+                (&tenant, &name),
+                &list,
+                &gaps,
+                (&timezone_of(&events), now()),
+            )))
+        },
+    )
     .await
 }

@@ -112,6 +112,15 @@ pub(super) struct Words {
     pub not_found: &'static str,
     pub failed: &'static str,
     pub back_home: &'static str,
+    pub sign_in: &'static str,
+    pub sign_in_intro: &'static str,
+    pub sign_in_token: &'static str,
+    pub sign_in_oidc: &'static str,
+    pub sign_in_refused: &'static str,
+    pub sign_out: &'static str,
+    pub signed_in_as: &'static str,
+    pub forbidden: &'static str,
+    pub forbidden_detail: &'static str,
 }
 
 pub(super) const NN: Words = Words {
@@ -220,6 +229,15 @@ pub(super) const NN: Words = Words {
     not_found: "Fann ikkje sida",
     failed: "Noko gjekk gale",
     back_home: "Til kommunelista",
+    sign_in: "Logg inn",
+    sign_in_intro: "Rapportane er berre for dei som har tilgang til kommunen. Logg inn med tilgangsnøkkelen (token) du har fått.",
+    sign_in_token: "Tilgangsnøkkel",
+    sign_in_oidc: "Logg inn med organisasjonen din",
+    sign_in_refused: "Innlogginga vart avvist",
+    sign_out: "Logg ut",
+    signed_in_as: "Innlogga som",
+    forbidden: "Ingen tilgang",
+    forbidden_detail: "Du har ikkje tilgang til rapportane til denne kommunen.",
 };
 
 pub(super) const EN: Words = Words {
@@ -328,6 +346,15 @@ pub(super) const EN: Words = Words {
     not_found: "Page not found",
     failed: "Something went wrong",
     back_home: "To the list of municipalities",
+    sign_in: "Sign in",
+    sign_in_intro: "The reports are for those with access to the municipality. Sign in with the access token you were given.",
+    sign_in_token: "Access token",
+    sign_in_oidc: "Sign in with your organisation",
+    sign_in_refused: "Sign-in refused",
+    sign_out: "Sign out",
+    signed_in_as: "Signed in as",
+    forbidden: "No access",
+    forbidden_detail: "You may not read this municipality's reports.",
 };
 
 /// The words of `lang`.
