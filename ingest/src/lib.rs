@@ -19,4 +19,5 @@ pub mod http;
 pub mod import;
 pub mod metrics;
 pub mod nats;
+pub mod replica;
 pub mod writer;

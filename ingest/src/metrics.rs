@@ -36,6 +36,14 @@ pub struct Metrics {
     pub http_connections_idle_closed: AtomicU64,
     /// Times the ledger writer failed (an error or a panic) and was restarted.
     pub writer_restarts: AtomicU64,
+    /// Commit-log messages (`TLA_LEDGER`) this ledger has not applied yet:
+    /// a replica's lag.
+    pub commit_log_pending: AtomicU64,
+    /// The last commit-log stream sequence this ledger holds.
+    pub commit_log_sequence: AtomicU64,
+    /// 1 while this process writes the ledger (holds the lead), 0 while it
+    /// follows.
+    pub writing: AtomicU64,
 }
 
 impl Metrics {
@@ -100,6 +108,24 @@ impl Metrics {
             "The last stream sequence the ledger writer made durable.",
             "gauge",
             get(&self.durable_sequence),
+        );
+        counter(
+            "tla_commit_log_pending_messages",
+            "Replica lag: commit-log messages (TLA_LEDGER) not applied to this ledger yet.",
+            "gauge",
+            get(&self.commit_log_pending),
+        );
+        counter(
+            "tla_commit_log_sequence",
+            "The last commit-log stream sequence this ledger holds.",
+            "gauge",
+            get(&self.commit_log_sequence),
+        );
+        counter(
+            "tla_ledger_writing",
+            "1 while this process writes the ledger, 0 while it follows as a replica or standby.",
+            "gauge",
+            get(&self.writing),
         );
         counter(
             "tla_ledger_entries",

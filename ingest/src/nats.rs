@@ -37,6 +37,10 @@ pub const ALERTS_STREAM: &str = "TLA_ALERTS";
 pub const CHECKPOINTS_STREAM: &str = "TLA_CHECKPOINTS";
 /// The subject the ledger writer publishes each signed checkpoint on.
 pub const CHECKPOINTS_SUBJECT: &str = "tla.checkpoints";
+/// The ledger's commit log (`replica`): one subject per ledger writer's
+/// consumer, `tla.ledger.<consumer>`.
+pub const LEDGER_STREAM: &str = "TLA_LEDGER";
+pub const LEDGER_PREFIX: &str = "tla.ledger.";
 
 pub const EVENTS_PREFIX: &str = "tla.events.";
 pub const REJECTED_PREFIX: &str = "tla.rejected.";
@@ -526,6 +530,7 @@ pub fn stream_config(name: &str, replicas: usize) -> stream::Config {
         EVENTS_STREAM => (format!("{EVENTS_PREFIX}*"), DUPLICATE_WINDOW),
         REJECTED_STREAM => (format!("{REJECTED_PREFIX}*"), DUPLICATE_WINDOW),
         CHECKPOINTS_STREAM => (CHECKPOINTS_SUBJECT.to_owned(), DUPLICATE_WINDOW),
+        LEDGER_STREAM => (format!("{LEDGER_PREFIX}*"), DUPLICATE_WINDOW),
         _ => (format!("{ALERTS_PREFIX}*"), ALERTS_DUPLICATE_WINDOW),
     };
     stream::Config {
@@ -547,6 +552,7 @@ pub async fn ensure_streams(context: &Context, replicas: usize) -> Result<(), Na
         REJECTED_STREAM,
         ALERTS_STREAM,
         CHECKPOINTS_STREAM,
+        LEDGER_STREAM,
     ] {
         ensure_stream(context, stream_config(name, replicas)).await?;
     }
@@ -617,7 +623,17 @@ pub async fn publish_acked(
     msg_id: String,
     payload: Bytes,
 ) -> Result<bool, PublishError> {
-    let mut headers = HeaderMap::new();
+    publish_acked_with(context, subject, msg_id, HeaderMap::new(), payload).await
+}
+
+/// `publish_acked` with more headers.
+pub async fn publish_acked_with(
+    context: &Context,
+    subject: String,
+    msg_id: String,
+    mut headers: HeaderMap,
+    payload: Bytes,
+) -> Result<bool, PublishError> {
     headers.insert("Nats-Msg-Id", msg_id.as_str());
     let failed = |detail: String| PublishError::NotAcknowledged {
         subject: subject.clone(),

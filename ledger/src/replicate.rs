@@ -296,6 +296,55 @@ impl Ledger {
         })
     }
 
+    /// This ledger's stored entries from `from` on as commit-log segments
+    /// of at most about `max_bytes` each, no cursors or refusals: what a
+    /// writer publishes when it starts replicating a ledger that has
+    /// entries the commit log lacks (a ledger from before replication).
+    pub fn stored_segments(
+        &self,
+        from: u64,
+        writer: [u8; 16],
+        max_bytes: usize,
+    ) -> Result<Vec<Segment>, LedgerError> {
+        let ledger_id = self.ledger_id()?;
+        let mut segments = Vec::new();
+        let mut current: Option<(Segment, usize)> = None;
+        let mut base_hash = match from {
+            0 => crate::ZERO_HASH,
+            _ => self.leaf_record_hash(from - 1)?,
+        };
+        for entry in self.entries(from) {
+            let entry = entry?;
+            let bytes = entry.record.encode();
+            let full = current
+                .as_ref()
+                .is_some_and(|(s, n)| !s.records.is_empty() && n + bytes.len() + 48 > max_bytes);
+            if full {
+                segments.extend(current.take().map(|(s, _)| s));
+            }
+            let (segment, n) = current.get_or_insert_with(|| {
+                (
+                    Segment {
+                        format: SEGMENT_FORMAT,
+                        ledger_id,
+                        writer,
+                        first: entry.record.position,
+                        base_hash: base_hash.0,
+                        records: Vec::new(),
+                        cursors: Vec::new(),
+                        refused: Vec::new(),
+                    },
+                    0,
+                )
+            });
+            *n += bytes.len() + 48;
+            segment.records.push((bytes, entry.hash.0));
+            base_hash = entry.hash;
+        }
+        segments.extend(current.map(|(s, _)| s));
+        Ok(segments)
+    }
+
     /// The stored hash of the entry at `position` (below the head).
     fn leaf_record_hash(&self, position: u64) -> Result<Hash, LedgerError> {
         match self.entry(position)? {

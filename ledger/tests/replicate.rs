@@ -249,3 +249,29 @@ fn replicas_store_checkpoints_only_when_their_tree_agrees() {
     let error = replica.store_checkpoint(&foreign, None).unwrap_err();
     assert!(error.to_string().contains("root"), "{error}");
 }
+
+#[test]
+fn a_ledger_from_before_replication_ships_as_stored_segments() {
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut old = Ledger::open(dirs.0.path()).unwrap();
+    old.append(&events("alver", 0, 300), NOW).unwrap();
+    old.append(&events("fedje", 0, 200), NOW + 1).unwrap();
+    // The part the commit log already holds, then the rest.
+    let head = old.stored_segments(0, [1; 16], 1 << 20).unwrap();
+    let rest = old.stored_segments(120, [1; 16], 8 << 10).unwrap();
+    assert!(rest.len() > 1);
+    assert_eq!(rest[0].first, 120);
+    let mut replica = Ledger::open(dirs.1.path()).unwrap();
+    replica.apply_segment(&head[0], (STREAM, 1)).unwrap();
+    // Segments overlapping what the replica holds are checked and skipped.
+    let mut sequence = 2;
+    for segment in &rest {
+        replica.apply_segment(segment, (STREAM, sequence)).unwrap();
+        sequence += 1;
+    }
+    assert_eq!(replica.head(), old.head());
+    assert_eq!(
+        replica.merkle_root(500).unwrap(),
+        old.merkle_root(500).unwrap()
+    );
+}

@@ -1,0 +1,547 @@
+//! The ledger's commit log on JetStream: what makes the ledger a
+//! replicated system of record (docs/OPERATIONS.md, "The replicated
+//! ledger"; issue 13).
+//!
+//! The stream `TLA_LEDGER` holds, on the subject `tla.ledger.<consumer>`
+//! of each ledger writer's durable consumer, the ledger's records exactly
+//! as hashed, one message per append (`ledger::replicate::Segment`, split
+//! when an append is larger than `SEGMENT_BYTES_MAX`). JetStream
+//! replicates the stream with Raft; no consensus of ours is involved.
+//!
+//! - **The writer** (`CommitLog`) prepares each append against its head,
+//!   publishes its segments with `Nats-Expected-Last-Subject-Sequence`
+//!   set to the last message it knows on its subject, and applies the
+//!   append locally only after JetStream acknowledged them. A publish
+//!   refused for a wrong last sequence means another writer extended the
+//!   log: this one was replaced, and stops writing (`LogError::Fenced`).
+//!   So the stream decides what is committed, and two writers never both
+//!   extend the chain.
+//! - **Followers** (`Follower`: replicas, standbys, restores, and a writer
+//!   catching up at start) apply the log in stream order, each record
+//!   checked by `Ledger::apply_segment` (position, both chains, the
+//!   writer's hash, the canonical form), with the stream sequence stored
+//!   as the cursor `cursor_name(consumer)` in the same batch. A record that
+//!   does not check stops the follower, naming its position; nothing after
+//!   it is applied.
+//! - **Checkpoints** the writer signs are published on `tla.checkpoints`
+//!   with the ledger id in `LEDGER_ID_HEADER`; followers store those of
+//!   their ledger once they hold as many entries, after checking the root
+//!   against their own tree (a mismatch stops them).
+//!
+//! Correctness needs no clock: fencing is JetStream's compare-and-set on
+//! the subject's last sequence. The lease (`lease`) only decides which
+//! standby tries to write.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::context::{Context, PublishErrorKind};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures::StreamExt;
+use ledger::replicate::Segment;
+use ledger::{Head, LedgerError, ReplicaError};
+use schemas::Event;
+use tokio::sync::watch;
+
+use crate::nats;
+use crate::writer::{Durable, SharedLedger};
+
+/// Largest segment payload: under NATS's default `max_payload` of 1 MiB,
+/// with room for the encoding's framing and the headers.
+pub const SEGMENT_BYTES_MAX: usize = 768 << 10;
+
+/// Header naming the ledger (its id in hex) on published checkpoints.
+pub const LEDGER_ID_HEADER: &str = "Tla-Ledger-Id";
+
+/// Commit-log messages a follower applies as one batch (one sync).
+pub const FOLLOW_BATCH_MAX: usize = 64;
+
+/// How often a follower that keeps applying looks for new checkpoints.
+pub const CHECKPOINT_LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a follower waits for a message before looking at its
+/// shutdown signal and the checkpoints again.
+pub const FOLLOW_IDLE: Duration = Duration::from_millis(250);
+
+/// The commit-log subject of the ledger fed by `consumer`.
+pub fn subject(consumer: &str) -> String {
+    format!("{}{consumer}", nats::LEDGER_PREFIX)
+}
+
+/// The name of the cursor a ledger stores its commit-log position under.
+pub fn cursor_name(consumer: &str) -> String {
+    format!("{}/{consumer}", nats::LEDGER_STREAM)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(
+        "another writer extended the commit log {subject} (this writer expected its last \
+         message at stream sequence {expected}): this writer was replaced and stops writing"
+    )]
+    Fenced { subject: String, expected: u64 },
+    #[error("the commit log {subject} is unavailable: {detail}")]
+    Unavailable { subject: String, detail: String },
+    #[error(
+        "the commit log {subject} ends at stream sequence {last}, before sequence {cursor} \
+         that this ledger applied: messages were lost from the stream; refusing to write \
+         (see \"Losing a machine\" in docs/OPERATIONS.md)"
+    )]
+    Behind {
+        subject: String,
+        last: u64,
+        cursor: u64,
+    },
+    #[error("commit log {subject}, stream sequence {sequence}: {source}")]
+    Refused {
+        subject: String,
+        sequence: u64,
+        source: ReplicaError,
+    },
+    #[error(
+        "checkpoint of size {size} from the commit log's writer does not match this ledger: \
+         {source}"
+    )]
+    Checkpoint { size: u64, source: LedgerError },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the ledger task failed: {0}")]
+    Task(String),
+}
+
+impl LogError {
+    fn unavailable(subject: &str, detail: impl std::fmt::Display) -> LogError {
+        LogError::Unavailable {
+            subject: subject.to_owned(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Whether retrying later may help (NATS unreachable), as opposed to a
+    /// refusal that stops the follower or writer for good.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, LogError::Unavailable { .. } | LogError::Task(_))
+    }
+}
+
+fn lock(ledger: &SharedLedger) -> Result<std::sync::MutexGuard<'_, ledger::Ledger>, LogError> {
+    ledger
+        .lock()
+        .map_err(|_| LogError::Task("a reader panicked while holding the ledger".into()))
+}
+
+/// The last message on the commit log of `consumer`: its stream sequence
+/// and segment; `None` when the log has no message.
+pub async fn last(jetstream: &Context, consumer: &str) -> Result<Option<(u64, Segment)>, LogError> {
+    let subject = subject(consumer);
+    let stream = jetstream
+        .get_stream(nats::LEDGER_STREAM)
+        .await
+        .map_err(|e| LogError::unavailable(&subject, e))?;
+    match stream.get_last_raw_message_by_subject(&subject).await {
+        Ok(message) => {
+            let segment =
+                Segment::decode(&message.payload).map_err(|detail| LogError::Refused {
+                    subject: subject.clone(),
+                    sequence: message.sequence,
+                    source: ReplicaError::Refused {
+                        position: 0,
+                        detail,
+                    },
+                })?;
+            Ok(Some((message.sequence, segment)))
+        }
+        Err(error)
+            if error.kind()
+                == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(LogError::unavailable(&subject, error)),
+    }
+}
+
+/// The writer's side: publishes appends with the fencing header.
+pub struct CommitLog {
+    jetstream: Context,
+    consumer: String,
+    subject: String,
+    /// Stream sequence of the last message on the subject, as this writer
+    /// knows it (0: none).
+    last: u64,
+    ledger_id: [u8; 16],
+    writer: [u8; 16],
+}
+
+impl CommitLog {
+    /// The commit log of `consumer`'s ledger (`ledger_id`), whose last
+    /// message is at stream sequence `last` (0: none).
+    pub fn new(jetstream: Context, consumer: &str, last: u64, ledger_id: [u8; 16]) -> CommitLog {
+        CommitLog {
+            jetstream,
+            consumer: consumer.to_owned(),
+            subject: subject(consumer),
+            last,
+            ledger_id,
+            writer: rand::random(),
+        }
+    }
+
+    /// The stream sequence of the last message on the log.
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    pub fn ledger_id(&self) -> [u8; 16] {
+        self.ledger_id
+    }
+
+    pub fn writer(&self) -> [u8; 16] {
+        self.writer
+    }
+
+    /// Publishes segments in order, each acknowledged before the next;
+    /// returns the stream sequence of the last. A retry of a message
+    /// JetStream stored (its acknowledgement lost) is recognised by its
+    /// `Nats-Msg-Id` (the segment's BLAKE3) and not stored twice.
+    pub async fn publish(&mut self, segments: &[Segment]) -> Result<u64, LogError> {
+        for segment in segments {
+            let payload = Bytes::from(segment.encode());
+            let msg_id = format!(
+                "{}/{}",
+                self.consumer,
+                &blake3::hash(&payload).to_hex()[..32]
+            );
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", msg_id.as_str());
+            headers.insert(
+                "Nats-Expected-Last-Subject-Sequence",
+                self.last.to_string().as_str(),
+            );
+            let ack = self
+                .jetstream
+                .publish_with_headers(self.subject.clone(), headers, payload)
+                .await
+                .map_err(|e| LogError::unavailable(&self.subject, e))?
+                .await;
+            match ack {
+                Ok(ack) => self.last = ack.sequence,
+                Err(error) if error.kind() == PublishErrorKind::WrongLastSequence => {
+                    return Err(LogError::Fenced {
+                        subject: self.subject.clone(),
+                        expected: self.last,
+                    })
+                }
+                Err(error) => return Err(LogError::unavailable(&self.subject, error)),
+            }
+        }
+        Ok(self.last)
+    }
+}
+
+/// How long a follower follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Until it holds the log's last message as of the start (a restore,
+    /// or a writer catching up before it writes).
+    CaughtUp,
+    /// Until shutdown (a replica, a standby).
+    Shutdown,
+}
+
+/// Applies the commit log of `consumer` into a ledger.
+pub struct Follower {
+    pub ledger: SharedLedger,
+    pub jetstream: Context,
+    pub consumer: String,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+/// What a follow ended with: the head and the cursor (stream sequence).
+#[derive(Debug, Clone, Copy)]
+pub struct Followed {
+    pub head: Head,
+    pub cursor: u64,
+}
+
+impl Follower {
+    /// Applies the log from the ledger's cursor on, telling `durable` of
+    /// each batch once synced, until `until` (or shutdown). Checkpoints of
+    /// the ledger are stored as the ledger reaches them.
+    pub async fn follow(
+        &self,
+        until: Until,
+        durable: &(impl Fn(Durable) + Send + Sync),
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<Followed, LogError> {
+        let subject = subject(&self.consumer);
+        let cursor_name = cursor_name(&self.consumer);
+        let (cursor, ledger_id) = {
+            let ledger = lock(&self.ledger)?;
+            let cursor = ledger.cursor(&cursor_name)?.unwrap_or(0);
+            (cursor, ledger.ledger_id()?)
+        };
+        let target = match until {
+            Until::CaughtUp => last(&self.jetstream, &self.consumer)
+                .await?
+                .map_or(0, |(sequence, _)| sequence),
+            Until::Shutdown => u64::MAX,
+        };
+        if until == Until::CaughtUp && target < cursor {
+            return Err(LogError::Behind {
+                subject,
+                last: target,
+                cursor,
+            });
+        }
+        let mut checkpoints = Checkpoints::new(ledger_id);
+        let mut followed = Followed {
+            head: lock(&self.ledger)?.head(),
+            cursor,
+        };
+        if followed.cursor >= target {
+            checkpoints.store(&self.ledger, &self.jetstream).await?;
+            return Ok(followed);
+        }
+        let stream = self
+            .jetstream
+            .get_stream(nats::LEDGER_STREAM)
+            .await
+            .map_err(|e| LogError::unavailable(&subject, e))?;
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: subject.clone(),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: cursor + 1,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LogError::unavailable(&subject, e))?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| LogError::unavailable(&subject, e))?;
+        loop {
+            if *shutdown.borrow() {
+                return Ok(followed);
+            }
+            let next = tokio::select! {
+                next = tokio::time::timeout(FOLLOW_IDLE, messages.next()) => next,
+                _ = shutdown.changed() => continue,
+            };
+            let first = match next {
+                Err(_) => {
+                    checkpoints.store(&self.ledger, &self.jetstream).await?;
+                    continue;
+                }
+                Ok(None) => return Err(LogError::unavailable(&subject, "the consumer ended")),
+                Ok(Some(Err(e))) => return Err(LogError::unavailable(&subject, e)),
+                Ok(Some(Ok(message))) => message,
+            };
+            let mut batch = vec![first];
+            while batch.len() < FOLLOW_BATCH_MAX {
+                match futures::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(Ok(message))) => batch.push(message),
+                    _ => break,
+                }
+            }
+            let mut inputs = Vec::with_capacity(batch.len());
+            let mut pending = 0;
+            for message in &batch {
+                let info = message
+                    .info()
+                    .map_err(|e| LogError::unavailable(&subject, e))?;
+                pending = info.pending;
+                inputs.push((info.stream_sequence, message.payload.clone()));
+            }
+            let last_sequence = inputs.last().map_or(followed.cursor, |i| i.0);
+            let ledger = std::sync::Arc::clone(&self.ledger);
+            let (name, log) = (cursor_name.clone(), subject.clone());
+            let applied = tokio::task::spawn_blocking(move || apply(&ledger, &inputs, &name, &log))
+                .await
+                .map_err(|e| LogError::Task(e.to_string()))??;
+            followed = Followed {
+                head: applied.head,
+                cursor: last_sequence,
+            };
+            self.metrics
+                .commit_log_pending
+                .store(pending, std::sync::atomic::Ordering::Relaxed);
+            self.metrics
+                .commit_log_sequence
+                .store(last_sequence, std::sync::atomic::Ordering::Relaxed);
+            self.metrics
+                .ledger_size
+                .store(applied.head.size, std::sync::atomic::Ordering::Relaxed);
+            if !applied.appended.is_empty() {
+                durable(applied);
+            }
+            if followed.cursor >= target {
+                checkpoints.store(&self.ledger, &self.jetstream).await?;
+                return Ok(followed);
+            }
+            checkpoints
+                .store_now_and_then(&self.ledger, &self.jetstream)
+                .await?;
+        }
+    }
+}
+
+/// Applies commit-log messages (stream sequence, payload) and syncs;
+/// returns what became durable. A refused message stops at itself: the
+/// messages before it are applied and synced, and the error names it.
+fn apply(
+    ledger: &SharedLedger,
+    inputs: &[(u64, Bytes)],
+    cursor_name: &str,
+    subject: &str,
+) -> Result<Durable, LogError> {
+    let mut ledger = lock(ledger)?;
+    let from = ledger.size();
+    let mut refused = None;
+    for (sequence, payload) in inputs {
+        let result = Segment::decode(payload)
+            .map_err(|detail| ReplicaError::Refused {
+                position: ledger.size(),
+                detail,
+            })
+            .and_then(|segment| ledger.apply_segment(&segment, (cursor_name, *sequence)));
+        if let Err(source) = result {
+            refused = Some(LogError::Refused {
+                subject: subject.to_owned(),
+                sequence: *sequence,
+                source,
+            });
+            break;
+        }
+    }
+    ledger.syncer().sync()?;
+    if let Some(error) = refused {
+        return Err(error);
+    }
+    let head = ledger.head();
+    let mut appended = Vec::new();
+    for entry in ledger.entries(from) {
+        let entry = entry?;
+        let position = entry.record.position;
+        let event =
+            Event::from_canonical(&entry.record.event).map_err(|errors| LedgerError::Corrupt {
+                position,
+                detail: format!("the stored event does not parse: {errors:?}"),
+            })?;
+        appended.push((position, event));
+    }
+    let tree_root = ledger.merkle_root(head.size)?;
+    Ok(Durable {
+        appended,
+        head,
+        tree_root,
+    })
+}
+
+/// The writer's checkpoints of one ledger, read from `tla.checkpoints`
+/// and stored as the ledger reaches their size.
+struct Checkpoints {
+    ledger_id: String,
+    /// The next stream sequence of `TLA_CHECKPOINTS` to read.
+    next: u64,
+    /// Notes of sizes the ledger has not reached yet: (size, note).
+    waiting: Vec<(u64, String)>,
+    /// When `store` last ran.
+    looked: Option<std::time::Instant>,
+}
+
+impl Checkpoints {
+    fn new(ledger_id: [u8; 16]) -> Checkpoints {
+        Checkpoints {
+            ledger_id: hex::encode(ledger_id),
+            next: 1,
+            waiting: Vec::new(),
+            looked: None,
+        }
+    }
+
+    /// `store`, at most once per `CHECKPOINT_LOOK_EVERY` while the log
+    /// keeps coming (each look is a few JetStream requests).
+    async fn store_now_and_then(
+        &mut self,
+        ledger: &SharedLedger,
+        jetstream: &Context,
+    ) -> Result<(), LogError> {
+        if self
+            .looked
+            .is_some_and(|at| at.elapsed() < CHECKPOINT_LOOK_EVERY)
+        {
+            return Ok(());
+        }
+        self.store(ledger, jetstream).await
+    }
+
+    /// Reads the checkpoints published since the last call and stores
+    /// every one (of this ledger) the ledger has reached, each checked
+    /// against the ledger's own tree.
+    async fn store(&mut self, ledger: &SharedLedger, jetstream: &Context) -> Result<(), LogError> {
+        self.looked = Some(std::time::Instant::now());
+        let subject = nats::CHECKPOINTS_SUBJECT;
+        let stream = jetstream
+            .get_stream(nats::CHECKPOINTS_STREAM)
+            .await
+            .map_err(|e| LogError::unavailable(subject, e))?;
+        loop {
+            let message = match stream.get_raw_message(self.next).await {
+                Ok(message) => message,
+                Err(error)
+                    if error.kind()
+                        == async_nats::jetstream::stream::RawMessageErrorKind::NoMessageFound =>
+                {
+                    // Past the end, or a gap: look for the next one.
+                    let info = stream
+                        .get_info()
+                        .await
+                        .map_err(|e| LogError::unavailable(subject, e))?;
+                    if self.next > info.state.last_sequence {
+                        break;
+                    }
+                    self.next += 1;
+                    continue;
+                }
+                Err(error) => return Err(LogError::unavailable(subject, error)),
+            };
+            self.next = message.sequence + 1;
+            let ours = message
+                .headers
+                .get(LEDGER_ID_HEADER)
+                .is_some_and(|id| id.as_str() == self.ledger_id);
+            if !ours {
+                continue;
+            }
+            let Ok(note) = String::from_utf8(message.payload.to_vec()) else {
+                continue;
+            };
+            let size = ledger::checkpoint::read_unverified(&note).map_or(0, |c| c.size);
+            self.waiting.push((size, note));
+        }
+        if self.waiting.is_empty() {
+            return Ok(());
+        }
+        let ledger = std::sync::Arc::clone(ledger);
+        let waiting = std::mem::take(&mut self.waiting);
+        self.waiting = tokio::task::spawn_blocking(move || -> Result<_, LogError> {
+            let ledger = lock(&ledger)?;
+            let mut still = Vec::new();
+            for (size, note) in waiting {
+                match ledger.store_checkpoint(&note, None) {
+                    Ok(true) => tracing::debug!(size, "stored the writer's checkpoint"),
+                    Ok(false) => still.push((size, note)),
+                    Err(source) => return Err(LogError::Checkpoint { size, source }),
+                }
+            }
+            Ok(still)
+        })
+        .await
+        .map_err(|e| LogError::Task(e.to_string()))??;
+        Ok(())
+    }
+}
