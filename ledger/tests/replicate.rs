@@ -264,10 +264,8 @@ fn a_ledger_from_before_replication_ships_as_stored_segments() {
     let mut replica = Ledger::open(dirs.1.path()).unwrap();
     replica.apply_segment(&head[0], (STREAM, 1)).unwrap();
     // Segments overlapping what the replica holds are checked and skipped.
-    let mut sequence = 2;
-    for segment in &rest {
+    for (sequence, segment) in (2..).zip(&rest) {
         replica.apply_segment(segment, (STREAM, sequence)).unwrap();
-        sequence += 1;
     }
     assert_eq!(replica.head(), old.head());
     assert_eq!(
