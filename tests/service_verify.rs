@@ -124,6 +124,7 @@ fn verify_requests_do_not_stop_the_writer_and_each_entry_is_checked_once() {
                 }
                 let started = Instant::now();
                 let page = ureq::get(&url)
+                    .set("Authorization", &format!("Bearer {AUDITOR_TOKEN}"))
                     .call()
                     .expect("the verify page")
                     .into_string()
