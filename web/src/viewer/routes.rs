@@ -130,8 +130,12 @@ fn verify_rate_overall() -> Arc<GovernorConfig<GlobalKeyExtractor, NoOpMiddlewar
         .period(VERIFY_OVERALL_REPLENISH)
         .burst_size(VERIFY_OVERALL_BURST)
         .finish();
-    // Both numbers are non-zero constants, which is all `finish` checks.
-    Arc::new(config.expect("a valid rate"))
+    // `finish` refuses only a zero period or burst; both are non-zero
+    // constants, so this arm is never taken.
+    match config {
+        Some(config) => Arc::new(config),
+        None => unreachable!("verification rates are non-zero constants"),
+    }
 }
 
 /// The per-client rate of verifications, keyed by the peer's address.
@@ -141,8 +145,12 @@ fn verify_rate() -> Arc<GovernorConfig<ClientKey, NoOpMiddleware>> {
         .period(VERIFY_REPLENISH)
         .burst_size(VERIFY_BURST_PER_CLIENT)
         .finish();
-    // Both numbers are non-zero constants, which is all `finish` checks.
-    Arc::new(config.expect("a valid rate"))
+    // `finish` refuses only a zero period or burst; both are non-zero
+    // constants, so this arm is never taken.
+    match config {
+        Some(config) => Arc::new(config),
+        None => unreachable!("verification rates are non-zero constants"),
+    }
 }
 
 /// A client is its peer address (the `ConnectInfo` the server puts on
