@@ -184,3 +184,68 @@ async fn a_record_altered_in_flight_is_refused_with_its_position_and_nothing_aft
     assert!(text.contains("altered"), "{text}");
     assert_eq!(copy.lock().unwrap().size(), 11);
 }
+
+/// `tla verify`'s summary line of a data directory.
+fn verified(env: &Env, dir: &std::path::Path) -> String {
+    let run = env.run_in(dir, &["verify"]);
+    run.assert_code(0);
+    run.stdout.clone()
+}
+
+#[test]
+fn tla_serve_replicates_every_entry_and_restore_rebuilds_the_ledger() {
+    let env = Env::new();
+    // A ledger from before replication: its agreements, imported.
+    common::seed_agreements(&env, &["alver", "fedje"]);
+    let nats = Nats::start(env.path("nats"));
+    let key = env.path("signing.key");
+    env.run(&[
+        "key",
+        "generate",
+        "--name",
+        "tla.example/replica",
+        "--out",
+        key.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    let mut service = common::start_serve(
+        &env,
+        &nats,
+        &["--key", key.to_str().unwrap(), "--checkpoint-entries", "50"],
+    );
+    for i in 0..200 {
+        let token = if i % 2 == 0 {
+            common::ALVER_TOKEN
+        } else {
+            common::FEDJE_TOKEN
+        };
+        let tenant = if i % 2 == 0 { "alver" } else { "fedje" };
+        let (status, body) = service.post(
+            "/v1/events",
+            token,
+            "application/cloudevents+json",
+            &[],
+            &common::event_json(tenant, &format!("evt-{i}"), &format!("INC-{i}")),
+        );
+        assert_eq!(status, 202, "{body}");
+    }
+    common::wait_for("202 entries", std::time::Duration::from_secs(30), || {
+        service.ledger_size() == 202
+    });
+    service.stop();
+    let restored = env.path("restored");
+    let run = env.run_in(&restored, &["ledger", "restore", "--nats", &nats.url()]);
+    run.assert_code(0)
+        .assert_stdout_contains("restored 202 entries");
+    // Same head and root, and the writer's checkpoints came along.
+    let original = verified(&env, &env.data_dir());
+    assert_eq!(
+        verified(&env, &restored),
+        original.replace(env.data_dir().to_str().unwrap(), restored.to_str().unwrap(),)
+    );
+    assert!(!run.stdout.contains(" 0 checkpoint(s)"), "{}", run.stdout);
+    // A second restore into the same directory is refused.
+    env.run_in(&restored, &["ledger", "restore", "--nats", &nats.url()])
+        .assert_code(1)
+        .assert_stderr_contains("already holds a ledger");
+}

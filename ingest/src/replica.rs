@@ -277,11 +277,7 @@ impl Follower {
     ) -> Result<Followed, LogError> {
         let subject = subject(&self.consumer);
         let cursor_name = cursor_name(&self.consumer);
-        let (cursor, ledger_id) = {
-            let ledger = lock(&self.ledger)?;
-            let cursor = ledger.cursor(&cursor_name)?.unwrap_or(0);
-            (cursor, ledger.ledger_id()?)
-        };
+        let cursor = lock(&self.ledger)?.cursor(&cursor_name)?.unwrap_or(0);
         let target = match until {
             Until::CaughtUp => last(&self.jetstream, &self.consumer)
                 .await?
@@ -295,7 +291,7 @@ impl Follower {
                 cursor,
             });
         }
-        let mut checkpoints = Checkpoints::new(ledger_id);
+        let mut checkpoints = Checkpoints::new();
         let mut followed = Followed {
             head: lock(&self.ledger)?.head(),
             cursor,
@@ -444,7 +440,6 @@ fn apply(
 /// The writer's checkpoints of one ledger, read from `tla.checkpoints`
 /// and stored as the ledger reaches their size.
 struct Checkpoints {
-    ledger_id: String,
     /// The next stream sequence of `TLA_CHECKPOINTS` to read.
     next: u64,
     /// Notes of sizes the ledger has not reached yet: (size, note).
@@ -454,9 +449,8 @@ struct Checkpoints {
 }
 
 impl Checkpoints {
-    fn new(ledger_id: [u8; 16]) -> Checkpoints {
+    fn new() -> Checkpoints {
         Checkpoints {
-            ledger_id: hex::encode(ledger_id),
             next: 1,
             waiting: Vec::new(),
             looked: None,
@@ -484,6 +478,8 @@ impl Checkpoints {
     /// against the ledger's own tree.
     async fn store(&mut self, ledger: &SharedLedger, jetstream: &Context) -> Result<(), LogError> {
         self.looked = Some(std::time::Instant::now());
+        // Read each time: an empty ledger takes its id from the log.
+        let ledger_id = hex::encode(lock(ledger)?.ledger_id()?);
         let subject = nats::CHECKPOINTS_SUBJECT;
         let stream = jetstream
             .get_stream(nats::CHECKPOINTS_STREAM)
@@ -513,7 +509,7 @@ impl Checkpoints {
             let ours = message
                 .headers
                 .get(LEDGER_ID_HEADER)
-                .is_some_and(|id| id.as_str() == self.ledger_id);
+                .is_some_and(|id| id.as_str() == ledger_id);
             if !ours {
                 continue;
             }

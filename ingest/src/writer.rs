@@ -62,6 +62,7 @@ use async_nats::jetstream::context::Context;
 use async_nats::jetstream::{AckKind, Message};
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
+use ledger::replicate::{Prepared, Segment};
 use ledger::{AppendOptions, Head, Ledger, LedgerError, Outcome, Rejection, SkewClock};
 use schemas::input::parse_events;
 use schemas::{Event, EventType};
@@ -201,6 +202,20 @@ pub enum WriterError {
     Task(String),
     #[error(transparent)]
     Binding(#[from] crate::binding::BindingError),
+    /// The commit log refused or could not take a batch; a
+    /// `LogError::Fenced` means another writer replaced this one.
+    #[error(transparent)]
+    Log(crate::replica::LogError),
+}
+
+impl WriterError {
+    /// Whether another writer replaced this one (it must only follow now).
+    pub fn is_fenced(&self) -> bool {
+        matches!(
+            self,
+            WriterError::Log(crate::replica::LogError::Fenced { .. })
+        )
+    }
 }
 
 /// A failure that ends the current consumer stream but not the writer.
@@ -224,8 +239,23 @@ pub async fn run(
     durable: impl Fn(Durable) + Send + Sync + 'static,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WriterError> {
+    let jetstream = nats::jetstream(client.clone());
+    // The commit log first: the ledger takes what the log holds beyond it
+    // (a writer that restarted, a standby, an empty directory restored),
+    // and a ledger from before replication publishes what the log lacks.
+    let follower = crate::replica::Follower {
+        ledger: Arc::clone(&ledger),
+        jetstream: jetstream.clone(),
+        consumer: config.consumer.clone(),
+        metrics: Arc::clone(&metrics),
+    };
+    follower
+        .follow(crate::replica::Until::CaughtUp, &durable, shutdown.clone())
+        .await
+        .map_err(WriterError::Log)?;
+    let log = start_log(&ledger, &jetstream, &config.consumer).await?;
     // One consumer, one ledger: refuse before consuming anything.
-    crate::binding::claim(&nats::jetstream(client.clone()), &ledger, &config.consumer).await?;
+    crate::binding::claim(&jetstream, &ledger, &config.consumer).await?;
     let (size, signed, cursor, syncer) = {
         let ledger = lock(&ledger)?;
         let signed = ledger.latest_checkpoint()?.map_or(0, |(size, _)| size);
@@ -239,13 +269,14 @@ pub async fn run(
         cursor,
         ledger,
         syncer,
-        jetstream: nats::jetstream(client.clone()),
+        jetstream,
         client,
         config,
         metrics,
         in_flight: None,
         acking: None,
         in_order: false,
+        log,
     };
     writer
         .metrics
@@ -270,6 +301,55 @@ pub async fn run(
     }
     tracing::info!(cursor = writer.cursor, "ledger writer stopped");
     Ok(())
+}
+
+/// The commit log as the writer starts writing it, after catching up:
+/// a ledger holding entries the log lacks (one from before replication)
+/// publishes them first, and stores the log's cursor with them.
+async fn start_log(
+    ledger: &SharedLedger,
+    jetstream: &Context,
+    consumer: &str,
+) -> Result<crate::replica::CommitLog, WriterError> {
+    let last = crate::replica::last(jetstream, consumer)
+        .await
+        .map_err(WriterError::Log)?;
+    let (sequence, covered) = last.map_or((0, 0), |(sequence, segment)| (sequence, segment.end()));
+    let (ledger_id, size) = {
+        let ledger = lock(ledger)?;
+        (ledger.ledger_id()?, ledger.size())
+    };
+    let mut log = crate::replica::CommitLog::new(jetstream.clone(), consumer, sequence, ledger_id);
+    if size <= covered {
+        return Ok(log);
+    }
+    let writer = log.writer();
+    let shared = Arc::clone(ledger);
+    let segments = tokio::task::spawn_blocking(move || {
+        lock(&shared)?
+            .stored_segments(covered, writer, crate::replica::SEGMENT_BYTES_MAX)
+            .map_err(WriterError::from)
+    })
+    .await
+    .map_err(|e| WriterError::Task(e.to_string()))??;
+    tracing::info!(
+        from = covered,
+        entries = size - covered,
+        messages = segments.len(),
+        "publishing the ledger's entries the commit log lacks"
+    );
+    let sequence = log.publish(&segments).await.map_err(WriterError::Log)?;
+    let shared = Arc::clone(ledger);
+    let name = crate::replica::cursor_name(consumer);
+    tokio::task::spawn_blocking(move || -> Result<(), WriterError> {
+        let mut ledger = lock(&shared)?;
+        let (prepared, _) = ledger.prepare_with(&[], AppendOptions::at(now_micros()))?;
+        ledger.commit_prepared(prepared, Some((&name, sequence)))?;
+        Ok(ledger.syncer().sync()?)
+    })
+    .await
+    .map_err(|e| WriterError::Task(e.to_string()))??;
+    Ok(log)
 }
 
 enum Stop {
@@ -309,10 +389,13 @@ struct Writer {
     checkpointed: (u64, std::time::Instant),
     /// Whether the consumer was brought back to stream order since start.
     in_order: bool,
+    /// The ledger's commit log, which takes every batch before it is applied.
+    log: crate::replica::CommitLog,
 }
 
-/// An apply under way on a blocking thread, holding the ledger.
-type Applying = tokio::task::JoinHandle<Result<Applied, WriterError>>;
+/// A batch being prepared on a blocking thread, holding the ledger: the
+/// prepared append, its commit-log segments, and the verdicts.
+type Applying = tokio::task::JoinHandle<Result<(Prepared, Vec<Segment>, Applied), WriterError>>;
 
 /// Each message's (stream sequence, pending count).
 type Sequences = Vec<(u64, u64)>;
@@ -576,9 +659,13 @@ impl Writer {
         let last_sequence = last_sequence.max(self.cursor);
         let ledger = Arc::clone(&self.ledger);
         let name = self.config.consumer.clone();
+        let writer = self.log.writer();
         let applying = tokio::task::spawn_blocking(move || {
             let mut ledger = lock(&ledger)?;
-            Ok(apply(&mut ledger, &inputs, (&name, last_sequence))?)
+            let ledger_id = ledger.ledger_id()?;
+            let (prepared, applied) = prepare(&mut ledger, &inputs, (&name, last_sequence))?;
+            let segments = prepared.segments(ledger_id, writer, crate::replica::SEGMENT_BYTES_MAX);
+            Ok((prepared, segments, applied))
         });
         Ok((applying, sequences, last_sequence))
     }
@@ -609,8 +696,12 @@ impl Writer {
         tracing::info!(size, key = policy.signer.name(), "signed a checkpoint");
         let msg_id = format!("{}/{size}", policy.signer.name());
         let subject = nats::CHECKPOINTS_SUBJECT.to_owned();
+        let mut headers = async_nats::HeaderMap::new();
+        let ledger_id = hex::encode(self.log.ledger_id());
+        headers.insert(crate::replica::LEDGER_ID_HEADER, ledger_id.as_str());
+        let note = Bytes::from(note);
         if let Err(error) =
-            nats::publish_acked(&self.jetstream, subject, msg_id, Bytes::from(note)).await
+            nats::publish_acked_with(&self.jetstream, subject, msg_id, headers, note).await
         {
             tracing::warn!(%error, size, "the checkpoint is stored but was not published");
         }
@@ -618,10 +709,32 @@ impl Writer {
     }
 
     /// Waits for an apply.
+    /// Waits for a prepare, has the commit log take the batch (the
+    /// fencing point: a writer that was replaced stops here, having
+    /// applied nothing), then applies it locally.
     async fn join_apply(&mut self, applying: Applying) -> Result<Applied, Stop> {
-        let applied = applying
+        let (prepared, segments, applied) = applying
             .await
             .map_err(|e| WriterError::Task(e.to_string()))??;
+        let log_cursor = if segments.is_empty() {
+            None
+        } else {
+            Some(
+                self.log
+                    .publish(&segments)
+                    .await
+                    .map_err(WriterError::Log)?,
+            )
+        };
+        let ledger = Arc::clone(&self.ledger);
+        let name = crate::replica::cursor_name(&self.config.consumer);
+        let applied = tokio::task::spawn_blocking(move || -> Result<Applied, WriterError> {
+            let mut ledger = lock(&ledger)?;
+            let cursor = log_cursor.map(|sequence| (name.as_str(), sequence));
+            Ok(commit(&mut ledger, prepared, cursor, applied)?)
+        })
+        .await
+        .map_err(|e| WriterError::Task(e.to_string()))??;
         self.size = applied.head.size;
         Ok(applied)
     }
@@ -845,16 +958,16 @@ fn lock(ledger: &SharedLedger) -> Result<std::sync::MutexGuard<'_, Ledger>, Writ
 /// skew against the stream's timestamp, earlier refusals), and applies
 /// what is left with the cursor and the refused events, unsynced. Pure but
 /// for the ledger: the same messages and ledger give the same verdicts.
-fn apply(
+fn prepare(
     ledger: &mut Ledger,
     inputs: &[Input],
     cursor: (&str, u64),
-) -> Result<Applied, LedgerError> {
+) -> Result<(Prepared, Applied), LedgerError> {
     let (mut candidates, mut refused) = validated(inputs);
     // Valid events refused, with the reason: remembered with the append.
     let mut remembered: Vec<(Event, String)> = Vec::new();
     // Each round refuses at least one candidate or appends, so this ends.
-    let (outcomes, events) = loop {
+    let (prepared, outcomes, events) = loop {
         let (admitted, policy) = admit(ledger, candidates)?;
         for (index, event, reason) in policy {
             refuse(&mut refused, &mut remembered, index, event, reason, true);
@@ -875,8 +988,8 @@ fn apply(
             cursor: Some(cursor),
             refused: &refusals,
         };
-        match ledger.append_unsynced_with(&events, options) {
-            Ok(outcomes) => break (outcomes, events),
+        match ledger.prepare_with(&events, options) {
+            Ok((prepared, outcomes)) => break (prepared, outcomes, events),
             Err(LedgerError::Rejected(rejected)) => {
                 let admitted = indexes.into_iter().zip(events).zip(received);
                 let admitted = admitted.map(|((index, event), at)| (index, event, at));
@@ -914,19 +1027,31 @@ fn apply(
             }
         })
         .collect();
-    let head = ledger.head();
-    let tree_root = if appended.is_empty() {
-        None
-    } else {
-        Some(ledger.merkle_root(head.size)?)
-    };
-    Ok(Applied {
+    let head = prepared.head();
+    let applied = Applied {
         refused,
         appended,
         duplicates,
         head,
-        tree_root,
-    })
+        tree_root: None,
+    };
+    Ok((prepared, applied))
+}
+
+/// Commits a prepared batch (after the commit log took it) with the
+/// commit log's cursor, unsynced; fills in the head and Merkle root.
+fn commit(
+    ledger: &mut Ledger,
+    prepared: Prepared,
+    log_cursor: Option<(&str, u64)>,
+    mut applied: Applied,
+) -> Result<Applied, LedgerError> {
+    let head = ledger.commit_prepared(prepared, log_cursor)?;
+    applied.head = head;
+    if !applied.appended.is_empty() {
+        applied.tree_root = Some(ledger.merkle_root(head.size)?);
+    }
+    Ok(applied)
 }
 
 /// Whether the stream has a consumer named `name`.

@@ -385,6 +385,16 @@ impl Ledger {
         Ok(true)
     }
 
+    /// How many checkpoints are stored.
+    pub fn checkpoints_stored(&self) -> Result<usize, LedgerError> {
+        let mut count = 0;
+        for checkpoint in self.store.checkpoints(0) {
+            checkpoint?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
     /// The ledger id, in bytes.
     pub fn ledger_id(&self) -> Result<[u8; LEDGER_ID_BYTES], LedgerError> {
         self.store.ledger_id()?.ok_or_else(|| LedgerError::Corrupt {

@@ -271,6 +271,78 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
     result
 }
 
+/// `tla ledger restore`: what to restore from.
+pub struct RestoreConfig {
+    pub nats: nats::Connection,
+    pub consumer: String,
+}
+
+/// What `tla ledger restore` restored.
+pub struct Restored {
+    pub head: ledger::Head,
+    /// The Merkle root (hex).
+    pub root: String,
+    pub checkpoints: usize,
+    pub consumer: String,
+}
+
+/// How long a restore tries to reach NATS before it gives up.
+const RESTORE_ATTEMPTS: u32 = 20;
+
+/// `tla ledger restore`: follows the commit log into an empty data
+/// directory until it holds the log's last message, then syncs.
+pub fn ledger_restore(data_dir: &Path, args: RestoreConfig) -> anyhow::Result<Restored> {
+    if ledger::store::has_store_files(data_dir) {
+        let existing = crate::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+        let cursor = existing.cursor(&ingest::replica::cursor_name(&args.consumer))?;
+        if existing.size() > 0 || cursor.is_some() {
+            bail!(
+                "{} already holds a ledger of {} entries; restore into an empty directory \
+                 (a replica that is behind catches up by itself when its writer or \
+                 `tla serve --standby` starts)",
+                data_dir.display(),
+                existing.size()
+            );
+        }
+    }
+    let ledger = crate::open_ledger(data_dir, ledger::OpenMode::Create)?;
+    let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
+    let followed = runtime()?.block_on(async {
+        let link = Link::connect(&args.nats).await?;
+        let follower = ingest::replica::Follower {
+            ledger: Arc::clone(&ledger),
+            jetstream: nats::jetstream(link.client.clone()),
+            consumer: args.consumer.clone(),
+            metrics: Arc::new(Metrics::default()),
+        };
+        let (_stop, never) = watch::channel(false);
+        let mut attempt = 0;
+        loop {
+            match follower
+                .follow(ingest::replica::Until::CaughtUp, &|_| (), never.clone())
+                .await
+            {
+                Ok(followed) => return anyhow::Ok(followed),
+                Err(error) if error.is_transient() && attempt < RESTORE_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, url = %link.url, "commit log not reachable yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(error) => return Err(error).context("restoring from the commit log"),
+            }
+        }
+    })?;
+    let ledger = ledger.lock().unwrap_or_else(PoisonError::into_inner);
+    ledger.syncer().sync()?;
+    let checkpoints = ledger.checkpoints_stored()?;
+    Ok(Restored {
+        head: followed.head,
+        root: hex::encode(ledger.merkle_root(followed.head.size)?),
+        checkpoints,
+        consumer: args.consumer,
+    })
+}
+
 /// `tla projector serve`.
 pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result<()> {
     args.http.check()?;
@@ -590,6 +662,9 @@ impl Writing {
                 // Refused its consumer (one consumer, one ledger): a restart
                 // would be refused again, so the service stops instead.
                 Ok(Err(error)) if refused_consumer(&error) => return Err(error),
+                // Another writer extended the commit log: this one was
+                // replaced, and a restart would only be fenced again.
+                Ok(Err(error)) if fenced(&error) => return Err(error),
                 Ok(Err(error)) => format!("{error:#}"),
                 Err(joined) => match joined.try_into_panic() {
                     Ok(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
@@ -645,6 +720,16 @@ fn refused_consumer(error: &anyhow::Error) -> bool {
             cause.downcast_ref::<writer::WriterError>(),
             Some(writer::WriterError::Binding(refusal)) if refusal.is_refusal()
         )
+    })
+}
+
+/// Whether the writer stopped because another writer extended the
+/// ledger's commit log (`ingest::replica`, fencing).
+fn fenced(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<writer::WriterError>()
+            .is_some_and(writer::WriterError::is_fenced)
     })
 }
 

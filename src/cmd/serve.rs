@@ -150,6 +150,21 @@ pub enum LedgerCommand {
     /// Run the ledger writer alone (with the live projector in the same
     /// process, whose API it serves when --listen is given).
     Run(LedgerArgs),
+    /// Rebuild an empty --data-dir from the ledger's replicated commit log
+    /// (the TLA_LEDGER stream) and the checkpoints on tla.checkpoints;
+    /// exits when caught up. The result verifies and has the writer's
+    /// head and Merkle root.
+    Restore(RestoreArgs),
+}
+
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    nats: NatsArgs,
+    /// The durable consumer of the ledger's writer: its commit log is
+    /// tla.ledger.<consumer>.
+    #[arg(long, default_value = "tla-ledger")]
+    consumer: String,
 }
 
 #[derive(clap::Args)]
@@ -297,7 +312,27 @@ pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
 
 /// `tla ledger run`.
 pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<ExitCode> {
-    let LedgerCommand::Run(args) = command;
+    let args = match command {
+        LedgerCommand::Run(args) => args,
+        LedgerCommand::Restore(args) => {
+            let config = run::RestoreConfig {
+                nats: args.nats.connection("tla-restore"),
+                consumer: args.consumer,
+            };
+            let restored = run::ledger_restore(data_dir, config)?;
+            println!(
+                "restored {} entries into {} from the commit log tla.ledger.{}: head {}, \
+                 Merkle root {}, {} checkpoint(s) stored",
+                restored.head.size,
+                data_dir.display(),
+                restored.consumer,
+                restored.head.hash.to_hex(),
+                restored.root,
+                restored.checkpoints
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let config = run::LedgerConfig {
         nats: args.nats.connection("tla-ledger"),
         replicas: args.nats.replicas,

@@ -41,6 +41,19 @@ impl Env {
         Run::from(output, args)
     }
 
+    /// Runs `tla --data-dir DIR ARGS` (another ledger than this
+    /// environment's) and returns its output.
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_tla"))
+            .arg("--data-dir")
+            .arg(dir)
+            .env_remove("TLA_DATA_DIR")
+            .args(args)
+            .output()
+            .expect("run tla");
+        Run::from(output, args)
+    }
+
     pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
         let path = self.path(name);
         std::fs::write(&path, bytes).expect("write test file");

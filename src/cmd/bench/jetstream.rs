@@ -9,9 +9,10 @@
 //! - raw: a durable pull consumer receives and acknowledges every message
 //!   (no validation, no storage): what JetStream itself delivers;
 //! - ours: `ingest::writer::run`, the ledger writer of `tla serve`,
-//!   validates every event again, appends each batch with its cursor in
-//!   one durable commit, and only then acknowledges, until every event is
-//!   in the ledger.
+//!   validates every event again, publishes each batch's records to the
+//!   commit log (`TLA_LEDGER`, replication) and waits for JetStream, then
+//!   appends the batch with its cursor in one durable commit, and only
+//!   then acknowledges, until every event is in the ledger.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -122,6 +123,8 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
             // ledger: ingest::binding).
             let _ = js.delete_stream("BENCH_RAW").await;
             let _ = js.delete_stream(nats::EVENTS_STREAM).await;
+            let _ = js.delete_stream(nats::LEDGER_STREAM).await;
+            let _ = js.delete_stream(nats::CHECKPOINTS_STREAM).await;
             let _ = js.delete_key_value(ingest::binding::BINDINGS_BUCKET).await;
             js.create_stream(stream::Config {
                 name: "BENCH_RAW".into(),
@@ -135,6 +138,13 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
             let mut config = nats::stream_config(nats::EVENTS_STREAM, 1);
             config.deny_delete = false;
             js.create_stream(config).await?;
+            // The ledger's commit log, which the writer publishes every
+            // batch to before it applies it, and the checkpoints.
+            for name in [nats::LEDGER_STREAM, nats::CHECKPOINTS_STREAM] {
+                let mut config = nats::stream_config(name, 1);
+                config.deny_delete = false;
+                js.create_stream(config).await?;
+            }
             let publish = publish_all(&js, &events, "raw.").await?;
             publish_all(&js, &events, nats::EVENTS_PREFIX).await?;
             settle();
