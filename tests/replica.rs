@@ -244,6 +244,33 @@ fn tla_serve_replicates_every_entry_and_restore_rebuilds_the_ledger() {
         original.replace(env.data_dir().to_str().unwrap(), restored.to_str().unwrap(),)
     );
     assert!(!run.stdout.contains(" 0 checkpoint(s)"), "{}", run.stdout);
+    // The restored directory takes over writing: its ledger id, first
+    // entry and consumer cursor came with the records, so the consumer's
+    // binding holds, and it extends the same chain.
+    let mut takeover = common::Service::start_in(
+        &env,
+        &restored,
+        &[
+            "serve",
+            "--nats",
+            &nats.url(),
+            "--tokens",
+            env.path("tokens.toml").to_str().unwrap(),
+        ],
+    );
+    let (status, body) = takeover.post(
+        "/v1/events",
+        common::ALVER_TOKEN,
+        "application/cloudevents+json",
+        &[],
+        &common::event_json("alver", "after-restore", "INC-R"),
+    );
+    assert_eq!(status, 202, "{body}");
+    common::wait_for("203 entries", std::time::Duration::from_secs(30), || {
+        takeover.ledger_size() == 203
+    });
+    takeover.stop();
+    env.run_in(&restored, &["verify"]).assert_code(0);
     // A second restore into the same directory is refused.
     env.run_in(&restored, &["ledger", "restore", "--nats", &nats.url()])
         .assert_code(1)

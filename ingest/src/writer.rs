@@ -240,7 +240,11 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WriterError> {
     let jetstream = nats::jetstream(client.clone());
-    // The commit log first: the ledger takes what the log holds beyond it
+    // One consumer, one ledger: refuse before consuming anything, also
+    // before taking anything from the commit log (an empty directory is
+    // another ledger, refused here; `tla ledger restore` makes a copy).
+    crate::binding::claim(&jetstream, &ledger, &config.consumer).await?;
+    // Then the commit log: the ledger takes what the log holds beyond it
     // (a writer that restarted, a standby, an empty directory restored),
     // and a ledger from before replication publishes what the log lacks.
     let follower = crate::replica::Follower {
@@ -254,8 +258,6 @@ pub async fn run(
         .await
         .map_err(WriterError::Log)?;
     let log = start_log(&ledger, &jetstream, &config.consumer).await?;
-    // One consumer, one ledger: refuse before consuming anything.
-    crate::binding::claim(&jetstream, &ledger, &config.consumer).await?;
     let (size, signed, cursor, syncer) = {
         let ledger = lock(&ledger)?;
         let signed = ledger.latest_checkpoint()?.map_or(0, |(size, _)| size);
