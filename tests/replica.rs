@@ -59,6 +59,7 @@ fn follower(ledger: &Arc<Mutex<Ledger>>, jetstream: &async_nats::jetstream::Cont
         jetstream: jetstream.clone(),
         consumer: CONSUMER.into(),
         metrics: Arc::new(Metrics::default()),
+        checkpoints: true,
     }
 }
 

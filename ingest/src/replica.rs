@@ -256,6 +256,11 @@ pub struct Follower {
     pub jetstream: Context,
     pub consumer: String,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Whether to store the writer's checkpoints as the ledger reaches
+    /// them (replicas and restores). A writer catching up at start does
+    /// not: it stores the checkpoints it signs, and reading every
+    /// checkpoint ever published would slow each of its starts.
+    pub checkpoints: bool,
 }
 
 /// What a follow ended with: the head and the cursor (stream sequence).
@@ -291,7 +296,7 @@ impl Follower {
                 cursor,
             });
         }
-        let mut checkpoints = Checkpoints::new();
+        let mut checkpoints = Checkpoints::new(self.checkpoints);
         let mut followed = Followed {
             head: lock(&self.ledger)?.head(),
             cursor,
@@ -440,6 +445,8 @@ fn apply(
 /// The writer's checkpoints of one ledger, read from `tla.checkpoints`
 /// and stored as the ledger reaches their size.
 struct Checkpoints {
+    /// Off: `store` does nothing.
+    enabled: bool,
     /// The next stream sequence of `TLA_CHECKPOINTS` to read.
     next: u64,
     /// Notes of sizes the ledger has not reached yet: (size, note).
@@ -449,8 +456,9 @@ struct Checkpoints {
 }
 
 impl Checkpoints {
-    fn new() -> Checkpoints {
+    fn new(enabled: bool) -> Checkpoints {
         Checkpoints {
+            enabled,
             next: 1,
             waiting: Vec::new(),
             looked: None,
@@ -477,6 +485,9 @@ impl Checkpoints {
     /// every one (of this ledger) the ledger has reached, each checked
     /// against the ledger's own tree.
     async fn store(&mut self, ledger: &SharedLedger, jetstream: &Context) -> Result<(), LogError> {
+        if !self.enabled {
+            return Ok(());
+        }
         self.looked = Some(std::time::Instant::now());
         // Read each time: an empty ledger takes its id from the log.
         let ledger_id = hex::encode(lock(ledger)?.ledger_id()?);

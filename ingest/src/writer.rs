@@ -252,6 +252,7 @@ pub async fn run(
         jetstream: jetstream.clone(),
         consumer: config.consumer.clone(),
         metrics: Arc::clone(&metrics),
+        checkpoints: false,
     };
     follower
         .follow(crate::replica::Until::CaughtUp, &durable, shutdown.clone())

@@ -314,6 +314,7 @@ pub fn ledger_restore(data_dir: &Path, args: RestoreConfig) -> anyhow::Result<Re
             jetstream: nats::jetstream(link.client.clone()),
             consumer: args.consumer.clone(),
             metrics: Arc::new(Metrics::default()),
+            checkpoints: true,
         };
         let (_stop, never) = watch::channel(false);
         let mut attempt = 0;
