@@ -100,8 +100,7 @@ fn a_replica_of_the_segments_equals_the_leader() {
             other => panic!("expected the event refused again, got {other:?}"),
         }
     }
-    drop(replica);
-    let summary = Ledger::verify_dir(dirs.1.path(), |_| ()).unwrap();
+    let summary = replica.verify(|_| ()).unwrap();
     assert_eq!(summary.expect("the replica verifies").size, 300);
 }
 
