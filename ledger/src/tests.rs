@@ -81,7 +81,7 @@ fn duplicates_are_reported_not_stored_also_after_reopen() {
     let (dir, ledger) = ledger_with(10);
     let head = ledger.head();
     drop(ledger);
-    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let mut ledger = reopen(dir.path());
     assert_eq!(ledger.head(), head);
     let again = events(12);
     let outcomes = ledger.append(&again, NOW).unwrap();
@@ -342,7 +342,7 @@ fn a_changed_head_is_caught() {
     };
     ledger.store().tamper_put_head(head).unwrap();
     drop(ledger);
-    let ledger = Ledger::open(_dir.path()).unwrap();
+    let ledger = reopen(_dir.path());
     let failure = failure_of(&ledger);
     assert_eq!(
         (failure.position(), failure.kind()),
@@ -459,7 +459,7 @@ fn unsynced_appends_are_durable_after_a_sync_from_another_thread() {
     ledger.syncer().sync().unwrap();
     let head = ledger.head();
     drop(ledger);
-    let ledger = Ledger::open(dir.path()).unwrap();
+    let ledger = reopen(dir.path());
     assert_eq!(ledger.head(), head);
     assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 30);
 }
@@ -486,7 +486,7 @@ fn pipelined_appends_report_each_batch_in_order_once_durable() {
     );
     assert_eq!(reported, 10);
     drop(ledger);
-    let ledger = Ledger::open(dir.path()).unwrap();
+    let ledger = reopen(dir.path());
     assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 105);
 }
 
@@ -662,7 +662,7 @@ fn a_consumer_cursor_is_stored_with_its_append_and_survives_reopening() {
     assert!(outcomes.iter().all(|o| matches!(o, Outcome::Duplicate(_))));
     ledger.syncer().sync().unwrap();
     drop(ledger);
-    let ledger = Ledger::open(dir.path()).unwrap();
+    let ledger = reopen(dir.path());
     assert_eq!(ledger.cursor("writer").unwrap(), Some(20));
     assert_eq!(ledger.cursor("other").unwrap(), None);
     assert_eq!(ledger.verify(|_| {}).unwrap().unwrap().size, 10);
@@ -697,7 +697,7 @@ fn the_same_source_and_id_in_two_tenants_are_two_events() {
         .unwrap();
     assert_eq!(outcomes, vec![Outcome::Appended(0), Outcome::Appended(1)]);
     drop(ledger);
-    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let mut ledger = reopen(dir.path());
     let outcomes = ledger
         .append(&[event("gulen", 1), event("fedje", 1)], NOW)
         .unwrap();
@@ -737,14 +737,14 @@ fn a_batch_of_only_refused_events_after_reopening_moves_the_cursor() {
     // its cursor, before anything loaded the key index.
     let (dir, ledger) = ledger_with(30);
     drop(ledger);
-    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let mut ledger = reopen(dir.path());
     let future = [future_event("alver", 1, 3600)];
     let refused = ledger
         .append_unsynced_with(&future, with_cursor(("writer", 31)))
         .unwrap_err();
     assert!(matches!(refused, LedgerError::Rejected(_)), "{refused}");
     drop(ledger);
-    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let mut ledger = reopen(dir.path());
     let outcomes = ledger
         .append_unsynced_with(&[], with_cursor(("writer", 31)))
         .unwrap();
@@ -772,7 +772,7 @@ fn a_refused_event_stays_refused_and_a_corrected_one_is_judged_afresh() {
     assert!(outcomes.is_empty());
     ledger.syncer().sync().unwrap();
     drop(ledger);
-    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let mut ledger = reopen(dir.path());
     let Err(LedgerError::Rejected(rejected)) = ledger.append(std::slice::from_ref(&ghost), NOW)
     else {
         panic!("a remembered refusal was appended");
@@ -839,7 +839,7 @@ fn has_agreement_is_found_in_the_tenant_entries_and_learnt_from_appends() {
     ledger.append(&[agreement], NOW).unwrap();
     assert!(ledger.has_agreement("alver").unwrap());
     drop(ledger);
-    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let mut ledger = reopen(dir.path());
     assert!(ledger.has_agreement("alver").unwrap());
     assert!(!ledger.has_agreement("fedje").unwrap());
 }
@@ -883,7 +883,7 @@ fn a_replica_applying_the_records_byte_for_byte_has_the_same_head_and_tree() {
     let outcomes = replica.append(&events(3), NOW).unwrap();
     assert!(outcomes.iter().all(|o| matches!(o, Outcome::Duplicate(_))));
     drop(replica);
-    let reopened = Ledger::open(replica_dir.path()).unwrap();
+    let reopened = reopen(replica_dir.path());
     assert_eq!(reopened.head(), leader.head());
 }
 
@@ -948,4 +948,11 @@ fn a_replica_refuses_a_record_that_does_not_extend_it_and_applies_nothing_from_i
     );
     check(records.clone(), &long_tenant, "not a record");
     check(records, &other_time, "record time is before");
+}
+
+/// Opens the ledger in `dir` again right after this process dropped its
+/// handle: sled lets go of its lock a moment after the drop, which
+/// `Store::reopen` waits for (a plain open would find it locked).
+fn reopen(dir: &std::path::Path) -> Ledger {
+    Ledger::from_store(store::Store::reopen(dir).expect("reopen the store")).expect("reopen")
 }
