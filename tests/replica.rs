@@ -268,6 +268,8 @@ fn tla_serve_replicates_every_entry_and_restore_rebuilds_the_ledger() {
     common::wait_for("203 entries", std::time::Duration::from_secs(30), || {
         takeover.ledger_size() == 203
     });
+    let metrics = takeover.get("/metrics").unwrap().into_string().unwrap();
+    assert!(metrics.contains("\ntla_ledger_writing 1\n"), "{metrics}");
     takeover.stop();
     env.run_in(&restored, &["verify"]).assert_code(0);
     // A second restore into the same directory is refused.

@@ -188,11 +188,6 @@ impl CommitLog {
         }
     }
 
-    /// The stream sequence of the last message on the log.
-    pub fn last(&self) -> u64 {
-        self.last
-    }
-
     pub fn ledger_id(&self) -> [u8; 16] {
         self.ledger_id
     }

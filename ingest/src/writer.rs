@@ -286,11 +286,15 @@ pub async fn run(
         .durable_sequence
         .store(writer.cursor, Ordering::Relaxed);
     tracing::info!(consumer = %writer.config.consumer, cursor = writer.cursor, "ledger writer starting");
+    writer.metrics.writing.store(1, Ordering::Relaxed);
     let mut failures: u32 = 0;
     while !*shutdown.borrow() {
         match writer.consume(&durable, &mut shutdown).await {
             Ok(()) => break,
-            Err(Stop::Fatal(error)) => return Err(error),
+            Err(Stop::Fatal(error)) => {
+                writer.metrics.writing.store(0, Ordering::Relaxed);
+                return Err(error);
+            }
             Err(Stop::Transient(error)) => {
                 failures = failures.saturating_add(1);
                 let delay = Duration::from_millis(100u64 << failures.min(5)).min(RETRY_DELAY_MAX);
@@ -302,6 +306,7 @@ pub async fn run(
             }
         }
     }
+    writer.metrics.writing.store(0, Ordering::Relaxed);
     tracing::info!(cursor = writer.cursor, "ledger writer stopped");
     Ok(())
 }

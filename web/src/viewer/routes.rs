@@ -125,28 +125,31 @@ pub const VERIFY_OVERALL_REPLENISH: Duration = Duration::from_secs(1);
 
 /// The service-wide rate of verifications.
 fn verify_rate_overall() -> Arc<GovernorConfig<GlobalKeyExtractor, NoOpMiddleware>> {
-    let mut builder = GovernorConfigBuilder::default().key_extractor(GlobalKeyExtractor);
-    let config = builder
-        .period(VERIFY_OVERALL_REPLENISH)
-        .burst_size(VERIFY_OVERALL_BURST)
-        .finish();
-    // `finish` refuses only a zero period or burst; both are non-zero
-    // constants, so this arm is never taken.
-    match config {
-        Some(config) => Arc::new(config),
-        None => unreachable!("verification rates are non-zero constants"),
-    }
+    verification_rate(
+        GlobalKeyExtractor,
+        VERIFY_OVERALL_REPLENISH,
+        VERIFY_OVERALL_BURST,
+    )
 }
 
 /// The per-client rate of verifications, keyed by the peer's address.
 fn verify_rate() -> Arc<GovernorConfig<ClientKey, NoOpMiddleware>> {
-    let mut builder = GovernorConfigBuilder::default().key_extractor(ClientKey);
-    let config = builder
-        .period(VERIFY_REPLENISH)
-        .burst_size(VERIFY_BURST_PER_CLIENT)
+    verification_rate(ClientKey, VERIFY_REPLENISH, VERIFY_BURST_PER_CLIENT)
+}
+
+/// A rate of verifications per `key`: `burst`, then one per `period`.
+fn verification_rate<K: KeyExtractor>(
+    key: K,
+    period: Duration,
+    burst: u32,
+) -> Arc<GovernorConfig<K, NoOpMiddleware>> {
+    let config = GovernorConfigBuilder::default()
+        .key_extractor(key)
+        .period(period)
+        .burst_size(burst)
         .finish();
-    // `finish` refuses only a zero period or burst; both are non-zero
-    // constants, so this arm is never taken.
+    // `finish` refuses only a zero period or burst; the callers pass
+    // non-zero constants, so this arm is never taken.
     match config {
         Some(config) => Arc::new(config),
         None => unreachable!("verification rates are non-zero constants"),
