@@ -43,13 +43,6 @@ fn started_with_alver(env: &Env) -> (Nats, Vec<String>, Service) {
     (nats, args, service)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// An `incident.opened` of alver's or fedje's service epost at `time`.
 fn incident(tenant: &str, source: &str, id: &str, time: &str) -> String {
     serde_json::json!({

@@ -33,13 +33,6 @@ fn start(env: &Env) -> (Nats, Service) {
     (nats, service)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// Every message of a stream, as JSON.
 async fn read_stream(url: &str, stream: &str, count: usize) -> Vec<(String, serde_json::Value)> {
     stream_messages(url, stream, count + 10)

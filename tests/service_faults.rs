@@ -66,13 +66,6 @@ async fn publish(url: &str, range: std::ops::Range<usize>, prefix: &str, pause: 
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// The tenants of `event`, whose agreements `seed_agreements` publishes
 /// first: the ledger's first `TENANTS.len()` entries.
 const TENANTS: [&str; 3] = ["alver", "fedje", "gulen"];

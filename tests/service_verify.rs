@@ -31,13 +31,6 @@ const PACE: Duration = Duration::from_millis(100);
 /// that costs little besides the chain.
 const VERIFY_PATH: &str = "/tenants/alver/reports/2025-11/verify?lang=en";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// Publishes `count` events of tenant `fedje` numbered from `from`,
 /// awaiting every acknowledgement.
 fn publish(rt: &tokio::runtime::Runtime, url: &str, from: usize, count: usize) {

