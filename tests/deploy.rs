@@ -5,6 +5,9 @@
 //! (or the writer's) messages, the service logs in, the HTTP port opens
 //! without NATS, the ledger writer is restarted when it panics, a full
 //! connection limit leaves /healthz answering, and SIGTERM ends on time.
+//! On a nats-server 2.10 or later the config runs as shipped, with
+//! `sync_interval: always`, and the ledger writer replicates through it
+//! and a lost data directory is restored from it.
 
 mod common;
 
@@ -27,18 +30,17 @@ fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
-
 /// nats-server with deploy/nats/nats-server.conf and auth.conf as shipped:
 /// auth.conf copied byte for byte, the server config with only its client
 /// port, monitoring port and store directory changed (and, on a server
 /// older than 2.10, without the `sync_interval` line it does not know).
 fn deploy_nats(env: &Env) -> Nats {
+    deploy_nats_on(env, nats_server_binary()).0
+}
+
+/// `deploy_nats` on the nats-server `binary`; also says whether the config
+/// ran with its `sync_interval` line (false: the server predates it).
+fn deploy_nats_on(env: &Env, binary: PathBuf) -> (Nats, bool) {
     let dir = env.path("nats-conf");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(deploy_dir().join("nats/auth.conf"), dir.join("auth.conf")).unwrap();
@@ -67,13 +69,14 @@ fn deploy_nats(env: &Env) -> Nats {
     assert!(config.contains("include auth.conf"), "{config}");
     let path = dir.join("nats-server.conf");
     std::fs::write(&path, &config).unwrap();
-    let checked = Command::new(nats_server_binary())
+    let checked = Command::new(&binary)
         .arg("-c")
         .arg(&path)
         .arg("-t")
         .output()
         .unwrap();
-    if !checked.status.success() {
+    let as_shipped = checked.status.success();
+    if !as_shipped {
         let said = String::from_utf8_lossy(&checked.stderr).into_owned()
             + &String::from_utf8_lossy(&checked.stdout);
         assert!(said.contains("sync_interval"), "{said}");
@@ -85,7 +88,10 @@ fn deploy_nats(env: &Env) -> Nats {
             .collect();
         std::fs::write(&path, without).unwrap();
     }
-    Nats::start_with_config(&path, port, store)
+    (
+        Nats::start_binary_with_config(binary, &path, port, store),
+        as_shipped,
+    )
 }
 
 /// The passwords of deploy/nats/auth.conf.
@@ -372,6 +378,154 @@ fn the_service_runs_as_its_systemd_unit_against_the_authenticated_deploy_config(
     });
     assert_eq!(health.0, 503, "{}", health.1);
     refused.stop();
+}
+
+/// The settings of a unit's `[Service]` section (`Key=value` lines, no
+/// comments), in order.
+fn service_settings(unit: &str) -> Vec<String> {
+    unit.lines()
+        .skip_while(|l| l.trim() != "[Service]")
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| l.contains('=') && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_standby_unit_runs_the_service_unit_with_standby_and_the_replica_unit_follows() {
+    let unit =
+        |name: &str| std::fs::read_to_string(deploy_dir().join("systemd").join(name)).unwrap();
+    let serve = service_settings(&unit("tla-serve.service"));
+    let standby = service_settings(&unit("tla-standby.service"));
+    // The same user, environment, credential, limits and sandbox as the
+    // writer's unit, and the same command with --standby: a standby that
+    // takes over writes exactly as the writer did.
+    let expected: Vec<String> = serve
+        .iter()
+        .map(|l| {
+            if l.starts_with("ExecStart=") {
+                format!("{l} --standby")
+            } else {
+                l.clone()
+            }
+        })
+        .collect();
+    assert_eq!(standby, expected);
+    // The replica: `tla ledger follow` with the NATS URL and the listen
+    // address from its environment file, the tla login as a credential,
+    // and the same file limit and shutdown budget as the service.
+    let replica = unit("tla-replica.service");
+    let settings = service_settings(&replica);
+    let (environment, exec) = unit_settings(&replica, Path::new("/run/credentials"));
+    assert_eq!(
+        exec,
+        [
+            "ledger",
+            "follow",
+            "--nats",
+            "${NATS_URL}",
+            "--listen",
+            "${TLA_LISTEN}"
+        ],
+        "{replica}"
+    );
+    assert!(
+        environment.contains(&(
+            "NATS_PASSWORD_FILE".into(),
+            "/run/credentials/nats-password".into()
+        )),
+        "{environment:?}"
+    );
+    for setting in [
+        "EnvironmentFile=/etc/tla/replica.env",
+        "LoadCredential=nats-password:/etc/tla/nats-password",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=true",
+        "User=tla",
+    ] {
+        assert!(
+            settings.iter().any(|s| s == setting),
+            "{setting} in {replica}"
+        );
+    }
+    let files = unit_number(&replica, "LimitNOFILE");
+    assert!(files >= 1000 + 32 + 512, "LimitNOFILE={files}");
+    assert!(
+        unit_number(&replica, "TimeoutStopSec") > 20 + 10,
+        "{replica}"
+    );
+}
+
+/// The monitoring address (`http:`) of the config `deploy_nats` wrote.
+fn monitoring_address(env: &Env) -> String {
+    std::fs::read_to_string(env.path("nats-conf").join("nats-server.conf"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("http: "))
+        .expect("an http: line")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn the_deploy_config_with_sync_interval_always_runs_on_nats_server_2_10_writer_and_restore() {
+    let env = Env::new();
+    let binary = nats_server_2_10();
+    let shipped = std::fs::read_to_string(deploy_dir().join("nats/nats-server.conf")).unwrap();
+    assert!(
+        shipped.contains("\n  sync_interval: always\n"),
+        "the deploy config fsyncs every write: {shipped}"
+    );
+    let (nats, as_shipped) = deploy_nats_on(&env, binary.clone());
+    assert!(
+        as_shipped,
+        "{} refused the deploy config as shipped",
+        binary.display()
+    );
+    // The server took the setting: it fsyncs before every acknowledgement.
+    let varz: serde_json::Value = ureq::get(&format!("http://{}/varz", monitoring_address(&env)))
+        .call()
+        .expect("/varz")
+        .into_json()
+        .unwrap();
+    assert_eq!(
+        varz["jetstream"]["config"]["sync_always"], true,
+        "{}",
+        varz["jetstream"]
+    );
+    println!("{} ({})", varz["version"], binary.display());
+    // The writer replicates through it, logged in as `tla`.
+    let url = format!("nats://tla:{SERVICE_PASSWORD}@127.0.0.1:{}", nats.port);
+    let mut service = Service::serve(&env, &url, &[]);
+    service.accept(ALVER_TOKEN, &agreement_json("alver"));
+    let outages: String = (0..50)
+        .map(|n| {
+            outage_json(
+                "alver",
+                &format!("o-{n}"),
+                &format!("O-{n}"),
+                "2026-01-10T10:00:00Z",
+                true,
+            ) + "\n"
+        })
+        .collect();
+    let (status, body) = service.post("/v1/events", ALVER_TOKEN, NDJSON, &[], &outages);
+    assert_eq!(status, 202, "{body}");
+    service.wait_for_size(51, WAIT);
+    service.stop();
+    let original = env.run(&["verify"]);
+    original
+        .assert_code(0)
+        .assert_stdout_contains("ok: 51 entries verified");
+    // A lost directory restored from the commit log, as the same login.
+    let restored = env.path("restored");
+    env.run_in(&restored, &["ledger", "restore", "--nats", &url])
+        .assert_code(0)
+        .assert_stdout_contains("restored 51 entries");
+    let copy = env.run_in(&restored, &["verify"]);
+    copy.assert_code(0);
+    assert_eq!(copy.stdout, original.stdout);
 }
 
 #[test]
