@@ -235,6 +235,57 @@ pub fn judge(
     })
 }
 
+/// The binding of `consumer` as stored: its entry (also a deleted one),
+/// and the binding with its revision when the key holds one.
+async fn read_binding(
+    bucket: &kv::Store,
+    consumer: &str,
+) -> Result<(Option<kv::Entry>, Option<(Binding, u64)>), String> {
+    let entry = bucket
+        .entry(consumer)
+        .await
+        .map_err(|e| format!("reading {BINDINGS_BUCKET}: {e}"))?;
+    let bound = entry
+        .as_ref()
+        .filter(|e| e.operation == kv::Operation::Put)
+        .map(|e| {
+            serde_json::from_slice::<Binding>(&e.value)
+                .map(|b| (b, e.revision))
+                .map_err(|error| format!("the stored binding is not readable: {error}"))
+        })
+        .transpose()?;
+    Ok((entry, bound))
+}
+
+/// Whether `consumer` may feed this ledger, judged without binding it:
+/// refused when it is bound to another ledger. A process that stands by
+/// checks this before it follows the commit log, so that a directory of
+/// another ledger (or an empty one, without `--standby`) is refused as a
+/// writer would be. Its cursor is not judged: a standby is behind the
+/// writer by nature, and catches up before it claims the consumer.
+pub async fn check(
+    jetstream: &Context,
+    ledger: &SharedLedger,
+    consumer: &str,
+) -> Result<(), BindingError> {
+    let (ours, _) = ledger_facts(ledger, consumer).await?;
+    let failed = |detail: String| BindingError::Nats {
+        consumer: consumer.to_owned(),
+        detail,
+    };
+    let bucket = bucket(jetstream).await.map_err(failed)?;
+    let state = consumer_state(jetstream, consumer).await.map_err(failed)?;
+    let (_, bound) = read_binding(&bucket, consumer).await.map_err(failed)?;
+    judge(
+        consumer,
+        &ours,
+        u64::MAX,
+        state,
+        bound.as_ref().map(|(b, r)| (b, *r)),
+    )
+    .map(|_| ())
+}
+
 /// Binds `consumer` to the ledger, or refuses (module doc). Called by the
 /// writer before it creates or reads its consumer.
 pub async fn claim(
@@ -259,19 +310,7 @@ pub async fn claim(
     loop {
         attempts += 1;
         let state = consumer_state(jetstream, consumer).await.map_err(failed)?;
-        let entry = bucket
-            .entry(consumer)
-            .await
-            .map_err(|e| failed(format!("reading {BINDINGS_BUCKET}: {e}")))?;
-        let bound = entry
-            .as_ref()
-            .filter(|e| e.operation == kv::Operation::Put)
-            .map(|e| {
-                serde_json::from_slice::<Binding>(&e.value)
-                    .map(|b| (b, e.revision))
-                    .map_err(|error| failed(format!("the stored binding is not readable: {error}")))
-            })
-            .transpose()?;
+        let (entry, bound) = read_binding(&bucket, consumer).await.map_err(failed)?;
         let action = judge(
             consumer,
             &ours,
@@ -406,7 +445,7 @@ fn absolute(dir: &Path) -> String {
 }
 
 /// This machine's name (Linux), for the operator looking for a ledger.
-fn host_name() -> String {
+pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -17,6 +17,7 @@ pub mod binding;
 pub mod cloudevents;
 pub mod http;
 pub mod import;
+pub mod lease;
 pub mod metrics;
 pub mod nats;
 pub mod replica;

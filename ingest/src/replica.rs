@@ -547,3 +547,54 @@ impl Checkpoints {
         Ok(())
     }
 }
+
+/// The first pause before a follower that lost NATS tries again; it
+/// doubles with each failure in a row, up to `FOLLOW_RETRY_MAX`.
+pub const FOLLOW_RETRY: Duration = Duration::from_millis(250);
+pub const FOLLOW_RETRY_MAX: Duration = Duration::from_secs(5);
+
+impl Follower {
+    /// Follows until `shutdown` (replicas and standbys), starting again
+    /// from the ledger's cursor whenever NATS is unreachable or the
+    /// consumer ends; a record that does not check ends it with that
+    /// error, nothing past the record applied.
+    pub async fn follow_until_shutdown(
+        &self,
+        durable: &(impl Fn(Durable) + Send + Sync),
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Followed, LogError> {
+        let mut failures: u32 = 0;
+        loop {
+            let started = std::time::Instant::now();
+            match self
+                .follow(Until::Shutdown, durable, shutdown.clone())
+                .await
+            {
+                Ok(followed) => return Ok(followed),
+                Err(error) if error.is_transient() && !*shutdown.borrow() => {
+                    if started.elapsed() > FOLLOW_RETRY_MAX * 2 {
+                        failures = 0;
+                    }
+                    let delay = FOLLOW_RETRY
+                        .saturating_mul(1 << failures.min(5))
+                        .min(FOLLOW_RETRY_MAX);
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%error, ?delay, "the commit log is unreachable; following again shortly");
+                    let mut stopped = shutdown.clone();
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+                Err(error) if error.is_transient() => {
+                    let head = lock(&self.ledger)?.head();
+                    let cursor = lock(&self.ledger)?
+                        .cursor(&cursor_name(&self.consumer))?
+                        .unwrap_or(0);
+                    return Ok(Followed { head, cursor });
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+}

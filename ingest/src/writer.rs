@@ -240,13 +240,15 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WriterError> {
     let jetstream = nats::jetstream(client.clone());
-    // One consumer, one ledger: refuse before consuming anything, also
-    // before taking anything from the commit log (an empty directory is
-    // another ledger, refused here; `tla ledger restore` makes a copy).
-    crate::binding::claim(&jetstream, &ledger, &config.consumer).await?;
-    // Then the commit log: the ledger takes what the log holds beyond it
-    // (a writer that restarted, a standby, an empty directory restored),
-    // and a ledger from before replication publishes what the log lacks.
+    // The commit log: the ledger takes what the log holds beyond it (a
+    // writer that restarted, a standby taking over, a directory restored),
+    // and a ledger from before replication publishes what the log lacks
+    // (`start_log`). A ledger with entries catches up before its consumer
+    // binding is judged: a standby taking over is often a batch behind the
+    // writer that died, whose events are acknowledged up to that batch,
+    // and the binding judges the acknowledgements against this ledger's
+    // cursor. The log gives a ledger with entries only records of its own
+    // (`Ledger::apply_segment` refuses another ledger's).
     let follower = crate::replica::Follower {
         ledger: Arc::clone(&ledger),
         jetstream: jetstream.clone(),
@@ -254,10 +256,20 @@ pub async fn run(
         metrics: Arc::clone(&metrics),
         checkpoints: false,
     };
-    follower
-        .follow(crate::replica::Until::CaughtUp, &durable, shutdown.clone())
-        .await
-        .map_err(WriterError::Log)?;
+    let catch_up = || async {
+        follower
+            .follow(crate::replica::Until::CaughtUp, &durable, shutdown.clone())
+            .await
+            .map_err(WriterError::Log)
+    };
+    if lock(&ledger)?.size() > 0 {
+        catch_up().await?;
+    }
+    // One consumer, one ledger: refuse before consuming anything, and an
+    // empty directory before it takes anything from the log (it is another
+    // ledger; `tla ledger restore` makes a copy).
+    crate::binding::claim(&jetstream, &ledger, &config.consumer).await?;
+    catch_up().await?;
     let log = start_log(&ledger, &jetstream, &config.consumer).await?;
     let (size, signed, cursor, syncer) = {
         let ledger = lock(&ledger)?;

@@ -23,6 +23,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use ingest::auth::Tokens;
+use ingest::lease::{Lease, LeaseError, Leases, Owner, Taken};
 use ingest::metrics::Metrics;
 use ingest::{nats, writer};
 use ledger::checkpoint::Verifier;
@@ -74,6 +75,12 @@ pub struct WriterConfig {
     pub checkpoint_entries: u64,
     /// ...or after this many seconds with any new entry.
     pub checkpoint_seconds: u64,
+    /// Start as a standby (`--standby`): follow until the writer's lease
+    /// lapses. Without it the process writes at once when nobody holds
+    /// the lease, and stands by (with a warning) when someone does.
+    pub standby: bool,
+    /// The lease's lifetime, when this process creates the lease bucket.
+    pub lease: Duration,
 }
 
 /// `tla serve`: the HTTP receivers, the ledger writer and the live
@@ -109,6 +116,19 @@ pub struct LedgerConfig {
     pub writer: WriterConfig,
     pub listen: Option<SocketAddr>,
     pub http: HttpLimits,
+    pub read: ReadConfig,
+}
+
+/// `tla ledger follow`: a read replica of the ledger fed by `consumer`,
+/// serving reads on `listen` when given.
+pub struct FollowConfig {
+    pub nats: nats::Connection,
+    pub replicas: usize,
+    pub consumer: String,
+    pub listen: Option<SocketAddr>,
+    pub http: HttpLimits,
+    /// The public verifier key (text or file) of the writer's checkpoints.
+    pub key: Option<String>,
     pub read: ReadConfig,
 }
 
@@ -158,6 +178,7 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
             link: Some(link.clone()),
             writer: Some(Arc::clone(&writer_state)),
             verification: Some(Arc::clone(&verifying.verification)),
+            replica: false,
         };
         let app = Router::new()
             .merge(ingest::http::router(ingest_state(
@@ -200,6 +221,7 @@ pub fn ingest_serve(args: IngestConfig) -> anyhow::Result<()> {
             link: Some(link.clone()),
             writer: None,
             verification: None,
+            replica: false,
         };
         let scrapers = tokens.clone();
         let app = ingest::http::router(ingest_state(tokens, None, &link, &metrics))
@@ -237,23 +259,24 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
         let link = Link::connect(&args.nats).await?;
         let metrics = Arc::new(Metrics::default());
         let writer_state = Arc::new(WriterState::default());
-        let http_task = match args.listen {
-            Some(listen) => {
-                let listener = http::bind(listen).await?;
-                let health = Health {
-                    link: Some(link.clone()),
-                    writer: Some(Arc::clone(&writer_state)),
-                    verification: Some(Arc::clone(&verifying.verification)),
-                };
-                let app = web::service::router(Arc::clone(&live), access)
-                    .merge(viewer)
-                    .merge(operations(&health, &metrics, Some(&live), scrapers));
-                Some(spawn_http(
-                    listener, app, &health, &args.http, &metrics, &shutdown,
-                ))
-            }
-            None => None,
+        let health = Health {
+            link: Some(link.clone()),
+            writer: Some(Arc::clone(&writer_state)),
+            verification: Some(Arc::clone(&verifying.verification)),
+            replica: false,
         };
+        let reads = web::service::router(Arc::clone(&live), access).merge(viewer);
+        let http_task = spawn_reads(
+            args.listen,
+            &health,
+            reads,
+            &live,
+            scrapers,
+            &args.http,
+            &metrics,
+            &shutdown,
+        )
+        .await?;
         let writing = Writing {
             ledger,
             data_dir: data_dir.to_owned(),
@@ -344,6 +367,81 @@ pub fn ledger_restore(data_dir: &Path, args: RestoreConfig) -> anyhow::Result<Re
     })
 }
 
+/// `tla ledger follow`: applies the commit log until shutdown, serving
+/// reads meanwhile; a record that does not check ends it with an error.
+pub fn ledger_follow(data_dir: &Path, args: FollowConfig) -> anyhow::Result<()> {
+    if args.listen.is_some() {
+        args.http.check()?;
+    }
+    let holder_token = crate::access::holder_token()?;
+    let scrapers = args.read.load_tokens()?;
+    let access = args.read.access(scrapers.clone(), holder_token.clone())?;
+    let verifier = args
+        .key
+        .as_deref()
+        .map(crate::keys::load_verifier)
+        .transpose()?;
+    let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Create)?;
+    let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
+    let verifying = Verifying::start(&ledger, Reach::Durable)?;
+    let viewer = viewer(&ledger, verifier, &verifying, &access)?;
+    let holder = Holder::write(data_dir, "tla ledger follow", args.listen, &holder_token)?;
+    let result = runtime()?.block_on(async {
+        let shutdown = shutdown_signal();
+        let link = Link::connect(&args.nats).await?;
+        let metrics = Arc::new(Metrics::default());
+        let health = Health {
+            link: Some(link.clone()),
+            writer: None,
+            verification: Some(Arc::clone(&verifying.verification)),
+            replica: true,
+        };
+        let reads = web::service::router(Arc::clone(&live), access).merge(viewer);
+        let http_task = spawn_reads(
+            args.listen,
+            &health,
+            reads,
+            &live,
+            scrapers,
+            &args.http,
+            &metrics,
+            &shutdown,
+        )
+        .await?;
+        let followed = match link.prepare(args.replicas, &shutdown).await {
+            Ok(true) => {
+                let follower = ingest::replica::Follower {
+                    ledger: Arc::clone(&ledger),
+                    jetstream: nats::jetstream(link.client.clone()),
+                    consumer: args.consumer.clone(),
+                    metrics: Arc::clone(&metrics),
+                    checkpoints: true,
+                };
+                tracing::info!(consumer = %args.consumer, url = %link.url, "following the ledger's commit log");
+                let feed = feed(&live, &verifying.verification);
+                let durable = move |batch: writer::Durable| feed(batch);
+                follower
+                    .follow_until_shutdown(&durable, shutdown.receiver())
+                    .await
+                    .map(|followed| {
+                        tracing::info!(size = followed.head.size, cursor = followed.cursor, "replica stopped");
+                    })
+                    .context("the replica stopped following the commit log")
+            }
+            Ok(false) => Ok(()),
+            Err(error) => Err(error),
+        };
+        shutdown.stop();
+        if let Some(task) = http_task {
+            task.await.context("the HTTP task failed")??;
+        }
+        followed
+    });
+    drop(verifying);
+    holder.remove();
+    result
+}
+
 /// `tla projector serve`.
 pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result<()> {
     args.http.check()?;
@@ -382,6 +480,7 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
             link: link.clone(),
             writer: None,
             verification: Some(Arc::clone(&verifying.verification)),
+            replica: false,
         };
         let app = web::service::router(Arc::clone(&live), access)
             .merge(viewer)
@@ -577,9 +676,28 @@ fn ingest_state(
 #[derive(Default)]
 struct WriterState {
     restarting: std::sync::Mutex<Option<String>>,
+    /// What the process does now ("starting", "standby", "writer"), and
+    /// who holds the lease while it stands by.
+    role: std::sync::Mutex<(&'static str, Option<String>)>,
 }
 
 impl WriterState {
+    fn set_role(&self, role: &'static str, holder: Option<String>) {
+        *self.role.lock().unwrap_or_else(PoisonError::into_inner) = (role, holder);
+    }
+
+    fn role(&self) -> (&'static str, Option<String>) {
+        let role = self.role.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            if role.0.is_empty() {
+                "starting"
+            } else {
+                role.0
+            },
+            role.1.clone(),
+        )
+    }
+
     fn set(&self, restarting: Option<String>) {
         *self
             .restarting
@@ -641,37 +759,86 @@ impl Writing {
         written
     }
 
-    /// Runs the ledger writer until shutdown; a writer that fails or
-    /// panics is restarted with backoff over a ledger opened afresh, while
-    /// `/healthz` and the receivers answer 503 naming the error. A ledger
-    /// that cannot be reopened ends the service.
+    /// Runs the ledger writer while this process holds the ledger's lease
+    /// (`ingest::lease`), and follows the commit log as a standby while
+    /// another process does, until shutdown. A writer replaced by another
+    /// (fenced by the commit log, or its lease lost) and a writer that
+    /// fails or panics become standbys over a ledger opened afresh; a
+    /// failed one waits a backoff first, while `/healthz` and the receivers
+    /// answer 503 naming the error, so that a healthy standby elsewhere
+    /// takes over. A ledger that cannot be reopened ends the service.
     async fn supervise(&self, args: WriterConfig, shutdown: &Shutdown) -> anyhow::Result<()> {
+        let jetstream = nats::jetstream(self.link.client.clone());
+        let leases = Leases::open(&jetstream, &args.consumer, args.lease, self.replicas)
+            .await
+            .context("opening the ledger's lease")?;
+        let owner = Owner::this_process(&self.data_dir);
         let mut failures: u32 = 0;
+        let mut standby = args.standby;
         loop {
+            let Some(lease) = self
+                .stand_by(&leases, &owner, &args.consumer, standby, shutdown)
+                .await?
+            else {
+                return Ok(());
+            };
+            standby = true;
+            self.state.set_role("writer", None);
             let started = Instant::now();
+            let (term, lost) = (watch::channel(false), Arc::new(std::sync::Mutex::new(None)));
+            let renewer = tokio::spawn(hold_lease(
+                lease,
+                term.0,
+                Arc::clone(&lost),
+                shutdown.receiver(),
+            ));
             let task = tokio::spawn(write(
                 Arc::clone(&self.ledger),
                 self.link.client.clone(),
                 args.clone(),
                 Arc::clone(&self.metrics),
-                Arc::clone(&self.live),
-                Arc::clone(&self.verification),
-                shutdown.receiver(),
+                feed(&self.live, &self.verification),
+                term.1,
             ));
-            let error = match task.await {
-                Ok(Ok(())) => return Ok(()),
+            let outcome = task.await;
+            let lease = renewer.await.context("the lease task failed")?;
+            let error = match outcome {
+                Ok(Ok(())) if shutdown.stopped() => {
+                    if let Some(lease) = lease {
+                        lease.release().await;
+                    }
+                    return Ok(());
+                }
+                Ok(Ok(())) => {
+                    let lost = lost.lock().unwrap_or_else(PoisonError::into_inner).take();
+                    tracing::warn!(
+                        why = lost.as_deref().unwrap_or("(no reason)"),
+                        "this writer lost the ledger's lease and stopped writing; following as a standby"
+                    );
+                    self.reopen().await?;
+                    continue;
+                }
                 // Refused its consumer (one consumer, one ledger): a restart
                 // would be refused again, so the service stops instead.
                 Ok(Err(error)) if refused_consumer(&error) => return Err(error),
                 // Another writer extended the commit log: this one was
-                // replaced, and a restart would only be fenced again.
-                Ok(Err(error)) if fenced(&error) => return Err(error),
+                // replaced; it follows from now on.
+                Ok(Err(error)) if fenced(&error) => {
+                    tracing::error!(error = %format!("{error:#}"), "this writer was replaced by another; following as a standby");
+                    self.reopen().await?;
+                    continue;
+                }
                 Ok(Err(error)) => format!("{error:#}"),
                 Err(joined) => match joined.try_into_panic() {
                     Ok(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
                     Err(joined) => format!("its task ended: {joined}"),
                 },
             };
+            // Give the lease up first: a standby elsewhere may take over
+            // while this one waits out its backoff.
+            if let Some(lease) = lease {
+                lease.release().await;
+            }
             let reason = format!("ledger writer restarting: {error}");
             tracing::error!(%error, "the ledger writer failed; restarting it");
             self.state.set(Some(reason.clone()));
@@ -695,20 +862,157 @@ impl Writing {
                 tracing::warn!(%error, "stopping with the ledger writer failed; unacknowledged messages are redelivered at the next start");
                 return Ok(());
             }
-            let (ledger, data_dir, live) = (
-                Arc::clone(&self.ledger),
-                self.data_dir.clone(),
-                Arc::clone(&self.live),
-            );
-            tokio::task::spawn_blocking(move || reopen(&ledger, &data_dir, &live))
+            self.reopen()
                 .await
-                .context("reopening the ledger failed")?
-                .with_context(|| {
-                    format!("the ledger writer failed ({error}) and the ledger cannot be reopened")
-                })?;
+                .with_context(|| format!("the ledger writer failed ({error})"))?;
             self.state.set(None);
             self.link.status.hold(None);
             tracing::info!("ledger reopened; restarting the ledger writer");
+        }
+    }
+
+    /// Opens the ledger afresh (the writer stopped: its in-memory state is
+    /// not trusted), on a blocking thread.
+    async fn reopen(&self) -> anyhow::Result<()> {
+        let (ledger, data_dir, live) = (
+            Arc::clone(&self.ledger),
+            self.data_dir.clone(),
+            Arc::clone(&self.live),
+        );
+        tokio::task::spawn_blocking(move || reopen(&ledger, &data_dir, &live))
+            .await
+            .context("reopening the ledger failed")?
+            .context("the ledger cannot be reopened")
+    }
+
+    /// Takes the ledger's lease, following the commit log as a standby
+    /// while another process holds it: `None` on shutdown first. A record
+    /// of the log that does not check ends the service (nothing past it
+    /// is applied).
+    async fn stand_by(
+        &self,
+        leases: &Leases,
+        owner: &Owner,
+        consumer: &str,
+        standby: bool,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<Option<Lease>> {
+        let jetstream = nats::jetstream(self.link.client.clone());
+        let follower = ingest::replica::Follower {
+            ledger: Arc::clone(&self.ledger),
+            jetstream: jetstream.clone(),
+            consumer: consumer.to_owned(),
+            metrics: Arc::clone(&self.metrics),
+            checkpoints: true,
+        };
+        let feed = feed(&self.live, &self.verification);
+        let durable = move |batch: writer::Durable| feed(batch);
+        let empty = self
+            .ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .size()
+            == 0;
+        if standby && empty {
+            // --standby on an empty directory: it becomes a copy of the
+            // log's ledger first, whoever writes.
+            follower
+                .follow(
+                    ingest::replica::Until::CaughtUp,
+                    &durable,
+                    shutdown.receiver(),
+                )
+                .await
+                .context("the standby's first copy of the commit log failed")?;
+        } else {
+            // A directory of another ledger, or an empty one without
+            // --standby, is refused as its writer would be (one consumer,
+            // one ledger), also while another process writes.
+            match ingest::binding::check(&jetstream, &self.ledger, consumer).await {
+                Ok(()) => {}
+                Err(error) if error.is_refusal() => {
+                    return Err(writer::WriterError::Binding(error))
+                        .context("the ledger writer stopped")
+                }
+                Err(error) => tracing::warn!(%error, "cannot check the consumer's binding yet"),
+            }
+        }
+        let other = match leases.take(owner).await {
+            Ok(Taken::Held(lease)) => return Ok(Some(*lease)),
+            Ok(Taken::By(other)) => other,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the ledger's lease yet");
+                Owner::unknown(&format!("(unknown: {error})"))
+            }
+        };
+        if standby {
+            tracing::info!(holder = %other, "standing by: following the commit log until the writer's lease lapses");
+        } else {
+            tracing::warn!(holder = %other, "another process holds the ledger's lease: following the commit log as a standby until it lapses (never two writers)");
+        }
+        self.state.set_role("standby", Some(other.to_string()));
+        let (stop, stopped) = watch::channel(false);
+        let following = async move { follower.follow_until_shutdown(&durable, stopped).await };
+        tokio::pin!(following);
+        let mut ended = shutdown.receiver();
+        let mut refused = None;
+        let taken = loop {
+            tokio::select! {
+                followed = &mut following => {
+                    // Only a refusal ends it before `stop`.
+                    refused = Some(followed);
+                    break None;
+                }
+                _ = tokio::time::sleep(leases.poll_every()) => {
+                    match leases.take(owner).await {
+                        Ok(Taken::Held(lease)) => break Some(*lease),
+                        Ok(Taken::By(holder)) => self.state.set_role("standby", Some(holder.to_string())),
+                        Err(error) => tracing::warn!(%error, "cannot read the ledger's lease"),
+                    }
+                }
+                _ = ended.changed() => break None,
+            }
+        };
+        stop.send_replace(true);
+        let followed = match refused {
+            Some(followed) => followed,
+            None => following.await,
+        };
+        followed.context("the standby stopped following the commit log")?;
+        if taken.is_some() {
+            tracing::info!("took the ledger's lease: catching up and writing");
+        }
+        Ok(taken)
+    }
+}
+
+/// Renews `lease` until `shutdown` or until it is lost, then turns `term`
+/// true (the writer stops at the end of its batch) and gives the lease
+/// back, if still held, for the caller to release on a clean stop.
+async fn hold_lease(
+    mut lease: Lease,
+    term: watch::Sender<bool>,
+    lost: Arc<std::sync::Mutex<Option<String>>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Option<Lease> {
+    let every = lease.leases().renew_every();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => {
+                term.send_replace(true);
+                return Some(lease);
+            }
+            _ = term.closed() => return Some(lease),
+        }
+        match lease.renew().await {
+            Ok(()) => {}
+            Err(error @ LeaseError::Lost { .. }) => {
+                *lost.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+                term.send_replace(true);
+                return None;
+            }
+            Err(error) => tracing::warn!(%error, "cannot renew the ledger's lease; trying again"),
         }
     }
 }
@@ -839,14 +1143,37 @@ fn signing_verifier(args: &WriterConfig) -> anyhow::Result<Option<Verifier>> {
     Ok(signer.map(|signer| signer.verifier()))
 }
 
-/// The ledger writer, feeding the live projection.
+/// What hears of each durable batch, whoever applied it (the writer, or
+/// a standby or replica following the commit log).
+type Feed = Arc<dyn Fn(writer::Durable) + Send + Sync>;
+
+/// Feeds each durable batch to the verified prefix and the live
+/// projection.
+fn feed(live: &Arc<Live>, verification: &Arc<Verification>) -> Feed {
+    let (live, verification) = (Arc::clone(live), Arc::clone(verification));
+    Arc::new(move |batch: writer::Durable| {
+        verification.durable(batch.head.size);
+        let appended: Vec<LedgerEvent> = batch
+            .appended
+            .into_iter()
+            .map(|(position, event)| LedgerEvent { position, event })
+            .collect();
+        live.follow(
+            appended,
+            batch.head.size,
+            batch.head.hash.to_hex(),
+            hex::encode(batch.tree_root),
+        );
+    })
+}
+
+/// The ledger writer, telling `feed` of each durable batch.
 async fn write(
     ledger: writer::SharedLedger,
     client: async_nats::Client,
     args: WriterConfig,
     metrics: Arc<Metrics>,
-    live: Arc<Live>,
-    verification: Arc<Verification>,
+    feed: Feed,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let checkpoints = match &args.key {
@@ -864,24 +1191,13 @@ async fn write(
     };
     let panic_on = std::env::var(TEST_PANIC_ENV).ok();
     let durable = move |batch: writer::Durable| {
-        verification.durable(batch.head.size);
-        let appended: Vec<LedgerEvent> = batch
-            .appended
-            .into_iter()
-            .map(|(position, event)| LedgerEvent { position, event })
-            .collect();
         if let Some(id) = &panic_on {
             // TEST ONLY (TEST_PANIC_ENV): a writer that panics mid-stream.
-            if appended.iter().any(|e| e.event.key().1 == id) {
+            if batch.appended.iter().any(|(_, e)| e.key().1 == id) {
                 panic!("{TEST_PANIC_ENV}: event {id} is durable");
             }
         }
-        live.follow(
-            appended,
-            batch.head.size,
-            batch.head.hash.to_hex(),
-            hex::encode(batch.tree_root),
-        );
+        feed(batch);
     };
     writer::run(ledger, client, config, metrics, durable, shutdown)
         .await
@@ -912,6 +1228,8 @@ struct Health {
     writer: Option<Arc<WriterState>>,
     /// The ledger's verified prefix, where the process holds a ledger.
     verification: Option<Arc<Verification>>,
+    /// A read replica (`tla ledger follow`).
+    replica: bool,
 }
 
 impl Health {
@@ -950,9 +1268,19 @@ impl Health {
             ),
             (None, None, None) => (StatusCode::OK, "ok", None),
         };
+        let (role, lease_holder) = match (&self.writer, self.replica) {
+            (Some(writer), _) => {
+                let (role, holder) = writer.role();
+                (Some(role), holder)
+            }
+            (None, true) => (Some("replica"), None),
+            (None, false) => (None, None),
+        };
         let body = serde_json::json!({
             "status": text,
             "detail": detail,
+            "role": role,
+            "lease_holder": lease_holder,
             "nats": nats_state,
             "verified": verified.as_ref().map(verified_json),
         });
@@ -1053,6 +1381,30 @@ fn operations(
                 .into_response()
         }),
     )
+}
+
+/// The HTTP task of a process that holds a ledger and serves `reads`
+/// (the read API and viewer) with `/healthz` and `/metrics` on `listen`,
+/// if given.
+#[allow(clippy::too_many_arguments)] // the parts of one server, named
+async fn spawn_reads(
+    listen: Option<SocketAddr>,
+    health: &Health,
+    reads: Router,
+    live: &Arc<Live>,
+    scrapers: Tokens,
+    limits: &HttpLimits,
+    metrics: &Arc<Metrics>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<anyhow::Result<()>>>> {
+    let Some(listen) = listen else {
+        return Ok(None);
+    };
+    let listener = http::bind(listen).await?;
+    let app = reads.merge(operations(health, metrics, Some(live), scrapers));
+    Ok(Some(spawn_http(
+        listener, app, health, limits, metrics, shutdown,
+    )))
 }
 
 /// Serves `app` in a task, within the limits; a server that fails stops

@@ -83,6 +83,18 @@ pub struct WriterArgs {
     /// ...or after this many seconds with any new entry.
     #[arg(long, default_value_t = writer::CHECKPOINT_INTERVAL_DEFAULT.as_secs(), value_name = "SECONDS")]
     checkpoint_seconds: u64,
+    /// Start as a standby: follow the ledger's commit log (serving reads)
+    /// until the active writer's lease lapses, then take over writing.
+    /// Without it, the process writes when no other holds the lease, and
+    /// stands by (warning) when one does: never two writers.
+    #[arg(long)]
+    standby: bool,
+    /// Lifetime of the writer's lease, in seconds, when this process
+    /// creates the lease bucket: a standby takes over at most this long
+    /// after the writer dies (a clean stop hands over at once).
+    #[arg(long, default_value_t = ingest::lease::LEASE_TTL_DEFAULT.as_secs(), value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    lease_seconds: u64,
 }
 
 /// `tla serve`.
@@ -155,6 +167,28 @@ pub enum LedgerCommand {
     /// exits when caught up. The result verifies and has the writer's
     /// head and Merkle root.
     Restore(RestoreArgs),
+    /// Run a read replica: apply the ledger's commit log (TLA_LEDGER) into
+    /// --data-dir byte for byte, checking every record as it applies it,
+    /// and serve the read API and viewer with --listen. A record that does
+    /// not check stops the replica (exit 1) with its position named;
+    /// nothing past it is applied. Its lag is in /metrics.
+    Follow(FollowArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FollowArgs {
+    #[command(flatten)]
+    nats: NatsArgs,
+    /// The durable consumer of the ledger's writer: its commit log is
+    /// tla.ledger.<consumer>.
+    #[arg(long, default_value = "tla-ledger")]
+    consumer: String,
+    #[command(flatten)]
+    serving: ReadServing,
+    /// The public verifier key (text or file) the viewer's verification
+    /// panel checks the latest checkpoint's signature with.
+    #[arg(long, env = "TLA_VERIFIER_KEY")]
+    key: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -173,7 +207,15 @@ pub struct LedgerArgs {
     nats: NatsArgs,
     #[command(flatten)]
     writer: WriterArgs,
-    /// Serve the projector's API, the viewer, /healthz and /metrics here.
+    #[command(flatten)]
+    serving: ReadServing,
+}
+
+/// Where a process holding a ledger (`tla ledger run`, `tla ledger
+/// follow`) serves reads, and who reads.
+#[derive(clap::Args)]
+pub struct ReadServing {
+    /// Serve the read API, the viewer, /healthz and /metrics here.
     #[arg(long, env = "TLA_LISTEN")]
     listen: Option<SocketAddr>,
     #[command(flatten)]
@@ -279,6 +321,8 @@ impl WriterArgs {
             key: self.key.clone(),
             checkpoint_entries: self.checkpoint_entries,
             checkpoint_seconds: self.checkpoint_seconds,
+            standby: self.standby,
+            lease: std::time::Duration::from_secs(self.lease_seconds),
         }
     }
 }
@@ -332,14 +376,26 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
             );
             return Ok(ExitCode::SUCCESS);
         }
+        LedgerCommand::Follow(args) => {
+            let config = run::FollowConfig {
+                nats: args.nats.connection("tla-replica"),
+                replicas: args.nats.replicas,
+                consumer: args.consumer,
+                listen: args.serving.listen,
+                http: args.serving.http.limits(),
+                key: args.key,
+                read: args.serving.read.config(args.serving.tokens),
+            };
+            return run::ledger_follow(data_dir, config).map(|()| ExitCode::SUCCESS);
+        }
     };
     let config = run::LedgerConfig {
         nats: args.nats.connection("tla-ledger"),
         replicas: args.nats.replicas,
         writer: args.writer.config(),
-        listen: args.listen,
-        http: args.http.limits(),
-        read: args.read.config(args.tokens),
+        listen: args.serving.listen,
+        http: args.serving.http.limits(),
+        read: args.serving.read.config(args.serving.tokens),
     };
     run::ledger_run(data_dir, config).map(|()| ExitCode::SUCCESS)
 }
