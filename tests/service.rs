@@ -450,7 +450,7 @@ fn the_deploy_files_are_valid() {
 }
 
 #[test]
-fn read_commands_on_a_ledger_held_by_the_service_name_the_holder() {
+fn read_commands_on_a_ledger_held_by_the_service_work_on_a_copy() {
     let env = Env::new();
     let (_nats, mut service) = start(&env);
     let (status, body) = service.post(
@@ -471,10 +471,16 @@ fn read_commands_on_a_ledger_held_by_the_service_name_the_holder() {
         ],
     ] {
         env.run(args)
-            .assert_code(1)
+            .assert_code(0)
             .assert_stderr_contains("is held by `tla serve` (pid")
-            .assert_stderr_contains(&service.url("/v1/tenants"));
+            .assert_stderr_contains("working on a copy of its first 1 entries");
     }
+    // A command that writes names the holder and where to ask instead.
+    let one = env.write("one.ndjson", ndjson(1).as_bytes());
+    env.run(&["import", one.to_str().unwrap()])
+        .assert_code(1)
+        .assert_stderr_contains("is held by `tla serve` (pid")
+        .assert_stderr_contains(&service.url("/v1/tenants"));
     // `tla report` of the whole ledger asks the running service instead.
     let report = ["report", "--tenant", "alver", "--period", "2026-01"];
     let live = env.run(&report);

@@ -227,6 +227,14 @@ impl Verification {
         }
     }
 
+    /// How many entries are durable as last reported (`durable`), for a
+    /// reader that must not go past them; `None` when the verification
+    /// reaches whatever the ledger holds (`Reach::Head`: nobody appends).
+    pub fn durable_size(&self) -> Option<u64> {
+        let target = self.target.lock().unwrap_or_else(PoisonError::into_inner);
+        (target.size != u64::MAX).then_some(target.size)
+    }
+
     /// What the prefix has established, as of its last step.
     pub fn status(&self) -> PrefixStatus {
         self.status
@@ -565,7 +573,9 @@ mod tests {
         grow(&mut ledger.lock().unwrap(), 200);
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert_eq!(verification.status().size, 100);
+        assert_eq!(verification.durable_size(), Some(100));
         verification.durable(300);
+        assert_eq!(verification.durable_size(), Some(300));
         wait_for(300);
         assert_eq!(verification.status().checked, 300);
         verification.stop();

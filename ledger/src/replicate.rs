@@ -306,6 +306,19 @@ impl Ledger {
         writer: [u8; 16],
         max_bytes: usize,
     ) -> Result<Vec<Segment>, LedgerError> {
+        self.stored_segments_until(from, u64::MAX, writer, max_bytes)
+    }
+
+    /// `stored_segments` of the entries from `from` up to (not including)
+    /// position `to` only: a copy read a bounded stretch at a time
+    /// (`service::snapshot`), each stretch under the ledger's lock.
+    pub fn stored_segments_until(
+        &self,
+        from: u64,
+        to: u64,
+        writer: [u8; 16],
+        max_bytes: usize,
+    ) -> Result<Vec<Segment>, LedgerError> {
         let ledger_id = self.ledger_id()?;
         let mut segments = Vec::new();
         let mut current: Option<(Segment, usize)> = None;
@@ -313,7 +326,10 @@ impl Ledger {
             0 => crate::ZERO_HASH,
             _ => self.leaf_record_hash(from - 1)?,
         };
-        for entry in self.entries(from) {
+        let until = |entry: &Result<crate::Entry, LedgerError>| {
+            entry.as_ref().map_or(true, |e| e.record.position < to)
+        };
+        for entry in self.entries(from).take_while(until) {
             let entry = entry?;
             let bytes = entry.record.encode();
             let full = current
@@ -383,6 +399,25 @@ impl Ledger {
         }
         self.store.put_checkpoint(checkpoint.size, note)?;
         Ok(true)
+    }
+
+    /// The stored checkpoints (tree size, signed note) of tree sizes from
+    /// `from` up to `to` inclusive, at most `max` of them, by size.
+    pub fn stored_checkpoints(
+        &self,
+        from: u64,
+        to: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, String)>, LedgerError> {
+        let mut found = Vec::new();
+        for checkpoint in self.store.checkpoints(from).take(max) {
+            let (size, note) = checkpoint?;
+            if size > to {
+                break;
+            }
+            found.push((size, note));
+        }
+        Ok(found)
     }
 
     /// How many checkpoints are stored.

@@ -272,3 +272,48 @@ fn a_ledger_from_before_replication_ships_as_stored_segments() {
         old.merkle_root(500).unwrap()
     );
 }
+
+#[test]
+fn a_copy_reads_bounded_stretches_and_the_checkpoints_below_its_size() {
+    let dirs = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut ledger = Ledger::open(dirs.0.path()).unwrap();
+    let signer = ledger::checkpoint::Signer::from_seed("tla.example/test", [3; 32]).unwrap();
+    let mut notes = Vec::new();
+    for round in 0..4 {
+        ledger
+            .append(&events("alver", round * 100, 100), NOW + round as i64)
+            .unwrap();
+        notes.push(ledger.sign_checkpoint(&signer).unwrap());
+    }
+    // Stretches of 130 entries, never past 350 (what was durable, say).
+    let mut copy = Ledger::open(dirs.1.path()).unwrap();
+    let mut from = 0;
+    while from < 350 {
+        let to = (from + 130).min(350);
+        let segments = ledger
+            .stored_segments_until(from, to, [2; 16], 4 << 10)
+            .unwrap();
+        assert_eq!(segments.first().unwrap().first, from);
+        assert_eq!(segments.last().unwrap().end(), to, "stops at {to}");
+        for segment in &segments {
+            copy.apply_segment(segment, ("copy", segment.end()))
+                .unwrap();
+        }
+        from = to;
+    }
+    assert_eq!(copy.size(), 350);
+    assert_eq!(
+        copy.merkle_root(350).unwrap(),
+        ledger.merkle_root(350).unwrap()
+    );
+    // The checkpoints of sizes 100..=350: those of 100, 200 and 300.
+    let stored = ledger.stored_checkpoints(100, 350, 10).unwrap();
+    let sizes: Vec<u64> = stored.iter().map(|c| c.0).collect();
+    assert_eq!(sizes, [100, 200, 300]);
+    assert_eq!(stored[0].1, notes[0]);
+    assert_eq!(ledger.stored_checkpoints(0, 400, 2).unwrap().len(), 2);
+    for (_, note) in &stored {
+        assert!(copy.store_checkpoint(note, None).unwrap());
+    }
+    assert_eq!(copy.latest_checkpoint().unwrap().unwrap().0, 300);
+}

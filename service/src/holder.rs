@@ -61,15 +61,41 @@ impl Holder {
     }
 }
 
-/// Who holds the ledger in `data_dir`, as its holder file says.
+/// What a holder file says: who holds the ledger, where its API listens
+/// (if it serves one) and the holder token that API accepts.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct HolderFile {
+    pub pid: u32,
+    pub command: String,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub token: String,
+}
+
+impl HolderFile {
+    /// The holder file in `data_dir`, if there is one that reads.
+    pub fn read(data_dir: &Path) -> Option<HolderFile> {
+        let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// "`tla serve` (pid 1234)".
+    pub fn describe(&self) -> String {
+        format!("`{}` (pid {})", self.command, self.pid)
+    }
+}
+
+/// Who holds the ledger in `data_dir`, as its holder file says, and where
+/// to ask instead (or how to let the read commands ask).
 pub fn holder(data_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let command = value["command"].as_str()?;
-    let pid = value["pid"].as_u64()?;
-    let mut said = format!("`{command}` (pid {pid})");
-    if let Some(url) = value["url"].as_str() {
-        said.push_str(&format!("; query it through {url}/v1/tenants/..."));
+    let file = HolderFile::read(data_dir)?;
+    let mut said = file.describe();
+    match &file.url {
+        Some(url) => said.push_str(&format!("; query it through {url}/v1/tenants/...")),
+        None => said.push_str(
+            ", which serves no API: start it with --listen ADDR and the read commands \
+             (verify, export, log, audit, evidence export) work on a copy through it",
+        ),
     }
     Some(said)
 }
@@ -77,10 +103,8 @@ pub fn holder(data_dir: &Path) -> Option<String> {
 /// The URL of the service holding the ledger in `data_dir`, if its holder
 /// file names one, and its holder token.
 fn holder_url(data_dir: &Path) -> Option<(String, String)> {
-    let text = std::fs::read_to_string(data_dir.join(HOLDER_FILE)).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let token = value["token"].as_str().unwrap_or_default().to_owned();
-    value["url"].as_str().map(|url| (url.to_owned(), token))
+    let file = HolderFile::read(data_dir)?;
+    file.url.map(|url| (url, file.token))
 }
 
 /// A report fetched from the service that holds the ledger (for `tla

@@ -15,8 +15,11 @@
 //! Chromium), `keys` (signing keys as files) and `demo_ledger` (the demo's
 //! data directory claimed and replaced whole, its reports issued and
 //! regenerated, its tables). `holder` is the holder file a running service
-//! leaves in its data directory. `run` is what `tla serve`, `tla ingest
-//! serve`, `tla ledger run` and `tla projector serve` wire together: the
+//! leaves in its data directory; `snapshot` is the copy of a held ledger
+//! through its service's API (`GET /v1/ledger/segments`), which the read
+//! commands and `tla ledger snapshot` work on. `run` is what `tla serve`,
+//! `tla ingest serve`, `tla ledger run` and `tla projector serve` wire
+//! together: the
 //! tokio runtime, signals, the merged router, `/healthz` and `/metrics`,
 //! the supervisor that restarts a failed ledger writer over a reopened
 //! ledger, and the refresher publishing alerts; `http` is the HTTP server
@@ -36,6 +39,7 @@ pub mod pdf;
 pub mod proofs;
 pub mod report;
 pub mod run;
+pub mod snapshot;
 pub mod source;
 
 use std::path::Path;

@@ -167,6 +167,7 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
         &verifying,
         &access,
     )?;
+    let copies = crate::snapshot::router(&ledger, &verifying.verification, &access);
     let holder = Holder::write(data_dir, "tla serve", Some(args.listen), &holder_token)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
@@ -189,6 +190,7 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
             )))
             .merge(web::service::router(Arc::clone(&live), access))
             .merge(viewer)
+            .merge(copies)
             .merge(operations(&health, &metrics, Some(&live), scrapers));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let writing = Writing {
@@ -253,6 +255,7 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
         &verifying,
         &access,
     )?;
+    let copies = crate::snapshot::router(&ledger, &verifying.verification, &access);
     let holder = Holder::write(data_dir, "tla ledger run", args.listen, &holder_token)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
@@ -265,7 +268,9 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
             verification: Some(Arc::clone(&verifying.verification)),
             replica: false,
         };
-        let reads = web::service::router(Arc::clone(&live), access).merge(viewer);
+        let reads = web::service::router(Arc::clone(&live), access)
+            .merge(viewer)
+            .merge(copies);
         let http_task = spawn_reads(
             args.listen,
             &health,
@@ -385,6 +390,7 @@ pub fn ledger_follow(data_dir: &Path, args: FollowConfig) -> anyhow::Result<()> 
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let verifying = Verifying::start(&ledger, Reach::Durable)?;
     let viewer = viewer(&ledger, verifier, &verifying, &access)?;
+    let copies = crate::snapshot::router(&ledger, &verifying.verification, &access);
     let holder = Holder::write(data_dir, "tla ledger follow", args.listen, &holder_token)?;
     let result = runtime()?.block_on(async {
         let shutdown = shutdown_signal();
@@ -396,7 +402,9 @@ pub fn ledger_follow(data_dir: &Path, args: FollowConfig) -> anyhow::Result<()> 
             verification: Some(Arc::clone(&verifying.verification)),
             replica: true,
         };
-        let reads = web::service::router(Arc::clone(&live), access).merge(viewer);
+        let reads = web::service::router(Arc::clone(&live), access)
+            .merge(viewer)
+            .merge(copies);
         let http_task = spawn_reads(
             args.listen,
             &health,
@@ -459,6 +467,7 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
     let ledger: writer::SharedLedger = Arc::new(std::sync::Mutex::new(ledger));
     let verifying = Verifying::start(&ledger, Reach::Head)?;
     let viewer = viewer(&ledger, verifier, &verifying, &access)?;
+    let copies = crate::snapshot::router(&ledger, &verifying.verification, &access);
     let holder = Holder::write(
         data_dir,
         "tla projector serve",
@@ -484,6 +493,7 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         };
         let app = web::service::router(Arc::clone(&live), access)
             .merge(viewer)
+            .merge(copies)
             .merge(operations(&health, &metrics, Some(&live), scrapers));
         let http = spawn_http(listener, app, &health, &args.http, &metrics, &shutdown);
         let mut prepared = Ok(());

@@ -16,6 +16,7 @@ use anyhow::Context;
 use service::audit::{self, Finding};
 
 #[derive(clap::Args)]
+#[command(after_help = super::HELD_HELP)]
 pub struct Args {
     /// The signed checkpoint you kept from your last audit; created (trust
     /// on first use) when it does not exist yet.
@@ -28,7 +29,8 @@ pub struct Args {
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let verifier = service::keys::load_verifier(&args.key)?;
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let readable = super::readable(data_dir)?;
+    let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     let Some((_, note)) = ledger.latest_checkpoint()? else {
         anyhow::bail!(
             "the ledger at {} has no signed checkpoint; the operator signs one with `tla checkpoint --key FILE`",

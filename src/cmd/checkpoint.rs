@@ -21,7 +21,15 @@ pub struct Args {
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    // Signing stores the checkpoint beside the ledger: only the ledger
+    // itself will do. Printing the latest one reads a copy while a
+    // service holds it.
+    let signing = args.key.is_some() && !args.latest;
+    let readable = match signing {
+        true => service::snapshot::ReadDir::own(data_dir),
+        false => super::readable(data_dir)?,
+    };
+    let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     let note = match &args.key {
         Some(path) if !args.latest => {
             let signer = service::keys::load_signer(path)?;

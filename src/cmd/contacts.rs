@@ -11,6 +11,7 @@ use service::contacts;
 use service::report;
 
 #[derive(clap::Args)]
+#[command(after_help = super::HELD_HELP)]
 pub struct Args {
     /// The tenant (municipality).
     #[arg(long)]
@@ -27,7 +28,8 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--at: {e:#}; write it like 2026-03-01T12:00:00+01:00"))?,
         None => super::now_micros().div_euclid(1_000_000),
     };
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let readable = super::readable(data_dir)?;
+    let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     if !ledger.tenants().contains_key(&args.tenant) {
         anyhow::bail!(
             "the ledger has no entries for tenant {:?}; `tla log --limit 5` shows which tenants it has",

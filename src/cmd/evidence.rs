@@ -23,6 +23,7 @@ pub enum Command {
 }
 
 #[derive(clap::Args)]
+#[command(after_help = super::HELD_HELP)]
 pub struct ExportArgs {
     #[arg(long)]
     tenant: String,
@@ -51,7 +52,8 @@ pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn export(data_dir: &Path, args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let readable = super::readable(data_dir)?;
+    let mut ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     let (bundle, checkpoint_size) =
         evidence::build(&mut ledger, &args.tenant, args.period, args.key.as_deref())?;
     super::write_atomically(&args.out, &evidence::to_bytes(&bundle)?)?;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 #[derive(clap::Args)]
+#[command(after_help = super::HELD_HELP)]
 pub struct Args {
     /// Write to this file instead of stdout (written to a temporary file
     /// first, so a failed export leaves no partial file).
@@ -18,7 +19,8 @@ pub struct Args {
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let readable = super::readable(data_dir)?;
+    let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     let tenant = args.tenant.as_deref();
     let Some(path) = args.out else {
         let stdout = std::io::stdout();

@@ -9,6 +9,7 @@ use ledger::{Entry, LedgerError};
 use schemas::{Event, EventType};
 
 #[derive(clap::Args)]
+#[command(after_help = super::HELD_HELP)]
 pub struct Args {
     /// Only this tenant's entries (read through the tenant index).
     #[arg(long)]
@@ -58,7 +59,8 @@ fn parse_instant(text: &str) -> Result<i64, String> {
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let readable = super::readable(data_dir)?;
+    let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     let entries: Box<dyn Iterator<Item = Result<Entry, LedgerError>>> = match &args.tenant {
         Some(tenant) => Box::new(ledger.tenant_entries(tenant)),
         None => Box::new(ledger.entries(args.from)),

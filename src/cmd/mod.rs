@@ -1,5 +1,7 @@
 //! One module per `tla` subcommand, plus what they share: progress bars,
-//! and (from `service`) opening the ledger, the clock and atomic writes.
+//! the directory a read command reads (a copy while a service holds the
+//! ledger), and (from `service`) opening the ledger, the clock and atomic
+//! writes.
 
 pub mod agreement;
 pub mod audit;
@@ -18,7 +20,11 @@ pub mod serve;
 pub mod verify;
 pub mod view;
 
+use std::cell::OnceCell;
+use std::path::Path;
+
 use indicatif::{ProgressBar, ProgressStyle};
+use service::snapshot::ReadDir;
 
 pub use service::{now_micros, open_ledger, write_atomically};
 
@@ -33,4 +39,32 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     bar.set_style(style);
     bar.set_message(what.to_owned());
     bar
+}
+
+/// The `--help` note of every read command that works on a copy.
+pub const HELD_HELP: &str = "While a service that serves an API (`tla serve`, `tla ledger run \
+--listen`, `tla ledger follow --listen`, `tla projector serve`) holds --data-dir, this works on a copy of the ledger's durable \
+entries fetched through that API, verified as it arrives, and says so on stderr \
+(docs/OPERATIONS.md, \"Reading a ledger a service holds\"); `tla ledger snapshot --out DIR` \
+keeps such a copy.";
+
+/// The directory a read command reads: `data_dir`, or, while a service
+/// that serves an API holds it, a verified copy of its durable entries
+/// fetched through that API (said on stderr; removed when the returned
+/// value is dropped). Long copies show a progress bar on a terminal.
+pub fn readable(data_dir: &Path) -> anyhow::Result<ReadDir> {
+    let bar = OnceCell::new();
+    let copying = |copied: u64, total: u64| {
+        let bar = bar.get_or_init(|| progress(total, "copying"));
+        bar.set_position(copied);
+    };
+    let readable = service::snapshot::readable(data_dir, &copying);
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    let readable = readable?;
+    if let Some(note) = readable.note(data_dir) {
+        eprintln!("note: {note}");
+    }
+    Ok(readable)
 }

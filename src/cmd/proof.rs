@@ -158,14 +158,16 @@ fn print_proof(fields: &[(&str, serde_json::Value)], json: bool, check: String) 
 }
 
 fn make_inclusion(data_dir: &Path, args: &MakeInclusionArgs) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let readable = super::readable(data_dir)?;
+    let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     let (fields, check) = proofs::inclusion_of(&ledger, args.seq, args.size)?;
     print_proof(&fields, args.json, check);
     Ok(ExitCode::SUCCESS)
 }
 
 fn make_consistency(data_dir: &Path, args: &MakeConsistencyArgs) -> anyhow::Result<ExitCode> {
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let readable = super::readable(data_dir)?;
+    let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     let (fields, check) = proofs::consistency_of(&ledger, args.from, args.to)?;
     print_proof(&fields, args.json, check);
     Ok(ExitCode::SUCCESS)

@@ -83,7 +83,12 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let (Some(tenant), Some(period)) = (args.tenant, args.period) else {
         bail!("--tenant and --period are required");
     };
-    let ledger = match super::open_ledger(data_dir, ledger::OpenMode::Existing) {
+    // A report of a prefix reads a copy while a service holds the ledger.
+    let readable = match args.as_of {
+        Some(_) => super::readable(data_dir)?,
+        None => service::snapshot::ReadDir::own(data_dir),
+    };
+    let ledger = match super::open_ledger(readable.path(), ledger::OpenMode::Existing) {
         Ok(ledger) => ledger,
         // A running service holds the ledger: ask it (the whole ledger only).
         Err(error) => match args.as_of.is_none().then(|| {
@@ -185,7 +190,8 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
             given.manifest.report_digest
         );
     }
-    let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let readable = super::readable(data_dir)?;
+    let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
     let size = given.manifest.ledger_size;
     let regenerated =
         regenerate(&ledger, &given).with_context(|| format!("{name}: regenerating the report"))?;

@@ -1,5 +1,5 @@
 //! The service commands' arguments: `tla serve`, `tla ingest serve`,
-//! `tla ledger run` and `tla projector serve`. The services themselves
+//! `tla ledger run`, `restore` and `snapshot`, and `tla projector serve`. The services themselves
 //! (runtime, signals, the writer's supervision, the refresher, the holder
 //! file, the HTTP server and its limits) are `service::run`'s.
 
@@ -173,6 +173,12 @@ pub enum LedgerCommand {
     /// not check stops the replica (exit 1) with its position named;
     /// nothing past it is applied. Its lag is in /metrics.
     Follow(FollowArgs),
+    /// Copy the ledger in --data-dir into a new or empty directory, verified
+    /// as it is copied: through the API of the service holding it (the
+    /// entries durable when the copy began), or read directly when none
+    /// does. Read commands make such a copy by themselves while a service
+    /// holds the ledger; this keeps one.
+    Snapshot(SnapshotArgs),
 }
 
 #[derive(clap::Args)]
@@ -189,6 +195,14 @@ pub struct FollowArgs {
     /// panel checks the latest checkpoint's signature with.
     #[arg(long, env = "TLA_VERIFIER_KEY")]
     key: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct SnapshotArgs {
+    /// The directory to copy into: absent or empty (made readable by you
+    /// only: the ledger holds personal data).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -354,10 +368,40 @@ pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
     run::ingest_serve(config).map(|()| ExitCode::SUCCESS)
 }
 
+/// `tla ledger snapshot`.
+fn snapshot(data_dir: &Path, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
+    let bar = std::cell::OnceCell::new();
+    let copying = |copied: u64, total: u64| {
+        let bar = bar.get_or_init(|| super::progress(total, "copying"));
+        bar.set_position(copied);
+    };
+    let made = service::snapshot::snapshot(data_dir, &args.out, &copying);
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    let made = made?;
+    let from = match &made.holder {
+        Some(holder) => format!(" (held by {holder}, copied through its API)"),
+        None => String::new(),
+    };
+    println!(
+        "copied the first {} entries of the ledger at {}{from} into {}: head {}, Merkle root {}, \
+         {} checkpoint(s)",
+        made.copied.size,
+        data_dir.display(),
+        args.out.display(),
+        made.copied.head,
+        made.copied.root,
+        made.copied.checkpoints
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `tla ledger run`.
 pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<ExitCode> {
     let args = match command {
         LedgerCommand::Run(args) => args,
+        LedgerCommand::Snapshot(args) => return snapshot(data_dir, &args),
         LedgerCommand::Restore(args) => {
             let config = run::RestoreConfig {
                 nats: args.nats.connection("tla-restore"),

@@ -1,5 +1,6 @@
 //! `tla verify`: recompute every hash and check the chain, of the ledger
-//! or of an export file.
+//! or of an export file. While a service holds the ledger, it verifies a
+//! copy fetched through the service's API (`super::readable`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 #[derive(clap::Args)]
+#[command(after_help = super::HELD_HELP)]
 pub struct Args {
     /// Verify this export file (docs/FORMAT.md) instead of the ledger.
     #[arg(long)]
@@ -17,9 +19,10 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = args.export {
         return verify_export(&path);
     }
-    let size = super::open_ledger(data_dir, ledger::OpenMode::Existing)?.size();
+    let readable = super::readable(data_dir)?;
+    let size = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?.size();
     let bar = super::progress(size, "verifying");
-    let result = ledger::Ledger::verify_dir(data_dir, |n| bar.set_position(n))?;
+    let result = ledger::Ledger::verify_dir(readable.path(), |n| bar.set_position(n))?;
     bar.finish_and_clear();
     match result {
         Ok(summary) => {
