@@ -779,9 +779,24 @@ impl Writing {
     /// takes over. A ledger that cannot be reopened ends the service.
     async fn supervise(&self, args: WriterConfig, shutdown: &Shutdown) -> anyhow::Result<()> {
         let jetstream = nats::jetstream(self.link.client.clone());
-        let leases = Leases::open(&jetstream, &args.consumer, args.lease, self.replicas)
-            .await
-            .context("opening the ledger's lease")?;
+        let mut delay = Duration::from_millis(100);
+        let leases = loop {
+            match Leases::open(&jetstream, &args.consumer, args.lease, self.replicas).await {
+                Ok(leases) => break leases,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot open the ledger's lease yet; retrying");
+                    let mut stopped = shutdown.receiver();
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stopped.changed() => {}
+                    }
+                    if shutdown.stopped() {
+                        return Ok(());
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        };
         let owner = Owner::this_process(&self.data_dir);
         let mut failures: u32 = 0;
         let mut standby = args.standby;

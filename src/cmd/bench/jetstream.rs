@@ -58,12 +58,12 @@ pub fn nats_server() -> anyhow::Result<PathBuf> {
         });
     found.context(
         "the JetStream scenario needs nats-server (Debian: `apt-get install -y nats-server`); \
-         or leave it out with --only append --only verify --only report",
+         or leave it out with --only append --only verify --only report (and --only failover needs it too)",
     )
 }
 
 /// A nats-server that is stopped when dropped.
-struct Server(Child);
+pub struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -72,7 +72,7 @@ impl Drop for Server {
     }
 }
 
-fn start_nats(binary: &Path, store: &Path) -> anyhow::Result<(Server, String)> {
+pub fn start_nats(binary: &Path, store: &Path) -> anyhow::Result<(Server, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .context("no free port")?

@@ -12,6 +12,7 @@
 
 mod append;
 mod data;
+mod failover;
 mod jetstream;
 mod measure;
 mod postgres;
@@ -36,8 +37,8 @@ pub struct Args {
     /// Where to write the results as JSON.
     #[arg(long, default_value = "bench-results.json")]
     out: PathBuf,
-    /// Run only these scenarios (repeatable): append, jetstream, verify, report.
-    #[arg(long, value_name = "SCENARIO", value_parser = ["append", "jetstream", "verify", "report"])]
+    /// Run only these scenarios (repeatable): append, jetstream, failover, verify, report.
+    #[arg(long, value_name = "SCENARIO", value_parser = ["append", "jetstream", "failover", "verify", "report"])]
     only: Vec<String>,
     /// The PostgreSQL server of the append baseline (libpq key=value or URL).
     #[arg(
@@ -313,7 +314,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
     let needed = sizes.scratch_bytes(wanted("append") || wanted("verify"), wanted("report"));
     check_space(&scratch, needed)?;
-    if wanted("jetstream") {
+    if wanted("jetstream") || wanted("failover") {
         // Found out now, not after minutes of the other scenarios.
         jetstream::nats_server()?;
     }
@@ -335,6 +336,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if wanted("jetstream") {
         rows.extend(jetstream::run(&context)?);
+    }
+    if wanted("failover") {
+        rows.extend(failover::run(&context)?);
     }
     if wanted("report") {
         rows.extend(report::run(&context)?);
