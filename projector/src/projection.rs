@@ -194,6 +194,7 @@ impl<'a> Projection<'a> {
                 role,
                 service,
                 person,
+                ..
             } => {
                 let unknown = service
                     .as_deref()
@@ -216,6 +217,13 @@ impl<'a> Projection<'a> {
             }
             // Agreements and issued reports take no part in projection.
             EventData::AgreementPublished(_) | EventData::ReportIssued { .. } => Ok(()),
+            // The follow-up of SEMANTICS.md section 12 changes no state of
+            // sections 6-9.
+            EventData::DeviationExplained { .. }
+            | EventData::ActionOpened { .. }
+            | EventData::ActionClosed { .. }
+            | EventData::ReportAcknowledged { .. }
+            | EventData::AgreementApproved { .. } => Ok(()),
             // Handled through `incident_change` above.
             EventData::IncidentResponded { .. }
             | EventData::IncidentOnHold { .. }

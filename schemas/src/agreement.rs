@@ -15,7 +15,7 @@ use chrono::{NaiveDate, Weekday};
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 
-use crate::event::Priority;
+use crate::event::{Party, Priority};
 use crate::rules::{self, index, Fields};
 use crate::{json, FieldError};
 
@@ -42,6 +42,9 @@ pub struct Agreement {
     pub services: Vec<Service>,
     pub governance: Option<Governance>,
     pub contacts: Option<Contacts>,
+    /// In force only with an `agreement.approved` from each party
+    /// (SEMANTICS.md section 12); `false` when absent.
+    pub requires_approval: bool,
 }
 
 impl Agreement {
@@ -187,6 +190,14 @@ pub struct Governance {
     pub operations_meeting_every_months: Option<u32>,
     pub steering_meeting_every_months: Option<u32>,
     pub minutes_due_days: Option<u32>,
+    /// Who owes the operations meetings (default provider).
+    pub operations_party: Party,
+    /// Who owes the steering meetings (default tenant).
+    pub steering_party: Party,
+    /// Who owes the operations meetings' minutes (default provider).
+    pub operations_minutes_party: Party,
+    /// Who owes the steering meetings' minutes (default tenant).
+    pub steering_minutes_party: Party,
 }
 
 /// Roles that must be held at all times.
@@ -194,6 +205,9 @@ pub struct Governance {
 pub struct Contacts {
     pub required_roles: Vec<String>,
     pub per_service_roles: Vec<String>,
+    /// Which side fills a role, where the agreement says so (else the
+    /// role's name decides, SEMANTICS.md section 12).
+    pub parties: BTreeMap<String, Party>,
 }
 
 /// Validates an agreement; paths are relative to it
@@ -321,6 +335,9 @@ pub(crate) fn validate(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> O
     let contacts = f
         .value("contacts")
         .map(|c| contacts(c, &f.path("contacts"), errors));
+    let requires_approval = f
+        .opt("requires_approval", boolean, errors)
+        .map(Option::unwrap_or_default);
     f.reject_unknown("an agreement", errors);
     Some(Agreement {
         version: version?,
@@ -330,19 +347,40 @@ pub(crate) fn validate(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> O
         services: services?,
         governance: governance.map_or(Some(None), |g| g.map(Some))?,
         contacts: contacts.map_or(Some(None), |c| c.map(Some))?,
+        requires_approval: requires_approval?,
     })
 }
 
-fn version(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
-    let s = rules::person(v, path, errors)?;
-    if s.chars().count() > VERSION_LEN_MAX {
+fn boolean(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<bool> {
+    let b = v.as_bool();
+    if b.is_none() {
         errors.push(FieldError::new(
             path,
-            format!("is longer than {VERSION_LEN_MAX} characters"),
+            format!("expected true or false, found {}", rules::kind_of(v)),
         ));
-        return None;
     }
-    Some(s)
+    b
+}
+
+pub(crate) fn version(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    let s = rules::str_at(v, path, errors)?;
+    match version_rule(s) {
+        Ok(()) => Some(s.to_string()),
+        Err(message) => {
+            errors.push(FieldError::new(path, message));
+            None
+        }
+    }
+}
+
+/// The rule of [`version`] on a string, for the fast path: it accepts
+/// exactly what `version` accepts.
+pub(crate) fn version_rule(s: &str) -> Result<(), String> {
+    rules::person_rule(s)?;
+    if s.chars().count() > VERSION_LEN_MAX {
+        return Err(format!("is longer than {VERSION_LEN_MAX} characters"));
+    }
+    Ok(())
 }
 
 fn timezone(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Tz> {
@@ -746,11 +784,23 @@ fn governance(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Gov
     let operations = f.opt("operations_meeting_every_months", rules::positive, errors);
     let steering = f.opt("steering_meeting_every_months", rules::positive, errors);
     let minutes = f.opt("minutes_due_days", rules::positive, errors);
+    let mut party = |name, default| {
+        f.opt(name, crate::data::party, errors)
+            .map(|p| p.unwrap_or(default))
+    };
+    let operations_party = party("operations_party", Party::Provider);
+    let steering_party = party("steering_party", Party::Tenant);
+    let operations_minutes_party = party("operations_minutes_party", Party::Provider);
+    let steering_minutes_party = party("steering_minutes_party", Party::Tenant);
     f.reject_unknown("governance", errors);
     Some(Governance {
         operations_meeting_every_months: operations?,
         steering_meeting_every_months: steering?,
         minutes_due_days: minutes?,
+        operations_party: operations_party?,
+        steering_party: steering_party?,
+        operations_minutes_party: operations_minutes_party?,
+        steering_minutes_party: steering_minutes_party?,
     })
 }
 
@@ -763,11 +813,36 @@ fn contacts(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Conta
     let per_service = f
         .opt("per_service_roles", roles, errors)
         .map(Option::unwrap_or_default);
+    let parties = f
+        .opt("parties", parties, errors)
+        .map(Option::unwrap_or_default);
     f.reject_unknown("contacts", errors);
     Some(Contacts {
         required_roles: required?,
         per_service_roles: per_service?,
+        parties: parties?,
     })
+}
+
+/// `contacts.parties`: role name to `provider` or `tenant`.
+fn parties(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<BTreeMap<String, Party>> {
+    let obj = rules::object(v, path, errors)?;
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (role, party) in obj {
+        let at = rules::join(path, role);
+        if let Err(message) = rules::role_rule(role) {
+            errors.push(FieldError::new(&at, message));
+            ok = false;
+        }
+        match crate::data::party(party, &at, errors) {
+            Some(p) => {
+                out.insert(role.clone(), p);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 fn roles(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {

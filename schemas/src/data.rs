@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::event::{EventData, EventType, Impact, MeetingKind, Priority};
+use crate::event::{EventData, EventType, Impact, MeetingKind, Party, Priority};
 use crate::rules::{self, Fields};
 use crate::{agreement, FieldError};
 
@@ -49,6 +49,47 @@ fn read_fields(
         T::MeetingHeld | T::MinutesFiled => meeting(t, f, errors),
         T::ContactAssigned | T::ContactVacated => contact(t, f, errors),
         T::ReportIssued => report_issued(f, errors),
+        T::DeviationExplained => {
+            let deviation_id = f.req("deviation_id", rules::deviation_id, errors);
+            let cause = f.req("cause", rules::text, errors);
+            let action_id = f.opt("action_id", rules::service, errors);
+            Some(EventData::DeviationExplained {
+                deviation_id: deviation_id?,
+                cause: cause?,
+                action_id: action_id?,
+            })
+        }
+        T::ActionOpened => action_opened(f, errors),
+        T::ActionClosed => {
+            let action_id = f.req("action_id", rules::service, errors);
+            let outcome = f.req("outcome", rules::text, errors);
+            Some(EventData::ActionClosed {
+                action_id: action_id?,
+                outcome: outcome?,
+            })
+        }
+        T::ReportAcknowledged => {
+            let period = f.req("period", rules::period, errors);
+            let report_digest = f.req("report_digest", rules::digest, errors);
+            let person = f.req("person", rules::text, errors);
+            let comment = f.opt("comment", rules::text, errors);
+            Some(EventData::ReportAcknowledged {
+                period: period?,
+                report_digest: report_digest?,
+                person: person?,
+                comment: comment?,
+            })
+        }
+        T::AgreementApproved => {
+            let version = f.req("version", agreement::version, errors);
+            let party = f.req("party", party, errors);
+            let person = f.req("person", rules::text, errors);
+            Some(EventData::AgreementApproved {
+                version: version?,
+                party: party?,
+                person: person?,
+            })
+        }
     }
 }
 
@@ -139,11 +180,50 @@ fn contact(t: EventType, f: &mut Fields<'_>, errors: &mut Vec<FieldError>) -> Op
         });
     }
     let person = f.req("person", rules::person, errors);
+    let email = f.opt("email", rules::email, errors);
+    let phone = f.opt("phone", rules::phone, errors);
     Some(EventData::ContactAssigned {
         role: role?,
         service: service?,
         person: person?,
+        email: email?,
+        phone: phone?,
     })
+}
+
+fn action_opened(f: &mut Fields<'_>, errors: &mut Vec<FieldError>) -> Option<EventData> {
+    let action_id = f.req("action_id", rules::service, errors);
+    let title = f.req("title", rules::text, errors);
+    let owner = f.req("owner", rules::text, errors);
+    let due = f.req("due", rules::instant, errors);
+    let deviation_ids = f.req("deviation_ids", deviation_ids, errors);
+    Some(EventData::ActionOpened {
+        action_id: action_id?,
+        title: title?,
+        owner: owner?,
+        due: due?,
+        deviation_ids: deviation_ids?,
+    })
+}
+
+/// An array of deviation ids (may be empty), each checked at its index.
+fn deviation_ids(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
+    let items = rules::array(v, path, errors)?;
+    let mut ids = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match rules::deviation_id(item, &rules::index(path, i), errors) {
+            Some(id) => ids.push(id),
+            None => ok = false,
+        }
+    }
+    ok.then_some(ids)
+}
+
+/// `provider` or `tenant`.
+pub(crate) fn party(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<Party> {
+    let choices = Party::ALL.map(|p| (p.as_str(), p));
+    rules::one_of(v, path, &choices, errors)
 }
 
 fn maintenance_scheduled(f: &mut Fields<'_>, errors: &mut Vec<FieldError>) -> Option<EventData> {

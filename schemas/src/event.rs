@@ -35,7 +35,7 @@ pub const EXTENSION_NAME_LEN_MAX: usize = 20;
 /// ledger's, and nothing trusts it (docs/FORMAT.md).
 pub const LEDGER_SOURCE: &str = "tla/reports";
 
-/// The seventeen event types of SEMANTICS.md section 3.
+/// The twenty-two event types of SEMANTICS.md sections 3 and 12.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventType {
     AgreementPublished,
@@ -55,11 +55,16 @@ pub enum EventType {
     ContactAssigned,
     ContactVacated,
     ReportIssued,
+    DeviationExplained,
+    ActionOpened,
+    ActionClosed,
+    ReportAcknowledged,
+    AgreementApproved,
 }
 
 impl EventType {
-    /// Every type, in the order of SEMANTICS.md section 3.
-    pub const ALL: [EventType; 17] = [
+    /// Every type, in the order of SEMANTICS.md sections 3 and 12.
+    pub const ALL: [EventType; 22] = [
         EventType::AgreementPublished,
         EventType::OutageStarted,
         EventType::OutageEnded,
@@ -77,6 +82,11 @@ impl EventType {
         EventType::ContactAssigned,
         EventType::ContactVacated,
         EventType::ReportIssued,
+        EventType::DeviationExplained,
+        EventType::ActionOpened,
+        EventType::ActionClosed,
+        EventType::ReportAcknowledged,
+        EventType::AgreementApproved,
     ];
 
     /// The CloudEvents `type`, e.g. `outage.started`.
@@ -99,6 +109,11 @@ impl EventType {
             EventType::ContactAssigned => "contact.assigned",
             EventType::ContactVacated => "contact.vacated",
             EventType::ReportIssued => "report.issued",
+            EventType::DeviationExplained => "deviation.explained",
+            EventType::ActionOpened => "action.opened",
+            EventType::ActionClosed => "action.closed",
+            EventType::ReportAcknowledged => "report.acknowledged",
+            EventType::AgreementApproved => "agreement.approved",
         }
     }
 
@@ -195,6 +210,26 @@ impl MeetingKind {
     }
 }
 
+/// A side of the agreement (SEMANTICS.md section 12): the provider or
+/// the municipality (tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Party {
+    Provider,
+    Tenant,
+}
+
+impl Party {
+    /// Both parties, provider first.
+    pub const ALL: [Party; 2] = [Party::Provider, Party::Tenant];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Provider => "provider",
+            Party::Tenant => "tenant",
+        }
+    }
+}
+
 /// The typed `data` of an event, one variant per [`EventType`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventData {
@@ -255,6 +290,9 @@ pub enum EventData {
         role: String,
         service: Option<String>,
         person: String,
+        /// For alerts (varsling); a report shows neither this nor `phone`.
+        email: Option<String>,
+        phone: Option<String>,
     },
     ContactVacated {
         role: String,
@@ -268,6 +306,39 @@ pub enum EventData {
         report_digest: String,
         /// RFC 6962 root of the first `ledger_size` entries, lowercase hex.
         tree_root: Option<String>,
+    },
+    /// The cause of a deviation (by its id, SEMANTICS.md section 12) and
+    /// the corrective action taken for it.
+    DeviationExplained {
+        deviation_id: String,
+        cause: String,
+        action_id: Option<String>,
+    },
+    ActionOpened {
+        action_id: String,
+        title: String,
+        owner: String,
+        /// Unix seconds.
+        due: i64,
+        /// The deviations the action answers, as sent (may be empty).
+        deviation_ids: Vec<String>,
+    },
+    ActionClosed {
+        action_id: String,
+        outcome: String,
+    },
+    /// The municipality's receipt of an issued report.
+    ReportAcknowledged {
+        period: String,
+        report_digest: String,
+        person: String,
+        comment: Option<String>,
+    },
+    /// One party's approval of an agreement version that requires it.
+    AgreementApproved {
+        version: String,
+        party: Party,
+        person: String,
     },
 }
 

@@ -19,7 +19,7 @@ use std::io::Write;
 
 use crate::canonical::write_string;
 use crate::event::{
-    extension_name_ok, Event, EventData, EventType, Impact, MeetingKind, Priority, ENVELOPE,
+    extension_name_ok, Event, EventData, EventType, Impact, MeetingKind, Party, Priority, ENVELOPE,
 };
 use crate::rules::{self, id_rule, parse_instant, role_rule, source_rule, tenant_rule};
 
@@ -432,6 +432,8 @@ fn read_data(t: EventType, data: &Members<'_>) -> Option<EventData> {
             role: f.string("role", role_rule)?,
             service: f.optional(|f| f.string("service", tenant_rule))?,
             person: f.string("person", rules::person_rule)?,
+            email: f.optional(|f| f.string("email", rules::email_rule))?,
+            phone: f.optional(|f| f.string("phone", rules::phone_rule))?,
         },
         T::ContactVacated => EventData::ContactVacated {
             role: f.string("role", role_rule)?,
@@ -450,6 +452,29 @@ fn read_data(t: EventType, data: &Members<'_>) -> Option<EventData> {
                 tree_root,
             }
         }
+        // `deviation_ids` is an array, which the scanner leaves to the
+        // full path.
+        T::ActionOpened => return None,
+        T::DeviationExplained => EventData::DeviationExplained {
+            deviation_id: f.string("deviation_id", rules::deviation_id_rule)?,
+            cause: f.string("cause", rules::text_2000_rule)?,
+            action_id: f.optional(|f| f.string("action_id", tenant_rule))?,
+        },
+        T::ActionClosed => EventData::ActionClosed {
+            action_id: f.string("action_id", tenant_rule)?,
+            outcome: f.string("outcome", rules::text_2000_rule)?,
+        },
+        T::ReportAcknowledged => EventData::ReportAcknowledged {
+            period: f.string("period", rules::period_rule)?,
+            report_digest: f.string("report_digest", rules::digest_rule)?,
+            person: f.string("person", rules::text_2000_rule)?,
+            comment: f.optional(|f| f.string("comment", rules::text_2000_rule))?,
+        },
+        T::AgreementApproved => EventData::AgreementApproved {
+            version: f.string("version", crate::agreement::version_rule)?,
+            party: f.choice("party", &Party::ALL.map(|p| (p.as_str(), p)))?,
+            person: f.string("person", rules::text_2000_rule)?,
+        },
     };
     // Keys are unique, so taking as many fields as there are means that
     // none is unknown.

@@ -19,6 +19,10 @@ mod rules;
 
 pub use error::FieldError;
 pub use event::{
-    format_instant, Event, EventData, EventType, Impact, MeetingKind, Priority, LEDGER_SOURCE,
+    format_instant, Event, EventData, EventType, Impact, MeetingKind, Party, Priority,
+    LEDGER_SOURCE,
 };
-pub use rules::{ID_LEN_MAX, NAME_LEN_MAX, PERSON_LEN_MAX, REASON_LEN_MAX, SOURCE_LEN_MAX};
+pub use rules::{
+    DEVIATION_ID_LEN, ID_LEN_MAX, NAME_LEN_MAX, PERSON_LEN_MAX, PHONE_LEN_MAX, REASON_LEN_MAX,
+    SOURCE_LEN_MAX, TEXT_LEN_MAX,
+};

@@ -29,6 +29,19 @@ pub const REASON_LEN_MAX: usize = 1024;
 /// Longest `person` of `contact.assigned` and service `name`, in characters.
 pub const PERSON_LEN_MAX: usize = 256;
 
+/// Longest free text of the follow-up events (`cause`, `title`, `owner`,
+/// `outcome`, `comment`, and the `person` of `report.acknowledged` and
+/// `agreement.approved`), in characters: SEMANTICS.md section 12.
+pub const TEXT_LEN_MAX: usize = 2000;
+
+/// Length of a deviation id: the first 16 hex digits of a BLAKE3 digest
+/// (SEMANTICS.md section 12).
+pub const DEVIATION_ID_LEN: usize = 16;
+
+/// Longest `phone` of `contact.assigned`, in characters (SEMANTICS.md
+/// section 12).
+pub const PHONE_LEN_MAX: usize = 32;
+
 /// A validator of one JSON value at a path.
 pub(crate) type Check<T> = fn(&Value, &str, &mut Vec<FieldError>) -> Option<T>;
 
@@ -370,12 +383,16 @@ pub(crate) fn id(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<
     string_rule(v, path, errors, id_rule)
 }
 
-/// 64 lowercase hex characters (a BLAKE3 digest).
-pub(crate) fn digest_rule(s: &str) -> Result<(), String> {
-    if s.len() == 64
+/// Whether `s` is exactly `len` lowercase hex digits.
+fn lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len
         && s.bytes()
             .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-    {
+}
+
+/// 64 lowercase hex characters (a BLAKE3 digest).
+pub(crate) fn digest_rule(s: &str) -> Result<(), String> {
+    if lower_hex(s, 64) {
         Ok(())
     } else {
         Err(format!(
@@ -426,6 +443,67 @@ pub(crate) fn person_rule(s: &str) -> Result<(), String> {
 /// A person's name, or a service's display name.
 pub(crate) fn person(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     string_rule(v, path, errors, person_rule)
+}
+
+/// The rule of the free texts of section 12 (see [`TEXT_LEN_MAX`]):
+/// newlines and tabs allowed, like `reason`.
+pub(crate) fn text_2000_rule(s: &str) -> Result<(), String> {
+    text_rule(s, TEXT_LEN_MAX, true)
+}
+
+/// A free text of section 12.
+pub(crate) fn text(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    string_rule(v, path, errors, text_2000_rule)
+}
+
+/// 16 lowercase hex digits: a deviation id.
+pub(crate) fn deviation_id_rule(s: &str) -> Result<(), String> {
+    if lower_hex(s, DEVIATION_ID_LEN) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not a deviation id: expected {DEVIATION_ID_LEN} lowercase hexadecimal characters \
+             (the `id` of a deviation in a tla-report/2 report)"
+        ))
+    }
+}
+
+/// A deviation id.
+pub(crate) fn deviation_id(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    string_rule(v, path, errors, deviation_id_rule)
+}
+
+/// An e-mail address as section 12 asks: a string with exactly one `@`.
+pub(crate) fn email_rule(s: &str) -> Result<(), String> {
+    if s.matches('@').count() == 1 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{s:?} is not an e-mail address: expected exactly one '@'"
+        ))
+    }
+}
+
+/// An e-mail address.
+pub(crate) fn email(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    string_rule(v, path, errors, email_rule)
+}
+
+/// A telephone number: at most [`PHONE_LEN_MAX`] characters.
+pub(crate) fn phone_rule(s: &str) -> Result<(), String> {
+    let chars = s.chars().count();
+    if chars <= PHONE_LEN_MAX {
+        Ok(())
+    } else {
+        Err(format!(
+            "is {chars} characters long; at most {PHONE_LEN_MAX} allowed"
+        ))
+    }
+}
+
+/// A telephone number.
+pub(crate) fn phone(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+    string_rule(v, path, errors, phone_rule)
 }
 
 /// A reporting period `YYYY-MM`.

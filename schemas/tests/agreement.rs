@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{NaiveDate, Weekday};
 use schemas::agreement::{self, Holidays, TargetPct, CALENDAR_24X7};
-use schemas::{Event, EventData, Priority};
+use schemas::{Event, EventData, Party, Priority};
 
 fn vector(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -167,6 +167,66 @@ fn all_problems_of_an_agreement_are_reported() {
             "services[0].availability.target_pct",
             "services[0].incidents.targets.P4.resolution_min",
             "contacts.per_service_roles[1]",
+        ],
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn parties_default_by_the_seed_and_can_be_set() {
+    let v = agreement::from_json_str(&vector("agreement_example.json")).expect("JSON parses");
+    let a = agreement::from_json_value(&v).expect("valid");
+    let g = a.governance.as_ref().expect("governance");
+    assert_eq!(
+        (
+            g.operations_party,
+            g.steering_party,
+            g.operations_minutes_party,
+            g.steering_minutes_party
+        ),
+        (
+            Party::Provider,
+            Party::Tenant,
+            Party::Provider,
+            Party::Tenant
+        )
+    );
+    assert!(a.contacts.as_ref().expect("contacts").parties.is_empty());
+    assert!(!a.requires_approval);
+
+    let mut v = v;
+    v["governance"]["steering_party"] = "provider".into();
+    v["governance"]["operations_minutes_party"] = "tenant".into();
+    v["contacts"]["parties"] = serde_json::json!({"it_coordinator": "tenant"});
+    v["requires_approval"] = true.into();
+    let a = agreement::from_json_value(&v).expect("valid");
+    let g = a.governance.as_ref().expect("governance");
+    assert_eq!(
+        (g.steering_party, g.operations_minutes_party),
+        (Party::Provider, Party::Tenant)
+    );
+    let parties = &a.contacts.as_ref().expect("contacts").parties;
+    assert_eq!(parties.get("it_coordinator"), Some(&Party::Tenant));
+    assert!(a.requires_approval);
+}
+
+#[test]
+fn party_fields_must_name_a_party() {
+    let mut v = agreement::from_json_str(&vector("agreement_example.json")).expect("JSON parses");
+    v["governance"]["operations_party"] = "both".into();
+    v["governance"]["steering_minutes_party"] = 1.into();
+    v["contacts"]["parties"] = serde_json::json!({"Bad Role": "tenant", "ok_role": "auditor"});
+    v["requires_approval"] = "yes".into();
+    let errors = agreement::from_json_value(&v).expect_err("invalid");
+    let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "governance.operations_party",
+            "governance.steering_minutes_party",
+            "contacts.parties.Bad Role",
+            "contacts.parties.ok_role",
+            "requires_approval",
         ],
         "{errors:#?}"
     );
