@@ -170,6 +170,20 @@ struct Span {
     ledger_id: [u8; ledger::store::LEDGER_ID_BYTES],
 }
 
+impl Span {
+    /// The `E` frame of a copy of this span that sent `checkpoints`.
+    fn end_frame(&self, checkpoints: u64) -> Vec<u8> {
+        let end = Copied {
+            size: self.end,
+            head: self.head.to_hex(),
+            root: hex::encode(self.root),
+            checkpoints,
+        };
+        // `Copied` is plain strings and numbers: it always serialises.
+        frame(FRAME_END, &serde_json::to_vec(&end).unwrap_or_default())
+    }
+}
+
 async fn segments(
     State(copies): State<Copies>,
     Query(query): Query<FromQuery>,
@@ -347,15 +361,7 @@ async fn send(
             break;
         }
     }
-    let end = Copied {
-        size: span.end,
-        head: span.head.to_hex(),
-        root: hex::encode(span.root),
-        checkpoints,
-    };
-    // `Copied` is plain strings and numbers: it serialises.
-    let end = serde_json::to_vec(&end).unwrap_or_default();
-    if sender.send(frame(FRAME_END, &end)).await.is_ok() {
+    if sender.send(span.end_frame(checkpoints)).await.is_ok() {
         tracing::info!(
             who,
             from = span.from,
@@ -401,12 +407,13 @@ fn read_step(
     let reading = |error: ledger::LedgerError| format!("reading the ledger failed: {error}");
     let (segments, notes, to) = {
         let ledger = ledger.lock().unwrap_or_else(PoisonError::into_inner);
+        let locked = std::time::Instant::now();
         // The writer's supervisor reopens a failed ledger with a stand-in
         // meanwhile: a copy never mixes two ledgers.
         if ledger.ledger_id().map_err(reading)? != span.ledger_id {
             return Err("the service reopened its ledger during the copy; copy again".into());
         }
-        if at < span.end {
+        let read = if at < span.end {
             let to = span.end.min(at + COPY_STEP_ENTRIES);
             let segments = ledger
                 .stored_segments_until(at, to, COPY_WRITER, SEGMENT_BYTES_MAX)
@@ -417,7 +424,10 @@ fn read_step(
                 .stored_checkpoints(checkpoints_from, span.end, CHECKPOINTS_PER_STEP)
                 .map_err(reading)?;
             (Vec::new(), notes, at)
-        }
+        };
+        // How long the writer may have waited for this stretch.
+        tracing::debug!(at, held = ?locked.elapsed(), "a stretch of a ledger copy read");
+        read
     };
     let mut frames = Vec::new();
     for segment in &segments {
@@ -819,4 +829,180 @@ pub fn snapshot(data_dir: &Path, out: &Path, progress: Progress<'_>) -> anyhow::
     // Renamed away: nothing is left for the guard to remove.
     drop(staging.keep());
     Ok(Snapshot { copied, holder })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000_000;
+
+    fn events(from: usize, n: usize) -> Vec<schemas::Event> {
+        (from..from + n)
+            .map(|i| {
+                let value = serde_json::json!({
+                    "specversion": "1.0", "id": format!("e{i}"), "source": "test/snapshot",
+                    "type": "incident.opened", "time": "2025-11-03T09:15:00+01:00",
+                    "tenant": if i % 2 == 0 { "alver" } else { "fedje" },
+                    "data": {"incident_id": format!("INC-{i}"), "service": "epost", "priority": "P2"}
+                });
+                schemas::Event::from_json(&value).unwrap()
+            })
+            .collect()
+    }
+
+    /// A ledger of 5,000 entries in appends of 1,000, each followed by a
+    /// signed checkpoint.
+    fn held() -> (tempfile::TempDir, SharedLedger) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(dir.path()).unwrap();
+        let signer = ledger::checkpoint::Signer::from_seed("tla.example/copy", [5; 32]).unwrap();
+        for round in 0..5 {
+            let batch = events(round * 1_000, 1_000);
+            ledger.append(&batch, NOW + round as i64).unwrap();
+            ledger.sign_checkpoint(&signer).unwrap();
+        }
+        (dir, Arc::new(std::sync::Mutex::new(ledger)))
+    }
+
+    /// The body the service sends for a copy from `from` of what `durable`
+    /// says (as `send` does, without the connection).
+    fn body(ledger: &SharedLedger, durable: Option<u64>, from: u64) -> Vec<u8> {
+        let Ok(span) = span(ledger, durable, from) else {
+            panic!("no span")
+        };
+        let (mut bytes, mut at, mut checkpoints_from, mut checkpoints) = (Vec::new(), from, 0, 0);
+        loop {
+            let step = read_step(ledger, span, at, checkpoints_from).unwrap();
+            bytes.extend(step.frames);
+            checkpoints += step.checkpoints.0;
+            (at, checkpoints_from) = (step.next, step.checkpoints.1);
+            if step.done {
+                break;
+            }
+        }
+        bytes.extend(span.end_frame(checkpoints));
+        bytes
+    }
+
+    fn copy(body: &[u8], dir: &Path) -> anyhow::Result<Copied> {
+        let mut reader = body;
+        let mut pieces = std::iter::from_fn(|| read_piece(&mut reader).transpose());
+        apply(dir, 0, &mut pieces, &|_, _| ())
+    }
+
+    /// Frames of `body` as (kind, payload).
+    fn frames(mut body: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut found = Vec::new();
+        while !body.is_empty() {
+            let length = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+            found.push((body[0], body[5..5 + length].to_vec()));
+            body = &body[5 + length..];
+        }
+        found
+    }
+
+    fn unframe(frames: &[(u8, Vec<u8>)]) -> Vec<u8> {
+        frames.iter().flat_map(|(k, p)| frame(*k, p)).collect()
+    }
+
+    #[test]
+    fn a_copy_holds_the_durable_entries_and_their_checkpoints() {
+        let (_dir, ledger) = held();
+        // Durable: 3,500 of the 5,000 (the rest applied, not yet synced).
+        let durable = body(&ledger, Some(3_500), 0);
+        let out = tempfile::tempdir().unwrap();
+        let copied = copy(&durable, out.path()).unwrap();
+        let held = ledger.lock().unwrap();
+        assert_eq!(copied.size, 3_500);
+        assert_eq!(copied.root, hex::encode(held.merkle_root(3_500).unwrap()));
+        assert_eq!(
+            copied.head,
+            held.entry(3_499).unwrap().unwrap().hash.to_hex()
+        );
+        assert_eq!(
+            copied.checkpoints, 3,
+            "those of sizes 1,000, 2,000 and 3,000"
+        );
+        let copy = Ledger::open_existing(out.path()).unwrap();
+        assert_eq!(copy.identity().unwrap(), held.identity().unwrap());
+        assert_eq!(copy.latest_checkpoint().unwrap().unwrap().0, 3_000);
+        let summary = copy.verify(|_| ()).unwrap().unwrap();
+        assert_eq!(summary.size, 3_500);
+        drop(held);
+        // Read in stretches of `COPY_STEP_ENTRIES`: a segment starts where
+        // each stretch does.
+        let starts: Vec<u64> = frames(&body(&ledger, None, 0))
+            .iter()
+            .filter(|(kind, _)| *kind == FRAME_SEGMENT)
+            .map(|(_, p)| Segment::decode(p).unwrap().first)
+            .collect();
+        assert!(starts.contains(&COPY_STEP_ENTRIES), "{starts:?}");
+    }
+
+    #[test]
+    fn a_copy_cut_short_altered_or_failed_is_refused() {
+        let (_dir, ledger) = held();
+        let whole = frames(&body(&ledger, None, 0));
+        let check = |frames: &[(u8, Vec<u8>)], expected: &str| {
+            let out = tempfile::tempdir().unwrap();
+            let error = format!("{:#}", copy(&unframe(frames), out.path()).unwrap_err());
+            assert!(error.contains(expected), "{error}");
+        };
+        // Without its end frame.
+        check(
+            &whole[..whole.len() - 1],
+            "before the service said it was complete",
+        );
+        // Cut inside a frame.
+        let mut cut = unframe(&whole);
+        cut.truncate(cut.len() - 3);
+        let out = tempfile::tempdir().unwrap();
+        let error = format!("{:#}", copy(&cut, out.path()).unwrap_err());
+        assert!(error.contains("cut short inside a frame"), "{error}");
+        // A record altered on the way: refused at its position.
+        let mut altered = whole.clone();
+        let mut segment = Segment::decode(&altered[1].1).unwrap();
+        let position = segment.first + 7;
+        let record = &mut segment.records[7].0;
+        let at = record.len() - 10;
+        record[at] ^= 0x01;
+        altered[1].1 = segment.encode();
+        check(&altered, &format!("position {position}"));
+        // A failure on the service's side, and a frame of no known kind.
+        let mut failed = whole[..2].to_vec();
+        failed.push((FRAME_ERROR, b"the disk is on fire".to_vec()));
+        check(
+            &failed,
+            "the service failed during the copy: the disk is on fire",
+        );
+        check(&[(b'Z', Vec::new())], "unknown kind");
+        // An end that does not match what arrived.
+        let mut lying = whole.clone();
+        let last = lying.len() - 1;
+        let mut end: Copied = serde_json::from_slice(&lying[last].1).unwrap();
+        end.size += 1;
+        lying[last].1 = serde_json::to_vec(&end).unwrap();
+        check(&lying, "but the service sent 5001 entries");
+    }
+
+    #[test]
+    fn a_copy_starts_where_asked_and_never_past_the_durable_entries() {
+        let (_dir, ledger) = held();
+        let Err(NoSpan::BeyondSize { from, end }) = span(&ledger, Some(4_000), 4_001) else {
+            panic!("a copy past the durable entries")
+        };
+        assert_eq!((from, end), (4_001, 4_000));
+        let tail = frames(&body(&ledger, Some(4_000), 3_000));
+        let Some((FRAME_SEGMENT, first)) = tail.first() else {
+            panic!("no segment")
+        };
+        assert_eq!(Segment::decode(first).unwrap().first, 3_000);
+        let records: usize = tail
+            .iter()
+            .filter(|(kind, _)| *kind == FRAME_SEGMENT)
+            .map(|(_, p)| Segment::decode(p).unwrap().records.len())
+            .sum();
+        assert_eq!(records, 1_000);
+    }
 }
