@@ -8,23 +8,13 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// A service with alver's and fedje's agreements and one outage each.
 fn start(env: &Env) -> (Nats, Service) {
     let nats = Nats::start(env.path("nats"));
     let service = start_serve(env, &nats, &[]);
-    service.agree(ALVER_TOKEN, &["alver"]);
-    service.agree(FEDJE_TOKEN, &["fedje"]);
-    for (token, tenant) in [(ALVER_TOKEN, "alver"), (FEDJE_TOKEN, "fedje")] {
-        let start = outage_json(tenant, "o-1", "O-1", "2026-01-10T10:00:00Z", true);
-        service.accept(token, &start);
-    }
-    service.wait_for_size(4, WAIT);
+    service.seed_alver_and_fedje();
     (nats, service)
 }
 
@@ -140,14 +130,8 @@ fn reads_need_a_token_that_may_read_the_tenant() {
     // The access log: who, what, which tenant and the result, for reads
     // and refusals alike.
     let log = std::fs::read_to_string(env.path("service.log")).unwrap();
-    let lines: Vec<&str> = log.lines().filter(|l| l.contains("tla::access")).collect();
     let logged = |who: &str, what: &str, tenant: &str, status: u16| {
-        lines.iter().any(|l| {
-            l.contains(&format!("who=\"{who}\""))
-                && l.contains(&format!("what=\"{what}\""))
-                && l.contains(&format!("tenant=\"{tenant}\""))
-                && l.contains(&format!("status={status}"))
-        })
+        access_logged(&log, who, what, tenant, status)
     };
     assert!(logged("alver-monitor", "contacts", "fedje", 403), "{log}");
     assert!(logged("alver-monitor", "contacts", "alver", 200), "{log}");
@@ -173,15 +157,7 @@ fn call(
     request: ureq::Request,
     form: Option<&[(&str, &str)]>,
 ) -> (u16, String, Vec<(String, String)>) {
-    let answer = match form {
-        Some(form) => request.send_form(form),
-        None => request.call(),
-    };
-    let response = match answer {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(error) => panic!("{error}"),
-    };
+    let response = send(request, form);
     let headers = response
         .headers_names()
         .into_iter()
@@ -257,10 +233,7 @@ fn the_viewer_signs_in_with_a_token_and_out_again() {
 
     // A forged or altered session is refused.
     let (name, value) = cookie.split_once('=').unwrap();
-    let mut altered = value.as_bytes().to_vec();
-    let last = altered.len() - 2;
-    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
-    let forged = format!("{name}={}", String::from_utf8(altered).unwrap());
+    let forged = format!("{name}={}", altered_cookie(value));
     let (code, page, _) = call(
         agent
             .get(&service.url("/tenants/alver"))

@@ -6,7 +6,8 @@
 //! from the service that holds the ledger: it is made at start, written
 //! only into the holder file (mode 0600, in the data directory, whose
 //! reader can read the ledger anyway) and reads every tenant as
-//! `HOLDER_READER`.
+//! `HOLDER_READER`. With `--oidc FILE` the viewer's sign-in also offers
+//! the OpenID Connect provider of `crate::oidc`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,11 +18,13 @@ use ingest::auth::{Tenants, Tokens};
 use web::access::{Access, Credentials, Readable, Reader};
 use web::session::Sessions;
 
+use crate::oidc::{Oidc, OidcConfig};
+
 /// The name the holder token reads under, in the access log.
 pub const HOLDER_READER: &str = "tla (holder file)";
 
 /// How a service lets people read (`--tokens`, `--public-url`,
-/// `--session-hours`).
+/// `--session-hours`, `--oidc`).
 #[derive(Clone, Debug, Default)]
 pub struct ReadConfig {
     /// The tokens file of `tla ledger run` and `tla projector serve`
@@ -33,6 +36,9 @@ pub struct ReadConfig {
     pub public_url: Option<String>,
     /// How long a viewer session lasts.
     pub session_hours: u64,
+    /// The OpenID Connect configuration file (`crate::oidc`): single
+    /// sign-on for the viewer.
+    pub oidc: Option<PathBuf>,
 }
 
 impl ReadConfig {
@@ -64,10 +70,17 @@ impl ReadConfig {
             tokens,
             holder_token,
         };
-        Ok(Access::guarded(
+        let access = Access::guarded(
             Arc::new(credentials),
             Some(Arc::new(Sessions::new(secure, lifetime))),
-        ))
+        );
+        match &self.oidc {
+            Some(path) => {
+                let config = OidcConfig::load(path, self.public_url.as_deref())?;
+                Ok(access.with_sign_on(Arc::new(Oidc::new(config))))
+            }
+            None => Ok(access),
+        }
     }
 }
 

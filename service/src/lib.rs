@@ -14,12 +14,15 @@
 //! of `tla import`), `pdf` (a report printed through the installed
 //! Chromium), `keys` (signing keys as files) and `demo_ledger` (the demo's
 //! data directory claimed and replaced whole, its reports issued and
-//! regenerated, its tables). `holder` is the holder file a running service
-//! leaves in its data directory; `snapshot` is the copy of a held ledger
-//! through its service's API (`GET /v1/ledger/segments`), which the read
-//! commands and `tla ledger snapshot` work on. `run` is what `tla serve`,
-//! `tla ingest serve`, `tla ledger run` and `tla projector serve` wire
-//! together: the
+//! regenerated, its tables). `access` says who reads through a service
+//! (the tokens file's read grants, the holder token, viewer sessions) and
+//! `oidc` is the viewer's OpenID Connect sign-in (`--oidc FILE`: the
+//! provider, and claims mapped to grants). `holder` is the holder file a
+//! running service leaves in its data directory; `snapshot` is the copy of
+//! a held ledger through its service's API (`GET /v1/ledger/segments`),
+//! which the read commands and `tla ledger snapshot` work on. `run` is what
+//! `tla serve`, `tla ingest serve`, `tla ledger run` and `tla projector
+//! serve` wire together: the
 //! tokio runtime, signals, the merged router, `/healthz` and `/metrics`,
 //! the supervisor that restarts a failed ledger writer over a reopened
 //! ledger, and the refresher publishing alerts; `http` is the HTTP server
@@ -35,6 +38,7 @@ pub mod holder;
 pub mod http;
 pub mod import;
 pub mod keys;
+pub mod oidc;
 pub mod pdf;
 pub mod proofs;
 pub mod report;

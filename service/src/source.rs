@@ -53,6 +53,7 @@ pub fn serve_viewer(
                 tokens: Some(path.to_owned()),
                 public_url: None,
                 session_hours: web::session::SESSION_HOURS_DEFAULT,
+                oidc: None,
             };
             config.access(config.load_tokens()?, crate::access::holder_token()?)?
         }

@@ -127,6 +127,11 @@ pub struct ReadArgs {
     /// Hours a viewer session lasts before signing in again.
     #[arg(long, default_value_t = web::session::SESSION_HOURS_DEFAULT, value_name = "HOURS")]
     session_hours: u64,
+    /// Offer single sign-on in the viewer through the OpenID Connect
+    /// provider this TOML file names, with its claims mapped to grants
+    /// (docs/OPERATIONS.md); needs --public-url.
+    #[arg(long, env = "TLA_OIDC", value_name = "FILE")]
+    oidc: Option<PathBuf>,
 }
 
 impl ReadArgs {
@@ -135,6 +140,7 @@ impl ReadArgs {
             tokens,
             public_url: self.public_url.clone(),
             session_hours: self.session_hours,
+            oidc: self.oidc.clone(),
         }
     }
 }
@@ -157,6 +163,9 @@ pub struct IngestArgs {
     tokens: PathBuf,
 }
 
+// Parsed once at start and moved on: the size of the larger variant
+// costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(clap::Subcommand)]
 pub enum LedgerCommand {
     /// Run the ledger writer alone (with the live projector in the same

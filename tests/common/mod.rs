@@ -373,6 +373,41 @@ pub fn write_tokens(env: &Env) -> PathBuf {
     )
 }
 
+/// Whether the access log lines (target `tla::access`) of the service log
+/// `log` have one saying `who` read `what` of `tenant`, answered `status`.
+pub fn access_logged(log: &str, who: &str, what: &str, tenant: &str, status: u16) -> bool {
+    log.lines().filter(|l| l.contains("tla::access")).any(|l| {
+        l.contains(&format!("who=\"{who}\""))
+            && l.contains(&format!("what=\"{what}\""))
+            && l.contains(&format!("tenant=\"{tenant}\""))
+            && l.contains(&format!("status={status}"))
+    })
+}
+
+/// Sends `request` (a form POST when `form` is given) and returns its
+/// response whatever the status; panics only when there is none.
+pub fn send(request: ureq::Request, form: Option<&[(&str, &str)]>) -> ureq::Response {
+    let what = format!("{} {}", request.method(), request.url());
+    let answer = match form {
+        Some(form) => request.send_form(form),
+        None => request.call(),
+    };
+    match answer {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(error) => panic!("{what}: {error}"),
+    }
+}
+
+/// A sealed cookie value with one character near its end changed: what a
+/// browser forging or altering a session would send.
+pub fn altered_cookie(value: &str) -> String {
+    let mut bytes = value.as_bytes().to_vec();
+    let last = bytes.len() - 2;
+    bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).expect("a cookie value is ASCII")
+}
+
 /// A running service process (`tla serve`, `tla ledger run`, ...) with an
 /// HTTP API on `port`.
 pub struct Service {
@@ -562,6 +597,18 @@ impl Service {
         ];
         args.extend_from_slice(extra);
         Service::start(env, &args)
+    }
+
+    /// Gives alver and fedje their agreements and one outage each (O-1,
+    /// started 2026-01-10), and waits for the four entries.
+    pub fn seed_alver_and_fedje(&self) {
+        self.agree(ALVER_TOKEN, &["alver"]);
+        self.agree(FEDJE_TOKEN, &["fedje"]);
+        for (token, tenant) in [(ALVER_TOKEN, "alver"), (FEDJE_TOKEN, "fedje")] {
+            let start = outage_json(tenant, "o-1", "O-1", "2026-01-10T10:00:00Z", true);
+            self.accept(token, &start);
+        }
+        self.wait_for_size(4, std::time::Duration::from_secs(20));
     }
 
     /// The ledger size the live projection follows (from /metrics,

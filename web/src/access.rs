@@ -4,9 +4,10 @@
 //! goes through an [`Access`]: it names the caller from a bearer token
 //! (`Authorization: Bearer ...`, looked up through the [`Credentials`]
 //! the binary gives it, over the tokens file) or from a viewer session
-//! cookie (`session`), and says which tenants that caller may read. A
-//! caller who is not known is answered 401, one who may not read the
-//! tenant 403; neither learns anything of the tenant.
+//! cookie (`session`; a session starts with a token or through the
+//! OpenID Connect provider of `signon`), and says which tenants that
+//! caller may read. A caller who is not known is answered 401, one who
+//! may not read the tenant 403; neither learns anything of the tenant.
 //!
 //! The access log (ISO/IEC 27001 A.8.15) is [`log`]: one structured
 //! `tracing` event with the target [`ACCESS_LOG_TARGET`] per read of a
@@ -25,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::session::Sessions;
+use crate::signon::Provider;
 
 /// The `tracing` target of the access log: filter or route on it
 /// (`TLA_LOG=info,tla::access=info`).
@@ -96,6 +98,8 @@ enum Kind {
     Guarded {
         credentials: Arc<dyn Credentials>,
         sessions: Option<Arc<Sessions>>,
+        /// The OpenID Connect provider the viewer's sign-in offers.
+        sign_on: Option<Arc<dyn Provider>>,
     },
 }
 
@@ -116,7 +120,26 @@ impl Access {
             kind: Kind::Guarded {
                 credentials,
                 sessions,
+                sign_on: None,
             },
+        }
+    }
+
+    /// This access, with the viewer's sign-in also offering `provider`
+    /// (single sign-on; it needs sessions, and the open access has no
+    /// sign-in to offer it on).
+    pub fn with_sign_on(mut self, provider: Arc<dyn Provider>) -> Access {
+        if let Kind::Guarded { sign_on, .. } = &mut self.kind {
+            *sign_on = Some(provider);
+        }
+        self
+    }
+
+    /// The OpenID Connect provider of the viewer's sign-in, if it has one.
+    pub fn sign_on(&self) -> Option<&Arc<dyn Provider>> {
+        match &self.kind {
+            Kind::Open { .. } => None,
+            Kind::Guarded { sign_on, .. } => sign_on.as_ref(),
         }
     }
 
@@ -152,6 +175,7 @@ impl Access {
             Kind::Guarded {
                 credentials,
                 sessions,
+                ..
             } => (credentials, sessions),
         };
         if let Some(value) = headers.get(header::AUTHORIZATION) {

@@ -11,11 +11,13 @@
 //! current months computed and hands alerts to a publish function it is
 //! given. `access` decides who reads which tenant (bearer tokens through
 //! the binary's `Credentials`, or a viewer session from `session`, an
-//! encrypted cookie) and writes the access log. Reports come in through the source or the live projection,
+//! encrypted cookie, begun with a token or through `signon`'s OpenID
+//! Connect provider) and writes the access log. Reports come in through the source or the live projection,
 //! never through sled: this crate does not depend on `ledger`.
 
 pub mod access;
 pub mod live;
 pub mod service;
 pub mod session;
+pub mod signon;
 pub mod viewer;

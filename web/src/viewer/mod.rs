@@ -9,7 +9,8 @@
 //! `tla serve` mount. The pages are pure functions of what the source
 //! returned (`tenants`, `months`, `report`, `roster`, `meetings`, with
 //! `page` for the frame they share and `chart` for the server-side SVG);
-//! `routes` is the only module that does I/O.
+//! `routes` is the only module that does I/O, with `oidc`, its two routes
+//! of the OpenID Connect sign-in.
 //!
 //! Rules every page keeps: every string from a report or the ledger is
 //! escaped (`render::html::escape`); nothing is fetched from outside (the
@@ -21,6 +22,7 @@
 mod chart;
 mod meetings;
 mod months;
+mod oidc;
 mod page;
 mod report;
 mod roster;

@@ -23,6 +23,7 @@
 //! | `/tenants/{tenant}/meetings` | meetings and minutes |
 //! | `/assets/viewer.css` | the stylesheet |
 //! | `/sign-in`, POST `/sign-in` | the token sign-in (with sessions) |
+//! | `/sign-in/oidc`, `/sign-in/oidc/callback` | the OpenID Connect sign-in (`oidc`) |
 //! | POST `/sign-out` | ends the session |
 
 use std::net::{IpAddr, SocketAddr};
@@ -49,13 +50,15 @@ use projector::{LedgerEvent, Period};
 
 use super::meetings::RhythmGap;
 use super::months::{MonthCell, MonthState};
+use super::oidc;
 use super::page::{self, STYLESHEET_PATH};
 use super::report::ReportPage;
-use super::signin::{self, SIGN_IN_PATH, SIGN_OUT_PATH};
+use super::signin::{self, OIDC_PATH, SIGN_IN_PATH, SIGN_OUT_PATH};
 use super::tenants::TenantRow;
 use super::words::words;
 use super::{SourceError, ViewerSource};
 use crate::access::{self, Access, Caller, Reader};
+use crate::signon::CALLBACK_PATH;
 
 /// The Content-Security-Policy of every page: nothing but this origin's
 /// stylesheet, no scripts, no frames, forms only to this origin. A page
@@ -67,9 +70,9 @@ type Source = Arc<dyn ViewerSource>;
 
 /// What the handlers share: the source, and who may read it.
 #[derive(Clone)]
-struct Viewer {
+pub(super) struct Viewer {
     source: Source,
-    access: Access,
+    pub(super) access: Access,
     /// Permits for verifications (`VERIFICATIONS_AT_ONCE`).
     verifying: Arc<Semaphore>,
 }
@@ -83,6 +86,8 @@ pub fn router(source: Arc<dyn ViewerSource>, access: Access) -> Router {
         .route(STYLESHEET_PATH, get(stylesheet))
         .route(SIGN_IN_PATH, get(sign_in_page).post(sign_in))
         .route(SIGN_OUT_PATH, post(sign_out))
+        .route(OIDC_PATH, get(oidc::begin))
+        .route(CALLBACK_PATH, get(oidc::callback))
         .route("/tenants/{tenant}", get(tenant))
         .route("/tenants/{tenant}/contacts", get(contacts))
         .route("/tenants/{tenant}/meetings", get(meetings))
@@ -300,7 +305,7 @@ fn guard(
 /// to send a bearer token.
 fn unauthorized(viewer: &Viewer, lang: Lang, next: &str, reason: Option<&str>) -> Response {
     let html = match viewer.access.sessions() {
-        Some(_) => signin::sign_in_page(lang, next, reason, false),
+        Some(_) => signin::sign_in_page(lang, next, reason, provider_name(viewer)),
         None => {
             let w = words(lang);
             let message = reason.unwrap_or("send Authorization: Bearer <token>");
@@ -358,7 +363,7 @@ async fn sign_in_page(State(viewer): State<Viewer>, Query(params): Query<NextPar
     let next = signin::local_path(params.next.as_deref().unwrap_or("/"));
     html_response(
         StatusCode::OK,
-        signin::sign_in_page(lang, &next, None, false),
+        signin::sign_in_page(lang, &next, None, provider_name(&viewer)),
     )
 }
 
@@ -388,7 +393,8 @@ async fn sign_in(State(viewer): State<Viewer>, Form(form): Form<SignIn>) -> Resp
                 "",
                 StatusCode::UNAUTHORIZED,
             );
-            let html = signin::sign_in_page(lang, &next, Some("unknown token"), false);
+            let html =
+                signin::sign_in_page(lang, &next, Some("unknown token"), provider_name(&viewer));
             html_response(StatusCode::UNAUTHORIZED, html)
         }
     }
@@ -412,8 +418,13 @@ async fn sign_out(
     response
 }
 
+/// The name of the viewer's identity provider, when it offers one.
+pub(super) fn provider_name(viewer: &Viewer) -> Option<&str> {
+    viewer.access.sign_on().map(|provider| provider.name())
+}
+
 /// 303 to a path of this site.
-fn see_other(path: &str) -> Response {
+pub(super) fn see_other(path: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     // A local path checked by `signin::local_path` is a valid header value;
     // anything else goes home.
@@ -424,19 +435,19 @@ fn see_other(path: &str) -> Response {
 
 /// The query of the sign-in page.
 #[derive(Debug, Default, Deserialize)]
-struct NextParams {
-    next: Option<String>,
-    lang: Option<String>,
+pub(super) struct NextParams {
+    pub(super) next: Option<String>,
+    pub(super) lang: Option<String>,
 }
 
-fn lang_of(lang: Option<&str>) -> Lang {
+pub(super) fn lang_of(lang: Option<&str>) -> Lang {
     match lang {
         Some("en") => Lang::En,
         _ => Lang::Nn,
     }
 }
 
-fn html_response(status: StatusCode, html: String) -> Response {
+pub(super) fn html_response(status: StatusCode, html: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -470,14 +481,18 @@ async fn stylesheet() -> Response {
 }
 
 async fn not_found(Query(params): Query<Params>) -> Response {
-    let lang = params.lang();
+    not_found_page(params.lang())
+}
+
+/// 404.
+pub(super) fn not_found_page(lang: Lang) -> Response {
     let w = words(lang);
     let html = page::error_page(lang, w.not_found, w.not_found, "/");
     html_response(StatusCode::NOT_FOUND, html)
 }
 
 /// The clock, in unix seconds.
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

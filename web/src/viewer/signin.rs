@@ -1,6 +1,7 @@
 //! The sign-in page (a token form, and a link to the organisation's
-//! identity provider when one is configured) and the sign-out control
-//! every page of a signed-in reader carries.
+//! identity provider when one is configured), the page refusing a person
+//! the identity provider signed in but who may read nothing, and the
+//! sign-out control every page of a signed-in reader carries.
 
 use projector::render::html::escape;
 use projector::render::Lang;
@@ -30,8 +31,14 @@ pub(super) fn local_path(next: &str) -> String {
 }
 
 /// The sign-in page; `problem` says why the last attempt was refused or
-/// why the page is shown, `oidc` whether single sign-on is offered.
-pub(super) fn sign_in_page(lang: Lang, next: &str, problem: Option<&str>, oidc: bool) -> String {
+/// why the page is shown, `oidc` names the identity provider when single
+/// sign-on is offered.
+pub(super) fn sign_in_page(
+    lang: Lang,
+    next: &str,
+    problem: Option<&str>,
+    oidc: Option<&str>,
+) -> String {
     let w = words(lang);
     let mut body = format!(
         "<h1>{}</h1>\n<p>{}</p>\n",
@@ -45,11 +52,17 @@ pub(super) fn sign_in_page(lang: Lang, next: &str, problem: Option<&str>, oidc: 
             escape(problem)
         ));
     }
-    if oidc {
+    if let Some(provider) = oidc {
+        let start = format!(
+            "{OIDC_PATH}?next={}&lang={}",
+            query_escape(next),
+            lang.tag()
+        );
         body.push_str(&format!(
-            "<p><a class=\"button\" href=\"{}\">{}</a></p>\n",
-            escape(&format!("{OIDC_PATH}?next={}", query_escape(next))),
-            escape(w.sign_in_oidc)
+            "<p><a class=\"button\" href=\"{}\">{} {}</a></p>\n",
+            escape(&start),
+            escape(w.sign_in_oidc),
+            escape(provider)
         ));
     }
     body.push_str(&format!(
@@ -72,6 +85,14 @@ pub(super) fn sign_in_page(lang: Lang, next: &str, problem: Option<&str>, oidc: 
         path: SIGN_IN_PATH,
     };
     page::page(&frame, &body)
+}
+
+/// The page refusing `who`, whom the identity provider signed in but
+/// whose claims grant no tenant.
+pub(super) fn no_grant_page(lang: Lang, who: &str) -> String {
+    let w = words(lang);
+    let message = w.sign_in_no_grant.replace("{who}", who);
+    page::error_page(lang, w.forbidden, &message, SIGN_IN_PATH)
 }
 
 /// The sign-out control, put into the site header of `html` (a page made
@@ -122,11 +143,19 @@ mod tests {
 
     #[test]
     fn the_page_escapes_what_it_is_given() {
-        let html = sign_in_page(Lang::En, "/\"><script>", Some("<b>"), true);
+        let html = sign_in_page(Lang::En, "/\"><script>", Some("<b>"), Some("<i>"));
         assert!(
-            !html.contains("<script>") && !html.contains("<b>"),
+            !html.contains("<script>") && !html.contains("<b>") && !html.contains("<i>"),
             "{html}"
         );
+        assert!(
+            html.contains("Sign in with &lt;i&gt;</a>")
+                && html.contains("/sign-in/oidc?next=/%22%3E%3Cscript%3E&amp;lang=en"),
+            "{html}"
+        );
+        assert!(!sign_in_page(Lang::En, "/", None, None).contains("/sign-in/oidc"));
+        let refused = no_grant_page(Lang::En, "oidc:<x>");
+        assert!(refused.contains("knows you as oidc:&lt;x&gt;"), "{refused}");
         assert!(html.contains("type=\"password\""));
         let signed = with_sign_out(html, Lang::En, "<x>");
         assert!(signed.contains("Signed in as <strong>&lt;x&gt;</strong>"));
