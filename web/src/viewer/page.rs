@@ -55,7 +55,9 @@ footer.site{margin-top:3rem;border-top:1px solid var(--line);padding-top:.5rem;c
 .panel.refuted{border-color:var(--bad)}
 button,input[type=submit]{font:inherit;padding:.45rem .9rem;border-radius:.3rem;border:2px solid #0b4fa8;background:#0b4fa8;color:#fff;cursor:pointer}
 button:hover{background:#083a7c}
-input[type=text]{font:inherit;padding:.4rem;border:1px solid var(--fg);border-radius:.2rem;width:100%;max-width:24rem}
+a.button{display:inline-block;font-weight:600;padding:.45rem .9rem;border-radius:.3rem;border:2px solid #0b4fa8;background:#0b4fa8;color:#fff;text-decoration:none}
+a.button:hover{background:#083a7c}
+input[type=text],input[type=password]{font:inherit;padding:.4rem;border:1px solid var(--fg);border-radius:.2rem;width:100%;max-width:24rem}
 label{display:block;font-weight:600;margin:.5rem 0 .25rem}
 form{margin:.5rem 0}
 .pager{display:flex;justify-content:space-between;gap:1rem;margin:1.5rem 0}

@@ -40,11 +40,11 @@ pub(super) fn sign_in_page(
     oidc: Option<&str>,
 ) -> String {
     let w = words(lang);
-    let mut body = format!(
-        "<h1>{}</h1>\n<p>{}</p>\n",
-        escape(w.sign_in),
-        escape(w.sign_in_intro)
-    );
+    let intro = match oidc {
+        Some(_) => w.sign_in_intro_oidc,
+        None => w.sign_in_intro,
+    };
+    let mut body = format!("<h1>{}</h1>\n<p>{}</p>\n", escape(w.sign_in), escape(intro));
     if let Some(problem) = problem {
         body.push_str(&format!(
             "<p class=\"panel refuted\" role=\"alert\"><strong>{}:</strong> {}</p>\n",
@@ -153,7 +153,9 @@ mod tests {
                 && html.contains("/sign-in/oidc?next=/%22%3E%3Cscript%3E&amp;lang=en"),
             "{html}"
         );
-        assert!(!sign_in_page(Lang::En, "/", None, None).contains("/sign-in/oidc"));
+        let tokens_only = sign_in_page(Lang::En, "/", None, None);
+        assert!(!tokens_only.contains("/sign-in/oidc") && !tokens_only.contains("organisation"));
+        assert!(html.contains("account, or with the access token"));
         let refused = no_grant_page(Lang::En, "oidc:<x>");
         assert!(refused.contains("knows you as oidc:&lt;x&gt;"), "{refused}");
         assert!(html.contains("type=\"password\""));
