@@ -413,8 +413,14 @@ impl Store {
     /// Stores a signed checkpoint's note for its tree size and makes it
     /// durable before returning: a checkpoint is published only after this.
     pub fn put_checkpoint(&self, size: u64, note: &str) -> Result<(), StoreError> {
-        self.db.insert(checkpoint_key(size), note.as_bytes())?;
+        self.put_checkpoint_unsynced(size, note)?;
         self.syncer.sync()
+    }
+
+    /// `put_checkpoint` without the sync: durable with the next one.
+    pub fn put_checkpoint_unsynced(&self, size: u64, note: &str) -> Result<(), StoreError> {
+        self.db.insert(checkpoint_key(size), note.as_bytes())?;
+        Ok(())
     }
 
     /// Every stored checkpoint note, by tree size, from `from` on.

@@ -522,7 +522,7 @@ fn apply(
             }
             Piece::Checkpoint(note) => {
                 if copy
-                    .store_checkpoint(&note, None)
+                    .store_checkpoint_unsynced(&note, None)
                     .context("the copy refused a stored checkpoint")?
                 {
                     stored += 1;
