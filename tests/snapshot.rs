@@ -403,6 +403,13 @@ fn the_copy_needs_a_token_that_reads_every_tenant_runs_one_at_a_time_and_never_s
         assert!(log.contains(&line), "no access log line {line}");
     }
     assert_eq!(env.run(&["verify"]).stdout, copy_verified.stdout);
+    // Nobody holds it now: the snapshot reads the directory itself.
+    let local = env.path("local-snapshot");
+    env.run(&["ledger", "snapshot", "--out", local.to_str().unwrap()])
+        .assert_code(0)
+        .assert_stdout_contains(&format!("copied the first {} entries", base + 30));
+    let local_verified = env.run_in(&local, &["verify"]);
+    assert_eq!(local_verified.stdout, copy_verified.stdout);
 
     // Without an API, the holder's error names --listen as the way out.
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tla"));
