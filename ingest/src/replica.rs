@@ -34,7 +34,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::context::{Context, PublishErrorKind};
 use async_nats::HeaderMap;
 use bytes::Bytes;
@@ -63,6 +63,18 @@ pub const CHECKPOINT_LOOK_EVERY: Duration = Duration::from_secs(1);
 /// How long a follower waits for a message before looking at its
 /// shutdown signal and the checkpoints again.
 pub const FOLLOW_IDLE: Duration = Duration::from_millis(250);
+
+/// Most bytes of commit-log messages a follower asks for at once: well
+/// under nats-server's default 64 MiB of data pending to one client, past
+/// which the server drops that client's messages as a slow consumer. (An
+/// ordered consumer asks for 500 messages whatever their size: 500
+/// segments of up to 768 KiB each did that, and the follower then slowed
+/// to a crawl or waited for good.)
+pub const FOLLOW_PULL_BYTES_MAX: usize = 16 << 20;
+
+/// How long the server keeps a follower's consumer with no request from
+/// it: longer than applying the largest batch takes.
+pub const FOLLOW_CONSUMER_IDLE_MAX: Duration = Duration::from_secs(60);
 
 /// The commit-log subject of the ledger fed by `consumer`.
 pub fn subject(consumer: &str) -> String {
@@ -305,43 +317,24 @@ impl Follower {
             .get_stream(nats::LEDGER_STREAM)
             .await
             .map_err(|e| LogError::unavailable(&subject, e))?;
-        let consumer = stream
-            .create_consumer(pull::OrderedConfig {
-                filter_subject: subject.clone(),
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: cursor + 1,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| LogError::unavailable(&subject, e))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .map_err(|e| LogError::unavailable(&subject, e))?;
+        let mut reader = Reader {
+            stream,
+            subject: subject.clone(),
+            consumer: None,
+            next: cursor + 1,
+            delivered: 0,
+        };
         loop {
             if *shutdown.borrow() {
                 return Ok(followed);
             }
-            let next = tokio::select! {
-                next = tokio::time::timeout(FOLLOW_IDLE, messages.next()) => next,
+            let batch = tokio::select! {
+                batch = reader.next_batch() => batch?,
                 _ = shutdown.changed() => continue,
             };
-            let first = match next {
-                Err(_) => {
-                    checkpoints.store(&self.ledger, &self.jetstream).await?;
-                    continue;
-                }
-                Ok(None) => return Err(LogError::unavailable(&subject, "the consumer ended")),
-                Ok(Some(Err(e))) => return Err(LogError::unavailable(&subject, e)),
-                Ok(Some(Ok(message))) => message,
-            };
-            let mut batch = vec![first];
-            while batch.len() < FOLLOW_BATCH_MAX {
-                match futures::FutureExt::now_or_never(messages.next()) {
-                    Some(Some(Ok(message))) => batch.push(message),
-                    _ => break,
-                }
+            if batch.is_empty() {
+                checkpoints.store(&self.ledger, &self.jetstream).await?;
+                continue;
             }
             let mut inputs = Vec::with_capacity(batch.len());
             let mut pending = 0;
@@ -383,6 +376,124 @@ impl Follower {
                 .await?;
         }
     }
+}
+
+/// The commit log's messages from a stream sequence on, in order, in
+/// batches of at most `FOLLOW_BATCH_MAX` messages and
+/// `FOLLOW_PULL_BYTES_MAX` bytes, through a consumer of the follower's own.
+/// A message missing on the way (a pull cut short, a consumer lost)
+/// starts a new consumer after the last message handed out, so the
+/// follower never sees a gap the log does not have.
+struct Reader {
+    stream: async_nats::jetstream::stream::Stream,
+    subject: String,
+    consumer: Option<async_nats::jetstream::consumer::PullConsumer>,
+    /// The stream sequence of the next message to hand out.
+    next: u64,
+    /// The consumer sequence of the last message handed out (0: none yet
+    /// from the current consumer).
+    delivered: u64,
+}
+
+impl Reader {
+    /// The messages there are now (none after `FOLLOW_IDLE` without one).
+    async fn next_batch(&mut self) -> Result<Vec<async_nats::jetstream::Message>, LogError> {
+        let consumer = match self.consumer.take() {
+            Some(consumer) => consumer,
+            None => self.start().await?,
+        };
+        // What is there now; when nothing is, wait a moment for one.
+        let mut pulled = collect(
+            consumer
+                .fetch()
+                .max_messages(FOLLOW_BATCH_MAX)
+                .max_bytes(FOLLOW_PULL_BYTES_MAX)
+                .expires(FOLLOW_IDLE)
+                .messages()
+                .await,
+        )
+        .await;
+        if matches!(&pulled, Ok(messages) if messages.is_empty()) {
+            pulled = collect(
+                consumer
+                    .batch()
+                    .max_messages(1)
+                    .expires(FOLLOW_IDLE)
+                    .messages()
+                    .await,
+            )
+            .await;
+        }
+        let messages = match pulled {
+            Ok(messages) => messages,
+            Err(error) => {
+                // The next call starts a new consumer; not at once, so a
+                // lasting failure does not spin.
+                tracing::debug!(%error, subject = %self.subject, "pulling the commit log failed; starting over");
+                tokio::time::sleep(FOLLOW_IDLE).await;
+                return Ok(Vec::new());
+            }
+        };
+        self.consumer = Some(consumer);
+        let mut taken = Vec::with_capacity(messages.len());
+        for message in messages {
+            let (consumer_sequence, stream_sequence) = {
+                let info = message
+                    .info()
+                    .map_err(|e| LogError::unavailable(&self.subject, e))?;
+                (info.consumer_sequence, info.stream_sequence)
+            };
+            if consumer_sequence != self.delivered + 1 {
+                tracing::debug!(
+                    expected = self.delivered + 1,
+                    got = consumer_sequence,
+                    subject = %self.subject,
+                    "a commit-log message went missing on the way; starting over after the last one"
+                );
+                self.consumer = None;
+                break;
+            }
+            self.delivered = consumer_sequence;
+            self.next = stream_sequence + 1;
+            taken.push(message);
+        }
+        Ok(taken)
+    }
+
+    /// A new consumer from `next` on.
+    async fn start(&mut self) -> Result<async_nats::jetstream::consumer::PullConsumer, LogError> {
+        self.delivered = 0;
+        self.stream
+            .create_consumer(pull::Config {
+                filter_subject: self.subject.clone(),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: self.next,
+                },
+                ack_policy: AckPolicy::None,
+                inactive_threshold: FOLLOW_CONSUMER_IDLE_MAX,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LogError::unavailable(&self.subject, e))
+    }
+}
+
+/// The messages of one pull. A pull that ends in an error after some
+/// messages (the server stops it when the next message would pass its
+/// byte limit) keeps them; one that ends in an error before any fails.
+async fn collect(
+    pull: Result<pull::Batch, pull::BatchError>,
+) -> Result<Vec<async_nats::jetstream::Message>, String> {
+    let mut pull = pull.map_err(|e| e.to_string())?;
+    let mut messages = Vec::new();
+    while let Some(next) = pull.next().await {
+        match next {
+            Ok(message) => messages.push(message),
+            Err(error) if messages.is_empty() => return Err(error.to_string()),
+            Err(_) => break,
+        }
+    }
+    Ok(messages)
 }
 
 /// Applies commit-log messages (stream sequence, payload) and syncs;
