@@ -72,16 +72,22 @@ impl Drop for Server {
     }
 }
 
+/// Starts nats-server with JetStream storing in `store`, on a free port of
+/// loopback; returns it and its URL once it listens.
 pub fn start_nats(binary: &Path, store: &Path) -> anyhow::Result<(Server, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .context("no free port")?
         .port();
+    // The server's log beside its store, for a run that goes wrong.
+    let log_path = store.with_extension("log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
     let child = Command::new(binary)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(store)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .with_context(|| format!("cannot start {}", binary.display()))?;
     let server = Server(child);

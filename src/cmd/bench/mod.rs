@@ -16,6 +16,7 @@ mod failover;
 mod jetstream;
 mod measure;
 mod postgres;
+mod replication;
 mod report;
 
 use std::io::Write as _;
@@ -37,8 +38,9 @@ pub struct Args {
     /// Where to write the results as JSON.
     #[arg(long, default_value = "bench-results.json")]
     out: PathBuf,
-    /// Run only these scenarios (repeatable): append, jetstream, failover, verify, report.
-    #[arg(long, value_name = "SCENARIO", value_parser = ["append", "jetstream", "failover", "verify", "report"])]
+    /// Run only these scenarios (repeatable): append, jetstream,
+    /// replication, failover, verify, report.
+    #[arg(long, value_name = "SCENARIO", value_parser = ["append", "jetstream", "replication", "failover", "verify", "report"])]
     only: Vec<String>,
     /// The PostgreSQL server of the append baseline (libpq key=value or URL).
     #[arg(
@@ -65,6 +67,8 @@ pub struct Sizes {
     pub append_events: usize,
     /// Events through JetStream.
     pub jetstream_events: usize,
+    /// Events appended with and without the commit log, and followed.
+    pub replication_events: usize,
     /// The two ledger sizes of the report scenario.
     pub report_ledgers: [usize; 2],
     /// Entries of the reported tenant (the same in every ledger).
@@ -77,21 +81,28 @@ impl Sizes {
     /// Scratch space the scenarios need at most: about 720 bytes on disk
     /// per ledger entry (900 with margin); the append scenario keeps one
     /// ledger and writes another and a raw sled store beside it, the
-    /// report scenario keeps all its ledgers.
-    pub fn scratch_bytes(&self, append: bool, report: bool) -> u64 {
+    /// report scenario keeps all its ledgers, the replication scenario
+    /// three ledgers and the commit log.
+    pub fn scratch_bytes(&self, append: bool, replication: bool, report: bool) -> u64 {
         const BYTES_PER_ENTRY: u64 = 900;
         let append = if append { 3 * self.append_events } else { 0 };
+        let replication = if replication {
+            4 * self.replication_events
+        } else {
+            0
+        };
         let report = if report {
             self.report_ledgers.iter().sum::<usize>() + self.report_tenant_entries
         } else {
             0
         };
-        (append + report) as u64 * BYTES_PER_ENTRY
+        (append + replication + report) as u64 * BYTES_PER_ENTRY
     }
 
     pub const QUICK: Sizes = Sizes {
         append_events: 100_000,
         jetstream_events: 50_000,
+        replication_events: 100_000,
         report_ledgers: [200_000, 1_000_000],
         report_tenant_entries: 50_000,
         rounds: 2,
@@ -99,6 +110,7 @@ impl Sizes {
     pub const FULL: Sizes = Sizes {
         append_events: 1_000_000,
         jetstream_events: 200_000,
+        replication_events: 500_000,
         report_ledgers: [1_000_000, 10_000_000],
         report_tenant_entries: 50_000,
         rounds: 3,
@@ -312,9 +324,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
-    let needed = sizes.scratch_bytes(wanted("append") || wanted("verify"), wanted("report"));
+    let needed = sizes.scratch_bytes(
+        wanted("append") || wanted("verify"),
+        wanted("replication"),
+        wanted("report"),
+    );
     check_space(&scratch, needed)?;
-    if wanted("jetstream") || wanted("failover") {
+    if wanted("jetstream") || wanted("replication") || wanted("failover") {
         // Found out now, not after minutes of the other scenarios.
         jetstream::nats_server()?;
     }
@@ -336,6 +352,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if wanted("jetstream") {
         rows.extend(jetstream::run(&context)?);
+    }
+    if wanted("replication") {
+        rows.extend(replication::run(&context)?);
     }
     if wanted("failover") {
         rows.extend(failover::run(&context)?);
@@ -475,8 +494,11 @@ mod tests {
             "{message}"
         );
         // The report scenario's ledgers dominate the full run's needs.
-        let full = Sizes::FULL.scratch_bytes(true, true);
-        assert!(full > Sizes::FULL.scratch_bytes(true, false) * 3, "{full}");
-        assert_eq!(Sizes::QUICK.scratch_bytes(false, false), 0);
+        let full = Sizes::FULL.scratch_bytes(true, true, true);
+        assert!(
+            full > Sizes::FULL.scratch_bytes(true, true, false) * 3,
+            "{full}"
+        );
+        assert_eq!(Sizes::QUICK.scratch_bytes(false, false, false), 0);
     }
 }
