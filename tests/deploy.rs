@@ -457,6 +457,106 @@ fn the_standby_unit_runs_the_service_unit_with_standby_and_the_replica_unit_foll
     );
 }
 
+/// What `/healthz` says a process is: "writer", "standby", "replica".
+fn role(service: &Service) -> String {
+    service.health().1["role"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn the_writer_standby_and_replica_run_as_their_units_and_the_standby_takes_over() {
+    let env = Env::new();
+    let nats = deploy_nats(&env);
+    let credentials = env.path("credentials");
+    std::fs::create_dir_all(&credentials).unwrap();
+    std::fs::write(
+        credentials.join("nats-password"),
+        format!("{SERVICE_PASSWORD}\n"),
+    )
+    .unwrap();
+    let tokens = write_tokens(&env);
+    // A unit's ExecStart with its Environment= lines and the settings its
+    // comment puts in the environment file, `${NAME}` expanded as systemd
+    // does, over the data directory `dir`.
+    let start = |unit: &str, dir: &str| {
+        let unit = std::fs::read_to_string(deploy_dir().join("systemd").join(unit)).unwrap();
+        let (environment, exec) = unit_settings(&unit, &credentials);
+        let port = free_port();
+        let settings = [
+            ("NATS_URL", nats.url()),
+            ("TLA_DATA_DIR", env.path(dir).display().to_string()),
+            ("TLA_LISTEN", format!("127.0.0.1:{port}")),
+            ("TLA_TOKENS", tokens.display().to_string()),
+        ];
+        let exec: Vec<String> = exec
+            .iter()
+            .map(|arg| {
+                settings.iter().fold(arg.clone(), |arg, (name, value)| {
+                    arg.replace(&format!("${{{name}}}"), value)
+                })
+            })
+            .collect();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tla"));
+        command.args(&exec).envs(settings).envs(environment);
+        let service = Service::spawn(&env, port, command);
+        service.wait_healthy();
+        service
+    };
+    let mut writer = start("tla-serve.service", "writer");
+    wait_for("the writer to write", WAIT, || role(&writer) == "writer");
+    let mut standby = start("tla-standby.service", "standby");
+    let mut replica = start("tla-replica.service", "replica");
+    assert_eq!(role(&standby), "standby");
+    assert_eq!(role(&replica), "replica");
+    writer.accept(ALVER_TOKEN, &agreement_json("alver"));
+    let outages = format!(
+        "{}\n{}\n",
+        outage_json("alver", "o-start", "O-1", "2026-01-10T10:00:00Z", true),
+        outage_json("alver", "o-end", "O-1", "2026-01-10T11:00:00Z", false)
+    );
+    let (status, body) = writer.post("/v1/events", ALVER_TOKEN, NDJSON, &[], &outages);
+    assert_eq!(status, 202, "{body}");
+    for service in [&writer, &standby, &replica] {
+        service.wait_for_size(3, WAIT);
+    }
+    // The replica serves reports from its copy.
+    let report: serde_json::Value = replica
+        .read("/v1/tenants/alver/reports/2026-01")
+        .expect("report")
+        .into_json()
+        .unwrap();
+    assert_eq!(
+        report["services"][0]["availability"]["downtime_seconds"], 3600,
+        "{report}"
+    );
+    // The writer's machine dies: the standby takes over and writes on.
+    writer.kill();
+    wait_for("the standby to take over", WAIT, || {
+        role(&standby) == "writer"
+    });
+    standby.accept(
+        ALVER_TOKEN,
+        &outage_json("alver", "o-after", "O-2", "2026-01-12T10:00:00Z", true),
+    );
+    standby.wait_for_size(4, WAIT);
+    replica.wait_for_size(4, WAIT);
+    standby.stop();
+    replica.stop();
+    let verified = |dir: &str| {
+        let run = env.run_in(&env.path(dir), &["verify"]);
+        run.assert_code(0);
+        run.stdout.clone()
+    };
+    assert!(
+        verified("standby").starts_with("ok: 4 entries"),
+        "{}",
+        verified("standby")
+    );
+    assert_eq!(verified("replica"), verified("standby"));
+}
+
 /// The monitoring address (`http:`) of the config `deploy_nats` wrote.
 fn monitoring_address(env: &Env) -> String {
     std::fs::read_to_string(env.path("nats-conf").join("nats-server.conf"))
