@@ -4,7 +4,8 @@
 //! projected in one pass; each concern then reads the projection for the
 //! period `[start, end)`, where `end` is the period's end bounded by the
 //! horizon of a preliminary report. The manifest's ledger fields are left
-//! for the caller, who knows the prefix.
+//! for the caller, who knows the prefix. Format 2's parts (`story`) read
+//! the same projection, the trend's twelve periods included.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,27 +16,36 @@ use schemas::{format_instant, MeetingKind, Priority};
 use crate::agreement::Versions;
 use crate::incident::{evaluate, may_evaluate_from, Terms, Verdict};
 use crate::projection::{project, Projection};
-use crate::report::{DataQuality, Deviation, IncidentCounts, Manifest, Report, ServiceReport};
-use crate::{availability, contact, governance, quality};
-use crate::{Input, LedgerEvent, Period, ReportError, ENGINE_VERSION, REPORT_FORMAT};
+use crate::report::{
+    DataQuality, Deviation, Format, IncidentCounts, Manifest, Report, ServiceReport,
+};
+use crate::{availability, contact, governance, quality, story};
+use crate::{Input, LedgerEvent, Period, ReportError, ENGINE_VERSION};
 
 /// Everything the concerns of one report read.
-struct Context<'a> {
-    period: Period,
-    tz: Tz,
-    start: i64,
+pub(crate) struct Context<'a> {
+    pub(crate) period: Period,
+    pub(crate) tz: Tz,
+    pub(crate) start: i64,
     /// The period's end, bounded by the horizon.
-    end: i64,
-    agreement: &'a Agreement,
-    versions: Versions<'a>,
-    projection: Projection<'a>,
+    pub(crate) end: i64,
+    pub(crate) agreement: &'a Agreement,
+    pub(crate) versions: &'a Versions<'a>,
+    pub(crate) projection: &'a Projection<'a>,
 }
 
 /// Incident counts of one service, indexed by priority (P1 first).
 type Counts = [IncidentCounts; 4];
 
-/// The report of `input.tenant` for `input.period` (pure; see [`Input`]).
+/// The report of `input.tenant` for `input.period` in the current format,
+/// `tla-report/2` (pure; see [`Input`]).
 pub fn compute(input: &Input) -> Result<Report, ReportError> {
+    compute_as(input, Format::default())
+}
+
+/// The report of `input.tenant` for `input.period` in `format`: what
+/// regenerating a report issued or saved in an older format calls.
+pub fn compute_as(input: &Input, format: Format) -> Result<Report, ReportError> {
     let mut mine: Vec<&LedgerEvent> = input
         .events
         .iter()
@@ -55,17 +65,13 @@ pub fn compute(input: &Input) -> Result<Report, ReportError> {
         start,
         end,
         agreement,
-        versions,
-        projection,
+        versions: &versions,
+        projection: &projection,
     };
-    let mut deviations = Vec::new();
-    let services = services(&ctx, &mut deviations);
-    governance_deviations(&ctx, &mut deviations);
-    contact_deviations(&ctx, &mut deviations);
-    deviations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    let (services, deviations) = figures(&ctx);
     let (set_aside, by_reason) = quality::count(&ctx.projection.set_aside, start, end);
-    Ok(Report {
-        format: REPORT_FORMAT.to_string(),
+    let mut report = Report {
+        format: format.as_str().to_string(),
         tenant: input.tenant.to_string(),
         period: input.period.to_string(),
         timezone: tz.name().to_string(),
@@ -75,6 +81,8 @@ pub fn compute(input: &Input) -> Result<Report, ReportError> {
         preliminary: end < period_end,
         services,
         deviations,
+        follow_up: None,
+        story: None,
         data_quality: DataQuality {
             set_aside,
             by_reason,
@@ -87,7 +95,22 @@ pub fn compute(input: &Input) -> Result<Report, ReportError> {
             horizon: horizon.map(format_instant),
             report_digest: String::new(),
         },
-    })
+    };
+    if format == Format::V2 {
+        report.follow_up = Some(story::follow_up(&ctx, &report.deviations));
+        report.story = Some(story::story(&ctx, &report));
+    }
+    Ok(report)
+}
+
+/// The services and the sorted deviations of the period of `ctx`.
+pub(crate) fn figures(ctx: &Context<'_>) -> (Vec<ServiceReport>, Vec<Deviation>) {
+    let mut deviations = Vec::new();
+    let services = services(ctx, &mut deviations);
+    governance_deviations(ctx, &mut deviations);
+    contact_deviations(ctx, &mut deviations);
+    deviations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    (services, deviations)
 }
 
 /// The time zone, the period's start and the version in force then, or
@@ -150,7 +173,7 @@ fn services(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) -> Vec<ServiceRe
         .map(|id| {
             let service = ctx.agreement.service(id);
             let availability = service.and_then(|s| {
-                availability::figures(ctx.agreement, s, &ctx.projection, ctx.start, ctx.end)
+                availability::figures(ctx.agreement, s, ctx.projection, ctx.start, ctx.end)
             });
             if availability.as_ref().is_some_and(|a| !a.met) {
                 deviations.push(Deviation::AvailabilityBelowTarget {
@@ -159,7 +182,7 @@ fn services(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) -> Vec<ServiceRe
                 });
             }
             if let Some(s) = service {
-                for w in availability::short_notices(s, &ctx.projection, ctx.start, ctx.end) {
+                for w in availability::short_notices(s, ctx.projection, ctx.start, ctx.end) {
                     deviations.push(Deviation::MaintenanceShortNotice {
                         at: format_instant(w.start),
                         service: id.to_string(),
@@ -270,8 +293,7 @@ fn governance_deviations(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) {
     if let Some(g) = &ctx.agreement.governance {
         let at = format_instant(ctx.end);
         let scope = (ctx.period, ctx.tz);
-        for kind in governance::missing_meetings(g, &ctx.projection, &ctx.versions, scope, ctx.end)
-        {
+        for kind in governance::missing_meetings(g, ctx.projection, ctx.versions, scope, ctx.end) {
             deviations.push(match kind {
                 MeetingKind::Operations => Deviation::OperationsMeetingMissing { at: at.clone() },
                 MeetingKind::Steering => Deviation::SteeringMeetingMissing { at: at.clone() },
@@ -279,7 +301,7 @@ fn governance_deviations(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) {
         }
     }
     for (meeting_id, due) in
-        governance::missing_minutes(&ctx.projection, &ctx.versions, ctx.start, ctx.end)
+        governance::missing_minutes(ctx.projection, ctx.versions, ctx.start, ctx.end)
     {
         deviations.push(Deviation::MinutesMissing {
             at: format_instant(due),
@@ -290,7 +312,7 @@ fn governance_deviations(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) {
 
 fn contact_deviations(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) {
     let at = format_instant(ctx.end);
-    for v in contact::vacancies(ctx.agreement, &ctx.projection, ctx.start, ctx.end) {
+    for v in contact::vacancies(ctx.agreement, ctx.projection, ctx.start, ctx.end) {
         deviations.push(Deviation::ContactVacant {
             at: at.clone(),
             role: v.role,

@@ -9,8 +9,10 @@
 //! SEMANTICS.md: `period` and `calendar` for time, `interval` for interval
 //! sets, `agreement` for the version in force, `projection` for the one
 //! pass over the events (with `quality` for what is set aside), then
-//! `availability`, `incident`, `governance` and `contact` per period, and
-//! `report` for the document and its digest; `engine` ties them together.
+//! `availability`, `incident`, `governance` and `contact` per period,
+//! `story` for what format 2 adds (follow-up, actions, meetings,
+//! responsibility overview, trend), and `report` for the document and its
+//! digest; `engine` ties them together.
 //! `render` turns a report into documents for people (Markdown, HTML,
 //! CSV), and `alert` finds the 75% warnings and breaches an incident has
 //! had by a given moment.
@@ -34,13 +36,14 @@ pub mod projection;
 pub mod quality;
 pub mod render;
 pub mod report;
+pub mod story;
 
-pub use engine::compute;
+pub use engine::{compute, compute_as};
 pub use error::ReportError;
 pub use period::{Period, PeriodError};
 pub use report::{
-    DataQuality, Deviation, IncidentCounts, Manifest, Report, ServiceReport, ENGINE_VERSION,
-    REPORT_FORMAT,
+    DataQuality, Deviation, Format, IncidentCounts, Manifest, Report, ServiceReport,
+    ENGINE_VERSION, REPORT_FORMAT,
 };
 
 /// An event of the ledger prefix with its ledger position (which breaks

@@ -66,6 +66,29 @@ pub struct Meeting<'a> {
     pub digests: Vec<&'a str>,
 }
 
+/// An accepted corrective action (SEMANTICS.md section 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub owner: &'a str,
+    pub due: i64,
+    /// `time` of the accepted `action.opened`.
+    pub opened: i64,
+    pub deviation_ids: &'a [String],
+    /// `(time, outcome)` of the accepted `action.closed`.
+    pub closed: Option<(i64, &'a str)>,
+}
+
+/// A `deviation.explained`: never set aside; the last one of an id wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained<'a> {
+    pub time: i64,
+    pub deviation_id: &'a str,
+    pub cause: &'a str,
+    pub action_id: Option<&'a str>,
+}
+
 /// A contact role (with its service for per-service roles).
 pub type RoleKey<'a> = (&'a str, Option<&'a str>);
 
@@ -96,6 +119,10 @@ pub struct Projection<'a> {
     pub meetings: Vec<Meeting<'a>>,
     meeting_ids: BTreeMap<&'a str, usize>,
     pub contacts: BTreeMap<RoleKey<'a>, Holding<'a>>,
+    pub actions: Vec<Action<'a>>,
+    action_ids: BTreeMap<&'a str, usize>,
+    /// In processing order.
+    pub explanations: Vec<Explained<'a>>,
     /// `(time, reason)` of every set-aside event, in processing order.
     pub set_aside: Vec<(i64, Reason)>,
 }
@@ -218,12 +245,54 @@ impl<'a> Projection<'a> {
             // Agreements and issued reports take no part in projection.
             EventData::AgreementPublished(_) | EventData::ReportIssued { .. } => Ok(()),
             // The follow-up of SEMANTICS.md section 12 changes no state of
-            // sections 6-9.
-            EventData::DeviationExplained { .. }
-            | EventData::ActionOpened { .. }
-            | EventData::ActionClosed { .. }
-            | EventData::ReportAcknowledged { .. }
-            | EventData::AgreementApproved { .. } => Ok(()),
+            // sections 6-9; explanations and acknowledgements are never
+            // set aside.
+            EventData::DeviationExplained {
+                deviation_id,
+                cause,
+                action_id,
+            } => {
+                self.explanations.push(Explained {
+                    time: t,
+                    deviation_id,
+                    cause,
+                    action_id: action_id.as_deref(),
+                });
+                Ok(())
+            }
+            EventData::ActionOpened {
+                action_id,
+                title,
+                owner,
+                due,
+                deviation_ids,
+            } => {
+                verdict(&[(
+                    Reason::DuplicateStart,
+                    self.action_ids.contains_key(action_id.as_str()),
+                )])?;
+                self.action_ids.insert(action_id, self.actions.len());
+                self.actions.push(Action {
+                    id: action_id,
+                    title,
+                    owner,
+                    due: *due,
+                    opened: t,
+                    deviation_ids,
+                    closed: None,
+                });
+                Ok(())
+            }
+            EventData::ActionClosed { action_id, outcome } => {
+                let i = self.action_ids.get(action_id.as_str()).copied();
+                let open = i.filter(|&i| self.actions[i].closed.is_none());
+                verdict(&[(Reason::UnknownOrClosedId, open.is_none())])?;
+                if let Some(i) = open {
+                    self.actions[i].closed = Some((t, outcome.as_str()));
+                }
+                Ok(())
+            }
+            EventData::ReportAcknowledged { .. } | EventData::AgreementApproved { .. } => Ok(()),
             // Handled through `incident_change` above.
             EventData::IncidentResponded { .. }
             | EventData::IncidentOnHold { .. }

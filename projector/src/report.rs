@@ -1,5 +1,13 @@
-//! The report document of SEMANTICS.md section 10, its canonical bytes and
-//! its digest.
+//! The report document of SEMANTICS.md sections 10 and 12, its canonical
+//! bytes and its digest.
+//!
+//! Two formats: `tla-report/1` (section 10) and `tla-report/2`, which adds
+//! each deviation's `id`, `party`, `explanation` (and `last_held` on the
+//! missing meetings) and the report's `actions`, `governance`, `contacts`
+//! and `trend` (section 12). A [`Report`] holds the format-2 parts as
+//! `follow_up` and `story`, `None` in format 1; on the wire they sit in
+//! the deviation objects and at the top level ([`ReportWire`]), so that a
+//! format-1 report has exactly the bytes it always had.
 //!
 //! Field names are the contract. The canonical bytes are the canonical
 //! JSON of `schemas::canonical` (keys in byte order, no insignificant
@@ -15,8 +23,34 @@ use serde_json::Value;
 
 use crate::availability::Availability;
 
-/// The `format` of every report this engine writes.
-pub const REPORT_FORMAT: &str = "tla-report/1";
+/// The `format` of the reports this engine writes by default.
+pub const REPORT_FORMAT: &str = "tla-report/2";
+
+/// The report formats the engine writes: new reports are
+/// [`Format::V2`]; a report issued or saved as [`Format::V1`] is
+/// regenerated as one (SEMANTICS.md section 12, "Compatibility").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    V1,
+    #[default]
+    V2,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::V1 => "tla-report/1",
+            Format::V2 => "tla-report/2",
+        }
+    }
+
+    /// The format named `s` (a report's `format`), if the engine knows it.
+    pub fn parse(s: &str) -> Option<Format> {
+        [Format::V1, Format::V2]
+            .into_iter()
+            .find(|f| f.as_str() == s)
+    }
+}
 
 /// The engine's version, recorded in every manifest: a report regenerated
 /// by another engine version may differ and says so.
@@ -24,6 +58,7 @@ pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A tenant-month TLA report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "ReportWire", from = "ReportWire")]
 pub struct Report {
     /// [`REPORT_FORMAT`].
     pub format: String,
@@ -44,8 +79,217 @@ pub struct Report {
     pub services: Vec<ServiceReport>,
     /// Sorted by [`Deviation::sort_key`].
     pub deviations: Vec<Deviation>,
+    /// Format 2: the follow-up of each deviation, in the order of
+    /// `deviations` (same length). `None` in format 1.
+    pub follow_up: Option<Vec<FollowUp>>,
+    /// Format 2: the agreement's whole story. `None` in format 1.
+    pub story: Option<Story>,
     pub data_quality: DataQuality,
     pub manifest: Manifest,
+}
+
+/// What format 2 adds to a deviation (SEMANTICS.md section 12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// 16 hex digits: see [`Deviation::id`].
+    pub id: String,
+    /// `provider` or `tenant`: who owes what the deviation is about.
+    pub party: String,
+    pub explanation: Option<Explanation>,
+    /// On `operations_meeting_missing` and `steering_meeting_missing`
+    /// only: the last meeting of that kind held before the period's end.
+    #[serde(default, skip_serializing_if = "LastHeld::is_absent")]
+    pub last_held: LastHeld,
+}
+
+/// `last_held`: absent on most kinds, else an instant or null.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LastHeld {
+    #[default]
+    Absent,
+    Never,
+    At(String),
+}
+
+impl LastHeld {
+    fn is_absent(&self) -> bool {
+        *self == LastHeld::Absent
+    }
+}
+
+impl Serialize for LastHeld {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            LastHeld::At(t) => s.serialize_some(t),
+            LastHeld::Absent | LastHeld::Never => s.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LastHeld {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.map_or(LastHeld::Never, LastHeld::At))
+    }
+}
+
+/// The last `deviation.explained` of a deviation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub cause: String,
+    pub action_id: Option<String>,
+    /// UTC `Z`.
+    pub explained_at: String,
+}
+
+/// The format-2 sections of a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Story {
+    /// Sorted by (`opened_at`, `action_id`).
+    pub actions: Vec<Action>,
+    /// `None` (null) when the agreement has no `governance`.
+    pub governance: Option<GovernanceStory>,
+    /// The responsibility overview at the period's end; `None` (null)
+    /// when the agreement has no `contacts`.
+    pub contacts: Option<Vec<ContactRow>>,
+    /// Up to twelve periods ending with this one, oldest first.
+    pub trend: Vec<TrendPeriod>,
+}
+
+/// A corrective action (SEMANTICS.md section 12 "Actions").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub action_id: String,
+    pub title: String,
+    pub owner: String,
+    pub due: String,
+    pub opened_at: String,
+    pub deviation_ids: Vec<String>,
+    pub closed_at: Option<String>,
+    pub outcome: Option<String>,
+    /// `closed`, `overdue` or `open`.
+    pub status: String,
+}
+
+/// Meetings and minutes of the period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GovernanceStory {
+    pub meetings: Vec<MeetingRow>,
+    pub last_operations_meeting: Option<String>,
+    pub last_steering_meeting: Option<String>,
+}
+
+/// A meeting held in the period and its minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingRow {
+    pub meeting_id: String,
+    pub kind: String,
+    pub held_at: String,
+    pub minutes_due: Option<String>,
+    pub minutes_filed_at: Option<String>,
+    pub minutes_digest: Option<String>,
+    pub minutes_on_time: Option<bool>,
+}
+
+/// One row of the responsibility overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRow {
+    pub role: String,
+    pub service: Option<String>,
+    /// `None` (null) for a vacant role, like `since`.
+    pub person: Option<String>,
+    pub since: Option<String>,
+}
+
+/// One period of the trend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrendPeriod {
+    pub period: String,
+    pub deviations: u64,
+    pub services_met: u64,
+    pub services_guaranteed: u64,
+}
+
+/// A report as written: the format-2 parts inside the deviations and at
+/// the top level, absent in format 1.
+#[derive(Serialize, Deserialize)]
+struct ReportWire {
+    format: String,
+    tenant: String,
+    period: String,
+    timezone: String,
+    period_start: String,
+    period_end: String,
+    agreement_version: String,
+    preliminary: bool,
+    services: Vec<ServiceReport>,
+    deviations: Vec<DeviationWire>,
+    data_quality: DataQuality,
+    manifest: Manifest,
+    #[serde(flatten)]
+    story: Option<Story>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeviationWire {
+    #[serde(flatten)]
+    deviation: Deviation,
+    #[serde(flatten)]
+    follow_up: Option<FollowUp>,
+}
+
+impl From<Report> for ReportWire {
+    fn from(r: Report) -> ReportWire {
+        let mut follow_up = r.follow_up.map(Vec::into_iter);
+        let deviations = r
+            .deviations
+            .into_iter()
+            .map(|deviation| DeviationWire {
+                deviation,
+                follow_up: follow_up.as_mut().and_then(Iterator::next),
+            })
+            .collect();
+        ReportWire {
+            format: r.format,
+            tenant: r.tenant,
+            period: r.period,
+            timezone: r.timezone,
+            period_start: r.period_start,
+            period_end: r.period_end,
+            agreement_version: r.agreement_version,
+            preliminary: r.preliminary,
+            services: r.services,
+            deviations,
+            data_quality: r.data_quality,
+            manifest: r.manifest,
+            story: r.story,
+        }
+    }
+}
+
+impl From<ReportWire> for Report {
+    fn from(w: ReportWire) -> Report {
+        let follow_up: Option<Vec<FollowUp>> =
+            w.deviations.iter().map(|d| d.follow_up.clone()).collect();
+        // Format 1 has no follow-up at all; a report in which only some
+        // deviations carry one keeps none (it does not regenerate).
+        let follow_up = follow_up.filter(|_| w.story.is_some());
+        Report {
+            format: w.format,
+            tenant: w.tenant,
+            period: w.period,
+            timezone: w.timezone,
+            period_start: w.period_start,
+            period_end: w.period_end,
+            agreement_version: w.agreement_version,
+            preliminary: w.preliminary,
+            services: w.services,
+            deviations: w.deviations.into_iter().map(|d| d.deviation).collect(),
+            follow_up,
+            story: w.story,
+            data_quality: w.data_quality,
+            manifest: w.manifest,
+        }
+    }
 }
 
 /// The figures of one service.
@@ -148,6 +392,62 @@ impl Deviation {
             | Deviation::MinutesMissing { at, .. }
             | Deviation::ContactVacant { at, .. } => at,
         }
+    }
+
+    /// The deviation's `id` in format 2 (SEMANTICS.md section 12): the
+    /// first 16 hex digits of BLAKE3 over the canonical JSON of its
+    /// `kind`, `at` and identifying fields (`service`, `incident_id`,
+    /// `window_id`, `meeting_id`, `role`; `service` kept when null on
+    /// `contact_vacant`). Measured fields (`priority`, `vacant_seconds`)
+    /// are left out, so the id names the same lapse in every prefix.
+    pub fn id(&self) -> String {
+        let mut v = serde_json::Map::new();
+        let mut put = |k: &str, x: Value| {
+            v.insert(k.to_string(), x);
+        };
+        put("kind", self.kind().into());
+        put("at", self.at().into());
+        match self {
+            Deviation::AvailabilityBelowTarget { service, .. } => {
+                put("service", service.as_str().into())
+            }
+            Deviation::MaintenanceShortNotice {
+                service, window_id, ..
+            } => {
+                put("service", service.as_str().into());
+                put("window_id", window_id.as_str().into());
+            }
+            Deviation::ResponseBreach {
+                service,
+                incident_id,
+                ..
+            }
+            | Deviation::ResolutionBreach {
+                service,
+                incident_id,
+                ..
+            } => {
+                put("service", service.as_str().into());
+                put("incident_id", incident_id.as_str().into());
+            }
+            Deviation::MinutesMissing { meeting_id, .. } => {
+                put("meeting_id", meeting_id.as_str().into())
+            }
+            Deviation::ContactVacant { role, service, .. } => {
+                put("role", role.as_str().into());
+                put(
+                    "service",
+                    service.as_deref().map_or(Value::Null, Value::from),
+                );
+            }
+            Deviation::OperationsMeetingMissing { .. }
+            | Deviation::SteeringMeetingMissing { .. } => {}
+        }
+        // Strings only, one level deep: canonical form always exists.
+        let bytes = schemas::canonical::to_canonical(&Value::Object(v)).unwrap_or_default();
+        let mut id = hex::encode(blake3::hash(&bytes).as_bytes());
+        id.truncate(schemas::DEVIATION_ID_LEN);
+        id
     }
 
     /// The key deviations are sorted by, plain byte-wise string order.

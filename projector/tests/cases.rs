@@ -3,7 +3,14 @@
 //! out by hand, with the arithmetic in `why`), and a full snapshot of each
 //! report in `tests/snapshots/`. Expected figures are a subset of the
 //! report (services keyed by id; `deviations`, when given, must match
-//! exactly). Snapshots are refreshed on purpose with
+//! exactly). Every report is computed in both formats: format 1 against
+//! `NAME.I.json` (the snapshots written before format 2 existed, so these
+//! are also the check that format 1 regenerates byte for byte) and format
+//! 2 against `NAME.I.v2.json`. Format 2's own fields in an expectation
+//! (`actions`, `governance`, `contacts`, `trend`; a deviation's `id`,
+//! `party`, `explanation`, `last_held`) are checked in format 2 only, and
+//! a deviation expected without them is compared without them. Snapshots
+//! are refreshed on purpose with
 //! `UPDATE_EXPECT=1 cargo test -p projector --test cases` and reviewed in
 //! the diff; the hand-written figures never are.
 
@@ -11,11 +18,17 @@ mod common;
 
 use std::path::Path;
 
-use projector::{compute, Input, Period};
+use projector::{compute_as, Format, Input, Period};
 use serde_json::{Map, Value};
 
 /// Fewer case files than this means cases went missing.
-const CASES_MIN: usize = 14;
+const CASES_MIN: usize = 21;
+
+/// The top-level fields format 2 adds.
+const STORY_KEYS: [&str; 4] = ["actions", "governance", "contacts", "trend"];
+
+/// The fields format 2 adds to a deviation.
+const FOLLOW_UP_KEYS: [&str; 4] = ["id", "party", "explanation", "last_held"];
 
 #[test]
 fn cases() {
@@ -68,38 +81,90 @@ fn check(path: &Path) -> Vec<String> {
             events: &events[..prefix],
             horizon: r["horizon"].as_str().map(common::instant),
         };
-        let (actual, snapshot) = match compute(&input) {
-            Ok(mut report) => {
-                report.manifest.ledger_size = prefix as u64;
-                report.manifest.ledger_root = "test".to_string();
-                report.seal();
-                let v: Value = serde_json::from_slice(&report.canonical_bytes()).expect("json");
-                (
-                    v.clone(),
-                    serde_json::to_string_pretty(&v).expect("json") + "\n",
-                )
+        for format in [Format::V1, Format::V2] {
+            let label = format!("{label} {}", format.as_str());
+            let (actual, snapshot) = run(&input, format, prefix);
+            if let Some(expect) = r.get("error") {
+                let text = actual.as_str().unwrap_or("");
+                if !text.contains(expect.as_str().expect("error text")) {
+                    failures.push(format!(
+                        "{label}: expected error containing {expect}, got {actual}"
+                    ));
+                }
+            } else {
+                if actual["format"] != format.as_str() {
+                    failures.push(format!("{label}: format {}", actual["format"]));
+                }
+                let expect = expectation(&r["expect"], &actual, format);
+                let mut errors = Vec::new();
+                subset(&expect, &by_service(&actual), "", &mut errors);
+                failures.extend(errors.into_iter().map(|e| format!("{label}: {e}")));
             }
-            Err(e) => (
-                Value::String(format!("error: {e}")),
-                format!("error: {e}\n"),
-            ),
-        };
-        if let Some(expect) = r.get("error") {
-            let text = actual.as_str().unwrap_or("");
-            if !text.contains(expect.as_str().expect("error text")) {
-                failures.push(format!(
-                    "{label}: expected error containing {expect}, got {actual}"
-                ));
-            }
-        } else {
-            let mut errors = Vec::new();
-            subset(&r["expect"], &by_service(&actual), "", &mut errors);
-            failures.extend(errors.into_iter().map(|e| format!("{label}: {e}")));
+            let file = match format {
+                Format::V1 => format!("{name}.{i}.json"),
+                Format::V2 => format!("{name}.{i}.v2.json"),
+            };
+            let file = common::dir("snapshots").join(file);
+            failures
+                .extend(common::snapshot_check(&file, &snapshot).map(|e| format!("{label}: {e}")));
         }
-        let file = common::dir("snapshots").join(format!("{name}.{i}.json"));
-        failures.extend(common::snapshot_check(&file, &snapshot).map(|e| format!("{label}: {e}")));
     }
     failures
+}
+
+/// The report of `input` in `format` as JSON, and its snapshot text.
+fn run(input: &Input, format: Format, prefix: usize) -> (Value, String) {
+    match compute_as(input, format) {
+        Ok(mut report) => {
+            report.manifest.ledger_size = prefix as u64;
+            report.manifest.ledger_root = "test".to_string();
+            report.seal();
+            let v: Value = serde_json::from_slice(&report.canonical_bytes()).expect("json");
+            let text = serde_json::to_string_pretty(&v).expect("json") + "\n";
+            (v, text)
+        }
+        Err(e) => (
+            Value::String(format!("error: {e}")),
+            format!("error: {e}\n"),
+        ),
+    }
+}
+
+/// What to check of `actual` in `format`: in format 1, `expect` without
+/// format 2's fields; in format 2, `expect` with each expected deviation
+/// given the follow-up fields the actual one has and it does not name
+/// (so that only the named ones are compared).
+fn expectation(expect: &Value, actual: &Value, format: Format) -> Value {
+    let mut expect = expect.clone();
+    let Some(top) = expect.as_object_mut() else {
+        return expect;
+    };
+    if format == Format::V1 {
+        for k in STORY_KEYS {
+            top.remove(k);
+        }
+    }
+    let Some(Value::Array(deviations)) = top.get_mut("deviations") else {
+        return expect;
+    };
+    let given = actual["deviations"].as_array();
+    for (i, d) in deviations.iter_mut().enumerate() {
+        let Some(d) = d.as_object_mut() else { continue };
+        for k in FOLLOW_UP_KEYS {
+            match format {
+                Format::V1 => {
+                    d.remove(k);
+                }
+                Format::V2 => {
+                    let theirs = given.and_then(|g| g.get(i)).and_then(|g| g.get(k));
+                    if let (None, Some(v)) = (d.get(k), theirs) {
+                        d.insert(k.to_string(), v.clone());
+                    }
+                }
+            }
+        }
+    }
+    expect
 }
 
 /// The report with `services` as an object keyed by service id.

@@ -6,29 +6,13 @@
 
 mod common;
 
-use demo::{generate, DemoConfig};
 use projector::{compute, Input, LedgerEvent, Period};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 /// The demo history of the first two tenants over six months.
 fn history() -> (Vec<String>, Vec<String>, Vec<LedgerEvent>) {
-    let config = DemoConfig {
-        tenants: 2,
-        months: 6,
-        ..DemoConfig::default()
-    };
-    let h = generate(&config);
-    let events = h
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, v)| LedgerEvent {
-            position: i as u64,
-            event: schemas::Event::from_json(v).expect("demo event"),
-        })
-        .collect();
-    (h.tenants, h.periods, events)
+    common::demo_history(2, 6)
 }
 
 fn bytes(tenant: &str, period: &str, events: &[LedgerEvent], horizon: Option<i64>) -> Vec<u8> {

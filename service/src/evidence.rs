@@ -354,7 +354,14 @@ fn regenerate(bundle: &Bundle, records: &[Vec<u8>], problems: &mut Vec<String>) 
         events: &events,
         horizon,
     };
-    let mut regenerated = match projector::compute(&input) {
+    let Some(format) = projector::Format::parse(&given.format) else {
+        problems.push(format!(
+            "the report's format {:?} is not one this version knows",
+            given.format
+        ));
+        return;
+    };
+    let mut regenerated = match projector::compute_as(&input, format) {
         Ok(report) => report,
         Err(error) => {
             problems.push(format!(

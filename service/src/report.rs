@@ -9,7 +9,7 @@
 
 use anyhow::{bail, Context};
 use ledger::{Ledger, Outcome, ZERO_HASH};
-use projector::{Input, LedgerEvent, Period, Report};
+use projector::{Format, Input, LedgerEvent, Period, Report};
 use schemas::Event;
 
 /// The `source` of the `report.issued` events the ledger itself appends;
@@ -34,13 +34,26 @@ pub fn generate(
     as_of: Option<u64>,
     horizon: Horizon,
 ) -> anyhow::Result<Report> {
+    let how = (horizon, Format::default());
+    generate_as(ledger, tenant, period, as_of, how)
+}
+
+/// [`generate`] with the horizon and in a given format.
+pub fn generate_as(
+    ledger: &Ledger,
+    tenant: &str,
+    period: Period,
+    as_of: Option<u64>,
+    (horizon, format): (Horizon, Format),
+) -> anyhow::Result<Report> {
     let size = ledger.size();
     let prefix = as_of.unwrap_or(size);
     if prefix > size {
         bail!("--as-of {prefix} is beyond the ledger, which holds {size} entries");
     }
     let events = tenant_events(ledger, tenant, prefix)?;
-    generate_from(ledger, tenant, period, (prefix, &events), horizon)
+    let pins = Pins::of(ledger, prefix)?;
+    generate_pinned_as(tenant, period, (prefix, &events), &pins, horizon, format)
 }
 
 /// [`generate`] from the tenant's events already read: those of `events`
@@ -93,6 +106,50 @@ pub fn generate_pinned(
     pins: &Pins,
     horizon: Horizon,
 ) -> anyhow::Result<Report> {
+    let prefix_events = (prefix, events);
+    generate_pinned_as(
+        tenant,
+        period,
+        prefix_events,
+        pins,
+        horizon,
+        Format::default(),
+    )
+}
+
+/// The report whose digest an issuance anchored, from its pinned prefix:
+/// in the current format, or in format 1 when that is the one whose digest
+/// was issued (SEMANTICS.md section 12, "Compatibility"). When neither
+/// matches, the current format's report (which then fails its check).
+pub fn generate_issued(
+    tenant: &str,
+    period: Period,
+    (prefix, events): (u64, &[LedgerEvent]),
+    pins: &Pins,
+    digest: &str,
+) -> anyhow::Result<Report> {
+    let horizon = Horizon::Pinned(None);
+    let report = generate_pinned(tenant, period, (prefix, events), pins, horizon)?;
+    if report.manifest.report_digest == digest {
+        return Ok(report);
+    }
+    let first = generate_pinned_as(tenant, period, (prefix, events), pins, horizon, Format::V1)?;
+    Ok(if first.manifest.report_digest == digest {
+        first
+    } else {
+        report
+    })
+}
+
+/// [`generate_pinned`] in `format`.
+pub fn generate_pinned_as(
+    tenant: &str,
+    period: Period,
+    (prefix, events): (u64, &[LedgerEvent]),
+    pins: &Pins,
+    horizon: Horizon,
+    format: Format,
+) -> anyhow::Result<Report> {
     let events = &events[..events.partition_point(|e| e.position < prefix)];
     let compute = |horizon| {
         let input = Input {
@@ -101,7 +158,7 @@ pub fn generate_pinned(
             events,
             horizon,
         };
-        projector::compute(&input).map_err(anyhow::Error::from)
+        projector::compute_as(&input, format).map_err(anyhow::Error::from)
     };
     let mut report = match horizon {
         Horizon::Pinned(horizon) => compute(horizon)?,
@@ -234,23 +291,26 @@ pub fn last_issued(
 ) -> anyhow::Result<Option<(u64, Report)>> {
     let wanted = period.to_string();
     let mut last = None;
-    for event in tenant_events(ledger, tenant, ledger.size())? {
+    let events = tenant_events(ledger, tenant, ledger.size())?;
+    for event in &events {
         if let schemas::EventData::ReportIssued {
             period,
             ledger_size,
+            report_digest,
             ..
         } = &event.event.data
         {
             // Only the ledger's own issuances are trusted (docs/FORMAT.md).
             if *period == wanted && event.event.source == ISSUER_SOURCE {
-                last = Some((event.position, *ledger_size));
+                last = Some((event.position, *ledger_size, report_digest));
             }
         }
     }
-    let Some((position, size)) = last else {
+    let Some((position, size, digest)) = last else {
         return Ok(None);
     };
-    let report = generate(ledger, tenant, period, Some(size), Horizon::Pinned(None))?;
+    let pins = Pins::of(ledger, size)?;
+    let report = generate_issued(tenant, period, (size, &events), &pins, digest)?;
     Ok(Some((position, report)))
 }
 
@@ -320,13 +380,21 @@ pub fn regenerate(ledger: &Ledger, report: &Report) -> anyhow::Result<Report> {
         .as_deref()
         .map(parse_instant)
         .transpose()?;
+    let Some(format) = Format::parse(&report.format) else {
+        bail!(
+            "the report's format {:?} is not one this version knows ({} or {})",
+            report.format,
+            Format::V1.as_str(),
+            Format::V2.as_str()
+        );
+    };
     let size = report.manifest.ledger_size;
-    let mut regenerated = generate(
+    let mut regenerated = generate_as(
         ledger,
         &report.tenant,
         period,
         Some(size),
-        Horizon::Pinned(horizon),
+        (Horizon::Pinned(horizon), format),
     )?;
     // A report made before the ledger had a Merkle tree pins its prefix by
     // the chain head alone; it is regenerated the way it was made.

@@ -267,12 +267,18 @@ impl LedgerSource {
     ) -> anyhow::Result<Shown> {
         let anchor = anchor(events, period);
         let (prefix, pins) = pinned?;
-        let horizon = match &anchor {
-            Some(_) => crate::report::Horizon::Pinned(None),
-            None => crate::report::Horizon::Now,
+        let prefix_events = (prefix, events);
+        let report = match &anchor {
+            // An issued report in the format it was issued in.
+            Some(a) => {
+                let digest = &a.report_digest;
+                crate::report::generate_issued(tenant, period, prefix_events, &pins, digest)?
+            }
+            None => {
+                let horizon = crate::report::Horizon::Now;
+                crate::report::generate_pinned(tenant, period, prefix_events, &pins, horizon)?
+            }
         };
-        let report =
-            crate::report::generate_pinned(tenant, period, (prefix, events), &pins, horizon)?;
         Ok(Shown { report, anchor })
     }
 }

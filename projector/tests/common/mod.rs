@@ -105,3 +105,24 @@ fn first_difference(stored: &str, actual: &str) -> String {
         None => "one is a prefix of the other".to_string(),
     }
 }
+
+/// The seeded demo history of `tenants` tenants over `months` months, as
+/// ledger events at positions 0..: (tenants, periods, events).
+pub fn demo_history(tenants: usize, months: u32) -> (Vec<String>, Vec<String>, Vec<LedgerEvent>) {
+    let config = demo::DemoConfig {
+        tenants,
+        months,
+        ..demo::DemoConfig::default()
+    };
+    let h = demo::generate(&config);
+    let events = h
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, v)| LedgerEvent {
+            position: i as u64,
+            event: schemas::Event::from_json(v).expect("demo event"),
+        })
+        .collect();
+    (h.tenants, h.periods, events)
+}
