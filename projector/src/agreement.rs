@@ -5,11 +5,15 @@
 //! latest `effective_from <= T`, ties going to the later ledger entry. The
 //! event's own `time` plays no part, so a version published late with an
 //! early `effective_from` applies retroactively to every replay of a prefix
-//! that holds it.
+//! that holds it. A version whose agreement `requires_approval` is in
+//! force only when the prefix also holds an `agreement.approved` for its
+//! version from each party (SEMANTICS.md section 12), whenever written.
 
 use chrono_tz::Tz;
+use std::collections::BTreeSet;
+
 use schemas::agreement::Agreement;
-use schemas::EventData;
+use schemas::{EventData, Party};
 
 use crate::LedgerEvent;
 
@@ -18,6 +22,8 @@ use crate::LedgerEvent;
 #[derive(Debug, Clone, Default)]
 pub struct Versions<'a> {
     list: Vec<(i64, u64, &'a Agreement)>,
+    /// Every version label published, also those awaiting approval.
+    published: BTreeSet<&'a str>,
 }
 
 /// Two versions of one tenant that name different time zones.
@@ -32,15 +38,38 @@ pub struct ZoneConflict {
 impl<'a> Versions<'a> {
     /// The versions published by `events` (any order).
     pub fn from_events(events: &[&'a LedgerEvent]) -> Versions<'a> {
+        let approved: BTreeSet<(&str, Party)> = events
+            .iter()
+            .filter_map(|e| match &e.event.data {
+                EventData::AgreementApproved { version, party, .. } => {
+                    Some((version.as_str(), *party))
+                }
+                _ => None,
+            })
+            .collect();
+        let approved_by_both = |a: &Agreement| {
+            Party::ALL
+                .iter()
+                .all(|p| approved.contains(&(a.version.as_str(), *p)))
+        };
         let mut list: Vec<(i64, u64, &'a Agreement)> = events
             .iter()
             .filter_map(|e| match &e.event.data {
-                EventData::AgreementPublished(a) => Some((a.effective_from, e.position, &**a)),
+                EventData::AgreementPublished(a) if !a.requires_approval || approved_by_both(a) => {
+                    Some((a.effective_from, e.position, &**a))
+                }
                 _ => None,
             })
             .collect();
         list.sort_by_key(|&(from, position, _)| (from, position));
-        Versions { list }
+        let published = events
+            .iter()
+            .filter_map(|e| match &e.event.data {
+                EventData::AgreementPublished(a) => Some(a.version.as_str()),
+                _ => None,
+            })
+            .collect();
+        Versions { list, published }
     }
 
     /// The version in force at `t`.
@@ -52,6 +81,12 @@ impl<'a> Versions<'a> {
     /// The earliest `effective_from` of all versions.
     pub fn earliest_effective_from(&self) -> Option<i64> {
         self.list.first().map(|&(from, _, _)| from)
+    }
+
+    /// Whether a version labelled `version` was published in the prefix
+    /// (approved or not).
+    pub fn is_published(&self, version: &str) -> bool {
+        self.published.contains(version)
     }
 
     pub fn is_empty(&self) -> bool {

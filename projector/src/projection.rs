@@ -9,10 +9,10 @@
 //! role. The concerns (`availability`, `incident`, `governance`,
 //! `contact`) read it per period.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use schemas::agreement::Agreement;
-use schemas::{Event, EventData, Impact, MeetingKind, Priority};
+use schemas::{Event, EventData, Impact, MeetingKind, Party, Priority};
 
 use crate::agreement::Versions;
 use crate::incident::{Change, State, Timeline};
@@ -123,6 +123,8 @@ pub struct Projection<'a> {
     action_ids: BTreeMap<&'a str, usize>,
     /// In processing order.
     pub explanations: Vec<Explained<'a>>,
+    /// The accepted approvals: (version, party).
+    approvals: BTreeSet<(&'a str, Party)>,
     /// `(time, reason)` of every set-aside event, in processing order.
     pub set_aside: Vec<(i64, Reason)>,
 }
@@ -292,7 +294,16 @@ impl<'a> Projection<'a> {
                 }
                 Ok(())
             }
-            EventData::ReportAcknowledged { .. } | EventData::AgreementApproved { .. } => Ok(()),
+            EventData::ReportAcknowledged { .. } => Ok(()),
+            EventData::AgreementApproved { version, party, .. } => {
+                let key = (version.as_str(), *party);
+                verdict(&[
+                    (Reason::UnknownOrClosedId, !versions.is_published(version)),
+                    (Reason::DuplicateStart, self.approvals.contains(&key)),
+                ])?;
+                self.approvals.insert(key);
+                Ok(())
+            }
             // Handled through `incident_change` above.
             EventData::IncidentResponded { .. }
             | EventData::IncidentOnHold { .. }

@@ -15,9 +15,12 @@ pub enum Reason {
     /// version in force at the event's time, or with no version in force.
     UnknownService,
     /// A second start of an open outage id, a second `incident.opened` or
-    /// `incident.responded`, a second `meeting.held` with the same id.
+    /// `incident.responded`, a second `meeting.held` or `action.opened`
+    /// with the same id, a second approval of a version by one party.
     DuplicateStart,
-    /// An end or follow-up for an id not open at that point.
+    /// An end or follow-up for an id not open at that point (also an
+    /// `action.closed` for an action not open, an approval of a version
+    /// never published).
     UnknownOrClosedId,
     /// An incident event not allowed in the incident's state.
     InvalidTransition,
