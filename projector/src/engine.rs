@@ -97,6 +97,9 @@ pub fn compute_as(input: &Input, format: Format) -> Result<Report, ReportError> 
         },
     };
     if format == Format::V2 {
+        for s in &mut report.services {
+            s.details = Some(story::service_details(&ctx, &s.service));
+        }
         report.follow_up = Some(story::follow_up(&ctx, &report.deviations));
         report.story = Some(story::story(&ctx, &report));
     }
@@ -198,6 +201,7 @@ fn services(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) -> Vec<ServiceRe
                     .iter()
                     .map(|p| (p.as_str().to_string(), by_priority[*p as usize]))
                     .collect(),
+                details: None,
             }
         })
         .collect()

@@ -300,6 +300,42 @@ pub struct ServiceReport {
     pub availability: Option<Availability>,
     /// `P1`..`P4`, always all four.
     pub incidents: BTreeMap<String, IncidentCounts>,
+    /// Format 2: what lies behind the figures. `None` in format 1.
+    #[serde(flatten)]
+    pub details: Option<ServiceDetails>,
+}
+
+/// What format 2 adds to a service (SEMANTICS.md section 12, "What lies
+/// behind the figures").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDetails {
+    /// The service's name in the agreement in force at the start; `None`
+    /// (null) for a service not in it.
+    pub name: Option<String>,
+    /// Sorted by (`start`, `outage_id`).
+    pub outages: Vec<OutageRow>,
+    /// Sorted by (`opened_at`, `incident_id`).
+    pub open_incidents: Vec<OpenIncident>,
+}
+
+/// An outage of the service that overlaps the period, full or partial,
+/// with its real instants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutageRow {
+    pub outage_id: String,
+    pub impact: String,
+    pub start: String,
+    /// `None` (null) while open in the prefix.
+    pub end: Option<String>,
+}
+
+/// An incident opened before the period's end and not resolved then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenIncident {
+    pub incident_id: String,
+    /// The priority in force at the period's end.
+    pub priority: String,
+    pub opened_at: String,
 }
 
 /// Incident counts of one priority.

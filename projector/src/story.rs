@@ -14,10 +14,11 @@ use schemas::agreement::Agreement;
 use schemas::{format_instant, MeetingKind, Party};
 
 use crate::engine::{figures, Context};
+use crate::incident::{Change, State};
 use crate::projection::{Explained, Holding, Meeting};
 use crate::report::{
     Action, ContactRow, Deviation, Explanation, FollowUp, GovernanceStory, LastHeld, MeetingRow,
-    Report, Story, TrendPeriod,
+    OpenIncident, OutageRow, Report, ServiceDetails, Story, TrendPeriod,
 };
 
 /// Seconds in a day of `minutes_due_days` (SEMANTICS.md section 8).
@@ -263,6 +264,54 @@ fn holder_at<'a>(h: &Holding<'a>, end: i64) -> Option<(i64, &'a str)> {
         .is_some_and(|&(_, held)| held);
     let last = h.holders.iter().rev().find(|&&(t, _)| t < end).copied();
     last.filter(|_| held)
+}
+
+/// The name, outages and open incidents of `service` for `ctx`.
+pub(crate) fn service_details(ctx: &Context<'_>, service: &str) -> ServiceDetails {
+    let mut outages: Vec<&crate::projection::Outage> = ctx
+        .projection
+        .outages
+        .iter()
+        .filter(|o| o.service == service && o.start < ctx.end)
+        .filter(|o| o.end.is_none_or(|end| end > ctx.start))
+        .collect();
+    outages.sort_by_key(|o| (o.start, o.id));
+    let mut open: Vec<OpenIncident> = ctx
+        .projection
+        .incidents
+        .iter()
+        .filter(|i| i.service == service && i.timeline.opened < ctx.end)
+        .filter_map(|i| {
+            // The state and priority after every change before the end.
+            let before = i.timeline.changes.iter().filter(|&&(t, _)| t < ctx.end);
+            let (state, priority) = before.fold(
+                (State::Running, i.timeline.priority),
+                |(state, priority), &(_, change)| match change {
+                    Change::Priority(p) => (state, p),
+                    c => (c.next_state(state), priority),
+                },
+            );
+            (state != State::Resolved).then(|| OpenIncident {
+                incident_id: i.id.to_string(),
+                priority: priority.as_str().to_string(),
+                opened_at: format_instant(i.timeline.opened),
+            })
+        })
+        .collect();
+    open.sort_by(|a, b| (&a.opened_at, &a.incident_id).cmp(&(&b.opened_at, &b.incident_id)));
+    ServiceDetails {
+        name: ctx.agreement.service(service).map(|s| s.name.clone()),
+        outages: outages
+            .into_iter()
+            .map(|o| OutageRow {
+                outage_id: o.id.to_string(),
+                impact: o.impact.as_str().to_string(),
+                start: format_instant(o.start),
+                end: o.end.map(format_instant),
+            })
+            .collect(),
+        open_incidents: open,
+    }
 }
 
 /// The twelve periods ending with the report's, oldest first; a period
