@@ -2,7 +2,9 @@
 //!
 //! Every `tests/render/*.report.json` is a hand-built report (`full` has
 //! every deviation kind, a preliminary horizon, a null `achieved_pct` and
-//! a service without availability; `quiet` has nothing to report); each
+//! a service without availability; `quiet` has nothing to report; `story`
+//! is a format-2 report with an explanation, actions in every status,
+//! meetings with late and pending minutes, vacant roles and a trend); each
 //! is rendered as Markdown, HTML and CSV in both languages and compared
 //! with the snapshot `tests/render/<name>.<lang>.<ext>`. Snapshots are
 //! refreshed on purpose with
@@ -18,7 +20,7 @@ use projector::render::{self, Format, Lang};
 use projector::{Deviation, Report};
 
 /// Fewer fixtures than this means fixtures went missing.
-const FIXTURES_MIN: usize = 2;
+const FIXTURES_MIN: usize = 3;
 
 const LANGS: [Lang; 2] = [Lang::Nn, Lang::En];
 
@@ -555,4 +557,30 @@ fn the_deviation_list_says_what_when_target_and_measured() {
         whole.contains("whole agreement") && whole.contains("3 d 12 h 0 min"),
         "{whole}"
     );
+}
+
+/// Format 2's texts from the ledger are escaped in Markdown like the rest.
+#[test]
+fn story_texts_are_escaped_in_markdown() {
+    let mut report = read(&dir().join("story.report.json"));
+    let hostile = "<script>x</script> | **y**";
+    let follow_up = report.follow_up.as_mut().expect("format 2");
+    let explanation = follow_up[0].explanation.as_mut().expect("explained");
+    explanation.cause = hostile.to_string();
+    let story = report.story.as_mut().expect("format 2");
+    story.actions[0].title = hostile.to_string();
+    story.actions[0].owner = hostile.to_string();
+    if let Some(rows) = story.contacts.as_mut() {
+        rows[0].person = Some(hostile.to_string());
+    }
+    for lang in LANGS {
+        let md = render::markdown(&report, lang);
+        assert!(!md.contains("<script>"), "{md}");
+        assert!(!md.contains("| **y**"), "{md}");
+        assert_eq!(
+            md.matches(r"\<script\>x\</script\> \| \*\*y\*\*").count(),
+            4,
+            "{md}"
+        );
+    }
 }

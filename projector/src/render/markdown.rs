@@ -2,7 +2,9 @@
 //! the preliminary marker, the facts of the report, a summary line, then
 //! the deviations (the heart of the report: what, when, target,
 //! measured), availability, incidents, data quality and the manifest with
-//! how to check it.
+//! how to check it. A format-2 report adds, after the deviations, their
+//! follow-up (cause and action), the corrective actions, governance
+//! (meetings and minutes), the responsible persons and the trend.
 //!
 //! Every string that comes from the report goes through [`escape`], so a
 //! `|` in a role cannot break a table and a `<` cannot become markup in a
@@ -11,6 +13,7 @@
 
 use super::text::{self, Text};
 use super::{Lang, Report};
+use crate::report::Story;
 
 /// The report as Markdown in `lang`.
 pub fn markdown(report: &Report, lang: Lang) -> String {
@@ -23,6 +26,13 @@ pub fn markdown(report: &Report, lang: Lang) -> String {
         &escape(&text::summary(lang, &super::summary(report))),
     );
     deviations(&mut out, report, lang);
+    if let Some(story) = &report.story {
+        follow_up(&mut out, report, lang);
+        actions(&mut out, report, story, lang);
+        governance(&mut out, report, story, lang);
+        contacts(&mut out, report, story, lang);
+        trend(&mut out, story, lang);
+    }
     availability(&mut out, report, lang);
     incidents(&mut out, report, t);
     data_quality(&mut out, report, lang);
@@ -83,6 +93,151 @@ fn deviations(out: &mut String, report: &Report, lang: Lang) {
         ]
     });
     line(out, &table(&head, "--:|---|---|---|---|---|---|---", body));
+}
+
+/// Local time of an instant of the report, or a dash.
+fn local(report: &Report, at: Option<&str>) -> String {
+    at.map_or_else(
+        || "–".to_string(),
+        |at| escape(&super::when(at, &report.timezone).local),
+    )
+}
+
+/// Each explained deviation's cause and action (format 2).
+fn follow_up(out: &mut String, report: &Report, lang: Lang) {
+    let s = text::story(lang);
+    line(out, &format!("## {}", s.follow_up));
+    let explained = super::explained_rows(report);
+    if explained.is_empty() {
+        line(out, s.no_explanations);
+        return;
+    }
+    let head = [
+        lang.text().number,
+        s.deviation_id,
+        s.cause,
+        s.action,
+        s.explained_at,
+    ];
+    let body = explained.iter().map(|(number, id, e)| {
+        vec![
+            number.to_string(),
+            format!("`{}`", code_span(id)),
+            escape(&e.cause),
+            e.action_id
+                .as_deref()
+                .map_or_else(|| "–".to_string(), escape),
+            local(report, Some(&e.explained_at)),
+        ]
+    });
+    line(out, &table(&head, "--:|---|---|---|---", body));
+}
+
+fn actions(out: &mut String, report: &Report, story: &Story, lang: Lang) {
+    let s = text::story(lang);
+    line(out, &format!("### {}", s.actions));
+    if story.actions.is_empty() {
+        line(out, s.no_actions);
+        return;
+    }
+    let head = [s.title, s.owner, s.due, s.status, s.outcome];
+    let body = story.actions.iter().map(|a| {
+        let status = s.status_word(&a.status);
+        let status = if a.status == "overdue" {
+            format!("**{status}**")
+        } else {
+            status.to_string()
+        };
+        vec![
+            format!("{} (`{}`)", escape(&a.title), code_span(&a.action_id)),
+            escape(&a.owner),
+            local(report, Some(&a.due)),
+            status,
+            a.outcome.as_deref().map_or_else(|| "–".to_string(), escape),
+        ]
+    });
+    line(out, &table(&head, "---|---|---|---|---", body));
+}
+
+fn governance(out: &mut String, report: &Report, story: &Story, lang: Lang) {
+    let Some(g) = &story.governance else { return };
+    let s = text::story(lang);
+    line(out, &format!("## {}", s.governance));
+    if g.meetings.is_empty() {
+        line(out, s.no_meetings);
+    } else {
+        let head = [
+            s.meeting,
+            s.kind,
+            s.held,
+            s.minutes_due,
+            s.minutes_filed,
+            s.on_time,
+        ];
+        let body = g.meetings.iter().map(|m| {
+            let on_time = match m.minutes_on_time {
+                Some(true) => s.yes.to_string(),
+                Some(false) => format!("**{}**", s.no),
+                None => "–".to_string(),
+            };
+            vec![
+                escape(&m.meeting_id),
+                s.meeting_kind(&m.kind).to_string(),
+                local(report, Some(&m.held_at)),
+                local(report, m.minutes_due.as_deref()),
+                local(report, m.minutes_filed_at.as_deref()),
+                on_time,
+            ]
+        });
+        line(out, &table(&head, "---|---|---|---|---|---", body));
+    }
+    let last = |at: &Option<String>| {
+        at.as_deref()
+            .map_or_else(|| s.none_held.to_string(), |at| local(report, Some(at)))
+    };
+    line(
+        out,
+        &format!(
+            "- **{}:** {}\n- **{}:** {}",
+            s.last_operations,
+            last(&g.last_operations_meeting),
+            s.last_steering,
+            last(&g.last_steering_meeting)
+        ),
+    );
+}
+
+fn contacts(out: &mut String, report: &Report, story: &Story, lang: Lang) {
+    let Some(rows) = &story.contacts else { return };
+    let s = text::story(lang);
+    line(out, &format!("## {}", s.contacts));
+    let head = [s.role, lang.text().service, s.person, s.since];
+    let body = rows.iter().map(|r| {
+        vec![
+            escape(&r.role),
+            escape(r.service.as_deref().unwrap_or(lang.text().whole_agreement)),
+            r.person
+                .as_deref()
+                .map_or_else(|| format!("**{}**", s.vacant), escape),
+            local(report, r.since.as_deref()),
+        ]
+    });
+    line(out, &table(&head, "---|---|---|---", body));
+}
+
+fn trend(out: &mut String, story: &Story, lang: Lang) {
+    let s = text::story(lang);
+    line(out, &format!("## {}", s.trend));
+    let t = lang.text();
+    let head = [t.period, t.deviations, s.services_met];
+    let body = story.trend.iter().map(|p| {
+        vec![
+            escape(&super::period_label(&p.period, lang)),
+            p.deviations.to_string(),
+            format!("{} {} {}", p.services_met, s.of, p.services_guaranteed),
+        ]
+    });
+    line(out, &table(&head, "---|--:|--:", body));
 }
 
 fn availability(out: &mut String, report: &Report, lang: Lang) {

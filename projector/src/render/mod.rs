@@ -538,6 +538,19 @@ fn horizon(report: &Report, lang: Lang) -> String {
     }
 }
 
+/// The explained deviations of a format-2 report: (row number as in the
+/// deviations table, id, explanation).
+pub fn explained_rows(report: &Report) -> Vec<(usize, &str, &crate::report::Explanation)> {
+    let Some(follow_up) = &report.follow_up else {
+        return Vec::new();
+    };
+    follow_up
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((i + 1, f.id.as_str(), f.explanation.as_ref()?)))
+        .collect()
+}
+
 /// `value`, or "–" when empty (a ledger root not yet filled in).
 pub fn or_dash(value: &str) -> &str {
     if value.is_empty() {

@@ -582,3 +582,159 @@ fn pick_owned(lang: Lang, nn: &str, en: &str, priority: &str) -> String {
         Lang::En => format!("{priority} {en}"),
     }
 }
+
+/// The labels of format 2's sections (SEMANTICS.md section 12): the
+/// follow-up, actions, governance, responsibility overview and trend.
+pub struct StoryText {
+    pub follow_up: &'static str,
+    pub no_explanations: &'static str,
+    pub deviation_id: &'static str,
+    pub cause: &'static str,
+    pub action: &'static str,
+    pub explained_at: &'static str,
+    pub actions: &'static str,
+    pub no_actions: &'static str,
+    pub title: &'static str,
+    pub owner: &'static str,
+    pub due: &'static str,
+    pub status: &'static str,
+    pub outcome: &'static str,
+    pub open: &'static str,
+    pub overdue: &'static str,
+    pub closed: &'static str,
+    pub governance: &'static str,
+    pub no_meetings: &'static str,
+    pub meeting: &'static str,
+    pub kind: &'static str,
+    pub held: &'static str,
+    pub minutes_due: &'static str,
+    pub minutes_filed: &'static str,
+    pub on_time: &'static str,
+    pub operations_meeting: &'static str,
+    pub steering_meeting: &'static str,
+    pub yes: &'static str,
+    pub no: &'static str,
+    pub last_operations: &'static str,
+    pub last_steering: &'static str,
+    pub none_held: &'static str,
+    pub contacts: &'static str,
+    pub role: &'static str,
+    pub person: &'static str,
+    pub since: &'static str,
+    pub vacant: &'static str,
+    pub trend: &'static str,
+    pub services_met: &'static str,
+    pub of: &'static str,
+}
+
+const STORY_NN: StoryText = StoryText {
+    follow_up: "Oppfølging av avvik",
+    no_explanations: "Ingen avvik har fått årsak og tiltak enno.",
+    deviation_id: "Avvik-id",
+    cause: "Årsak",
+    action: "Tiltak",
+    explained_at: "Forklart",
+    actions: "Korrigerande tiltak",
+    no_actions: "Ingen opne tiltak, og ingen lukka i perioden.",
+    title: "Tiltak",
+    owner: "Ansvarleg",
+    due: "Frist",
+    status: "Status",
+    outcome: "Resultat",
+    open: "ope",
+    overdue: "over fristen",
+    closed: "lukka",
+    governance: "Styring",
+    no_meetings: "Ingen møte vart haldne i perioden.",
+    meeting: "Møte",
+    kind: "Type",
+    held: "Halde",
+    minutes_due: "Referatfrist",
+    minutes_filed: "Referat levert",
+    on_time: "I tide",
+    operations_meeting: "driftsmøte",
+    steering_meeting: "styringsgruppemøte",
+    yes: "ja",
+    no: "nei",
+    last_operations: "Siste driftsmøte",
+    last_steering: "Siste styringsgruppemøte",
+    none_held: "ingen",
+    contacts: "Ansvarlege",
+    role: "Rolle",
+    person: "Person",
+    since: "Sidan",
+    vacant: "ledig",
+    trend: "Utvikling over tolv månader",
+    services_met: "Tenester med oppfylt tilgjengelegheit",
+    of: "av",
+};
+
+const STORY_EN: StoryText = StoryText {
+    follow_up: "Deviation follow-up",
+    no_explanations: "No deviation has a cause and action yet.",
+    deviation_id: "Deviation id",
+    cause: "Cause",
+    action: "Action",
+    explained_at: "Explained",
+    actions: "Corrective actions",
+    no_actions: "No open actions, and none closed in the period.",
+    title: "Action",
+    owner: "Owner",
+    due: "Due",
+    status: "Status",
+    outcome: "Outcome",
+    open: "open",
+    overdue: "overdue",
+    closed: "closed",
+    governance: "Governance",
+    no_meetings: "No meetings were held in the period.",
+    meeting: "Meeting",
+    kind: "Kind",
+    held: "Held",
+    minutes_due: "Minutes due",
+    minutes_filed: "Minutes filed",
+    on_time: "On time",
+    operations_meeting: "operations meeting",
+    steering_meeting: "steering group meeting",
+    yes: "yes",
+    no: "no",
+    last_operations: "Last operations meeting",
+    last_steering: "Last steering group meeting",
+    none_held: "none",
+    contacts: "Responsible persons",
+    role: "Role",
+    person: "Person",
+    since: "Since",
+    vacant: "vacant",
+    trend: "Twelve-month trend",
+    services_met: "Services meeting availability",
+    of: "of",
+};
+
+/// The format-2 labels of `lang`.
+pub fn story(lang: Lang) -> &'static StoryText {
+    match lang {
+        Lang::Nn => &STORY_NN,
+        Lang::En => &STORY_EN,
+    }
+}
+
+impl StoryText {
+    /// An action's `status` in words.
+    pub fn status_word(&self, status: &str) -> &'static str {
+        match status {
+            "closed" => self.closed,
+            "overdue" => self.overdue,
+            _ => self.open,
+        }
+    }
+
+    /// A meeting's `kind` in words.
+    pub fn meeting_kind(&self, kind: &str) -> &'static str {
+        if kind == "steering" {
+            self.steering_meeting
+        } else {
+            self.operations_meeting
+        }
+    }
+}
