@@ -47,6 +47,10 @@ fn field(text: &str, name: &str) -> String {
         .to_owned()
 }
 
+fn fields<const N: usize>(text: &str, names: [&str; N]) -> [String; N] {
+    names.map(|name| field(text, name))
+}
+
 #[test]
 fn proofs_the_ledger_makes_verify_and_a_changed_one_does_not() {
     let env = Env::new();
@@ -218,4 +222,123 @@ fn audit_accepts_growth_and_catches_rewritten_and_truncated_ledgers() {
     env.run(&["audit", "--trusted", trusted, "--key", &other_public])
         .assert_code(1)
         .assert_stderr_contains("does not verify");
+}
+
+/// A ledger of `count` events with a signed checkpoint of them in a file:
+/// the environment, the public key and the checkpoint's path.
+fn checkpointed_ledger(count: usize) -> (Env, String, std::path::PathBuf) {
+    let env = Env::new();
+    let (private, public) = key(&env);
+    signed_ledger(&env, count, None);
+    let note = env.run(&["checkpoint", "--key", &private]);
+    note.assert_code(0);
+    let checkpoint = env.write("checkpoint.txt", note.stdout.as_bytes());
+    (env, public, checkpoint)
+}
+
+#[test]
+fn an_export_is_held_against_a_signed_checkpoint() {
+    let (env, public, checkpoint) = checkpointed_ledger(40);
+    let checkpoint = checkpoint.to_str().unwrap();
+    // The ledger grows after the checkpoint; its first 40 entries still match.
+    let more: String = (40..45)
+        .map(|n| event_json("alver", &format!("ev-{n}"), &format!("INC-{n}")) + "\n")
+        .collect();
+    let file = env.write("more.ndjson", more.as_bytes());
+    env.run(&["import", file.to_str().unwrap()]).assert_code(0);
+    let against = |export: &str, key: &str| {
+        env.run(&[
+            "verify",
+            "--export",
+            export,
+            "--checkpoint",
+            checkpoint,
+            "--key",
+            key,
+        ])
+    };
+    let export = env.path("ledger.jsonl");
+    let export = export.to_str().unwrap();
+    env.run(&["export", "--out", export]).assert_code(0);
+    let whole = env.run(&["verify"]);
+    whole.assert_code(0);
+    let root = whole.stdout.trim().rsplit(' ').next().unwrap().to_owned();
+    env.run(&["verify", "--export", export])
+        .assert_code(0)
+        .assert_stdout_contains("45 entries verified, head ")
+        .assert_stdout_contains(&format!("Merkle root {root}"));
+    against(export, &public)
+        .assert_code(0)
+        .assert_stdout_contains("its first 40 entries have the root");
+
+    // Another key of the same name did not sign it.
+    let (_, other_public) = key(&Env::new());
+    against(export, &other_public)
+        .assert_code(1)
+        .assert_stderr_contains("no signature by key test.example/ledger");
+    // A tenant export holds only some leaves of the signed tree.
+    let tenant = env.path("alver.jsonl");
+    let tenant = tenant.to_str().unwrap();
+    env.run(&["export", "--tenant", "alver", "--out", tenant])
+        .assert_code(0);
+    env.run(&["verify", "--export", tenant])
+        .assert_code(0)
+        .assert_stdout_contains("no Merkle root");
+    against(tenant, &public)
+        .assert_code(1)
+        .assert_stderr_contains("is an export of tenant alver");
+    // A genuine but shorter ledger's export lacks entries the log signed.
+    let shorter = Env::new();
+    signed_ledger(&shorter, 30, None);
+    let short = shorter.path("short.jsonl");
+    let short = short.to_str().unwrap();
+    shorter.run(&["export", "--out", short]).assert_code(0);
+    against(short, &public)
+        .assert_code(1)
+        .assert_stderr_contains("holds 30 entries, but the checkpoint signs a tree of 40");
+    // A checkpoint without the key to check it is a usage error.
+    env.run(&["verify", "--export", export, "--checkpoint", checkpoint])
+        .assert_code(2);
+}
+
+#[test]
+fn a_signed_checkpoint_binds_a_proofs_size_and_root() {
+    let (env, public, checkpoint) = checkpointed_ledger(50);
+    let checkpoint = checkpoint.to_str().unwrap();
+    let signed = ["--checkpoint", checkpoint, "--key", public.as_str()];
+    let inclusion = |size: &str, extra: &[&str]| {
+        let made = env.run(&["proof", "inclusion", "--seq", "7", "--size", size]);
+        made.assert_code(0);
+        let [leaf, root, proof] = fields(&made.stdout, ["leaf_hash", "root", "proof"]);
+        let args = format!(
+            "proof verify inclusion --leaf-hash {leaf} --index 7 --size {size} --root {root} --proof {proof}"
+        );
+        let mut args: Vec<&str> = args.split(' ').collect();
+        args.extend_from_slice(extra);
+        (env.run(&args), root)
+    };
+    let (run, root) = inclusion("50", &[]);
+    run.assert_code(0)
+        .assert_stdout_contains(&format!("size 50 and root {root} taken on trust"));
+    let (run, _) = inclusion("50", &signed);
+    run.assert_code(0)
+        .assert_stdout_contains("size 50 and root ")
+        .assert_stdout_contains("are signed by the checkpoint of test.example/ledger");
+    // A valid proof in a tree the checkpoint does not sign.
+    let (run, _) = inclusion("40", &signed);
+    run.assert_code(1)
+        .assert_stderr_contains("signs a tree of size 50, but the proof is about size 40");
+
+    let made = env.run(&["proof", "consistency", "--from", "20", "--to", "50"]);
+    made.assert_code(0);
+    let [root1, root2, proof] = fields(&made.stdout, ["root1", "root2", "proof"]);
+    let args = format!(
+        "proof verify consistency --size1 20 --size2 50 --root1 {root1} --root2 {root2} --proof {proof}"
+    );
+    let mut args: Vec<&str> = args.split(' ').collect();
+    args.extend_from_slice(&signed);
+    env.run(&args)
+        .assert_code(0)
+        .assert_stdout_contains(&format!("size 20 and root {root1} taken on trust"))
+        .assert_stdout_contains(&format!("size 50 and root {root2} are signed"));
 }

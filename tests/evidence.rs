@@ -47,9 +47,23 @@ fn a_bundle_verifies_offline_and_every_tampering_is_named() {
     );
     // The ledger is not needed: verify from another, empty directory.
     let elsewhere = Env::new();
-    verify(&elsewhere, &public, &bundle, "bundle.json")
-        .assert_code(0)
-        .assert_stdout_contains("reproduces from its");
+    let run = verify(&elsewhere, &public, &bundle, "bundle.json");
+    run.assert_code(0)
+        .assert_stdout_contains("reproduces from its")
+        .assert_stdout_contains("cannot show whether the period was reissued later");
+    assert!(!run.stdout.contains("REISSUE"), "{}", run.stdout);
+
+    // The genuine key's signature over a checkpoint of another origin.
+    let private = std::fs::read_to_string(env.data_dir().join("demo-signing.key")).unwrap();
+    let signer = ledger::checkpoint::Signer::parse(&private).unwrap();
+    let mut evil =
+        ledger::checkpoint::read_unverified(bundle["checkpoint"].as_str().unwrap()).unwrap();
+    evil.origin = "evil.example/ledger".into();
+    let mut origin = bundle.clone();
+    origin["checkpoint"] = signer.sign(&evil).into();
+    verify(&env, &public, &origin, "origin.json")
+        .assert_code(1)
+        .assert_stderr_contains("origin is \"evil.example/ledger\", not the key's name");
 
     // A changed byte in an event.
     let mut changed = bundle.clone();
@@ -185,7 +199,9 @@ fn issuing_with_a_key_signs_the_checkpoint_the_report_is_issued_against() {
         "--key",
         public.to_str().unwrap(),
     ])
-    .assert_code(0);
+    .assert_code(0)
+    .assert_stdout_contains("this report is a REISSUE")
+    .assert_stdout_contains("an earlier report.issued of 2025-11 at position ");
 }
 
 fn base64_to_hex(text: &str) -> String {

@@ -50,6 +50,13 @@ pub enum CheckpointError {
         "the signature by key {name} ({key_id}) does not verify: the note was changed or forged"
     )]
     BadSignature { name: String, key_id: String },
+    /// A genuine signature over a checkpoint of another log: the key's name
+    /// is the log's origin (C2SP tlog-checkpoint), so a checkpoint naming
+    /// another origin is not this log's, whoever signed it.
+    #[error(
+        "the checkpoint's origin is {origin:?}, not the key's name {name:?}: it is not a checkpoint of this log"
+    )]
+    WrongOrigin { origin: String, name: String },
 }
 
 /// A key's name and 4-byte id.
@@ -233,8 +240,10 @@ impl Verifier {
     }
 
     /// Checks the note's signature by this key (strict Ed25519
-    /// verification) and returns the checkpoint it signs. Signatures by
-    /// other keys are ignored, as C2SP signed-note says.
+    /// verification) and returns the checkpoint it signs, whose origin must
+    /// be the key's name. Signatures by other keys are ignored, as C2SP
+    /// signed-note says; of several lines by this key, the first decides
+    /// (as Go's `note.Open`, which drops later repeats unchecked).
     pub fn open(&self, note: &str) -> Result<Checkpoint, CheckpointError> {
         let (body, signatures) = split_note(note)?;
         let checkpoint = Checkpoint::parse(body)?;
@@ -246,7 +255,11 @@ impl Verifier {
             let signature = Signature::from_slice(&blob[4..])
                 .map_err(|_| CheckpointError::Note("an Ed25519 signature is 64 bytes".into()))?;
             return match self.key.verify_strict(body.as_bytes(), &signature) {
-                Ok(()) => Ok(checkpoint),
+                Ok(()) if checkpoint.origin == self.name => Ok(checkpoint),
+                Ok(()) => Err(CheckpointError::WrongOrigin {
+                    origin: checkpoint.origin,
+                    name: self.name.clone(),
+                }),
                 Err(_) => Err(CheckpointError::BadSignature {
                     name: self.name.clone(),
                     key_id,
@@ -263,7 +276,10 @@ impl Verifier {
 /// A signature line's key name and its bytes (key id || signature).
 type NoteSignature<'a> = (&'a str, Vec<u8>);
 
-/// A note's signed text and its signatures.
+/// A note's signed text and its signatures. The text is every line up to
+/// the first empty line (a checkpoint has no empty line), the signatures
+/// every line after it; each must be a signature line, so a second empty
+/// line is refused rather than read as part of either.
 fn split_note(note: &str) -> Result<(&str, Vec<NoteSignature<'_>>), CheckpointError> {
     if note.len() > NOTE_BYTES_MAX {
         return Err(CheckpointError::Note(format!(
@@ -277,7 +293,7 @@ fn split_note(note: &str) -> Result<(&str, Vec<NoteSignature<'_>>), CheckpointEr
         ));
     }
     let at = note
-        .rfind("\n\n")
+        .find("\n\n")
         .ok_or_else(|| CheckpointError::Note("no empty line before the signatures".into()))?;
     let (body, signatures) = (&note[..at + 1], &note[at + 2..]);
     if !signatures.ends_with('\n') {
@@ -492,5 +508,49 @@ mod tests {
         );
         assert!(Verifier::parse("a+00000000+AQ==").is_err());
         assert!(Signer::from_seed("has space", [1; 32]).is_err());
+    }
+
+    /// The signature lines of a note (after its empty line).
+    fn signature_lines(note: &str) -> &str {
+        &note[note.find("\n\n").unwrap() + 2..]
+    }
+
+    #[test]
+    fn the_origin_is_the_key_name_and_the_first_signature_by_the_key_decides() {
+        let signer = signer();
+        let verifier = signer.verifier();
+        let evil = signer.sign(&Checkpoint::new("evil.example/ledger", 42, [9; 32]));
+        assert!(matches!(
+            verifier.open(&evil),
+            Err(CheckpointError::WrongOrigin { .. })
+        ));
+        let mut checkpoint = Checkpoint::new("example.org/ledger", 42, [9; 32]);
+        checkpoint.extensions.push("an extension line".into());
+        let note = signer.sign(&checkpoint);
+        assert_eq!(verifier.open(&note).unwrap(), checkpoint);
+        let body = checkpoint.body();
+        let ours = signature_lines(&note);
+        let witness = Signer::from_seed("witness.example", [3; 32]).unwrap();
+        let theirs = signature_lines(&witness.sign(&checkpoint)).to_owned();
+        // A second signature by another key, before or after ours: accepted.
+        for note in [
+            format!("{body}\n{ours}{theirs}"),
+            format!("{body}\n{theirs}{ours}"),
+        ] {
+            assert_eq!(verifier.open(&note).unwrap(), checkpoint, "{note}");
+        }
+        // Ours with a flipped signature byte, then ours intact: the first decides.
+        let (name, blob) = ours.trim_end().rsplit_once(' ').unwrap();
+        let mut bytes = BASE64.decode(blob).unwrap();
+        bytes[10] ^= 1;
+        let bad = format!("{name} {}\n", BASE64.encode(bytes));
+        assert!(matches!(
+            verifier.open(&format!("{body}\n{bad}{ours}")),
+            Err(CheckpointError::BadSignature { .. })
+        ));
+        assert!(verifier.open(&format!("{body}\n{ours}{bad}")).is_ok());
+        // The body ends at the first empty line; an empty line among the
+        // signatures is refused.
+        assert!(verifier.open(&format!("{body}\n{ours}\n{theirs}")).is_err());
     }
 }

@@ -8,6 +8,8 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{Failure, Summary, Verifier};
+use crate::checkpoint::Checkpoint;
+use crate::merkle::{self, Digest, Frontier};
 use crate::record::{self, Hash, Record, ZERO_HASH};
 use crate::{Ledger, LedgerError};
 
@@ -18,8 +20,10 @@ pub const FORMAT: &str = "tla-export/1";
 /// of canonical JSON, which JSON string escaping can at most sextuple.
 pub const LINE_BYTES_MAX: usize = 8 << 20;
 
-/// First line of an export.
+/// First line of an export. Reading refuses unknown fields: an auditor's
+/// verifier must not skip what it does not understand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Header {
     pub format: String,
     /// The record tag every preimage starts with (without its NUL byte).
@@ -38,8 +42,10 @@ pub struct Header {
 }
 
 /// One entry line: the record's fields, the event as the exact canonical
-/// JSON string that was hashed, and the entry hash.
+/// JSON string that was hashed, and the entry hash. Unknown fields are
+/// refused, as in the header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Line {
     pub position: u64,
     pub record_time: i64,
@@ -65,17 +71,19 @@ impl Line {
         })
     }
 
-    /// The record this line describes (field errors name the field).
+    /// The record this line describes (field errors name the field). The
+    /// event must be canonical JSON and every hash lowercase hex, as
+    /// docs/FORMAT.md writes them: one entry has exactly one export line.
     pub fn to_record(&self) -> Result<(Record, Hash), String> {
-        let hash_field = |name: &str, text: &str| {
-            Hash::from_hex(text).ok_or_else(|| format!("field {name} is not 64 hex characters"))
-        };
+        let hash_field = lower_hex;
         if self.tenant.len() > record::TENANT_LEN_MAX {
             return Err("field tenant is longer than 63 bytes".into());
         }
         if self.event.len() > record::EVENT_LEN_MAX {
             return Err("field event is too long".into());
         }
+        schemas::canonical::check_canonical(&self.event)
+            .map_err(|error| format!("field event: {error}"))?;
         let record = Record {
             position: self.position,
             record_time: self.record_time,
@@ -86,6 +94,18 @@ impl Line {
             event: self.event.as_bytes().to_vec(),
         };
         Ok((record, hash_field("hash", &self.hash)?))
+    }
+}
+
+/// A hash field: exactly 64 lowercase hex digits (FORMAT.md), so that no
+/// two spellings of one hash exist.
+fn lower_hex(name: &str, text: &str) -> Result<Hash, String> {
+    let lower = text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    match Hash::from_hex(text) {
+        Some(hash) if lower => Ok(hash),
+        _ => Err(format!(
+            "field {name} is not 64 lowercase hex characters: {text:?}"
+        )),
     }
 }
 
@@ -168,13 +188,47 @@ pub enum ExportCheckError {
     Malformed { line: u64, message: String },
     #[error("line {line}: {failure}")]
     Chain { line: u64, failure: Failure },
+    #[error(
+        "is an export of tenant {tenant}, but a checkpoint signs the whole ledger's tree: check \
+         a whole-ledger export (`tla export` without --tenant) against it"
+    )]
+    TenantAgainstCheckpoint { tenant: String },
+    #[error(
+        "holds {entries} entries, but the checkpoint signs a tree of {size}: entries the log \
+         signed are missing (the export was truncated, or made before the checkpoint)"
+    )]
+    ShorterThanCheckpoint { entries: u64, size: u64 },
+    #[error(
+        "the RFC 6962 root of the export's first {size} entries is {}, but the checkpoint signs \
+         {}: these are not the entries the log signed (the export was rewritten)",
+        hex::encode(.computed),
+        hex::encode(.signed)
+    )]
+    CheckpointRoot {
+        size: u64,
+        computed: Digest,
+        signed: Digest,
+    },
     #[error("reading the export failed: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Verifies an export: every hash recomputed from the fields, the chain
-/// (whole-ledger scope) or the tenant chain (tenant scope), and the header.
+/// Verifies an export: the header's rules, every hash recomputed from the
+/// fields, every event canonical, the chain (whole-ledger scope) or the
+/// tenant chain (tenant scope). A whole-ledger export's summary carries its
+/// RFC 6962 root (`merkle_root`).
 pub fn verify(input: &mut dyn BufRead) -> Result<(Header, Summary), ExportCheckError> {
+    verify_against(input, None)
+}
+
+/// [`verify`], and with a checkpoint (whose signature the caller checked)
+/// also that the RFC 6962 root over the export's first `size` entries is
+/// the checkpoint's root. Only a whole-ledger export holds the leaves of
+/// the tree a checkpoint signs; a shorter one fails.
+pub fn verify_against(
+    input: &mut dyn BufRead,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<(Header, Summary), ExportCheckError> {
     let mut lines = input.lines();
     let first = lines
         .next()
@@ -182,24 +236,25 @@ pub fn verify(input: &mut dyn BufRead) -> Result<(Header, Summary), ExportCheckE
         .ok_or_else(|| malformed(1, "the file is empty"))?;
     let header: Header = serde_json::from_str(&first)
         .map_err(|e| malformed(1, &format!("not an export header: {e}")))?;
-    if header.format != FORMAT {
-        return Err(malformed(
-            1,
-            &format!("format {:?} is not {FORMAT:?}", header.format),
-        ));
-    }
-    let claimed_head = Hash::from_hex(&header.head)
-        .ok_or_else(|| malformed(1, "field head is not 64 hex characters"))?;
-    let mut check = match header.scope.as_str() {
-        "ledger" => Scope::Ledger(Box::default()),
-        "tenant" => match &header.tenant {
-            Some(tenant) => Scope::Tenant(TenantVerifier::new(tenant.clone())),
-            None => return Err(malformed(1, "scope tenant without a tenant")),
-        },
-        other => return Err(malformed(1, &format!("unknown scope {other:?}"))),
+    let claimed_head = check_header(&header).map_err(|e| malformed(1, &e))?;
+    let mut check = match (header.scope.as_str(), &header.tenant) {
+        ("ledger", _) => Scope::Ledger(Box::default()),
+        (_, Some(tenant)) => {
+            if checkpoint.is_some() {
+                let tenant = tenant.clone();
+                return Err(ExportCheckError::TenantAgainstCheckpoint { tenant });
+            }
+            Scope::Tenant(TenantVerifier::new(tenant.clone(), header.ledger_size))
+        }
+        (_, None) => return Err(malformed(1, "scope tenant without a tenant")),
     };
+    let mut tree = Frontier::new();
+    let mut signed_root = None;
     let mut number = 1;
     for line in lines {
+        if let Some(checkpoint) = checkpoint.filter(|c| c.size == tree.size()) {
+            signed_root.get_or_insert((checkpoint.size, tree.root()));
+        }
         number += 1;
         let line = line?;
         if line.len() > LINE_BYTES_MAX {
@@ -217,16 +272,75 @@ pub fn verify(input: &mut dyn BufRead) -> Result<(Header, Summary), ExportCheckE
             line: number,
             failure,
         })?;
+        tree.push(merkle::leaf_hash(&bytes));
     }
     let summary = match check {
-        Scope::Ledger(verifier) => verifier.finish(Some((header.entries, claimed_head))),
+        Scope::Ledger(verifier) => {
+            verifier
+                .finish(Some((header.entries, claimed_head)))
+                .map(|summary| Summary {
+                    merkle_root: Some(tree.root()),
+                    ..summary
+                })
+        }
         Scope::Tenant(verifier) => verifier.finish(header.entries, claimed_head),
     };
     let summary = summary.map_err(|failure| ExportCheckError::Chain {
         line: number,
         failure,
     })?;
+    if let Some(checkpoint) = checkpoint {
+        if checkpoint.size == tree.size() {
+            signed_root.get_or_insert((checkpoint.size, tree.root()));
+        }
+        let Some((size, computed)) = signed_root else {
+            let (entries, size) = (tree.size(), checkpoint.size);
+            return Err(ExportCheckError::ShorterThanCheckpoint { entries, size });
+        };
+        if computed != checkpoint.root {
+            let signed = checkpoint.root;
+            return Err(ExportCheckError::CheckpointRoot {
+                size,
+                computed,
+                signed,
+            });
+        }
+    }
     Ok((header, summary))
+}
+
+/// The header's rules (docs/FORMAT.md, "Header rules"); returns its head.
+/// A whole-ledger export describes the whole ledger, so its ledger fields
+/// repeat its own; a tenant export's `ledger_size` is checked against its
+/// positions as they are read.
+fn check_header(header: &Header) -> Result<Hash, String> {
+    if header.format != FORMAT {
+        return Err(format!("format {:?} is not {FORMAT:?}", header.format));
+    }
+    if header.record.as_bytes() != &record::DOMAIN[..record::DOMAIN.len() - 1] {
+        return Err(format!(
+            "record {:?} is not {:?}",
+            header.record,
+            String::from_utf8_lossy(&record::DOMAIN[..record::DOMAIN.len() - 1])
+        ));
+    }
+    let head = lower_hex("head", &header.head)?;
+    let ledger_head = lower_hex("ledger_head", &header.ledger_head)?;
+    match (header.scope.as_str(), &header.tenant) {
+        ("ledger", Some(tenant)) => Err(format!(
+            "scope ledger with tenant {tenant:?}: a whole-ledger export has tenant null"
+        )),
+        ("ledger", None) if header.ledger_size != header.entries => Err(format!(
+            "scope ledger with ledger_size {} but {} entries: a whole-ledger export has both equal",
+            header.ledger_size, header.entries
+        )),
+        ("ledger", None) if ledger_head != head => Err(format!(
+            "scope ledger with ledger_head {ledger_head} but head {head}: a whole-ledger export \
+             has both equal"
+        )),
+        ("ledger", None) | ("tenant", _) => Ok(head),
+        (other, _) => Err(format!("unknown scope {other:?}")),
+    }
 }
 
 fn malformed(line: u64, message: &str) -> ExportCheckError {
@@ -245,6 +359,8 @@ enum Scope {
 /// entry linking to the tenant's previous one, positions increasing.
 struct TenantVerifier {
     tenant: String,
+    /// The header's `ledger_size`: every position must be below it.
+    ledger_size: u64,
     next_seq: u64,
     last_hash: Hash,
     last_position: Option<u64>,
@@ -253,9 +369,10 @@ struct TenantVerifier {
 }
 
 impl TenantVerifier {
-    fn new(tenant: String) -> TenantVerifier {
+    fn new(tenant: String, ledger_size: u64) -> TenantVerifier {
         TenantVerifier {
             tenant,
+            ledger_size,
             next_seq: 0,
             last_hash: ZERO_HASH,
             last_position: None,
@@ -271,6 +388,13 @@ impl TenantVerifier {
         if hash != stored {
             let detail = format!("its fields hash to {hash} but the export says {stored}");
             return Err(Failure::Changed { position, detail });
+        }
+        if position >= self.ledger_size {
+            let detail = format!(
+                "position {position} is beyond the header's ledger_size {}",
+                self.ledger_size
+            );
+            return Err(Failure::Inserted { position, detail });
         }
         if record.tenant != self.tenant {
             let detail = format!(

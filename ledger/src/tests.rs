@@ -178,6 +178,162 @@ fn export_round_trips_through_the_export_verifier() {
     assert_eq!((header.scope.as_str(), checked.size), ("tenant", 400));
 }
 
+/// An export of `ledger_with(count)` as lines, edited by `edit`, then
+/// verified (against `checkpoint` when given).
+fn check_export(
+    count: u64,
+    tenant: Option<&str>,
+    checkpoint: Option<&checkpoint::Checkpoint>,
+    edit: impl FnOnce(&mut Vec<serde_json::Value>),
+) -> Result<chain::Summary, String> {
+    let (_dir, ledger) = ledger_with(count);
+    let mut out = Vec::new();
+    ledger.export(&mut out, tenant).unwrap();
+    let mut lines: Vec<serde_json::Value> = std::str::from_utf8(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    edit(&mut lines);
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    export::verify_against(&mut text.as_bytes(), checkpoint)
+        .map(|(_, summary)| summary)
+        .map_err(|e| e.to_string())
+}
+
+/// Re-hashes the last line after an edit of its fields, and points the
+/// header's heads at it: a forger's recomputation.
+fn rehash_last(lines: &mut [serde_json::Value]) {
+    let last = lines.len() - 1;
+    let line: export::Line = serde_json::from_value(lines[last].clone()).unwrap();
+    let record = Record {
+        position: line.position,
+        record_time: line.record_time,
+        prev_hash: Hash::from_hex(&line.prev_hash).unwrap(),
+        tenant_seq: line.tenant_seq,
+        tenant_prev_hash: Hash::from_hex(&line.tenant_prev_hash).unwrap(),
+        tenant: line.tenant,
+        event: line.event.into_bytes(),
+    };
+    let hash = record::hash(&record.encode()).to_hex();
+    lines[last]["hash"] = json!(hash);
+    lines[0]["head"] = json!(hash);
+    if lines[0]["scope"] == "ledger" {
+        lines[0]["ledger_head"] = json!(hash);
+    }
+}
+
+#[test]
+fn an_export_verifies_strictly_and_gives_its_merkle_root() {
+    let (_dir, ledger) = ledger_with(300);
+    let summary = check_export(300, None, None, |_| {}).unwrap();
+    assert_eq!(summary.merkle_root, Some(ledger.merkle_root(300).unwrap()));
+    check_export(300, Some("gulen"), None, |_| {}).unwrap();
+    // Other key order in a line is the same line.
+    check_export(300, None, None, |lines| {
+        let reordered: serde_json::Map<_, _> = lines[5]
+            .as_object()
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        lines[5] = serde_json::Value::Object(reordered);
+    })
+    .unwrap();
+    let refused =
+        |tenant: Option<&str>, edit: &dyn Fn(&mut Vec<serde_json::Value>), expect: &str| {
+            let error = check_export(300, tenant, None, edit).unwrap_err();
+            assert!(error.contains(expect), "{error:?} lacks {expect:?}");
+        };
+    refused(None, &|l| l[0]["tenant"] = json!("alver"), "tenant null");
+    refused(
+        None,
+        &|l| l[0]["ledger_size"] = json!(5000),
+        "ledger_size 5000",
+    );
+    refused(
+        None,
+        &|l| l[0]["ledger_head"] = json!("ab".repeat(32)),
+        "ledger_head",
+    );
+    refused(
+        None,
+        &|l| l[0]["record"] = json!("tla-ledger/entry/v2"),
+        "record",
+    );
+    refused(None, &|l| l[0]["signed_by"] = json!("us"), "unknown field");
+    refused(None, &|l| l[7]["note"] = json!("x"), "unknown field");
+    let upper = |l: &mut Vec<serde_json::Value>, line: usize, field: &str| {
+        let upper = l[line][field].as_str().unwrap().to_uppercase();
+        l[line][field] = json!(upper);
+    };
+    refused(None, &|l| upper(l, 7, "prev_hash"), "lowercase hex");
+    refused(None, &|l| upper(l, 0, "head"), "lowercase hex");
+    refused(
+        Some("gulen"),
+        &|l| l[0]["ledger_size"] = json!(200),
+        "beyond the header's ledger_size",
+    );
+    // A non-canonical event, the entry and the heads re-hashed.
+    refused(
+        None,
+        &|l| {
+            let last = l.len() - 1;
+            let event = l[last]["event"].as_str().unwrap().replacen(':', ": ", 1);
+            l[last]["event"] = json!(event);
+            rehash_last(l);
+        },
+        "not in canonical JSON",
+    );
+    refused(
+        None,
+        &|l| {
+            let last = l.len() - 1;
+            let value: serde_json::Value =
+                serde_json::from_str(l[last]["event"].as_str().unwrap()).unwrap();
+            let event = format!("{{\"zz\":1,{}", &value.to_string()[1..]);
+            l[last]["event"] = json!(event);
+            rehash_last(l);
+        },
+        "not in canonical JSON",
+    );
+}
+
+#[test]
+fn an_export_is_held_against_a_checkpoint_by_the_root_of_its_first_size_entries() {
+    let (_dir, ledger) = ledger_with(300);
+    let at = |size| checkpoint::Checkpoint::new("o", size, ledger.merkle_root(size).unwrap());
+    for size in [0, 1, 257, 300] {
+        check_export(300, None, Some(&at(size)), |_| {}).unwrap();
+    }
+    let beyond = checkpoint::Checkpoint::new("o", 301, [0; 32]);
+    let error = check_export(300, None, Some(&beyond), |_| {}).unwrap_err();
+    assert!(error.contains("holds 300 entries, but the checkpoint signs a tree of 301"));
+    // Truncated, header recomputed: the chain verifies, the checkpoint does not.
+    let error = check_export(300, None, Some(&at(300)), |lines| {
+        lines.truncate(251);
+        let head = lines[250]["hash"].clone();
+        lines[0]["entries"] = json!(250);
+        lines[0]["ledger_size"] = json!(250);
+        lines[0]["head"] = head.clone();
+        lines[0]["ledger_head"] = head;
+    })
+    .unwrap_err();
+    assert!(error.contains("holds 250 entries"), "{error}");
+    // Rewritten, chain recomputed: the root differs.
+    let error = check_export(300, None, Some(&at(300)), |lines| {
+        let last = lines.len() - 1;
+        let event = lines[last]["event"].as_str().unwrap().replace("INC", "INX");
+        lines[last]["event"] = json!(event);
+        rehash_last(lines);
+    })
+    .unwrap_err();
+    assert!(error.contains("the export was rewritten"), "{error}");
+    let error = check_export(300, Some("gulen"), Some(&at(300)), |_| {}).unwrap_err();
+    assert!(error.contains("export of tenant gulen"), "{error}");
+}
+
 // ---- tamper evidence -------------------------------------------------------
 
 /// One tenant's records of one append, as stored: (bytes, stored hash).

@@ -37,6 +37,37 @@ pub fn to_canonical(v: &Value) -> Result<Vec<u8>, Vec<FieldError>> {
     }
 }
 
+/// Checks that `text` is exactly the canonical JSON of the value it holds:
+/// parsed strictly (duplicate keys refused), written back in canonical
+/// form and compared byte for byte. What an export verifier does with each
+/// stored event string, so that no non-canonical variant of an event (other
+/// key order, whitespace, escapes) passes for the one the ledger hashed.
+pub fn check_canonical(text: &str) -> Result<(), FieldError> {
+    let value = crate::json::parse_strict(text).map_err(|e| e.into_field_error())?;
+    // `to_canonical` fails only with at least one error; the first names it.
+    let canonical = to_canonical(&value).map_err(|errors| {
+        let first = errors.into_iter().next();
+        first.unwrap_or_else(|| FieldError::new("", "not canonical JSON"))
+    })?;
+    match canonical
+        .iter()
+        .zip(text.as_bytes())
+        .position(|(a, b)| a != b)
+    {
+        None if canonical.len() == text.len() => Ok(()),
+        at => {
+            let at = at.unwrap_or(canonical.len().min(text.len()));
+            Err(FieldError::new(
+                "",
+                format!(
+                    "not in canonical JSON (docs/FORMAT.md): it differs from its canonical form \
+                     at byte {at}"
+                ),
+            ))
+        }
+    }
+}
+
 fn write_value(
     v: &Value,
     path: &str,

@@ -273,6 +273,39 @@ fn is_issued_of(fields: &Fields<'_>, bundle: &Bundle) -> bool {
     }
 }
 
+/// Positions of the ledger's own `report.issued` entries of the bundle's
+/// period that come before the last entry (the one anchoring this report):
+/// when there are any, this report is a reissue of that period. A bundle
+/// ends at its report's issuance, so it cannot show a later reissue.
+pub fn earlier_issuances(bundle: &Bundle) -> Vec<u64> {
+    let records: Vec<Vec<u8>> = bundle
+        .entries
+        .iter()
+        .filter_map(|entry| hex::decode(&entry.record).ok())
+        .collect();
+    let Some((_, earlier)) = records.split_last() else {
+        return Vec::new();
+    };
+    earlier
+        .iter()
+        .filter_map(|bytes| Fields::decode(bytes).ok())
+        .filter(|fields| issued_period(fields).is_some_and(|period| period == bundle.period))
+        .map(|fields| fields.position)
+        .collect()
+}
+
+/// The period of a `report.issued` entry the ledger itself wrote.
+fn issued_period(fields: &Fields<'_>) -> Option<String> {
+    let event = schemas::Event::from_canonical(fields.event).ok()?;
+    if event.source != schemas::LEDGER_SOURCE {
+        return None;
+    }
+    match event.data {
+        schemas::EventData::ReportIssued { period, .. } => Some(period),
+        _ => None,
+    }
+}
+
 /// The report's tree (ledger_size, tree_root) is a prefix of the signed one.
 fn tree_root(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>) {
     let m = &bundle.report.manifest;

@@ -92,6 +92,18 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             verifier.name(),
             bundle.report.manifest.ledger_size
         );
+        let earlier = evidence::earlier_issuances(&bundle);
+        if !earlier.is_empty() {
+            let positions: Vec<String> = earlier.iter().map(u64::to_string).collect();
+            println!(
+                "note: this report is a REISSUE: the tenant's chain in the bundle holds an earlier report.issued of {} at position {}, which this report replaces",
+                bundle.period,
+                positions.join(", ")
+            );
+        }
+        println!(
+            "note: a bundle ends at its report's issuance, so it cannot show whether the period was reissued later; compare with the latest bundle or the ledger (docs/AUDITING.md)"
+        );
         return Ok(ExitCode::SUCCESS);
     }
     for problem in problems.iter().take(PROBLEMS_SHOWN_MAX) {

@@ -70,6 +70,22 @@ pub struct InclusionArgs {
     /// The proof's hashes, comma-separated; "" is an empty proof.
     #[arg(long)]
     proof: String,
+    #[command(flatten)]
+    signed: SignedArgs,
+}
+
+/// A signed checkpoint that binds a proof's tree size and root; without
+/// one they are whatever the caller was told.
+#[derive(clap::Args)]
+pub struct SignedArgs {
+    /// A signed checkpoint (C2SP signed note) whose size and root the
+    /// proof's tree must have.
+    #[arg(long, requires = "key")]
+    checkpoint: Option<std::path::PathBuf>,
+    /// The log's public verifier key (the key text or a file holding it)
+    /// that must have signed --checkpoint.
+    #[arg(long, requires = "checkpoint")]
+    key: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -85,6 +101,8 @@ pub struct ConsistencyArgs {
     /// The proof's hashes, comma-separated; "" is an empty proof.
     #[arg(long)]
     proof: String,
+    #[command(flatten)]
+    signed: SignedArgs,
 }
 
 pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
@@ -94,8 +112,17 @@ pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(verify) => verify,
     };
     let result = match verify {
-        Verify::Inclusion(args) => inclusion(&args),
-        Verify::Consistency(args) => consistency(&args),
+        Verify::Inclusion(args) => inclusion(&args).and_then(|message| {
+            let tree = [(args.size, args.root.as_str())];
+            bind(&args.signed, &tree).map(|bound| format!("{message}; {bound}"))
+        }),
+        Verify::Consistency(args) => consistency(&args).and_then(|message| {
+            let trees = [
+                (args.size1, args.root1.as_str()),
+                (args.size2, args.root2.as_str()),
+            ];
+            bind(&args.signed, &trees).map(|bound| format!("{message}; {bound}"))
+        }),
     };
     match result {
         Ok(message) => {
@@ -131,6 +158,65 @@ fn consistency(args: &ConsistencyArgs) -> Result<String, String> {
         "the tree of size {} (root {}) is a prefix of the tree of size {} (root {})",
         args.size1, args.root1, args.size2, args.root2
     ))
+}
+
+/// Binds a proven tree (size, root hex) to the signed checkpoint: the
+/// checkpoint signs one of `trees` (the one of its size), or the proof is
+/// refused. Says which trees were bound and which taken on trust.
+fn bind(signed: &SignedArgs, trees: &[(u64, &str)]) -> Result<String, String> {
+    let on_trust = |trees: &[(u64, &str)]| {
+        let trees: Vec<String> = trees
+            .iter()
+            .map(|(size, root)| format!("size {size} and root {root}"))
+            .collect();
+        format!(
+            "{} taken on trust (no signed checkpoint binds them; pass --checkpoint FILE --key PUB)",
+            trees.join(", ")
+        )
+    };
+    let (Some(path), Some(key)) = (&signed.checkpoint, &signed.key) else {
+        return Ok(on_trust(trees));
+    };
+    let verifier = service::keys::load_verifier(key).map_err(|e| format!("{e:#}"))?;
+    let note = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the checkpoint {}: {e}", path.display()))?;
+    let checkpoint = verifier
+        .open(&note)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let Some(at) = trees.iter().position(|(size, _)| *size == checkpoint.size) else {
+        let sizes: Vec<String> = trees.iter().map(|(size, _)| size.to_string()).collect();
+        return Err(format!(
+            "the checkpoint {} signs a tree of size {}, but the proof is about size {}: it does not bind this proof",
+            path.display(),
+            checkpoint.size,
+            sizes.join(" and ")
+        ));
+    };
+    let root = digest("--root", trees[at].1)?;
+    if root != checkpoint.root {
+        return Err(format!(
+            "the checkpoint {} signs root {} for size {}, but the proof is against root {}: the root was not the log's",
+            path.display(),
+            hex::encode(checkpoint.root),
+            checkpoint.size,
+            trees[at].1
+        ));
+    }
+    let mut message = format!(
+        "size {} and root {} are signed by the checkpoint of {}",
+        checkpoint.size, trees[at].1, checkpoint.origin
+    );
+    let rest: Vec<(u64, &str)> = trees
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != at)
+        .map(|(_, tree)| *tree)
+        .collect();
+    if !rest.is_empty() {
+        message.push_str("; ");
+        message.push_str(&on_trust(&rest));
+    }
+    Ok(message)
 }
 
 /// Prints (name, value) pairs as lines or as one JSON object, then the
