@@ -280,14 +280,7 @@ fn demo_builds_and_verifies_a_ledger_and_says_what_next() {
 /// accepts what `tla export` writes and rejects an edited export.
 #[test]
 fn the_python_reference_verifier_agrees() {
-    let python_ok = std::process::Command::new("python3")
-        .args(["-c", "import blake3"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        python_ok,
-        "python3 with the blake3 module is needed (scripts/test installs it: pip install blake3)"
-    );
+    common::require_python("blake3");
     let env = Env::new();
     let file = env.write("events.ndjson", ndjson(200).as_bytes());
     env.run(&["import", file.to_str().unwrap()]).assert_code(0);

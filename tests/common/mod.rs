@@ -146,6 +146,19 @@ pub fn ndjson(count: usize) -> String {
         .collect()
 }
 
+/// Fails with a clear message unless python3 can import `modules` (for
+/// docs/verify_export.py, the auditor's kit; scripts/test installs them).
+pub fn require_python(modules: &str) {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 with the module(s) {modules} is needed (scripts/test installs them with pip)"
+    );
+}
+
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
