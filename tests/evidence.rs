@@ -53,6 +53,17 @@ fn a_bundle_verifies_offline_and_every_tampering_is_named() {
         .assert_stdout_contains("cannot show whether the period was reissued later");
     assert!(!run.stdout.contains("REISSUE"), "{}", run.stdout);
 
+    // The report digest as docs/FORMAT.md defines it: BLAKE3 of the
+    // canonical JSON of the report with manifest.report_digest removed.
+    let mut content = bundle["report"].clone();
+    let digest = content["manifest"]
+        .as_object_mut()
+        .unwrap()
+        .remove("report_digest")
+        .unwrap();
+    let canonical = schemas::canonical::to_canonical(&content).unwrap();
+    assert_eq!(digest, blake3::hash(&canonical).to_hex().as_str());
+
     // The genuine key's signature over a checkpoint of another origin.
     let private = std::fs::read_to_string(env.data_dir().join("demo-signing.key")).unwrap();
     let signer = ledger::checkpoint::Signer::parse(&private).unwrap();
