@@ -324,15 +324,28 @@ impl Follower {
             next: cursor + 1,
             delivered: 0,
         };
+        let syncer = lock(&self.ledger)?.syncer();
+        // Each batch syncs while the next one is pulled and applied; a
+        // batch counts (cursor, metrics, `durable`) once its sync returned.
+        let mut syncing: Option<Syncing> = None;
         loop {
             if *shutdown.borrow() {
+                self.finish(&mut syncing, durable).await?;
                 return Ok(followed);
             }
             let batch = tokio::select! {
-                batch = reader.next_batch() => batch?,
+                batch = reader.next_batch() => batch,
                 _ = shutdown.changed() => continue,
             };
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(error) => {
+                    self.finish(&mut syncing, durable).await?;
+                    return Err(error);
+                }
+            };
             if batch.is_empty() {
+                self.finish(&mut syncing, durable).await?;
                 checkpoints.store(&self.ledger, &self.jetstream).await?;
                 continue;
             }
@@ -350,30 +363,32 @@ impl Follower {
             let (name, log) = (cursor_name.clone(), subject.clone());
             let applied = tokio::task::spawn_blocking(move || apply(&ledger, &inputs, &name, &log))
                 .await
-                .map_err(|e| LogError::Task(e.to_string()))??;
+                .map_err(|e| LogError::Task(e.to_string()));
+            // The batch before is durable first, also when this one was
+            // refused (its good messages were synced by `apply`).
+            self.finish(&mut syncing, durable).await?;
+            let applied = applied??;
             followed = Followed {
                 head: applied.head,
                 cursor: last_sequence,
             };
-            self.metrics
-                .commit_log_pending
-                .store(pending, std::sync::atomic::Ordering::Relaxed);
-            self.metrics
-                .commit_log_sequence
-                .store(last_sequence, std::sync::atomic::Ordering::Relaxed);
-            self.metrics
-                .ledger_size
-                .store(applied.head.size, std::sync::atomic::Ordering::Relaxed);
-            if !applied.appended.is_empty() {
-                durable(applied);
-            }
+            let syncer = syncer.clone();
+            syncing = Some(Syncing {
+                sync: tokio::task::spawn_blocking(move || syncer.sync()),
+                applied,
+                sequence: last_sequence,
+                pending,
+            });
             if followed.cursor >= target {
+                self.finish(&mut syncing, durable).await?;
                 checkpoints.store(&self.ledger, &self.jetstream).await?;
                 return Ok(followed);
             }
-            checkpoints
-                .store_now_and_then(&self.ledger, &self.jetstream)
-                .await?;
+            if checkpoints.due() {
+                // Checkpoints are stored over durable entries only.
+                self.finish(&mut syncing, durable).await?;
+                checkpoints.store(&self.ledger, &self.jetstream).await?;
+            }
         }
     }
 }
@@ -496,56 +511,108 @@ async fn collect(
     Ok(messages)
 }
 
-/// Applies commit-log messages (stream sequence, payload) and syncs;
-/// returns what became durable. A refused message stops at itself: the
-/// messages before it are applied and synced, and the error names it.
+/// Applies commit-log messages (stream sequence, payload) without syncing;
+/// returns what the caller makes durable with the next sync. The events
+/// are read from the applied records and parsed after the ledger's lock
+/// is released. A refused message stops at itself: the messages before it
+/// are applied and synced, and the error names it.
 fn apply(
     ledger: &SharedLedger,
     inputs: &[(u64, Bytes)],
     cursor_name: &str,
     subject: &str,
 ) -> Result<Durable, LogError> {
-    let mut ledger = lock(ledger)?;
-    let from = ledger.size();
-    let mut refused = None;
-    for (sequence, payload) in inputs {
-        let result = Segment::decode(payload)
-            .map_err(|detail| ReplicaError::Refused {
-                position: ledger.size(),
-                detail,
-            })
-            .and_then(|segment| ledger.apply_segment(&segment, (cursor_name, *sequence)));
-        if let Err(source) = result {
-            refused = Some(LogError::Refused {
-                subject: subject.to_owned(),
-                sequence: *sequence,
-                source,
-            });
-            break;
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    let (head, tree_root) = {
+        let mut ledger = lock(ledger)?;
+        let mut refused = None;
+        for (sequence, payload) in inputs {
+            let result = Segment::decode(payload)
+                .map_err(|detail| ReplicaError::Refused {
+                    position: ledger.size(),
+                    detail,
+                })
+                .and_then(|segment| {
+                    let applied = ledger.apply_segment(&segment, (cursor_name, *sequence))?;
+                    let skip = segment.records.len() - applied.applied as usize;
+                    records.extend(segment.records.into_iter().skip(skip).map(|(r, _)| r));
+                    Ok(())
+                });
+            if let Err(source) = result {
+                refused = Some(LogError::Refused {
+                    subject: subject.to_owned(),
+                    sequence: *sequence,
+                    source,
+                });
+                break;
+            }
         }
-    }
-    ledger.syncer().sync()?;
-    if let Some(error) = refused {
-        return Err(error);
-    }
-    let head = ledger.head();
-    let mut appended = Vec::new();
-    for entry in ledger.entries(from) {
-        let entry = entry?;
-        let position = entry.record.position;
-        let event =
-            Event::from_canonical(&entry.record.event).map_err(|errors| LedgerError::Corrupt {
-                position,
-                detail: format!("the stored event does not parse: {errors:?}"),
+        if let Some(error) = refused {
+            ledger.syncer().sync()?;
+            return Err(error);
+        }
+        let head = ledger.head();
+        (head, ledger.merkle_root(head.size)?)
+    };
+    let mut appended = Vec::with_capacity(records.len());
+    for bytes in &records {
+        let fields =
+            ledger::record::Fields::decode(bytes).map_err(|error| LedgerError::Corrupt {
+                position: head.size,
+                detail: format!("an applied record does not decode: {error}"),
             })?;
-        appended.push((position, event));
+        let event = Event::from_canonical(fields.event).map_err(|errors| LedgerError::Corrupt {
+            position: fields.position,
+            detail: format!("the stored event does not parse: {errors:?}"),
+        })?;
+        appended.push((fields.position, event));
     }
-    let tree_root = ledger.merkle_root(head.size)?;
     Ok(Durable {
         appended,
         head,
         tree_root,
     })
+}
+
+/// A batch applied and being synced: what it made durable once the sync
+/// returns, and where the log stood.
+struct Syncing {
+    sync: tokio::task::JoinHandle<Result<(), LedgerError>>,
+    applied: Durable,
+    sequence: u64,
+    pending: u64,
+}
+
+impl Follower {
+    /// Waits for the batch being synced, if any, then records its cursor
+    /// and size in the metrics and tells `durable`.
+    async fn finish(
+        &self,
+        syncing: &mut Option<Syncing>,
+        durable: &(impl Fn(Durable) + Send + Sync),
+    ) -> Result<(), LogError> {
+        let Some(batch) = syncing.take() else {
+            return Ok(());
+        };
+        batch
+            .sync
+            .await
+            .map_err(|e| LogError::Task(e.to_string()))??;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        self.metrics
+            .commit_log_pending
+            .store(batch.pending, relaxed);
+        self.metrics
+            .commit_log_sequence
+            .store(batch.sequence, relaxed);
+        self.metrics
+            .ledger_size
+            .store(batch.applied.head.size, relaxed);
+        if !batch.applied.appended.is_empty() {
+            durable(batch.applied);
+        }
+        Ok(())
+    }
 }
 
 /// The writer's checkpoints of one ledger, read from `tla.checkpoints`
@@ -571,20 +638,13 @@ impl Checkpoints {
         }
     }
 
-    /// `store`, at most once per `CHECKPOINT_LOOK_EVERY` while the log
-    /// keeps coming (each look is a few JetStream requests).
-    async fn store_now_and_then(
-        &mut self,
-        ledger: &SharedLedger,
-        jetstream: &Context,
-    ) -> Result<(), LogError> {
-        if self
-            .looked
-            .is_some_and(|at| at.elapsed() < CHECKPOINT_LOOK_EVERY)
-        {
-            return Ok(());
-        }
-        self.store(ledger, jetstream).await
+    /// Whether `store` is due while the log keeps coming: at most once per
+    /// `CHECKPOINT_LOOK_EVERY` (each look is a few JetStream requests).
+    fn due(&self) -> bool {
+        self.enabled
+            && self
+                .looked
+                .is_none_or(|at| at.elapsed() >= CHECKPOINT_LOOK_EVERY)
     }
 
     /// Reads the checkpoints published since the last call and stores
