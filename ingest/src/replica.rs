@@ -328,14 +328,19 @@ impl Follower {
         // Each batch syncs while the next one is pulled and applied; a
         // batch counts (cursor, metrics, `durable`) once its sync returned.
         let mut syncing: Option<Syncing> = None;
+        // The next batch, pulled while the one before was applied.
+        let mut pulled: Option<Result<_, LogError>> = None;
         loop {
             if *shutdown.borrow() {
                 self.finish(&mut syncing, durable).await?;
                 return Ok(followed);
             }
-            let batch = tokio::select! {
-                batch = reader.next_batch() => batch,
-                _ = shutdown.changed() => continue,
+            let batch = match pulled.take() {
+                Some(batch) => batch,
+                None => tokio::select! {
+                    batch = reader.next_batch() => batch,
+                    _ = shutdown.changed() => continue,
+                },
             };
             let batch = match batch {
                 Ok(batch) => batch,
@@ -361,9 +366,18 @@ impl Follower {
             let last_sequence = inputs.last().map_or(followed.cursor, |i| i.0);
             let ledger = std::sync::Arc::clone(&self.ledger);
             let (name, log) = (cursor_name.clone(), subject.clone());
-            let applied = tokio::task::spawn_blocking(move || apply(&ledger, &inputs, &name, &log))
-                .await
-                .map_err(|e| LogError::Task(e.to_string()));
+            let applying =
+                tokio::task::spawn_blocking(move || apply(&ledger, &inputs, &name, &log));
+            // While messages wait in the log, the next batch is pulled as
+            // this one is applied (caught up, the pull would only wait).
+            let applied = if pending > 0 && last_sequence < target {
+                let (applied, next) = tokio::join!(applying, reader.next_batch());
+                pulled = Some(next);
+                applied
+            } else {
+                applying.await
+            }
+            .map_err(|e| LogError::Task(e.to_string()));
             // The batch before is durable first, also when this one was
             // refused (its good messages were synced by `apply`).
             self.finish(&mut syncing, durable).await?;
