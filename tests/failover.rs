@@ -394,8 +394,9 @@ fn two_writers_at_once_never_fork_the_chain() {
     let mut b = cluster.spawn(&other, Role::Writer);
     a.wait_healthy();
     b.wait_healthy();
-    wait_for("a writer", WAIT, || {
-        role(&a) == "writer" || role(&b) == "writer"
+    // Each has decided once neither is still starting.
+    wait_for("both to take a role", WAIT, || {
+        role(&a) != "starting" && role(&b) != "starting"
     });
     let roles = [role(&a), role(&b)];
     assert!(
