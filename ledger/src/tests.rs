@@ -652,15 +652,15 @@ fn verifying_a_directory_in_stretches_reopens_and_still_finds_tampering() {
     let head = ledger.head();
     drop(ledger);
     let mut seen = Vec::new();
-    let summary = Ledger::verify_dir_reopening(dir.path(), 500, |n| seen.push(n))
+    let summary = verify_dropped(dir.path(), 500, |n| seen.push(n))
         .unwrap()
         .unwrap();
     assert_eq!((summary.size, summary.head), (2000, head.hash));
     assert_eq!(seen, vec![700, 1400, 2000]);
-    let ledger = Ledger::open(dir.path()).unwrap();
+    let ledger = reopen(dir.path());
     apply(&ledger, Tamper::Delete, 1500);
     drop(ledger);
-    let failure = Ledger::verify_dir_reopening(dir.path(), 500, |_| {})
+    let failure = verify_dropped(dir.path(), 500, |_| {})
         .unwrap()
         .unwrap_err();
     assert_eq!(
@@ -746,9 +746,9 @@ fn a_format_2_store_gets_its_tiles_on_open() {
     ledger.store().tamper_downgrade().unwrap();
     drop(ledger);
     // verify_dir upgrades, then checks the tiles it wrote.
-    let summary = Ledger::verify_dir(dir.path(), |_| {}).unwrap().unwrap();
-    assert_eq!(summary.merkle_root, Some(root));
-    let mut ledger = Ledger::open(dir.path()).unwrap();
+    let summary = verify_dropped(dir.path(), VERIFY_REOPEN_ENTRIES, |_| {});
+    assert_eq!(summary.unwrap().unwrap().merkle_root, Some(root));
+    let mut ledger = reopen(dir.path());
     assert_eq!(ledger.store().format(), store::FORMAT_VERSION);
     ledger.append(&[event("alver", 5000)], NOW).unwrap();
     let leaves = leaves_of(&ledger);
@@ -1109,6 +1109,27 @@ fn a_replica_refuses_a_record_that_does_not_extend_it_and_applies_nothing_from_i
 /// Opens the ledger in `dir` again right after this process dropped its
 /// handle: sled lets go of its lock a moment after the drop, which
 /// `Store::reopen` waits for (a plain open would find it locked).
+/// `Ledger::verify_dir_reopening` of a directory whose ledger was just
+/// dropped: sled releases its lock a moment after the drop (see
+/// `Store::reopen`), so a lock still held is waited out.
+fn verify_dropped(
+    dir: &std::path::Path,
+    stretch: u64,
+    mut progress: impl FnMut(u64),
+) -> Result<Result<Summary, Failure>, LedgerError> {
+    let started = std::time::Instant::now();
+    loop {
+        match Ledger::verify_dir_reopening(dir, stretch, &mut progress) {
+            Err(LedgerError::Store(store::StoreError::Locked { .. }))
+                if started.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            verified => return verified,
+        }
+    }
+}
+
 fn reopen(dir: &std::path::Path) -> Ledger {
     Ledger::from_store(store::Store::reopen(dir).expect("reopen the store")).expect("reopen")
 }
