@@ -33,9 +33,9 @@ pub const LEASE_BUCKET: &str = "TLA_LEDGER_LEASES";
 /// waits at most this long, plus the standby's poll (`poll_every`).
 pub const LEASE_TTL_DEFAULT: Duration = Duration::from_secs(3);
 
-/// The active writer renews this many times per lifetime, so a renewal
-/// or two lost to a slow network does not lose the lease.
-pub const RENEWALS_PER_TTL: u32 = 3;
+/// The active writer renews this many times per lifetime, so renewals
+/// lost to a slow network or a busy machine do not lose the lease.
+pub const RENEWALS_PER_TTL: u32 = 6;
 
 /// Who holds a lease, for the operator reading logs and `nats kv get`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +190,7 @@ impl Leases {
 
     /// How often a standby tries to take the lease.
     pub fn poll_every(&self) -> Duration {
-        self.ttl / RENEWALS_PER_TTL
+        self.ttl / 3
     }
 
     /// Takes the lease for `owner` if nobody holds it, or if the holder is

@@ -801,12 +801,20 @@ impl Writing {
         let mut failures: u32 = 0;
         let mut standby = args.standby;
         loop {
+            if shutdown.stopped() {
+                return Ok(());
+            }
             let Some(lease) = self
                 .stand_by(&leases, &owner, &args.consumer, standby, shutdown)
                 .await?
             else {
                 return Ok(());
             };
+            if shutdown.stopped() {
+                // Stopped while standing by: nothing written, lease given back.
+                lease.release().await;
+                return Ok(());
+            }
             standby = true;
             self.state.set_role("writer", None);
             let started = Instant::now();
@@ -1022,6 +1030,11 @@ async fn hold_lease(
 ) -> Option<Lease> {
     let every = lease.leases().renew_every();
     loop {
+        // A receiver made after the stop never sees it change: look first.
+        if *shutdown.borrow() {
+            term.send_replace(true);
+            return Some(lease);
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => {
