@@ -1046,24 +1046,9 @@ async fn hold_lease(
         match lease.renew().await {
             Ok(()) => {}
             Err(error @ LeaseError::Lost { .. }) => {
-                // Lapsed (renewals held up on a busy machine) but nobody
-                // took it: taken again rather than stepping down. Fencing,
-                // not the lease, keeps the chain whole if another wrote.
-                let owner = lease.owner().clone();
-                match lease.leases().take(&owner).await {
-                    Ok(Taken::Held(again)) => {
-                        tracing::warn!(
-                            "the ledger's lease lapsed while this writer held it; taken again"
-                        );
-                        lease = *again;
-                    }
-                    _ => {
-                        *lost.lock().unwrap_or_else(PoisonError::into_inner) =
-                            Some(error.to_string());
-                        term.send_replace(true);
-                        return None;
-                    }
-                }
+                *lost.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
+                term.send_replace(true);
+                return None;
             }
             Err(error) => tracing::warn!(%error, "cannot renew the ledger's lease; trying again"),
         }
