@@ -15,12 +15,14 @@
 //! digest; `engine` ties them together.
 //! `render` turns a report into documents for people (Markdown, HTML,
 //! CSV), and `alert` finds the 75% warnings and breaches an incident has
-//! had by a given moment.
+//! had by a given moment. `acknowledgement` finds the municipality's
+//! acknowledgements of a period's issued reports (not part of any report).
 //!
 //! The crate does no I/O and has no async runtime: the web viewer, the
 //! live projection and the HTTP API that serve these reports live in the
 //! `web` crate.
 
+pub mod acknowledgement;
 pub mod agreement;
 pub mod alert;
 pub mod availability;
