@@ -53,7 +53,8 @@ enum Command {
     /// Browse ledger entries, filtered by tenant, type and time.
     Log(cmd::log::Args),
     /// The TLA report of a tenant and period (json is the contract format);
-    /// `tla report issue` issues an ended period's report into the ledger.
+    /// `tla report issue` issues an ended period's report into the ledger,
+    /// `tla report acknowledge` records the municipality's receipt of it.
     Report(cmd::report::Args),
     /// Regenerate a report from the ledger prefix its manifest pins and
     /// check that it reproduces byte for byte.
@@ -80,6 +81,13 @@ enum Command {
     /// Who is responsible for what, on both sides of the agreement, at an
     /// instant (default now).
     Contacts(cmd::contacts::Args),
+    /// The follow-up of a deviation (avvik): `tla deviation explain`
+    /// records its cause and the action that answers it.
+    #[command(subcommand)]
+    Deviation(cmd::deviation::Command),
+    /// Corrective actions: `tla action open` and `tla action close`.
+    #[command(subcommand)]
+    Action(cmd::action::Command),
     /// Serve the web report viewer over the ledger (default
     /// http://127.0.0.1:8080/); nothing is fetched from elsewhere.
     View(cmd::view::Args),
@@ -139,6 +147,8 @@ fn main() -> ExitCode {
         Command::Evidence(command) => cmd::evidence::run(&cli.data_dir, command),
         Command::VerifyReport(args) => cmd::report::verify(&cli.data_dir, args),
         Command::Contacts(args) => cmd::contacts::run(&cli.data_dir, args),
+        Command::Deviation(command) => cmd::deviation::run(&cli.data_dir, command),
+        Command::Action(command) => cmd::action::run(&cli.data_dir, command),
         Command::View(args) => cmd::view::run(&cli.data_dir, args),
         Command::Serve(args) => cmd::serve::serve(&cli.data_dir, args),
         Command::Ingest(command) => cmd::serve::ingest_serve(command),

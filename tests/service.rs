@@ -188,6 +188,108 @@ fn every_content_mode_and_alertmanager_reach_the_ledger_and_the_live_report() {
     assert_eq!(cli, report);
 }
 
+/// One event of the follow-up (SEMANTICS.md section 12) as JSON text.
+fn follow_up_json(id: &str, kind: &str, time: &str, data: serde_json::Value) -> String {
+    serde_json::json!({
+        "specversion": "1.0", "id": id, "source": "test/follow-up", "type": kind,
+        "time": time, "tenant": "alver", "data": data
+    })
+    .to_string()
+}
+
+#[test]
+fn the_follow_up_and_an_acknowledgement_arrive_over_http_like_any_event() {
+    let env = Env::new();
+    let (_nats, mut service) = start(&env);
+    let t = ALVER_TOKEN;
+    // Ten hours of outage in January: availability below 99.5 %.
+    let batch = format!(
+        "[{},{},{}]",
+        agreement_json("alver"),
+        outage_json("alver", "o1-start", "O-1", "2026-01-10T10:00:00Z", true),
+        outage_json("alver", "o1-end", "O-1", "2026-01-10T20:00:00Z", false)
+    );
+    let (status, body) = service.post("/v1/events", t, BATCH, &[], &batch);
+    assert_eq!(status, 202, "{body}");
+    service.wait_for_size(3, WAIT);
+    let path = "/v1/tenants/alver/reports/2026-01";
+    let report: serde_json::Value = service.read(path).unwrap().into_json().unwrap();
+    let deviation = &report["deviations"][0];
+    assert_eq!(deviation["kind"], "availability_below_target", "{report}");
+    let id = deviation["id"].as_str().unwrap().to_owned();
+    let digest = "ab".repeat(32);
+    let lines = [
+        follow_up_json(
+            "f-1",
+            "deviation.explained",
+            "2026-02-02T09:00:00Z",
+            serde_json::json!({"deviation_id": id, "cause": "A failed disk in the SAN",
+                "action_id": "act-1"}),
+        ),
+        follow_up_json(
+            "f-2",
+            "action.opened",
+            "2026-01-12T09:00:00Z",
+            serde_json::json!({"action_id": "act-1", "title": "Replace the SAN disks",
+                "owner": "Drift", "due": "2026-01-20T00:00:00Z", "deviation_ids": [id]}),
+        ),
+        follow_up_json(
+            "f-3",
+            "action.closed",
+            "2026-01-25T09:00:00Z",
+            serde_json::json!({"action_id": "act-1", "outcome": "Replaced"}),
+        ),
+        follow_up_json(
+            "f-4",
+            "report.acknowledged",
+            "2026-02-05T09:00:00Z",
+            serde_json::json!({"period": "2026-01", "report_digest": digest,
+                "person": "Kari Nordmann", "comment": "Motteke"}),
+        ),
+    ];
+    let (status, body) = service.post("/v1/events", t, NDJSON, &[], &lines.join("\n"));
+    assert_eq!(
+        (status, body.as_str()),
+        (202, r#"{"accepted":4,"duplicates":0}"#)
+    );
+    service.wait_for_size(7, WAIT);
+    let report: serde_json::Value = service.read(path).unwrap().into_json().unwrap();
+    let explanation = &report["deviations"][0]["explanation"];
+    assert_eq!(explanation["cause"], "A failed disk in the SAN", "{report}");
+    assert_eq!(explanation["action_id"], "act-1");
+    assert_eq!(explanation["explained_at"], "2026-02-02T09:00:00Z");
+    let action = &report["actions"][0];
+    assert_eq!(action["action_id"], "act-1", "{report}");
+    assert_eq!(action["status"], "closed");
+    assert_eq!(action["closed_at"], "2026-01-25T09:00:00Z");
+    assert_eq!(action["deviation_ids"], serde_json::json!([id]));
+    // The commands that record the same facts name the service that holds
+    // the ledger, like every command that writes.
+    env.run(&[
+        "deviation",
+        "explain",
+        "--tenant",
+        "alver",
+        "--id",
+        &id,
+        "--cause",
+        "x",
+    ])
+    .assert_code(1)
+    .assert_stderr_contains("is held by `tla serve` (pid");
+    service.stop();
+    // The acknowledgement is stored as sent.
+    let acks: Vec<serde_json::Value> = env
+        .exported_events()
+        .into_iter()
+        .filter(|e| e["type"] == "report.acknowledged")
+        .collect();
+    assert_eq!(acks.len(), 1);
+    assert_eq!(acks[0]["data"]["person"], "Kari Nordmann");
+    assert_eq!(acks[0]["data"]["report_digest"], digest.as_str());
+    env.run(&["verify"]).assert_code(0);
+}
+
 #[test]
 fn a_token_for_one_tenant_cannot_write_another_and_invalid_events_are_all_listed() {
     let env = Env::new();

@@ -10,7 +10,8 @@
 //! the viewer served alone. The commands' checks and texts: `agreement`
 //! (the `agreement.published` event and a version label already used),
 //! `audit` (a kept checkpoint, forged issuances), `contacts` (the roster as
-//! text), `proofs` (Merkle proofs made and read), `import` (the file edge
+//! text), `follow_up` (the events of the follow-up commands and what the
+//! ledger must hold for them), `proofs` (Merkle proofs made and read), `import` (the file edge
 //! of `tla import`), `pdf` (a report printed through the installed
 //! Chromium), `keys` (signing keys as files) and `demo_ledger` (the demo's
 //! data directory claimed and replaced whole, its reports issued and
@@ -34,6 +35,7 @@ pub mod audit;
 pub mod contacts;
 pub mod demo_ledger;
 pub mod evidence;
+pub mod follow_up;
 pub mod holder;
 pub mod http;
 pub mod import;

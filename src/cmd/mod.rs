@@ -3,12 +3,14 @@
 //! ledger), and (from `service`) opening the ledger, the clock and atomic
 //! writes.
 
+pub mod action;
 pub mod agreement;
 pub mod audit;
 pub mod bench;
 pub mod checkpoint;
 pub mod contacts;
 pub mod demo;
+pub mod deviation;
 pub mod evidence;
 pub mod export;
 pub mod import;

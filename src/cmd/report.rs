@@ -29,6 +29,10 @@ enum Command {
     /// Compute the report of an ended period, append a `report.issued`
     /// event that anchors its digest, and write the report (JSON).
     Issue(IssueArgs),
+    /// Record that the municipality received and accepted the issued
+    /// report of a period (`report.acknowledged`, naming the digest of the
+    /// last issue of the period).
+    Acknowledge(AcknowledgeArgs),
 }
 
 #[derive(clap::Args)]
@@ -70,14 +74,32 @@ struct IssueArgs {
 }
 
 #[derive(clap::Args)]
+struct AcknowledgeArgs {
+    /// The tenant (municipality).
+    #[arg(long)]
+    tenant: String,
+    /// The period, YYYY-MM, whose issued report is acknowledged.
+    #[arg(long)]
+    period: Period,
+    /// Who acknowledges it, for the municipality.
+    #[arg(long, value_name = "NAME")]
+    person: String,
+    /// A remark that goes with the acknowledgement.
+    #[arg(long, value_name = "TEXT")]
+    comment: Option<String>,
+}
+
+#[derive(clap::Args)]
 pub struct VerifyArgs {
     /// A report in the JSON contract format, as `tla report` or `tla report issue` wrote it.
     file: PathBuf,
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    if let Some(Command::Issue(issue)) = args.command {
-        return run_issue(data_dir, issue);
+    match args.command {
+        Some(Command::Issue(issue)) => return run_issue(data_dir, issue),
+        Some(Command::Acknowledge(acknowledge)) => return run_acknowledge(data_dir, &acknowledge),
+        None => {}
     }
     let args = args.report;
     let (Some(tenant), Some(period)) = (args.tenant, args.period) else {
@@ -173,6 +195,54 @@ fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
             eprintln!("wrote {}", path.display());
         }
         None => write_stdout(&bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_acknowledge(data_dir: &Path, args: &AcknowledgeArgs) -> anyhow::Result<ExitCode> {
+    use service::follow_up::{self, Recorded};
+    let now = super::now_micros();
+    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let events = follow_up::events_of(&ledger, &args.tenant)?;
+    let issued = follow_up::issued_digests(&events, args.period);
+    let Some(last) = issued.last() else {
+        bail!(
+            "the report of {} for {} was never issued, so there is no digest to acknowledge; \
+             issue it first with `tla report issue --tenant {} --period {}`; nothing appended",
+            args.period,
+            args.tenant,
+            args.tenant,
+            args.period
+        );
+    };
+    let event = follow_up::acknowledged_event(
+        &args.tenant,
+        (args.period, &last.digest),
+        &args.person,
+        args.comment.as_deref(),
+        now,
+    )?;
+    match follow_up::record(&mut ledger, event, now)? {
+        Recorded::New(position) => println!(
+            "acknowledged the report of {} for {} (digest {}, issued at ledger position {}) \
+             for {} at ledger position {position}",
+            args.period, args.tenant, last.digest, last.position, args.person
+        ),
+        Recorded::Before(position) => println!(
+            "{} acknowledged the report of {} for {} (digest {}) so at ledger position \
+             {position}; nothing appended",
+            args.person, args.period, args.tenant, last.digest
+        ),
+    }
+    if issued.len() > 1 {
+        eprintln!(
+            "note: {} was issued {} times; this acknowledges the last issue (position {}), \
+             whose digest is {}",
+            args.period,
+            issued.len(),
+            last.position,
+            last.digest
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
