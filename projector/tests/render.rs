@@ -322,10 +322,18 @@ fn csv_has_one_row_per_figure() {
             + 5 * 4 * report.services.len()
             + report.deviations.len()
             + 1
-            + report.data_quality.by_reason.len();
+            + report.data_quality.by_reason.len()
+            + report.story.as_ref().map_or(0, |s| {
+                s.actions.len()
+                    + s.governance.as_ref().map_or(0, |g| g.meetings.len() + 2)
+                    + s.contacts.as_ref().map_or(0, Vec::len)
+                    + 3 * s.trend.len()
+            });
+        let width = if report.story.is_some() { 28 } else { 18 };
         for lang in LANGS {
             let records = parse_csv(&render::csv(&report, lang));
             assert_eq!(records.len(), expected, "{name} {lang:?}");
+            assert!(records.iter().all(|r| r.len() == width), "{name} {lang:?}");
         }
     }
 }
@@ -583,4 +591,257 @@ fn story_texts_are_escaped_in_markdown() {
             "{md}"
         );
     }
+}
+
+fn story() -> Report {
+    read(&dir().join("story.report.json"))
+}
+
+/// The format-2 sections of the HTML page, in both languages: the
+/// follow-up of every deviation (explained or not), the actions with the
+/// overdue one marked, governance, the roster with its vacant roles, and
+/// the trend chart; and none of them for a format-1 report.
+#[test]
+fn html_has_the_story_sections_in_both_languages() {
+    let report = story();
+    let expect = [
+        (
+            Lang::Nn,
+            [
+                "<h2 id=\"follow-up\">Oppfølging av avvik</h2>",
+                "ikkje forklart enno",
+                "<td data-label=\"Part\">leverandøren</td>",
+                "<td data-label=\"Status\" class=\"bad\">over fristen</td>",
+                "<h2 id=\"governance-story\">Styring</h2>",
+                "<td data-label=\"I tide\" class=\"bad\">nei</td>",
+                "<h2 id=\"responsible\">Ansvarlege</h2>",
+                "<strong class=\"bad\">ledig</strong>",
+                "<h2 id=\"trend\">Utvikling over tolv månader</h2>",
+            ],
+        ),
+        (
+            Lang::En,
+            [
+                "<h2 id=\"follow-up\">Deviation follow-up</h2>",
+                "not explained yet",
+                "<td data-label=\"Party\">provider</td>",
+                "<td data-label=\"Status\" class=\"bad\">overdue</td>",
+                "<h2 id=\"governance-story\">Governance</h2>",
+                "<td data-label=\"On time\" class=\"bad\">no</td>",
+                "<h2 id=\"responsible\">Responsible persons</h2>",
+                "<strong class=\"bad\">vacant</strong>",
+                "<h2 id=\"trend\">Twelve-month trend</h2>",
+            ],
+        ),
+    ];
+    let follow_up = report.follow_up.as_ref().expect("format 2");
+    let story = report.story.as_ref().expect("format 2");
+    for (lang, needles) in expect {
+        let html = render::html(&report, lang);
+        for needle in needles {
+            assert!(html.contains(needle), "{lang:?}: {needle:?} missing");
+        }
+        // Every deviation has its follow-up row, the explained one its cause.
+        for f in follow_up {
+            assert!(html.contains(&format!("<tr id=\"deviation-{}\">", f.id)));
+        }
+        let cause = &follow_up[0].explanation.as_ref().expect("explained").cause;
+        assert!(html.contains(&format!(
+            "<td data-label=\"{}\">{cause}</td>",
+            render::text::story(lang).cause
+        )));
+        let vacant = story.contacts.as_ref().expect("contacts");
+        let vacant = vacant.iter().filter(|c| c.person.is_none()).count();
+        assert_eq!(html.matches("data-vacant=\"true\"").count(), vacant);
+        assert_eq!(html.matches("<g data-period=").count(), story.trend.len());
+        // The sections come after the deviations and before availability.
+        let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("{needle}"));
+        assert!(at("id=\"deviations\"") < at("id=\"follow-up\""));
+        assert!(at("id=\"follow-up\"") < at("id=\"actions\""));
+        assert!(at("id=\"actions\"") < at("id=\"governance-story\""));
+        assert!(at("id=\"governance-story\"") < at("id=\"responsible\""));
+        assert!(at("id=\"responsible\"") < at("id=\"trend\""));
+        assert!(at("id=\"trend\"") < at("id=\"availability\""));
+    }
+    let format1 = render::html(&full(), Lang::En);
+    for id in [
+        "follow-up",
+        "actions",
+        "governance-story",
+        "responsible",
+        "trend",
+    ] {
+        assert!(
+            !format1.contains(&format!("id=\"{id}\"")),
+            "{id} in format 1"
+        );
+    }
+}
+
+/// Format 2's texts from the ledger are escaped in HTML like the rest.
+#[test]
+fn story_texts_are_escaped_in_html() {
+    let mut report = story();
+    let hostile = "<script>x</script>\"'&";
+    let escaped = "&lt;script&gt;x&lt;/script&gt;&quot;&#39;&amp;";
+    let follow_up = report.follow_up.as_mut().expect("format 2");
+    follow_up[0].id = hostile.to_string();
+    let explanation = follow_up[0].explanation.as_mut().expect("explained");
+    explanation.cause = hostile.to_string();
+    explanation.action_id = Some(hostile.to_string());
+    let story = report.story.as_mut().expect("format 2");
+    let action = &mut story.actions[0];
+    (action.title, action.owner, action.action_id) = (
+        hostile.to_string(),
+        hostile.to_string(),
+        hostile.to_string(),
+    );
+    story.actions[2].outcome = Some(hostile.to_string());
+    let governance = story.governance.as_mut().expect("governance");
+    governance.meetings[0].meeting_id = hostile.to_string();
+    let contacts = story.contacts.as_mut().expect("contacts");
+    contacts[0].role = hostile.to_string();
+    contacts[0].person = Some(hostile.to_string());
+    contacts[2].service = Some(hostile.to_string());
+    story.trend[0].period = hostile.to_string();
+    for lang in LANGS {
+        let html = render::html(&report, lang);
+        assert!(!html.contains("<script"), "{lang:?}: raw <script>");
+        assert!(!html.contains("x</script>"), "{lang:?}: raw </script>");
+        // Ids in attributes and text, cause, the action named by the
+        // explanation (twice: its title and its id), title, owner, id,
+        // outcome, meeting, role, person, service, the trend's period
+        // (attribute, title, label).
+        assert!(html.matches(escaped).count() >= 15, "{lang:?}: {html}");
+    }
+}
+
+/// The trend chart, alone: every string escaped, bars scaled to the
+/// highest count, no bar for a period without deviations, no script and
+/// no `style` attribute (the page's CSP allows neither).
+#[test]
+fn trend_chart_escapes_and_scales() {
+    use projector::report::TrendPeriod;
+    let period = |period: &str, deviations| TrendPeriod {
+        period: period.to_string(),
+        deviations,
+        services_met: 1,
+        services_guaranteed: 2,
+    };
+    let trend = [
+        period("<script>alert('x')</script>", 0),
+        period("2026-09", 2),
+        period("2026-10", 4),
+    ];
+    for lang in LANGS {
+        let svg = render::html::trend_chart(&trend, lang);
+        assert!(svg.starts_with("<svg class=\"trend\""), "{svg}");
+        assert!(!svg.contains("<script"), "{svg}");
+        assert!(!svg.contains("style="), "{svg}");
+        assert!(
+            svg.contains("data-period=\"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;\""),
+            "{svg}"
+        );
+        assert_eq!(svg.matches("<rect ").count(), 2, "{svg}");
+        assert!(
+            svg.contains("height=\"90\""),
+            "the highest fills the plot: {svg}"
+        );
+        assert!(
+            svg.contains("height=\"45\""),
+            "half the highest, half the plot: {svg}"
+        );
+        assert_eq!(svg.matches(">1/2</text>").count(), 3, "{svg}");
+    }
+    let nn = render::html::trend_chart(&trend, Lang::Nn);
+    assert!(
+        nn.contains(">okt 26</text>") && nn.contains("oktober 2026. Avvik: 4."),
+        "{nn}"
+    );
+    let en = render::html::trend_chart(&trend, Lang::En);
+    assert!(
+        en.contains(">Oct 26</text>") && en.contains("October 2026. Deviations: 4."),
+        "{en}"
+    );
+    // No periods: an empty chart, not a failure.
+    assert!(render::html::trend_chart(&[], Lang::En).ends_with("</svg>\n"));
+}
+
+/// The format-2 CSV: deviation rows carry id, party and explanation; the
+/// action rows link back to the deviations; governance, roster and trend
+/// rows have their codes; format 1 keeps its eighteen columns.
+#[test]
+fn csv_story_rows_in_both_languages() {
+    let report = story();
+    let follow_up = report.follow_up.as_ref().expect("format 2");
+    let story = report.story.as_ref().expect("format 2");
+    for lang in LANGS {
+        let records = parse_csv(&render::csv(&report, lang));
+        let s = render::text::story(lang);
+        assert_eq!(&records[0][18..], &s.csv_header[..]);
+        let deviations: Vec<&Vec<String>> = records
+            .iter()
+            .filter(|r| r[3] == lang.text().section_deviations)
+            .collect();
+        assert_eq!(deviations.len(), follow_up.len());
+        for (r, f) in deviations.iter().zip(follow_up) {
+            assert_eq!(
+                (r[18].as_str(), r[19].as_str()),
+                (f.id.as_str(), f.party.as_str())
+            );
+            let cause = f.explanation.as_ref().map_or("", |e| e.cause.as_str());
+            assert_eq!(r[20], cause);
+        }
+        let by_code =
+            |code: &str| -> Vec<&Vec<String>> { records.iter().filter(|r| r[6] == code).collect() };
+        let overdue = by_code("action_overdue");
+        assert_eq!(overdue.len(), 1);
+        assert_eq!(overdue[0][3], s.section_actions);
+        assert_eq!(overdue[0][11], s.overdue);
+        assert_eq!(overdue[0][18], "b-1");
+        assert_eq!(overdue[0][24], "2026-03-20T15:00:00Z");
+        let closed = by_code("action_closed");
+        assert_eq!(closed[0][21], "0123456789abcdef fedcba9876543210");
+        assert_eq!(closed[0][26], "Firmware 4.2 installed");
+        let late = by_code("operations_meeting");
+        assert_eq!(
+            (late[0][16].as_str(), late[0][11].as_str()),
+            ("D-1", lang.text().not_met)
+        );
+        assert_eq!(late[1][11], "", "minutes not due yet are not judged");
+        let vacant = by_code("role_vacant");
+        let expected = story
+            .contacts
+            .as_ref()
+            .expect("contacts")
+            .iter()
+            .filter(|c| c.person.is_none())
+            .count();
+        assert_eq!(vacant.len(), expected);
+        assert!(vacant.iter().all(|r| r[7] == s.vacant && r[23].is_empty()));
+        let trend = by_code("services_guaranteed");
+        assert_eq!(trend.len(), story.trend.len());
+        assert!(trend
+            .iter()
+            .zip(&story.trend)
+            .all(|(r, p)| r[27] == p.period
+                && r[8] == p.services_guaranteed.to_string()
+                && r[3] == s.section_trend));
+    }
+    // Format 1: eighteen columns, no story rows.
+    let records = parse_csv(&render::csv(&full(), Lang::En));
+    assert!(records.iter().all(|r| r.len() == 18));
+    assert!(!records.iter().any(|r| r[3] == "actions" || r[3] == "trend"));
+}
+
+/// A cause or title that would run as a formula is shown as text.
+#[test]
+fn csv_keeps_story_formulas_from_running() {
+    let mut report = story();
+    let follow_up = report.follow_up.as_mut().expect("format 2");
+    follow_up[0].explanation.as_mut().expect("explained").cause = "=HYPERLINK(\"x\")".to_string();
+    report.story.as_mut().expect("format 2").actions[0].owner = "+47 555".to_string();
+    let records = parse_csv(&render::csv(&report, Lang::Nn));
+    assert!(records.iter().any(|r| r[20] == "'=HYPERLINK(\"x\")"));
+    assert!(records.iter().any(|r| r[23] == "'+47 555"));
 }

@@ -1,5 +1,6 @@
 //! The report as CSV for spreadsheets: one header row, then one row per
-//! figure, every row carrying the same 18 columns so that a filter on any
+//! figure, every row carrying the same columns (18 for a format-1 report,
+//! 28 for format 2) so that a filter on any
 //! column (service, section, code, result) gives a meaningful subset and
 //! files of several tenants or months can be appended to each other.
 //!
@@ -46,14 +47,51 @@
 //! included; one row per deviation with its `kind` as code (value: the
 //! achieved % of `availability_below_target`, the vacant seconds of
 //! `contact_vacant`); data-quality rows `set_aside` and one per reason.
+//!
+//! A format-2 report (`tla-report/2`) keeps those rows and columns as
+//! they are and adds ten columns after them, on every row (empty where
+//! they do not apply), and four sections of rows after the deviations,
+//! so the file stays one table a filter works on and a format-1 report
+//! renders exactly as before (docs/SEMANTICS-NOTES.md "Renderings of
+//! format 2"):
+//!
+//! | # | nn / en | content |
+//! |---|---------|---------|
+//! | 19 | `id` | the deviation id on deviation rows, the action id on action rows |
+//! | 20 | `part` / `party` | `provider` or `tenant` (as in the JSON report) on deviation rows |
+//! | 21 | `årsak` / `cause` | the deviation's explanation |
+//! | 22 | `kopla_id` / `linked_ids` | the explanation's action id on deviation rows; the deviation ids an action answers (space-separated) on action rows |
+//! | 23 | `forklart_utc` / `explained_at_utc` | when the deviation was explained |
+//! | 24 | `person` | an action's owner; a role's holder |
+//! | 25 | `frist_utc` / `due_utc` | an action's due instant; a meeting's minutes due |
+//! | 26 | `utført_utc` / `done_utc` | an action's closing; a meeting's minutes filed |
+//! | 27 | `utfall` / `outcome` | a closed action's outcome |
+//! | 28 | `trendperiode` / `trend_period` | the period (`YYYY-MM`) a trend row counts |
+//!
+//! Sections and codes: `tiltak`/`actions` rows `action_open`,
+//! `action_overdue`, `action_closed` (description: the title; result: the
+//! status in words; times: when opened); `styring`/`governance` rows
+//! `operations_meeting`, `steering_meeting` per meeting held (times: held;
+//! `møte`: its id; result: minutes on time `Oppfylt`/`Met`, late or
+//! missing `Ikkje oppfylt`/`Not met`, empty when not evaluated) and
+//! `last_operations_meeting`, `last_steering_meeting` (times empty when
+//! none was held); `ansvarlege`/`contacts` rows `role_held`,
+//! `role_vacant` (service, `rolle`, person; times: since);
+//! `utvikling`/`trend` rows `deviations`, `services_met`,
+//! `services_guaranteed` per trend period, oldest first.
 
 use super::text::{self, Text};
 use super::{Lang, Report};
 use crate::availability::Availability;
-use crate::report::{Deviation, IncidentCounts};
+use crate::report::{Deviation, FollowUp, IncidentCounts, Story};
 
-/// The number of columns of every row.
-const COLUMNS: usize = 18;
+/// The number of columns of every row of a format-1 report.
+const COLUMNS_V1: usize = 18;
+
+/// The number of columns of every row of a format-2 report: the eighteen
+/// of format 1, then ten for its follow-up, actions, governance,
+/// responsible persons and trend.
+const COLUMNS: usize = COLUMNS_V1 + 10;
 
 type Row = [String; COLUMNS];
 
@@ -72,14 +110,165 @@ pub fn csv(report: &Report, lang: Lang) -> String {
         }
     }
     for (i, d) in report.deviations.iter().enumerate() {
-        rows.push(deviation(report, lang, i + 1, d));
+        let mut r = deviation(report, lang, i + 1, d);
+        if let Some(f) = report.follow_up.as_ref().and_then(|f| f.get(i)) {
+            follow_up(&mut r, f);
+        }
+        rows.push(r);
+    }
+    if let Some(story) = &report.story {
+        actions(&mut rows, report, lang, story);
+        governance(&mut rows, report, lang, story);
+        contacts(&mut rows, report, lang, story);
+        trend(&mut rows, report, lang, story);
     }
     data_quality(&mut rows, report, lang);
-    let mut out = record(&t.csv_header.map(str::to_string));
+    // Format 1 keeps its eighteen columns, byte for byte.
+    let width = if report.story.is_some() {
+        COLUMNS
+    } else {
+        COLUMNS_V1
+    };
+    let mut head: Vec<String> = t.csv_header.map(str::to_string).to_vec();
+    head.extend(text::story(lang).csv_header.map(str::to_string));
+    let mut out = record(&head[..width]);
     for row in &rows {
-        out.push_str(&record(row));
+        out.push_str(&record(&row[..width]));
     }
     out
+}
+
+/// Column indexes of the format-2 columns.
+const ID: usize = 18;
+const PARTY: usize = 19;
+const CAUSE: usize = 20;
+const LINKED: usize = 21;
+const EXPLAINED: usize = 22;
+const PERSON: usize = 23;
+const DUE: usize = 24;
+const DONE: usize = 25;
+const OUTCOME: usize = 26;
+const TREND_PERIOD: usize = 27;
+
+/// A deviation's id, party and explanation on its row.
+fn follow_up(r: &mut Row, f: &FollowUp) {
+    r[ID] = data(&f.id);
+    r[PARTY] = data(&f.party);
+    if let Some(e) = &f.explanation {
+        r[CAUSE] = data(&e.cause);
+        r[LINKED] = data(e.action_id.as_deref().unwrap_or(""));
+        r[EXPLAINED] = data(&e.explained_at);
+    }
+}
+
+/// An instant of the report in the two time columns.
+fn at(r: &mut Row, report: &Report, at: Option<&str>) {
+    if let Some(at) = at {
+        r[12] = data(at);
+        r[13] = data(&super::when(at, &report.timezone).local_rfc3339);
+    }
+}
+
+fn actions(rows: &mut Vec<Row>, report: &Report, lang: Lang, story: &Story) {
+    let (t, s) = (lang.text(), text::story(lang));
+    for a in &story.actions {
+        let mut r = row(report, t, s.section_actions);
+        r[6] = format!("action_{}", a.status);
+        r[7] = data(&a.title);
+        r[11] = s.status_word(&a.status).to_string();
+        at(&mut r, report, Some(&a.opened_at));
+        r[ID] = data(&a.action_id);
+        r[LINKED] = data(&a.deviation_ids.join(" "));
+        r[PERSON] = data(&a.owner);
+        r[DUE] = data(&a.due);
+        r[DONE] = data(a.closed_at.as_deref().unwrap_or(""));
+        r[OUTCOME] = data(a.outcome.as_deref().unwrap_or(""));
+        rows.push(r);
+    }
+}
+
+fn governance(rows: &mut Vec<Row>, report: &Report, lang: Lang, story: &Story) {
+    let Some(g) = &story.governance else { return };
+    let (t, s) = (lang.text(), text::story(lang));
+    for m in &g.meetings {
+        let mut r = row(report, t, s.section_governance);
+        r[6] = format!("{}_meeting", m.kind);
+        r[7] = s.meeting_kind(&m.kind).to_string();
+        r[11] = match m.minutes_on_time {
+            Some(true) => t.met.to_string(),
+            Some(false) => t.not_met.to_string(),
+            None => String::new(),
+        };
+        at(&mut r, report, Some(&m.held_at));
+        r[16] = data(&m.meeting_id);
+        r[DUE] = data(m.minutes_due.as_deref().unwrap_or(""));
+        r[DONE] = data(m.minutes_filed_at.as_deref().unwrap_or(""));
+        rows.push(r);
+    }
+    let last = [
+        (
+            "last_operations_meeting",
+            s.last_operations,
+            &g.last_operations_meeting,
+        ),
+        (
+            "last_steering_meeting",
+            s.last_steering,
+            &g.last_steering_meeting,
+        ),
+    ];
+    for (code, label, held) in last {
+        let mut r = row(report, t, s.section_governance);
+        r[6] = code.to_string();
+        r[7] = label.to_string();
+        at(&mut r, report, held.as_deref());
+        rows.push(r);
+    }
+}
+
+fn contacts(rows: &mut Vec<Row>, report: &Report, lang: Lang, story: &Story) {
+    let Some(roster) = &story.contacts else {
+        return;
+    };
+    let (t, s) = (lang.text(), text::story(lang));
+    for c in roster {
+        let mut r = row(report, t, s.section_contacts);
+        r[4] = data(c.service.as_deref().unwrap_or(""));
+        r[6] = if c.person.is_some() {
+            "role_held"
+        } else {
+            "role_vacant"
+        }
+        .to_string();
+        r[7] = match &c.person {
+            Some(person) => data(person),
+            None => s.vacant.to_string(),
+        };
+        at(&mut r, report, c.since.as_deref());
+        r[17] = data(&c.role);
+        r[PERSON] = data(c.person.as_deref().unwrap_or(""));
+        rows.push(r);
+    }
+}
+
+fn trend(rows: &mut Vec<Row>, report: &Report, lang: Lang, story: &Story) {
+    let (t, s) = (lang.text(), text::story(lang));
+    for p in &story.trend {
+        let figures = [
+            ("deviations", t.deviations, p.deviations),
+            ("services_met", s.services_met, p.services_met),
+            (
+                "services_guaranteed",
+                s.services_guaranteed,
+                p.services_guaranteed,
+            ),
+        ];
+        for (code, label, n) in figures {
+            let mut r = count(report, t, s.section_trend, code, label, n);
+            r[TREND_PERIOD] = data(&p.period);
+            rows.push(r);
+        }
+    }
 }
 
 /// A row with the tenant, period and status filled in and `section` set.
@@ -172,13 +361,9 @@ fn incidents(
         ),
     ];
     for (code, label, n) in figures {
-        let mut r = row(report, t, t.section_incidents);
+        let mut r = count(report, t, t.section_incidents, code, label, n);
         r[4] = data(service);
         r[5] = data(priority);
-        r[6] = code.to_string();
-        r[7] = label.to_string();
-        r[8] = n.to_string();
-        r[9] = t.unit_count.to_string();
         rows.push(r);
     }
 }
@@ -231,13 +416,18 @@ fn data_quality(rows: &mut Vec<Row>, report: &Report, lang: Lang) {
         .iter()
         .map(|(code, n)| (data(code), text::reason(lang, code).to_string(), *n));
     for (code, label, n) in std::iter::once(total).chain(reasons) {
-        let mut r = row(report, t, t.section_data_quality);
-        r[6] = code;
-        r[7] = label;
-        r[8] = n.to_string();
-        r[9] = t.unit_count.to_string();
-        rows.push(r);
+        rows.push(count(report, t, t.section_data_quality, &code, &label, n));
     }
+}
+
+/// A row of one count: its section, code, words, number and unit.
+fn count(report: &Report, t: &Text, section: &str, code: &str, label: &str, n: u64) -> Row {
+    let mut r = row(report, t, section);
+    r[6] = code.to_string();
+    r[7] = label.to_string();
+    r[8] = n.to_string();
+    r[9] = t.unit_count.to_string();
+    r
 }
 
 /// Report text made safe to open in a spreadsheet: a leading character

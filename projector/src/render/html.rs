@@ -14,6 +14,7 @@
 
 use super::text::{self, Text};
 use super::{AvailabilityRow, DeviationRow, Lang, Report};
+use crate::report::{Action, Story, TrendPeriod};
 
 /// The page's style: screen, phone and print (A4, with "page / pages" in
 /// the bottom margin where the browser supports page-margin boxes, as
@@ -58,6 +59,9 @@ thead th{border-bottom:2px solid var(--fg)}
 .bad{color:var(--bad);font-weight:600}
 .good{color:var(--good)}
 .note{color:var(--muted);font-size:.9em}
+figure{margin:.5rem 0 1rem}
+figcaption{color:var(--muted);font-size:.9em}
+svg.trend{display:block;width:100%;max-width:40rem;height:auto}
 footer{margin-top:2rem}
 @media screen and (max-width:40rem){
 body{padding:.75rem}
@@ -99,6 +103,13 @@ pub fn html(report: &Report, lang: Lang) -> String {
     header(&mut out, report, lang, &title);
     out.push_str("<main>\n");
     deviations(&mut out, report, lang);
+    if let Some(story) = &report.story {
+        follow_up(&mut out, report, lang);
+        actions(&mut out, report, story, lang);
+        governance(&mut out, report, story, lang);
+        contacts(&mut out, report, story, lang);
+        trend(&mut out, story, lang);
+    }
     availability(&mut out, report, lang);
     incidents(&mut out, report, t);
     data_quality(&mut out, report, lang);
@@ -335,6 +346,323 @@ pub fn manifest(out: &mut String, report: &Report, lang: Lang) {
         format!("<code>{}</code>", escape(c))
     });
     out.push_str(&format!("<p>{hint}</p>\n</footer>\n"));
+}
+
+/// Local time of an instant of the report, or a dash; HTML.
+fn local(report: &Report, at: Option<&str>) -> String {
+    at.map_or_else(
+        || "–".to_string(),
+        |at| escape(&super::when(at, &report.timezone).local),
+    )
+}
+
+/// An action as one line of HTML: its title and id, its status (overdue
+/// in the colour and weight of a deviation) and due date.
+fn action_line(report: &Report, a: &Action, lang: Lang) -> String {
+    let s = text::story(lang);
+    let status = s.status_word(&a.status);
+    let status = if a.status == "overdue" {
+        format!("<strong class=\"bad\">{}</strong>", escape(status))
+    } else {
+        escape(status)
+    };
+    format!(
+        "{} <code>{}</code><br><span class=\"note\">{status}, {} {}</span>",
+        escape(&a.title),
+        escape(&a.action_id),
+        escape(s.due),
+        local(report, Some(&a.due))
+    )
+}
+
+/// The follow-up of every deviation of a format-2 report, numbered as in
+/// the deviations table: its id, who owes it, the cause and the action
+/// (with the action's status when the report lists it), or that it is not
+/// explained yet. Nothing for format 1.
+pub fn follow_up(out: &mut String, report: &Report, lang: Lang) {
+    let (Some(rows), Some(story)) = (&report.follow_up, &report.story) else {
+        return;
+    };
+    let (t, s) = (lang.text(), text::story(lang));
+    section_start(out, "follow-up", s.follow_up);
+    if rows.is_empty() {
+        out.push_str(&format!("<p>{}</p>\n</section>\n", escape(t.no_deviations)));
+        return;
+    }
+    let head = [
+        t.number,
+        s.deviation_id,
+        s.party,
+        s.cause,
+        s.action,
+        s.explained_at,
+    ];
+    table_start(out, s.follow_up, &head);
+    for (i, f) in rows.iter().enumerate() {
+        out.push_str(&format!(
+            "<tr id=\"deviation-{}\"><th scope=\"row\" data-label=\"{}\" class=\"num\">{}</th>",
+            escape(&f.id),
+            escape(head[0]),
+            i + 1
+        ));
+        td(out, head[1], "", &format!("<code>{}</code>", escape(&f.id)));
+        td(out, head[2], "", &escape(s.party_word(&f.party)));
+        let Some(e) = &f.explanation else {
+            let missing = format!("<span class=\"note\">{}</span>", escape(s.not_explained));
+            td(out, head[3], "", &missing);
+            td(out, head[4], "", "–");
+            td(out, head[5], "", "–");
+            out.push_str("</tr>\n");
+            continue;
+        };
+        td(out, head[3], "", &escape(&e.cause));
+        let action = match &e.action_id {
+            None => "–".to_string(),
+            Some(id) => match story.actions.iter().find(|a| &a.action_id == id) {
+                Some(a) => action_line(report, a, lang),
+                None => format!("<code>{}</code>", escape(id)),
+            },
+        };
+        td(out, head[4], "", &action);
+        td(out, head[5], "time", &local(report, Some(&e.explained_at)));
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// The corrective actions of a format-2 report: open, overdue, and closed
+/// in the period.
+pub fn actions(out: &mut String, report: &Report, story: &Story, lang: Lang) {
+    let s = text::story(lang);
+    section_start(out, "actions", s.actions);
+    if story.actions.is_empty() {
+        out.push_str(&format!("<p>{}</p>\n</section>\n", escape(s.no_actions)));
+        return;
+    }
+    action_table(out, report, &story.actions, lang, s.actions);
+    out.push_str("</section>\n");
+}
+
+/// A table of actions: title and id, owner, due, status, outcome. The
+/// viewer's follow-up page lists a tenant's actions with it too.
+pub fn action_table(out: &mut String, report: &Report, list: &[Action], lang: Lang, caption: &str) {
+    let s = text::story(lang);
+    let head = [s.title, s.owner, s.due, s.status, s.outcome];
+    table_start(out, caption, &head);
+    for a in list {
+        out.push_str(&format!(
+            "<tr data-action=\"{}\" data-status=\"{}\"><th scope=\"row\" data-label=\"{}\">{} <code>{}</code></th>",
+            escape(&a.action_id),
+            escape(&a.status),
+            escape(head[0]),
+            escape(&a.title),
+            escape(&a.action_id)
+        ));
+        td(out, head[1], "", &escape(&a.owner));
+        td(out, head[2], "time", &local(report, Some(&a.due)));
+        let (class, status) = match a.status.as_str() {
+            "overdue" => ("bad", s.overdue),
+            "closed" => ("good", s.closed),
+            _ => ("", s.open),
+        };
+        td(out, head[3], class, &escape(status));
+        let outcome = a.outcome.as_deref().map_or_else(|| "–".to_string(), escape);
+        td(out, head[4], "", &outcome);
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n");
+}
+
+/// "Styring": the meetings held in the period with their minutes, and
+/// the last meeting of each kind. Nothing when the agreement has no
+/// governance.
+pub fn governance(out: &mut String, report: &Report, story: &Story, lang: Lang) {
+    let Some(g) = &story.governance else { return };
+    let s = text::story(lang);
+    section_start(out, "governance-story", s.governance);
+    if g.meetings.is_empty() {
+        out.push_str(&format!("<p>{}</p>\n", escape(s.no_meetings)));
+    } else {
+        let head = s.meeting_head();
+        table_start(out, s.governance, &head);
+        for m in &g.meetings {
+            out.push_str(&format!(
+                "<tr><th scope=\"row\" data-label=\"{}\"><code>{}</code></th>",
+                escape(head[0]),
+                escape(&m.meeting_id)
+            ));
+            td(out, head[1], "", &escape(s.meeting_kind(&m.kind)));
+            td(out, head[2], "time", &local(report, Some(&m.held_at)));
+            td(
+                out,
+                head[3],
+                "time",
+                &local(report, m.minutes_due.as_deref()),
+            );
+            td(
+                out,
+                head[4],
+                "time",
+                &local(report, m.minutes_filed_at.as_deref()),
+            );
+            let (class, on_time) = match m.minutes_on_time {
+                Some(true) => ("good", s.yes),
+                Some(false) => ("bad", s.no),
+                None => ("", "–"),
+            };
+            td(out, head[5], class, &escape(on_time));
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody>\n</table>\n");
+    }
+    let last = |at: &Option<String>| {
+        at.as_deref()
+            .map_or_else(|| escape(s.none_held), |at| local(report, Some(at)))
+    };
+    dl(
+        out,
+        &[
+            (s.last_operations, last(&g.last_operations_meeting)),
+            (s.last_steering, last(&g.last_steering_meeting)),
+        ],
+    );
+    out.push_str("</section>\n");
+}
+
+/// "Ansvarlege": who held each role at the end of the period, the vacant
+/// roles said in words and marked. Nothing when the agreement has no
+/// contacts.
+pub fn contacts(out: &mut String, report: &Report, story: &Story, lang: Lang) {
+    let Some(rows) = &story.contacts else { return };
+    let (t, s) = (lang.text(), text::story(lang));
+    section_start(out, "responsible", s.contacts);
+    let head = [s.role, t.service, s.person, s.since];
+    table_start(out, s.contacts, &head);
+    for r in rows {
+        let vacant = if r.person.is_none() {
+            " data-vacant=\"true\""
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "<tr{vacant}><th scope=\"row\" data-label=\"{}\"><code>{}</code></th>",
+            escape(head[0]),
+            escape(&r.role)
+        ));
+        let service = r.service.as_deref().unwrap_or(t.whole_agreement);
+        td(out, head[1], "", &escape(service));
+        let person = r.person.as_deref().map_or_else(
+            || format!("<strong class=\"bad\">{}</strong>", escape(s.vacant)),
+            escape,
+        );
+        td(out, head[2], "", &person);
+        td(out, head[3], "time", &local(report, r.since.as_deref()));
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// The twelve-month trend as a chart ([`trend_chart`]) with its caption.
+pub fn trend(out: &mut String, story: &Story, lang: Lang) {
+    let s = text::story(lang);
+    section_start(out, "trend", s.trend);
+    out.push_str("<figure>\n");
+    out.push_str(&trend_chart(&story.trend, lang));
+    out.push_str(&format!(
+        "<figcaption>{}</figcaption>\n</figure>\n</section>\n",
+        escape(s.trend_chart)
+    ));
+}
+
+/// Layout of the trend chart in SVG user units.
+const TREND_COLUMN: u32 = 50;
+const TREND_BAR: u32 = 26;
+const TREND_PLOT: u32 = 90;
+const TREND_TOP: u32 = 18;
+const TREND_LABELS: u32 = 34;
+
+/// The trend as a small inline SVG bar chart: one column per period,
+/// oldest first, its bar as high as the period's deviations (scaled to
+/// the highest, so a year without any shows flat bars), the count above
+/// the bar, the month and "met/guaranteed" services below it, and each
+/// column's `<title>` saying it all in words for a screen reader. No
+/// script, no `style` attribute (the report's Content-Security-Policy
+/// allows none), every string escaped: a period that is not `YYYY-MM`
+/// is shown as given.
+pub fn trend_chart(trend: &[TrendPeriod], lang: Lang) -> String {
+    let s = text::story(lang);
+    let columns = u32::try_from(trend.len()).unwrap_or(12).max(1);
+    let width = TREND_COLUMN * columns;
+    let height = TREND_TOP + TREND_PLOT + TREND_LABELS;
+    let highest = trend.iter().map(|p| p.deviations).max().unwrap_or(0).max(1);
+    let mut svg = format!(
+        "<svg class=\"trend\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\" font-family=\"system-ui, sans-serif\" font-size=\"11\">\n<desc>{}</desc>\n",
+        escape(s.trend),
+        escape(s.trend_chart)
+    );
+    let baseline = TREND_TOP + TREND_PLOT;
+    svg.push_str(&format!(
+        "<line x1=\"0\" y1=\"{baseline}\" x2=\"{width}\" y2=\"{baseline}\" stroke=\"#c8c8c8\"/>\n"
+    ));
+    for (column, p) in (0..columns).zip(trend) {
+        let x = column * TREND_COLUMN;
+        let centre = x + TREND_COLUMN / 2;
+        let bar = u32::try_from(p.deviations.saturating_mul(u64::from(TREND_PLOT)) / highest)
+            .unwrap_or(TREND_PLOT);
+        let month = super::period_label(&p.period, lang);
+        let words = format!(
+            "{month}. {}: {}. {}: {} {} {}.",
+            lang.text().deviations,
+            p.deviations,
+            s.services_met,
+            p.services_met,
+            s.of,
+            p.services_guaranteed
+        );
+        let fill = if p.deviations > 0 {
+            "#a10d0d"
+        } else {
+            "#1b6130"
+        };
+        svg.push_str(&format!(
+            "<g data-period=\"{}\"><title>{}</title>\n",
+            escape(&p.period),
+            escape(&words)
+        ));
+        if bar > 0 {
+            svg.push_str(&format!(
+                "<rect x=\"{}\" y=\"{}\" width=\"{TREND_BAR}\" height=\"{bar}\" fill=\"{fill}\"/>\n",
+                centre - TREND_BAR / 2,
+                baseline - bar
+            ));
+        }
+        svg.push_str(&format!(
+            "<text x=\"{centre}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n<text x=\"{centre}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n<text x=\"{centre}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">{}/{}</text>\n</g>\n",
+            baseline - bar - 4,
+            p.deviations,
+            baseline + 14,
+            escape(&short_period(&p.period, lang)),
+            baseline + 28,
+            p.services_met,
+            p.services_guaranteed
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// "okt. 26" / "Oct 26" for `2026-10` (a chart column is narrow);
+/// anything else as given.
+fn short_period(period: &str, lang: Lang) -> String {
+    let parsed = period.split_once('-').and_then(|(y, m)| {
+        let name = text::month(lang, m.parse().ok()?)?;
+        let short: String = name.chars().take(3).collect();
+        let year = y
+            .get(2..)
+            .filter(|_| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))?;
+        Some(format!("{short} {year}"))
+    });
+    parsed.unwrap_or_else(|| period.to_string())
 }
 
 /// A definition list; the values are already HTML.

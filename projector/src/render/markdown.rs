@@ -166,14 +166,7 @@ fn governance(out: &mut String, report: &Report, story: &Story, lang: Lang) {
     if g.meetings.is_empty() {
         line(out, s.no_meetings);
     } else {
-        let head = [
-            s.meeting,
-            s.kind,
-            s.held,
-            s.minutes_due,
-            s.minutes_filed,
-            s.on_time,
-        ];
+        let head = s.meeting_head();
         let body = g.meetings.iter().map(|m| {
             let on_time = match m.minutes_on_time {
                 Some(true) => s.yes.to_string(),

@@ -625,6 +625,24 @@ pub struct StoryText {
     pub trend: &'static str,
     pub services_met: &'static str,
     pub of: &'static str,
+    /// A deviation without an explanation yet (html and csv list every
+    /// deviation in the follow-up).
+    pub not_explained: &'static str,
+    pub party: &'static str,
+    /// `party` "provider" and "tenant" in words.
+    pub party_provider: &'static str,
+    pub party_tenant: &'static str,
+    /// The trend chart's description (its `<desc>` and figure caption).
+    pub trend_chart: &'static str,
+    pub services_guaranteed: &'static str,
+    /// The CSV's `del`/`section` values of the format-2 rows.
+    pub section_actions: &'static str,
+    pub section_governance: &'static str,
+    pub section_contacts: &'static str,
+    pub section_trend: &'static str,
+    /// The ten columns a format-2 CSV has after the eighteen of format 1
+    /// (docs/FORMAT.md "Renderings").
+    pub csv_header: [&'static str; 10],
 }
 
 const STORY_NN: StoryText = StoryText {
@@ -667,6 +685,28 @@ const STORY_NN: StoryText = StoryText {
     trend: "Utvikling over tolv månader",
     services_met: "Tenester med oppfylt tilgjengelegheit",
     of: "av",
+    not_explained: "ikkje forklart enno",
+    party: "Part",
+    party_provider: "leverandøren",
+    party_tenant: "kommunen",
+    trend_chart: "Tal avvik per månad dei siste tolv månadene, og kor mange tenester som oppfylte kravet til tilgjengelegheit",
+    services_guaranteed: "Tenester med krav til tilgjengelegheit",
+    section_actions: "tiltak",
+    section_governance: "styring",
+    section_contacts: "ansvarlege",
+    section_trend: "utvikling",
+    csv_header: [
+        "id",
+        "part",
+        "årsak",
+        "kopla_id",
+        "forklart_utc",
+        "person",
+        "frist_utc",
+        "utført_utc",
+        "utfall",
+        "trendperiode",
+    ],
 };
 
 const STORY_EN: StoryText = StoryText {
@@ -709,6 +749,28 @@ const STORY_EN: StoryText = StoryText {
     trend: "Twelve-month trend",
     services_met: "Services meeting availability",
     of: "of",
+    not_explained: "not explained yet",
+    party: "Party",
+    party_provider: "provider",
+    party_tenant: "municipality",
+    trend_chart: "Deviations per month over the last twelve months, and how many services met their availability target",
+    services_guaranteed: "Services with an availability target",
+    section_actions: "actions",
+    section_governance: "governance",
+    section_contacts: "contacts",
+    section_trend: "trend",
+    csv_header: [
+        "id",
+        "party",
+        "cause",
+        "linked_ids",
+        "explained_at_utc",
+        "person",
+        "due_utc",
+        "done_utc",
+        "outcome",
+        "trend_period",
+    ],
 };
 
 /// The format-2 labels of `lang`.
@@ -727,6 +789,27 @@ impl StoryText {
             "overdue" => self.overdue,
             _ => self.open,
         }
+    }
+
+    /// A deviation's `party` in words.
+    pub fn party_word(&self, party: &str) -> &'static str {
+        if party == "tenant" {
+            self.party_tenant
+        } else {
+            self.party_provider
+        }
+    }
+
+    /// The column heads of a table of meetings.
+    pub fn meeting_head(&self) -> [&'static str; 6] {
+        [
+            self.meeting,
+            self.kind,
+            self.held,
+            self.minutes_due,
+            self.minutes_filed,
+            self.on_time,
+        ]
     }
 
     /// A meeting's `kind` in words.
