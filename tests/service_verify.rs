@@ -70,7 +70,6 @@ fn phase(rt: &tokio::runtime::Runtime, nats: &Nats, service: &Service, from: usi
 }
 
 #[test]
-#[ignore = "REGRESSED on 2026-12-03 (append rate with verify requests 0.06x, slowest verify 4.1 s; it passed at 0.99x before this stop's merges): run with --ignored once fixed; see the closing note of 2026-12-03"]
 fn verify_requests_do_not_stop_the_writer_and_each_entry_is_checked_once() {
     let env = Env::new();
     seed_agreements(&env, &["alver", "fedje", "gulen"]);

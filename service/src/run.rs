@@ -1035,6 +1035,7 @@ async fn hold_lease(
             term.send_replace(true);
             return Some(lease);
         }
+        let slept = std::time::Instant::now();
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => {
@@ -1043,7 +1044,17 @@ async fn hold_lease(
             }
             _ = term.closed() => return Some(lease),
         }
-        match lease.renew().await {
+        if slept.elapsed() > 2 * every {
+            tracing::warn!(late = ?(slept.elapsed() - every), "the lease's renewal ran late (the runtime was busy)");
+        }
+        let asked = std::time::Instant::now();
+        let renewed = lease.renew().await;
+        // Slow renewals are what lose a healthy writer its lease: say so
+        // before it happens, with how long the last one took.
+        if asked.elapsed() > every {
+            tracing::warn!(took = ?asked.elapsed(), lifetime = ?lease.leases().ttl(), "renewing the ledger's lease was slow");
+        }
+        match renewed {
             Ok(()) => {}
             Err(error @ LeaseError::Lost { .. }) => {
                 *lost.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());

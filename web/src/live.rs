@@ -9,7 +9,7 @@
 //! `ledger_root`) and reproduces with `tla verify-report`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use projector::alert::{self, Alert};
 use projector::{compute, Input, LedgerEvent, Period, Report, ReportError};
@@ -28,10 +28,47 @@ pub const ALERT_LOOKBACK_SECONDS: i64 = 24 * 60 * 60;
 /// this late, while a tenant's whole history is not projected every tick.
 pub const ALERT_RESCAN_SECONDS: i64 = 10;
 
+/// One tenant's events as followed. Reports and alert scans are computed
+/// from a shared snapshot of them without the projection's lock (a
+/// tenant's report can take seconds, and the ledger writer's feed, the
+/// refresher and `/metrics` must not queue behind it): `events` is shared
+/// with those computations, and what arrives while it is shared waits in
+/// `pending` until the vector is unshared or a snapshot joins the two.
+#[derive(Default)]
+struct Followed {
+    events: Arc<Vec<LedgerEvent>>,
+    pending: Vec<LedgerEvent>,
+}
+
+impl Followed {
+    fn push(&mut self, entry: LedgerEvent) {
+        match Arc::get_mut(&mut self.events) {
+            Some(events) => {
+                events.append(&mut self.pending);
+                events.push(entry);
+            }
+            None => self.pending.push(entry),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.events.len() + self.pending.len()
+    }
+}
+
+/// A tenant's events and the ledger's pins at one instant, read under the
+/// lock and computed from without it.
+struct Snapshot {
+    events: Arc<Vec<LedgerEvent>>,
+    size: u64,
+    root: String,
+    tree_root: String,
+}
+
 /// What the live projection holds.
 #[derive(Default)]
 struct State {
-    tenants: BTreeMap<String, Vec<LedgerEvent>>,
+    tenants: BTreeMap<String, Followed>,
     /// Tenants with an `agreement.published` among their entries.
     agreed: HashSet<String>,
     /// The ledger's size, head hash and Merkle root (hex) after the last
@@ -125,13 +162,52 @@ impl Live {
             .collect()
     }
 
+    /// The tenant's events and the pins now, the events that arrived while
+    /// earlier snapshots were in use joined (outside the lock) to the
+    /// rest, and the joined vector kept for the next snapshot.
+    fn snapshot(&self, tenant: &str) -> Option<Snapshot> {
+        let (snapshot, pending) = {
+            let state = self.read();
+            let followed = state.tenants.get(tenant)?;
+            let snapshot = Snapshot {
+                events: Arc::clone(&followed.events),
+                size: state.size,
+                root: state.root.clone(),
+                tree_root: state.tree_root.clone(),
+            };
+            (snapshot, followed.pending.clone())
+        };
+        if pending.is_empty() {
+            return Some(snapshot);
+        }
+        let mut joined = Vec::with_capacity(snapshot.events.len() + pending.len());
+        joined.extend_from_slice(&snapshot.events);
+        joined.extend_from_slice(&pending);
+        let joined = Arc::new(joined);
+        let mut state = self.write();
+        if let Some(followed) = state.tenants.get_mut(tenant) {
+            // Unless another snapshot joined them first: while this one
+            // holds the shared vector, events only queue behind it.
+            if Arc::ptr_eq(&followed.events, &snapshot.events)
+                && followed.pending.len() >= pending.len()
+            {
+                followed.pending.drain(..pending.len());
+                followed.events = Arc::clone(&joined);
+            }
+        }
+        Some(Snapshot {
+            events: joined,
+            ..snapshot
+        })
+    }
+
     /// The tenant's report of `period` over everything followed so far,
     /// preliminary (horizon `now`) while the period runs, sealed.
     pub fn report(&self, tenant: &str, period: Period, now: i64) -> Result<Report, LiveError> {
         let key = (tenant.to_owned(), period.to_string());
         {
             let state = self.read();
-            let count = state.tenants.get(tenant).map_or(0, Vec::len);
+            let count = state.tenants.get(tenant).map_or(0, Followed::len);
             if let Some((seen, horizon, report)) = state.reports.get(&key) {
                 let fresh =
                     *seen == count && (!report.preliminary || now - horizon < REPORT_FRESH_SECONDS);
@@ -140,35 +216,28 @@ impl Live {
                 }
             }
         }
-        let (report, count) = {
-            let state = self.read();
-            let events = state
-                .tenants
-                .get(tenant)
-                .ok_or_else(|| LiveError::UnknownTenant(tenant.to_owned()))?;
-            let compute = |horizon| {
-                compute(&Input {
-                    tenant,
-                    period,
-                    events,
-                    horizon,
-                })
-            };
-            let ended = compute(None)?;
-            let end = chrono::DateTime::parse_from_rfc3339(&ended.period_end)
-                .map(|t| t.timestamp())
-                .unwrap_or(i64::MIN);
-            let mut report = if now < end {
-                compute(Some(now))?
-            } else {
-                ended
-            };
-            report.manifest.ledger_size = state.size;
-            report.manifest.ledger_root = state.root.clone();
-            report.manifest.tree_root = state.tree_root.clone();
-            report.seal();
-            (report, events.len())
+        let snapshot = self
+            .snapshot(tenant)
+            .ok_or_else(|| LiveError::UnknownTenant(tenant.to_owned()))?;
+        let compute = |horizon| {
+            compute(&Input {
+                tenant,
+                period,
+                events: &snapshot.events,
+                horizon,
+            })
         };
+        // Preliminary (horizon now) while the period runs; an ended
+        // period's report depends on the ledger prefix alone.
+        let mut report = compute(Some(now))?;
+        if !report.preliminary {
+            report = compute(None)?;
+        }
+        report.manifest.ledger_size = snapshot.size;
+        report.manifest.ledger_root = snapshot.root;
+        report.manifest.tree_root = snapshot.tree_root;
+        report.seal();
+        let count = snapshot.events.len();
         self.write()
             .reports
             .insert(key, (count, now, report.clone()));
@@ -191,12 +260,12 @@ impl Live {
         };
         let mut due = Vec::new();
         for tenant in tenants {
+            let Some(snapshot) = self.snapshot(&tenant) else {
+                continue;
+            };
+            let scan = alert::alerts(&tenant, &snapshot.events, now, now - ALERT_LOOKBACK_SECONDS);
             let (fresh, open) = {
                 let state = self.read();
-                let Some(events) = state.tenants.get(&tenant) else {
-                    continue;
-                };
-                let scan = alert::alerts(&tenant, events, now, now - ALERT_LOOKBACK_SECONDS);
                 let fresh: Vec<Alert> = scan
                     .alerts
                     .into_iter()
@@ -332,5 +401,43 @@ mod tests {
             live.report("nobody", period, after),
             Err(LiveError::UnknownTenant(_))
         ));
+    }
+
+    #[test]
+    fn events_followed_while_a_snapshot_is_in_use_reach_the_next_one() {
+        let live = live();
+        let responded = |position: u64| {
+            entry(
+                position,
+                json!({"specversion": "1.0", "id": format!("r{position}"), "source": "t",
+                    "type": "incident.responded", "time": "2026-01-05T10:10:00Z", "tenant": "alver",
+                    "data": {"incident_id": "INC-1"}}),
+            )
+        };
+        let positions = |snapshot: &Snapshot| -> Vec<u64> {
+            snapshot.events.iter().map(|e| e.position).collect()
+        };
+        let held = live.snapshot("alver").unwrap();
+        // A report computing from `held`: the feed does not wait for it.
+        live.follow(vec![responded(2)], 3, "cd".repeat(32), "01".repeat(32));
+        assert_eq!(positions(&held), [0, 1]);
+        assert_eq!(live.read().tenants["alver"].pending.len(), 1);
+        let next = live.snapshot("alver").unwrap();
+        assert_eq!(positions(&next), [0, 1, 2]);
+        assert_eq!(
+            (next.size, next.tree_root.as_str()),
+            (3, "01".repeat(32).as_str())
+        );
+        // The joined vector is kept: nothing waits any more.
+        assert!(live.read().tenants["alver"].pending.is_empty());
+        drop((held, next));
+        // Unshared again: the next entry is appended in place.
+        live.follow(vec![responded(3)], 4, "ee".repeat(32), "02".repeat(32));
+        assert!(live.read().tenants["alver"].pending.is_empty());
+        assert_eq!(positions(&live.snapshot("alver").unwrap()), [0, 1, 2, 3]);
+        assert_eq!(live.tenants(), [("alver".to_string(), 4)]);
+        let period: Period = "2026-01".parse().unwrap();
+        let report = live.report("alver", period, OPENED + 40 * 86_400).unwrap();
+        assert_eq!(report.manifest.ledger_size, 4);
     }
 }
