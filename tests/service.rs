@@ -702,3 +702,40 @@ fn the_writer_signs_checkpoints_and_publishes_them_on_tla_checkpoints() {
     .assert_code(0)
     .assert_stdout_contains("is a prefix of the current one (size 6");
 }
+
+/// A stream made beforehand with a configuration that breaks the ledger's
+/// guarantees (kept in memory only, deletes allowed) ends `tla serve` at
+/// once, naming the stream and every problem, instead of being retried.
+#[test]
+fn a_stream_the_service_refuses_ends_it_naming_the_problems() {
+    let env = Env::new();
+    let nats = Nats::start(env.path("nats"));
+    runtime().block_on(async {
+        let client = async_nats::connect(nats.url()).await.expect("connect");
+        jetstream::new(client)
+            .create_stream(jetstream::stream::Config {
+                name: "TLA_EVENTS".into(),
+                subjects: vec!["tla.events.>".into()],
+                storage: jetstream::stream::StorageType::Memory,
+                ..Default::default()
+            })
+            .await
+            .expect("a stream made by hand");
+    });
+    let tokens = write_tokens(&env);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let run = env.run(&[
+        "serve",
+        "--nats",
+        &nats.url(),
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--listen",
+        &listen,
+    ]);
+    run.assert_code(1).assert_stderr_contains(
+        "JetStream stream TLA_EVENTS: exists with a configuration this service refuses to use",
+    );
+    run.assert_stderr_contains("it allows deleting or purging messages")
+        .assert_stderr_contains("it is not stored in files");
+}

@@ -165,7 +165,7 @@ impl Tokens {
     pub fn grant(&self, presented: &str) -> Option<&Grant> {
         self.entries
             .iter()
-            .find(|(token, _)| constant_time_eq(token.as_bytes(), presented.as_bytes()))
+            .find(|(token, _)| secret_matches(token, presented))
             .map(|(_, grant)| grant)
     }
 
@@ -221,17 +221,29 @@ fn grant(entry: Entry, at: &str) -> Result<Grant, String> {
     }
 }
 
-/// Equality whose time does not depend on where the inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Whether a presented secret equals a known one, in a time that does not
+/// depend on where they differ (`subtle`; only their lengths may show).
+pub fn secret_matches(known: &str, presented: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(known.as_bytes().ct_eq(presented.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_match_only_when_equal() {
+        assert!(secret_matches("0123456789abcdef", "0123456789abcdef"));
+        for other in [
+            "0123456789abcdeF",
+            "0123456789abcde",
+            "0123456789abcdef0",
+            "",
+        ] {
+            assert!(!secret_matches("0123456789abcdef", other), "{other:?}");
+        }
+    }
 
     fn check(text: &str, expect: Result<(), &str>) {
         match (Tokens::parse(text), expect) {

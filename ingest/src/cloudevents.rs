@@ -213,25 +213,21 @@ fn binary(
 }
 
 /// Decodes the percent-encoding the CloudEvents HTTP binding applies to
-/// header values (space, `"`, `%` and non-ASCII).
-fn percent_decode(value: &str) -> Result<String, String> {
+/// header values (space, `"`, `%` and non-ASCII), and that URLs apply to
+/// user information. The decoding is `percent-encoding`'s; a `%` that does
+/// not begin an escape, which that crate would keep as it is, is refused
+/// here, naming where it is.
+pub(crate) fn percent_decode(value: &str) -> Result<String, String> {
     let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = value
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| format!("bad percent-encoding at character {i}"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    if let Some(at) = bytes.iter().enumerate().position(|(i, &b)| {
+        b == b'%' && !(bytes.get(i + 1..i + 3)).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    }) {
+        return Err(format!("bad percent-encoding at character {at}"));
     }
-    String::from_utf8(out).map_err(|_| "percent-decodes to bytes that are not UTF-8".into())
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| "percent-decodes to bytes that are not UTF-8".into())
 }
 
 /// Every problem of the events that failed validation: (index in the
@@ -251,6 +247,24 @@ pub fn problems(events: &[InputEvent]) -> Vec<(usize, usize, FieldError)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_escapes_decode_and_a_stray_percent_is_named() {
+        assert_eq!(percent_decode("caf%C3%A9 %22x%22").unwrap(), "café \"x\"");
+        assert_eq!(percent_decode("plain/text").unwrap(), "plain/text");
+        assert_eq!(percent_decode("%4a%4A").unwrap(), "JJ");
+        for (bad, at) in [("50%", 2), ("%zz", 0), ("a%2", 1), ("%%41", 0)] {
+            assert_eq!(
+                percent_decode(bad),
+                Err(format!("bad percent-encoding at character {at}")),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            percent_decode("%FF").unwrap_err(),
+            "percent-decodes to bytes that are not UTF-8"
+        );
+    }
 
     const EVENT: &str = r#"{"specversion":"1.0","id":"e1","source":"t/x","type":"outage.ended","time":"2026-01-05T10:00:00Z","tenant":"alver","data":{"service":"epost","outage_id":"O-1"}}"#;
 

@@ -429,13 +429,7 @@ fn validated(events: Vec<InputEvent>) -> Result<Vec<Event>, Problem> {
     Ok(events.into_iter().filter_map(|e| e.result.ok()).collect())
 }
 
-/// This receiver's clock, in seconds since the epoch.
-fn now_seconds() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-}
+use schemas::clock::now_seconds;
 
 /// Refuses, before anything is published, what this request may not do
 /// (403: a tenant the token may not write, a type only the ledger writes)

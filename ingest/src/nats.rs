@@ -133,6 +133,13 @@ pub enum NatsError {
     Connect { url: String, detail: String },
     #[error("JetStream stream {stream}: {detail}")]
     Stream { stream: String, detail: String },
+    /// The stream exists with a configuration that would break the
+    /// service's guarantees; no retry changes that.
+    #[error("JetStream stream {stream}: exists with a configuration this service refuses to use: {}", problems.join("; "))]
+    Refused {
+        stream: String,
+        problems: Vec<&'static str>,
+    },
     #[error("NATS credentials: {0}")]
     Credentials(String),
 }
@@ -186,28 +193,9 @@ fn split_servers(url: &str) -> Result<Vec<Server>, NatsError> {
 
 /// `%XX` escapes decoded (user information may escape `:`, `@`, `/`).
 fn percent_decode(text: &str) -> Result<String, NatsError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    NatsError::Credentials(
-                        "a bad %-escape in the NATS URL's user information".into(),
-                    )
-                })?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| NatsError::Credentials("the NATS URL's user information is not UTF-8".into()))
+    crate::cloudevents::percent_decode(text).map_err(|problem| {
+        NatsError::Credentials(format!("the NATS URL's user information: {problem}"))
+    })
 }
 
 /// Reads a secret file: bounded, and its first line only (what a password
@@ -598,10 +586,10 @@ async fn ensure_stream(context: &Context, wanted: stream::Config) -> Result<(), 
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(error(format!(
-            "exists with a configuration this service refuses to use: {}",
-            problems.join("; ")
-        )))
+        Err(NatsError::Refused {
+            stream: name,
+            problems,
+        })
     }
 }
 

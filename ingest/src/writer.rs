@@ -1210,9 +1210,4 @@ fn validate(subject: &str, payload: &[u8]) -> Result<Event, (String, Vec<String>
 }
 
 /// The ledger clock: microseconds since the Unix epoch.
-pub fn now_micros() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_micros()).unwrap_or(i64::MAX)
-}
+pub use schemas::clock::now_micros;

@@ -329,9 +329,7 @@ impl Verification {
     }
 }
 
-fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
+use schemas::clock::now_micros;
 
 #[cfg(test)]
 mod tests {

@@ -5,10 +5,12 @@
 //! Validation follows SEMANTICS.md sections 1-4 and 11; the choices made
 //! where that page is silent are in VALIDATION.md. Every validator returns
 //! all problems it finds, each naming its field path. This crate does no
-//! I/O and knows nothing about sled, NATS or tokio.
+//! I/O (its one outside read is the system clock, `clock`) and knows
+//! nothing about sled, NATS or tokio.
 
 pub mod agreement;
 pub mod canonical;
+pub mod clock;
 mod data;
 pub mod error;
 pub mod event;

@@ -49,18 +49,12 @@ pub mod snapshot;
 pub mod source;
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use ledger::{Ledger, OpenMode};
 
 /// The ledger clock: microseconds since the Unix epoch, UTC.
-pub fn now_micros() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    i64::try_from(since.as_micros()).expect("the clock is before the year 294,000")
-}
+pub use schemas::clock::now_micros;
 
 /// Opens the ledger in `dir` as `mode` says, or says why not: a read
 /// command opens `OpenMode::Existing`, so a directory without a ledger is

@@ -636,11 +636,7 @@ impl Link {
                     tracing::info!(url = %self.url, "JetStream streams ready");
                     return Ok(true);
                 }
-                Err(error @ nats::NatsError::Stream { .. })
-                    if error.to_string().contains("refuses to use") =>
-                {
-                    bail!(error)
-                }
+                Err(error @ nats::NatsError::Refused { .. }) => bail!(error),
                 Err(error) => {
                     tracing::warn!(%error, url = %self.url, "JetStream not ready; retrying");
                     tokio::select! {

@@ -68,12 +68,7 @@ async fn no_sniffing(mut response: Response) -> Response {
 }
 
 /// Unix seconds now.
-pub fn now_seconds() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-}
+pub use schemas::clock::now_seconds;
 
 /// Every `REFRESH_INTERVAL` until `shutdown`: recomputes each tenant's
 /// current month (so a request finds it ready) and publishes due alerts

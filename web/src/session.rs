@@ -146,10 +146,7 @@ fn header_value(cookie: Option<&Cookie<'_>>) -> HeaderValue {
         .unwrap_or_else(|| HeaderValue::from_static(""))
 }
 
-/// Unix seconds now.
-fn now() -> i64 {
-    crate::service::now_seconds()
-}
+use schemas::clock::now_seconds as now;
 
 #[cfg(test)]
 mod tests {

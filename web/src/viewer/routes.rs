@@ -28,7 +28,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Form, OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -492,12 +492,7 @@ pub(super) fn not_found_page(lang: Lang) -> Response {
 }
 
 /// The clock, in unix seconds.
-pub(super) fn now() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    i64::try_from(since).unwrap_or(i64::MAX)
-}
+pub(super) use schemas::clock::now_seconds as now;
 
 /// The tenant named in a path, when it follows the tenant rule and the
 /// ledger has it.
