@@ -11,6 +11,8 @@ It checks, without tla-ledger's code:
                                                      a proof as `tla proof ... --json` prints it
   verify_export.py bundle FILE --key PUB             an evidence bundle (all but regenerating
                                                      the report, which needs docs/SEMANTICS.md)
+  verify_export.py report FILE                       a report file's digest over its JSON as given
+                                                     (regenerating it needs the ledger: tla verify-report)
 
 Needs: pip install blake3 cryptography. Exit 0 when everything verifies,
 1 with the first problem otherwise ("FAILED: ..."), 2 on wrong usage.
@@ -32,6 +34,8 @@ ZERO = bytes(32)
 HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
 LEDGER_SOURCE = "tla/reports"
 HEADER_FIELDS = {"format", "record", "scope", "tenant", "entries", "head", "ledger_size", "ledger_head"}
+BUNDLE_FIELDS = {"format", "tenant", "period", "report", "checkpoint", "entries", "consistency"}
+ENTRY_FIELDS = {"position", "record", "inclusion"}
 LINE_FIELDS = {"position", "record_time", "prev_hash", "tenant", "tenant_seq", "tenant_prev_hash",
                "event", "hash"}
 
@@ -368,24 +372,42 @@ def cmd_proof(path, checkpoint=None):
     return f"ok: the proof verifies, and size {size} with its root is signed"
 
 
-def cmd_bundle(path, key):
-    b = strict_json(read_text(path))
-    check(b.get("format") == "tla-evidence/1", "not a tla-evidence/1 bundle")
-    _, size, signed = open_checkpoint(b["checkpoint"], key)
-    report, manifest = b["report"], b["report"]["manifest"]
-    check(report["tenant"] == b["tenant"] and report["period"] == b["period"],
-          "the report is of another tenant or period than the bundle")
+def check_report_digest(report):
+    """The digest over the report's JSON exactly as given (FORMAT.md, "The report digest")."""
+    check(isinstance(report, dict) and isinstance(report.get("manifest"), dict), "the report has no manifest")
+    manifest = report["manifest"]
+    check("horizon" in manifest, "report manifest.horizon: missing")
     content = json.loads(json.dumps(report))
     del content["manifest"]["report_digest"]
     check(blake3(canonical(content).encode("utf-8")).hexdigest() == manifest["report_digest"],
           "the report's content does not match its digest")
-    prev, last_pos, fields = ZERO, -1, None
+    return manifest
+
+
+def cmd_report(path):
+    manifest = check_report_digest(strict_json(read_text(path)))
+    return (f"ok: the report's content matches its digest {manifest['report_digest']} (the figures were "
+            "not regenerated: that needs the ledger, `tla verify-report`)")
+
+
+def cmd_bundle(path, key):
+    b = strict_json(read_text(path))
+    check(isinstance(b, dict) and b.get("format") == "tla-evidence/1", "not a tla-evidence/1 bundle")
+    check(set(b) == BUNDLE_FIELDS, f"the bundle's fields are not exactly {sorted(BUNDLE_FIELDS)}")
+    for i, entry in enumerate(b["entries"]):
+        check(isinstance(entry, dict) and set(entry) == ENTRY_FIELDS,
+              f"entries[{i}]: the fields are not exactly {sorted(ENTRY_FIELDS)}")
+    _, size, signed = open_checkpoint(b["checkpoint"], key)
+    report = b["report"]
+    manifest = check_report_digest(report)
+    check(report["tenant"] == b["tenant"] and report["period"] == b["period"],
+          "the report is of another tenant or period than the bundle")
+    prev, last_pos, fields, hashes = ZERO, -1, None, {}
     for seq, entry in enumerate(b["entries"]):
         position = entry["position"]
-        try:
-            data = bytes.fromhex(entry["record"])
-        except ValueError:
-            raise Failed(f"entry at position {position}: the record is not hex")
+        check(isinstance(entry["record"], str) and re.fullmatch(r"(?:[0-9a-f]{2})*", entry["record"]),
+              f"entry at position {position}: the record is not lowercase hex")
+        data = bytes.fromhex(entry["record"])
         verify_inclusion(leaf_hash(data), position, size, hexes(entry["inclusion"]), signed)
         fields = decode_record(data)
         check(fields["position"] == position, f"entry at position {position} records another position")
@@ -394,7 +416,13 @@ def cmd_bundle(path, key):
               f"the tenant chain breaks at entry {seq}")
         check(position > last_pos, f"entry at position {position} is out of order")
         prev, last_pos = blake3(data).digest(), position
+        hashes[position] = prev
     check(fields is not None, "the bundle holds no entries")
+    before_end = manifest["ledger_size"] - 1
+    if before_end < 0 or before_end in hashes:
+        expected = hashes.get(before_end, ZERO).hex()
+        check(manifest["ledger_root"] == expected,
+              f"the report's manifest.ledger_root is not the hash {expected} of the entry before its prefix end")
     event = check_canonical(fields["event"], "the last entry")
     data = event.get("data", {})
     check(event.get("type") == "report.issued" and event.get("source") == LEDGER_SOURCE
@@ -423,7 +451,8 @@ def options(args):
 
 
 def main(argv):
-    if len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in ("export", "checkpoint", "proof", "bundle"):
+    if len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in ("export", "checkpoint", "proof", "bundle",
+                                                                       "report"):
         argv = ["export"] + argv
     if not argv:
         print(__doc__, file=sys.stderr)
@@ -447,6 +476,8 @@ def main(argv):
             print(cmd_proof(rest[0], note))
         elif command == "bundle":
             print(cmd_bundle(rest[0], key))
+        elif command == "report":
+            print(cmd_report(rest[0]))
         else:
             print(__doc__, file=sys.stderr)
             return 2

@@ -88,7 +88,9 @@ fn a_format_1_issue_in_the_ledger_regenerates_as_format_1() {
         .unwrap();
     assert_eq!(found.canonical_bytes(), issued.canonical_bytes());
     // verify-report's regeneration follows the format the report names.
-    let again = report::regenerate(&ledger, &issued).unwrap();
+    let given =
+        service::report_file::Given::from_value(report::to_value(&issued).unwrap()).unwrap();
+    let again = report::regenerate(&ledger, &given).unwrap();
     assert_eq!(again.canonical_bytes(), issued.canonical_bytes());
 
     // A new report of the same prefix is format 2, and differs.

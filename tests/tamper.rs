@@ -2,13 +2,16 @@
 //! case per file), after transparency-dev's test vectors. Each case names
 //! a genuine artefact of a demo ledger (a whole-ledger export, a tenant
 //! export, the signed checkpoint, an inclusion or consistency proof, an
-//! evidence bundle), the edits that tamper with it (a forger's
+//! evidence bundle, an issued report file for `tla verify-report`), the edits that tamper with it (a forger's
 //! recomputation of hashes and signatures included), and the verdict:
 //! `refused` cases must fail with exit 1 and the message named, `accepted`
 //! cases (benign controls: other key order, an extension line, a
 //! co-signature) must pass. The tampered files are written to the target's
 //! tmp directory (`tamper/`), and docs/verify_export.py, the auditor's kit
-//! in Python, must reach the same verdict on each.
+//! in Python, must reach the same verdict on each, except where a case
+//! names the kit's own (`kit_verdict`): the kit checks a report file's
+//! digest only, so a report whose digest a forger recomputed is caught by
+//! regenerating it (`tla verify-report`), which the kit cannot do.
 
 mod common;
 
@@ -188,6 +191,27 @@ fn edit_json(value: &mut Value, edit: &Value) {
         "upper" => {
             let target = at(value, path);
             *target = target.as_str().unwrap().to_uppercase().into();
+        }
+        "swap_items" => {
+            let Value::Array(items) = at(value, path) else {
+                panic!("{path}: not an array");
+            };
+            items.swap(
+                edit["a"].as_u64().unwrap() as usize,
+                edit["b"].as_u64().unwrap() as usize,
+            );
+        }
+        // A forger's recomputation of the report digest over the report
+        // as edited (docs/FORMAT.md, "The report digest").
+        "reseal" => {
+            let report = at(value, path);
+            let mut content = report.clone();
+            content["manifest"]
+                .as_object_mut()
+                .unwrap()
+                .remove("report_digest");
+            let canonical = schemas::canonical::to_canonical(&content).unwrap();
+            report["manifest"]["report_digest"] = blake3::hash(&canonical).to_hex().as_str().into();
         }
         "flip" => {
             let target = at(value, path);
@@ -509,6 +533,33 @@ fn arguments(base: &Base, case: &Case, dir: &Path) -> Vec<String> {
                 public,
             ]
         }
+        "report" => {
+            let mut report = base.bundle["report"].clone();
+            let mut text_edits = Vec::new();
+            for edit in &edits {
+                match edit["op"].as_str().unwrap() {
+                    "text" => text_edits.push(edit),
+                    _ => edit_json(&mut report, edit),
+                }
+            }
+            // A report file holds canonical JSON and a newline, as `tla
+            // report issue` writes it; `pretty` lays it out otherwise.
+            let mut text = match spec["pretty"].as_bool() {
+                Some(true) => serde_json::to_string_pretty(&report).unwrap(),
+                _ => String::from_utf8(schemas::canonical::to_canonical(&report).unwrap()).unwrap(),
+            };
+            for edit in text_edits {
+                let (from, to) = (edit["from"].as_str().unwrap(), edit["to"].as_str().unwrap());
+                assert!(
+                    text.contains(from),
+                    "{}: no {from:?} in the report",
+                    case.name
+                );
+                text = text.replacen(from, to, 1);
+            }
+            let file = write("json", &format!("{text}\n"));
+            vec!["verify-report".to_owned(), file]
+        }
         other => panic!("{}: unknown artefact {other}", case.name),
     }
 }
@@ -534,6 +585,7 @@ fn kit_verdict(name: &str, args: &[&str], dir: &Path) -> (bool, String) {
                 key.to_string(),
             ]
         }
+        ["verify-report", file] => vec!["report".into(), file.to_string()],
         other => panic!("{name}: no kit command for {other:?}"),
     };
     if let Some(at) = signed {
@@ -586,11 +638,16 @@ fn every_tampered_artefact_is_refused_and_every_control_accepted() {
             other => panic!("{}: verdict {other}", case.name),
         };
         let kit = kit_verdict(&case.name, &args, &dir);
-        if kit.0 != accepted {
+        let kit_expected = match case.spec["kit_verdict"].as_str() {
+            Some(verdict) => verdict == "accepted",
+            None => accepted,
+        };
+        if kit.0 != kit_expected {
             kit_disagrees.push(format!(
-                "{}: tla {} it, the Python kit {} it: {}",
+                "{}: tla {} it (the kit should have {}), the Python kit {} it: {}",
                 case.name,
                 if accepted { "accepted" } else { "refused" },
+                if kit_expected { "accepted" } else { "refused" },
                 if kit.0 { "accepted" } else { "refused" },
                 kit.1.trim()
             ));

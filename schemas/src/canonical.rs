@@ -37,6 +37,14 @@ pub fn to_canonical(v: &Value) -> Result<Vec<u8>, Vec<FieldError>> {
     }
 }
 
+/// Parses `text` as one JSON value the way a verifier must: `serde_json`'s
+/// grammar with duplicate keys refused (the path of the repeated key is
+/// named). What `tla evidence verify` and `tla verify-report` read a report
+/// with before canonicalising it, so that no typed struct drops a field.
+pub fn parse_strict(text: &str) -> Result<Value, FieldError> {
+    crate::json::parse_strict(text).map_err(|e| e.into_field_error())
+}
+
 /// Checks that `text` is exactly the canonical JSON of the value it holds:
 /// parsed strictly (duplicate keys refused), written back in canonical
 /// form and compared byte for byte. What an export verifier does with each

@@ -10,8 +10,13 @@
 //! [`check`] (after the signature verified) checks the signature, every
 //! inclusion proof, the tenant chain (sequence numbers from 0 without a gap,
 //! each entry linked to the one before, so none of the tenant's entries is
-//! missing), the `report.issued` entry's digest, the report's tree root,
-//! and finally regenerates the report from the bundled events alone.
+//! missing), the `report.issued` entry's digest, the report's tree root
+//! (and its `ledger_root` when the bundle holds the entry it names), and
+//! finally regenerates the report from the bundled events alone and
+//! compares it with the bundle's report JSON byte for byte (canonical
+//! form, read without typed structs: `report_file`). [`parse`] refuses a
+//! field the format does not have, at the top level and in entries: a
+//! future format gets a new `format` string, never silent extra fields.
 
 use std::path::Path;
 
@@ -20,20 +25,38 @@ use ledger::checkpoint::{read_unverified, Checkpoint};
 use ledger::merkle::{self, Digest};
 use ledger::record::{self, Fields, ZERO_HASH};
 use ledger::Ledger;
-use projector::{Input, LedgerEvent, Period, Report};
+use projector::{LedgerEvent, Period};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::report_file::Given;
 
 /// The bundle format this build writes and reads.
 pub const FORMAT: &str = "tla-evidence/1";
 
+/// Every field of a bundle's top level, and no other (docs/FORMAT.md).
+pub const BUNDLE_FIELDS: &[&str] = &[
+    "format",
+    "tenant",
+    "period",
+    "report",
+    "checkpoint",
+    "entries",
+    "consistency",
+];
+
+/// Every field of a bundle's entry, and no other.
+pub const ENTRY_FIELDS: &[&str] = &["position", "record", "inclusion"];
+
 /// An evidence bundle (`tla-evidence/1`, docs/AUDITING.md).
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Bundle {
     pub format: String,
     pub tenant: String,
     pub period: String,
-    /// The issued report, as `tla report issue` wrote it.
-    pub report: Report,
+    /// The issued report, as `tla report issue` wrote it: kept as JSON so
+    /// that what is checked is every field the file holds.
+    pub report: Value,
     /// The signed checkpoint (C2SP signed note) the proofs lead to.
     pub checkpoint: String,
     /// The tenant's entries, in position order, through the `report.issued`
@@ -45,7 +68,7 @@ pub struct Bundle {
 }
 
 /// One of the tenant's entries in a bundle, with its inclusion proof.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct BundleEntry {
     pub position: u64,
     /// The entry's stored record bytes (docs/FORMAT.md), hex.
@@ -103,7 +126,7 @@ pub fn build(
         format: FORMAT.to_owned(),
         tenant: tenant.to_owned(),
         period: period.to_string(),
-        report,
+        report: crate::report::to_value(&report)?,
         checkpoint: note,
         entries,
         consistency,
@@ -118,23 +141,63 @@ pub fn to_bytes(bundle: &Bundle) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Reads a bundle from the text of the file `name`, refusing another format.
+/// Reads a bundle from the text of the file `name`, strictly: another
+/// format, a repeated key, a field the format does not have (top level or
+/// entry) and a report without the manifest it needs are refused, each
+/// named by its path.
 pub fn parse(name: &str, text: &str) -> anyhow::Result<Bundle> {
-    let bundle: Bundle = serde_json::from_str(text)
-        .with_context(|| format!("{name} is not an evidence bundle ({FORMAT})"))?;
-    if bundle.format != FORMAT {
+    let value = schemas::canonical::parse_strict(text).map_err(|problem| {
+        anyhow::anyhow!("{name} is not an evidence bundle ({FORMAT}): {problem}")
+    })?;
+    if let Some(format) = value.get("format").filter(|f| *f != FORMAT) {
+        bail!("{name}: format {format}, this build reads {FORMAT}");
+    }
+    if let Some(path) = unknown_field(&value) {
         bail!(
-            "{name}: format {:?}, this build reads {FORMAT}",
-            bundle.format
+            "{name}: {path}: a field {FORMAT} does not have (a bundle carries exactly the fields of docs/FORMAT.md; a new format gets a new format string)"
         );
     }
+    let bundle: Bundle = serde_json::from_value(value)
+        .with_context(|| format!("{name} is not an evidence bundle ({FORMAT})"))?;
+    if let Err(problem) = bundle.given() {
+        bail!("{name}: report.{problem}");
+    }
     Ok(bundle)
+}
+
+/// The path of the first field a bundle must not have.
+fn unknown_field(value: &Value) -> Option<String> {
+    let unknown = |object: &serde_json::Map<String, Value>, known: &[&str]| {
+        object
+            .keys()
+            .find(|key| !known.contains(&key.as_str()))
+            .cloned()
+    };
+    let top = value.as_object()?;
+    if let Some(key) = unknown(top, BUNDLE_FIELDS) {
+        return Some(key);
+    }
+    let entries = top.get("entries").and_then(Value::as_array)?;
+    entries.iter().enumerate().find_map(|(i, entry)| {
+        let key = unknown(entry.as_object()?, ENTRY_FIELDS)?;
+        Some(format!("entries[{i}].{key}"))
+    })
+}
+
+impl Bundle {
+    /// The bundle's report as given, with what its manifest pins.
+    pub fn given(&self) -> Result<Given, schemas::FieldError> {
+        Given::from_value(self.report.clone())
+    }
 }
 
 /// Every problem of a bundle whose checkpoint signature verified.
 pub fn check(bundle: &Bundle, checkpoint: &Checkpoint) -> Vec<String> {
     let mut problems = Vec::new();
-    let report = &bundle.report;
+    let report = match bundle.given() {
+        Ok(report) => report,
+        Err(problem) => return vec![format!("report.{problem}")],
+    };
     if report.tenant != bundle.tenant || report.period != bundle.period {
         problems.push(format!(
             "the report is of {} {}, the bundle of {} {}",
@@ -143,16 +206,19 @@ pub fn check(bundle: &Bundle, checkpoint: &Checkpoint) -> Vec<String> {
     }
     if !report.digest_matches() {
         problems.push(format!(
-            "the report's content does not match its digest {}: a figure was changed after it was issued",
-            report.manifest.report_digest
+            "the report's content does not match its digest {}: it was changed after it was issued",
+            report.report_digest
         ));
     }
+    let before = problems.len();
     let records = entries(bundle, checkpoint, &mut problems);
-    let size = report.manifest.ledger_size;
-    chain(bundle, &records, size, &mut problems);
-    tree_root(bundle, checkpoint, &mut problems);
-    if problems.is_empty() {
-        regenerate(bundle, &records, &mut problems);
+    chain(bundle, &report, &records, &mut problems);
+    ledger_root(&report, &records, &mut problems);
+    tree_root(bundle, &report, checkpoint, &mut problems);
+    // The entries, their chain and the prefix are sound: regenerate (a
+    // report whose JSON was changed is named field by field).
+    if problems.len() == before && !records.is_empty() {
+        regenerate(&report, &records, &mut problems);
     }
     problems
 }
@@ -162,9 +228,9 @@ fn entries(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>)
     let mut records = Vec::new();
     for entry in &bundle.entries {
         let position = entry.position;
-        let Ok(bytes) = hex::decode(&entry.record) else {
+        let Some(bytes) = lower_hex(&entry.record) else {
             problems.push(format!(
-                "entry at position {position}: the record is not hex"
+                "entry at position {position}: the record is not lowercase hex"
             ));
             continue;
         };
@@ -203,7 +269,8 @@ fn entries(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>)
 /// The tenant chain: sequence numbers 0, 1, 2, ... each linked to the
 /// one before, every entry before the report's prefix end, then the
 /// `report.issued` entry of this report at or after it.
-fn chain(bundle: &Bundle, records: &[Vec<u8>], size: u64, problems: &mut Vec<String>) {
+fn chain(bundle: &Bundle, report: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
+    let size = report.ledger_size;
     let mut prev = ZERO_HASH;
     let mut last_position = None;
     for (seq, bytes) in records.iter().enumerate() {
@@ -237,7 +304,7 @@ fn chain(bundle: &Bundle, records: &[Vec<u8>], size: u64, problems: &mut Vec<Str
     // The last entry anchors the report. With the chain unbroken from
     // sequence 0 up to it, every entry of the tenant before it, and so
     // every one in the report's prefix, is in the bundle.
-    if last.position < size || !is_issued_of(&last, bundle) {
+    if last.position < size || !is_issued_of(&last, bundle, report) {
         problems.push(format!(
             "the last entry (position {}) is not the report.issued entry of this report after the report's {size} entries, so the bundle cannot show that none of the tenant's entries is missing",
             last.position
@@ -246,7 +313,7 @@ fn chain(bundle: &Bundle, records: &[Vec<u8>], size: u64, problems: &mut Vec<Str
 }
 
 /// Whether an entry is the `report.issued` event of the bundle's report.
-fn is_issued_of(fields: &Fields<'_>, bundle: &Bundle) -> bool {
+fn is_issued_of(fields: &Fields<'_>, bundle: &Bundle, report: &Given) -> bool {
     let Ok(event) = schemas::Event::from_canonical(fields.event) else {
         return false;
     };
@@ -260,12 +327,11 @@ fn is_issued_of(fields: &Fields<'_>, bundle: &Bundle) -> bool {
             report_digest,
             tree_root,
         } => {
-            let m = &bundle.report.manifest;
             *period == bundle.period
-                && *ledger_size == m.ledger_size
-                && *report_digest == m.report_digest
+                && *ledger_size == report.ledger_size
+                && *report_digest == report.report_digest
                 && match tree_root {
-                    Some(root) => *root == m.tree_root,
+                    Some(root) => *root == report.tree_root,
                     None => true,
                 }
         }
@@ -281,7 +347,7 @@ pub fn earlier_issuances(bundle: &Bundle) -> Vec<u64> {
     let records: Vec<Vec<u8>> = bundle
         .entries
         .iter()
-        .filter_map(|entry| hex::decode(&entry.record).ok())
+        .filter_map(|entry| lower_hex(&entry.record))
         .collect();
     let Some((_, earlier)) = records.split_last() else {
         return Vec::new();
@@ -306,10 +372,36 @@ fn issued_period(fields: &Fields<'_>) -> Option<String> {
     }
 }
 
+/// The report's `ledger_root` is the hash of entry `ledger_size - 1` (32
+/// zero bytes for an empty prefix): checked when that entry is the
+/// tenant's own and so in the bundle. Usually it is another tenant's, and
+/// the tree root (checked against the checkpoint) pins the same prefix.
+fn ledger_root(report: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
+    let expected = match report.ledger_size.checked_sub(1) {
+        None => ZERO_HASH,
+        Some(last) => {
+            let held = records
+                .iter()
+                .find(|bytes| Fields::decode(bytes).is_ok_and(|f| f.position == last));
+            match held {
+                Some(bytes) => record::hash(bytes),
+                None => return,
+            }
+        }
+    };
+    if report.ledger_root != expected.to_hex() {
+        problems.push(format!(
+            "the report's manifest.ledger_root {} is not the hash {} of the entry before its prefix end (position {}), which the bundle holds",
+            report.ledger_root,
+            expected.to_hex(),
+            report.ledger_size.saturating_sub(1)
+        ));
+    }
+}
+
 /// The report's tree (ledger_size, tree_root) is a prefix of the signed one.
-fn tree_root(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>) {
-    let m = &bundle.report.manifest;
-    let Ok(root) = parse_digest(&m.tree_root) else {
+fn tree_root(bundle: &Bundle, report: &Given, checkpoint: &Checkpoint, problems: &mut Vec<String>) {
+    let Ok(root) = parse_digest(&report.tree_root) else {
         problems.push("the report has no valid manifest.tree_root".to_owned());
         return;
     };
@@ -320,7 +412,7 @@ fn tree_root(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String
         return;
     };
     if let Err(error) = merkle::verify_consistency(
-        m.ledger_size,
+        report.ledger_size,
         checkpoint.size,
         &root,
         &checkpoint.root,
@@ -328,20 +420,20 @@ fn tree_root(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String
     ) {
         problems.push(format!(
             "the report's tree (size {}, root {}) is not a prefix of the signed checkpoint's ({error})",
-            m.ledger_size, m.tree_root
+            report.ledger_size, report.tree_root
         ));
     }
 }
 
-/// Regenerates the report from the bundled events in its prefix.
-fn regenerate(bundle: &Bundle, records: &[Vec<u8>], problems: &mut Vec<String>) {
-    let given = &bundle.report;
+/// Regenerates the report from the bundled events in its prefix and
+/// compares it with the bundle's report JSON, canonical byte for byte.
+fn regenerate(given: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
     let mut events = Vec::new();
     for bytes in records {
         let Ok(fields) = Fields::decode(bytes) else {
             return;
         };
-        if fields.position >= given.manifest.ledger_size {
+        if fields.position >= given.ledger_size {
             continue;
         }
         match schemas::Event::from_canonical(fields.event) {
@@ -358,75 +450,43 @@ fn regenerate(bundle: &Bundle, records: &[Vec<u8>], problems: &mut Vec<String>) 
             }
         }
     }
-    let period: Period = match given.period.parse() {
-        Ok(period) => period,
-        Err(_) => {
-            problems.push(format!(
-                "the report's period {:?} is not YYYY-MM",
-                given.period
-            ));
-            return;
-        }
-    };
-    let horizon = match given
-        .manifest
-        .horizon
-        .as_deref()
-        .map(crate::report::parse_instant)
-        .transpose()
-    {
-        Ok(horizon) => horizon,
-        Err(error) => {
-            problems.push(format!("the report's horizon: {error}"));
-            return;
-        }
-    };
-    let input = Input {
-        tenant: &given.tenant,
-        period,
-        events: &events,
-        horizon,
-    };
-    let Some(format) = projector::Format::parse(&given.format) else {
-        problems.push(format!(
-            "the report's format {:?} is not one this version knows",
-            given.format
-        ));
-        return;
-    };
-    let mut regenerated = match projector::compute_as(&input, format) {
-        Ok(report) => report,
-        Err(error) => {
-            problems.push(format!(
-                "the report cannot be regenerated from the bundle: {error}"
-            ));
-            return;
-        }
-    };
-    // The prefix's pins were checked above (tree root) or are the chain
-    // head, which needs the entry before the prefix of another tenant.
-    regenerated.manifest.ledger_size = given.manifest.ledger_size;
-    regenerated.manifest.ledger_root = given.manifest.ledger_root.clone();
-    regenerated.manifest.tree_root = given.manifest.tree_root.clone();
-    regenerated.seal();
-    if regenerated.canonical_bytes() == given.canonical_bytes() {
-        return;
-    }
-    let (Ok(left), Ok(right)) = (
-        crate::report::to_value(given),
-        crate::report::to_value(&regenerated),
+    // The prefix's pins are the report's own: the tree root was checked
+    // against the checkpoint, and the chain head (usually another
+    // tenant's entry) is what the report states.
+    let (Some(root), Ok(tree_root)) = (
+        ledger::Hash::from_hex(&given.ledger_root),
+        parse_digest(&given.tree_root),
     ) else {
+        problems
+            .push("the report's manifest.ledger_root is not 64 lowercase hex digits".to_owned());
         return;
     };
-    for (path, found, expected) in crate::report::differences(&left, &right) {
-        problems.push(format!(
-            "report {path}: the bundle says {found}, its entries give {expected}"
-        ));
+    let pins = crate::report::Pins { root, tree_root };
+    let regenerated =
+        match crate::report::regenerate_from(given, (given.ledger_size, &events), &pins) {
+            Ok(report) => report,
+            Err(error) => {
+                problems.push(format!(
+                    "the report cannot be regenerated from the bundle: {error:#}"
+                ));
+                return;
+            }
+        };
+    for difference in given.differences(&regenerated) {
+        let said = difference.describe("the bundle", "the issued report");
+        problems.push(format!("report {said}"));
     }
 }
 
+/// Lowercase hex (docs/FORMAT.md) as bytes; uppercase is refused.
+fn lower_hex(text: &str) -> Option<Vec<u8>> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    hex::decode(text).ok()
+}
+
 fn parse_digest(text: &str) -> Result<Digest, ()> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(text, &mut out).map_err(|_| ())?;
-    Ok(out)
+    let bytes = lower_hex(text).ok_or(())?;
+    bytes.try_into().map_err(|_| ())
 }

@@ -4,7 +4,9 @@
 //! services and the tests share this one copy.
 //!
 //! `report` reads a tenant's entries of a ledger prefix, runs the engine
-//! and seals the report (and issues and regenerates reports); `evidence`
+//! and seals the report (and issues and regenerates reports);
+//! `report_file` reads a report as handed over (a file, a bundle's report)
+//! without typed structs and compares it byte for byte; `evidence`
 //! builds and checks evidence bundles; `source` is
 //! [`source::LedgerSource`], the ledger as the web viewer's source, and
 //! the viewer served alone. The commands' checks and texts: `agreement`
@@ -44,6 +46,7 @@ pub mod oidc;
 pub mod pdf;
 pub mod proofs;
 pub mod report;
+pub mod report_file;
 pub mod run;
 pub mod snapshot;
 pub mod source;

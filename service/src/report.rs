@@ -3,8 +3,8 @@
 //! manifest's `ledger_size`, `ledger_root` and `tree_root`, and seals.
 //! Also what issuing and checking a report need: the `report.issued`
 //! event that anchors a digest, the last issued report of a period
-//! regenerated from the prefix it pinned, and the differences between two
-//! reports. `tla report`, `tla verify-report`, `tla evidence`, `tla demo`
+//! regenerated from the prefix it pinned, and a report regenerated from
+//! what a report as given pins (`report_file` compares them). `tla report`, `tla verify-report`, `tla evidence`, `tla demo`
 //! and the viewer's [`crate::source::LedgerSource`] share this one copy.
 
 use anyhow::{bail, Context};
@@ -368,18 +368,31 @@ pub fn issued_id(report: &Report) -> String {
     format!("{}/{}/{}", report.tenant, report.period, &digest[..32])
 }
 
-/// Regenerates a report from the prefix and horizon its manifest pins.
-pub fn regenerate(ledger: &Ledger, report: &Report) -> anyhow::Result<Report> {
+/// Regenerates a report from the prefix, horizon and format its manifest
+/// pins, read from the report as given.
+pub fn regenerate(ledger: &Ledger, report: &crate::report_file::Given) -> anyhow::Result<Report> {
+    let size = report.ledger_size;
+    let prefix = ledger.size();
+    if size > prefix {
+        bail!("the report pins the first {size} entries, and the ledger holds {prefix}");
+    }
+    let events = tenant_events(ledger, &report.tenant, size)?;
+    let pins = Pins::of(ledger, size)?;
+    regenerate_from(report, (size, &events), &pins)
+}
+
+/// [`regenerate`] from the tenant's events of the report's prefix and
+/// the prefix's pins: what an evidence bundle holds.
+pub fn regenerate_from(
+    report: &crate::report_file::Given,
+    (prefix, events): (u64, &[LedgerEvent]),
+    pins: &Pins,
+) -> anyhow::Result<Report> {
     let period: Period = report
         .period
         .parse()
         .map_err(|e| anyhow::anyhow!("period: {e}"))?;
-    let horizon = report
-        .manifest
-        .horizon
-        .as_deref()
-        .map(parse_instant)
-        .transpose()?;
+    let horizon = report.horizon.as_deref().map(parse_instant).transpose()?;
     let Some(format) = Format::parse(&report.format) else {
         bail!(
             "the report's format {:?} is not one this version knows ({} or {})",
@@ -388,17 +401,17 @@ pub fn regenerate(ledger: &Ledger, report: &Report) -> anyhow::Result<Report> {
             Format::V2.as_str()
         );
     };
-    let size = report.manifest.ledger_size;
-    let mut regenerated = generate_as(
-        ledger,
+    let mut regenerated = generate_pinned_as(
         &report.tenant,
         period,
-        Some(size),
-        (Horizon::Pinned(horizon), format),
+        (prefix, events),
+        pins,
+        Horizon::Pinned(horizon),
+        format,
     )?;
     // A report made before the ledger had a Merkle tree pins its prefix by
     // the chain head alone; it is regenerated the way it was made.
-    if report.manifest.tree_root.is_empty() {
+    if report.tree_root.is_empty() {
         regenerated.manifest.tree_root.clear();
         regenerated.seal();
     }
@@ -408,43 +421,4 @@ pub fn regenerate(ledger: &Ledger, report: &Report) -> anyhow::Result<Report> {
 /// A report as a JSON value.
 pub fn to_value(report: &Report) -> anyhow::Result<serde_json::Value> {
     serde_json::to_value(report).context("a report is always JSON")
-}
-
-/// Every leaf where two JSON documents differ: (path, left, right).
-pub fn differences(
-    left: &serde_json::Value,
-    right: &serde_json::Value,
-) -> Vec<(String, String, String)> {
-    use serde_json::Value;
-    let mut out = Vec::new();
-    let mut stack = vec![(String::new(), left, right)];
-    while let Some((path, l, r)) = stack.pop() {
-        match (l, r) {
-            (Value::Object(a), Value::Object(b)) => {
-                let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                for key in keys.into_iter().rev() {
-                    let child = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    stack.push((
-                        child,
-                        a.get(key).unwrap_or(&Value::Null),
-                        b.get(key).unwrap_or(&Value::Null),
-                    ));
-                }
-            }
-            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-                for (i, (x, y)) in a.iter().zip(b).enumerate().rev() {
-                    stack.push((format!("{path}[{i}]"), x, y));
-                }
-            }
-            _ if l != r => out.push((path, l.to_string(), r.to_string())),
-            _ => {}
-        }
-    }
-    out
 }

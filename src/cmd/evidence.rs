@@ -73,6 +73,10 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let text =
         std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {name}"))?;
     let bundle = evidence::parse(&name, &text)?;
+    // `parse` refused a bundle whose report lacks what its manifest pins.
+    let report = bundle
+        .given()
+        .map_err(|e| anyhow::anyhow!("{name}: report.{e}"))?;
     let checkpoint = match verifier.open(&bundle.checkpoint) {
         Ok(checkpoint) => checkpoint,
         Err(error) => {
@@ -83,14 +87,14 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let problems = evidence::check(&bundle, &checkpoint);
     if problems.is_empty() {
         println!(
-            "ok: {name}: the report of {} for {} (digest {}) reproduces from its {} bundled entries, every entry is in the checkpoint of size {} signed by {}, and none of the tenant's entries before position {} is missing",
+            "ok: {name}: the report of {} for {} (digest {}) reproduces from its {} bundled entries byte for byte, every entry is in the checkpoint of size {} signed by {}, and none of the tenant's entries before position {} is missing",
             bundle.tenant,
             bundle.period,
-            bundle.report.manifest.report_digest,
+            report.report_digest,
             bundle.entries.len(),
             checkpoint.size,
             verifier.name(),
-            bundle.report.manifest.ledger_size
+            report.ledger_size
         );
         let earlier = evidence::earlier_issuances(&bundle);
         if !earlier.is_empty() {
