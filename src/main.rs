@@ -3,7 +3,7 @@
 //! This binary only parses arguments, sets up logging, shows progress and
 //! prints; the work lives in `schemas`, `ledger`, `projector` (the pure
 //! engine), `web`, `ingest`, `demo` and `service` (which wires them).
-//! Spellings and exit codes follow `shared/spec/CLI.md`: 0 success, 1 the
+//! Spellings and exit codes follow `docs/CLI.md`: 0 success, 1 the
 //! check or command failed, 2 wrong usage.
 
 mod cmd;

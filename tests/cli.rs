@@ -1,5 +1,5 @@
 //! End-to-end tests of the `tla` command: import, verify, export, log,
-//! agreement publish, and their exit codes (shared/spec/CLI.md).
+//! agreement publish, and their exit codes (docs/CLI.md).
 
 mod common;
 

@@ -2,7 +2,9 @@
 //! what this code computes. This test rebuilds the two example entries and
 //! checks every hex string the document shows, and verifies the example
 //! export lines with the export verifier; the bundle example verifies
-//! with `tla evidence verify` and with the Python kit.
+//! with `tla evidence verify` and with the Python kit. docs/AUDITING.md's
+//! public key and checkpoint are real: the key's id matches it, and the
+//! checkpoint is signed by it.
 
 mod common;
 
@@ -131,4 +133,95 @@ fn the_bundle_example_in_the_doc_verifies() {
         "{}",
         String::from_utf8_lossy(&kit.stdout)
     );
+
+    // The example's prefix ends at alver's own entry 2, so the bundle holds
+    // the entry manifest.ledger_root names: another root is refused.
+    let mut value: serde_json::Value = serde_json::from_str(bundle).unwrap();
+    let root = value["report"]["manifest"]["ledger_root"].as_str().unwrap();
+    let last = if root.ends_with('0') { "1" } else { "0" };
+    let other = format!("{}{last}", &root[..root.len() - 1]);
+    value["report"]["manifest"]["ledger_root"] = other.into();
+    let changed = env.write("root.json", value.to_string().as_bytes());
+    let changed = changed.to_str().unwrap();
+    env.run(&["evidence", "verify", changed, "--key", key])
+        .assert_code(1)
+        .assert_stderr_contains("manifest.ledger_root");
+    let kit = std::process::Command::new("python3")
+        .args([script, "bundle", changed, "--key", key])
+        .output()
+        .unwrap();
+    assert_eq!(kit.status.code(), Some(1));
+}
+
+/// The fenced block of `doc` that follows `after`.
+fn block_after<'d>(doc: &'d str, after: &str) -> &'d str {
+    let from = doc.find(after).unwrap_or_else(|| panic!("no {after:?}")) + after.len();
+    let start = from + doc[from..].find("```\n").expect("a block") + "```\n".len();
+    &doc[start..start + doc[start..].find("```").expect("closed block")]
+}
+
+/// docs/AUDITING.md's public key is a real one (its id is the one its name
+/// and key derive; issue 24 found `1a2b3c4d` where the key gave
+/// `12717235`), and its example checkpoint is signed by it.
+#[test]
+fn the_auditing_key_and_checkpoint_examples_verify() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/AUDITING.md");
+    let doc = std::fs::read_to_string(path).expect("docs/AUDITING.md exists");
+    let key = block_after(&doc, "It looks like").trim();
+    let verifier = ledger::checkpoint::Verifier::parse(key)
+        .unwrap_or_else(|e| panic!("AUDITING.md's key {key}: {e}"));
+    let note = block_after(&doc, "C2SP signed\nnote):");
+    let checkpoint = verifier
+        .open(note)
+        .unwrap_or_else(|e| panic!("AUDITING.md's checkpoint: {e}\n{note}"));
+    let size_said = format!("the log had {} entries", thousands(checkpoint.size));
+    assert!(doc.contains(&size_said), "AUDITING.md lacks {size_said:?}");
+    // Every shortened spelling of the key is this key's.
+    let id = key.split('+').nth(1).unwrap();
+    for (at, _) in doc.match_indices("ikt.example.no/tla-ledger+") {
+        let rest = &doc[at + "ikt.example.no/tla-ledger+".len()..];
+        assert!(
+            rest.starts_with(id),
+            "AUDITING.md names another key id: {}",
+            &rest[..8]
+        );
+    }
+}
+
+/// 1236 as 1,236.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// docs/SEMANTICS.md and docs/CLI.md are the project's contracts word for
+/// word below their marker, so that the repository carries what an auditor
+/// needs to regenerate a report; the copies beside the repository
+/// (`../shared/spec/`, as the project is given them) are the originals.
+#[test]
+fn the_contracts_in_docs_are_the_projects_word_for_word() {
+    const MARK: &str = "<!-- The contract follows, word for word. -->\n\n";
+    let repo = env!("CARGO_MANIFEST_DIR");
+    for name in ["SEMANTICS.md", "CLI.md"] {
+        let ours = std::fs::read_to_string(format!("{repo}/docs/{name}"))
+            .unwrap_or_else(|e| panic!("docs/{name}: {e}"));
+        let original = format!("{repo}/../shared/spec/{name}");
+        let original = std::fs::read_to_string(&original).unwrap_or_else(|e| {
+            panic!("{original}: {e}: the project's contracts are given beside the repository")
+        });
+        let at = ours
+            .find(MARK)
+            .unwrap_or_else(|| panic!("docs/{name} lacks its marker {MARK:?}"));
+        assert!(
+            ours[at + MARK.len()..] == original,
+            "docs/{name} is not ../shared/spec/{name} word for word below its marker: copy it again (keep the preface above the marker)"
+        );
+    }
 }

@@ -45,7 +45,7 @@ struct ReportArgs {
     /// Use only the first N ledger entries (default: all).
     #[arg(long, value_name = "N")]
     as_of: Option<u64>,
-    /// json is the contract format (SEMANTICS.md section 10); md, html,
+    /// json is the contract format (docs/SEMANTICS.md section 10); md, html,
     /// csv and pdf (printed on A4 by the installed Chromium) are for people.
     #[arg(long, default_value = "json", value_parser = ["json", "md", "html", "csv", "pdf"])]
     format: String,
