@@ -1,0 +1,266 @@
+//! ARCHITECTURE.md's invariants that a machine can check, as a test (in
+//! the spirit of rust-analyzer's tidy tests): which crate of the
+//! workspace may depend on which (read from `cargo metadata`), which
+//! crates may use sled, NATS and the web stack, that every Rust file opens
+//! with a `//!` paragraph, and that library code neither `unwrap`s nor
+//! panics outside its tests. Each rule names the file and line that break
+//! it. A line that must break a rule on purpose says so with a
+//! `tidy: allow` comment on it or on the line above, and why.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace crates each crate may depend on (normal dependencies),
+/// as ARCHITECTURE.md's "dependencies point one way" has them.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("schemas", &[]),
+    ("ledger", &["schemas"]),
+    ("projector", &["schemas"]),
+    ("web", &["schemas", "projector"]),
+    ("ingest", &["schemas", "ledger"]),
+    ("demo", &[]),
+    // The wiring and the binary: any library crate.
+    ("service", LIBRARIES),
+    ("tla", LIBRARIES),
+];
+
+/// The outside crates only some of ours may use, and which: the store, the
+/// message bus, the web stack and the async runtime. `tla` (the binary)
+/// has sled, async-nats, postgres and nix for its benchmark harness only,
+/// which `binary_uses_them_only_in_its_benchmarks` holds it to.
+const CONFINED: &[(&str, &[&str])] = &[
+    ("sled", &["ledger", "tla"]),
+    ("async-nats", &["ingest", "service", "tla"]),
+    ("postgres", &["tla"]),
+    ("axum", &["web", "ingest", "service"]),
+    ("hyper", &["service"]),
+    ("tower", &["service"]),
+    ("tokio", &["web", "ingest", "service", "tla"]),
+];
+
+/// What the binary's benchmark harness (`src/cmd/bench/`) may use and the
+/// rest of the binary may not.
+const BENCH_ONLY: &[&str] = &["sled", "async_nats", "postgres", "nix"];
+
+/// The library crates, whose `src/` the code rules cover.
+const LIBRARIES: &[&str] = &[
+    "schemas",
+    "ledger",
+    "projector",
+    "web",
+    "ingest",
+    "demo",
+    "service",
+];
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Each workspace package and its normal (not dev, not build) dependencies.
+fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(workspace())
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata's JSON");
+    let packages = metadata["packages"].as_array().expect("packages");
+    packages
+        .iter()
+        .map(|package| {
+            let name = package["name"].as_str().expect("a name").to_owned();
+            let normal = package["dependencies"]
+                .as_array()
+                .expect("dependencies")
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().expect("a name").to_owned())
+                .collect();
+            (name, normal)
+        })
+        .collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn name(path: &Path) -> String {
+    path.strip_prefix(workspace())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Whether line `n` (0-based) of `lines`, or the one above it, carries a
+/// `tidy: allow` comment.
+fn allowed(lines: &[&str], n: usize) -> bool {
+    let marked = |i: usize| lines.get(i).is_some_and(|l| l.contains("tidy: allow"));
+    marked(n) || (n > 0 && marked(n - 1))
+}
+
+/// The library part of a source file: all of it up to its `#[cfg(test)]`
+/// module, nothing of a file that is itself a test module.
+fn library_part(path: &Path, text: &str) -> Option<String> {
+    let file = path.file_name()?.to_str()?;
+    if file == "tests.rs" || path.components().any(|c| c.as_os_str() == "tests") {
+        return None;
+    }
+    Some(text.split("#[cfg(test)]").next().unwrap_or("").to_owned())
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    let packages = dependencies();
+    let ours: BTreeSet<&str> = packages.keys().map(String::as_str).collect();
+    let layers: BTreeMap<&str, &[&str]> = LAYERS.iter().copied().collect();
+    let mut problems = Vec::new();
+    for (package, deps) in &packages {
+        let Some(allowed) = layers.get(package.as_str()) else {
+            problems.push(format!(
+                "{package}: a crate ARCHITECTURE.md does not place (add it to LAYERS and the map)"
+            ));
+            continue;
+        };
+        for dep in deps.iter().filter(|d| ours.contains(d.as_str())) {
+            if !allowed.contains(&dep.as_str()) {
+                problems.push(format!("{package} depends on {dep}, against the layering"));
+            }
+        }
+    }
+    for (outside, users) in CONFINED {
+        for (package, deps) in &packages {
+            if deps.contains(*outside) && !users.contains(&package.as_str()) {
+                problems.push(format!(
+                    "{package} depends on {outside}, which only {users:?} may use"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn binary_uses_them_only_in_its_benchmarks() {
+    let mut files = Vec::new();
+    rust_files(&workspace().join("src"), &mut files);
+    let bench = workspace().join("src/cmd/bench");
+    let mut problems = Vec::new();
+    for path in files.iter().filter(|p| !p.starts_with(&bench)) {
+        let text = std::fs::read_to_string(path).expect("read");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let mut words = code.split(|c: char| !(c.is_alphanumeric() || c == '_'));
+            let words: BTreeSet<&str> = words.by_ref().collect();
+            for used in BENCH_ONLY.iter().filter(|u| words.contains(**u)) {
+                problems.push(format!(
+                    "{}:{}: uses {used} outside the benchmark harness",
+                    name(path),
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_rust_file_opens_with_a_doc_paragraph() {
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "benches"] {
+        rust_files(&workspace().join(dir), &mut files);
+    }
+    for krate in LIBRARIES {
+        for dir in ["src", "tests", "benches", "fuzz"] {
+            rust_files(&workspace().join(krate).join(dir), &mut files);
+        }
+    }
+    assert!(files.len() > 100, "only {} Rust files found", files.len());
+    let problems: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("read");
+            !text.starts_with("//!")
+        })
+        .map(|path| format!("{}: does not open with a //! paragraph", name(path)))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn library_code_does_not_unwrap_or_panic() {
+    let forbidden = [
+        concat!(".unwrap", "()"),
+        concat!("panic", "!("),
+        concat!("todo", "!("),
+        concat!("unimplemented", "!("),
+        concat!("dbg", "!("),
+    ];
+    let mut problems = Vec::new();
+    for krate in LIBRARIES {
+        let mut files = Vec::new();
+        rust_files(&workspace().join(krate).join("src"), &mut files);
+        assert!(!files.is_empty(), "no sources in {krate}");
+        for path in &files {
+            let text = std::fs::read_to_string(path).expect("read");
+            let Some(library) = library_part(path, &text) else {
+                continue;
+            };
+            let lines: Vec<&str> = library.lines().collect();
+            for (n, line) in lines.iter().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for bad in forbidden.iter().filter(|b| code.contains(**b)) {
+                    if !allowed(&lines, n) {
+                        problems.push(format!(
+                            "{}:{}: {bad} in library code (handle the case, or `expect` with the reason it cannot happen)",
+                            name(path),
+                            n + 1
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The rules above catch what they are meant to: each one fed a planted
+/// violation.
+#[test]
+fn the_rules_catch_planted_violations() {
+    let planted = "//! x\nfn f() { let v: Option<u8> = None; v.unwrap(); }\n";
+    let library = library_part(Path::new("ledger/src/x.rs"), planted).expect("library code");
+    assert!(library.contains(concat!(".unwrap", "()")));
+    // A test module is not library code.
+    assert!(library_part(Path::new("ledger/src/tests.rs"), planted).is_none());
+    let lines = ["// tidy: allow (a test hook)", concat!("panic", "!(\"x\")")];
+    assert!(allowed(&lines, 1));
+    assert!(!allowed(&["", concat!("panic", "!(\"x\")")], 1));
+    let after_tests = "//! x\n#[cfg(test)]\nmod tests { fn t() { None::<u8>.unwrap(); } }\n";
+    let library = library_part(Path::new("web/src/x.rs"), after_tests).expect("library code");
+    assert!(!library.contains(concat!(".unwrap", "()")));
+}
