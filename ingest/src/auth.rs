@@ -1,5 +1,5 @@
 //! Bearer tokens, from a TOML file: each token may write some tenants and
-//! read some tenants (`docs/OPERATIONS.md`, pinned in `shared/spec/CLI.md`).
+//! read some tenants (`docs/OPERATIONS.md`, pinned in `docs/CLI.md`).
 //! A request that would write a tenant its token may not write is refused
 //! whole; reads are checked per tenant by the read side.
 //!
