@@ -73,6 +73,7 @@ fn reads_need_a_token_that_may_read_the_tenant() {
         "/tenants/alver",
         "/tenants/fedje/contacts",
         "/tenants/fedje/meetings",
+        "/tenants/fedje/follow-up",
         "/tenants/fedje/reports/2026-01",
         "/tenants/fedje/reports/2026-01/json",
     ] {
@@ -82,6 +83,7 @@ fn reads_need_a_token_that_may_read_the_tenant() {
         "/tenants/fedje",
         "/tenants/fedje/contacts",
         "/tenants/fedje/meetings",
+        "/tenants/fedje/follow-up",
         "/tenants/fedje/reports/2026-01",
         "/tenants/fedje/reports/2026-01/verify",
         "/tenants/fedje/reports/2026-01/csv",
@@ -90,7 +92,11 @@ fn reads_need_a_token_that_may_read_the_tenant() {
         assert_eq!(code, 403, "{path} with alver's token");
         assert!(!body.contains("O-1"), "a refusal shows no data: {body}");
     }
-    for path in ["/tenants/alver/contacts", "/tenants/alver/reports/2026-01"] {
+    for path in [
+        "/tenants/alver/contacts",
+        "/tenants/alver/follow-up",
+        "/tenants/alver/reports/2026-01",
+    ] {
         assert_eq!(status(&service, Some(ALVER_TOKEN), path), 200, "{path}");
     }
     let (_, home) = service.status_as(Some(ALVER_TOKEN), "/");
@@ -135,6 +141,8 @@ fn reads_need_a_token_that_may_read_the_tenant() {
     };
     assert!(logged("alver-monitor", "contacts", "fedje", 403), "{log}");
     assert!(logged("alver-monitor", "contacts", "alver", 200), "{log}");
+    assert!(logged("alver-monitor", "follow-up", "fedje", 403), "{log}");
+    assert!(logged("alver-monitor", "follow-up", "alver", 200), "{log}");
     assert!(logged("revisor", "report 2026-01", "fedje", 200), "{log}");
     assert!(
         logged("(anonymous)", "report 2026-01", "fedje", 401),

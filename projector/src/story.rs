@@ -20,6 +20,7 @@ use crate::report::{
     Action, ContactRow, Deviation, Explanation, FollowUp, GovernanceStory, LastHeld, MeetingRow,
     OpenIncident, OutageRow, Report, ServiceDetails, Story, TrendPeriod,
 };
+use crate::LedgerEvent;
 
 /// Seconds in a day of `minutes_due_days` (SEMANTICS.md section 8).
 const DAY_SECONDS: i64 = 86_400;
@@ -146,19 +147,42 @@ pub(crate) fn story(ctx: &Context<'_>, report: &Report) -> Story {
 
 /// Actions opened before the end and not closed before the start.
 fn actions(ctx: &Context<'_>) -> Vec<Action> {
-    let mut list: Vec<&crate::projection::Action> = ctx
-        .projection
-        .actions
+    action_rows(&ctx.projection.actions, ctx.start, ctx.end)
+}
+
+/// The actions of `tenant` still open at `at` (unix seconds): those of
+/// an accepted `action.opened` with `time <= at` and no accepted
+/// `action.closed` with `time <= at`, sorted by (`opened_at`,
+/// `action_id`), each `overdue` when its `due` is at or before `at`, else
+/// `open`. The viewer's follow-up page lists them (SEMANTICS-NOTES.md
+/// "Renderings of format 2"); the state is read like `contact::roster`'s,
+/// after every event with `time <= at`.
+pub fn open_actions(tenant: &str, events: &[LedgerEvent], at: i64) -> Vec<Action> {
+    let mut mine: Vec<&LedgerEvent> = events.iter().filter(|e| e.event.tenant == tenant).collect();
+    mine.sort_by_key(|e| (e.event.time, e.position));
+    let versions = crate::agreement::Versions::from_events(&mine);
+    mine.retain(|e| e.event.time <= at);
+    let projection = crate::projection::project(&mine, &versions);
+    // As a report whose period starts and ends just after `at`: opened
+    // before it, not closed before it, overdue when due before it.
+    let after = at.saturating_add(1);
+    action_rows(&projection.actions, after, after)
+}
+
+/// The rows of the `actions` opened before `end` and not closed before
+/// `start`, with their status at `end`.
+fn action_rows(actions: &[crate::projection::Action<'_>], start: i64, end: i64) -> Vec<Action> {
+    let mut list: Vec<&crate::projection::Action> = actions
         .iter()
-        .filter(|a| a.opened < ctx.end && a.closed.is_none_or(|(t, _)| t >= ctx.start))
+        .filter(|a| a.opened < end && a.closed.is_none_or(|(t, _)| t >= start))
         .collect();
     list.sort_by_key(|a| (a.opened, a.id));
     list.into_iter()
         .map(|a| {
-            let closed = a.closed.filter(|&(t, _)| t < ctx.end);
+            let closed = a.closed.filter(|&(t, _)| t < end);
             let status = match closed {
                 Some(_) => "closed",
-                None if a.due < ctx.end => "overdue",
+                None if a.due < end => "overdue",
                 None => "open",
             };
             Action {

@@ -212,3 +212,66 @@ fn meetings_say_whether_minutes_came_on_time() {
         "without an agreement no minutes are due"
     );
 }
+
+fn open_action(time: &str, id: &str, due: &str) -> Value {
+    json!({"time": time, "type": "action.opened", "data": {"action_id": id, "title": format!("Fix {id}"),
+           "owner": "Ola", "due": due, "deviation_ids": ["0123456789abcdef"]}})
+}
+
+fn close_action(time: &str, id: &str) -> Value {
+    json!({"time": time, "type": "action.closed", "data": {"action_id": id, "outcome": "Done"}})
+}
+
+/// `story::open_actions`: the actions open at an instant, overdue once
+/// their due instant has come; a close or an open after the instant is
+/// not yet a fact, and a second open of an id is set aside.
+#[test]
+fn open_actions_at_an_instant() {
+    let events = ledger(
+        &[
+            agreement(),
+            open_action("2026-01-10T10:00:00Z", "a", "2026-02-01T00:00:00Z"),
+            open_action("2026-01-05T10:00:00Z", "b", "2026-03-01T00:00:00Z"),
+            open_action("2026-01-12T10:00:00Z", "c", "2026-04-01T00:00:00Z"),
+            close_action("2026-01-20T10:00:00Z", "c"),
+            open_action("2026-01-25T10:00:00Z", "c", "2026-05-01T00:00:00Z"),
+            open_action("2026-02-15T10:00:00Z", "d", "2026-02-20T00:00:00Z"),
+        ],
+        TENANT,
+    );
+    let at = |t: &str| -> Vec<String> {
+        projector::story::open_actions(TENANT, &events, instant(t))
+            .iter()
+            .map(|a| format!("{} {} {}", a.action_id, a.status, a.due))
+            .collect()
+    };
+    assert_eq!(
+        at("2026-01-15T00:00:00Z"),
+        [
+            "b open 2026-03-01T00:00:00Z",
+            "a open 2026-02-01T00:00:00Z",
+            "c open 2026-04-01T00:00:00Z"
+        ]
+    );
+    // c closed; its second open is set aside (duplicate_start); a is due
+    // at this very instant.
+    assert_eq!(
+        at("2026-02-01T00:00:00Z"),
+        [
+            "b open 2026-03-01T00:00:00Z",
+            "a overdue 2026-02-01T00:00:00Z"
+        ]
+    );
+    assert_eq!(
+        at("2026-03-02T00:00:00Z"),
+        [
+            "b overdue 2026-03-01T00:00:00Z",
+            "a overdue 2026-02-01T00:00:00Z",
+            "d overdue 2026-02-20T00:00:00Z"
+        ]
+    );
+    assert!(
+        projector::story::open_actions("other", &events, instant("2026-03-02T00:00:00Z"))
+            .is_empty()
+    );
+}

@@ -36,26 +36,45 @@ struct Memory {
 }
 
 fn memory(tampered: bool) -> Memory {
+    memory_of(history_values(), tampered)
+}
+
+/// The two-tenant, three-month demo.
+fn history() -> demo::DemoHistory {
     let config = DemoConfig {
         tenants: 2,
         months: 3,
         ..DemoConfig::default()
     };
-    let history = demo::generate(&config);
-    let mut values = history.events.clone();
+    demo::generate(&config)
+}
+
+/// The demo's events and the hostile assignment.
+fn history_values() -> Vec<serde_json::Value> {
+    let mut values = history().events.clone();
     values.push(json!({
         "specversion": "1.0", "id": "hostile-1", "source": "test/viewer",
         "type": "contact.assigned", "time": "2025-12-15T12:00:00Z", "tenant": "alver",
         "data": {"role": "tenant_it_lead", "person": HOSTILE_PERSON},
     }));
-    let events: Vec<LedgerEvent> = values
+    values
+}
+
+fn ledger_events(values: &[serde_json::Value]) -> Vec<LedgerEvent> {
+    values
         .iter()
         .enumerate()
         .map(|(i, v)| LedgerEvent {
             position: i as u64,
             event: schemas::Event::from_json(v).expect("demo events are valid"),
         })
-        .collect();
+        .collect()
+}
+
+/// A ledger of `values`, each tenant's months issued over all of them.
+fn memory_of(values: Vec<serde_json::Value>, tampered: bool) -> Memory {
+    let history = history();
+    let events = ledger_events(&values);
     let size = events.len() as u64;
     let mut issued = BTreeMap::new();
     for tenant in &history.tenants {
@@ -200,7 +219,8 @@ async fn get(source: &Arc<Memory>, uri: &str) -> Got {
 }
 
 /// Every page of the small history, in both languages.
-const PAGES: [&str; 9] = [
+const PAGES: [&str; 10] = [
+    "/tenants/alver/follow-up",
     "/",
     "/tenants/alver",
     "/tenants/austrheim",
@@ -561,4 +581,261 @@ fn judge_names_every_problem() {
         ..facts
     };
     assert!(matches!(judge(report, &failed), Verdict::NotVerified(_)));
+}
+
+/// A cause, title and person with markup, to see them escaped.
+const HOSTILE_CAUSE: &str = "<script>alert('cause')</script>";
+const HOSTILE_ACK: &str = "<i>Kari & \"Nordmann\"</i>";
+
+fn event(
+    id: &str,
+    kind: &str,
+    time: &str,
+    tenant: &str,
+    data: serde_json::Value,
+) -> serde_json::Value {
+    json!({"specversion": "1.0", "id": id, "source": "test/viewer", "type": kind,
+           "time": time, "tenant": tenant, "data": data})
+}
+
+/// The small history with a follow-up: alver's first deviation of
+/// 2026-01 explained (a hostile cause) with an action, an overdue and an
+/// open action; and, after the reports were issued, alver's 2026-01
+/// acknowledged and austrheim's 2026-01 acknowledged only in an older
+/// issue. Returns the ledger and the explained deviation's id.
+fn followed_up() -> (Memory, String) {
+    let mut values = history_values();
+    let plain = memory_of(values.clone(), false);
+    let january: Period = "2026-01".parse().expect("period");
+    let (report, _) = &plain.issued[&("alver".to_string(), january)];
+    let id = report.follow_up.as_ref().expect("format 2")[0].id.clone();
+    values.push(event(
+        "x-1",
+        "deviation.explained",
+        "2026-02-03T09:00:00Z",
+        "alver",
+        json!({"deviation_id": id, "cause": HOSTILE_CAUSE, "action_id": "fix-1"}),
+    ));
+    values.push(event(
+        "x-2",
+        "action.opened",
+        "2026-01-20T09:00:00Z",
+        "alver",
+        json!({"action_id": "fix-1", "title": "Replace the <b>UPS</b>", "owner": "Drift",
+               "due": "2026-01-25T00:00:00Z", "deviation_ids": [id]}),
+    ));
+    values.push(event(
+        "x-3",
+        "action.opened",
+        "2026-01-21T09:00:00Z",
+        "alver",
+        json!({"action_id": "fix-2", "title": "Review the runbook", "owner": "Per",
+               "due": "2099-01-01T00:00:00Z", "deviation_ids": []}),
+    ));
+    let mut memory = memory_of(values, false);
+    let digest = |tenant: &str| {
+        memory.issued[&(tenant.to_string(), january)]
+            .0
+            .manifest
+            .report_digest
+            .clone()
+    };
+    let older = "e".repeat(64);
+    let after = [
+        event(
+            "x-4",
+            "report.acknowledged",
+            "2026-02-10T10:00:00Z",
+            "alver",
+            json!({"period": "2026-01", "report_digest": digest("alver"), "person": HOSTILE_ACK,
+                   "comment": "Motteke <ok>"}),
+        ),
+        event(
+            "x-5",
+            "report.issued",
+            "2026-02-02T10:00:00Z",
+            "austrheim",
+            json!({"period": "2026-01", "ledger_size": 3, "report_digest": older}),
+        ),
+        event(
+            "x-6",
+            "report.acknowledged",
+            "2026-02-04T10:00:00Z",
+            "austrheim",
+            json!({"period": "2026-01", "report_digest": older, "person": "Ola"}),
+        ),
+    ];
+    let size = memory.events.len() as u64;
+    for (i, v) in after.iter().enumerate() {
+        memory.events.push(LedgerEvent {
+            position: size + i as u64,
+            event: schemas::Event::from_json(v).expect("valid"),
+        });
+    }
+    (memory, id)
+}
+
+#[tokio::test]
+async fn each_deviation_shows_its_explanation_and_action() {
+    let (memory, id) = followed_up();
+    let source = Arc::new(memory);
+    for (lang, cause, overdue) in [
+        ("", "Årsak", "over fristen"),
+        ("?lang=en", "Cause", "overdue"),
+    ] {
+        let body = get(&source, &format!("/tenants/alver/reports/2026-01{lang}"))
+            .await
+            .body;
+        assert!(
+            body.contains(&format!("<tr id=\"deviation-{id}\">")),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!(
+                "<td data-label=\"{cause}\">&lt;script&gt;alert(&#39;cause&#39;)&lt;/script&gt;</td>"
+            )),
+            "{lang}: {body}"
+        );
+        assert!(!body.contains(HOSTILE_CAUSE) && !body.contains("<b>UPS"));
+        // The explanation's action, by title, id and status.
+        assert!(
+            body.contains("Replace the &lt;b&gt;UPS&lt;/b&gt; <code>fix-1</code>"),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!("<strong class=\"bad\">{overdue}</strong>")),
+            "{body}"
+        );
+        assert!(body.contains("<svg class=\"trend\""));
+    }
+}
+
+#[tokio::test]
+async fn the_report_page_shows_the_acknowledgement_or_says_it_names_an_older_report() {
+    let (memory, _) = followed_up();
+    let source = Arc::new(memory);
+    let body = get(&source, "/tenants/alver/reports/2026-01?lang=en")
+        .await
+        .body;
+    let panel = &body[body
+        .find("id=\"acknowledgement-panel\"")
+        .expect("the panel")..];
+    let panel = &panel[..panel.find("</section>").expect("closed")];
+    assert!(panel.contains("<dl id=\"acknowledged\">"), "{panel}");
+    assert!(
+        panel.contains("<dd>&lt;i&gt;Kari &amp; &quot;Nordmann&quot;&lt;/i&gt;</dd>"),
+        "{panel}"
+    );
+    assert!(panel.contains("<dd>Motteke &lt;ok&gt;</dd>"), "{panel}");
+    assert!(panel.contains("2026-02-10 11:00 CET"), "{panel}");
+    assert!(!panel.contains("older"), "{panel}");
+    // austrheim's only acknowledgement names an older issue.
+    let body = get(&source, "/tenants/austrheim/reports/2026-01?lang=en")
+        .await
+        .body;
+    assert!(body.contains("id=\"acknowledged-older\""), "{body}");
+    assert!(body.contains("acknowledged an older version of this month&#39;s report, not this one"));
+    assert!(body.contains(&"e".repeat(64)));
+    let nn = get(&source, "/tenants/austrheim/reports/2026-01")
+        .await
+        .body;
+    assert!(nn.contains("kvittert for ein eldre versjon"), "{nn}");
+    // A month nobody acknowledged says so.
+    let body = get(&source, "/tenants/alver/reports/2025-12?lang=en")
+        .await
+        .body;
+    assert!(body.contains(
+        "<p id=\"not-acknowledged\">The municipality has not acknowledged this report.</p>"
+    ));
+}
+
+#[tokio::test]
+async fn the_follow_up_page_lists_the_open_and_overdue_actions() {
+    let (memory, _) = followed_up();
+    let source = Arc::new(memory);
+    let tenant = get(&source, "/tenants/alver?lang=en").await.body;
+    assert!(
+        tenant.contains("href=\"/tenants/alver/follow-up?lang=en\""),
+        "{tenant}"
+    );
+    for (lang, heading) in [("", "Tiltak over fristen"), ("?lang=en", "Overdue actions")] {
+        let got = get(&source, &format!("/tenants/alver/follow-up{lang}")).await;
+        assert_eq!(got.status, StatusCode::OK);
+        let body = got.body;
+        let overdue = &body[body.find("id=\"overdue-actions\"").expect("overdue")..];
+        let (overdue, open) = overdue.split_at(overdue.find("id=\"open-actions\"").expect("open"));
+        assert!(overdue.contains(heading), "{overdue}");
+        assert!(
+            overdue.contains("data-action=\"fix-1\" data-status=\"overdue\""),
+            "{overdue}"
+        );
+        assert!(
+            overdue.contains("Replace the &lt;b&gt;UPS&lt;/b&gt;"),
+            "{overdue}"
+        );
+        assert!(
+            open.contains("data-action=\"fix-2\" data-status=\"open\""),
+            "{open}"
+        );
+        assert!(!open.contains("fix-1"), "{open}");
+    }
+    // austrheim has none.
+    let body = get(&source, "/tenants/austrheim/follow-up?lang=en")
+        .await
+        .body;
+    assert!(body.contains("No action is overdue.") && body.contains("No other action is open."));
+}
+
+/// Credentials for the guarded viewer: `alver-token` reads alver only.
+struct AlverOnly;
+
+impl web::access::Credentials for AlverOnly {
+    fn bearer(&self, token: &str) -> Option<web::access::Reader> {
+        (token == "alver-token").then(|| web::access::Reader {
+            who: "alver-reader".to_string(),
+            tenants: web::access::Readable::Tenants(["alver".to_string()].into()),
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_follow_up_page_is_tenant_scoped() {
+    let (memory, _) = followed_up();
+    let app = viewer::router(
+        Arc::new(memory) as Arc<dyn ViewerSource>,
+        web::access::Access::guarded(Arc::new(AlverOnly), None),
+    );
+    let status = |uri: &'static str, token: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let mut request = Request::get(uri);
+            if let Some(token) = token {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            let response = app
+                .oneshot(request.body(Body::empty()).expect("request"))
+                .await;
+            response.expect("the router answers").status()
+        }
+    };
+    assert_eq!(
+        status("/tenants/alver/follow-up", Some("alver-token")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status("/tenants/austrheim/follow-up", Some("alver-token")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status("/tenants/alver/follow-up", None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status("/tenants/alver/reports/2026-01", Some("alver-token")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status("/tenants/austrheim/reports/2026-01", Some("alver-token")).await,
+        StatusCode::FORBIDDEN
+    );
 }

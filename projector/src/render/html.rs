@@ -439,13 +439,14 @@ pub fn actions(out: &mut String, report: &Report, story: &Story, lang: Lang) {
         out.push_str(&format!("<p>{}</p>\n</section>\n", escape(s.no_actions)));
         return;
     }
-    action_table(out, report, &story.actions, lang, s.actions);
+    action_table(out, &report.timezone, &story.actions, lang, s.actions);
     out.push_str("</section>\n");
 }
 
 /// A table of actions: title and id, owner, due, status, outcome. The
 /// viewer's follow-up page lists a tenant's actions with it too.
-pub fn action_table(out: &mut String, report: &Report, list: &[Action], lang: Lang, caption: &str) {
+/// Times are shown in `timezone`.
+pub fn action_table(out: &mut String, timezone: &str, list: &[Action], lang: Lang, caption: &str) {
     let s = text::story(lang);
     let head = [s.title, s.owner, s.due, s.status, s.outcome];
     table_start(out, caption, &head);
@@ -459,7 +460,8 @@ pub fn action_table(out: &mut String, report: &Report, list: &[Action], lang: La
             escape(&a.action_id)
         ));
         td(out, head[1], "", &escape(&a.owner));
-        td(out, head[2], "time", &local(report, Some(&a.due)));
+        let due = escape(&super::when(&a.due, timezone).local);
+        td(out, head[2], "time", &due);
         let (class, status) = match a.status.as_str() {
             "overdue" => ("bad", s.overdue),
             "closed" => ("good", s.closed),

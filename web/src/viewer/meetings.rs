@@ -10,7 +10,7 @@ use projector::render::html::escape;
 use projector::render::{period_label, when, Lang};
 use projector::Period;
 
-use super::page::{self, href, Crumb, Frame};
+use super::page::{self, href};
 use super::words::words;
 
 /// A month whose report has a missing-meeting deviation.
@@ -59,18 +59,13 @@ pub(super) fn meetings_page(
     } else {
         table(&mut body, lang, meetings, timezone, now);
     }
-    let path = format!("{}/meetings", page::tenant_path(tenant));
-    let crumb = Crumb {
-        path: path.clone(),
-        name: w.meetings.to_string(),
-    };
-    let frame = Frame {
+    super::months::document_page(
         lang,
-        title: &title,
-        crumbs: super::months::crumbs_below(lang, tenant, name, crumb),
-        path: &path,
-    };
-    page::page(&frame, &body)
+        (tenant, name),
+        ("meetings", w.meetings),
+        &title,
+        &body,
+    )
 }
 
 fn table(out: &mut String, lang: Lang, meetings: &[MeetingRecord], timezone: &str, now: i64) {

@@ -7,7 +7,8 @@
 //! implements over the ledger, and [`router`] turns a source into an axum
 //! `Router` that `tla demo --serve`, `tla view` and the service of
 //! `tla serve` mount. The pages are pure functions of what the source
-//! returned (`tenants`, `months`, `report`, `roster`, `meetings`, with
+//! returned (`tenants`, `months`, `report`, `roster`, `meetings`,
+//! `follow_up`, with
 //! `page` for the frame they share and `chart` for the server-side SVG);
 //! `routes` is the only module that does I/O, with `oidc`, its two routes
 //! of the OpenID Connect sign-in.
@@ -20,6 +21,7 @@
 //! default, English with `?lang=en`, and every link keeps the language.
 
 mod chart;
+mod follow_up;
 mod meetings;
 mod months;
 mod oidc;

@@ -117,7 +117,11 @@ pub(super) fn tenant_page(lang: Lang, tenant: &str, name: &str, cells: &[MonthCe
         "<nav aria-labelledby=\"docs\"><h2 id=\"docs\">{}</h2>\n<ul class=\"links\">",
         escape(w.living_documents)
     ));
-    for (path, label) in [("contacts", w.contacts), ("meetings", w.meetings)] {
+    for (path, label) in [
+        ("contacts", w.contacts),
+        ("meetings", w.meetings),
+        ("follow-up", w.follow_up),
+    ] {
         let target = format!("{}/{path}", page::tenant_path(tenant));
         body.push_str(&format!(
             "<li><a href=\"{}\">{}</a></li>",
@@ -156,4 +160,27 @@ pub(super) fn tenant_page(lang: Lang, tenant: &str, name: &str, cells: &[MonthCe
 /// The crumbs down to a tenant page's child.
 pub(super) fn crumbs_below(lang: Lang, tenant: &str, name: &str, last: Crumb) -> Vec<Crumb> {
     vec![page::home(lang), page::tenant_crumb(tenant, name), last]
+}
+
+/// A page of one of the tenant's living documents (`/tenants/T/{doc}`),
+/// its crumb named `label`, in the frame every page shares.
+pub(super) fn document_page(
+    lang: Lang,
+    (tenant, name): (&str, &str),
+    (doc, label): (&str, &str),
+    title: &str,
+    body: &str,
+) -> String {
+    let path = format!("{}/{doc}", page::tenant_path(tenant));
+    let crumb = Crumb {
+        path: path.clone(),
+        name: label.to_string(),
+    };
+    let frame = Frame {
+        lang,
+        title,
+        crumbs: crumbs_below(lang, tenant, name, crumb),
+        path: &path,
+    };
+    page::page(&frame, body)
 }

@@ -1,8 +1,12 @@
-//! The report page: the chart, the report's own tables (shared with
-//! `tla report --format html`), incidents per priority, governance and
-//! contacts of the period, downloads, and the verification panel with
-//! [`judge`]'s verdict once the reader asked for it.
+//! The report page: the municipality's acknowledgement (or that there is
+//! none, or that it names an older version of the report), the chart, the
+//! report's own tables (shared with `tla report --format html`; a format-2
+//! report adds each deviation's follow-up, the corrective actions and the
+//! trend), incidents per priority, governance and contacts of the period,
+//! downloads, and the verification panel with [`judge`]'s verdict once the
+//! reader asked for it.
 
+use projector::acknowledgement::{Acknowledgement, Receipt, Standing};
 use projector::contact::{Roster, Side};
 use projector::render::html::{self, escape};
 use projector::render::{period_label, Lang};
@@ -107,6 +111,8 @@ pub(super) struct ReportPage<'a> {
     pub next: Option<Period>,
     /// The verification, when the reader asked for one.
     pub verification: Option<(&'a VerificationFacts, Verdict)>,
+    /// The acknowledgements of the shown report's period.
+    pub receipt: &'a Receipt,
 }
 
 /// The report page.
@@ -142,6 +148,7 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
             &projector::render::summary(report)
         ))
     ));
+    acknowledgement(&mut body, p);
     downloads(&mut body, lang, &path, report);
     body.push_str(&format!(
         "<section aria-labelledby=\"chart\">\n<h2 id=\"chart\">{}</h2>\n",
@@ -152,6 +159,11 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
     }
     body.push_str("</section>\n");
     html::deviations(&mut body, report, lang);
+    if let Some(story) = &report.story {
+        html::follow_up(&mut body, report, lang);
+        html::actions(&mut body, report, story, lang);
+        html::trend(&mut body, story, lang);
+    }
     html::availability(&mut body, report, lang);
     per_priority(&mut body, report, lang);
     html::incidents(&mut body, report, t);
@@ -171,6 +183,95 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
         path: &path,
     };
     page::page(&frame, &body)
+}
+
+/// Who acknowledged the report shown, and when, with their comment; or,
+/// said plainly, that the acknowledgement names an older version of the
+/// month's report, or that there is none (SEMANTICS.md section 12).
+fn acknowledgement(out: &mut String, p: &ReportPage<'_>) {
+    let (lang, report, receipt) = (p.lang, &p.shown.report, p.receipt);
+    let w = words(lang);
+    out.push_str(&format!(
+        "<section aria-labelledby=\"acknowledgement\" id=\"acknowledgement-panel\">\n<h2 id=\"acknowledgement\">{}</h2>\n",
+        escape(w.acknowledgement)
+    ));
+    let superseded = receipt
+        .others
+        .iter()
+        .rev()
+        .find(|(_, s)| *s == Standing::Superseded)
+        .map(|(a, _)| a);
+    let unknown = receipt
+        .others
+        .iter()
+        .any(|(_, s)| *s == Standing::NotIssued);
+    match (&receipt.current, superseded) {
+        (Some(current), older) => {
+            acknowledgement_facts(out, lang, &report.timezone, current, "acknowledged");
+            if older.is_some() {
+                out.push_str(&format!("<p class=\"note\">{}</p>\n", escape(w.also_older)));
+            }
+        }
+        (None, Some(older)) => {
+            out.push_str(&format!(
+                "<p class=\"bad\" id=\"acknowledged-older\" role=\"status\"><strong>{}</strong></p>\n",
+                escape(w.acknowledged_older)
+            ));
+            acknowledgement_facts(
+                out,
+                lang,
+                &report.timezone,
+                older,
+                "acknowledged-older-facts",
+            );
+        }
+        (None, None) => out.push_str(&format!(
+            "<p id=\"not-acknowledged\">{}</p>\n",
+            escape(w.not_acknowledged)
+        )),
+    }
+    if unknown {
+        out.push_str(&format!(
+            "<p class=\"note\" id=\"acknowledged-unknown\">{}</p>\n",
+            escape(w.acknowledged_unknown)
+        ));
+    }
+    out.push_str("</section>\n");
+}
+
+/// One acknowledgement as a definition list with the given id.
+fn acknowledgement_facts(
+    out: &mut String,
+    lang: Lang,
+    timezone: &str,
+    a: &Acknowledgement,
+    id: &str,
+) {
+    let w = words(lang);
+    let at = projector::render::when(&schemas::format_instant(a.time), timezone);
+    let mut facts = vec![
+        (w.acknowledged_by, escape(&a.person)),
+        (
+            w.acknowledged_at,
+            format!(
+                "{} <span class=\"note\">({})</span>",
+                escape(&at.local),
+                escape(&at.utc)
+            ),
+        ),
+    ];
+    if let Some(comment) = &a.comment {
+        facts.push((w.comment, escape(comment)));
+    }
+    facts.push((
+        w.acknowledged_digest,
+        format!("<code>{}</code>", escape(&a.report_digest)),
+    ));
+    out.push_str(&format!("<dl id=\"{id}\">\n"));
+    for (k, v) in facts {
+        out.push_str(&format!("<dt>{}</dt><dd>{v}</dd>\n", escape(k)));
+    }
+    out.push_str("</dl>\n");
 }
 
 fn downloads(out: &mut String, lang: Lang, path: &str, report: &Report) {

@@ -21,6 +21,7 @@
 //! | `/tenants/{tenant}/reports/{YYYY-MM}/{json,csv,md}` | downloads |
 //! | `/tenants/{tenant}/contacts[?at=RFC3339]` | who is responsible |
 //! | `/tenants/{tenant}/meetings` | meetings and minutes |
+//! | `/tenants/{tenant}/follow-up` | the corrective actions open now, overdue first |
 //! | `/assets/viewer.css` | the stylesheet |
 //! | `/sign-in`, POST `/sign-in` | the token sign-in (with sessions) |
 //! | `/sign-in/oidc`, `/sign-in/oidc/callback` | the OpenID Connect sign-in (`oidc`) |
@@ -91,6 +92,7 @@ pub fn router(source: Arc<dyn ViewerSource>, access: Access) -> Router {
         .route("/tenants/{tenant}", get(tenant))
         .route("/tenants/{tenant}/contacts", get(contacts))
         .route("/tenants/{tenant}/meetings", get(meetings))
+        .route("/tenants/{tenant}/follow-up", get(follow_up))
         .route("/tenants/{tenant}/reports/{period}", get(report))
         .route(
             "/tenants/{tenant}/reports/{period}/verify",
@@ -670,6 +672,12 @@ fn report_or_verify(
             None
         };
         let verification = facts.as_ref().map(|f| (f, super::judge(&shown.report, f)));
+        let receipt = projector::acknowledgement::receipt(
+            &tenant,
+            &shown.report.period,
+            &shown.report.manifest.report_digest,
+            &events,
+        );
         let name = source.display_name(&tenant);
         let page = ReportPage {
             lang,
@@ -679,6 +687,7 @@ fn report_or_verify(
             previous,
             next,
             verification,
+            receipt: &receipt,
         };
         Ok(Answer::Page(super::report::report_page(&page)))
     }
@@ -768,6 +777,29 @@ async fn contacts(
     .await
 }
 
+/// A page of the tenant's living documents at `/tenants/T/{doc}`, read
+/// as `doc`: `make` gets the source, the tenant (known to the ledger) and
+/// its events.
+async fn document_read<F>(
+    viewer: &Viewer,
+    (tenant, doc): (String, &'static str),
+    lang: Lang,
+    (headers, uri): (&HeaderMap, &OriginalUri),
+    make: F,
+) -> Response
+where
+    F: FnOnce(&dyn ViewerSource, &str, &[LedgerEvent]) -> Result<Answer, Failure> + Send + 'static,
+{
+    let path = format!("{}/{doc}", page::tenant_path(&tenant));
+    let name = tenant.clone();
+    let read = move |source: &dyn ViewerSource| {
+        known_tenant(source, &tenant)?;
+        let events = source.events(&tenant)?;
+        make(source, &tenant, &events)
+    };
+    tenant_read(viewer, headers, (&name, doc), (lang, path, uri), read).await
+}
+
 async fn meetings(
     State(viewer): State<Viewer>,
     Path(tenant): Path<String>,
@@ -775,20 +807,16 @@ async fn meetings(
     (headers, uri): (HeaderMap, OriginalUri),
 ) -> Response {
     let lang = params.lang();
-    let path = format!("{}/meetings", page::tenant_path(&tenant));
-    let name = tenant.clone();
-    tenant_read(
+    document_read(
         &viewer,
-        &headers,
-        (&name, "meetings"),
-        (lang, path, &uri),
-        move |source| {
-            known_tenant(source, &tenant)?;
-            let events = source.events(&tenant)?;
-            let list = projector::governance::meetings(&tenant, &events);
+        (tenant, "meetings"),
+        lang,
+        (&headers, &uri),
+        move |source, tenant, events| {
+            let list = projector::governance::meetings(tenant, events);
             let mut gaps = Vec::new();
-            for period in source.periods(&tenant)? {
-                let shown = match source.report(&tenant, period) {
+            for period in source.periods(tenant)? {
+                let shown = match source.report(tenant, period) {
                     Ok(shown) => shown,
                     Err(SourceError::NotFound(_)) => continue,
                     Err(e) => return Err(e.into()),
@@ -802,13 +830,39 @@ async fn meetings(
                     gaps.push(RhythmGap { period, kind });
                 }
             }
-            let name = source.display_name(&tenant);
+            let name = source.display_name(tenant);
             Ok(Answer::Page(super::meetings::meetings_page(
                 lang,
-                (&tenant, &name),
+                (tenant, &name),
                 &list,
                 &gaps,
-                (&timezone_of(&events), now()),
+                (&timezone_of(events), now()),
+            )))
+        },
+    )
+    .await
+}
+
+async fn follow_up(
+    State(viewer): State<Viewer>,
+    Path(tenant): Path<String>,
+    Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
+) -> Response {
+    let lang = params.lang();
+    document_read(
+        &viewer,
+        (tenant, "follow-up"),
+        lang,
+        (&headers, &uri),
+        move |source, tenant, events| {
+            let actions = projector::story::open_actions(tenant, events, now());
+            let name = source.display_name(tenant);
+            Ok(Answer::Page(super::follow_up::follow_up_page(
+                lang,
+                (tenant, &name),
+                &actions,
+                &timezone_of(events),
             )))
         },
     )

@@ -127,6 +127,24 @@ pub(super) struct Words {
     pub signed_in_as: &'static str,
     pub forbidden: &'static str,
     pub forbidden_detail: &'static str,
+    pub follow_up: &'static str,
+    pub follow_up_intro: &'static str,
+    pub overdue_actions: &'static str,
+    pub open_actions: &'static str,
+    pub no_overdue: &'static str,
+    pub no_open: &'static str,
+    pub acknowledgement: &'static str,
+    pub acknowledged_by: &'static str,
+    pub acknowledged_at: &'static str,
+    pub comment: &'static str,
+    pub not_acknowledged: &'static str,
+    /// No acknowledgement names the report shown, one names an older issue.
+    pub acknowledged_older: &'static str,
+    /// Beside the current one, an acknowledgement names an older issue.
+    pub also_older: &'static str,
+    /// An acknowledgement names a digest no issued report of the month has.
+    pub acknowledged_unknown: &'static str,
+    pub acknowledged_digest: &'static str,
 }
 
 pub(super) const NN: Words = Words {
@@ -247,6 +265,21 @@ pub(super) const NN: Words = Words {
     signed_in_as: "Innlogga som",
     forbidden: "Ingen tilgang",
     forbidden_detail: "Du har ikkje tilgang til rapportane til denne kommunen.",
+    follow_up: "Oppfølging",
+    follow_up_intro: "Dei korrigerande tiltaka for avvik som er opne no: dei som er over fristen først.",
+    overdue_actions: "Tiltak over fristen",
+    open_actions: "Opne tiltak",
+    no_overdue: "Ingen tiltak er over fristen.",
+    no_open: "Ingen andre tiltak er opne.",
+    acknowledgement: "Kvittering frå kommunen",
+    acknowledged_by: "Kvittert av",
+    acknowledged_at: "Tidspunkt",
+    comment: "Merknad",
+    not_acknowledged: "Kommunen har ikkje kvittert for denne rapporten.",
+    acknowledged_older: "Kommunen har kvittert for ein eldre versjon av rapporten for denne månaden, ikkje for denne. Den nye versjonen er ikkje kvittert.",
+    also_older: "Ei tidlegare kvittering gjaldt ein eldre versjon av rapporten for denne månaden.",
+    acknowledged_unknown: "Ei kvittering for denne månaden gjeld ein kontrollsum som ingen utferda rapport har.",
+    acknowledged_digest: "Kvittert kontrollsum",
 };
 
 pub(super) const EN: Words = Words {
@@ -367,6 +400,21 @@ pub(super) const EN: Words = Words {
     signed_in_as: "Signed in as",
     forbidden: "No access",
     forbidden_detail: "You may not read this municipality's reports.",
+    follow_up: "Follow-up",
+    follow_up_intro: "The corrective actions for deviations that are open now: the overdue ones first.",
+    overdue_actions: "Overdue actions",
+    open_actions: "Open actions",
+    no_overdue: "No action is overdue.",
+    no_open: "No other action is open.",
+    acknowledgement: "Acknowledgement by the municipality",
+    acknowledged_by: "Acknowledged by",
+    acknowledged_at: "When",
+    comment: "Comment",
+    not_acknowledged: "The municipality has not acknowledged this report.",
+    acknowledged_older: "The municipality acknowledged an older version of this month's report, not this one. The new version is not acknowledged.",
+    also_older: "An earlier acknowledgement was of an older version of this month's report.",
+    acknowledged_unknown: "An acknowledgement of this month names a digest no issued report has.",
+    acknowledged_digest: "Acknowledged digest",
 };
 
 /// The words of `lang`.
