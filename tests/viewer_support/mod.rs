@@ -89,6 +89,14 @@ impl Server {
         Server::spawn(command, dir)
     }
 
+    /// `tla view` over the ledger already in `DIR/ledger` (a
+    /// `common::Env`'s directory), without sign-in.
+    pub fn view_existing(dir: tempfile::TempDir) -> Server {
+        let mut command = tla(dir.path());
+        command.args(["view", "--listen", "127.0.0.1:0"]);
+        Server::spawn(command, dir)
+    }
+
     fn spawn(mut command: Command, dir: tempfile::TempDir) -> Server {
         let mut child = command
             .stdout(Stdio::piped())
