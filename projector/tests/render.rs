@@ -845,3 +845,56 @@ fn csv_keeps_story_formulas_from_running() {
     assert!(records.iter().any(|r| r[20] == "'=HYPERLINK(\"x\")"));
     assert!(records.iter().any(|r| r[23] == "'+47 555"));
 }
+
+/// Format 2 shows the provider's deviations from the guaranteed levels
+/// apart from what the municipality owes (SEMANTICS.md section 12 "Who
+/// owes it"), each row keeping its report-order number; format 1 keeps
+/// its one table.
+#[test]
+fn the_provider_s_deviations_stand_apart_from_the_municipality_s() {
+    let mut report = story();
+    report.follow_up.as_mut().expect("format 2")[0].party = "tenant".to_string();
+    for (lang, provider, tenant) in [
+        (
+            Lang::Nn,
+            "Avvik frå TLA-krava (leverandøren) (1)",
+            "Avvik kommunen svarar for (1)",
+        ),
+        (
+            Lang::En,
+            "Deviations from the TLA requirements (provider) (1)",
+            "Deviations the municipality answers for (1)",
+        ),
+    ] {
+        let html = render::html(&report, lang);
+        let (p, t) = (
+            html.find(&format!("<caption>{provider}</caption>"))
+                .expect("provider table"),
+            html.find(&format!("<caption>{tenant}</caption>"))
+                .expect("tenant table"),
+        );
+        assert!(p < t, "the provider's first");
+        // The provider's table holds deviation 2, the municipality's 1.
+        assert!(
+            html[p..t].contains("class=\"num\">2</th>"),
+            "{}",
+            &html[p..t]
+        );
+        assert!(html[t..].contains("class=\"num\">1</th>"));
+        let md = render::markdown(&report, lang);
+        let (p, t) = (
+            md.find(&format!("**{}** (1)", &provider[..provider.len() - 4]))
+                .expect("md provider"),
+            md.find(&format!("**{}** (1)", &tenant[..tenant.len() - 4]))
+                .expect("md tenant"),
+        );
+        assert!(p < t && md[p..t].contains("\n| 2 |") && md[t..].contains("\n| 1 |"));
+    }
+    let format1 = render::html(&full(), Lang::En);
+    assert_eq!(
+        format1
+            .matches("<caption>Deviations in the period (")
+            .count(),
+        1
+    );
+}

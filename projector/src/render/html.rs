@@ -146,8 +146,7 @@ fn header(out: &mut String, report: &Report, lang: Lang, title: &str) {
 pub fn deviations(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     section_start(out, "deviations", t.deviations);
-    let rows = super::deviation_rows(report, lang);
-    if rows.is_empty() {
+    if report.deviations.is_empty() {
         out.push_str(&format!("<p>{}</p>\n</section>\n", t.no_deviations));
         return;
     }
@@ -163,12 +162,16 @@ pub fn deviations(out: &mut String, report: &Report, lang: Lang) {
         t.target,
         t.measured,
     ];
-    let caption = format!("{} ({})", t.caption_deviations, rows.len());
-    table_start(out, &caption, &head);
-    for r in &rows {
-        deviation_row(out, r, &head);
+    // Format 2: the provider's deviations apart from the municipality's.
+    for (caption, rows) in super::deviation_groups(report, lang, t.caption_deviations) {
+        let caption = format!("{caption} ({})", rows.len());
+        table_start(out, &caption, &head);
+        for r in &rows {
+            deviation_row(out, r, &head);
+        }
+        out.push_str("</tbody>\n</table>\n");
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    out.push_str("</section>\n");
 }
 
 fn deviation_row(out: &mut String, r: &DeviationRow, head: &[&str; 6]) {

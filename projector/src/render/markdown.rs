@@ -2,7 +2,8 @@
 //! the preliminary marker, the facts of the report, a summary line, then
 //! the deviations (the heart of the report: what, when, target,
 //! measured), availability, incidents, data quality and the manifest with
-//! how to check it. A format-2 report adds, after the deviations, their
+//! how to check it. A format-2 report shows the provider's deviations
+//! apart from the municipality's, and adds, after the deviations, their
 //! follow-up (cause and action), the corrective actions, governance
 //! (meetings and minutes), the responsible persons and the trend.
 //!
@@ -64,8 +65,7 @@ fn header(out: &mut String, report: &Report, lang: Lang) {
 fn deviations(out: &mut String, report: &Report, lang: Lang) {
     let t = lang.text();
     line(out, &format!("## {}", t.deviations));
-    let rows = super::deviation_rows(report, lang);
-    if rows.is_empty() {
+    if report.deviations.is_empty() {
         line(out, t.no_deviations);
         return;
     }
@@ -80,19 +80,26 @@ fn deviations(out: &mut String, report: &Report, lang: Lang) {
         t.target,
         t.measured,
     ];
-    let body = rows.iter().map(|r| {
-        vec![
-            r.number.to_string(),
-            escape(&r.when.local),
-            escape(&r.when.utc),
-            r.label.to_string(),
-            escape(&r.service),
-            escape(&r.description),
-            escape(&r.target),
-            escape(&r.measured),
-        ]
-    });
-    line(out, &table(&head, "--:|---|---|---|---|---|---|---", body));
+    let format2 = report.follow_up.is_some();
+    // Format 2: the provider's deviations apart from the municipality's.
+    for (caption, rows) in super::deviation_groups(report, lang, t.caption_deviations) {
+        if format2 {
+            line(out, &format!("**{caption}** ({})", rows.len()));
+        }
+        let body = rows.iter().map(|r| {
+            vec![
+                r.number.to_string(),
+                escape(&r.when.local),
+                escape(&r.when.utc),
+                r.label.to_string(),
+                escape(&r.service),
+                escape(&r.description),
+                escape(&r.target),
+                escape(&r.measured),
+            ]
+        });
+        line(out, &table(&head, "--:|---|---|---|---|---|---|---", body));
+    }
 }
 
 /// Local time of an instant of the report, or a dash.

@@ -551,6 +551,36 @@ pub fn explained_rows(report: &Report) -> Vec<(usize, &str, &crate::report::Expl
         .collect()
 }
 
+/// The deviation rows grouped by who owes them, for a format-2 report:
+/// (caption, rows) for the provider's and then the municipality's, each
+/// group present only when it has rows. A format-1 report (no party) is
+/// one group under `caption`. Rows keep their report-order numbers.
+pub fn deviation_groups(
+    report: &Report,
+    lang: Lang,
+    caption: &'static str,
+) -> Vec<(&'static str, Vec<DeviationRow>)> {
+    let rows = deviation_rows(report, lang);
+    let Some(follow_up) = &report.follow_up else {
+        return vec![(caption, rows)];
+    };
+    let s = text::story(lang);
+    let (mut provider, mut tenant) = (Vec::new(), Vec::new());
+    for (i, row) in rows.into_iter().enumerate() {
+        match follow_up.get(i).map(|f| f.party.as_str()) {
+            Some("tenant") => tenant.push(row),
+            _ => provider.push(row),
+        }
+    }
+    [
+        (s.deviations_provider, provider),
+        (s.deviations_tenant, tenant),
+    ]
+    .into_iter()
+    .filter(|(_, rows)| !rows.is_empty())
+    .collect()
+}
+
 /// `value`, or "–" when empty (a ledger root not yet filled in).
 pub fn or_dash(value: &str) -> &str {
     if value.is_empty() {

@@ -635,6 +635,11 @@ pub struct StoryText {
     /// The trend chart's description (its `<desc>` and figure caption).
     pub trend_chart: &'static str,
     pub services_guaranteed: &'static str,
+    /// The deviations table of each party (SEMANTICS.md section 12 "Who
+    /// owes it": the provider's deviations from the guaranteed levels
+    /// apart from what the municipality owes).
+    pub deviations_provider: &'static str,
+    pub deviations_tenant: &'static str,
     /// The CSV's `del`/`section` values of the format-2 rows.
     pub section_actions: &'static str,
     pub section_governance: &'static str,
@@ -691,6 +696,8 @@ const STORY_NN: StoryText = StoryText {
     party_tenant: "kommunen",
     trend_chart: "Tal avvik per månad dei siste tolv månadene. Under kvar månad: tenester som oppfylte kravet til tilgjengelegheit / tenester med slikt krav.",
     services_guaranteed: "Tenester med krav til tilgjengelegheit",
+    deviations_provider: "Avvik frå TLA-krava (leverandøren)",
+    deviations_tenant: "Avvik kommunen svarar for",
     section_actions: "tiltak",
     section_governance: "styring",
     section_contacts: "ansvarlege",
@@ -755,6 +762,8 @@ const STORY_EN: StoryText = StoryText {
     party_tenant: "municipality",
     trend_chart: "Deviations per month over the last twelve months. Below each month: services that met their availability target / services with a target.",
     services_guaranteed: "Services with an availability target",
+    deviations_provider: "Deviations from the TLA requirements (provider)",
+    deviations_tenant: "Deviations the municipality answers for",
     section_actions: "actions",
     section_governance: "governance",
     section_contacts: "contacts",
