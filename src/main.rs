@@ -105,12 +105,12 @@ enum Command {
     Projector(cmd::serve::ProjectorCommand),
     /// Measure append, JetStream, verify and report against baselines in the
     /// same run; prints a table and writes bench-results.json
-    /// (docs/PERFORMANCE.md).
-    Bench(cmd::bench::Args),
-    /// Internal to `tla bench`: run `tla ARGS`, print its seconds and peak KiB.
-    #[command(hide = true)]
-    BenchPeak {
-        #[arg(last = true, required = true)]
+    /// (docs/PERFORMANCE.md). The harness is the `tla-bench` binary beside
+    /// this one (`cargo build --release --features bench`); `tla bench
+    /// --help` lists its options.
+    #[command(disable_help_flag = true)]
+    Bench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<std::ffi::OsString>,
     },
 }
@@ -154,8 +154,7 @@ fn main() -> ExitCode {
         Command::Ingest(command) => cmd::serve::ingest_serve(command),
         Command::Ledger(command) => cmd::serve::ledger_run(&cli.data_dir, command),
         Command::Projector(command) => cmd::serve::projector_serve(&cli.data_dir, command),
-        Command::Bench(args) => cmd::bench::run(args),
-        Command::BenchPeak { args } => cmd::bench::peak_main(args),
+        Command::Bench { args } => cmd::bench_harness(args),
     };
     match result {
         Ok(code) => code,

@@ -26,9 +26,10 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// The outside crates only some of ours may use, and which: the store, the
-/// message bus, the web stack and the async runtime. `tla` (the binary)
-/// has sled, async-nats, postgres and nix for its benchmark harness only,
-/// which `binary_uses_them_only_in_its_benchmarks` holds it to.
+/// message bus, the web stack and the async runtime. The `tla` package
+/// has sled, async-nats and postgres as optional dependencies of its
+/// `bench` feature, for the `tla-bench` harness only, which
+/// `binary_uses_them_only_in_its_benchmarks` holds it to.
 const CONFINED: &[(&str, &[&str])] = &[
     ("sled", &["ledger", "tla"]),
     ("async-nats", &["ingest", "service", "tla"]),
@@ -39,8 +40,8 @@ const CONFINED: &[(&str, &[&str])] = &[
     ("tokio", &["web", "ingest", "service", "tla"]),
 ];
 
-/// What the binary's benchmark harness (`src/cmd/bench/`) may use and the
-/// rest of the binary may not.
+/// What the benchmark harness (`src/cmd/bench/`, the `tla-bench` binary)
+/// may use and the `tla` binary may not.
 const BENCH_ONLY: &[&str] = &["sled", "async_nats", "postgres", "nix"];
 
 /// The library crates, whose `src/` the code rules cover.

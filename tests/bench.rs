@@ -1,6 +1,11 @@
 //! `tla bench` writes the results file its contract describes: one row per
 //! comparison, ratios that follow from the figures, and a skipped baseline
 //! kept as a row with a note instead of a made-up figure.
+//!
+//! The harness is built with `--features bench` (scripts/test passes it);
+//! without it there is nothing here to test.
+
+#![cfg(feature = "bench")]
 
 use std::process::Command;
 

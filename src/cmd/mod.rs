@@ -6,7 +6,6 @@
 pub mod action;
 pub mod agreement;
 pub mod audit;
-pub mod bench;
 pub mod checkpoint;
 pub mod contacts;
 pub mod demo;
@@ -23,8 +22,11 @@ pub mod verify;
 pub mod view;
 
 use std::cell::OnceCell;
+use std::ffi::OsString;
 use std::path::Path;
+use std::process::ExitCode;
 
+use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use service::snapshot::ReadDir;
 
@@ -69,4 +71,29 @@ pub fn readable(data_dir: &Path) -> anyhow::Result<ReadDir> {
         eprintln!("note: {note}");
     }
     Ok(readable)
+}
+
+/// `tla bench ARGS`: hands over to the benchmark harness, the `tla-bench`
+/// binary beside this one, which the production build leaves out (it
+/// links a PostgreSQL client and more that no service needs).
+pub fn bench_harness(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find this executable's path")?;
+    let harness = exe.with_file_name(format!("tla-bench{}", std::env::consts::EXE_SUFFIX));
+    if !harness.is_file() {
+        anyhow::bail!(
+            "the benchmark harness is not built ({} is missing): build it with \
+             `cargo build --release --features bench` and run `tla bench` again \
+             (docs/PERFORMANCE.md)",
+            harness.display()
+        );
+    }
+    let status = std::process::Command::new(&harness)
+        .args(args)
+        .status()
+        .with_context(|| format!("cannot run {}", harness.display()))?;
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::from(1),
+    })
 }

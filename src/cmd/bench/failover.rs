@@ -43,7 +43,7 @@ impl Node {
             .and_then(|l| l.local_addr())
             .context("no free port")?
             .port();
-        let mut command = Command::new(std::env::current_exe().context("this program's path")?);
+        let mut command = Command::new(super::tla_exe()?);
         command
             .arg("--data-dir")
             .arg(dir)

@@ -24,7 +24,8 @@ pub struct Measured {
 /// wall time and peak memory; its output is discarded, a failure is an
 /// error carrying its stderr.
 pub fn tla(data_dir: &Path, args: &[&str]) -> anyhow::Result<Measured> {
-    let exe = std::env::current_exe().context("cannot find the tla executable")?;
+    // This harness's own `bench-peak`, which runs `tla ARGS`.
+    let exe = std::env::current_exe().context("cannot find the harness's path")?;
     let output = Command::new(exe)
         .arg("bench-peak")
         .arg("--")
@@ -57,10 +58,10 @@ pub fn tla(data_dir: &Path, args: &[&str]) -> anyhow::Result<Measured> {
     })
 }
 
-/// `tla bench-peak -- ARGS`: runs `tla ARGS` (stdout discarded, stderr
-/// passed on), then prints its wall seconds and peak resident KiB.
+/// `tla-bench bench-peak -- ARGS`: runs `tla ARGS` (stdout discarded,
+/// stderr passed on), then prints its wall seconds and peak resident KiB.
 pub fn peak_main(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
-    let exe = std::env::current_exe().context("cannot find the tla executable")?;
+    let exe = super::tla_exe()?;
     let started = Instant::now();
     let status = Command::new(exe)
         .args(&args)

@@ -29,6 +29,20 @@ use serde::Serialize;
 
 pub use measure::peak_main;
 
+/// The `tla` binary whose commands are measured: the one beside this
+/// harness (`tla-bench`), as cargo builds them both into one directory.
+pub fn tla_exe() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find this executable's path")?;
+    let tla = exe.with_file_name(format!("tla{}", std::env::consts::EXE_SUFFIX));
+    anyhow::ensure!(
+        tla.is_file(),
+        "the tla binary is not beside the harness ({} is missing): build both with \
+         `cargo build --release --features bench`",
+        tla.display()
+    );
+    Ok(tla)
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Small sizes that finish within about two minutes on 2 cores (for a
