@@ -437,8 +437,9 @@ fn incidents_are_warned_at_three_quarters_and_breaches_published_as_they_happen(
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
     // P1: response 30 min, resolution 240 min. Opened 200 minutes ago and
-    // never answered: the response breach (at 30 min) and the warning (at
-    // 180 min) have happened, the resolution breach (240 min) has not.
+    // never answered: the response warning (at 22.5 min), the response
+    // breach (at 30 min) and the resolution warning (at 180 min) have
+    // happened, the resolution breach (240 min) has not.
     let opened = now - 200 * 60;
     let incident = serde_json::json!({
         "specversion": "1.0", "id": "inc-live", "source": "test/itsm", "type": "incident.opened",
@@ -452,9 +453,9 @@ fn incidents_are_warned_at_three_quarters_and_breaches_published_as_they_happen(
     service.wait_for_size(2, WAIT);
     let rt = runtime();
     let mut alerts = Vec::new();
-    wait_for("two alerts on tla.alerts.alver", WAIT, || {
-        alerts = rt.block_on(read_stream(&nats.url(), "TLA_ALERTS", 2));
-        alerts.len() >= 2
+    wait_for("three alerts on tla.alerts.alver", WAIT, || {
+        alerts = rt.block_on(read_stream(&nats.url(), "TLA_ALERTS", 3));
+        alerts.len() >= 3
     });
     let kinds: Vec<(&str, &str)> = alerts
         .iter()
@@ -463,10 +464,15 @@ fn incidents_are_warned_at_three_quarters_and_breaches_published_as_they_happen(
             (a["kind"].as_str().unwrap(), a["at"].as_str().unwrap())
         })
         .collect();
-    let (breach, warning) = (at(opened + 30 * 60), at(opened + 180 * 60));
+    let (early, breach, warning) = (
+        at(opened + 22 * 60 + 30),
+        at(opened + 30 * 60),
+        at(opened + 180 * 60),
+    );
     assert_eq!(
         kinds,
         vec![
+            ("response_warning", early.as_str()),
             ("response_breach", breach.as_str()),
             ("resolution_warning", warning.as_str())
         ]

@@ -78,6 +78,11 @@ impl<'a> Versions<'a> {
         i.checked_sub(1).map(|i| self.list[i].2)
     }
 
+    /// Every version with its `effective_from`, in that order.
+    pub fn all(&self) -> impl Iterator<Item = (i64, &'a Agreement)> + '_ {
+        self.list.iter().map(|&(from, _, a)| (from, a))
+    }
+
     /// The earliest `effective_from` of all versions.
     pub fn earliest_effective_from(&self) -> Option<i64> {
         self.list.first().map(|&(from, _, _)| from)

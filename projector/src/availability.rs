@@ -46,23 +46,8 @@ pub fn figures(
     start: i64,
     end: i64,
 ) -> Option<Availability> {
+    let (c, m, o) = sets(agreement, service, projection, (start, end), end)?;
     let guarantee = service.availability.as_ref()?;
-    let c = Clock::named(agreement, &guarantee.calendar).windows(start, end);
-    let notice = notice_seconds(service);
-    let m = IntervalSet::from_spans(
-        windows_of(projection, &service.id)
-            .filter(|(_, w)| counted(w, notice))
-            .map(|(_, w)| (w.start.max(start), w.end.min(end))),
-    );
-    // Clipped to the period first, so spans of other periods fall away
-    // before the sort.
-    let o = IntervalSet::from_spans(
-        projection
-            .outages
-            .iter()
-            .filter(|o| o.service == service.id && o.impact == Impact::Full)
-            .map(|o| (o.start.max(start), o.end.unwrap_or(end).min(end))),
-    );
     let window = c.len();
     let excluded = c.intersection(&m).len();
     let downtime = o.intersection(&c).difference(&m).len();
@@ -84,6 +69,75 @@ pub fn figures(
         downtime_seconds: downtime,
         achieved_pct,
         met,
+    })
+}
+
+/// `C`, `M` and `O` of `service` over `[start, end)`, with outages still
+/// open in the projection running until `open_until`; `None` without an
+/// availability guarantee.
+fn sets(
+    agreement: &Agreement,
+    service: &Service,
+    projection: &Projection<'_>,
+    (start, end): (i64, i64),
+    open_until: i64,
+) -> Option<(IntervalSet, IntervalSet, IntervalSet)> {
+    let guarantee = service.availability.as_ref()?;
+    let c = Clock::named(agreement, &guarantee.calendar).windows(start, end);
+    let notice = notice_seconds(service);
+    let m = IntervalSet::from_spans(
+        windows_of(projection, &service.id)
+            .filter(|(_, w)| counted(w, notice))
+            .map(|(_, w)| (w.start.max(start), w.end.min(end))),
+    );
+    // Clipped to the period first, so spans of other periods fall away
+    // before the sort.
+    let o = IntervalSet::from_spans(
+        projection
+            .outages
+            .iter()
+            .filter(|o| o.service == service.id && o.impact == Impact::Full)
+            .map(|o| (o.start.max(start), o.end.unwrap_or(open_until).min(end))),
+    );
+    Some((c, m, o))
+}
+
+/// A service's error budget in one period, as known at an instant `now`:
+/// what the alerts on budget burn (`alert`) are computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Budget {
+    /// `|C| - |C ∩ M|` over the whole period, by the schedule known at `now`.
+    pub measured: i64,
+    /// The downtime counted so far: `(O ∩ C) - M`, with outages still open
+    /// at `now` running until `now`.
+    pub downtime: IntervalSet,
+    /// `target_pct` in thousandths of a percent.
+    pub target: i64,
+}
+
+impl Budget {
+    /// The allowed downtime times 100,000 (exact, in integers):
+    /// `measured × (100% - target)`.
+    pub fn allowed_scaled(&self) -> i128 {
+        i128::from(self.measured) * i128::from(100_000 - self.target)
+    }
+}
+
+/// The budget of `service` over the period `[start, end)` as known at
+/// `now` (the projection holds the events with `time <= now`).
+pub fn budget(
+    agreement: &Agreement,
+    service: &Service,
+    projection: &Projection<'_>,
+    (start, end): (i64, i64),
+    now: i64,
+) -> Option<Budget> {
+    let (c, m, o) = sets(agreement, service, projection, (start, end), now)?;
+    let guarantee = service.availability.as_ref()?;
+    Some(Budget {
+        measured: c.len() - c.intersection(&m).len(),
+        downtime: o.intersection(&c).difference(&m),
+        target: i64::from(guarantee.target_pct.thousandths()),
     })
 }
 
@@ -110,7 +164,7 @@ pub fn short_notices<'a>(
         .collect()
 }
 
-fn notice_seconds(service: &Service) -> i64 {
+pub(crate) fn notice_seconds(service: &Service) -> i64 {
     i64::from(service.maintenance_notice_hours) * 3600
 }
 

@@ -9,7 +9,7 @@
 use schemas::agreement::Agreement;
 
 use crate::interval::IntervalSet;
-use crate::projection::{Holding, Projection};
+use crate::projection::{Holding, Projection, RoleKey};
 
 /// A role without a holder for part of the period.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,18 +28,7 @@ pub fn vacancies(
     start: i64,
     end: i64,
 ) -> Vec<Vacancy> {
-    let Some(contacts) = &agreement.contacts else {
-        return Vec::new();
-    };
-    let tenant_wide = contacts.required_roles.iter().map(|r| (r.as_str(), None));
-    let per_service = agreement.services.iter().flat_map(|s| {
-        contacts
-            .per_service_roles
-            .iter()
-            .map(move |r| (r.as_str(), Some(s.id.as_str())))
-    });
-    tenant_wide
-        .chain(per_service)
+    required(agreement)
         .filter_map(|key| {
             let held = projection
                 .contacts
@@ -55,8 +44,24 @@ pub fn vacancies(
         .collect()
 }
 
+/// The roles `agreement` requires: each of `required_roles` (tenant-wide)
+/// and each of `per_service_roles` for each of its services.
+pub(crate) fn required(agreement: &Agreement) -> impl Iterator<Item = RoleKey<'_>> {
+    let (tenant_wide, per_service) = match &agreement.contacts {
+        Some(c) => (&c.required_roles[..], &c.per_service_roles[..]),
+        None => (&[][..], &[][..]),
+    };
+    let tenant_wide = tenant_wide.iter().map(|r| (r.as_str(), None));
+    let per_service = agreement.services.iter().flat_map(move |s| {
+        per_service
+            .iter()
+            .map(move |r| (r.as_str(), Some(s.id.as_str())))
+    });
+    tenant_wide.chain(per_service)
+}
+
 /// The intervals during which a role is held, up to `end`.
-fn held(holding: &Holding, end: i64) -> IntervalSet {
+pub(crate) fn held(holding: &Holding, end: i64) -> IntervalSet {
     let mut spans = Vec::new();
     let mut since: Option<i64> = None;
     for &(t, holds) in &holding.changes {

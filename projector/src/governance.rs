@@ -13,7 +13,7 @@ use schemas::MeetingKind;
 
 use crate::agreement::Versions;
 use crate::period::Period;
-use crate::projection::Projection;
+use crate::projection::{Meeting, Projection};
 
 /// Seconds in a day of `minutes_due_days`: days are counted as 86,400 s,
 /// not calendar days (SEMANTICS.md section 8).
@@ -79,16 +79,22 @@ pub fn missing_minutes<'a>(
         .meetings
         .iter()
         .filter_map(|m| {
-            let days = versions
-                .in_force(m.held)?
-                .governance
-                .as_ref()?
-                .minutes_due_days?;
-            let due = m.held + i64::from(days) * DAY_SECONDS;
+            let due = minutes_due(versions, m)?;
             let late = start <= due && due < end && !m.filings.iter().any(|&f| f <= due);
             late.then_some((m.id, due))
         })
         .collect()
+}
+
+/// When the minutes of `meeting` are due: held + `minutes_due_days` of the
+/// version in force at the meeting's time; `None` when not evaluated.
+pub(crate) fn minutes_due(versions: &Versions<'_>, meeting: &Meeting<'_>) -> Option<i64> {
+    let days = versions
+        .in_force(meeting.held)?
+        .governance
+        .as_ref()?
+        .minutes_due_days?;
+    Some(meeting.held + i64::from(days) * DAY_SECONDS)
 }
 
 /// A meeting as the meetings page and `tla` list it: when it was held,
@@ -151,22 +157,17 @@ pub fn meetings(tenant: &str, events: &[crate::LedgerEvent]) -> Vec<MeetingRecor
     projection
         .meetings
         .iter()
-        .map(|m| {
-            let days = versions
-                .in_force(m.held)
-                .and_then(|a| a.governance.as_ref()?.minutes_due_days);
-            MeetingRecord {
-                id: m.id.to_string(),
-                kind: m.kind,
-                held: m.held,
-                due: days.map(|d| m.held + i64::from(d) * DAY_SECONDS),
-                filings: m
-                    .filings
-                    .iter()
-                    .zip(&m.digests)
-                    .map(|(&t, d)| (t, d.to_string()))
-                    .collect(),
-            }
+        .map(|m| MeetingRecord {
+            id: m.id.to_string(),
+            kind: m.kind,
+            held: m.held,
+            due: minutes_due(&versions, m),
+            filings: m
+                .filings
+                .iter()
+                .zip(&m.digests)
+                .map(|(&t, d)| (t, d.to_string()))
+                .collect(),
         })
         .collect()
 }

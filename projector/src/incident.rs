@@ -225,7 +225,7 @@ pub fn evaluate(timeline: &Timeline, terms: &Terms<'_>, limit: i64) -> Evaluatio
 }
 
 /// The last resolution, when the incident ends the timeline resolved.
-fn last_resolution(timeline: &Timeline, steps: &[Step]) -> Option<i64> {
+pub(crate) fn last_resolution(timeline: &Timeline, steps: &[Step]) -> Option<i64> {
     let resolved = steps.last().is_some_and(|s| s.state == State::Resolved);
     let last = timeline
         .changes

@@ -99,6 +99,9 @@ pub struct Holding<'a> {
     /// `(time, person)` of each accepted assignment, in processing order
     /// (who holds the role is read from here; vacancy from `changes`).
     pub holders: Vec<(i64, &'a str)>,
+    /// `(email, phone)` of each assignment, in the order of `holders`:
+    /// how alerts reach the holder (SEMANTICS.md section 12).
+    pub reach: Vec<(Option<&'a str>, Option<&'a str>)>,
 }
 
 impl Holding<'_> {
@@ -223,7 +226,8 @@ impl<'a> Projection<'a> {
                 role,
                 service,
                 person,
-                ..
+                email,
+                phone,
             } => {
                 let unknown = service
                     .as_deref()
@@ -233,6 +237,7 @@ impl<'a> Projection<'a> {
                 let holding = self.contacts.entry(key).or_default();
                 holding.changes.push((t, true));
                 holding.holders.push((t, person.as_str()));
+                holding.reach.push((email.as_deref(), phone.as_deref()));
                 Ok(())
             }
             EventData::ContactVacated { role, service } => {

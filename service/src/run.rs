@@ -1258,7 +1258,7 @@ async fn refresh(live: Arc<Live>, client: async_nats::Client, shutdown: watch::R
         async move {
             let subject = format!("{}{}", nats::ALERTS_PREFIX, alert.tenant);
             let payload = serde_json::to_vec(&alert).map_err(|e| e.to_string())?;
-            nats::publish_acked(&jetstream, subject, alert.id.clone(), payload.into())
+            nats::publish_acked(&jetstream, subject, alert.message_id(), payload.into())
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())

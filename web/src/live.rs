@@ -23,7 +23,8 @@ pub const REPORT_FRESH_SECONDS: i64 = 5;
 /// never a whole history.
 pub const ALERT_LOOKBACK_SECONDS: i64 = 24 * 60 * 60;
 
-/// How often a tenant with running incident clocks but no new events is
+/// How often a tenant with running clocks (incidents, budgets, meeting
+/// windows, vacancies) but no new events is
 /// scanned for alerts again: a warning or breach is then published at most
 /// this late, while a tenant's whole history is not projected every tick.
 pub const ALERT_RESCAN_SECONDS: i64 = 10;
@@ -82,7 +83,7 @@ struct State {
     reports: HashMap<(String, String), (usize, i64, Report)>,
     /// Tenants with new events since their last alert scan.
     to_scan: HashSet<String>,
-    /// Tenants whose incident clocks still run, and when they were last scanned.
+    /// Tenants whose clocks still run, and when they were last scanned.
     running: HashMap<String, i64>,
     alerts_sent: HashSet<String>,
     alerts_published: u64,
@@ -269,9 +270,9 @@ impl Live {
                 let fresh: Vec<Alert> = scan
                     .alerts
                     .into_iter()
-                    .filter(|a| !state.alerts_sent.contains(&a.id))
+                    .filter(|a| !state.alerts_sent.contains(&a.message_id()))
                     .collect();
-                (fresh, scan.open_incidents)
+                (fresh, scan.clocks_running)
             };
             let mut state = self.write();
             if !fresh.is_empty() {
@@ -288,10 +289,11 @@ impl Live {
         due
     }
 
-    /// Records that an alert was published.
+    /// Records that an alert was published (in the state it was handed
+    /// out in: firing, or ended).
     pub fn sent(&self, alert: &Alert) {
         let mut state = self.write();
-        if state.alerts_sent.insert(alert.id.clone()) {
+        if state.alerts_sent.insert(alert.message_id()) {
             state.alerts_published += 1;
         }
     }
@@ -360,10 +362,14 @@ mod tests {
         let live = live();
         let t = OPENED + 31 * 60;
         let due = live.due_alerts(t);
-        assert_eq!(kinds(&due), ["response_breach"]);
+        assert_eq!(kinds(&due), ["response_warning", "response_breach"]);
         // Not confirmed: handed out again.
-        assert_eq!(kinds(&live.due_alerts(t + 1)), ["response_breach"]);
+        assert_eq!(
+            kinds(&live.due_alerts(t + 1)),
+            ["response_warning", "response_breach"]
+        );
         live.sent(&due[0]);
+        live.sent(&due[1]);
         assert!(live.due_alerts(t + 2).is_empty());
         // The clock runs: within the rescan interval nothing is scanned,
         // after it the warning (at 180 minutes) is found.
