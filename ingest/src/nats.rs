@@ -658,6 +658,39 @@ pub fn event_msg_id(tenant: &str, source: &str, id: &str, canonical: &[u8]) -> S
     )
 }
 
+/// Every alert stored in `TLA_ALERTS`, oldest first, then each new one as
+/// it is published: the payloads of an ordered consumer (ephemeral, no
+/// acknowledgements, recreated by the client when it misses a message).
+/// What delivers alerts onwards (to Alertmanager) reads them from here,
+/// so an alert stays deliverable for as long as the stream keeps it.
+pub async fn follow_alerts(
+    context: &Context,
+) -> Result<futures::stream::BoxStream<'static, Result<Bytes, String>>, NatsError> {
+    use futures::StreamExt as _;
+    let error = |detail: String| NatsError::Stream {
+        stream: ALERTS_STREAM.to_owned(),
+        detail,
+    };
+    let stream = context
+        .get_stream(ALERTS_STREAM)
+        .await
+        .map_err(|e| error(format!("cannot look it up: {e}")))?;
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| error(format!("cannot create a consumer to read it: {e}")))?;
+    let messages = consumer
+        .messages()
+        .await
+        .map_err(|e| error(format!("cannot read it: {e}")))?;
+    Ok(messages
+        .map(|m| m.map(|m| m.payload.clone()).map_err(|e| e.to_string()))
+        .boxed())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

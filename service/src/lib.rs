@@ -33,6 +33,7 @@
 
 pub mod access;
 pub mod agreement;
+pub mod alertmanager;
 pub mod audit;
 pub mod contacts;
 pub mod demo_ledger;

@@ -97,6 +97,8 @@ pub struct ServeConfig {
     pub writer: WriterConfig,
     /// Who reads (its `tokens` is unused: `tokens` above serves both).
     pub read: ReadConfig,
+    /// Alertmanager's URL, when alerts are posted there too.
+    pub alertmanager: Option<String>,
 }
 
 /// `tla ingest serve`: the HTTP receivers alone.
@@ -117,6 +119,8 @@ pub struct LedgerConfig {
     pub listen: Option<SocketAddr>,
     pub http: HttpLimits,
     pub read: ReadConfig,
+    /// Alertmanager's URL, when alerts are posted there too.
+    pub alertmanager: Option<String>,
 }
 
 /// `tla ledger follow`: a read replica of the ledger fed by `consumer`,
@@ -142,6 +146,27 @@ pub struct ProjectorConfig {
     /// panel checks the latest checkpoint's signature with.
     pub key: Option<String>,
     pub read: ReadConfig,
+    /// Alertmanager's URL, when alerts are posted there too (needs `nats`:
+    /// they are delivered from `TLA_ALERTS`).
+    pub alertmanager: Option<String>,
+}
+
+/// Where alerts are delivered: Alertmanager at `url`, with links to the
+/// viewer at the public URL, or else at the address it listens on.
+fn delivery(
+    url: Option<&String>,
+    read: &ReadConfig,
+    listen: Option<SocketAddr>,
+) -> Option<crate::alertmanager::Delivery> {
+    let viewer = match (&read.public_url, listen) {
+        (Some(public), _) => public.clone(),
+        (None, Some(listen)) => format!("http://{listen}"),
+        (None, None) => String::new(),
+    };
+    url.map(|url| crate::alertmanager::Delivery {
+        url: url.clone(),
+        viewer,
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -202,6 +227,7 @@ pub fn serve(data_dir: &Path, args: ServeConfig) -> anyhow::Result<()> {
             metrics,
             state: writer_state,
             verification: Arc::clone(&verifying.verification),
+            alertmanager: delivery(args.alertmanager.as_ref(), &args.read, Some(args.listen)),
         };
         writing.run(args.writer, &shutdown, Some(http)).await
     });
@@ -291,6 +317,7 @@ pub fn ledger_run(data_dir: &Path, args: LedgerConfig) -> anyhow::Result<()> {
             metrics,
             state: writer_state,
             verification: Arc::clone(&verifying.verification),
+            alertmanager: delivery(args.alertmanager.as_ref(), &args.read, args.listen),
         };
         writing.run(args.writer, &shutdown, http_task).await
     });
@@ -453,6 +480,12 @@ pub fn ledger_follow(data_dir: &Path, args: FollowConfig) -> anyhow::Result<()> 
 /// `tla projector serve`.
 pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result<()> {
     args.http.check()?;
+    if args.alertmanager.is_some() && args.nats.is_none() {
+        anyhow::bail!(
+            "--alertmanager needs --nats: alerts are delivered to Alertmanager from the \
+             TLA_ALERTS stream, so that none is lost while Alertmanager is down"
+        );
+    }
     // Serves a ledger that exists; it never creates one.
     let (ledger, live) = open_and_load(data_dir, ledger::OpenMode::Existing)?;
     let size = ledger.size();
@@ -500,7 +533,15 @@ pub fn projector_serve(data_dir: &Path, args: ProjectorConfig) -> anyhow::Result
         if let Some(link) = &link {
             match link.prepare(1, &shutdown).await {
                 Ok(true) => {
-                    refresh(Arc::clone(&live), link.client.clone(), shutdown.receiver()).await
+                    let alerts =
+                        delivery(args.alertmanager.as_ref(), &args.read, Some(args.listen));
+                    refresh(
+                        Arc::clone(&live),
+                        link.client.clone(),
+                        alerts,
+                        shutdown.receiver(),
+                    )
+                    .await
                 }
                 Ok(false) => {}
                 Err(error) => {
@@ -731,6 +772,8 @@ struct Writing {
     state: Arc<WriterState>,
     /// The verified prefix, told of each durable batch.
     verification: Arc<Verification>,
+    /// Where the refresher's alerts are delivered besides NATS.
+    alertmanager: Option<crate::alertmanager::Delivery>,
 }
 
 impl Writing {
@@ -748,6 +791,7 @@ impl Writing {
                 let refresher = tokio::spawn(refresh(
                     Arc::clone(&self.live),
                     self.link.client.clone(),
+                    self.alertmanager.clone(),
                     shutdown.receiver(),
                 ));
                 let written = self.supervise(args, shutdown).await;
@@ -1250,8 +1294,21 @@ async fn write(
         .context("the ledger writer stopped")
 }
 
-/// Publishes the projector's alerts to `tla.alerts.<tenant>`.
-async fn refresh(live: Arc<Live>, client: async_nats::Client, shutdown: watch::Receiver<bool>) {
+/// Publishes the projector's alerts to `tla.alerts.<tenant>`, and
+/// delivers them from there to Alertmanager when `alertmanager` is given.
+async fn refresh(
+    live: Arc<Live>,
+    client: async_nats::Client,
+    alertmanager: Option<crate::alertmanager::Delivery>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let delivering = alertmanager.map(|delivery| {
+        tokio::spawn(crate::alertmanager::deliver(
+            client.clone(),
+            delivery,
+            shutdown.clone(),
+        ))
+    });
     let jetstream = nats::jetstream(client);
     let publish = move |alert: projector::alert::Alert| {
         let jetstream = jetstream.clone();
@@ -1265,6 +1322,11 @@ async fn refresh(live: Arc<Live>, client: async_nats::Client, shutdown: watch::R
         }
     };
     web::service::refresh(live, publish, shutdown).await;
+    if let Some(task) = delivering {
+        if let Err(error) = task.await {
+            tracing::error!(%error, "the delivery to Alertmanager failed");
+        }
+    }
 }
 
 /// What `/healthz` looks at.

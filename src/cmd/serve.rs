@@ -115,6 +115,18 @@ pub struct ServeArgs {
     read: ReadArgs,
     #[command(flatten)]
     writer: WriterArgs,
+    #[command(flatten)]
+    alerts: AlertArgs,
+}
+
+/// Where alerts are delivered besides `tla.alerts.<tenant>`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct AlertArgs {
+    /// Post every alert (warnings, breaches, governance warnings) to the
+    /// Prometheus Alertmanager at this URL (its API v2), labelled for
+    /// routing to the named contacts (docs/OPERATIONS.md, "Varsling").
+    #[arg(long, env = "TLA_ALERTMANAGER", value_name = "URL")]
+    alertmanager: Option<String>,
 }
 
 /// How people sign in to the viewer.
@@ -232,6 +244,8 @@ pub struct LedgerArgs {
     writer: WriterArgs,
     #[command(flatten)]
     serving: ReadServing,
+    #[command(flatten)]
+    alerts: AlertArgs,
 }
 
 /// Where a process holding a ledger (`tla ledger run`, `tla ledger
@@ -279,6 +293,8 @@ pub struct ProjectorArgs {
     tokens: Option<PathBuf>,
     #[command(flatten)]
     read: ReadArgs,
+    #[command(flatten)]
+    alerts: AlertArgs,
 }
 
 /// The HTTP server's limits, from the command line.
@@ -360,6 +376,7 @@ pub fn serve(data_dir: &Path, args: ServeArgs) -> anyhow::Result<ExitCode> {
         read: args.read.config(None),
         tokens: args.tokens,
         writer: args.writer.config(),
+        alertmanager: args.alerts.alertmanager,
     };
     run::serve(data_dir, config).map(|()| ExitCode::SUCCESS)
 }
@@ -449,6 +466,7 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
         listen: args.serving.listen,
         http: args.serving.http.limits(),
         read: args.serving.read.config(args.serving.tokens),
+        alertmanager: args.alerts.alertmanager,
     };
     run::ledger_run(data_dir, config).map(|()| ExitCode::SUCCESS)
 }
@@ -470,6 +488,7 @@ pub fn projector_serve(data_dir: &Path, command: ProjectorCommand) -> anyhow::Re
         nats,
         key: args.key,
         read: args.read.config(args.tokens),
+        alertmanager: args.alerts.alertmanager,
     };
     run::projector_serve(data_dir, config).map(|()| ExitCode::SUCCESS)
 }
