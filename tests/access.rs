@@ -74,6 +74,7 @@ fn reads_need_a_token_that_may_read_the_tenant() {
         "/tenants/fedje/contacts",
         "/tenants/fedje/meetings",
         "/tenants/fedje/follow-up",
+        "/tenants/fedje/alerts",
         "/tenants/fedje/reports/2026-01",
         "/tenants/fedje/reports/2026-01/json",
     ] {
@@ -84,6 +85,7 @@ fn reads_need_a_token_that_may_read_the_tenant() {
         "/tenants/fedje/contacts",
         "/tenants/fedje/meetings",
         "/tenants/fedje/follow-up",
+        "/tenants/fedje/alerts",
         "/tenants/fedje/reports/2026-01",
         "/tenants/fedje/reports/2026-01/verify",
         "/tenants/fedje/reports/2026-01/csv",
@@ -95,6 +97,7 @@ fn reads_need_a_token_that_may_read_the_tenant() {
     for path in [
         "/tenants/alver/contacts",
         "/tenants/alver/follow-up",
+        "/tenants/alver/alerts",
         "/tenants/alver/reports/2026-01",
     ] {
         assert_eq!(status(&service, Some(ALVER_TOKEN), path), 200, "{path}");
@@ -143,6 +146,8 @@ fn reads_need_a_token_that_may_read_the_tenant() {
     assert!(logged("alver-monitor", "contacts", "alver", 200), "{log}");
     assert!(logged("alver-monitor", "follow-up", "fedje", 403), "{log}");
     assert!(logged("alver-monitor", "follow-up", "alver", 200), "{log}");
+    assert!(logged("alver-monitor", "alerts", "fedje", 403), "{log}");
+    assert!(logged("alver-monitor", "alerts", "alver", 200), "{log}");
     assert!(logged("revisor", "report 2026-01", "fedje", 200), "{log}");
     assert!(
         logged("(anonymous)", "report 2026-01", "fedje", 401),

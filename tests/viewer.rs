@@ -30,6 +30,18 @@ fn the_demo_serves_the_viewer_and_every_page_stays_local() {
         "{}",
         server.output
     );
+    // The warnings the demo's history would have sent, per kind and tenant.
+    let table = server
+        .output
+        .split("Alerts (varsel) the year would have sent, per kind and tenant:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no alerts table: {}", server.output));
+    for kind in projector::alert::Kind::ALL {
+        assert!(
+            table.lines().any(|l| l.starts_with(kind.as_str())),
+            "{kind:?}: {table}"
+        );
+    }
     for path in PAGES {
         let got = server.get(path);
         assert_eq!(got.status, 200, "{path}: {}", got.body);

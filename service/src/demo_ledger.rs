@@ -413,3 +413,44 @@ pub fn events_table(events: &[Event]) -> String {
     out.push('\n');
     out
 }
+
+/// The table of the alerts (varsling) `tla demo`'s year would have sent:
+/// a count per kind and tenant of every alert that fired by `until`
+/// (`projector::alert`, the function the live projector publishes from).
+pub fn alerts_table(events: &[Event], tenants: &[String], until: i64) -> String {
+    use projector::alert::Kind;
+    let ledger_events: Vec<projector::LedgerEvent> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| projector::LedgerEvent {
+            position: i as u64,
+            event: e.clone(),
+        })
+        .collect();
+    let mut counts: BTreeMap<(Kind, &str), usize> = BTreeMap::new();
+    for tenant in tenants {
+        let scan = projector::alert::alerts(tenant, &ledger_events, until, i64::MIN);
+        for alert in scan.alerts {
+            *counts.entry((alert.kind, tenant.as_str())).or_default() += 1;
+        }
+    }
+    let mut out = String::from("Alerts (varsel) the year would have sent, per kind and tenant:\n");
+    out.push_str(&format!("{:<26}", "kind"));
+    for tenant in tenants {
+        let short: String = tenant.chars().take(9).collect();
+        out.push_str(&format!("{short:>10}"));
+    }
+    out.push_str(&format!("{:>8}\n", "total"));
+    for kind in Kind::ALL {
+        out.push_str(&format!("{:<26}", kind.as_str()));
+        let mut total = 0;
+        for tenant in tenants {
+            let n = counts.get(&(kind, tenant.as_str())).copied().unwrap_or(0);
+            total += n;
+            out.push_str(&format!("{n:>10}"));
+        }
+        out.push_str(&format!("{total:>8}\n"));
+    }
+    out.push('\n');
+    out
+}

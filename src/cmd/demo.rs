@@ -110,6 +110,15 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         "{}",
         demo_ledger::deviations_table(&reports, &history.periods)
     );
+    let year_end = history
+        .periods
+        .last()
+        .and_then(|p| p.parse::<projector::Period>().ok())
+        .map_or(0, |p| p.end(web::service::CURRENT_MONTH_ZONE));
+    print!(
+        "{}",
+        demo_ledger::alerts_table(&events, &history.tenants, year_end)
+    );
     // The example report: the first month of the first tenant with a
     // deviation to see, else its last month.
     let example = reports

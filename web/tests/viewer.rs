@@ -219,7 +219,7 @@ async fn get(source: &Arc<Memory>, uri: &str) -> Got {
 }
 
 /// Every page of the small history, in both languages.
-const PAGES: [&str; 10] = [
+const PAGES: [&str; 11] = [
     "/tenants/alver/follow-up",
     "/",
     "/tenants/alver",
@@ -229,6 +229,7 @@ const PAGES: [&str; 10] = [
     "/tenants/alver/contacts",
     "/tenants/alver/contacts?at=2026-01-10T12:00:00%2B01:00",
     "/tenants/alver/meetings",
+    "/tenants/alver/alerts",
     "/tenants/austrheim/reports/2026-01",
 ];
 
@@ -837,5 +838,34 @@ async fn the_follow_up_page_is_tenant_scoped() {
     assert_eq!(
         status("/tenants/austrheim/reports/2026-01", Some("alver-token")).await,
         StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn the_alerts_page_lists_the_alerts_in_force_in_both_languages() {
+    let source = Arc::new(memory(false));
+    let now = chrono::Utc::now().timestamp();
+    let alerts = projector::alert::alerts("alver", &source.events, now, i64::MIN).alerts;
+    let in_force: Vec<_> = alerts.iter().filter(|a| a.ends.is_none()).collect();
+    let nn = get(&source, "/tenants/alver/alerts").await.body;
+    assert!(nn.contains("<h1>Varsel: Alver</h1>"), "{nn}");
+    assert!(!nn.contains(HOSTILE_PERSON), "escaped");
+    let en = get(&source, "/tenants/alver/alerts?lang=en").await.body;
+    assert!(en.contains("Alerts in force now"));
+    for a in &in_force {
+        let text = projector::alert::summary(a, projector::render::Lang::En);
+        let shown = text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        assert!(en.contains(&shown), "{text} is in force: {en}");
+    }
+    if in_force.is_empty() {
+        assert!(en.contains("No alert is in force."), "{en}");
+    }
+    let tenant = get(&source, "/tenants/alver").await.body;
+    assert!(
+        tenant.contains("href=\"/tenants/alver/alerts\""),
+        "{tenant}"
     );
 }

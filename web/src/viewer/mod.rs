@@ -20,6 +20,7 @@
 //! the browser); every control is a real link or button; Nynorsk by
 //! default, English with `?lang=en`, and every link keeps the language.
 
+mod alerts;
 mod chart;
 mod follow_up;
 mod meetings;

@@ -117,10 +117,12 @@ pub(super) fn tenant_page(lang: Lang, tenant: &str, name: &str, cells: &[MonthCe
         "<nav aria-labelledby=\"docs\"><h2 id=\"docs\">{}</h2>\n<ul class=\"links\">",
         escape(w.living_documents)
     ));
+    let alerts = super::alerts::title(lang);
     for (path, label) in [
         ("contacts", w.contacts),
         ("meetings", w.meetings),
         ("follow-up", w.follow_up),
+        ("alerts", alerts),
     ] {
         let target = format!("{}/{path}", page::tenant_path(tenant));
         body.push_str(&format!(

@@ -93,6 +93,7 @@ pub fn router(source: Arc<dyn ViewerSource>, access: Access) -> Router {
         .route("/tenants/{tenant}/contacts", get(contacts))
         .route("/tenants/{tenant}/meetings", get(meetings))
         .route("/tenants/{tenant}/follow-up", get(follow_up))
+        .route("/tenants/{tenant}/alerts", get(alerts))
         .route("/tenants/{tenant}/reports/{period}", get(report))
         .route(
             "/tenants/{tenant}/reports/{period}/verify",
@@ -837,6 +838,35 @@ async fn meetings(
                 &list,
                 &gaps,
                 (&timezone_of(events), now()),
+            )))
+        },
+    )
+    .await
+}
+
+/// The tenant's alerts in force and of the last 30 days.
+async fn alerts(
+    State(viewer): State<Viewer>,
+    Path(tenant): Path<String>,
+    Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
+) -> Response {
+    let lang = params.lang();
+    document_read(
+        &viewer,
+        (tenant, "alerts"),
+        lang,
+        (&headers, &uri),
+        move |source, tenant, events| {
+            let at = now();
+            // From the start: an alert in force may have fired long ago.
+            let scan = projector::alert::alerts(tenant, events, at, i64::MIN);
+            let name = source.display_name(tenant);
+            Ok(Answer::Page(super::alerts::alerts_page(
+                lang,
+                (tenant, &name),
+                &scan.alerts,
+                (&timezone_of(events), at),
             )))
         },
     )
