@@ -12,7 +12,10 @@
 //! (outage budgets, incident clocks computed with the same office calendar
 //! the agreement declares), so the planned deviations are the only ones;
 //! [`designed_deviations`] lists them with the period where a report shows
-//! them.
+//! them. Problem management (TOPdesk) explains most of them and opens
+//! corrective actions for the provider's breaches (SEMANTICS.md section
+//! 12), naming each deviation by the id a report gives it
+//! ([`deviation_id`]); most actions are closed, one stays overdue.
 
 use std::collections::BTreeMap;
 
@@ -105,6 +108,44 @@ pub fn designed_deviations(config: &DemoConfig) -> Vec<DesignedDeviation> {
     build(config).1
 }
 
+/// The id a `tla-report/2` report gives a designed deviation (SEMANTICS.md
+/// section 12, "Deviation ids"): the first 16 hex digits of BLAKE3 over the
+/// canonical JSON of its kind, instant and subject. The demo's follow-up
+/// names its deviations by it.
+pub fn deviation_id(d: &DesignedDeviation) -> String {
+    let mut object: BTreeMap<&str, Value> = BTreeMap::new();
+    object.insert("kind", json!(d.kind));
+    object.insert("at", json!(d.at));
+    let subject = d.subject.as_deref().map(|s| json!(s));
+    let service = d.service.as_deref().map(|s| json!(s));
+    let subject_field = match d.kind {
+        "maintenance_short_notice" => Some("window_id"),
+        "response_breach" | "resolution_breach" => Some("incident_id"),
+        "minutes_missing" => Some("meeting_id"),
+        "contact_vacant" => Some("role"),
+        _ => None,
+    };
+    if let (Some(field), Some(subject)) = (subject_field, subject) {
+        object.insert(field, subject);
+    }
+    match (d.kind, service) {
+        // A role's service is part of its id even when there is none.
+        ("contact_vacant", service) => {
+            object.insert("service", service.unwrap_or(Value::Null));
+        }
+        (_, Some(service)) => {
+            object.insert("service", service);
+        }
+        (_, None) => {}
+    }
+    // Keys in byte order (a BTreeMap), no whitespace, and only ASCII ids,
+    // kinds and instants: serde_json writes exactly the canonical form.
+    let text = serde_json::to_string(&object).unwrap_or_default();
+    let mut id = blake3::hash(text.as_bytes()).to_hex().to_string();
+    id.truncate(DEVIATION_ID_LEN);
+    id
+}
+
 /// The display name of a demo tenant ("Osterøy" for `osteroy`); empty for an
 /// id that is not one.
 pub fn tenant_display_name(id: &str) -> &'static str {
@@ -165,6 +206,18 @@ const MINUTES_DAYS_MIN: i64 = 1;
 const MINUTES_DAYS_MAX: i64 = 7;
 /// Contact handovers without a gap per tenant and year (inclusive range).
 const HANDOVERS_MAX: u32 = 2;
+/// Hex digits of a deviation id (SEMANTICS.md section 12).
+const DEVIATION_ID_LEN: usize = 16;
+/// Every this many deviations of a tenant, one is left unexplained (the
+/// last of each run), so that the year shows both.
+const UNEXPLAINED_EVERY: usize = 3;
+/// A deviation is explained this long after its instant, and its action
+/// opened then.
+const EXPLAIN_AFTER_DAYS: i64 = 2;
+/// A corrective action is due this long after it was opened, and closed
+/// (when it is) this long after.
+const ACTION_DUE_DAYS: i64 = 30;
+const ACTION_CLOSED_DAYS: i64 = 21;
 /// Independent random streams per tenant (one per component below).
 const STREAMS_PER_TENANT: u64 = 16;
 const STREAM_AGREEMENT: u64 = 0;
@@ -594,6 +647,9 @@ enum Source {
     ZabbixNett,
     Topdesk,
     Governance,
+    /// TOPdesk's problem management: causes of deviations and the
+    /// corrective actions taken (SEMANTICS.md section 12).
+    Problems,
 }
 
 impl Source {
@@ -604,6 +660,7 @@ impl Source {
             Source::ZabbixNett => "zabbix/nett-1",
             Source::Topdesk => "topdesk/itsm",
             Source::Governance => "tla/governance",
+            Source::Problems => "topdesk/problem",
         }
     }
 
@@ -613,6 +670,7 @@ impl Source {
             Source::ZabbixDrift | Source::ZabbixNett => "zbx",
             Source::Topdesk => "tdx",
             Source::Governance => "gov",
+            Source::Problems => "prb",
         }
     }
 
@@ -777,6 +835,7 @@ impl<'a> TenantGen<'a> {
             self.incidents_month(m);
         }
         self.governance_deviations();
+        self.follow_up();
     }
 
     fn emit(&mut self, at: Instant, source: Source, kind: &'static str, data: Value) {
@@ -1755,6 +1814,84 @@ impl TenantGen<'_> {
 }
 
 // ---------------------------------------------------------------------------
+// Follow-up: causes and corrective actions
+
+/// What the provider's problem management writes for a deviation of a kind:
+/// the cause, and for the kinds that get a corrective action its title and
+/// owner.
+fn cause_of(kind: &str) -> (&'static str, Option<(&'static str, &'static str)>) {
+    match kind {
+        "availability_below_target" => (
+            "Ein kontrollar i lagringssystemet (SAN) svikta, og failover tok lengre tid enn planlagt.",
+            Some(("Byte kontrollarane og test failover kvart kvartal", "Drift, IKT Nordhordland")),
+        ),
+        "resolution_breach" => (
+            "Feilen kravde hjelp frå underleverandøren, som ikkje svara innan fristen.",
+            Some(("Avtale om responstid med underleverandøren", "Tenesteleiar")),
+        ),
+        "response_breach" => (
+            "Saka vart liggjande i feil kø og vart ikkje plukka opp i tide.",
+            Some(("Gå gjennom køfordelinga i TOPdesk", "Servicedesk")),
+        ),
+        "maintenance_short_notice" => (
+            "Ei kritisk tryggingsoppdatering måtte installerast på kort varsel.",
+            Some(("Rutine for varsling av hastevedlikehald", "Endringsleiar")),
+        ),
+        "operations_meeting_missing" => (
+            "Driftsmøtet vart avlyst på grunn av sjukdom og ikkje flytta.",
+            None,
+        ),
+        "steering_meeting_missing" => (
+            "Styringsgruppa fann ikkje ei felles møtetid i perioden.",
+            None,
+        ),
+        "minutes_missing" => ("Referatet vart ikkje ferdigskrive før fristen.", None),
+        _ => ("Rolla stod tom etter at innehavaren slutta.", None),
+    }
+}
+
+impl TenantGen<'_> {
+    /// Explains most designed deviations and opens corrective actions for
+    /// the provider's breaches of the guaranteed levels: closed three weeks
+    /// later, but
+    /// the first tenant's first action stays open (and so overdue once
+    /// due), and one whose closing would fall after the history stays open.
+    fn follow_up(&mut self) {
+        let designed = self.designed.clone();
+        let mut actions = 0;
+        for (n, d) in designed.iter().enumerate() {
+            if n % UNEXPLAINED_EVERY == UNEXPLAINED_EVERY - 1 {
+                continue;
+            }
+            let Ok(at) = DateTime::parse_from_rfc3339(&d.at) else {
+                continue;
+            };
+            let explained = at.with_timezone(&Utc) + Duration::days(EXPLAIN_AFTER_DAYS);
+            let id = deviation_id(d);
+            let (cause, action) = cause_of(d.kind);
+            let mut data = json!({"deviation_id": id, "cause": cause});
+            if let Some((title, owner)) = action {
+                actions += 1;
+                let action_id = format!("prb-{}-{actions:03}", self.spec.id);
+                data["action_id"] = json!(action_id);
+                let due = explained + Duration::days(ACTION_DUE_DAYS);
+                let opened = json!({"action_id": action_id, "title": title, "owner": owner,
+                    "due": fmt_utc(due), "deviation_ids": [id]});
+                self.emit(explained, Source::Problems, "action.opened", opened);
+                let stays_open = self.index == 0 && actions == 1;
+                if !stays_open {
+                    let closed = explained + Duration::days(ACTION_CLOSED_DAYS);
+                    let outcome = json!({"action_id": action_id,
+                        "outcome": "Gjennomført; ingen nye hendingar av same slag sidan."});
+                    self.emit(closed, Source::Problems, "action.closed", outcome);
+                }
+            }
+            self.emit(explained, Source::Problems, "deviation.explained", data);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {
@@ -1762,8 +1899,10 @@ mod tests {
     use std::collections::BTreeSet;
     use std::sync::OnceLock;
 
-    /// The 16 event types a producer sends (all but `report.issued`).
-    const TYPES: [&str; 16] = [
+    /// The 19 event types the demo's producers send (all but
+    /// `report.issued`, `report.acknowledged`, which answer issued reports,
+    /// and `agreement.approved`).
+    const TYPES: [&str; 19] = [
         "agreement.published",
         "outage.started",
         "outage.ended",
@@ -1780,6 +1919,9 @@ mod tests {
         "minutes.filed",
         "contact.assigned",
         "contact.vacated",
+        "deviation.explained",
+        "action.opened",
+        "action.closed",
     ];
 
     fn default_history() -> &'static DemoHistory {
@@ -1875,7 +2017,7 @@ mod tests {
 
     #[test]
     fn envelope_and_data_fields_are_exactly_those_of_the_spec() {
-        let expected = |kind: &str, has_service: bool| -> Vec<&'static str> {
+        let expected = |kind: &str, has_service: bool, has_action: bool| -> Vec<&'static str> {
             match kind {
                 "agreement.published" => vec!["agreement"],
                 "outage.started" => vec!["impact", "outage_id", "service"],
@@ -1891,6 +2033,10 @@ mod tests {
                 "contact.assigned" => vec!["person", "role"],
                 "contact.vacated" if has_service => vec!["role", "service"],
                 "contact.vacated" => vec!["role"],
+                "deviation.explained" if has_action => vec!["action_id", "cause", "deviation_id"],
+                "deviation.explained" => vec!["cause", "deviation_id"],
+                "action.opened" => vec!["action_id", "deviation_ids", "due", "owner", "title"],
+                "action.closed" => vec!["action_id", "outcome"],
                 _ => vec!["incident_id"],
             }
         };
@@ -1915,7 +2061,9 @@ mod tests {
             let data = e["data"].as_object().expect("data is an object");
             let keys = sorted(data);
             let kind = str_of(e, "type");
-            assert_eq!(keys, expected(kind, data.contains_key("service")), "{e}");
+            let (has_service, has_action) =
+                (data.contains_key("service"), data.contains_key("action_id"));
+            assert_eq!(keys, expected(kind, has_service, has_action), "{e}");
             if kind == "minutes.filed" {
                 let digest = str_of(&e["data"], "digest");
                 assert!(digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()));

@@ -6,9 +6,10 @@
 //! the designed deviations should be all there is.
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
-use demo::{designed_deviations, generate, DemoConfig};
-use projector::{compute, Deviation, Input, LedgerEvent, Period};
+use demo::{designed_deviations, deviation_id, generate, DemoConfig};
+use projector::{compute, Deviation, Input, LedgerEvent, Period, Report};
 
 /// (tenant, period, kind, at, service, subject, priority, vacant_seconds).
 type Key = (
@@ -78,42 +79,56 @@ fn key_of(tenant: &str, period: &str, d: &Deviation) -> Key {
     )
 }
 
+/// Every tenant-month report of the default demo history, computed as an
+/// ended period (tenant, period, report), once for the whole file.
+fn demo_reports() -> &'static [(String, String, Report)] {
+    static REPORTS: OnceLock<Vec<(String, String, Report)>> = OnceLock::new();
+    REPORTS.get_or_init(|| {
+        let history = generate(&DemoConfig::default());
+        let events: Vec<LedgerEvent> = history
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, v)| LedgerEvent {
+                position: i as u64,
+                event: schemas::Event::from_json(v)
+                    .unwrap_or_else(|e| panic!("demo event {i}: {e:?}")),
+            })
+            .collect();
+        let mut reports = Vec::new();
+        for tenant in &history.tenants {
+            let mine: Vec<LedgerEvent> = events
+                .iter()
+                .filter(|e| &e.event.tenant == tenant)
+                .cloned()
+                .collect();
+            for period in &history.periods {
+                let p: Period = period.parse().expect("period");
+                let input = Input {
+                    tenant,
+                    period: p,
+                    events: &mine,
+                    horizon: None,
+                };
+                let report = compute(&input).unwrap_or_else(|e| panic!("{tenant} {period}: {e}"));
+                reports.push((tenant.clone(), period.clone(), report));
+            }
+        }
+        reports
+    })
+}
+
 #[test]
 fn demo_reports_show_exactly_the_designed_deviations() {
     let config = DemoConfig::default();
-    let history = generate(&config);
-    let events: Vec<LedgerEvent> = history
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, v)| LedgerEvent {
-            position: i as u64,
-            event: schemas::Event::from_json(v).unwrap_or_else(|e| panic!("demo event {i}: {e:?}")),
-        })
-        .collect();
     let mut found: BTreeSet<Key> = BTreeSet::new();
-    for tenant in &history.tenants {
-        let mine: Vec<LedgerEvent> = events
-            .iter()
-            .filter(|e| &e.event.tenant == tenant)
-            .cloned()
-            .collect();
-        for period in &history.periods {
-            let p: Period = period.parse().expect("period");
-            let input = Input {
-                tenant,
-                period: p,
-                events: &mine,
-                horizon: None,
-            };
-            let report = compute(&input).unwrap_or_else(|e| panic!("{tenant} {period}: {e}"));
-            assert_eq!(
-                report.data_quality.set_aside, 0,
-                "{tenant} {period}: {:?}",
-                report.data_quality
-            );
-            found.extend(report.deviations.iter().map(|d| key_of(tenant, period, d)));
-        }
+    for (tenant, period, report) in demo_reports() {
+        assert_eq!(
+            report.data_quality.set_aside, 0,
+            "{tenant} {period}: {:?}",
+            report.data_quality
+        );
+        found.extend(report.deviations.iter().map(|d| key_of(tenant, period, d)));
     }
     let designed: BTreeSet<Key> = designed_deviations(&config)
         .into_iter()
@@ -153,4 +168,62 @@ fn demo_reports_show_exactly_the_designed_deviations() {
             .collect::<Vec<_>>()
             .join("\n"),
     );
+}
+
+/// The demo's follow-up names the deviations its reports show (the demo
+/// computes their ids itself, by SEMANTICS.md section 12), and the year
+/// reads like a real one: most deviations explained, some not; actions
+/// closed, and one left overdue.
+#[test]
+fn demo_follow_up_explains_real_deviations_and_leaves_one_action_overdue() {
+    let config = DemoConfig::default();
+    let shown: BTreeSet<(String, String)> = demo_reports()
+        .iter()
+        .flat_map(|(tenant, _, r)| r.deviations.iter().map(|d| (tenant.clone(), d.id())))
+        .collect();
+    for d in designed_deviations(&config) {
+        let id = deviation_id(&d);
+        assert!(
+            shown.contains(&(d.tenant.clone(), id.clone())),
+            "{d:?}: its id {id} is not a report's"
+        );
+    }
+    let follow_ups: Vec<_> = demo_reports()
+        .iter()
+        .flat_map(|(_, _, r)| r.follow_up.iter().flatten())
+        .collect();
+    let explained = follow_ups
+        .iter()
+        .filter(|f| f.explanation.is_some())
+        .count();
+    assert!(
+        explained * 2 > follow_ups.len() && explained < follow_ups.len(),
+        "{explained} of {} deviations explained: want most, not all",
+        follow_ups.len()
+    );
+    let mut statuses: BTreeSet<(String, String)> = BTreeSet::new();
+    for (tenant, period, report) in demo_reports() {
+        let story = report.story.as_ref().expect("format 2");
+        for action in &story.actions {
+            statuses.insert((action.status.clone(), action.action_id.clone()));
+            assert!(
+                action
+                    .deviation_ids
+                    .iter()
+                    .all(|id| shown.contains(&(tenant.clone(), id.clone()))),
+                "{tenant} {period}: {action:?} answers a deviation no report shows"
+            );
+        }
+    }
+    let overdue: BTreeSet<&str> = statuses
+        .iter()
+        .filter(|(status, _)| status == "overdue")
+        .map(|(_, id)| id.as_str())
+        .collect();
+    let closed = statuses
+        .iter()
+        .filter(|(status, _)| status == "closed")
+        .count();
+    assert_eq!(overdue.len(), 1, "overdue actions: {overdue:?}");
+    assert!(closed >= 5, "{closed} closed actions: {statuses:?}");
 }

@@ -1,6 +1,7 @@
 //! The demo ledger on disk, for `tla demo`: the data directory it claims
-//! and replaces whole ([`Target`]), the demo history validated, and the
-//! reports issued into it and regenerated from it.
+//! and replaces whole ([`Target`]), the demo history validated, the
+//! reports issued into it (and most of them acknowledged by the
+//! municipalities) and regenerated from it.
 //!
 //! The ledger is built in a staging directory beside the data directory
 //! and swapped in with one atomic rename only once it verified, while the
@@ -277,6 +278,63 @@ pub fn issue_reports(
     Ok((reports, anchors))
 }
 
+/// Acknowledges most of the issued demo `reports` in one append, as the
+/// municipalities would: each by the tenant's contact (`tenant_contact`)
+/// at the period's end, naming the issued digest. Each tenant's last
+/// period (just sent) is not acknowledged yet, nor a period that ended
+/// with nobody in the role. Returns how many were acknowledged.
+pub fn acknowledge_reports(
+    ledger: &mut ledger::Ledger,
+    reports: &[projector::Report],
+) -> anyhow::Result<usize> {
+    let mut last: BTreeMap<&str, &str> = BTreeMap::new();
+    for r in reports {
+        let period = last.entry(r.tenant.as_str()).or_default();
+        *period = (*period).max(r.period.as_str());
+    }
+    let now = crate::now_micros();
+    let mut events = Vec::new();
+    for r in reports {
+        if last.get(r.tenant.as_str()) == Some(&r.period.as_str()) {
+            continue;
+        }
+        let Some(person) = tenant_contact(r) else {
+            continue;
+        };
+        let comment = match r.deviations.is_empty() {
+            true => "Motteke utan merknader.",
+            false => "Motteke. Vi ventar på oppfølging av avvika.",
+        };
+        let period = r
+            .period
+            .parse()
+            .map_err(|e| anyhow::anyhow!("demo period: {e}"))?;
+        let digest = r.manifest.report_digest.as_str();
+        let event = crate::follow_up::acknowledged_event(
+            &r.tenant,
+            (period, digest),
+            &person,
+            Some(comment),
+            now,
+        )?;
+        events.push(event);
+    }
+    ledger.append(&events, now)?;
+    Ok(events.len())
+}
+
+/// Who held the tenant's contact role at the end of a report's period,
+/// from its responsibility overview.
+fn tenant_contact(report: &projector::Report) -> Option<String> {
+    let story = report.story.as_ref()?;
+    story
+        .contacts
+        .iter()
+        .flatten()
+        .find(|row| row.role == "tenant_contact" && row.service.is_none())
+        .and_then(|row| row.person.clone())
+}
+
 /// Regenerates every report from the ledger prefix it pins (`progress`
 /// after each); `Some((tenant, period))` names the first one that does not
 /// reproduce byte for byte.
@@ -373,16 +431,18 @@ pub fn deviations_table(reports: &[projector::Report], periods: &[String]) -> St
 
 /// The table of events per tenant and kind of fact that `tla demo` prints.
 pub fn events_table(events: &[Event]) -> String {
-    const COLUMNS: [(&str, &str); 6] = [
-        ("outage", "outages"),
-        ("maintenance", "maint."),
-        ("incident", "incidents"),
-        ("meeting", "meetings"),
-        ("minutes", "minutes"),
-        ("contact", "contacts"),
+    // (type prefixes, title): causes and actions share the follow-up column.
+    const COLUMNS: [(&[&str], &str); 7] = [
+        (&["outage"], "outages"),
+        (&["maintenance"], "maint."),
+        (&["incident"], "incidents"),
+        (&["meeting"], "meetings"),
+        (&["minutes"], "minutes"),
+        (&["contact"], "contacts"),
+        (&["deviation", "action"], "follow-up"),
     ];
     let mut out = String::new();
-    let mut counts: BTreeMap<&str, [u64; 7]> = BTreeMap::new();
+    let mut counts: BTreeMap<&str, [u64; 8]> = BTreeMap::new();
     for event in events {
         let row = counts.entry(event.tenant.as_str()).or_default();
         let prefix = event
@@ -391,10 +451,10 @@ pub fn events_table(events: &[Event]) -> String {
             .split('.')
             .next()
             .unwrap_or_default();
-        if let Some(column) = COLUMNS.iter().position(|(p, _)| *p == prefix) {
+        if let Some(column) = COLUMNS.iter().position(|(p, _)| p.contains(&prefix)) {
             row[column] += 1;
         }
-        row[6] += 1;
+        row[COLUMNS.len()] += 1;
     }
     out.push_str(&format!("{:<14}", "tenant"));
     for (_, title) in COLUMNS {

@@ -98,6 +98,11 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         DEMO_BATCH_EVENTS_MAX
     );
     let (reports, anchors) = issue_reports(&mut ledger, &history.tenants, &history.periods)?;
+    let acknowledged = demo_ledger::acknowledge_reports(&mut ledger, &reports)?;
+    println!(
+        "Acknowledged {acknowledged} of them as the municipalities' contacts would (not each \
+         tenant's last month, just sent, nor a month that ended without a contact)."
+    );
     let verifier = sign_checkpoint(staging.path(), &ledger)?;
     if !verify_all(&ledger, &reports)? {
         return Ok(ExitCode::from(1));
