@@ -10,7 +10,8 @@ It checks, without tla-ledger's code:
   verify_export.py proof FILE [--checkpoint NOTE --key PUB]
                                                      a proof as `tla proof ... --json` prints it
   verify_export.py bundle FILE --key PUB             an evidence bundle (all but regenerating
-                                                     the report, which needs docs/SEMANTICS.md)
+                                                     the report, which needs docs/SEMANTICS.md),
+                                                     its acknowledgement included
   verify_export.py report FILE                       a report file's digest over its JSON as given
                                                      (regenerating it needs the ledger: tla verify-report)
 
@@ -35,6 +36,9 @@ HEX64 = re.compile(r"\A[0-9a-f]{64}\Z")
 LEDGER_SOURCE = "tla/reports"
 HEADER_FIELDS = {"format", "record", "scope", "tenant", "entries", "head", "ledger_size", "ledger_head"}
 BUNDLE_FIELDS = {"format", "tenant", "period", "report", "checkpoint", "entries", "consistency"}
+# Format 2 adds the acknowledgement (null when the bundle carries none).
+BUNDLE_FIELDS_BY_FORMAT = {"tla-evidence/1": BUNDLE_FIELDS,
+                           "tla-evidence/2": BUNDLE_FIELDS | {"acknowledgement"}}
 ENTRY_FIELDS = {"position", "record", "inclusion"}
 LINE_FIELDS = {"position", "record_time", "prev_hash", "tenant", "tenant_seq", "tenant_prev_hash",
                "event", "hash"}
@@ -392,11 +396,16 @@ def cmd_report(path):
 
 def cmd_bundle(path, key):
     b = strict_json(read_text(path))
-    check(isinstance(b, dict) and b.get("format") == "tla-evidence/1", "not a tla-evidence/1 bundle")
-    check(set(b) == BUNDLE_FIELDS, f"the bundle's fields are not exactly {sorted(BUNDLE_FIELDS)}")
+    check(isinstance(b, dict) and b.get("format") in BUNDLE_FIELDS_BY_FORMAT,
+          "not a tla-evidence/2 or tla-evidence/1 bundle")
+    fields = BUNDLE_FIELDS_BY_FORMAT[b["format"]]
+    check(set(b) == fields, f"the bundle's fields are not exactly {sorted(fields)}")
     for i, entry in enumerate(b["entries"]):
         check(isinstance(entry, dict) and set(entry) == ENTRY_FIELDS,
               f"entries[{i}]: the fields are not exactly {sorted(ENTRY_FIELDS)}")
+    if b.get("acknowledgement") is not None:
+        check(isinstance(b["acknowledgement"], dict) and set(b["acknowledgement"]) == ENTRY_FIELDS,
+              f"acknowledgement: the fields are not exactly {sorted(ENTRY_FIELDS)}")
     _, size, signed = open_checkpoint(b["checkpoint"], key)
     report = b["report"]
     manifest = check_report_digest(report)
@@ -405,12 +414,8 @@ def cmd_bundle(path, key):
     prev, last_pos, fields, hashes = ZERO, -1, None, {}
     for seq, entry in enumerate(b["entries"]):
         position = entry["position"]
-        check(isinstance(entry["record"], str) and re.fullmatch(r"(?:[0-9a-f]{2})*", entry["record"]),
-              f"entry at position {position}: the record is not lowercase hex")
+        fields = included(entry, f"entry at position {position}", size, signed)
         data = bytes.fromhex(entry["record"])
-        verify_inclusion(leaf_hash(data), position, size, hexes(entry["inclusion"]), signed)
-        fields = decode_record(data)
-        check(fields["position"] == position, f"entry at position {position} records another position")
         check(fields["tenant"] == b["tenant"], f"entry at position {position} is of another tenant")
         check(fields["tenant_seq"] == seq and fields["tenant_prev_hash"] == prev,
               f"the tenant chain breaks at entry {seq}")
@@ -433,9 +438,40 @@ def cmd_bundle(path, key):
           "the last entry is not the report.issued entry of this report")
     verify_consistency(manifest["ledger_size"], size, digest(manifest["tree_root"]), signed,
                        hexes(b["consistency"]))
-    return (f"ok: every entry is in the signed checkpoint of size {size}, the tenant chain is whole up to "
+    said = (f"ok: every entry is in the signed checkpoint of size {size}, the tenant chain is whole up to "
             "the report.issued entry, and the report's tree is a prefix of the signed one (the figures "
             "were not regenerated: that needs docs/SEMANTICS.md or `tla evidence verify`)")
+    return said + "\n" + check_acknowledgement(b, size, signed)
+
+
+def included(entry, what, size, signed):
+    """A bundled entry's record fields, its inclusion proof in the signed tree and its position checked."""
+    check(isinstance(entry["record"], str) and re.fullmatch(r"(?:[0-9a-f]{2})*", entry["record"]),
+          f"{what}: the record is not lowercase hex")
+    data = bytes.fromhex(entry["record"])
+    verify_inclusion(leaf_hash(data), entry["position"], size, hexes(entry["inclusion"]), signed)
+    fields = decode_record(data)
+    check(fields["position"] == entry["position"], f"{what} records another position")
+    return fields
+
+
+def check_acknowledgement(b, size, signed):
+    """The bundle's acknowledgement entry (format 2; null when none): in the signed checkpoint, at its
+    position, a report.acknowledged of the bundle's tenant and period. Says whose and which digest."""
+    entry = b.get("acknowledgement")
+    if entry is None:
+        return "note: the bundle carries no acknowledgement"
+    what = f"the acknowledgement entry at position {entry['position']}"
+    fields = included(entry, what, size, signed)
+    event = check_canonical(fields["event"], what)
+    ack = event.get("data", {})
+    check(fields["tenant"] == b["tenant"] and event.get("type") == "report.acknowledged"
+          and ack.get("period") == b["period"],
+          f"{what} is not a report.acknowledged of {b['tenant']} for {b['period']}")
+    if ack.get("report_digest") == b["report"]["manifest"]["report_digest"]:
+        return f"acknowledged: by {ack.get('person')} at {event.get('time')}, naming this report's digest"
+    return (f"note: NOT ACKNOWLEDGED AS ISSUED: the acknowledgement by {ack.get('person')} at "
+            f"{event.get('time')} names digest {ack.get('report_digest')}, not this report's")
 
 
 def options(args):

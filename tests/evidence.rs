@@ -1,7 +1,9 @@
 //! Evidence bundles through the binary: a bundle of an issued report
 //! verifies offline with the public key alone, and each kind of tampering
 //! (a changed byte in an event, a dropped entry, a changed figure, a
-//! foreign signature, a forged proof) fails with a message naming it.
+//! foreign signature, a forged proof) fails with a message naming it. The
+//! municipality's acknowledgement travels with its own inclusion proof,
+//! and `tla evidence verify` says whose it is and which digest it names.
 
 mod common;
 
@@ -39,7 +41,7 @@ fn verify(env: &Env, public: &str, bundle: &Value, name: &str) -> common::Run {
 #[test]
 fn a_bundle_verifies_offline_and_every_tampering_is_named() {
     let (env, public, bundle) = bundle();
-    assert_eq!(bundle["format"], "tla-evidence/1");
+    assert_eq!(bundle["format"], "tla-evidence/2");
     let entries = bundle["entries"].as_array().unwrap().len();
     assert!(
         entries > 50,
@@ -131,6 +133,104 @@ fn a_bundle_verifies_offline_and_every_tampering_is_named() {
 }
 
 #[test]
+fn a_bundle_carries_the_acknowledgement_with_its_proof_and_tampering_with_it_is_named() {
+    let (env, public, bundle) = bundle();
+    // The demo acknowledged alver's 2026-03 report after issuing it.
+    let ack = &bundle["acknowledgement"];
+    let position = ack["position"].as_u64().expect("an acknowledgement entry");
+    let issued = bundle["entries"].as_array().unwrap().last().unwrap()["position"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        position > issued,
+        "acknowledged at {position}, issued at {issued}"
+    );
+    let digest = bundle["report"]["manifest"]["report_digest"]
+        .as_str()
+        .unwrap();
+    verify(&env, &public, &bundle, "acknowledged.json")
+        .assert_code(0)
+        .assert_stdout_contains("acknowledged: by ")
+        .assert_stdout_contains(&format!("(ledger position {position}, comment "))
+        .assert_stdout_contains(&format!("naming this report's digest {digest}"));
+
+    // A changed byte in the acknowledgement's event.
+    let mut changed = bundle.clone();
+    let record = changed["acknowledgement"]["record"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut bytes = hex::decode(&record).unwrap();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 1;
+    changed["acknowledgement"]["record"] = hex::encode(bytes).into();
+    verify(&env, &public, &changed, "ack-byte.json")
+        .assert_code(1)
+        .assert_stderr_contains(&format!(
+            "the acknowledgement entry at position {position} is not in the signed checkpoint"
+        ));
+    // Another genuine entry of the tenant (in the checkpoint, with its
+    // proof) passed off as the acknowledgement.
+    let mut other = bundle.clone();
+    other["acknowledgement"] = bundle["entries"][3].clone();
+    let other_position = other["acknowledgement"]["position"].as_u64().unwrap();
+    verify(&env, &public, &other, "ack-other.json")
+        .assert_code(1)
+        .assert_stderr_contains(&format!(
+            "the acknowledgement entry at position {other_position} is not a report.acknowledged of alver for 2026-03"
+        ));
+    // With none (null), the bundle still verifies and says it carries none.
+    let mut without = bundle.clone();
+    without["acknowledgement"] = Value::Null;
+    verify(&env, &public, &without, "ack-none.json")
+        .assert_code(0)
+        .assert_stdout_contains("the bundle carries no acknowledgement of 2026-03 for alver");
+
+    // The last month is not acknowledged by the demo; an acknowledgement
+    // made after the demo's checkpoint is left out until one covers it.
+    let last = env.path("last.json");
+    let export = [
+        "evidence",
+        "export",
+        "--tenant",
+        "alver",
+        "--period",
+        "2026-10",
+        "--out",
+        last.to_str().unwrap(),
+    ];
+    env.run(&export).assert_code(0);
+    let read = |path: &std::path::Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    assert!(read(&last)["acknowledgement"].is_null());
+    env.run(&[
+        "report",
+        "acknowledge",
+        "--tenant",
+        "alver",
+        "--period",
+        "2026-10",
+        "--person",
+        "Kari Nordmann",
+    ])
+    .assert_code(0);
+    env.run(&export)
+        .assert_code(0)
+        .assert_stderr_contains("is left out: no signed checkpoint covers it yet");
+    assert!(read(&last)["acknowledgement"].is_null());
+    let key = env.data_dir().join("demo-signing.key");
+    let mut with_key = export.to_vec();
+    with_key.extend(["--key", key.to_str().unwrap()]);
+    env.run(&with_key)
+        .assert_code(0)
+        .assert_stderr_contains("the acknowledgement at position");
+    verify(&env, &public, &read(&last), "last.json")
+        .assert_code(0)
+        .assert_stdout_contains("acknowledged: by Kari Nordmann at ");
+}
+
+#[test]
 fn issuing_with_a_key_signs_the_checkpoint_the_report_is_issued_against() {
     let env = Env::new();
     env.run(&["demo", "--tenants", "2"]).assert_code(0);
@@ -212,7 +312,10 @@ fn issuing_with_a_key_signs_the_checkpoint_the_report_is_issued_against() {
     ])
     .assert_code(0)
     .assert_stdout_contains("this report is a REISSUE")
-    .assert_stdout_contains("an earlier report.issued of 2025-11 at position ");
+    .assert_stdout_contains("an earlier report.issued of 2025-11 at position ")
+    // The demo's acknowledgement of 2025-11 named the first issue.
+    .assert_stdout_contains("NOT ACKNOWLEDGED AS ISSUED")
+    .assert_stdout_contains("an OLDER issue of 2025-11 that this report replaces");
 }
 
 fn base64_to_hex(text: &str) -> String {

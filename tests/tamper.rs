@@ -174,6 +174,11 @@ fn edit_json(value: &mut Value, edit: &Value) {
     let path = edit["at"].as_str().unwrap_or("");
     match edit["op"].as_str().unwrap() {
         "set" => *at(value, path) = edit["value"].clone(),
+        // Another part of the same artefact, genuine, put in its place.
+        "copy" => {
+            let from = at(value, edit["from"].as_str().unwrap()).clone();
+            *at(value, path) = from;
+        }
         "remove" => {
             let (up, key) = parent(path);
             match at(value, up) {

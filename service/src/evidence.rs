@@ -17,6 +17,16 @@
 //! form, read without typed structs: `report_file`). [`parse`] refuses a
 //! field the format does not have, at the top level and in entries: a
 //! future format gets a new `format` string, never silent extra fields.
+//!
+//! Format `tla-evidence/2` (what [`build`] writes) adds one field,
+//! `acknowledgement`: the municipality's acknowledgement of the report
+//! when the ledger holds one (SEMANTICS.md section 12, "Acknowledgement"),
+//! the entry of the last `report.acknowledged` naming the report's digest,
+//! else the last one of the period naming another digest, with its
+//! inclusion proof in the same checkpoint; null when there is none.
+//! [`acknowledgement`] reads it back for `tla evidence verify` to report
+//! (who, when, which digest). `tla-evidence/1` bundles (without the field)
+//! are still read and checked.
 
 use std::path::Path;
 
@@ -31,10 +41,14 @@ use serde_json::Value;
 
 use crate::report_file::Given;
 
-/// The bundle format this build writes and reads.
-pub const FORMAT: &str = "tla-evidence/1";
+/// The bundle format this build writes.
+pub const FORMAT: &str = "tla-evidence/2";
 
-/// Every field of a bundle's top level, and no other (docs/FORMAT.md).
+/// The format before the acknowledgement, which this build still reads.
+pub const FORMAT_1: &str = "tla-evidence/1";
+
+/// Every field of a `tla-evidence/1` bundle's top level, and no other
+/// (docs/FORMAT.md).
 pub const BUNDLE_FIELDS: &[&str] = &[
     "format",
     "tenant",
@@ -45,10 +59,14 @@ pub const BUNDLE_FIELDS: &[&str] = &[
     "consistency",
 ];
 
+/// The field `tla-evidence/2` adds at the top level (null when the bundle
+/// carries no acknowledgement).
+pub const BUNDLE_2_ADDED: &str = "acknowledgement";
+
 /// Every field of a bundle's entry, and no other.
 pub const ENTRY_FIELDS: &[&str] = &["position", "record", "inclusion"];
 
-/// An evidence bundle (`tla-evidence/1`, docs/AUDITING.md).
+/// An evidence bundle (`tla-evidence/2` or `/1`, docs/AUDITING.md).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Bundle {
     pub format: String,
@@ -65,6 +83,28 @@ pub struct Bundle {
     /// Consistency proof from the report's tree (ledger_size, tree_root) to
     /// the checkpoint's tree; empty when they are the same size.
     pub consistency: Vec<String>,
+    /// Format 2: the acknowledgement's entry (`report.acknowledged` of the
+    /// tenant and period), with its inclusion proof in the checkpoint; null
+    /// when the ledger held none the checkpoint covers. Format 1 has no
+    /// such field (`parse` keeps the two apart).
+    #[serde(default, skip_serializing_if = "is_format_1")]
+    pub acknowledgement: Acknowledgement,
+}
+
+/// The `acknowledgement` field: absent in format 1, an entry or null in 2.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Acknowledgement(pub Option<Option<BundleEntry>>);
+
+impl Acknowledgement {
+    /// The entry, if the bundle carries one.
+    pub fn entry(&self) -> Option<&BundleEntry> {
+        self.0.as_ref().and_then(Option::as_ref)
+    }
+}
+
+fn is_format_1(acknowledgement: &Acknowledgement) -> bool {
+    acknowledgement.0.is_none()
 }
 
 /// One of the tenant's entries in a bundle, with its inclusion proof.
@@ -77,16 +117,27 @@ pub struct BundleEntry {
     pub inclusion: Vec<String>,
 }
 
+/// An evidence bundle as [`build`] made it.
+pub struct Built {
+    pub bundle: Bundle,
+    /// The size of the checkpoint its proofs lead to.
+    pub checkpoint_size: u64,
+    /// The position of an acknowledgement of the period that no stored
+    /// checkpoint covers yet (and no key was given to sign one): left out.
+    pub acknowledgement_uncovered: Option<u64>,
+}
+
 /// The evidence bundle of the last report issued for `tenant` and
-/// `period`, with the size of the checkpoint its proofs lead to. The
-/// checkpoint is the first stored one that covers the `report.issued`
-/// entry; when none does and `key` names a signing key, one is signed now.
+/// `period`. The checkpoint is the first stored one that covers the
+/// `report.issued` entry and the acknowledgement's entry (else the one
+/// covering the `report.issued` entry, without the acknowledgement); when
+/// none covers both and `key` names a signing key, one is signed now.
 pub fn build(
     ledger: &mut Ledger,
     tenant: &str,
     period: Period,
     key: Option<&Path>,
-) -> anyhow::Result<(Bundle, u64)> {
+) -> anyhow::Result<Built> {
     let Some((issued_at, report)) = crate::report::last_issued(ledger, tenant, period)? else {
         bail!(
             "no report of {period} for {tenant} was issued; issue it first with `tla report issue --tenant {tenant} --period {period}`"
@@ -95,27 +146,44 @@ pub fn build(
     if report.manifest.tree_root.is_empty() {
         bail!("the report of {period} for {tenant} was issued before the ledger had a Merkle tree; issue it again");
     }
-    let note = match (ledger.checkpoint_covering(issued_at + 1)?, key) {
+    let acknowledged = acknowledgement_entry(ledger, tenant, period, &report)?;
+    let covered = acknowledged.map_or(issued_at, |at| at.max(issued_at)) + 1;
+    let note = match (ledger.checkpoint_covering(covered)?, key) {
         (Some((_, note)), _) => note,
         (None, Some(key)) => ledger.sign_checkpoint(&crate::keys::load_signer(key)?)?,
-        (None, None) => bail!(
-            "no signed checkpoint covers the report.issued entry at position {issued_at}; sign one with `tla checkpoint --key FILE` or pass --key"
-        ),
+        (None, None) => match ledger.checkpoint_covering(issued_at + 1)? {
+            Some((_, note)) => note,
+            None => bail!(
+                "no signed checkpoint covers the report.issued entry at position {issued_at}; sign one with `tla checkpoint --key FILE` or pass --key"
+            ),
+        },
     };
     let checkpoint = read_unverified(&note)?;
+    let (acknowledged, uncovered) = match acknowledged {
+        Some(at) if at >= checkpoint.size => (None, Some(at)),
+        other => (other, None),
+    };
     let hexes = |proof: Vec<Digest>| proof.iter().map(hex::encode).collect::<Vec<_>>();
     let mut entries = Vec::new();
+    let mut acknowledgement = None;
     for entry in ledger.tenant_entries(tenant) {
         let entry = entry?;
         let position = entry.record.position;
-        if position > issued_at {
-            break;
-        }
-        entries.push(BundleEntry {
+        let bundled = BundleEntry {
             position,
             record: hex::encode(entry.record.encode()),
             inclusion: hexes(ledger.inclusion_proof(position, checkpoint.size)?),
-        });
+        };
+        // An acknowledgement of an older issue may lie inside the chain.
+        if Some(position) == acknowledged {
+            acknowledgement = Some(bundled.clone());
+        }
+        if position <= issued_at {
+            entries.push(bundled);
+        }
+        if position >= issued_at && acknowledged.is_none_or(|at| position >= at) {
+            break;
+        }
     }
     let size = report.manifest.ledger_size;
     let consistency = match size < checkpoint.size {
@@ -130,8 +198,31 @@ pub fn build(
         checkpoint: note,
         entries,
         consistency,
+        acknowledgement: Acknowledgement(Some(acknowledgement)),
     };
-    Ok((bundle, checkpoint.size))
+    Ok(Built {
+        bundle,
+        checkpoint_size: checkpoint.size,
+        acknowledgement_uncovered: uncovered,
+    })
+}
+
+/// The position of the acknowledgement a bundle of `report` carries: the
+/// last `report.acknowledged` of the period naming its digest, else the
+/// last naming another digest (so that the bundle shows it was not this
+/// report that was acknowledged).
+fn acknowledgement_entry(
+    ledger: &Ledger,
+    tenant: &str,
+    period: Period,
+    report: &projector::Report,
+) -> anyhow::Result<Option<u64>> {
+    let events = crate::report::tenant_events(ledger, tenant, ledger.size())?;
+    let period = period.to_string();
+    let digest = &report.manifest.report_digest;
+    let receipt = projector::acknowledgement::receipt(tenant, &period, digest, &events);
+    let last_other = receipt.others.last().map(|(a, _)| a.position);
+    Ok(receipt.current.map(|a| a.position).or(last_other))
 }
 
 /// A bundle as its file holds it: pretty JSON and a newline.
@@ -149,12 +240,20 @@ pub fn parse(name: &str, text: &str) -> anyhow::Result<Bundle> {
     let value = schemas::canonical::parse_strict(text).map_err(|problem| {
         anyhow::anyhow!("{name} is not an evidence bundle ({FORMAT}): {problem}")
     })?;
-    if let Some(format) = value.get("format").filter(|f| *f != FORMAT) {
-        bail!("{name}: format {format}, this build reads {FORMAT}");
-    }
-    if let Some(path) = unknown_field(&value) {
+    let format = match value.get("format") {
+        Some(format) if *format == FORMAT => FORMAT,
+        Some(format) if *format == FORMAT_1 => FORMAT_1,
+        Some(format) => bail!("{name}: format {format}, this build reads {FORMAT} and {FORMAT_1}"),
+        None => FORMAT,
+    };
+    if let Some(path) = unknown_field(&value, format) {
         bail!(
-            "{name}: {path}: a field {FORMAT} does not have (a bundle carries exactly the fields of docs/FORMAT.md; a new format gets a new format string)"
+            "{name}: {path}: a field {format} does not have (a bundle carries exactly the fields of docs/FORMAT.md; a new format gets a new format string)"
+        );
+    }
+    if format == FORMAT && value.get(BUNDLE_2_ADDED).is_none() {
+        bail!(
+            "{name}: acknowledgement: missing ({FORMAT} has it, null when the bundle carries none)"
         );
     }
     let bundle: Bundle = serde_json::from_value(value)
@@ -165,8 +264,8 @@ pub fn parse(name: &str, text: &str) -> anyhow::Result<Bundle> {
     Ok(bundle)
 }
 
-/// The path of the first field a bundle must not have.
-fn unknown_field(value: &Value) -> Option<String> {
+/// The path of the first field a bundle of `format` must not have.
+fn unknown_field(value: &Value, format: &str) -> Option<String> {
     let unknown = |object: &serde_json::Map<String, Value>, known: &[&str]| {
         object
             .keys()
@@ -174,8 +273,14 @@ fn unknown_field(value: &Value) -> Option<String> {
             .cloned()
     };
     let top = value.as_object()?;
-    if let Some(key) = unknown(top, BUNDLE_FIELDS) {
-        return Some(key);
+    let known =
+        |key: &str| BUNDLE_FIELDS.contains(&key) || (format == FORMAT && key == BUNDLE_2_ADDED);
+    if let Some(key) = top.keys().find(|key| !known(key)) {
+        return Some(key.clone());
+    }
+    let acknowledged = top.get(BUNDLE_2_ADDED).and_then(Value::as_object);
+    if let Some(key) = acknowledged.and_then(|entry| unknown(entry, ENTRY_FIELDS)) {
+        return Some(format!("acknowledgement.{key}"));
     }
     let entries = top.get("entries").and_then(Value::as_array)?;
     entries.iter().enumerate().find_map(|(i, entry)| {
@@ -213,6 +318,7 @@ pub fn check(bundle: &Bundle, checkpoint: &Checkpoint) -> Vec<String> {
     let before = problems.len();
     let records = entries(bundle, checkpoint, &mut problems);
     chain(bundle, &report, &records, &mut problems);
+    acknowledgement_problems(bundle, checkpoint, &mut problems);
     ledger_root(&report, &records, &mut problems);
     tree_root(bundle, &report, checkpoint, &mut problems);
     // The entries, their chain and the prefix are sound: regenerate (a
@@ -228,42 +334,163 @@ fn entries(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>)
     let mut records = Vec::new();
     for entry in &bundle.entries {
         let position = entry.position;
-        let Some(bytes) = lower_hex(&entry.record) else {
-            problems.push(format!(
-                "entry at position {position}: the record is not lowercase hex"
-            ));
+        let what = format!("entry at position {position}");
+        let Some(bytes) = included(entry, &what, checkpoint, problems) else {
             continue;
         };
-        let proof: Result<Vec<Digest>, _> =
-            entry.inclusion.iter().map(|h| parse_digest(h)).collect();
-        let Ok(proof) = proof else {
-            problems.push(format!(
-                "entry at position {position}: its inclusion proof holds a malformed hash"
-            ));
-            continue;
-        };
-        let leaf = merkle::leaf_hash(&bytes);
-        if let Err(error) =
-            merkle::verify_inclusion(&leaf, position, checkpoint.size, &proof, &checkpoint.root)
-        {
-            problems.push(format!(
-                "entry at position {position} is not in the signed checkpoint of size {} ({error}): the entry was changed",
-                checkpoint.size
-            ));
-        }
         match Fields::decode(&bytes) {
             Ok(fields) if fields.position == position => {}
             Ok(fields) => problems.push(format!(
                 "entry listed at position {position} records position {}",
                 fields.position
             )),
-            Err(error) => problems.push(format!(
-                "entry at position {position}: not a record: {error}"
-            )),
+            Err(error) => problems.push(format!("{what}: not a record: {error}")),
         }
         records.push(bytes);
     }
     records
+}
+
+/// A bundled entry's record bytes, its inclusion proof checked against the
+/// checkpoint (a failure is a problem named by `what`, the bytes still
+/// returned); `None` when the record or the proof is not even hex.
+fn included(
+    entry: &BundleEntry,
+    what: &str,
+    checkpoint: &Checkpoint,
+    problems: &mut Vec<String>,
+) -> Option<Vec<u8>> {
+    let Some(bytes) = lower_hex(&entry.record) else {
+        problems.push(format!("{what}: the record is not lowercase hex"));
+        return None;
+    };
+    let proof: Result<Vec<Digest>, _> = entry.inclusion.iter().map(|h| parse_digest(h)).collect();
+    let Ok(proof) = proof else {
+        problems.push(format!(
+            "{what}: its inclusion proof holds a malformed hash"
+        ));
+        return None;
+    };
+    let leaf = merkle::leaf_hash(&bytes);
+    let position = entry.position;
+    if let Err(error) =
+        merkle::verify_inclusion(&leaf, position, checkpoint.size, &proof, &checkpoint.root)
+    {
+        problems.push(format!(
+            "{what} is not in the signed checkpoint of size {} ({error}): the entry was changed",
+            checkpoint.size
+        ));
+    }
+    Some(bytes)
+}
+
+/// The acknowledgement a bundle carries, as `tla evidence verify` reports
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledged {
+    pub position: u64,
+    /// The event's `time`, RFC 3339 as stored.
+    pub time: String,
+    pub person: String,
+    pub comment: Option<String>,
+    /// The digest it names.
+    pub report_digest: String,
+    /// Where that digest stands against the bundle's report.
+    pub standing: projector::acknowledgement::Standing,
+}
+
+/// The bundle's acknowledgement, read from its record (after [`check`]
+/// found no problem): `None` when the bundle carries none.
+pub fn acknowledgement(bundle: &Bundle) -> Option<Acknowledged> {
+    use projector::acknowledgement::Standing;
+    let entry = bundle.acknowledgement.entry()?;
+    let bytes = lower_hex(&entry.record)?;
+    let fields = Fields::decode(&bytes).ok()?;
+    let event = schemas::Event::from_canonical(fields.event).ok()?;
+    let schemas::EventData::ReportAcknowledged {
+        report_digest,
+        person,
+        comment,
+        ..
+    } = event.data
+    else {
+        return None;
+    };
+    let time: serde_json::Value = serde_json::from_slice(fields.event).ok()?;
+    let digest = bundle.report["manifest"]["report_digest"].as_str();
+    let standing = if Some(report_digest.as_str()) == digest {
+        Standing::Current
+    } else if issued_digests(bundle).contains(&report_digest) {
+        Standing::Superseded
+    } else {
+        Standing::NotIssued
+    };
+    Some(Acknowledged {
+        position: entry.position,
+        time: time["time"].as_str().unwrap_or_default().to_owned(),
+        person,
+        comment,
+        report_digest,
+        standing,
+    })
+}
+
+/// The digests of the ledger's own `report.issued` entries of the bundle's
+/// period in its tenant chain.
+fn issued_digests(bundle: &Bundle) -> Vec<String> {
+    bundle
+        .entries
+        .iter()
+        .filter_map(|entry| lower_hex(&entry.record))
+        .filter_map(|bytes| {
+            let fields = Fields::decode(&bytes).ok()?;
+            let event = schemas::Event::from_canonical(fields.event).ok()?;
+            match event.data {
+                schemas::EventData::ReportIssued {
+                    period,
+                    report_digest,
+                    ..
+                } if event.source == schemas::LEDGER_SOURCE && period == bundle.period => {
+                    Some(report_digest)
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The acknowledgement's entry: in the signed checkpoint, at its position,
+/// and a `report.acknowledged` of the bundle's tenant and period.
+fn acknowledgement_problems(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>) {
+    let Some(entry) = bundle.acknowledgement.entry() else {
+        return;
+    };
+    let position = entry.position;
+    let what = format!("the acknowledgement entry at position {position}");
+    let Some(bytes) = included(entry, &what, checkpoint, problems) else {
+        return;
+    };
+    let fields = match Fields::decode(&bytes) {
+        Ok(fields) => fields,
+        Err(error) => {
+            problems.push(format!("{what}: not a record: {error}"));
+            return;
+        }
+    };
+    if fields.position != position {
+        problems.push(format!("{what} records position {}", fields.position));
+    }
+    let is_ours = fields.tenant == bundle.tenant
+        && match schemas::Event::from_canonical(fields.event).map(|e| e.data) {
+            Ok(schemas::EventData::ReportAcknowledged { period, .. }) => period == bundle.period,
+            _ => false,
+        };
+    if !is_ours {
+        problems.push(format!(
+            "{what} is not a report.acknowledged of {} for {}",
+            bundle.tenant, bundle.period
+        ));
+    }
 }
 
 /// The tenant chain: sequence numbers 0, 1, 2, ... each linked to the

@@ -54,16 +54,28 @@ pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
 fn export(data_dir: &Path, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let readable = super::readable(data_dir)?;
     let mut ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
-    let (bundle, checkpoint_size) =
-        evidence::build(&mut ledger, &args.tenant, args.period, args.key.as_deref())?;
-    super::write_atomically(&args.out, &evidence::to_bytes(&bundle)?)?;
+    let built = evidence::build(&mut ledger, &args.tenant, args.period, args.key.as_deref())?;
+    let bundle = &built.bundle;
+    super::write_atomically(&args.out, &evidence::to_bytes(bundle)?)?;
+    let acknowledged = match bundle.acknowledgement.entry() {
+        Some(entry) => format!(", the acknowledgement at position {}", entry.position),
+        None => String::new(),
+    };
     eprintln!(
-        "wrote {}: the report, {} entries of {} with their proofs, and the checkpoint of size {}",
+        "wrote {}: the report, {} entries of {} with their proofs{acknowledged}, and the checkpoint of size {}",
         args.out.display(),
         bundle.entries.len(),
         args.tenant,
-        checkpoint_size
+        built.checkpoint_size
     );
+    if let Some(position) = built.acknowledgement_uncovered {
+        eprintln!(
+            "note: the acknowledgement of {} at ledger position {position} is left out: no signed \
+             checkpoint covers it yet; sign one (`tla checkpoint --key FILE`, or pass --key) and \
+             export again",
+            args.period
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -108,6 +120,7 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         println!(
             "note: a bundle ends at its report's issuance, so it cannot show whether the period was reissued later; compare with the latest bundle or the ledger (docs/AUDITING.md)"
         );
+        println!("{}", acknowledgement_line(&bundle));
         return Ok(ExitCode::SUCCESS);
     }
     for problem in problems.iter().take(PROBLEMS_SHOWN_MAX) {
@@ -124,4 +137,39 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         problems.len()
     );
     Ok(ExitCode::from(1))
+}
+
+/// What `verify` says of the bundle's acknowledgement: who acknowledged
+/// which digest when, and plainly when it is not this report's.
+fn acknowledgement_line(bundle: &evidence::Bundle) -> String {
+    use projector::acknowledgement::Standing;
+    let Some(a) = evidence::acknowledgement(bundle) else {
+        return format!(
+            "note: the bundle carries no acknowledgement of {} for {}: none was in the ledger \
+             (or signed) when it was exported",
+            bundle.period, bundle.tenant
+        );
+    };
+    let comment = match &a.comment {
+        Some(comment) => format!(", comment {comment:?}"),
+        None => String::new(),
+    };
+    let who = format!(
+        "{} at {} (ledger position {}{comment})",
+        a.person, a.time, a.position
+    );
+    match a.standing {
+        Standing::Current => format!(
+            "acknowledged: by {who}, naming this report's digest {}; its entry is in the signed checkpoint",
+            a.report_digest
+        ),
+        Standing::Superseded => format!(
+            "note: NOT ACKNOWLEDGED AS ISSUED: the acknowledgement by {who} names digest {}, an OLDER issue of {} that this report replaces, not this report's digest {}",
+            a.report_digest, bundle.period, bundle.report["manifest"]["report_digest"].as_str().unwrap_or_default()
+        ),
+        Standing::NotIssued => format!(
+            "note: NOT ACKNOWLEDGED AS ISSUED: the acknowledgement by {who} names digest {}, which no report.issued of {} in the bundle anchors (an older issue, or a digest of no issued report), not this report's digest {}",
+            a.report_digest, bundle.period, bundle.report["manifest"]["report_digest"].as_str().unwrap_or_default()
+        ),
+    }
 }
