@@ -3,12 +3,20 @@
 //! same report from a ledger holding that tenant's entries only; and the
 //! peak memory of `tla report` and `tla verify` on the largest ledger.
 //!
+//! The report is `tla-report/2`, whose twelve-period trend the engine
+//! computes in the same pass over the tenant's events as the figures; the
+//! scenario checks that the measured report's trend holds twelve periods,
+//! and compares that one pass (in process, on the tenant's events) with
+//! the twelve format-1 reports a trend would otherwise take.
+//!
 //! Both commands run as a user runs them (the `tla` binary, a fresh
 //! process, reading sled from disk), timed and measured by
 //! `measure::tla`. The reported tenant's entries are spread evenly through
 //! the whole ledger, the worst case for reading them back.
 
 use std::path::Path;
+
+use anyhow::Context as _;
 
 use ledger::Ledger;
 use schemas::Event;
@@ -27,6 +35,8 @@ const BUILD_SYNC_EVERY: usize = 64;
 const REPORT_MS_MAX: f64 = 1000.0;
 /// The bound on verify's peak memory at 10M entries.
 const VERIFY_MIB_MAX: f64 = 64.0;
+/// Periods in a report's trend (SEMANTICS.md section 12), its own included.
+const TREND_PERIODS: usize = projector::story::TREND_PERIODS as usize;
 
 pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
     let tenant_entries = cx.sizes.report_tenant_entries;
@@ -50,6 +60,12 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
     let only_report = best(rounds, &only, &report)?;
     let small_report = best(rounds, &small_dir, &report)?;
     let large_report = best(rounds, &large_dir, &report)?;
+    let periods = trend_periods(&large_dir, &report)?;
+    anyhow::ensure!(
+        periods == TREND_PERIODS,
+        "the measured report's trend holds {periods} periods, want {TREND_PERIODS}"
+    );
+    let (one_pass, twelve) = trend_cost(&only, rounds)?;
     let only_verify = best(1, &only, &["verify"])?;
     let large_verify = best(1, &large_dir, &["verify"])?;
     for (what, m) in [
@@ -83,13 +99,34 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
              for the other tenants' entries"
         ))
     };
+    say(format_args!(
+        "report: trend of {TREND_PERIODS} periods in one pass: {:.0} ms; {TREND_PERIODS} format-1 reports: {:.0} ms",
+        one_pass * 1e3,
+        twelve * 1e3
+    ));
     let ten_million = large >= 10_000_000;
     Ok(vec![
         report_row(small, small_report, None),
         report_row(large, large_report, ten_million.then_some(REPORT_MS_MAX)).with_note(format!(
-            "{growth:.0}x the entries of the {}-entry ledger, {:.2}x its report time",
+            "{growth:.0}x the entries of the {}-entry ledger, {:.2}x its report time; \
+             tla-report/2 with its trend of {periods} periods",
             short(small),
             large_report.secs / small_report.secs
+        )),
+        Row::compared(
+            format!("report with a {TREND_PERIODS}-period trend, one pass"),
+            "ms",
+            Better::Lower,
+            (one_pass * 1e3, twelve * 1e3),
+            format!(
+                "{TREND_PERIODS} format-1 reports of the trend's periods (figures only), same events"
+            ),
+            None,
+            None,
+        )
+        .with_note(format!(
+            "in process, on the tenant's {tenant_entries} events read once; the engine alone, \
+             no ledger reads"
         )),
         Row::compared(
             format!("report, peak memory, {}-entry ledger", short(large)),
@@ -119,6 +156,75 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
             large_verify.secs
         )),
     ])
+}
+
+/// How many periods the trend of the report `tla ARGS` writes holds (its
+/// JSON read back): proof that the measured report carries its trend.
+fn trend_periods(dir: &Path, args: &[&str]) -> anyhow::Result<usize> {
+    let exe = std::env::current_exe().context("cannot find the tla executable")?;
+    let output = std::process::Command::new(exe)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .context("cannot run tla report")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "`tla {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("tla report wrote no JSON report")?;
+    anyhow::ensure!(
+        report["format"] == projector::Format::V2.as_str(),
+        "tla report wrote format {}, want {}",
+        report["format"],
+        projector::Format::V2.as_str()
+    );
+    Ok(report["trend"].as_array().map_or(0, Vec::len))
+}
+
+/// The best seconds, over `rounds`, of the tenant-month report with its
+/// trend (one pass), and of the twelve format-1 reports of the trend's
+/// periods, computed from the tenant's events in the ledger in `dir`.
+fn trend_cost(dir: &Path, rounds: usize) -> anyhow::Result<(f64, f64)> {
+    let ledger = Ledger::open_in(dir, ledger::OpenMode::Existing)?;
+    let tenant = data::tenant(0);
+    let events = service::report::tenant_events(&ledger, &tenant, ledger.size())?;
+    drop(ledger);
+    let period: projector::Period = data::REPORT_PERIOD
+        .parse()
+        .map_err(|e| anyhow::anyhow!("the benchmark period: {e}"))?;
+    let input = |period| projector::Input {
+        tenant: &tenant,
+        period,
+        events: &events,
+        horizon: None,
+    };
+    let time = |work: &dyn Fn() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        let mut best = f64::MAX;
+        for _ in 0..rounds.max(1) {
+            let started = std::time::Instant::now();
+            work()?;
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    };
+    let one_pass = time(&|| {
+        let report = projector::compute(&input(period))?;
+        let periods = report.story.map_or(0, |story| story.trend.len());
+        anyhow::ensure!(periods == TREND_PERIODS, "a trend of {periods} periods");
+        Ok(())
+    })?;
+    let twelve = time(&|| {
+        for back in 0..TREND_PERIODS {
+            let earlier = period.plus_months(-(back as i32));
+            projector::compute_as(&input(earlier), projector::Format::V1)?;
+        }
+        Ok(())
+    })?;
+    Ok((one_pass, twelve))
 }
 
 /// The best (least) time and peak of `rounds` runs of `tla ARGS`.
@@ -248,5 +354,14 @@ mod tests {
         assert_eq!(positions.len(), 100);
         // Spread: the tenant's last entry is near the end of the ledger.
         assert!(*positions.last().expect("some") > 1_900, "{positions:?}");
+    }
+
+    #[test]
+    fn the_benchmark_report_has_a_trend_of_twelve_periods_in_one_pass() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        build(dir.path(), 1_000, 1_000).expect("build");
+        // trend_cost itself refuses a report whose trend is not twelve long.
+        let (one_pass, twelve) = trend_cost(dir.path(), 1).expect("trend");
+        assert!(one_pass > 0.0 && twelve > 0.0, "{one_pass} {twelve}");
     }
 }
