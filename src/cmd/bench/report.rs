@@ -161,8 +161,7 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
 /// How many periods the trend of the report `tla ARGS` writes holds (its
 /// JSON read back): proof that the measured report carries its trend.
 fn trend_periods(dir: &Path, args: &[&str]) -> anyhow::Result<usize> {
-    let exe = std::env::current_exe().context("cannot find the tla executable")?;
-    let output = std::process::Command::new(exe)
+    let output = std::process::Command::new(super::tla_exe()?)
         .arg("--data-dir")
         .arg(dir)
         .args(args)
