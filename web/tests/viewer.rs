@@ -233,10 +233,11 @@ const PAGES: [&str; 11] = [
     "/tenants/austrheim/reports/2026-01",
 ];
 
-/// Every `href`, `src` and `action` value of a page.
+/// Every `href`, `src` and `action` value of a page (whole attribute
+/// names: `data-action="..."` on a row of actions is no URL).
 fn urls(html: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for attribute in ["href=\"", "src=\"", "action=\""] {
+    for attribute in [" href=\"", " src=\"", " action=\""] {
         for (i, _) in html.match_indices(attribute) {
             let rest = &html[i + attribute.len()..];
             out.push(rest[..rest.find('"').expect("closed attribute")].to_string());
