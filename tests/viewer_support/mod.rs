@@ -1,10 +1,9 @@
 //! What the viewer's end-to-end tests share: a `tla demo --serve` over a
-//! small demo ledger on a free port, and a plain HTTP/1.1 GET.
+//! small demo ledger on a free port, and a GET through `ureq`.
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -183,46 +182,46 @@ impl Response {
     }
 }
 
-/// GET `url` (`http://host:port/path`) with HTTP/1.1 and `Connection:
-/// close`, reading the body to the end (the viewer sends lengths, not
-/// chunks, for its whole-string bodies).
+/// GET `url` through `ureq`, the tests' one HTTP client: redirects not
+/// followed (the sign-in's 303s are what some tests look at), any status
+/// returned rather than raised, every header value kept.
 pub fn get(url: &str) -> Response {
     get_with(url, None)
 }
 
 /// `get`, with `token` as the bearer token when given.
 pub fn get_with(url: &str, token: Option<&str>) -> Response {
-    let rest = url.strip_prefix("http://").expect("an http URL");
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
-    let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
-        .expect("timeout");
-    let authorization = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\n{authorization}Connection: close\r\n\r\n"
-    )
-    .expect("send request");
-    let mut bytes = Vec::new();
-    stream.read_to_end(&mut bytes).expect("read response");
-    let text = String::from_utf8(bytes).expect("a UTF-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(120))
+        .build();
+    let mut request = agent.get(url);
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let response = match request.call() {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+        Err(error) => panic!("GET {url}: {error}"),
+    };
+    let status = response.status();
+    let mut names = response.headers_names();
+    // Each name once, in the order first seen; `all` gives its values.
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| seen.insert(name.to_ascii_lowercase()));
+    let headers = names
+        .iter()
+        .flat_map(|name| {
+            response
+                .all(name)
+                .into_iter()
+                .map(|value| (name.to_ascii_lowercase(), value.to_string()))
+        })
         .collect();
+    let body = response.into_string().expect("a UTF-8 body");
     Response {
         status,
         headers,
-        body: body.to_string(),
+        body,
     }
 }
 
