@@ -2,8 +2,9 @@
 //! the spirit of rust-analyzer's tidy tests): which crate of the
 //! workspace may depend on which (read from `cargo metadata`), which
 //! crates may use sled, NATS and the web stack, that every Rust file opens
-//! with a `//!` paragraph, and that library code neither `unwrap`s nor
-//! panics outside its tests. Each rule names the file and line that break
+//! with a `//!` paragraph, that library code neither `unwrap`s nor
+//! panics outside its tests, and that only `schemas::clock` reads the
+//! clock. Each rule names the file and line that break
 //! it. A line that must break a rule on purpose says so with a
 //! `tidy: allow` comment on it or on the line above, and why.
 
@@ -243,6 +244,35 @@ fn library_code_does_not_unwrap_or_panic() {
                         ));
                     }
                 }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_clock_is_read_in_one_place() {
+    let clock = workspace().join("schemas/src/clock.rs");
+    let reads = [concat!("SystemTime::", "now"), concat!("Utc::", "now")];
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    rust_files(&workspace().join("src"), &mut files);
+    for krate in LIBRARIES {
+        rust_files(&workspace().join(krate).join("src"), &mut files);
+    }
+    for path in files.iter().filter(|p| **p != clock) {
+        let text = std::fs::read_to_string(path).expect("read");
+        let Some(library) = library_part(path, &text) else {
+            continue;
+        };
+        for (n, line) in library.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if reads.iter().any(|r| code.contains(r)) {
+                problems.push(format!(
+                    "{}:{}: reads the clock itself; use schemas::clock",
+                    name(path),
+                    n + 1
+                ));
             }
         }
     }
