@@ -6,7 +6,7 @@
 //! digest it acknowledges), so it is found here from the tenant's events,
 //! a pure function like `contact::roster` and `governance::meetings`: the
 //! viewer's report page and evidence bundles read the same answer. An
-//! acknowledgement is never set aside (SEMANTICS-NOTES.md "Format 2"), so
+//! acknowledgement is never set aside (SEMANTICS.md section 12.2), so
 //! every `report.acknowledged` of the tenant counts, in (`time`, position)
 //! order. Whether another digest is *older* is read from the period's
 //! `report.issued` entries: one issued before is an older report; a digest

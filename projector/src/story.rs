@@ -6,7 +6,7 @@
 //! the trend computes the figures of its other eleven periods from that
 //! same projection (one pass over the prefix), not from eleven reports.
 //! "End of P" is the report's end bounded by its horizon, as everywhere in
-//! the engine (docs/SEMANTICS-NOTES.md).
+//! the engine (docs/SEMANTICS.md section 1.5).
 
 use std::collections::BTreeMap;
 
