@@ -281,7 +281,7 @@ fn example_ledger() -> common::Env {
     );
     env.run(&["import", events])
         .assert_code(0)
-        .assert_stdout_contains("39");
+        .assert_stdout_contains("47 appended");
     env
 }
 
@@ -317,9 +317,10 @@ fn difference(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Optio
 }
 
 /// docs/SEMANTICS.md section 13 works March 2026 of a small ledger through
-/// by hand and shows the report it gives. Here `tla` computes that report
-/// from the same events: it must be the one shown, manifest aside (the
-/// ledger's record times, and so `ledger_root`, are those of this run).
+/// by hand and shows the report it gives, and April's deviations and
+/// actions. Here `tla` computes them from the same events: they must be
+/// the ones shown, manifest aside (the ledger's record times, and so
+/// `ledger_root`, are those of this run).
 /// The deviation id that section 12.3 derives by hand is the report's.
 #[test]
 fn the_semantics_worked_example_is_what_tla_computes() {
@@ -330,7 +331,7 @@ fn the_semantics_worked_example_is_what_tla_computes() {
         .as_object_mut()
         .and_then(|r| r.remove("manifest"))
         .expect("a manifest");
-    assert_eq!(manifest["ledger_size"], 39);
+    assert_eq!(manifest["ledger_size"], 47);
     assert!(manifest["horizon"].is_null(), "March 2026 has ended");
     let shown = json_block_after(&doc, "<!-- The worked example's report follows");
     let shown: serde_json::Value = serde_json::from_str(shown)
@@ -342,6 +343,22 @@ fn the_semantics_worked_example_is_what_tla_computes() {
             serde_json::to_string_pretty(&report).unwrap()
         );
     }
+    // April (13.8): its deviations and actions.
+    let april = example_report(&env, "2026-04");
+    let shown = json_block_after(&doc, "<!-- The worked example's April follows");
+    let shown: serde_json::Value = serde_json::from_str(shown)
+        .unwrap_or_else(|e| panic!("SEMANTICS.md's April is not JSON: {e}"));
+    let computed = serde_json::json!({
+        "actions": april["actions"],
+        "deviations": april["deviations"],
+    });
+    if let Some(d) = difference(&shown, &computed, "april") {
+        panic!(
+            "SEMANTICS.md section 13.8 shows another April than tla computes: {d} (shown, computed)\n{}",
+            serde_json::to_string_pretty(&computed).unwrap()
+        );
+    }
+
     // The events section 13 lists are the fixture's, and so is the
     // agreement it shows.
     let fixture = std::fs::read_to_string(concat!(
@@ -349,16 +366,16 @@ fn the_semantics_worked_example_is_what_tla_computes() {
         "/tests/fixtures/semantics/events.ndjson"
     ))
     .unwrap();
-    let listed = section(&doc, "### 13.8 The events");
+    let listed = section(&doc, "### 13.9 The events");
     assert_eq!(
         body_rows(listed).len(),
         0,
-        "13.8's rows begin with a position"
+        "13.9's rows begin with a position"
     );
     let rows = listed
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"));
-    assert_eq!(rows.count(), 40, "13.8 lists every event (and a header)");
+    assert_eq!(rows.count(), 48, "13.9 lists every event (and a header)");
     for (position, line) in fixture.lines().enumerate() {
         let event: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(event["source"], "example/semantics");
@@ -378,7 +395,7 @@ fn the_semantics_worked_example_is_what_tla_computes() {
             format!("`{}`", String::from_utf8(bytes).unwrap())
         };
         let row = format!("| {position} | `{time}` | `{kind}` | {data} |");
-        assert!(listed.contains(&row), "§13.8 lacks {row}");
+        assert!(listed.contains(&row), "§13.9 lacks {row}");
     }
 
     let below = report["deviations"]
