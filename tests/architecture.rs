@@ -3,8 +3,9 @@
 //! workspace may depend on which (read from `cargo metadata`), which
 //! crates may use sled, NATS and the web stack, that every Rust file opens
 //! with a `//!` paragraph, that library code neither `unwrap`s nor
-//! panics outside its tests, and that only `schemas::clock` reads the
-//! clock. Each rule names the file and line that break
+//! panics outside its tests, that only `schemas::clock` reads the
+//! clock, and that no string literal outside the `maud` templates holds
+//! an HTML tag. Each rule names the file and line that break
 //! it. A line that must break a rule on purpose says so with a
 //! `tidy: allow` comment on it or on the line above, and why.
 
@@ -294,4 +295,224 @@ fn the_rules_catch_planted_violations() {
     let after_tests = "//! x\n#[cfg(test)]\nmod tests { fn t() { None::<u8>.unwrap(); } }\n";
     let library = library_part(Path::new("web/src/x.rs"), after_tests).expect("library code");
     assert!(!library.contains(concat!(".unwrap", "()")));
+}
+
+/// HTML and SVG elements: a string literal holding one of these as a tag
+/// (`<td`, `</td>`) is markup written by hand.
+const ELEMENTS: &[&str] = &[
+    "a",
+    "body",
+    "br",
+    "button",
+    "caption",
+    "code",
+    "dd",
+    "desc",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "g",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "header",
+    "html",
+    "iframe",
+    "img",
+    "input",
+    "label",
+    "li",
+    "line",
+    "link",
+    "main",
+    "meta",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "rect",
+    "script",
+    "section",
+    "span",
+    "strong",
+    "style",
+    "svg",
+    "table",
+    "tbody",
+    "td",
+    "text",
+    "th",
+    "thead",
+    "title",
+    "tr",
+    "ul",
+];
+
+/// Whether `text` holds an HTML tag: `<` or `</`, an element's name, then
+/// a space, `>` or `/`.
+fn holds_a_tag(text: &str) -> bool {
+    text.match_indices('<').any(|(i, _)| {
+        let rest = &text[i + 1..];
+        let rest = rest.strip_prefix('/').unwrap_or(rest);
+        ELEMENTS.iter().any(|e| {
+            rest.strip_prefix(e)
+                .and_then(|after| after.chars().next())
+                .is_some_and(|c| c == ' ' || c == '>' || c == '/')
+        })
+    })
+}
+
+/// The string literals of Rust source `code` with the line each starts
+/// on (1-based): plain, byte and raw strings; comments, char literals and
+/// lifetimes skipped. A lexer just good enough for this tree, not Rust's.
+fn string_literals(code: &str) -> Vec<(usize, String)> {
+    let chars: Vec<char> = code.chars().collect();
+    let (mut out, mut line, mut i) = (Vec::new(), 1, 0);
+    let at = |i: usize| chars.get(i).copied().unwrap_or('\0');
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\n' {
+            line += 1;
+        }
+        if c == '/' && at(i + 1) == '/' {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+            continue;
+        }
+        if c == '/' && at(i + 1) == '*' {
+            i += 2;
+            while i < chars.len() && !(chars[i] == '*' && at(i + 1) == '/') {
+                line += usize::from(chars[i] == '\n');
+                i += 1;
+            }
+            i += 2;
+            continue;
+        }
+        if c == '\'' {
+            // 'x' and '\n' are chars; 'a (a lifetime) has no closing quote.
+            if at(i + 1) == '\\' {
+                i += 2;
+                while i < chars.len() && chars[i] != '\'' {
+                    i += 1;
+                }
+            } else if at(i + 2) == '\'' {
+                i += 2;
+            }
+            i += 1;
+            continue;
+        }
+        let ident_before = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        if c == 'r' && !ident_before && (at(i + 1) == '"' || at(i + 1) == '#') {
+            let hashes = chars[i + 1..].iter().take_while(|&&h| h == '#').count();
+            if at(i + 1 + hashes) == '"' {
+                let start = line;
+                let close: String = std::iter::once('"')
+                    .chain("#".repeat(hashes).chars())
+                    .collect();
+                let body_start = i + 2 + hashes;
+                let rest: String = chars[body_start..].iter().collect();
+                let end = rest.find(&close).unwrap_or(rest.len());
+                let body = &rest[..end];
+                line += body.matches('\n').count();
+                out.push((start, body.to_string()));
+                i = body_start + body.chars().count() + close.chars().count();
+                continue;
+            }
+        }
+        if c == '"' {
+            let (start, mut body) = (line, String::new());
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    body.push(chars[i]);
+                    i += 1;
+                }
+                line += usize::from(at(i) == '\n');
+                body.push(at(i));
+                i += 1;
+            }
+            out.push((start, body));
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The string literals of library `code` that hold an HTML tag, by line,
+/// less those a `tidy: allow` comment excuses.
+fn hand_written_html(code: &str) -> Vec<usize> {
+    let lines: Vec<&str> = code.lines().collect();
+    string_literals(code)
+        .into_iter()
+        .filter(|(_, text)| holds_a_tag(text))
+        .map(|(line, _)| line)
+        .filter(|line| !allowed(&lines, line - 1))
+        .collect()
+}
+
+/// HTML is built by `maud` templates only (`projector::render::html`, the
+/// viewer's pages), where tags are checked when the crate compiles and
+/// every spliced string is escaped: no `format!`, `write!` or `push_str`
+/// of a literal tag anywhere in library or binary code.
+#[test]
+fn html_is_built_by_templates_only() {
+    let mut files = Vec::new();
+    rust_files(&workspace().join("src"), &mut files);
+    for krate in LIBRARIES {
+        rust_files(&workspace().join(krate).join("src"), &mut files);
+    }
+    let mut problems = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("read");
+        let Some(library) = library_part(path, &text) else {
+            continue;
+        };
+        for line in hand_written_html(&library) {
+            problems.push(format!(
+                "{}:{line}: a string literal holds an HTML tag; build the markup with a maud template",
+                name(path)
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The HTML rule catches markup written by hand, and only that.
+#[test]
+fn the_html_rule_catches_planted_markup() {
+    let planted = [
+        "//! x\nfn f(x: &str) -> String { format!(\"<td class=\\\"num\\\">{x}</td>\") }\n",
+        "//! x\nfn f(out: &mut String) { out.push_str(\"</tbody>\\n\"); }\n",
+        "//! x\nfn f() -> &'static str { r#\"<p class=\"x\">\"# }\n",
+        "//! x\nfn f(o: &mut String) -> std::fmt::Result {\n    write!(o, \"a\\\n     <br>\")\n}\n",
+    ];
+    for code in planted {
+        assert!(!hand_written_html(code).is_empty(), "not caught: {code}");
+    }
+    assert_eq!(hand_written_html(planted[3]), vec![3]);
+    let innocent = [
+        // A template, a comment, a doc, a command's placeholder, a lifetime.
+        "//! <td> in a doc\nfn f<'a>(x: &'a str) -> Markup { html! { td { (x) } } }\n",
+        "// format!(\"<td>\")\nfn f() -> char { '\"' }\n",
+        "fn f() -> &'static str { \"run tla verify-report <file.json> or send Bearer <token>\" }\n",
+        "fn f() -> &'static str { \"a < b and b > c\" }\n",
+        // tidy: allow on the line above excuses a literal.
+        "// tidy: allow (the splice point)\nconst END: &str = \"</header>\";\n",
+    ];
+    for code in innocent {
+        assert!(
+            hand_written_html(code).is_empty(),
+            "taken for markup: {code}"
+        );
+    }
 }

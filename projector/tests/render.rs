@@ -154,8 +154,8 @@ fn html_escapes_every_report_string() {
         }
         for escaped in [
             "&lt;script&gt;alert(&quot;tenant&quot;)&lt;/script&gt;",
-            "&lt;script&gt;alert(&#39;role&#39;)&lt;/script&gt;",
-            "ark&#39;iv&quot;&gt;&lt;img src=x&gt;",
+            "&lt;script&gt;alert('role')&lt;/script&gt;",
+            "ark'iv&quot;&gt;&lt;img src=x&gt;",
             "v1 &amp; &lt;b&gt;2&lt;/b&gt;",
             "e&lt;i&gt;post",
         ] {
@@ -683,7 +683,8 @@ fn html_has_the_story_sections_in_both_languages() {
 fn story_texts_are_escaped_in_html() {
     let mut report = story();
     let hostile = "<script>x</script>\"'&";
-    let escaped = "&lt;script&gt;x&lt;/script&gt;&quot;&#39;&amp;";
+    // `'` stays as it is: every attribute is quoted with `"`.
+    let escaped = "&lt;script&gt;x&lt;/script&gt;&quot;'&amp;";
     let follow_up = report.follow_up.as_mut().expect("format 2");
     follow_up[0].id = hostile.to_string();
     let explanation = follow_up[0].explanation.as_mut().expect("explained");
@@ -716,6 +717,18 @@ fn story_texts_are_escaped_in_html() {
     }
 }
 
+/// The stylesheet, the one piece of the page spliced in unescaped (CSS
+/// is not HTML text), cannot end its `<style>` element or open another.
+#[test]
+fn the_raw_stylesheet_holds_no_markup() {
+    assert!(!render::html::STYLE.contains('<'));
+    for (name, report) in fixtures() {
+        let html = render::html(&report, Lang::En);
+        assert_eq!(html.matches("<style>").count(), 1, "{name}");
+        assert!(html.contains(&format!("<style>{}</style>", render::html::STYLE)));
+    }
+}
+
 /// The trend chart, alone: every string escaped, bars scaled to the
 /// highest count, no bar for a period without deviations, no script and
 /// no `style` attribute (the page's CSP allows neither).
@@ -734,12 +747,12 @@ fn trend_chart_escapes_and_scales() {
         period("2026-10", 4),
     ];
     for lang in LANGS {
-        let svg = render::html::trend_chart(&trend, lang);
+        let svg = render::html::trend_chart(&trend, lang).into_string();
         assert!(svg.starts_with("<svg class=\"trend\""), "{svg}");
         assert!(!svg.contains("<script"), "{svg}");
         assert!(!svg.contains("style="), "{svg}");
         assert!(
-            svg.contains("data-period=\"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;\""),
+            svg.contains("data-period=\"&lt;script&gt;alert('x')&lt;/script&gt;\""),
             "{svg}"
         );
         assert_eq!(svg.matches("<rect ").count(), 2, "{svg}");
@@ -753,18 +766,20 @@ fn trend_chart_escapes_and_scales() {
         );
         assert_eq!(svg.matches(">1/2</text>").count(), 3, "{svg}");
     }
-    let nn = render::html::trend_chart(&trend, Lang::Nn);
+    let nn = render::html::trend_chart(&trend, Lang::Nn).into_string();
     assert!(
         nn.contains(">okt 26</text>") && nn.contains("oktober 2026. Avvik: 4."),
         "{nn}"
     );
-    let en = render::html::trend_chart(&trend, Lang::En);
+    let en = render::html::trend_chart(&trend, Lang::En).into_string();
     assert!(
         en.contains(">Oct 26</text>") && en.contains("October 2026. Deviations: 4."),
         "{en}"
     );
     // No periods: an empty chart, not a failure.
-    assert!(render::html::trend_chart(&[], Lang::En).ends_with("</svg>\n"));
+    assert!(render::html::trend_chart(&[], Lang::En)
+        .into_string()
+        .ends_with("</svg>\n"));
 }
 
 /// The format-2 CSV: deviation rows carry id, party and explanation; the

@@ -185,7 +185,7 @@ struct Got {
     body: String,
 }
 
-async fn get(source: &Arc<Memory>, uri: &str) -> Got {
+async fn get<S: ViewerSource>(source: &Arc<S>, uri: &str) -> Got {
     let app = viewer::router(
         Arc::clone(source) as Arc<dyn ViewerSource>,
         web::access::Access::open("test"),
@@ -299,7 +299,7 @@ async fn markup_from_the_ledger_is_escaped_everywhere() {
     let source = Arc::new(memory(false));
     let home = get(&source, "/").await.body;
     assert!(!home.contains(HOSTILE_NAME));
-    assert!(home.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    assert!(home.contains("&lt;script&gt;alert('x')&lt;/script&gt;"));
     let grid = get(&source, "/tenants/austrheim").await.body;
     assert!(!grid.contains(HOSTILE_NAME));
     for uri in ["/tenants/alver/contacts", "/tenants/alver/reports/2026-01"] {
@@ -694,7 +694,7 @@ async fn each_deviation_shows_its_explanation_and_action() {
         );
         assert!(
             body.contains(&format!(
-                "<td data-label=\"{cause}\">&lt;script&gt;alert(&#39;cause&#39;)&lt;/script&gt;</td>"
+                "<td data-label=\"{cause}\">&lt;script&gt;alert('cause')&lt;/script&gt;</td>"
             )),
             "{lang}: {body}"
         );
@@ -736,7 +736,7 @@ async fn the_report_page_shows_the_acknowledgement_or_says_it_names_an_older_rep
         .await
         .body;
     assert!(body.contains("id=\"acknowledged-older\""), "{body}");
-    assert!(body.contains("acknowledged an older version of this month&#39;s report, not this one"));
+    assert!(body.contains("acknowledged an older version of this month's report, not this one"));
     assert!(body.contains(&"e".repeat(64)));
     let nn = get(&source, "/tenants/austrheim/reports/2026-01")
         .await
@@ -869,4 +869,291 @@ async fn the_alerts_page_lists_the_alerts_in_force_in_both_languages() {
         tenant.contains("href=\"/tenants/alver/alerts\""),
         "{tenant}"
     );
+}
+
+/// The payloads of the XSS test: a script element, a break-out of a
+/// quoted attribute into an element with an event handler, and a script
+/// URL (harmless as text, dangerous only as a link's target).
+const XSS: [&str; 3] = [
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(1)>",
+    "javascript:alert(1)",
+];
+
+/// The two markup payloads as text (escaped), as every page must show them.
+const XSS_SHOWN: [&str; 2] = [
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;",
+];
+
+/// The small history with [`XSS`] in every free text a person types and
+/// every id the rules allow it in: the agreement's service names, the
+/// explanation of a deviation, actions (title, owner, outcome), a
+/// contact (name and e-mail), a meeting's id, an incident's id and its
+/// reason for being on hold, and an acknowledgement (name and comment).
+fn hostile_values() -> Vec<serde_json::Value> {
+    let mut values = history_values();
+    for v in values
+        .iter_mut()
+        .filter(|v| v["type"] == "agreement.published")
+    {
+        for (i, s) in v["data"]["agreement"]["services"]
+            .as_array_mut()
+            .expect("services")
+            .iter_mut()
+            .enumerate()
+        {
+            s["name"] = json!(XSS[i % 2]);
+        }
+    }
+    let plain = memory_of(values.clone(), false);
+    let january: Period = "2026-01".parse().expect("period");
+    let (report, _) = &plain.issued[&("alver".to_string(), january)];
+    let deviation = report.follow_up.as_ref().expect("format 2")[0].id.clone();
+    let service = report.services[0].service.clone();
+    let meeting = format!("m{}", XSS[0]);
+    let incident = format!("i{}", XSS[1]);
+    values.extend([
+        event(
+            "h-1",
+            "deviation.explained",
+            "2026-02-03T09:00:00Z",
+            "alver",
+            json!({"deviation_id": deviation, "cause": XSS[0], "action_id": "xss-1"}),
+        ),
+        event(
+            "h-2",
+            "action.opened",
+            "2026-01-20T09:00:00Z",
+            "alver",
+            json!({"action_id": "xss-1", "title": XSS[0], "owner": XSS[2],
+                     "due": "2099-01-25T00:00:00Z", "deviation_ids": [deviation]}),
+        ),
+        event(
+            "h-3",
+            "action.opened",
+            "2026-01-21T09:00:00Z",
+            "alver",
+            json!({"action_id": "xss-2", "title": XSS[1], "owner": XSS[0],
+                     "due": "2026-01-22T00:00:00Z", "deviation_ids": []}),
+        ),
+        event(
+            "h-4",
+            "action.closed",
+            "2026-01-23T09:00:00Z",
+            "alver",
+            json!({"action_id": "xss-2", "outcome": XSS[1]}),
+        ),
+        event(
+            "h-5",
+            "contact.assigned",
+            "2026-01-02T12:00:00Z",
+            "alver",
+            json!({"role": "tenant_it_lead", "person": XSS[1],
+                     "email": format!("{}@x", XSS[2])}),
+        ),
+        event(
+            "h-6",
+            "meeting.held",
+            "2026-01-12T12:00:00Z",
+            "alver",
+            json!({"meeting_id": meeting, "kind": "operations"}),
+        ),
+        event(
+            "h-7",
+            "incident.opened",
+            "2026-01-13T12:00:00Z",
+            "alver",
+            json!({"incident_id": incident, "service": service, "priority": "P1"}),
+        ),
+        event(
+            "h-8",
+            "incident.on_hold",
+            "2026-01-13T13:00:00Z",
+            "alver",
+            json!({"incident_id": incident, "reason": XSS[0]}),
+        ),
+    ]);
+    values
+}
+
+/// The hostile history, its reports issued, then alver's 2026-01
+/// acknowledged by a hostile name with a hostile comment.
+fn hostile_memory() -> Memory {
+    let mut memory = memory_of(hostile_values(), false);
+    let january: Period = "2026-01".parse().expect("period");
+    let digest = memory.issued[&("alver".to_string(), january)]
+        .0
+        .manifest
+        .report_digest
+        .clone();
+    let ack = event(
+        "h-9",
+        "report.acknowledged",
+        "2026-02-10T10:00:00Z",
+        "alver",
+        json!({"period": "2026-01", "report_digest": digest, "person": XSS[0],
+               "comment": format!("{} {}", XSS[1], XSS[2])}),
+    );
+    memory.events.push(LedgerEvent {
+        position: memory.events.len() as u64,
+        event: schemas::Event::from_json(&ack).expect("valid"),
+    });
+    memory
+}
+
+/// [`hostile_memory`] seen through a source whose tenants are called by
+/// hostile names and whose reports carry hostile strings where no event
+/// can put them (the tenant and the services' ids are validated ids).
+struct HostileSource(Memory);
+
+impl ViewerSource for HostileSource {
+    fn ledger(&self) -> Result<LedgerFacts, SourceError> {
+        self.0.ledger()
+    }
+    fn tenants(&self) -> Result<Vec<String>, SourceError> {
+        self.0.tenants()
+    }
+    fn display_name(&self, tenant: &str) -> String {
+        format!("{tenant} {} {}", XSS[0], XSS[1])
+    }
+    fn events(&self, tenant: &str) -> Result<Arc<Vec<LedgerEvent>>, SourceError> {
+        self.0.events(tenant)
+    }
+    fn periods(&self, tenant: &str) -> Result<Vec<Period>, SourceError> {
+        self.0.periods(tenant)
+    }
+    fn report(&self, tenant: &str, period: Period) -> Result<Arc<Shown>, SourceError> {
+        let shown = self.0.report(tenant, period)?;
+        Ok(Arc::new(Shown {
+            report: hostile_report(shown.report.clone()),
+            anchor: shown.anchor.clone(),
+        }))
+    }
+    fn verify(&self, tenant: &str, period: Period) -> Result<VerificationFacts, SourceError> {
+        let mut facts = self.0.verify(tenant, period)?;
+        facts.regenerated = Err(XSS[0].to_string());
+        facts.chain = ChainCheck::Broken {
+            problem: XSS[1].to_string(),
+        };
+        facts.ledger.checkpoint = Some(CheckpointFacts {
+            size: 1,
+            root: XSS[0].to_string(),
+            origin: XSS[1].to_string(),
+            matches_ledger: false,
+            signature: SignatureCheck::Invalid {
+                key: XSS[0].to_string(),
+                problem: XSS[1].to_string(),
+            },
+        });
+        Ok(facts)
+    }
+}
+
+/// `report` with hostile strings in the fields no event can reach (ids
+/// of tenants, services and actions are names: lowercase, digits, `-`).
+fn hostile_report(mut report: Report) -> Report {
+    let hostile_id = |id: &str| format!("{id}{}", XSS[1]);
+    if let Some(story) = &mut report.story {
+        for a in &mut story.actions {
+            a.action_id = hostile_id(&a.action_id);
+        }
+    }
+    for f in report.follow_up.iter_mut().flatten() {
+        if let Some(e) = &mut f.explanation {
+            e.action_id = e.action_id.as_deref().map(hostile_id);
+        }
+    }
+    for (i, s) in report.services.iter_mut().enumerate() {
+        s.service = format!("{}{i}", XSS[i % 2]);
+    }
+    report.agreement_version = XSS[1].to_string();
+    report.timezone = format!("Europe/Oslo {}", XSS[0]);
+    report
+}
+
+/// Every page of the viewer over [`HostileSource`], and the error pages
+/// that repeat what was asked.
+const HOSTILE_PAGES: [&str; 12] = [
+    "/",
+    "/tenants/alver",
+    "/tenants/alver/reports/2026-01",
+    "/tenants/alver/reports/2026-01/verify",
+    "/tenants/alver/contacts",
+    "/tenants/alver/contacts?at=2026-01-10T12:00:00%2B01:00",
+    "/tenants/alver/meetings",
+    "/tenants/alver/alerts",
+    "/tenants/alver/follow-up",
+    "/tenants/alver/contacts?at=%3Cscript%3Ealert(1)%3C/script%3E",
+    "/tenants/%3Cscript%3Ealert(1)%3C%2Fscript%3E/reports/2026-01",
+    "/sign-in?next=%22%3E%3Cimg%20src=x%20onerror=alert(1)%3E",
+];
+
+/// Why `html` is not safe: a payload's markup as markup, or a link,
+/// form or image to a script URL.
+fn unsafe_markup(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for raw in ["<script", "<img", "onerror=alert(1)>"] {
+        if html.contains(raw) {
+            found.push(format!("raw {raw:?}"));
+        }
+    }
+    for url in urls(html) {
+        if !(url.starts_with('/') && !url.starts_with("//") || url.starts_with('#')) {
+            found.push(format!("link to {url:?}"));
+        }
+    }
+    found
+}
+
+/// XSS: an agreement (its service names, the tenant's name), events
+/// (explanations, actions, a meeting, an incident) and contact names
+/// carrying `<script>`, `"><img onerror>` and `javascript:` reach every
+/// page of the viewer and the HTML report as text, never as markup or a
+/// link.
+#[tokio::test]
+async fn hostile_strings_are_text_on_every_page_and_in_the_report() {
+    let source = Arc::new(HostileSource(hostile_memory()));
+    let mut problems = Vec::new();
+    for page in HOSTILE_PAGES {
+        for uri in [page.to_string(), with_lang(page)] {
+            let got = get(&source, &uri).await;
+            let body = &got.body;
+            problems.extend(
+                unsafe_markup(body)
+                    .into_iter()
+                    .map(|p| format!("{uri}: {p}")),
+            );
+            if !page.starts_with("/sign-in") && !body.contains(XSS_SHOWN[0]) {
+                problems.push(format!("{uri}: the script shown as text is missing"));
+            }
+        }
+    }
+    // The report page shows every planted string.
+    let report = get(&source, "/tenants/alver/reports/2026-01").await.body;
+    for shown in XSS_SHOWN {
+        let n = report.matches(shown).count();
+        if n < 10 {
+            problems.push(format!(
+                "the report page shows {shown:?} {n} times, not 10 or more"
+            ));
+        }
+    }
+    // The HTML report of every month, in both languages.
+    for ((tenant, period), (report, _)) in &source.0.issued {
+        for lang in [projector::render::Lang::Nn, projector::render::Lang::En] {
+            let html = projector::render::html(&hostile_report(report.clone()), lang);
+            problems.extend(
+                unsafe_markup(&html)
+                    .into_iter()
+                    .map(|p| format!("report {tenant} {period} {lang:?}: {p}")),
+            );
+            if !html.contains(XSS_SHOWN[1]) {
+                problems.push(format!(
+                    "report {tenant} {period} {lang:?}: no shown payload"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -8,11 +8,15 @@
 //! value so that a long label wraps and the card grows with it) and prints on A4 (`@page`,
 //! repeated table headers, rows kept whole). Tables are semantic:
 //! `<caption>`, `<th scope="col">` and a `<th scope="row">` per row.
-//! Every string from the report, including those composed into
-//! sentences, is escaped by [`escape`]; markup comes only from literals
-//! in this file. Met and not met are said in words, not by colour alone.
+//! The page is a `maud` template: markup is checked when this file
+//! compiles, and every string spliced into it, from the report or from
+//! the texts, is escaped by construction. The one piece of raw markup is
+//! the stylesheet ([`style_element`]), a constant. Met and not met are
+//! said in words, not by colour alone.
 
-use super::text::{self, Text};
+use maud::{html as markup, Markup, PreEscaped, Render, DOCTYPE};
+
+use super::text::{self, Piece, Text};
 use super::{AvailabilityRow, DeviationRow, Lang, Report};
 use crate::report::{Action, Story, TrendPeriod};
 
@@ -90,65 +94,99 @@ tr,dl,.preliminary,caption{break-inside:avoid;page-break-inside:avoid}
 
 /// The report as a self-contained HTML page in `lang`.
 pub fn html(report: &Report, lang: Lang) -> String {
-    let t = lang.text();
-    let title = escape(&super::title(report, lang));
-    let mut out = String::new();
-    out.push_str("<!DOCTYPE html>\n");
-    out.push_str(&format!("<html lang=\"{}\">\n<head>\n", lang.tag()));
-    out.push_str("<meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    out.push_str(&format!(
-        "<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-    ));
-    header(&mut out, report, lang, &title);
-    out.push_str("<main>\n");
-    deviations(&mut out, report, lang);
-    if let Some(story) = &report.story {
-        follow_up(&mut out, report, lang);
-        actions(&mut out, report, story, lang);
-        governance(&mut out, report, story, lang);
-        contacts(&mut out, report, story, lang);
-        trend(&mut out, story, lang);
-    }
-    availability(&mut out, report, lang);
-    incidents(&mut out, report, t);
-    data_quality(&mut out, report, lang);
-    out.push_str("</main>\n");
-    manifest(&mut out, report, lang);
-    out.push_str("</body>\n</html>\n");
-    out
+    page(report, lang).into_string()
 }
 
-fn header(out: &mut String, report: &Report, lang: Lang, title: &str) {
-    let t = lang.text();
-    out.push_str(&format!("<header>\n<h1>{title}</h1>\n"));
-    if report.preliminary {
-        out.push_str(&format!(
-            "<p class=\"preliminary\" role=\"note\"><strong>{}.</strong> {}</p>\n",
-            t.preliminary,
-            escape(&super::preliminary_note(report, lang))
-        ));
+/// The whole page. The `"\n"` literals keep one element a line, so the
+/// page reads as source and its snapshots diff line by line.
+fn page(report: &Report, lang: Lang) -> Markup {
+    let title = super::title(report, lang);
+    let story = report.story.as_ref();
+    markup! {
+        (DOCTYPE) "\n"
+        html lang=(lang.tag()) {
+            "\n"
+            head {
+                "\n"
+                meta charset="utf-8"; "\n"
+                meta name="viewport" content="width=device-width, initial-scale=1"; "\n"
+                title { (title) } "\n"
+                (style_element()) "\n"
+            }
+            "\n"
+            body {
+                "\n"
+                (header(report, lang, &title))
+                main {
+                    "\n"
+                    (deviations(report, lang))
+                    @if let Some(story) = story {
+                        (follow_up(report, lang))
+                        (actions(report, story, lang))
+                        (governance(report, story, lang))
+                        (contacts(report, story, lang))
+                        (trend(story, lang))
+                    }
+                    (availability(report, lang))
+                    (incidents(report, lang.text()))
+                    (data_quality(report, lang))
+                }
+                "\n"
+                (manifest(report, lang))
+            }
+            "\n"
+        }
+        "\n"
     }
+}
+
+/// The `<style>` element with [`STYLE`], the page's one piece of raw
+/// markup: CSS is not HTML text (`"` in a font name must stay `"`), and
+/// the Content-Security-Policy allows exactly these bytes by their hash.
+/// [`STYLE`] is a constant with no `<`, so it cannot end the element.
+fn style_element() -> Markup {
+    markup! { style { (PreEscaped(STYLE)) } }
+}
+
+fn header(report: &Report, lang: Lang, title: &str) -> Markup {
+    let t = lang.text();
     let facts = [
-        (t.tenant, escape(&report.tenant)),
-        (t.period, escape(&super::period_label(&report.period, lang))),
-        (t.period_utc, escape(&super::period_utc(report))),
-        (t.agreement_version, escape(&report.agreement_version)),
-        (t.timezone, escape(&report.timezone)),
+        (t.tenant, text_of(&report.tenant)),
+        (t.period, text_of(super::period_label(&report.period, lang))),
+        (t.period_utc, text_of(super::period_utc(report))),
+        (t.agreement_version, text_of(&report.agreement_version)),
+        (t.timezone, text_of(&report.timezone)),
     ];
-    dl(out, &facts);
-    out.push_str(&format!(
-        "<p class=\"summary\">{}</p>\n</header>\n",
-        escape(&text::summary(lang, &super::summary(report)))
-    ));
+    markup! {
+        header {
+            "\n"
+            h1 { (title) } "\n"
+            @if report.preliminary {
+                p class="preliminary" role="note" {
+                    strong { (t.preliminary) "." } " " (super::preliminary_note(report, lang))
+                }
+                "\n"
+            }
+            (dl(&facts))
+            p class="summary" { (text::summary(lang, &super::summary(report))) } "\n"
+        }
+        "\n"
+    }
 }
 
-pub fn deviations(out: &mut String, report: &Report, lang: Lang) {
+/// Text as markup (escaped), for the values of [`dl`] and cells.
+fn text_of(s: impl Render) -> Markup {
+    markup! { (s) }
+}
+
+pub fn deviations(report: &Report, lang: Lang) -> Markup {
     let t = lang.text();
-    section_start(out, "deviations", t.deviations);
     if report.deviations.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n</section>\n", t.no_deviations));
-        return;
+        return section(
+            "deviations",
+            t.deviations,
+            markup! { p { (t.no_deviations) } "\n" },
+        );
     }
     // Six columns rather than the eight of Markdown: the UTC time goes
     // under the local one and the description under the kind, so the
@@ -163,100 +201,87 @@ pub fn deviations(out: &mut String, report: &Report, lang: Lang) {
         t.measured,
     ];
     // Format 2: the provider's deviations apart from the municipality's.
-    for (caption, rows) in super::deviation_groups(report, lang, t.caption_deviations) {
-        let caption = format!("{caption} ({})", rows.len());
-        table_start(out, &caption, &head);
-        for r in &rows {
-            deviation_row(out, r, &head);
+    let groups = super::deviation_groups(report, lang, t.caption_deviations);
+    let tables = markup! {
+        @for (caption, rows) in &groups {
+            (table(&format!("{caption} ({})", rows.len()), &head, markup! {
+                @for r in rows { (deviation_row(r, &head)) }
+            }))
         }
-        out.push_str("</tbody>\n</table>\n");
-    }
-    out.push_str("</section>\n");
-}
-
-fn deviation_row(out: &mut String, r: &DeviationRow, head: &[&str; 6]) {
-    out.push_str(&format!(
-        "<tr><th scope=\"row\" data-label=\"{}\" class=\"num\">{}</th>",
-        escape(head[0]),
-        r.number
-    ));
-    let when = format!(
-        "{}<br><span class=\"note\">{}</span>",
-        escape(&r.when.local),
-        escape(&r.when.utc)
-    );
-    td(out, head[1], "time", &when);
-    let what = format!(
-        "<strong class=\"bad\">{}</strong><br>{}",
-        escape(r.label),
-        escape(&r.description)
-    );
-    td(out, head[2], "", &what);
-    td(out, head[3], "", &escape(&r.service));
-    td(out, head[4], "", &escape(&r.target));
-    td(out, head[5], "", &escape(&r.measured));
-    out.push_str("</tr>\n");
-}
-
-pub fn availability(out: &mut String, report: &Report, lang: Lang) {
-    let t = lang.text();
-    section_start(out, "availability", t.availability);
-    let rows = super::availability_rows(report, lang);
-    if rows.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n", t.no_guarantees));
-    } else {
-        let head = [
-            t.service, t.target, t.achieved, t.downtime, t.excluded, t.window, t.result,
-        ];
-        table_start(out, t.caption_availability, &head);
-        for r in &rows {
-            availability_row(out, r, &head, t);
-        }
-        out.push_str("</tbody>\n</table>\n");
-        out.push_str(&format!("<p class=\"note\">{}</p>\n", t.achieved_formula));
-    }
-    let without = super::unguaranteed(report);
-    if !without.is_empty() {
-        let ids: Vec<String> = without.iter().map(|s| escape(s)).collect();
-        out.push_str(&format!(
-            "<p>{}: {}.</p>\n",
-            t.no_availability,
-            ids.join(", ")
-        ));
-    }
-    out.push_str("</section>\n");
-}
-
-fn availability_row(out: &mut String, r: &AvailabilityRow<'_>, head: &[&str; 7], t: &Text) {
-    out.push_str(&format!(
-        "<tr><th scope=\"row\" data-label=\"{}\">{}</th>",
-        escape(head[0]),
-        escape(r.service)
-    ));
-    let achieved = if r.measurable {
-        escape(&r.achieved)
-    } else {
-        format!(
-            "– <span class=\"note\">({})</span>",
-            escape(t.not_measurable)
-        )
     };
-    td(out, head[1], "num", &escape(&r.target));
-    td(out, head[2], "num", &achieved);
-    td(out, head[3], "num", &escape(&r.downtime));
-    td(out, head[4], "num", &escape(&r.excluded));
-    td(out, head[5], "num", &escape(&r.window));
-    let class = if r.met { "good" } else { "bad" };
-    td(out, head[6], class, &escape(r.result));
-    out.push_str("</tr>\n");
+    section("deviations", t.deviations, tables)
 }
 
-pub fn incidents(out: &mut String, report: &Report, t: &Text) {
-    section_start(out, "incidents", t.incidents);
+fn deviation_row(r: &DeviationRow, head: &[&str; 6]) -> Markup {
+    let when = markup! { (r.when.local) br; span class="note" { (r.when.utc) } };
+    let what = markup! { strong class="bad" { (r.label) } br; (r.description) };
+    markup! {
+        tr {
+            th scope="row" data-label=(head[0]) class="num" { (r.number) }
+            (td(head[1], "time", when))
+            (td(head[2], "", what))
+            (td(head[3], "", &r.service))
+            (td(head[4], "", &r.target))
+            (td(head[5], "", &r.measured))
+        }
+        "\n"
+    }
+}
+
+pub fn availability(report: &Report, lang: Lang) -> Markup {
+    let t = lang.text();
+    let rows = super::availability_rows(report, lang);
+    let head = [
+        t.service, t.target, t.achieved, t.downtime, t.excluded, t.window, t.result,
+    ];
+    let without = super::unguaranteed(report);
+    let body = markup! {
+        @if rows.is_empty() {
+            p { (t.no_guarantees) } "\n"
+        } @else {
+            (table(t.caption_availability, &head, markup! {
+                @for r in &rows { (availability_row(r, &head, t)) }
+            }))
+            p class="note" { (t.achieved_formula) } "\n"
+        }
+        @if !without.is_empty() {
+            p { (t.no_availability) ": " (without.join(", ")) "." } "\n"
+        }
+    };
+    section("availability", t.availability, body)
+}
+
+fn availability_row(r: &AvailabilityRow<'_>, head: &[&str; 7], t: &Text) -> Markup {
+    let achieved = markup! {
+        @if r.measurable {
+            (r.achieved)
+        } @else {
+            "– " span class="note" { "(" (t.not_measurable) ")" }
+        }
+    };
+    let class = if r.met { "good" } else { "bad" };
+    markup! {
+        tr {
+            th scope="row" data-label=(head[0]) { (r.service) }
+            (td(head[1], "num", &r.target))
+            (td(head[2], "num", achieved))
+            (td(head[3], "num", &r.downtime))
+            (td(head[4], "num", &r.excluded))
+            (td(head[5], "num", &r.window))
+            (td(head[6], class, r.result))
+        }
+        "\n"
+    }
+}
+
+pub fn incidents(report: &Report, t: &Text) -> Markup {
     let rows = super::incident_rows(report);
     if rows.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n</section>\n", t.no_incidents));
-        return;
+        return section(
+            "incidents",
+            t.incidents,
+            markup! { p { (t.no_incidents) } "\n" },
+        );
     }
     let head = [
         t.service,
@@ -267,76 +292,70 @@ pub fn incidents(out: &mut String, report: &Report, t: &Text) {
         t.resolution_met,
         t.resolution_breached,
     ];
-    table_start(out, t.caption_incidents, &head);
-    for (service, priority, c) in rows {
-        out.push_str(&format!(
-            "<tr><th scope=\"row\" data-label=\"{}\">{}</th>",
-            escape(head[0]),
-            escape(service)
-        ));
-        td(out, head[1], "", &escape(priority));
-        let counts = [
-            (c.opened, ""),
-            (c.response_met, ""),
-            (c.response_breached, "bad"),
-            (c.resolution_met, ""),
-            (c.resolution_breached, "bad"),
-        ];
-        for ((n, bad), label) in counts.iter().zip(&head[2..]) {
-            let class = if *n > 0 && !bad.is_empty() {
-                "num bad"
-            } else {
-                "num"
-            };
-            td(out, label, class, &n.to_string());
+    let body = markup! {
+        @for (service, priority, c) in &rows {
+            tr {
+                th scope="row" data-label=(head[0]) { (service) }
+                (td(head[1], "", priority))
+                @for ((n, bad), label) in [
+                    (c.opened, false),
+                    (c.response_met, false),
+                    (c.response_breached, true),
+                    (c.resolution_met, false),
+                    (c.resolution_breached, true),
+                ].iter().zip(&head[2..]) {
+                    (td(label, if *n > 0 && *bad { "num bad" } else { "num" }, n))
+                }
+            }
+            "\n"
         }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    };
+    section(
+        "incidents",
+        t.incidents,
+        table(t.caption_incidents, &head, body),
+    )
 }
 
-pub fn data_quality(out: &mut String, report: &Report, lang: Lang) {
+pub fn data_quality(report: &Report, lang: Lang) -> Markup {
     let t = lang.text();
-    section_start(out, "data-quality", t.data_quality);
     let q = &report.data_quality;
     if q.set_aside == 0 && q.by_reason.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n</section>\n", t.nothing_set_aside));
-        return;
+        return section(
+            "data-quality",
+            t.data_quality,
+            markup! { p { (t.nothing_set_aside) } "\n" },
+        );
     }
-    out.push_str(&format!(
-        "<p>{}</p>\n",
-        escape(&text::set_aside(lang, q.set_aside))
-    ));
     let head = [t.reason, t.count, t.description];
-    table_start(out, t.caption_set_aside, &head);
-    for (code, n) in &q.by_reason {
-        out.push_str(&format!(
-            "<tr><th scope=\"row\" data-label=\"{}\"><code>{}</code></th>",
-            escape(head[0]),
-            escape(code)
-        ));
-        td(out, head[1], "num", &n.to_string());
-        td(out, head[2], "", &escape(text::reason(lang, code)));
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    let rows = markup! {
+        @for (code, n) in &q.by_reason {
+            tr {
+                th scope="row" data-label=(head[0]) { code { (code) } }
+                (td(head[1], "num", n))
+                (td(head[2], "", text::reason(lang, code)))
+            }
+            "\n"
+        }
+    };
+    let body = markup! {
+        p { (text::set_aside(lang, q.set_aside)) } "\n"
+        (table(t.caption_set_aside, &head, rows))
+    };
+    section("data-quality", t.data_quality, body)
 }
 
-pub fn manifest(out: &mut String, report: &Report, lang: Lang) {
+pub fn manifest(report: &Report, lang: Lang) -> Markup {
     let t = lang.text();
     let m = &report.manifest;
-    out.push_str(&format!(
-        "<footer aria-labelledby=\"manifest\">\n<h2 id=\"manifest\">{}</h2>\n",
-        t.manifest
-    ));
-    let code = |s: &str| format!("<code>{}</code>", escape(super::or_dash(s)));
+    let code = |s: &str| markup! { code { (super::or_dash(s)) } };
     let facts = [
-        (t.ledger_size, m.ledger_size.to_string()),
+        (t.ledger_size, text_of(m.ledger_size)),
         (t.ledger_root, code(&m.ledger_root)),
         (t.tree_root, code(&m.tree_root)),
-        (t.report_format, escape(&report.format)),
-        (t.engine_version, escape(&m.engine_version)),
-        (t.horizon, escape(&super::horizon(report, lang))),
+        (t.report_format, text_of(&report.format)),
+        (t.engine_version, text_of(&m.engine_version)),
+        (t.horizon, text_of(super::horizon(report, lang))),
         (t.report_digest, code(&m.report_digest)),
     ];
     // Reports made before the Merkle tree have no tree root to show.
@@ -344,53 +363,66 @@ pub fn manifest(out: &mut String, report: &Report, lang: Lang) {
         .into_iter()
         .filter(|(k, _)| *k != t.tree_root || !m.tree_root.is_empty())
         .collect();
-    dl(out, &facts);
-    let hint = text::verify_hint(lang, m.ledger_size, |c| {
-        format!("<code>{}</code>", escape(c))
-    });
-    out.push_str(&format!("<p>{hint}</p>\n</footer>\n"));
+    markup! {
+        footer aria-labelledby="manifest" {
+            "\n"
+            h2 id="manifest" { (t.manifest) } "\n"
+            (dl(&facts))
+            p {
+                @for piece in &text::verify_hint_pieces(lang, m.ledger_size) {
+                    @match piece {
+                        Piece::Words(words) => { (words) }
+                        Piece::Code(command) => { code { (command) } }
+                    }
+                }
+            }
+            "\n"
+        }
+        "\n"
+    }
 }
 
-/// Local time of an instant of the report, or a dash; HTML.
+/// Local time of an instant of the report, or a dash.
 fn local(report: &Report, at: Option<&str>) -> String {
     at.map_or_else(
         || "–".to_string(),
-        |at| escape(&super::when(at, &report.timezone).local),
+        |at| super::when(at, &report.timezone).local,
     )
 }
 
-/// An action as one line of HTML: its title and id, its status (overdue
-/// in the colour and weight of a deviation) and due date.
-fn action_line(report: &Report, a: &Action, lang: Lang) -> String {
+/// An action as one line: its title and id, its status (overdue in the
+/// colour and weight of a deviation) and due date.
+fn action_line(report: &Report, a: &Action, lang: Lang) -> Markup {
     let s = text::story(lang);
     let status = s.status_word(&a.status);
-    let status = if a.status == "overdue" {
-        format!("<strong class=\"bad\">{}</strong>", escape(status))
-    } else {
-        escape(status)
-    };
-    format!(
-        "{} <code>{}</code><br><span class=\"note\">{status}, {} {}</span>",
-        escape(&a.title),
-        escape(&a.action_id),
-        escape(s.due),
-        local(report, Some(&a.due))
-    )
+    markup! {
+        (a.title) " " code { (a.action_id) } br;
+        span class="note" {
+            @if a.status == "overdue" {
+                strong class="bad" { (status) }
+            } @else {
+                (status)
+            }
+            ", " (s.due) " " (local(report, Some(&a.due)))
+        }
+    }
 }
 
 /// The follow-up of every deviation of a format-2 report, numbered as in
 /// the deviations table: its id, who owes it, the cause and the action
 /// (with the action's status when the report lists it), or that it is not
 /// explained yet. Nothing for format 1.
-pub fn follow_up(out: &mut String, report: &Report, lang: Lang) {
+pub fn follow_up(report: &Report, lang: Lang) -> Markup {
     let (Some(rows), Some(story)) = (&report.follow_up, &report.story) else {
-        return;
+        return markup! {};
     };
     let (t, s) = (lang.text(), text::story(lang));
-    section_start(out, "follow-up", s.follow_up);
     if rows.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n</section>\n", escape(t.no_deviations)));
-        return;
+        return section(
+            "follow-up",
+            s.follow_up,
+            markup! { p { (t.no_deviations) } "\n" },
+        );
     }
     let head = [
         t.number,
@@ -400,183 +432,157 @@ pub fn follow_up(out: &mut String, report: &Report, lang: Lang) {
         s.action,
         s.explained_at,
     ];
-    table_start(out, s.follow_up, &head);
-    for (i, f) in rows.iter().enumerate() {
-        out.push_str(&format!(
-            "<tr id=\"deviation-{}\"><th scope=\"row\" data-label=\"{}\" class=\"num\">{}</th>",
-            escape(&f.id),
-            escape(head[0]),
-            i + 1
-        ));
-        td(out, head[1], "", &format!("<code>{}</code>", escape(&f.id)));
-        td(out, head[2], "", &escape(s.party_word(&f.party)));
-        let Some(e) = &f.explanation else {
-            let missing = format!("<span class=\"note\">{}</span>", escape(s.not_explained));
-            td(out, head[3], "", &missing);
-            td(out, head[4], "", "–");
-            td(out, head[5], "", "–");
-            out.push_str("</tr>\n");
-            continue;
-        };
-        td(out, head[3], "", &escape(&e.cause));
-        let action = match &e.action_id {
-            None => "–".to_string(),
-            Some(id) => match story.actions.iter().find(|a| &a.action_id == id) {
-                Some(a) => action_line(report, a, lang),
-                None => format!("<code>{}</code>", escape(id)),
-            },
-        };
-        td(out, head[4], "", &action);
-        td(out, head[5], "time", &local(report, Some(&e.explained_at)));
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    let body = markup! {
+        @for (i, f) in rows.iter().enumerate() {
+            tr id={ "deviation-" (f.id) } {
+                th scope="row" data-label=(head[0]) class="num" { (i + 1) }
+                (td(head[1], "", markup! { code { (f.id) } }))
+                (td(head[2], "", s.party_word(&f.party)))
+                @if let Some(e) = &f.explanation {
+                    (td(head[3], "", &e.cause))
+                    (td(head[4], "", match &e.action_id {
+                        None => text_of("–"),
+                        Some(id) => match story.actions.iter().find(|a| &a.action_id == id) {
+                            Some(a) => action_line(report, a, lang),
+                            None => markup! { code { (id) } },
+                        },
+                    }))
+                    (td(head[5], "time", local(report, Some(&e.explained_at))))
+                } @else {
+                    (td(head[3], "", markup! { span class="note" { (s.not_explained) } }))
+                    (td(head[4], "", "–"))
+                    (td(head[5], "", "–"))
+                }
+            }
+            "\n"
+        }
+    };
+    section("follow-up", s.follow_up, table(s.follow_up, &head, body))
 }
 
 /// The corrective actions of a format-2 report: open, overdue, and closed
 /// in the period.
-pub fn actions(out: &mut String, report: &Report, story: &Story, lang: Lang) {
+pub fn actions(report: &Report, story: &Story, lang: Lang) -> Markup {
     let s = text::story(lang);
-    section_start(out, "actions", s.actions);
-    if story.actions.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n</section>\n", escape(s.no_actions)));
-        return;
-    }
-    action_table(out, &report.timezone, &story.actions, lang, s.actions);
-    out.push_str("</section>\n");
+    let body = if story.actions.is_empty() {
+        markup! { p { (s.no_actions) } "\n" }
+    } else {
+        action_table(&report.timezone, &story.actions, lang, s.actions)
+    };
+    section("actions", s.actions, body)
 }
 
 /// A table of actions: title and id, owner, due, status, outcome. The
 /// viewer's follow-up page lists a tenant's actions with it too.
 /// Times are shown in `timezone`.
-pub fn action_table(out: &mut String, timezone: &str, list: &[Action], lang: Lang, caption: &str) {
+pub fn action_table(timezone: &str, list: &[Action], lang: Lang, caption: &str) -> Markup {
     let s = text::story(lang);
     let head = [s.title, s.owner, s.due, s.status, s.outcome];
-    table_start(out, caption, &head);
-    for a in list {
-        out.push_str(&format!(
-            "<tr data-action=\"{}\" data-status=\"{}\"><th scope=\"row\" data-label=\"{}\">{} <code>{}</code></th>",
-            escape(&a.action_id),
-            escape(&a.status),
-            escape(head[0]),
-            escape(&a.title),
-            escape(&a.action_id)
-        ));
-        td(out, head[1], "", &escape(&a.owner));
-        let due = escape(&super::when(&a.due, timezone).local);
-        td(out, head[2], "time", &due);
-        let (class, status) = match a.status.as_str() {
-            "overdue" => ("bad", s.overdue),
-            "closed" => ("good", s.closed),
-            _ => ("", s.open),
-        };
-        td(out, head[3], class, &escape(status));
-        let outcome = a.outcome.as_deref().map_or_else(|| "–".to_string(), escape);
-        td(out, head[4], "", &outcome);
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody>\n</table>\n");
+    let rows = markup! {
+        @for a in list {
+            @let (class, status) = match a.status.as_str() {
+                "overdue" => ("bad", s.overdue),
+                "closed" => ("good", s.closed),
+                _ => ("", s.open),
+            };
+            tr data-action=(a.action_id) data-status=(a.status) {
+                th scope="row" data-label=(head[0]) { (a.title) " " code { (a.action_id) } }
+                (td(head[1], "", &a.owner))
+                (td(head[2], "time", super::when(&a.due, timezone).local))
+                (td(head[3], class, status))
+                (td(head[4], "", a.outcome.as_deref().unwrap_or("–")))
+            }
+            "\n"
+        }
+    };
+    table(caption, &head, rows)
 }
 
 /// "Styring": the meetings held in the period with their minutes, and
 /// the last meeting of each kind. Nothing when the agreement has no
 /// governance.
-pub fn governance(out: &mut String, report: &Report, story: &Story, lang: Lang) {
-    let Some(g) = &story.governance else { return };
+pub fn governance(report: &Report, story: &Story, lang: Lang) -> Markup {
+    let Some(g) = &story.governance else {
+        return markup! {};
+    };
     let s = text::story(lang);
-    section_start(out, "governance-story", s.governance);
-    if g.meetings.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n", escape(s.no_meetings)));
-    } else {
-        let head = s.meeting_head();
-        table_start(out, s.governance, &head);
-        for m in &g.meetings {
-            out.push_str(&format!(
-                "<tr><th scope=\"row\" data-label=\"{}\"><code>{}</code></th>",
-                escape(head[0]),
-                escape(&m.meeting_id)
-            ));
-            td(out, head[1], "", &escape(s.meeting_kind(&m.kind)));
-            td(out, head[2], "time", &local(report, Some(&m.held_at)));
-            td(
-                out,
-                head[3],
-                "time",
-                &local(report, m.minutes_due.as_deref()),
-            );
-            td(
-                out,
-                head[4],
-                "time",
-                &local(report, m.minutes_filed_at.as_deref()),
-            );
-            let (class, on_time) = match m.minutes_on_time {
+    let head = s.meeting_head();
+    let rows = markup! {
+        @for m in &g.meetings {
+            @let (class, on_time) = match m.minutes_on_time {
                 Some(true) => ("good", s.yes),
                 Some(false) => ("bad", s.no),
                 None => ("", "–"),
             };
-            td(out, head[5], class, &escape(on_time));
-            out.push_str("</tr>\n");
+            tr {
+                th scope="row" data-label=(head[0]) { code { (m.meeting_id) } }
+                (td(head[1], "", s.meeting_kind(&m.kind)))
+                (td(head[2], "time", local(report, Some(&m.held_at))))
+                (td(head[3], "time", local(report, m.minutes_due.as_deref())))
+                (td(head[4], "time", local(report, m.minutes_filed_at.as_deref())))
+                (td(head[5], class, on_time))
+            }
+            "\n"
         }
-        out.push_str("</tbody>\n</table>\n");
-    }
-    let last = |at: &Option<String>| {
-        at.as_deref()
-            .map_or_else(|| escape(s.none_held), |at| local(report, Some(at)))
     };
-    dl(
-        out,
-        &[
+    let last = |at: &Option<String>| {
+        text_of(
+            at.as_deref()
+                .map_or_else(|| s.none_held.to_string(), |at| local(report, Some(at))),
+        )
+    };
+    let body = markup! {
+        @if g.meetings.is_empty() {
+            p { (s.no_meetings) } "\n"
+        } @else {
+            (table(s.governance, &head, rows))
+        }
+        (dl(&[
             (s.last_operations, last(&g.last_operations_meeting)),
             (s.last_steering, last(&g.last_steering_meeting)),
-        ],
-    );
-    out.push_str("</section>\n");
+        ]))
+    };
+    section("governance-story", s.governance, body)
 }
 
 /// "Ansvarlege": who held each role at the end of the period, the vacant
 /// roles said in words and marked. Nothing when the agreement has no
 /// contacts.
-pub fn contacts(out: &mut String, report: &Report, story: &Story, lang: Lang) {
-    let Some(rows) = &story.contacts else { return };
+pub fn contacts(report: &Report, story: &Story, lang: Lang) -> Markup {
+    let Some(rows) = &story.contacts else {
+        return markup! {};
+    };
     let (t, s) = (lang.text(), text::story(lang));
-    section_start(out, "responsible", s.contacts);
     let head = [s.role, t.service, s.person, s.since];
-    table_start(out, s.contacts, &head);
-    for r in rows {
-        let vacant = if r.person.is_none() {
-            " data-vacant=\"true\""
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "<tr{vacant}><th scope=\"row\" data-label=\"{}\"><code>{}</code></th>",
-            escape(head[0]),
-            escape(&r.role)
-        ));
-        let service = r.service.as_deref().unwrap_or(t.whole_agreement);
-        td(out, head[1], "", &escape(service));
-        let person = r.person.as_deref().map_or_else(
-            || format!("<strong class=\"bad\">{}</strong>", escape(s.vacant)),
-            escape,
-        );
-        td(out, head[2], "", &person);
-        td(out, head[3], "time", &local(report, r.since.as_deref()));
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+    let body = markup! {
+        @for r in rows {
+            tr data-vacant=[r.person.is_none().then_some("true")] {
+                th scope="row" data-label=(head[0]) { code { (r.role) } }
+                (td(head[1], "", r.service.as_deref().unwrap_or(t.whole_agreement)))
+                (td(head[2], "", match &r.person {
+                    Some(person) => text_of(person),
+                    None => markup! { strong class="bad" { (s.vacant) } },
+                }))
+                (td(head[3], "time", local(report, r.since.as_deref())))
+            }
+            "\n"
+        }
+    };
+    section("responsible", s.contacts, table(s.contacts, &head, body))
 }
 
 /// The twelve-month trend as a chart ([`trend_chart`]) with its caption.
-pub fn trend(out: &mut String, story: &Story, lang: Lang) {
+pub fn trend(story: &Story, lang: Lang) -> Markup {
     let s = text::story(lang);
-    section_start(out, "trend", s.trend);
-    out.push_str("<figure>\n");
-    out.push_str(&trend_chart(&story.trend, lang));
-    out.push_str(&format!(
-        "<figcaption>{}</figcaption>\n</figure>\n</section>\n",
-        escape(s.trend_chart)
-    ));
+    let body = markup! {
+        figure {
+            "\n"
+            (trend_chart(&story.trend, lang))
+            figcaption { (s.trend_chart) } "\n"
+        }
+        "\n"
+    };
+    section("trend", s.trend, body)
 }
 
 /// Layout of the trend chart in SVG user units.
@@ -592,68 +598,64 @@ const TREND_LABELS: u32 = 34;
 /// the bar, the month and "met/guaranteed" services below it, and each
 /// column's `<title>` saying it all in words for a screen reader. No
 /// script, no `style` attribute (the report's Content-Security-Policy
-/// allows none), every string escaped: a period that is not `YYYY-MM`
-/// is shown as given.
-pub fn trend_chart(trend: &[TrendPeriod], lang: Lang) -> String {
+/// allows none), every string escaped by the template: a period that is
+/// not `YYYY-MM` is shown as given. SVG elements are closed with an end
+/// tag (`<rect …></rect>`), which HTML parses as it parses `<rect …/>`.
+pub fn trend_chart(trend: &[TrendPeriod], lang: Lang) -> Markup {
     let s = text::story(lang);
     let columns = u32::try_from(trend.len()).unwrap_or(12).max(1);
     let width = TREND_COLUMN * columns;
     let height = TREND_TOP + TREND_PLOT + TREND_LABELS;
     let highest = trend.iter().map(|p| p.deviations).max().unwrap_or(0).max(1);
-    let mut svg = format!(
-        "<svg class=\"trend\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\" font-family=\"system-ui, sans-serif\" font-size=\"11\">\n<desc>{}</desc>\n",
-        escape(s.trend),
-        escape(s.trend_chart)
-    );
     let baseline = TREND_TOP + TREND_PLOT;
-    svg.push_str(&format!(
-        "<line x1=\"0\" y1=\"{baseline}\" x2=\"{width}\" y2=\"{baseline}\" stroke=\"#c8c8c8\"/>\n"
-    ));
-    for (column, p) in (0..columns).zip(trend) {
-        let x = column * TREND_COLUMN;
-        let centre = x + TREND_COLUMN / 2;
-        let bar = u32::try_from(p.deviations.saturating_mul(u64::from(TREND_PLOT)) / highest)
-            .unwrap_or(TREND_PLOT);
-        let month = super::period_label(&p.period, lang);
-        let words = format!(
-            "{month}. {}: {}. {}: {} {} {}.",
-            lang.text().deviations,
-            p.deviations,
-            s.services_met,
-            p.services_met,
-            s.of,
-            p.services_guaranteed
-        );
-        let fill = if p.deviations > 0 {
-            "#a10d0d"
-        } else {
-            "#1b6130"
-        };
-        svg.push_str(&format!(
-            "<g data-period=\"{}\"><title>{}</title>\n",
-            escape(&p.period),
-            escape(&words)
-        ));
-        if bar > 0 {
-            svg.push_str(&format!(
-                "<rect x=\"{}\" y=\"{}\" width=\"{TREND_BAR}\" height=\"{bar}\" fill=\"{fill}\"/>\n",
-                centre - TREND_BAR / 2,
-                baseline - bar
-            ));
+    markup! {
+        svg class="trend" viewBox={ "0 0 " (width) " " (height) } role="img" aria-label=(s.trend)
+            font-family="system-ui, sans-serif" font-size="11" {
+            "\n"
+            desc { (s.trend_chart) } "\n"
+            line x1="0" y1=(baseline) x2=(width) y2=(baseline) stroke="#c8c8c8" {} "\n"
+            @for (column, p) in (0..columns).zip(trend) {
+                (trend_column(column * TREND_COLUMN, highest, p, lang))
+            }
         }
-        svg.push_str(&format!(
-            "<text x=\"{centre}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n<text x=\"{centre}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n<text x=\"{centre}\" y=\"{}\" text-anchor=\"middle\" fill=\"#555\">{}/{}</text>\n</g>\n",
-            baseline - bar - 4,
-            p.deviations,
-            baseline + 14,
-            escape(&short_period(&p.period, lang)),
-            baseline + 28,
-            p.services_met,
-            p.services_guaranteed
-        ));
+        "\n"
     }
-    svg.push_str("</svg>\n");
-    svg
+}
+
+/// One column of [`trend_chart`], starting at `x`.
+fn trend_column(x: u32, highest: u64, p: &TrendPeriod, lang: Lang) -> Markup {
+    let s = text::story(lang);
+    let baseline = TREND_TOP + TREND_PLOT;
+    let centre = x + TREND_COLUMN / 2;
+    let bar = u32::try_from(p.deviations.saturating_mul(u64::from(TREND_PLOT)) / highest)
+        .unwrap_or(TREND_PLOT);
+    let month = super::period_label(&p.period, lang);
+    let words = format!(
+        "{month}. {}: {}. {}: {} {} {}.",
+        lang.text().deviations,
+        p.deviations,
+        s.services_met,
+        p.services_met,
+        s.of,
+        p.services_guaranteed
+    );
+    let fill = if p.deviations > 0 {
+        "#a10d0d"
+    } else {
+        "#1b6130"
+    };
+    markup! {
+        g data-period=(p.period) {
+            title { (words) } "\n"
+            @if bar > 0 {
+                rect x=(centre - TREND_BAR / 2) y=(baseline - bar) width=(TREND_BAR) height=(bar) fill=(fill) {} "\n"
+            }
+            text x=(centre) y=(baseline - bar - 4) text-anchor="middle" { (p.deviations) } "\n"
+            text x=(centre) y=(baseline + 14) text-anchor="middle" fill="#555" { (short_period(&p.period, lang)) } "\n"
+            text x=(centre) y=(baseline + 28) text-anchor="middle" fill="#555" { (p.services_met) "/" (p.services_guaranteed) } "\n"
+        }
+        "\n"
+    }
 }
 
 /// "okt. 26" / "Oct 26" for `2026-10` (a chart column is narrow);
@@ -670,61 +672,48 @@ fn short_period(period: &str, lang: Lang) -> String {
     parsed.unwrap_or_else(|| period.to_string())
 }
 
-/// A definition list; the values are already HTML.
-fn dl(out: &mut String, facts: &[(&str, String)]) {
-    out.push_str("<dl>\n");
-    for (k, v) in facts {
-        out.push_str(&format!("<dt>{}</dt><dd>{v}</dd>\n", escape(k)));
-    }
-    out.push_str("</dl>\n");
-}
-
-fn section_start(out: &mut String, id: &str, heading: &str) {
-    out.push_str(&format!(
-        "<section aria-labelledby=\"{id}\">\n<h2 id=\"{id}\">{}</h2>\n",
-        escape(heading)
-    ));
-}
-
-/// Opens a card table with its caption and column headers, up to
-/// `<tbody>`.
-fn table_start(out: &mut String, caption: &str, head: &[&str]) {
-    out.push_str(&format!(
-        "<table class=\"cards\">\n<caption>{}</caption>\n<thead><tr>",
-        escape(caption)
-    ));
-    for h in head {
-        out.push_str(&format!("<th scope=\"col\">{}</th>", escape(h)));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-}
-
-/// A cell whose content is already HTML.
-fn td(out: &mut String, label: &str, class: &str, html: &str) {
-    let class = if class.is_empty() {
-        String::new()
-    } else {
-        format!(" class=\"{class}\"")
-    };
-    out.push_str(&format!(
-        "<td data-label=\"{}\"{class}>{html}</td>",
-        escape(label)
-    ));
-}
-
-/// Text as HTML text or attribute value: `&`, `<`, `>`, `"` and `'`
-/// become character references.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
+/// A definition list of names and values.
+fn dl(facts: &[(&str, Markup)]) -> Markup {
+    markup! {
+        dl {
+            "\n"
+            @for (k, v) in facts {
+                dt { (k) } dd { (v) } "\n"
+            }
         }
+        "\n"
     }
-    out
+}
+
+/// A section with its heading, labelled by it.
+fn section(id: &str, heading: &str, body: Markup) -> Markup {
+    markup! {
+        section aria-labelledby=(id) {
+            "\n"
+            h2 id=(id) { (heading) } "\n"
+            (body)
+        }
+        "\n"
+    }
+}
+
+/// A card table with its caption, column headers and rows.
+fn table(caption: &str, head: &[&str], rows: Markup) -> Markup {
+    markup! {
+        table class="cards" {
+            "\n"
+            caption { (caption) } "\n"
+            thead { tr { @for h in head { th scope="col" { (h) } } } } "\n"
+            tbody { "\n" (rows) }
+            "\n"
+        }
+        "\n"
+    }
+}
+
+/// A cell labelled for the phone layout, with an optional class.
+fn td(label: &str, class: &str, content: impl Render) -> Markup {
+    markup! {
+        td data-label=(label) class=[(!class.is_empty()).then_some(class)] { (content) }
+    }
 }

@@ -551,21 +551,51 @@ pub fn set_aside(lang: Lang, n: u64) -> String {
     }
 }
 
-/// How to check the report; `code` wraps the command for the format
-/// (backticks in Markdown, `<code>` in HTML).
+/// A piece of a sentence that names commands: words, or a command to be
+/// shown as code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Words(String),
+    Code(&'static str),
+}
+
+/// How to check the report, in pieces, so that each format shows the
+/// commands its own way (backticks in Markdown, `<code>` in HTML) and
+/// HTML escapes the words and the commands alike.
+pub fn verify_hint_pieces(lang: Lang, size: u64) -> [Piece; 5] {
+    let (json, run, file, end) = match lang {
+        Lang::Nn => (
+            "Slik kontrollerer du rapporten: lagre JSON-utgåva av han (",
+            ") og køyr ",
+            "tla verify-report <fil.json>",
+            format!(". Rapporten blir då rekna ut på nytt frå dei same {size} oppføringane i loggen og må gje same kontrollsum."),
+        ),
+        Lang::En => (
+            "To check this report, save its JSON form (",
+            ") and run ",
+            "tla verify-report <file.json>",
+            format!(". The report is then recomputed from the same {size} ledger entries and must give the same digest."),
+        ),
+    };
+    [
+        Piece::Words(json.to_string()),
+        Piece::Code("--format json"),
+        Piece::Words(run.to_string()),
+        Piece::Code(file),
+        Piece::Words(end),
+    ]
+}
+
+/// How to check the report as one string; `code` wraps each command
+/// for the format (backticks in Markdown).
 pub fn verify_hint(lang: Lang, size: u64, code: fn(&str) -> String) -> String {
-    match lang {
-        Lang::Nn => format!(
-            "Slik kontrollerer du rapporten: lagre JSON-utgåva av han ({}) og køyr {}. Rapporten blir då rekna ut på nytt frå dei same {size} oppføringane i loggen og må gje same kontrollsum.",
-            code("--format json"),
-            code("tla verify-report <fil.json>")
-        ),
-        Lang::En => format!(
-            "To check this report, save its JSON form ({}) and run {}. The report is then recomputed from the same {size} ledger entries and must give the same digest.",
-            code("--format json"),
-            code("tla verify-report <file.json>")
-        ),
-    }
+    verify_hint_pieces(lang, size)
+        .iter()
+        .map(|piece| match piece {
+            Piece::Words(words) => words.clone(),
+            Piece::Code(command) => code(command),
+        })
+        .collect()
 }
 
 fn pick(lang: Lang, nn: &'static str, en: &'static str) -> &'static str {

@@ -4,8 +4,8 @@
 //! Nynorsk and English) rather than in `words`, since only this page
 //! uses them.
 
+use maud::{html, Markup};
 use projector::alert::{summary, Alert};
-use projector::render::html::escape;
 use projector::render::{when, Lang};
 
 use super::page::{self, Crumb, Frame};
@@ -87,7 +87,6 @@ pub(super) fn alerts_page(
 ) -> String {
     let w = words(lang);
     let title = format!("{}: {name}", w.title);
-    let mut body = format!("<h1>{}</h1>\n", escape(&title));
     let in_force: Vec<&Alert> = alerts.iter().filter(|a| a.ends.is_none()).collect();
     let since = now - ALERTS_SHOWN_SECONDS;
     let recent =
@@ -97,21 +96,24 @@ pub(super) fn alerts_page(
         .rev()
         .filter(|a| recent(&a.at) || a.ends.as_deref().is_some_and(recent))
         .collect();
-    for (id, heading, list, empty) in [
+    let sections = [
         ("in-force", w.in_force, &in_force, w.none_in_force),
         ("recent", w.recent, &all, w.none_recent),
-    ] {
-        body.push_str(&format!(
-            "<section aria-labelledby=\"{id}\"><h2 id=\"{id}\">{}</h2>\n",
-            escape(heading)
-        ));
-        if list.is_empty() {
-            body.push_str(&format!("<p>{}</p>\n", escape(empty)));
-        } else {
-            table(&mut body, lang, list, timezone);
+    ];
+    let body = html! {
+        h1 { (title) } "\n"
+        @for (id, heading, list, empty) in sections {
+            section aria-labelledby=(id) {
+                h2 id=(id) { (heading) } "\n"
+                @if list.is_empty() {
+                    p { (empty) } "\n"
+                } @else {
+                    (table(lang, list, timezone))
+                }
+            }
+            "\n"
         }
-        body.push_str("</section>\n");
-    }
+    };
     let path = format!("{}/alerts", page::tenant_path(tenant));
     let crumb = Crumb {
         path: path.clone(),
@@ -123,55 +125,59 @@ pub(super) fn alerts_page(
         crumbs: super::months::crumbs_below(lang, tenant, name, crumb),
         path: &path,
     };
-    page::page(&frame, &body)
+    page::page(&frame, body)
 }
 
-fn table(out: &mut String, lang: Lang, alerts: &[&Alert], timezone: &str) {
+fn table(lang: Lang, alerts: &[&Alert], timezone: &str) -> Markup {
     let w = words(lang);
     let head = [w.alert, w.severity, w.fired, w.ended, w.responsible];
-    out.push_str("<table class=\"cards alerts\">\n<thead><tr>");
-    for h in head {
-        out.push_str(&format!("<th scope=\"col\">{}</th>", escape(h)));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for a in alerts {
-        let severity = match a.severity {
-            projector::alert::Severity::Critical => {
-                format!("<strong class=\"bad\">{}</strong>", escape(w.critical))
+    html! {
+        table class="cards alerts" {
+            "\n"
+            thead { tr { @for h in head { th scope="col" { (h) } } } } "\n"
+            tbody {
+                "\n"
+                @for a in alerts { (row(lang, a, timezone, &head)) }
             }
-            projector::alert::Severity::Warning => escape(w.warning),
-        };
-        let fired = when(&a.at, timezone).local;
-        let ended = a
-            .ends
-            .as_deref()
-            .map_or_else(|| w.still.to_string(), |e| when(e, timezone).local);
-        let people: Vec<String> = a
-            .contacts
-            .iter()
-            .map(|c| match &c.email {
-                Some(e) => format!("{} ({}, {e})", c.person, c.role),
-                None => format!("{} ({})", c.person, c.role),
-            })
-            .collect();
-        let people = if people.is_empty() {
-            w.nobody.to_string()
-        } else {
-            people.join("; ")
-        };
-        out.push_str(&format!(
-            "<tr data-kind=\"{}\"><th scope=\"row\" data-label=\"{}\">{}</th><td data-label=\"{}\">{severity}</td><td data-label=\"{}\" class=\"time\">{}</td><td data-label=\"{}\" class=\"time\">{}</td><td data-label=\"{}\">{}</td></tr>\n",
-            escape(a.kind.as_str()),
-            escape(head[0]),
-            escape(&summary(a, lang)),
-            escape(head[1]),
-            escape(head[2]),
-            escape(&fired),
-            escape(head[3]),
-            escape(&ended),
-            escape(head[4]),
-            escape(&people),
-        ));
+            "\n"
+        }
+        "\n"
     }
-    out.push_str("</tbody>\n</table>\n");
+}
+
+fn row(lang: Lang, a: &Alert, timezone: &str, head: &[&str; 5]) -> Markup {
+    let w = words(lang);
+    let fired = when(&a.at, timezone).local;
+    let ended = a
+        .ends
+        .as_deref()
+        .map_or_else(|| w.still.to_string(), |e| when(e, timezone).local);
+    let people: Vec<String> = a
+        .contacts
+        .iter()
+        .map(|c| match &c.email {
+            Some(e) => format!("{} ({}, {e})", c.person, c.role),
+            None => format!("{} ({})", c.person, c.role),
+        })
+        .collect();
+    let people = if people.is_empty() {
+        w.nobody.to_string()
+    } else {
+        people.join("; ")
+    };
+    html! {
+        tr data-kind=(a.kind.as_str()) {
+            th scope="row" data-label=(head[0]) { (summary(a, lang)) }
+            td data-label=(head[1]) {
+                @match a.severity {
+                    projector::alert::Severity::Critical => { strong class="bad" { (w.critical) } }
+                    projector::alert::Severity::Warning => { (w.warning) }
+                }
+            }
+            td data-label=(head[2]) class="time" { (fired) }
+            td data-label=(head[3]) class="time" { (ended) }
+            td data-label=(head[4]) { (people) }
+        }
+        "\n"
+    }
 }

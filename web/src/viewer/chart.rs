@@ -7,7 +7,7 @@
 //! The figures are the report's strings; they are parsed to numbers only
 //! to place the bars, never to compute or round anything a reader is told.
 
-use projector::render::html::escape;
+use maud::{html, Markup};
 use projector::render::{percent, Lang};
 use projector::Report;
 
@@ -52,7 +52,7 @@ impl Scale {
 }
 
 /// The chart, or `None` when no service has an availability guarantee.
-pub(super) fn availability_chart(report: &Report, lang: Lang) -> Option<String> {
+pub(super) fn availability_chart(report: &Report, lang: Lang) -> Option<Markup> {
     let w = words(lang);
     let bars: Vec<Bar<'_>> = report
         .services
@@ -82,34 +82,38 @@ pub(super) fn availability_chart(report: &Report, lang: Lang) -> Option<String> 
     };
     let rows = u32::try_from(bars.len()).unwrap_or(u32::MAX / ROW_HEIGHT);
     let height = AXIS_HEIGHT + ROW_HEIGHT * rows + 4;
-    let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-labelledby=\"chart-title chart-desc\" font-family=\"system-ui, sans-serif\" font-size=\"12\">\n<title id=\"chart-title\">{}</title>\n<desc id=\"chart-desc\">{}</desc>\n",
-        escape(w.chart_title),
-        escape(w.chart_desc)
-    );
-    // Axis: the start, the middle and 100 %.
-    for (pct, anchor) in [
+    let axis = [
         (scale.start, "start"),
         ((scale.start + 100.0) / 2.0, "middle"),
         (100.0, "end"),
-    ] {
-        let at = scale.x(pct);
-        svg.push_str(&format!(
-            "<line x1=\"{at:.1}\" y1=\"{}\" x2=\"{at:.1}\" y2=\"{height}\" stroke=\"#c8c8c8\"/>\n<text x=\"{at:.1}\" y=\"12\" text-anchor=\"{anchor}\" fill=\"#555\">{}</text>\n",
-            AXIS_HEIGHT - 4,
-            escape(&percent(&format!("{pct:.1}"), lang))
-        ));
-    }
-    for (row, b) in (0..rows).zip(&bars) {
-        bar(&mut svg, b, &scale, AXIS_HEIGHT + ROW_HEIGHT * row, lang);
-    }
-    svg.push_str("</svg>\n");
-    Some(svg)
+    ];
+    Some(html! {
+        svg class="chart" viewBox={ "0 0 " (WIDTH) " " (height) } role="img"
+            aria-labelledby="chart-title chart-desc" font-family="system-ui, sans-serif" font-size="12" {
+            "\n"
+            title id="chart-title" { (w.chart_title) } "\n"
+            desc id="chart-desc" { (w.chart_desc) } "\n"
+            // Axis: the start, the middle and 100 %.
+            @for (pct, anchor) in axis {
+                @let at = format!("{:.1}", scale.x(pct));
+                line x1=(at) y1=(AXIS_HEIGHT - 4) x2=(at) y2=(height) stroke="#c8c8c8" {} "\n"
+                text x=(at) y="12" text-anchor=(anchor) fill="#555" {
+                    (percent(&format!("{pct:.1}"), lang))
+                }
+                "\n"
+            }
+            @for (row, b) in (0..rows).zip(&bars) {
+                (bar(b, &scale, AXIS_HEIGHT + ROW_HEIGHT * row, lang))
+            }
+        }
+        "\n"
+    })
 }
 
 /// One row of the chart, its top at `top`: the service and its figures
-/// on a line, the bar and the target's line below.
-fn bar(svg: &mut String, b: &Bar<'_>, scale: &Scale, top: u32, lang: Lang) {
+/// on a line, the bar and the target's line below. SVG elements are
+/// closed with an end tag, which HTML parses as it parses `<rect …/>`.
+fn bar(b: &Bar<'_>, scale: &Scale, top: u32, lang: Lang) -> Markup {
     let (w, t) = (words(lang), lang.text());
     let (fill, result) = if b.met {
         ("#2e7d43", t.met)
@@ -125,28 +129,25 @@ fn bar(svg: &mut String, b: &Bar<'_>, scale: &Scale, top: u32, lang: Lang) {
         percent(b.target_text, lang)
     );
     let text_y = top + 14;
-    svg.push_str(&format!(
-        "<g data-service=\"{}\"><title>{}: {}</title>\n<text x=\"{MARGIN}\" y=\"{text_y}\" font-weight=\"600\">{}</text>\n<text x=\"{}\" y=\"{text_y}\" text-anchor=\"end\" fill=\"{}\">{}</text>\n",
-        escape(b.service),
-        escape(b.service),
-        escape(&label),
-        escape(b.service),
-        WIDTH - MARGIN,
-        if b.met { "#1b1b1b" } else { "#a10d0d" },
-        escape(&label)
-    ));
     let bar_y = top + 20;
-    if let Some(a) = b.achieved {
-        let left = f64::from(MARGIN);
-        svg.push_str(&format!(
-            "<rect x=\"{left:.1}\" y=\"{bar_y}\" width=\"{:.1}\" height=\"{BAR_HEIGHT}\" fill=\"{fill}\"/>\n",
-            (scale.x(a) - left).max(1.0),
-        ));
+    let left = f64::from(MARGIN);
+    let tx = format!("{:.1}", scale.x(b.target));
+    html! {
+        g data-service=(b.service) {
+            title { (b.service) ": " (label) } "\n"
+            text x=(MARGIN) y=(text_y) font-weight="600" { (b.service) } "\n"
+            text x=(WIDTH - MARGIN) y=(text_y) text-anchor="end"
+                fill=(if b.met { "#1b1b1b" } else { "#a10d0d" }) { (label) }
+            "\n"
+            @if let Some(a) = b.achieved {
+                rect x=(format!("{left:.1}")) y=(bar_y)
+                    width=(format!("{:.1}", (scale.x(a) - left).max(1.0)))
+                    height=(BAR_HEIGHT) fill=(fill) {}
+                "\n"
+            }
+            line x1=(tx) y1=(bar_y - 3) x2=(tx) y2=(bar_y + BAR_HEIGHT + 3) stroke="#000" stroke-width="3" {}
+            "\n"
+        }
+        "\n"
     }
-    let tx = scale.x(b.target);
-    svg.push_str(&format!(
-        "<line x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"#000\" stroke-width=\"3\"/>\n</g>\n",
-        bar_y - 3,
-        bar_y + BAR_HEIGHT + 3
-    ));
 }

@@ -6,7 +6,8 @@
 //! report's own (`render::html::action_table`), so an action reads the
 //! same on this page, in a report and in its file.
 
-use projector::render::html::{self, escape};
+use maud::html;
+use projector::render::html as report_html;
 use projector::render::Lang;
 use projector::report::Action;
 
@@ -22,38 +23,33 @@ pub(super) fn follow_up_page(
 ) -> String {
     let w = words(lang);
     let title = format!("{}: {name}", w.follow_up);
-    let mut body = format!(
-        "<h1>{}</h1>\n<p>{}</p>\n",
-        escape(&title),
-        escape(w.follow_up_intro)
-    );
     let (overdue, open): (Vec<Action>, Vec<Action>) =
         actions.iter().cloned().partition(|a| a.status == "overdue");
-    for (id, heading, list, none) in [
+    let sections = [
         ("overdue", w.overdue_actions, &overdue, w.no_overdue),
         ("open", w.open_actions, &open, w.no_open),
-    ] {
-        body.push_str(&format!(
-            "<section aria-labelledby=\"{id}\" id=\"{id}-actions\">\n<h2 id=\"{id}\">{}</h2>\n",
-            escape(heading)
-        ));
-        if list.is_empty() {
-            let class = if id == "overdue" {
-                " class=\"good\""
-            } else {
-                ""
-            };
-            body.push_str(&format!("<p{class}>{}</p>\n", escape(none)));
-        } else {
-            html::action_table(&mut body, timezone, list, lang, heading);
+    ];
+    let body = html! {
+        h1 { (title) } "\n"
+        p { (w.follow_up_intro) } "\n"
+        @for (id, heading, list, none) in sections {
+            section aria-labelledby=(id) id={ (id) "-actions" } {
+                "\n"
+                h2 id=(id) { (heading) } "\n"
+                @if list.is_empty() {
+                    p class=[(id == "overdue").then_some("good")] { (none) } "\n"
+                } @else {
+                    (report_html::action_table(timezone, list, lang, heading))
+                }
+            }
+            "\n"
         }
-        body.push_str("</section>\n");
-    }
+    };
     super::months::document_page(
         lang,
         (tenant, name),
         ("follow-up", w.follow_up),
         &title,
-        &body,
+        body,
     )
 }

@@ -3,10 +3,10 @@
 //! which the agreement's meeting rhythm was broken (from the reports
 //! themselves, so the page and the reports cannot disagree).
 
+use maud::{html, Markup};
 use schemas::MeetingKind;
 
 use projector::governance::{MeetingRecord, MinutesStatus};
-use projector::render::html::escape;
 use projector::render::{period_label, when, Lang};
 use projector::Period;
 
@@ -29,46 +29,44 @@ pub(super) fn meetings_page(
 ) -> String {
     let w = words(lang);
     let title = format!("{}: {name}", w.meetings);
-    let mut body = format!("<h1>{}</h1>\n", escape(&title));
-    body.push_str(&format!(
-        "<section aria-labelledby=\"rhythm\"><h2 id=\"rhythm\">{}</h2>\n",
-        escape(w.rhythm)
-    ));
-    if gaps.is_empty() {
-        body.push_str(&format!("<p class=\"good\">{}</p>\n", escape(w.rhythm_ok)));
-    } else {
-        body.push_str("<ul>\n");
-        for g in gaps {
-            let path = page::report_path(tenant, &g.period.to_string());
-            body.push_str(&format!(
-                "<li><a href=\"{}\">{}</a>: <strong class=\"bad\">{}</strong></li>\n",
-                escape(&href(&path, lang)),
-                escape(&period_label(&g.period.to_string(), lang)),
-                escape(kind_name(lang, g.kind))
-            ));
+    let body = html! {
+        h1 { (title) } "\n"
+        section aria-labelledby="rhythm" {
+            h2 id="rhythm" { (w.rhythm) } "\n"
+            @if gaps.is_empty() {
+                p class="good" { (w.rhythm_ok) } "\n"
+            } @else {
+                ul {
+                    "\n"
+                    @for g in gaps {
+                        @let period = g.period.to_string();
+                        li {
+                            a href=(href(&page::report_path(tenant, &period), lang)) {
+                                (period_label(&period, lang))
+                            }
+                            ": " strong class="bad" { (kind_name(lang, g.kind)) }
+                        }
+                        "\n"
+                    }
+                }
+                "\n"
+            }
         }
-        body.push_str("</ul>\n");
-    }
-    body.push_str("</section>\n");
-    body.push_str(&format!(
-        "<section aria-labelledby=\"list\"><h2 id=\"list\">{}</h2>\n",
-        escape(w.meetings)
-    ));
-    if meetings.is_empty() {
-        body.push_str(&format!("<p>{}</p>\n</section>\n", escape(w.no_meetings)));
-    } else {
-        table(&mut body, lang, meetings, timezone, now);
-    }
-    super::months::document_page(
-        lang,
-        (tenant, name),
-        ("meetings", w.meetings),
-        &title,
-        &body,
-    )
+        "\n"
+        section aria-labelledby="list" {
+            h2 id="list" { (w.meetings) } "\n"
+            @if meetings.is_empty() {
+                p { (w.no_meetings) } "\n"
+            } @else {
+                (table(lang, meetings, timezone, now))
+            }
+        }
+        "\n"
+    };
+    super::months::document_page(lang, (tenant, name), ("meetings", w.meetings), &title, body)
 }
 
-fn table(out: &mut String, lang: Lang, meetings: &[MeetingRecord], timezone: &str, now: i64) {
+fn table(lang: Lang, meetings: &[MeetingRecord], timezone: &str, now: i64) -> Markup {
     let w = words(lang);
     let head = [
         w.meeting,
@@ -78,55 +76,50 @@ fn table(out: &mut String, lang: Lang, meetings: &[MeetingRecord], timezone: &st
         w.minutes,
         w.status,
     ];
-    out.push_str(&format!(
-        "<table class=\"cards meetings\">\n<caption>{}</caption>\n<thead><tr>",
-        escape(w.meetings)
-    ));
-    for h in head {
-        out.push_str(&format!("<th scope=\"col\">{}</th>", escape(h)));
+    html! {
+        table class="cards meetings" {
+            "\n"
+            caption { (w.meetings) } "\n"
+            thead { tr { @for h in head { th scope="col" { (h) } } } } "\n"
+            tbody {
+                "\n"
+                @for m in meetings.iter().rev() { (row(lang, m, (timezone, now), &head)) }
+            }
+            "\n"
+        }
+        "\n"
     }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    let local = |t: i64| escape(&when(&schemas::format_instant(t), timezone).local);
-    for m in meetings.iter().rev() {
-        let due = m.due.map_or_else(|| "–".to_string(), local);
-        let minutes = if m.filings.is_empty() {
-            "–".to_string()
-        } else {
-            let filed: Vec<String> = m
-                .filings
-                .iter()
-                .map(|(t, digest)| {
-                    format!(
-                        "{}<br><code class=\"digest\">{}</code>",
-                        local(*t),
-                        escape(digest)
-                    )
-                })
-                .collect();
-            filed.join("<br>")
-        };
-        let (class, status) = match m.minutes(now) {
-            MinutesStatus::OnTime { .. } => ("good", w.on_time),
-            MinutesStatus::Late { .. } => ("bad", w.late),
-            MinutesStatus::Missing { .. } => ("bad", w.missing),
-            MinutesStatus::Pending { .. } => ("", w.pending),
-            MinutesStatus::NotEvaluated => ("", w.not_evaluated),
-        };
-        out.push_str(&format!(
-            "<tr><th scope=\"row\" data-label=\"{}\"><code>{}</code></th><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"time\">{}</td><td data-label=\"{}\" class=\"time\">{due}</td><td data-label=\"{}\">{minutes}</td><td data-label=\"{}\" class=\"{class}\">{}</td></tr>\n",
-            escape(head[0]),
-            escape(&m.id),
-            escape(head[1]),
-            escape(kind_name(lang, m.kind)),
-            escape(head[2]),
-            local(m.held),
-            escape(head[3]),
-            escape(head[4]),
-            escape(head[5]),
-            escape(status)
-        ));
+}
+
+fn row(lang: Lang, m: &MeetingRecord, (timezone, now): (&str, i64), head: &[&str; 6]) -> Markup {
+    let w = words(lang);
+    let local = |t: i64| when(&schemas::format_instant(t), timezone).local;
+    let (class, status) = match m.minutes(now) {
+        MinutesStatus::OnTime { .. } => ("good", w.on_time),
+        MinutesStatus::Late { .. } => ("bad", w.late),
+        MinutesStatus::Missing { .. } => ("bad", w.missing),
+        MinutesStatus::Pending { .. } => ("", w.pending),
+        MinutesStatus::NotEvaluated => ("", w.not_evaluated),
+    };
+    html! {
+        tr {
+            th scope="row" data-label=(head[0]) { code { (m.id) } }
+            td data-label=(head[1]) { (kind_name(lang, m.kind)) }
+            td data-label=(head[2]) class="time" { (local(m.held)) }
+            td data-label=(head[3]) class="time" { (m.due.map_or_else(|| "–".to_string(), local)) }
+            td data-label=(head[4]) {
+                @if m.filings.is_empty() {
+                    "–"
+                }
+                @for (i, (t, digest)) in m.filings.iter().enumerate() {
+                    @if i > 0 { br; }
+                    (local(*t)) br; code class="digest" { (digest) }
+                }
+            }
+            td data-label=(head[5]) class=(class) { (status) }
+        }
+        "\n"
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
 fn kind_name(lang: Lang, kind: MeetingKind) -> &'static str {

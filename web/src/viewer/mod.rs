@@ -13,8 +13,10 @@
 //! `routes` is the only module that does I/O, with `oidc`, its two routes
 //! of the OpenID Connect sign-in.
 //!
-//! Rules every page keeps: every string from a report or the ledger is
-//! escaped (`render::html::escape`); nothing is fetched from outside (the
+//! Rules every page keeps: every page is a `maud` template, so every
+//! string from a report or the ledger is escaped by construction (raw
+//! markup only in `signin::with_sign_out`, which splices the sign-out
+//! control into a finished page); nothing is fetched from outside (the
 //! one stylesheet is served by the router itself, charts are inline SVG,
 //! no scripts, no web fonts; the Content-Security-Policy header says so to
 //! the browser); every control is a real link or button; Nynorsk by

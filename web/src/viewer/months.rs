@@ -2,10 +2,10 @@
 //! coloured by whether every guarantee was met (and said in words too).
 
 use chrono_tz::Tz;
+use maud::{html, Markup};
 use schemas::EventData;
 
 use projector::agreement::Versions;
-use projector::render::html::escape;
 use projector::render::{period_label, Lang};
 use projector::{LedgerEvent, Period};
 
@@ -112,51 +112,52 @@ pub(super) fn look(lang: Lang, state: &MonthState) -> (&'static str, String) {
 /// documents.
 pub(super) fn tenant_page(lang: Lang, tenant: &str, name: &str, cells: &[MonthCell]) -> String {
     let w = words(lang);
-    let mut body = format!("<h1>{}</h1>\n", escape(name));
-    body.push_str(&format!(
-        "<nav aria-labelledby=\"docs\"><h2 id=\"docs\">{}</h2>\n<ul class=\"links\">",
-        escape(w.living_documents)
-    ));
-    let alerts = super::alerts::title(lang);
-    for (path, label) in [
+    let documents = [
         ("contacts", w.contacts),
         ("meetings", w.meetings),
         ("follow-up", w.follow_up),
-        ("alerts", alerts),
-    ] {
-        let target = format!("{}/{path}", page::tenant_path(tenant));
-        body.push_str(&format!(
-            "<li><a href=\"{}\">{}</a></li>",
-            escape(&href(&target, lang)),
-            escape(label)
-        ));
-    }
-    body.push_str("</ul></nav>\n");
-    body.push_str(&format!(
-        "<section aria-labelledby=\"months\"><h2 id=\"months\">{}</h2>\n<p>{}</p>\n<ol class=\"months\">\n",
-        escape(w.month_grid),
-        escape(w.month_grid_intro)
-    ));
-    for cell in cells {
-        let label = period_label(&cell.period.to_string(), lang);
-        let (class, status) = look(lang, &cell.state);
-        let path = page::report_path(tenant, &cell.period.to_string());
-        body.push_str(&format!(
-            "<li><a class=\"{class}\" href=\"{}\" data-period=\"{}\"><span class=\"month-name\">{}</span> <span class=\"status\">{}</span></a></li>\n",
-            escape(&href(&path, lang)),
-            cell.period,
-            escape(&label),
-            escape(&status)
-        ));
-    }
-    body.push_str("</ol>\n</section>\n");
+        ("alerts", super::alerts::title(lang)),
+    ];
+    let body = html! {
+        h1 { (name) } "\n"
+        nav aria-labelledby="docs" {
+            h2 id="docs" { (w.living_documents) } "\n"
+            ul class="links" {
+                @for (path, label) in documents {
+                    li { a href=(href(&format!("{}/{path}", page::tenant_path(tenant)), lang)) { (label) } }
+                }
+            }
+        }
+        "\n"
+        section aria-labelledby="months" {
+            h2 id="months" { (w.month_grid) } "\n"
+            p { (w.month_grid_intro) } "\n"
+            ol class="months" {
+                "\n"
+                @for cell in cells {
+                    @let period = cell.period.to_string();
+                    @let (class, status) = look(lang, &cell.state);
+                    li {
+                        a class=(class) href=(href(&page::report_path(tenant, &period), lang))
+                            data-period=(period) {
+                            span class="month-name" { (period_label(&period, lang)) }
+                            " " span class="status" { (status) }
+                        }
+                    }
+                    "\n"
+                }
+            }
+            "\n"
+        }
+        "\n"
+    };
     let frame = Frame {
         lang,
         title: name,
         crumbs: vec![page::home(lang), page::tenant_crumb(tenant, name)],
         path: &page::tenant_path(tenant),
     };
-    page::page(&frame, &body)
+    page::page(&frame, body)
 }
 
 /// The crumbs down to a tenant page's child.
@@ -171,7 +172,7 @@ pub(super) fn document_page(
     (tenant, name): (&str, &str),
     (doc, label): (&str, &str),
     title: &str,
-    body: &str,
+    body: Markup,
 ) -> String {
     let path = format!("{}/{doc}", page::tenant_path(tenant));
     let crumb = Crumb {

@@ -3,8 +3,11 @@
 //! stylesheet (the report's own style plus the viewer's), served at
 //! [`STYLESHEET_PATH`] so that the pages need no inline style and the
 //! Content-Security-Policy can forbid everything but this origin.
+//! Pages are `maud` templates: every string spliced into them is escaped
+//! by construction.
 
-use projector::render::html::{escape, STYLE};
+use maud::{html, Markup, DOCTYPE};
+use projector::render::html::STYLE;
 use projector::render::Lang;
 
 use super::words::words;
@@ -111,61 +114,52 @@ pub(super) struct Frame<'a> {
     pub path: &'a str,
 }
 
-/// A whole page around `body` (HTML).
-pub(super) fn page(frame: &Frame<'_>, body: &str) -> String {
+/// A whole page around `body`.
+pub(super) fn page(frame: &Frame<'_>, body: Markup) -> String {
     let w = words(frame.lang);
-    let mut out = String::with_capacity(body.len() + 2048);
-    out.push_str("<!DOCTYPE html>\n");
-    out.push_str(&format!("<html lang=\"{}\">\n<head>\n", frame.lang.tag()));
-    out.push_str("<meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    out.push_str(&format!(
-        "<title>{} – {}</title>\n",
-        escape(frame.title),
-        escape(w.site)
-    ));
-    out.push_str(&format!(
-        "<link rel=\"stylesheet\" href=\"{STYLESHEET_PATH}\">\n</head>\n<body>\n"
-    ));
-    out.push_str(&format!(
-        "<a class=\"skip\" href=\"#main\">{}</a>\n",
-        escape(w.skip)
-    ));
-    out.push_str(&format!(
-        "<header class=\"site\">\n<nav aria-label=\"{}\"><ol class=\"crumbs\">",
-        escape(w.breadcrumbs)
-    ));
     let last = frame.crumbs.len().saturating_sub(1);
-    for (i, c) in frame.crumbs.iter().enumerate() {
-        if i == last {
-            out.push_str(&format!(
-                "<li><a href=\"{}\" aria-current=\"page\">{}</a></li>",
-                escape(&href(&c.path, frame.lang)),
-                escape(&c.name)
-            ));
-        } else {
-            out.push_str(&format!(
-                "<li><a href=\"{}\">{}</a></li>",
-                escape(&href(&c.path, frame.lang)),
-                escape(&c.name)
-            ));
+    let page = html! {
+        (DOCTYPE) "\n"
+        html lang=(frame.lang.tag()) {
+            "\n"
+            head {
+                "\n"
+                meta charset="utf-8"; "\n"
+                meta name="viewport" content="width=device-width, initial-scale=1"; "\n"
+                title { (frame.title) " – " (w.site) } "\n"
+                link rel="stylesheet" href=(STYLESHEET_PATH); "\n"
+            }
+            "\n"
+            body {
+                "\n"
+                a class="skip" href="#main" { (w.skip) } "\n"
+                header class="site" {
+                    "\n"
+                    nav aria-label=(w.breadcrumbs) {
+                        ol class="crumbs" {
+                            @for (i, c) in frame.crumbs.iter().enumerate() {
+                                li {
+                                    a href=(href(&c.path, frame.lang))
+                                        aria-current=[(i == last).then_some("page")] { (c.name) }
+                                }
+                            }
+                        }
+                    }
+                    "\n"
+                    a class="lang" href=(href(frame.path, other(frame.lang)))
+                        hreflang=(w.other_lang_tag) lang=(w.other_lang_tag) { (w.other_lang) }
+                    "\n"
+                }
+                "\n"
+                main id="main" tabindex="-1" { "\n" (body) }
+                "\n"
+                footer class="site" { p { (w.footer) } } "\n"
+            }
+            "\n"
         }
-    }
-    out.push_str("</ol></nav>\n");
-    out.push_str(&format!(
-        "<a class=\"lang\" href=\"{}\" hreflang=\"{tag}\" lang=\"{tag}\">{}</a>\n</header>\n",
-        escape(&href(frame.path, other(frame.lang))),
-        escape(w.other_lang),
-        tag = w.other_lang_tag
-    ));
-    out.push_str("<main id=\"main\" tabindex=\"-1\">\n");
-    out.push_str(body);
-    out.push_str("</main>\n");
-    out.push_str(&format!(
-        "<footer class=\"site\"><p>{}</p></footer>\n</body>\n</html>\n",
-        escape(w.footer)
-    ));
-    out
+        "\n"
+    };
+    page.into_string()
 }
 
 /// The first crumb: the tenant list.
@@ -192,21 +186,19 @@ pub(super) fn report_path(tenant: &str, period: &str) -> String {
     format!("/tenants/{tenant}/reports/{period}")
 }
 
-/// A page for an error: what went wrong, escaped, and the way home.
+/// A page for an error: what went wrong and the way home.
 pub(super) fn error_page(lang: Lang, title: &str, message: &str, path: &str) -> String {
     let w = words(lang);
-    let body = format!(
-        "<h1>{}</h1>\n<p>{}</p>\n<p><a href=\"{}\">{}</a></p>\n",
-        escape(title),
-        escape(message),
-        escape(&href("/", lang)),
-        escape(w.back_home)
-    );
+    let body = html! {
+        h1 { (title) } "\n"
+        p { (message) } "\n"
+        p { a href=(href("/", lang)) { (w.back_home) } } "\n"
+    };
     let frame = Frame {
         lang,
         title,
         crumbs: vec![home(lang)],
         path,
     };
-    page(&frame, &body)
+    page(&frame, body)
 }

@@ -6,9 +6,10 @@
 //! downloads, and the verification panel with [`judge`]'s verdict once the
 //! reader asked for it.
 
+use maud::{html, Markup};
 use projector::acknowledgement::{Acknowledgement, Receipt, Standing};
 use projector::contact::{Roster, Side};
-use projector::render::html::{self, escape};
+use projector::render::html as report_html;
 use projector::render::{period_label, Lang};
 use projector::report::{Deviation, IncidentCounts, Report};
 use projector::Period;
@@ -127,51 +128,49 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
     if report.preliminary {
         title.push_str(&format!(" ({})", t.status_preliminary));
     }
-    let mut body = format!("<h1>{}</h1>\n", escape(&title));
-    if report.preliminary {
-        body.push_str(&format!(
-            "<p class=\"preliminary\" role=\"note\"><strong>{}.</strong> {}</p>\n",
-            escape(t.preliminary),
-            escape(&projector::render::preliminary_note(report, lang))
-        ));
-    }
     let (class, badge) = if report.deviations.is_empty() {
         ("good", w.all_met.to_string())
     } else {
         ("bad", words::deviations(lang, report.deviations.len()))
     };
-    body.push_str(&format!(
-        "<p class=\"summary\"><span class=\"badge {class}\" id=\"status\">{}</span> {}</p>\n",
-        escape(&badge),
-        escape(&projector::render::text::summary(
-            lang,
-            &projector::render::summary(report)
-        ))
-    ));
-    acknowledgement(&mut body, p);
-    downloads(&mut body, lang, &path, report);
-    body.push_str(&format!(
-        "<section aria-labelledby=\"chart\">\n<h2 id=\"chart\">{}</h2>\n",
-        escape(w.chart_title)
-    ));
-    if let Some(svg) = super::chart::availability_chart(report, lang) {
-        body.push_str(&svg);
-    }
-    body.push_str("</section>\n");
-    html::deviations(&mut body, report, lang);
-    if let Some(story) = &report.story {
-        html::follow_up(&mut body, report, lang);
-        html::actions(&mut body, report, story, lang);
-        html::trend(&mut body, story, lang);
-    }
-    html::availability(&mut body, report, lang);
-    per_priority(&mut body, report, lang);
-    html::incidents(&mut body, report, t);
-    governance(&mut body, p);
-    contacts(&mut body, p);
-    html::data_quality(&mut body, report, lang);
-    verification(&mut body, p, &path);
-    pager(&mut body, p, tenant);
+    let summary = projector::render::text::summary(lang, &projector::render::summary(report));
+    let body = html! {
+        h1 { (title) } "\n"
+        @if report.preliminary {
+            p class="preliminary" role="note" {
+                strong { (t.preliminary) "." } " " (projector::render::preliminary_note(report, lang))
+            }
+            "\n"
+        }
+        p class="summary" {
+            span class={ "badge " (class) } id="status" { (badge) } " " (summary)
+        }
+        "\n"
+        (acknowledgement(p))
+        (downloads(lang, &path, report))
+        section aria-labelledby="chart" {
+            "\n"
+            h2 id="chart" { (w.chart_title) } "\n"
+            @if let Some(svg) = super::chart::availability_chart(report, lang) {
+                (svg)
+            }
+        }
+        "\n"
+        (report_html::deviations(report, lang))
+        @if let Some(story) = &report.story {
+            (report_html::follow_up(report, lang))
+            (report_html::actions(report, story, lang))
+            (report_html::trend(story, lang))
+        }
+        (report_html::availability(report, lang))
+        (per_priority(report, lang))
+        (report_html::incidents(report, t))
+        (governance(p))
+        (contacts(p))
+        (report_html::data_quality(report, lang))
+        (verification(p, &path))
+        (pager(p, tenant))
+    };
     let crumb = Crumb {
         path: path.clone(),
         name: month,
@@ -182,19 +181,15 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
         crumbs: super::months::crumbs_below(lang, tenant, p.name, crumb),
         path: &path,
     };
-    page::page(&frame, &body)
+    page::page(&frame, body)
 }
 
 /// Who acknowledged the report shown, and when, with their comment; or,
 /// said plainly, that the acknowledgement names an older version of the
 /// month's report, or that there is none (SEMANTICS.md section 12).
-fn acknowledgement(out: &mut String, p: &ReportPage<'_>) {
+fn acknowledgement(p: &ReportPage<'_>) -> Markup {
     let (lang, report, receipt) = (p.lang, &p.shown.report, p.receipt);
     let w = words(lang);
-    out.push_str(&format!(
-        "<section aria-labelledby=\"acknowledgement\" id=\"acknowledgement-panel\">\n<h2 id=\"acknowledgement\">{}</h2>\n",
-        escape(w.acknowledgement)
-    ));
     let superseded = receipt
         .others
         .iter()
@@ -205,104 +200,100 @@ fn acknowledgement(out: &mut String, p: &ReportPage<'_>) {
         .others
         .iter()
         .any(|(_, s)| *s == Standing::NotIssued);
-    match (&receipt.current, superseded) {
-        (Some(current), older) => {
-            acknowledgement_facts(out, lang, &report.timezone, current, "acknowledged");
-            if older.is_some() {
-                out.push_str(&format!("<p class=\"note\">{}</p>\n", escape(w.also_older)));
+    let tz = &report.timezone;
+    html! {
+        section aria-labelledby="acknowledgement" id="acknowledgement-panel" {
+            "\n"
+            h2 id="acknowledgement" { (w.acknowledgement) } "\n"
+            @match (&receipt.current, superseded) {
+                (Some(current), older) => {
+                    (acknowledgement_facts(lang, tz, current, "acknowledged"))
+                    @if older.is_some() {
+                        p class="note" { (w.also_older) } "\n"
+                    }
+                }
+                (None, Some(older)) => {
+                    p class="bad" id="acknowledged-older" role="status" {
+                        strong { (w.acknowledged_older) }
+                    }
+                    "\n"
+                    (acknowledgement_facts(lang, tz, older, "acknowledged-older-facts"))
+                }
+                (None, None) => {
+                    p id="not-acknowledged" { (w.not_acknowledged) } "\n"
+                }
+            }
+            @if unknown {
+                p class="note" id="acknowledged-unknown" { (w.acknowledged_unknown) } "\n"
             }
         }
-        (None, Some(older)) => {
-            out.push_str(&format!(
-                "<p class=\"bad\" id=\"acknowledged-older\" role=\"status\"><strong>{}</strong></p>\n",
-                escape(w.acknowledged_older)
-            ));
-            acknowledgement_facts(
-                out,
-                lang,
-                &report.timezone,
-                older,
-                "acknowledged-older-facts",
-            );
-        }
-        (None, None) => out.push_str(&format!(
-            "<p id=\"not-acknowledged\">{}</p>\n",
-            escape(w.not_acknowledged)
-        )),
+        "\n"
     }
-    if unknown {
-        out.push_str(&format!(
-            "<p class=\"note\" id=\"acknowledged-unknown\">{}</p>\n",
-            escape(w.acknowledged_unknown)
-        ));
-    }
-    out.push_str("</section>\n");
 }
 
 /// One acknowledgement as a definition list with the given id.
-fn acknowledgement_facts(
-    out: &mut String,
-    lang: Lang,
-    timezone: &str,
-    a: &Acknowledgement,
-    id: &str,
-) {
+fn acknowledgement_facts(lang: Lang, timezone: &str, a: &Acknowledgement, id: &str) -> Markup {
     let w = words(lang);
     let at = projector::render::when(&schemas::format_instant(a.time), timezone);
     let mut facts = vec![
-        (w.acknowledged_by, escape(&a.person)),
+        (w.acknowledged_by, html! { (a.person) }),
         (
             w.acknowledged_at,
-            format!(
-                "{} <span class=\"note\">({})</span>",
-                escape(&at.local),
-                escape(&at.utc)
-            ),
+            html! { (at.local) " " span class="note" { "(" (at.utc) ")" } },
         ),
     ];
     if let Some(comment) = &a.comment {
-        facts.push((w.comment, escape(comment)));
+        facts.push((w.comment, html! { (comment) }));
     }
-    facts.push((
-        w.acknowledged_digest,
-        format!("<code>{}</code>", escape(&a.report_digest)),
-    ));
-    out.push_str(&format!("<dl id=\"{id}\">\n"));
-    for (k, v) in facts {
-        out.push_str(&format!("<dt>{}</dt><dd>{v}</dd>\n", escape(k)));
-    }
-    out.push_str("</dl>\n");
+    facts.push((w.acknowledged_digest, code(&a.report_digest)));
+    facts_list(Some(id), &facts)
 }
 
-fn downloads(out: &mut String, lang: Lang, path: &str, report: &Report) {
+/// A definition list of names and values, with an id when given.
+fn facts_list(id: Option<&str>, facts: &[(&str, Markup)]) -> Markup {
+    html! {
+        dl id=[id] {
+            "\n"
+            @for (k, v) in facts {
+                dt { (k) } dd { (v) } "\n"
+            }
+        }
+        "\n"
+    }
+}
+
+/// `text` as code.
+fn code(text: &str) -> Markup {
+    html! { code { (text) } }
+}
+
+fn downloads(lang: Lang, path: &str, report: &Report) -> Markup {
     let w = words(lang);
-    out.push_str(&format!(
-        "<nav class=\"no-print\" aria-labelledby=\"downloads\"><h2 id=\"downloads\">{}</h2>\n<ul class=\"links\">",
-        escape(w.downloads)
-    ));
-    for (format, label) in [
+    let formats = [
         ("json", w.download_json),
         ("csv", w.download_csv),
         ("md", w.download_md),
-    ] {
-        let file = format!("{}-{}.{format}", report.tenant, report.period);
-        out.push_str(&format!(
-            "<li><a href=\"{}\" download=\"{}\" data-format=\"{format}\">{}</a></li>",
-            escape(&href(&format!("{path}/{format}"), lang)),
-            escape(&file),
-            escape(label)
-        ));
+    ];
+    html! {
+        nav class="no-print" aria-labelledby="downloads" {
+            h2 id="downloads" { (w.downloads) } "\n"
+            ul class="links" {
+                @for (format, label) in formats {
+                    li {
+                        a href=(href(&format!("{path}/{format}"), lang))
+                            download={ (report.tenant) "-" (report.period) "." (format) }
+                            data-format=(format) { (label) }
+                    }
+                }
+            }
+        }
+        "\n"
     }
-    out.push_str("</ul></nav>\n");
 }
 
 /// Incidents per priority over all services: the period at a glance.
-fn per_priority(out: &mut String, report: &Report, lang: Lang) {
+fn per_priority(report: &Report, lang: Lang) -> Markup {
     let (w, t) = (words(lang), lang.text());
-    out.push_str(&format!(
-        "<section aria-labelledby=\"priorities\">\n<h2 id=\"priorities\">{}</h2>\n",
-        escape(w.per_priority)
-    ));
     let head = [
         t.priority,
         t.opened,
@@ -311,58 +302,64 @@ fn per_priority(out: &mut String, report: &Report, lang: Lang) {
         t.resolution_met,
         t.resolution_breached,
     ];
-    out.push_str(&format!(
-        "<table class=\"cards\" id=\"per-priority\">\n<caption>{}</caption>\n<thead><tr>",
-        escape(w.per_priority_caption)
-    ));
-    for h in head {
-        out.push_str(&format!("<th scope=\"col\">{}</th>", escape(h)));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n");
-    for priority in ["P1", "P2", "P3", "P4"] {
-        let mut sum = IncidentCounts::default();
-        for c in report
-            .services
-            .iter()
-            .filter_map(|s| s.incidents.get(priority))
-        {
-            sum.opened += c.opened;
-            sum.response_met += c.response_met;
-            sum.response_breached += c.response_breached;
-            sum.resolution_met += c.resolution_met;
-            sum.resolution_breached += c.resolution_breached;
+    html! {
+        section aria-labelledby="priorities" {
+            "\n"
+            h2 id="priorities" { (w.per_priority) } "\n"
+            table class="cards" id="per-priority" {
+                "\n"
+                caption { (w.per_priority_caption) } "\n"
+                thead { tr { @for h in head { th scope="col" { (h) } } } } "\n"
+                tbody {
+                    "\n"
+                    @for priority in ["P1", "P2", "P3", "P4"] {
+                        (priority_row(report, priority, &head))
+                    }
+                }
+                "\n"
+            }
+            "\n"
         }
-        out.push_str(&format!(
-            "<tr data-priority=\"{priority}\"><th scope=\"row\" data-label=\"{}\">{priority}</th>",
-            escape(head[0])
-        ));
-        let counts = [
-            (sum.opened, false),
-            (sum.response_met, false),
-            (sum.response_breached, true),
-            (sum.resolution_met, false),
-            (sum.resolution_breached, true),
-        ];
-        for ((n, bad), label) in counts.iter().zip(&head[1..]) {
-            let class = if *bad && *n > 0 { "num bad" } else { "num" };
-            out.push_str(&format!(
-                "<td data-label=\"{}\" class=\"{class}\">{n}</td>",
-                escape(label)
-            ));
-        }
-        out.push_str("</tr>\n");
+        "\n"
     }
-    out.push_str("</tbody>\n</table>\n</section>\n");
+}
+
+/// The incidents of one priority, summed over the services.
+fn priority_row(report: &Report, priority: &str, head: &[&str; 6]) -> Markup {
+    let mut sum = IncidentCounts::default();
+    for c in report
+        .services
+        .iter()
+        .filter_map(|s| s.incidents.get(priority))
+    {
+        sum.opened += c.opened;
+        sum.response_met += c.response_met;
+        sum.response_breached += c.response_breached;
+        sum.resolution_met += c.resolution_met;
+        sum.resolution_breached += c.resolution_breached;
+    }
+    let counts = [
+        (sum.opened, false),
+        (sum.response_met, false),
+        (sum.response_breached, true),
+        (sum.resolution_met, false),
+        (sum.resolution_breached, true),
+    ];
+    html! {
+        tr data-priority=(priority) {
+            th scope="row" data-label=(head[0]) { (priority) }
+            @for ((n, bad), label) in counts.iter().zip(&head[1..]) {
+                td data-label=(label) class=(if *bad && *n > 0 { "num bad" } else { "num" }) { (n) }
+            }
+        }
+        "\n"
+    }
 }
 
 /// The governance deviations of the period, and the way to every meeting.
-fn governance(out: &mut String, p: &ReportPage<'_>) {
+fn governance(p: &ReportPage<'_>) -> Markup {
     let (lang, report) = (p.lang, &p.shown.report);
     let w = words(lang);
-    out.push_str(&format!(
-        "<section aria-labelledby=\"governance\">\n<h2 id=\"governance\">{}</h2>\n",
-        escape(w.governance)
-    ));
     let mine: Vec<&Deviation> = report
         .deviations
         .iter()
@@ -375,146 +372,127 @@ fn governance(out: &mut String, p: &ReportPage<'_>) {
             )
         })
         .collect();
-    deviation_list(out, report, lang, &mine, w.governance_ok);
     let meetings = format!("{}/meetings", page::tenant_path(&report.tenant));
-    out.push_str(&format!(
-        "<p><a href=\"{}\">{}</a></p>\n</section>\n",
-        escape(&href(&meetings, lang)),
-        escape(w.see_meetings)
-    ));
+    html! {
+        section aria-labelledby="governance" {
+            "\n"
+            h2 id="governance" { (w.governance) } "\n"
+            (deviation_list(report, lang, &mine, w.governance_ok))
+            p { a href=(href(&meetings, lang)) { (w.see_meetings) } } "\n"
+        }
+        "\n"
+    }
 }
 
 /// The contact deviations of the period, who held each role at its end,
 /// and the way to the roster at any instant.
-fn contacts(out: &mut String, p: &ReportPage<'_>) {
+fn contacts(p: &ReportPage<'_>) -> Markup {
     let (lang, report) = (p.lang, &p.shown.report);
     let w = words(lang);
-    out.push_str(&format!(
-        "<section aria-labelledby=\"contacts\">\n<h2 id=\"contacts\">{}</h2>\n",
-        escape(w.contacts_section)
-    ));
     let mine: Vec<&Deviation> = report
         .deviations
         .iter()
         .filter(|d| matches!(d, Deviation::ContactVacant { .. }))
         .collect();
-    deviation_list(out, report, lang, &mine, w.contacts_ok);
     let at = schemas::format_instant(p.roster.at);
-    super::roster::roster_tables(out, lang, p.roster, &report.timezone, w.contacts_at_end);
     let contacts = format!(
         "{}/contacts?at={}",
         page::tenant_path(&report.tenant),
         super::roster::encode_query(&at)
     );
-    out.push_str(&format!(
-        "<p><a href=\"{}\">{}</a></p>\n</section>\n",
-        escape(&href(&contacts, lang)),
-        escape(w.see_contacts)
-    ));
+    html! {
+        section aria-labelledby="contacts" {
+            "\n"
+            h2 id="contacts" { (w.contacts_section) } "\n"
+            (deviation_list(report, lang, &mine, w.contacts_ok))
+            (super::roster::roster_tables(lang, p.roster, &report.timezone, w.contacts_at_end))
+            p { a href=(href(&contacts, lang)) { (w.see_contacts) } } "\n"
+        }
+        "\n"
+    }
 }
 
 /// A list of deviations described in words, or `ok` when there are none.
-fn deviation_list(out: &mut String, report: &Report, lang: Lang, list: &[&Deviation], ok: &str) {
+fn deviation_list(report: &Report, lang: Lang, list: &[&Deviation], ok: &str) -> Markup {
     if list.is_empty() {
-        out.push_str(&format!("<p class=\"good\">{}</p>\n", escape(ok)));
-        return;
+        return html! { p class="good" { (ok) } "\n" };
     }
     let rows = projector::render::deviation_rows(report, lang);
-    out.push_str("<ul>\n");
-    for d in list {
-        let Some(i) = report.deviations.iter().position(|x| x == *d) else {
-            continue;
-        };
-        let r = &rows[i];
-        out.push_str(&format!(
-            "<li><strong class=\"bad\">{}</strong>: {} <span class=\"note\">({})</span></li>\n",
-            escape(r.label),
-            escape(&r.description),
-            escape(&r.when.local)
-        ));
+    let shown = list
+        .iter()
+        .filter_map(|d| report.deviations.iter().position(|x| x == *d))
+        .filter_map(|i| rows.get(i));
+    html! {
+        ul {
+            "\n"
+            @for r in shown {
+                li {
+                    strong class="bad" { (r.label) } ": " (r.description)
+                    " " span class="note" { "(" (r.when.local) ")" }
+                }
+                "\n"
+            }
+        }
+        "\n"
     }
-    out.push_str("</ul>\n");
 }
 
 /// The verification panel: what pins the report, the button, and the
 /// verdict once asked.
-fn verification(out: &mut String, p: &ReportPage<'_>, path: &str) {
+fn verification(p: &ReportPage<'_>, path: &str) -> Markup {
     let (lang, report) = (p.lang, &p.shown.report);
     let w = words(lang);
     let m = &report.manifest;
     let panel_class = match &p.verification {
-        Some((_, Verdict::Verified)) => " verified",
-        Some(_) => " refuted",
-        None => "",
+        Some((_, Verdict::Verified)) => "panel verified",
+        Some(_) => "panel refuted",
+        None => "panel",
     };
-    out.push_str(&format!(
-        "<section aria-labelledby=\"verification\" class=\"panel{panel_class}\" id=\"verification-panel\">\n<h2 id=\"verification\">{}</h2>\n<p>{}</p>\n",
-        escape(w.verification),
-        escape(w.verification_intro)
-    ));
-    if let Some((facts, verdict)) = &p.verification {
-        verdict_block(out, lang, facts, verdict);
-    }
-    let code = |s: &str| format!("<code>{}</code>", escape(s));
     let issued = match &p.shown.anchor {
-        Some(a) => a.position.to_string(),
-        None => escape(w.not_issued),
+        Some(a) => html! { (a.position) },
+        None => html! { (w.not_issued) },
     };
     let mut facts = vec![
         (w.digest, code(&m.report_digest)),
         (w.issued_at, issued),
-        (w.prefix_size, m.ledger_size.to_string()),
+        (w.prefix_size, html! { (m.ledger_size) }),
         (w.prefix_root, code(&m.ledger_root)),
         (w.tree_root, code(projector::render::or_dash(&m.tree_root))),
-        (w.engine_version, escape(&m.engine_version)),
+        (w.engine_version, html! { (m.engine_version) }),
     ];
     if let Some((f, _)) = &p.verification {
-        facts.push((w.ledger_now, f.ledger.size.to_string()));
+        facts.push((w.ledger_now, html! { (f.ledger.size) }));
         facts.push((w.ledger_head, code(&f.ledger.head)));
         facts.push((w.checkpoint, checkpoint(lang, &f.ledger)));
     }
-    out.push_str("<dl>\n");
-    for (k, v) in facts {
-        out.push_str(&format!("<dt>{}</dt><dd>{v}</dd>\n", escape(k)));
+    html! {
+        section aria-labelledby="verification" class=(panel_class) id="verification-panel" {
+            "\n"
+            h2 id="verification" { (w.verification) } "\n"
+            p { (w.verification_intro) } "\n"
+            @if let Some((facts, verdict)) = &p.verification {
+                (verdict_block(lang, facts, verdict))
+            }
+            (facts_list(None, &facts))
+            // The fragment brings the reader back to this panel and its verdict.
+            form method="get" action={ (path) "/verify#verification-panel" } {
+                @if lang == Lang::En {
+                    input type="hidden" name="lang" value="en";
+                }
+                button type="submit" id="verify" { (w.verify_button) }
+            }
+            "\n"
+        }
+        "\n"
     }
-    out.push_str("</dl>\n");
-    // The fragment brings the reader back to this panel and its verdict.
-    let action = format!("{path}/verify#verification-panel");
-    out.push_str(&format!(
-        "<form method=\"get\" action=\"{}\">",
-        escape(&action)
-    ));
-    if lang == Lang::En {
-        out.push_str("<input type=\"hidden\" name=\"lang\" value=\"en\">");
-    }
-    out.push_str(&format!(
-        "<button type=\"submit\" id=\"verify\">{}</button></form>\n</section>\n",
-        escape(w.verify_button)
-    ));
 }
 
-fn verdict_block(out: &mut String, lang: Lang, facts: &VerificationFacts, verdict: &Verdict) {
+fn verdict_block(lang: Lang, facts: &VerificationFacts, verdict: &Verdict) -> Markup {
     let w = words(lang);
-    let (class, label) = match verdict {
-        Verdict::Verified => ("good", w.verified),
-        Verdict::NotVerified(_) => ("bad", w.not_verified),
+    let (class, label, data) = match verdict {
+        Verdict::Verified => ("verdict good", w.verified, "verified"),
+        Verdict::NotVerified(_) => ("verdict bad", w.not_verified, "not-verified"),
     };
-    out.push_str(&format!(
-        "<div role=\"status\"><p class=\"verdict {class}\" id=\"verdict\" data-verdict=\"{}\">{}</p>\n",
-        if class == "good" { "verified" } else { "not-verified" },
-        escape(label)
-    ));
-    if let Verdict::NotVerified(problems) = verdict {
-        out.push_str("<ul>\n");
-        for problem in problems {
-            out.push_str(&format!(
-                "<li>{}</li>\n",
-                escape(&words::problem(lang, problem))
-            ));
-        }
-        out.push_str("</ul>\n");
-    }
-    let code = |s: &str| format!("<code>{}</code>", escape(s));
     let mut rows = Vec::new();
     if let Ok(r) = &facts.regenerated {
         rows.push((w.regenerated_digest, code(&r.manifest.report_digest)));
@@ -531,73 +509,74 @@ fn verdict_block(out: &mut String, lang: Lang, facts: &VerificationFacts, verdic
             checked_now,
         } => {
             let chain = format!("{} ({entries} {})", w.verified, w.entries);
-            rows.push((w.chain, escape(&chain)));
+            rows.push((w.chain, html! { (chain) }));
             rows.push((w.verified_head, code(head)));
             rows.push((w.verified_root, code(root)));
-            rows.push((w.verified_at, escape(at)));
-            rows.push((w.checked_now, checked_now.to_string()));
+            rows.push((w.verified_at, html! { (at) }));
+            rows.push((w.checked_now, html! { (checked_now) }));
         }
         ChainCheck::Broken { problem } => {
             let chain = format!("{}: {problem}", w.not_verified);
-            rows.push((w.chain, escape(&chain)));
+            rows.push((w.chain, html! { (chain) }));
         }
     }
-    out.push_str("<dl>\n");
-    for (k, v) in rows {
-        out.push_str(&format!("<dt>{}</dt><dd>{v}</dd>\n", escape(k)));
+    html! {
+        div role="status" {
+            p class=(class) id="verdict" data-verdict=(data) { (label) } "\n"
+            @if let Verdict::NotVerified(problems) = verdict {
+                ul {
+                    "\n"
+                    @for problem in problems {
+                        li { (words::problem(lang, problem)) } "\n"
+                    }
+                }
+                "\n"
+            }
+            (facts_list(None, &rows))
+        }
+        "\n"
     }
-    out.push_str("</dl>\n</div>\n");
 }
 
-fn checkpoint(lang: Lang, ledger: &super::LedgerFacts) -> String {
+fn checkpoint(lang: Lang, ledger: &super::LedgerFacts) -> Markup {
     let w = words(lang);
     let Some(c) = &ledger.checkpoint else {
-        return escape(w.no_checkpoint);
+        return html! { (w.no_checkpoint) };
     };
     let matches = if c.matches_ledger {
         w.checkpoint_matches
     } else {
         w.checkpoint_differs
     };
-    let signature = match &c.signature {
-        SignatureCheck::NotChecked => escape(w.signature_not_checked),
-        SignatureCheck::Valid { key } => {
-            format!("{} <code>{}</code>", escape(w.signature_valid), escape(key))
+    html! {
+        (c.size) " " (w.entries) " (" (c.origin) "), " (code(&c.root)) "; " (matches) "; "
+        @match &c.signature {
+            SignatureCheck::NotChecked => { (w.signature_not_checked) }
+            SignatureCheck::Valid { key } => { (w.signature_valid) " " (code(key)) }
+            SignatureCheck::Invalid { key, problem } => {
+                strong class="bad" { (w.signature_invalid) } " " (code(key)) ": " (problem)
+            }
         }
-        SignatureCheck::Invalid { key, problem } => format!(
-            "<strong class=\"bad\">{}</strong> <code>{}</code>: {}",
-            escape(w.signature_invalid),
-            escape(key),
-            escape(problem)
-        ),
-    };
-    format!(
-        "{} {} ({}), <code>{}</code>; {}; {signature}",
-        c.size,
-        escape(w.entries),
-        escape(&c.origin),
-        escape(&c.root),
-        escape(matches)
-    )
+    }
 }
 
-fn pager(out: &mut String, p: &ReportPage<'_>, tenant: &str) {
+fn pager(p: &ReportPage<'_>, tenant: &str) -> Markup {
     let w = words(p.lang);
     let link = |period: Option<Period>, rel: &str, label: &str| match period {
-        Some(q) => format!(
-            "<a href=\"{}\" rel=\"{rel}\">{} ({})</a>",
-            escape(&href(&page::report_path(tenant, &q.to_string()), p.lang)),
-            escape(label),
-            escape(&period_label(&q.to_string(), p.lang))
-        ),
-        None => "<span></span>".to_string(),
+        Some(q) => html! {
+            a href=(href(&page::report_path(tenant, &q.to_string()), p.lang)) rel=(rel) {
+                (label) " (" (period_label(&q.to_string(), p.lang)) ")"
+            }
+        },
+        None => html! { span {} },
     };
-    out.push_str(&format!(
-        "<nav class=\"pager\" aria-label=\"{}\">{}{}</nav>\n",
-        escape(w.month_grid),
-        link(p.previous, "prev", w.previous_month),
-        link(p.next, "next", w.next_month)
-    ));
+    html! {
+        nav class="pager" aria-label=(w.month_grid) {
+            (link(p.previous, "prev", w.previous_month))
+            (link(p.next, "next", w.next_month))
+        }
+        "\n"
+    }
 }
 
 /// The side of a roster row, for people.

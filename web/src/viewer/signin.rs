@@ -3,7 +3,7 @@
 //! the identity provider signed in but who may read nothing, and the
 //! sign-out control every page of a signed-in reader carries.
 
-use projector::render::html::escape;
+use maud::{html, PreEscaped};
 use projector::render::Lang;
 
 use super::page::{self, href, Frame};
@@ -44,47 +44,37 @@ pub(super) fn sign_in_page(
         Some(_) => w.sign_in_intro_oidc,
         None => w.sign_in_intro,
     };
-    let mut body = format!("<h1>{}</h1>\n<p>{}</p>\n", escape(w.sign_in), escape(intro));
-    if let Some(problem) = problem {
-        body.push_str(&format!(
-            "<p class=\"panel refuted\" role=\"alert\"><strong>{}:</strong> {}</p>\n",
-            escape(w.sign_in_refused),
-            escape(problem)
-        ));
-    }
-    if let Some(provider) = oidc {
-        let start = format!(
-            "{OIDC_PATH}?next={}&lang={}",
-            query_escape(next),
-            lang.tag()
-        );
-        body.push_str(&format!(
-            "<p><a class=\"button\" href=\"{}\">{} {}</a></p>\n",
-            escape(&start),
-            escape(w.sign_in_oidc),
-            escape(provider)
-        ));
-    }
-    body.push_str(&format!(
-        "<form method=\"post\" action=\"{}\">\n\
-         <label for=\"token\">{}</label>\n\
-         <input type=\"password\" id=\"token\" name=\"token\" autocomplete=\"current-password\" required>\n\
-         <input type=\"hidden\" name=\"next\" value=\"{}\">\n\
-         <input type=\"hidden\" name=\"lang\" value=\"{}\">\n\
-         <p><button type=\"submit\">{}</button></p>\n</form>\n",
-        escape(SIGN_IN_PATH),
-        escape(w.sign_in_token),
-        escape(next),
-        lang.tag(),
-        escape(w.sign_in)
-    ));
+    let body = html! {
+        h1 { (w.sign_in) } "\n"
+        p { (intro) } "\n"
+        @if let Some(problem) = problem {
+            p class="panel refuted" role="alert" { strong { (w.sign_in_refused) ":" } " " (problem) } "\n"
+        }
+        @if let Some(provider) = oidc {
+            p {
+                a class="button" href={ (OIDC_PATH) "?next=" (query_escape(next)) "&lang=" (lang.tag()) } {
+                    (w.sign_in_oidc) " " (provider)
+                }
+            }
+            "\n"
+        }
+        form method="post" action=(SIGN_IN_PATH) {
+            "\n"
+            label for="token" { (w.sign_in_token) } "\n"
+            input type="password" id="token" name="token" autocomplete="current-password" required; "\n"
+            input type="hidden" name="next" value=(next); "\n"
+            input type="hidden" name="lang" value=(lang.tag()); "\n"
+            p { button type="submit" { (w.sign_in) } } "\n"
+        }
+        "\n"
+    };
     let frame = Frame {
         lang,
         title: w.sign_in,
         crumbs: vec![page::home(lang)],
         path: SIGN_IN_PATH,
     };
-    page::page(&frame, &body)
+    page::page(&frame, body)
 }
 
 /// The page refusing `who`, whom the identity provider signed in but
@@ -95,20 +85,31 @@ pub(super) fn no_grant_page(lang: Lang, who: &str) -> String {
     page::error_page(lang, w.forbidden, &message, SIGN_IN_PATH)
 }
 
-/// The sign-out control, put into the site header of `html` (a page made
-/// by `page::page`, whose first `</header>` closes the site header).
-pub(super) fn with_sign_out(html: String, lang: Lang, who: &str) -> String {
+/// The sign-out control, put into the site header of `page` (a page made
+/// by `page::page`, whose first `</header>` closes the site header). The
+/// viewer's one splice of markup into markup: the pages are built before
+/// the router knows who reads them, so the control goes in afterwards;
+/// the control itself is a template, `who` escaped like every string.
+pub(super) fn with_sign_out(page: String, lang: Lang, who: &str) -> String {
     let w = words(lang);
-    let control = format!(
-        "<form class=\"sign-out\" method=\"post\" action=\"{}\">{} <strong>{}</strong> \
-         <button type=\"submit\">{}</button></form>\n",
-        escape(&href(SIGN_OUT_PATH, lang)),
-        escape(w.signed_in_as),
-        escape(who),
-        escape(w.sign_out)
-    );
-    html.replacen("</header>", &format!("{control}</header>"), 1)
+    let Some((before, after)) = page.split_once(SITE_HEADER_END) else {
+        return page;
+    };
+    let signed = html! {
+        (PreEscaped(before))
+        form class="sign-out" method="post" action=(href(SIGN_OUT_PATH, lang)) {
+            (w.signed_in_as) " " strong { (who) } " " button type="submit" { (w.sign_out) }
+        }
+        "\n"
+        (PreEscaped(SITE_HEADER_END))
+        (PreEscaped(after))
+    };
+    signed.into_string()
 }
+
+/// The end tag of the site header, where [`with_sign_out`] puts its control.
+// tidy: allow (a splice point, not markup built by hand)
+const SITE_HEADER_END: &str = "</header>";
 
 /// `text` for a query string's value.
 fn query_escape(text: &str) -> String {
@@ -159,7 +160,11 @@ mod tests {
         let refused = no_grant_page(Lang::En, "oidc:<x>");
         assert!(refused.contains("knows you as oidc:&lt;x&gt;"), "{refused}");
         assert!(html.contains("type=\"password\""));
-        let signed = with_sign_out(html, Lang::En, "<x>");
-        assert!(signed.contains("Signed in as <strong>&lt;x&gt;</strong>"));
+        let signed = with_sign_out(html, Lang::En, "<script>alert(1)</script>");
+        assert!(
+            signed.contains("Signed in as <strong>&lt;script&gt;alert(1)&lt;/script&gt;</strong>"),
+            "{signed}"
+        );
+        assert_eq!(signed.matches("<script").count(), 0, "{signed}");
     }
 }
