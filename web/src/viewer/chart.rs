@@ -151,3 +151,38 @@ fn bar(b: &Bar<'_>, scale: &Scale, top: u32, lang: Lang) -> Markup {
         "\n"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `full` of the projector's render tests: services with and without
+    /// an availability guarantee.
+    fn report() -> Report {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../projector/tests/render/full.report.json"
+        );
+        let text = std::fs::read_to_string(path).expect("the fixture");
+        serde_json::from_str(&text).expect("a report")
+    }
+
+    #[test]
+    fn a_hostile_service_is_text_in_the_chart() {
+        let mut report = report();
+        for s in &mut report.services {
+            s.service = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>".into();
+        }
+        let shown =
+            "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(1)&gt;";
+        for lang in [Lang::Nn, Lang::En] {
+            let svg = availability_chart(&report, lang)
+                .expect("a service with a guarantee")
+                .into_string();
+            assert!(!svg.contains("<script") && !svg.contains("<img"), "{svg}");
+            assert!(svg.contains(&format!("data-service=\"{shown}\"")), "{svg}");
+            // In the title and in the words above the bar, too.
+            assert!(svg.matches(shown).count() >= 3, "{svg}");
+        }
+    }
+}
