@@ -143,6 +143,9 @@ async fn js_publish(
 #[test]
 fn a_producer_cannot_receive_other_tenants_events_by_any_subscription_it_may_make() {
     let env = Env::new();
+    // The agreements come from the operator (`tla agreement publish`): no
+    // producer on NATS may publish one.
+    seed_agreements(&env, &["alver", "vaksdal"]);
     let nats = deploy_nats(&env);
     // The service logs in with the user and password in the URL.
     let url = format!("nats://tla:{SERVICE_PASSWORD}@127.0.0.1:{}", nats.port);
@@ -182,19 +185,26 @@ fn a_producer_cannot_receive_other_tenants_events_by_any_subscription_it_may_mak
             tokio::time::timeout(Duration::from_secs(5), context.get_stream("TLA_EVENTS"))
                 .await
                 .map(|r| r.map(|_| ()).map_err(|e| e.to_string()));
-        // Meanwhile the ITSM tool publishes vaksdal's events (agreement and
-        // an incident naming a person), which the writer consumes.
+        // Meanwhile the ITSM tool publishes vaksdal's incident naming a
+        // person, which the writer consumes.
         let itsm = producer(&plain, "itsm", ITSM_PASSWORD, Arc::default()).await;
-        for payload in [
-            agreement_json("vaksdal"),
+        js_publish(
+            &itsm,
+            "tla.events.vaksdal",
             event_json("vaksdal", "vaksdal-secret-1", "INC-V1"),
-        ] {
-            js_publish(&itsm, "tla.events.vaksdal", payload)
-                .await
-                .expect("itsm publishes vaksdal");
-        }
-        // zabbix may publish its own tenants, not vaksdal.
+        )
+        .await
+        .expect("itsm publishes vaksdal");
+        // zabbix may publish its own tenants, not vaksdal; an agreement it
+        // publishes there is stored in the stream but refused by the
+        // writer, and the agreements' subject is closed to it.
         let zabbix_ack = js_publish(&zabbix, "tla.events.alver", agreement_json("alver")).await;
+        let agreements_denied =
+            js_publish(&zabbix, "tla.agreements.alver", agreement_json("alver")).await;
+        assert!(
+            agreements_denied.is_err(),
+            "zabbix-nh must not publish on tla.agreements.alver: {agreements_denied:?}"
+        );
         let denied_publish = js_publish(
             &zabbix,
             "tla.events.vaksdal",
@@ -225,8 +235,22 @@ fn a_producer_cannot_receive_other_tenants_events_by_any_subscription_it_may_mak
         }
         (received, denied_publish, zabbix_ack, consumer_attempt)
     });
-    // The writer took vaksdal's two events and alver's agreement.
+    // The ledger holds the two agreements and vaksdal's incident; zabbix's
+    // agreement is refused onto tla.rejected.alver.
     service.wait_for_size(3, WAIT);
+    let mut refusals = Vec::new();
+    wait_for("the refusal of zabbix's agreement", WAIT, || {
+        refusals = rt.block_on(rejected_as_service(nats.port));
+        !refusals.is_empty()
+    });
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0].0, "tla.rejected.alver");
+    let why = refusals[0].1["errors"][0].as_str().unwrap_or_default();
+    assert!(
+        why.contains("agreement.published arrived on tla.events.alver")
+            && why.contains("tla.agreements.alver"),
+        "{why}"
+    );
     assert!(
         zabbix_ack.is_ok(),
         "zabbix-nh publishes alver: {zabbix_ack:?}"
@@ -270,6 +294,38 @@ fn a_producer_cannot_receive_other_tenants_events_by_any_subscription_it_may_mak
         .collect();
     assert!(ids.contains(&"vaksdal-secret-1".to_owned()), "{ids:?}");
     assert!(!ids.contains(&"forged-by-zabbix".to_owned()), "{ids:?}");
+    assert!(!ids.contains(&"agreement-alver".to_owned()), "{ids:?}");
+}
+
+/// The refusal documents on TLA_REJECTED, read as the service's NATS user
+/// (its inbox prefix `_INBOX.tla`): (subject, document).
+async fn rejected_as_service(port: u16) -> Vec<(String, serde_json::Value)> {
+    let client =
+        async_nats::ConnectOptions::with_user_and_password("tla".into(), SERVICE_PASSWORD.into())
+            .custom_inbox_prefix("_INBOX.tla")
+            .connect(format!("nats://127.0.0.1:{port}"))
+            .await
+            .expect("the service user logs in");
+    let js = jetstream::new(client);
+    let stream = js.get_stream("TLA_REJECTED").await.expect("TLA_REJECTED");
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config::default())
+        .await
+        .expect("an ephemeral consumer");
+    let mut messages = consumer
+        .fetch()
+        .max_messages(100)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .expect("fetch");
+    let mut out = Vec::new();
+    while let Some(message) = messages.next().await {
+        let message = message.expect("a message");
+        let document = serde_json::from_slice(&message.payload).expect("a JSON refusal");
+        out.push((message.subject.to_string(), document));
+    }
+    out
 }
 
 /// The `Environment=` settings and `ExecStart=` arguments of a unit, with

@@ -523,3 +523,76 @@ fn any_single_edit_of_a_bundled_report_is_refused_naming_its_path() {
         edits.len()
     );
 }
+
+/// A report under a version that required approval: the bundle holds the
+/// two `agreement.approved` entries among the tenant's (they lie in the
+/// report's prefix), and `tla evidence verify` says who approved the
+/// version for each party.
+#[test]
+fn a_bundle_names_who_approved_the_version_its_report_used() {
+    let env = Env::new();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/agreements/alver.toml");
+    let text = std::fs::read_to_string(example).unwrap();
+    let first = env.write("alver.toml", text.as_bytes());
+    let second = text
+        .replace("version = \"2026-1\"", "version = \"2026-2\"")
+        .replace("2026-01-01T00:00:00+01:00", "2026-03-01T00:00:00+01:00");
+    let second = env.write(
+        "alver-2.toml",
+        format!("requires_approval = true\n{second}").as_bytes(),
+    );
+    for file in [&first, &second] {
+        common::publish_agreement(&env, file, "alver").assert_code(0);
+    }
+    for (party, person) in [("provider", "Per Hansen"), ("tenant", "Kari Nordmann")] {
+        env.run(&[
+            "agreement",
+            "approve",
+            "--tenant",
+            "alver",
+            "--version",
+            "2026-2",
+            "--party",
+            party,
+            "--person",
+            person,
+        ])
+        .assert_code(0);
+    }
+    let key = env.path("signing.key");
+    let key = key.to_str().unwrap();
+    env.run(&["key", "generate", "--out", key]).assert_code(0);
+    env.run(&[
+        "report", "issue", "--tenant", "alver", "--period", "2026-03", "--key", key,
+    ])
+    .assert_code(0);
+    let out = env.path("bundle.json");
+    env.run(&[
+        "evidence",
+        "export",
+        "--tenant",
+        "alver",
+        "--period",
+        "2026-03",
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        key,
+    ])
+    .assert_code(0);
+    let bundle: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(bundle["report"]["agreement_version"], "2026-2");
+    let public = std::fs::read_to_string(env.path("signing.key.pub")).unwrap();
+    let run = verify(&env, public.trim(), &bundle, "approved.json");
+    run.assert_code(0)
+        .assert_stdout_contains(
+            "agreement: the report used version 2026-2, approved by the provider by Per Hansen at ",
+        )
+        .assert_stdout_contains(" (ledger position 2) and the tenant by Kari Nordmann at ")
+        .assert_stdout_contains("(ledger position 3); those entries are in the bundle");
+    // Without the tenant's approval entry the bundle no longer verifies:
+    // the report would be regenerated under 2026-1.
+    let mut dropped = bundle.clone();
+    dropped["entries"].as_array_mut().unwrap().remove(3);
+    verify(&env, public.trim(), &dropped, "dropped.json").assert_code(1);
+}

@@ -312,7 +312,7 @@ fn a_refusal_is_final_when_a_new_consumer_replays_the_stream() {
             ("tla.events.ghost".into(), None, ghost.clone().into_bytes()),
             ("tla.events.alver".into(), None, skewed.into_bytes()),
             (
-                "tla.events.ghost".into(),
+                "tla.agreements.ghost".into(),
                 None,
                 agreement_json("ghost").into_bytes(),
             ),

@@ -9,6 +9,7 @@
 //! token = "a long random secret"
 //! write = ["alver", "fedje"]       # or ["*"] for every tenant; `tenants` is a synonym
 //! read = ["alver"]                 # tenants whose reports it may read
+//! types = ["outage.*"]             # event types it may write (trailing `*`)
 //!
 //! [[token]]
 //! name = "revisor"
@@ -26,10 +27,20 @@
 //! Writing a tenant does not imply reading it: a monitoring system sends
 //! events but has no business reading reports. A token with neither list
 //! (and no role) may do nothing.
+//!
+//! `types` lists the event types a token may write, each a type's name or a
+//! prefix ending in `*` (`outage.*`, `incident.*`, `*`). Without `types` a
+//! token may write every type but `agreement.published` and
+//! `agreement.approved`: those change which agreement is in force
+//! (SEMANTICS.md section 12), so a token writes them only when its `types`
+//! name them (`agreement.*`, `agreement.approved`, `*`). `report.issued` no
+//! token writes. A request with one type its token may not write is
+//! refused whole (403).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use schemas::EventType;
 use serde::Deserialize;
 
 /// Shortest token accepted: a token is a password, and a short one can be
@@ -52,6 +63,7 @@ struct Entry {
     /// The earlier spelling of `write`.
     tenants: Option<Vec<String>>,
     read: Option<Vec<String>>,
+    types: Option<Vec<String>>,
     role: Option<Role>,
 }
 
@@ -97,12 +109,79 @@ impl Tenants {
     }
 }
 
+/// Which event types a grant covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Types {
+    /// No `types` in the entry: every type but those that change the
+    /// agreement ([`EventType::changes_agreement`]).
+    Default,
+    /// The entry's `types`: names and prefixes ending in `*`.
+    Listed(Vec<String>),
+}
+
+impl Types {
+    /// Whether the grant covers `event_type` (never a system-only type).
+    pub fn contains(&self, event_type: EventType) -> bool {
+        if event_type.is_system_only() {
+            return false;
+        }
+        match self {
+            Types::Default => !event_type.changes_agreement(),
+            Types::Listed(patterns) => patterns
+                .iter()
+                .any(|p| type_matches(p, event_type.as_str())),
+        }
+    }
+
+    /// The list of a token file's entry: each entry must match at least
+    /// one type, so that a misspelt `incdent.*` is an error, not a grant
+    /// of nothing.
+    fn from_list(list: Option<Vec<String>>, at: &str) -> Result<Types, String> {
+        let Some(list) = list else {
+            return Ok(Types::Default);
+        };
+        if list.is_empty() {
+            return Err(format!(
+                "{at}: empty; name event types (`outage.*`, `incident.opened`), or leave it out"
+            ));
+        }
+        for (i, pattern) in list.iter().enumerate() {
+            let star = pattern.find('*');
+            if star.is_some_and(|at| at + 1 != pattern.len()) {
+                return Err(format!(
+                    "{at}[{i}]: {pattern:?}: `*` may only end a pattern (`outage.*`)"
+                ));
+            }
+            let matches_any = EventType::ALL
+                .iter()
+                .any(|t| !t.is_system_only() && type_matches(pattern, t.as_str()));
+            if !matches_any {
+                return Err(format!(
+                    "{at}[{i}]: {pattern:?} names no event type a producer may write                      (types: docs/SEMANTICS.md section 3)"
+                ));
+            }
+        }
+        Ok(Types::Listed(list))
+    }
+}
+
+/// Whether `pattern` (a type's name, or a prefix ending in `*`) matches
+/// the type named `name`.
+fn type_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
 /// Who a token belongs to and what it may write and read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     pub name: String,
     pub write: Tenants,
     pub read: Tenants,
+    /// The event types it may write (for the tenants of `write`).
+    pub types: Types,
     /// May scrape `/metrics` (the `metrics` role).
     pub metrics: bool,
 }
@@ -110,6 +189,11 @@ pub struct Grant {
 impl Grant {
     pub fn may_write(&self, tenant: &str) -> bool {
         self.write.contains(tenant)
+    }
+
+    /// Whether the token may write events of `event_type`.
+    pub fn may_send(&self, event_type: EventType) -> bool {
+        self.types.contains(event_type)
     }
 
     pub fn may_read(&self, tenant: &str) -> bool {
@@ -191,13 +275,19 @@ fn grant(entry: Entry, at: &str) -> Result<Grant, String> {
         (None, list) => Tenants::from_list(list, &format!("{at}.tenants"))?,
     };
     let read = Tenants::from_list(entry.read, &format!("{at}.read"))?;
+    let listed_types = entry.types.is_some();
+    let types = Types::from_list(entry.types, &format!("{at}.types"))?;
     match entry.role {
         None => Ok(Grant {
             name: entry.name,
             write,
             read,
+            types,
             metrics: false,
         }),
+        Some(_) if listed_types => Err(format!(
+            "{at}.types: a token with a role writes nothing; drop `types`"
+        )),
         Some(role) if write != Tenants::None || read != Tenants::None => Err(match role {
             Role::Auditor => format!(
                 "{at}.role: an auditor reads every tenant and writes none; drop `write` and `read`"
@@ -210,12 +300,14 @@ fn grant(entry: Entry, at: &str) -> Result<Grant, String> {
             name: entry.name,
             write: Tenants::None,
             read: Tenants::All,
+            types: Types::Default,
             metrics: false,
         }),
         Some(Role::Metrics) => Ok(Grant {
             name: entry.name,
             write: Tenants::None,
             read: Tenants::None,
+            types: Types::Default,
             metrics: true,
         }),
     }
@@ -286,6 +378,52 @@ mod tests {
         assert!(tokens.grant("fedcba9876543210").unwrap().may_write("fedje"));
         assert!(tokens.grant("0123456789abcdeX").is_none());
         assert!(tokens.grant("").is_none());
+    }
+
+    #[test]
+    fn types_limit_what_a_token_writes() {
+        let grant = |body: &str| {
+            let text =
+                format!("[[token]]\nname='t'\ntoken='0123456789abcdef'\nwrite=['*']\n{body}\n");
+            let tokens = Tokens::parse(&text).unwrap_or_else(|e| panic!("{body}: {e}"));
+            tokens.grant("0123456789abcdef").unwrap().clone()
+        };
+        use EventType as T;
+        let default = grant("");
+        assert!(default.may_send(T::OutageStarted) && default.may_send(T::ReportAcknowledged));
+        assert!(
+            !default.may_send(T::AgreementPublished) && !default.may_send(T::AgreementApproved)
+        );
+        assert!(!default.may_send(T::ReportIssued));
+        let itsm = grant("types=['incident.*']");
+        let allowed: Vec<_> = T::ALL.into_iter().filter(|t| itsm.may_send(*t)).collect();
+        assert_eq!(allowed.len(), 7, "{allowed:?}");
+        assert!(allowed.iter().all(|t| t.as_str().starts_with("incident.")));
+        let steward = grant("types=['agreement.*', 'outage.started']");
+        assert!(steward.may_send(T::AgreementPublished) && steward.may_send(T::AgreementApproved));
+        assert!(steward.may_send(T::OutageStarted) && !steward.may_send(T::OutageEnded));
+        let everything = grant("types=['*']");
+        assert!(
+            everything.may_send(T::AgreementPublished) && !everything.may_send(T::ReportIssued)
+        );
+        let entry = |body: &str| format!("[[token]]\nname='t'\ntoken='0123456789abcdef'\n{body}\n");
+        check(&entry("write=['a']\ntypes=[]"), Err(".types: empty"));
+        check(
+            &entry("write=['a']\ntypes=['incdent.*']"),
+            Err(".types[0]: \"incdent.*\" names no event type"),
+        );
+        check(
+            &entry("write=['a']\ntypes=['report.issued']"),
+            Err("names no event type"),
+        );
+        check(
+            &entry("write=['a']\ntypes=['inc*.opened']"),
+            Err("`*` may only end"),
+        );
+        check(
+            &entry("role='auditor'\ntypes=['*']"),
+            Err("a token with a role writes nothing"),
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //!
 //! A request is all or nothing up to the publish: it is authenticated
 //! (bearer token), read within `REQUEST_BYTES_MAX`, every event validated
-//! (422 listing every problem), every event's tenant checked against the
-//! token and its type against the system-only types (403), and what the
+//! (422 listing every problem), every event's tenant and type checked
+//! against the token's `write` and `types` and the system-only types (403,
+//! naming the type and the token), and what the
 //! ledger writer would refuse and can be known here refused first (422:
 //! a time too far ahead of this receiver's clock, a tenant without an
 //! agreement), before the first event is published. It is answered
@@ -15,6 +16,14 @@
 //! retries the whole request, which the `Nats-Msg-Id` of each event and
 //! the ledger's idempotency make safe. Errors are RFC 9457 problem
 //! documents (`application/problem+json`) naming each field.
+//!
+//! The agreement events a request carries (`agreement.published`,
+//! `agreement.approved`) are recorded with who sent them: the receiver sets
+//! the CloudEvents `authcontext` attributes `authtype = "api_key"` and
+//! `authid` = the token's name (a producer's own `authtype` or `authid` on
+//! them is refused), and publishes them on `tla.agreements.<tenant>`, the
+//! subject only the service may publish, where the ledger writer takes
+//! them (docs/OPERATIONS.md).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -263,6 +272,7 @@ async fn post_events(
             cloudevents::read(mode, content_type, &ce_headers, &body).map_err(body_problem)?;
         let events = validated(events)?;
         at_the_door(&ingest, grant, &events, now_seconds())?;
+        let events = signed_by(grant, events)?;
         publish(&ingest, events).await
     }
     .await;
@@ -294,6 +304,7 @@ async fn post_alertmanager(
         })?;
         let events = validated(events)?;
         at_the_door(&ingest, grant, &events, now_seconds())?;
+        let events = signed_by(grant, events)?;
         publish(&ingest, events).await
     }
     .await;
@@ -458,20 +469,42 @@ fn at_the_door(ingest: &Ingest, grant: &Grant, events: &[Event], now: i64) -> Re
                 event.type_name()
             );
             forbidden.push(item(index, "type", detail));
+        } else if !grant.may_send(event.event_type) {
+            let why = if event.event_type.changes_agreement() {
+                "; agreement events need a token whose `types` name them (docs/OPERATIONS.md)"
+            } else {
+                " (its `types` in the token file do not cover it)"
+            };
+            let detail = format!(
+                "token {:?} may not write type {}{why}",
+                grant.name,
+                event.type_name()
+            );
+            forbidden.push(item(index, "type", detail));
+        }
+        if event.event_type.changes_agreement() {
+            for attribute in [schemas::AUTHTYPE_ATTRIBUTE, schemas::AUTHID_ATTRIBUTE] {
+                if event.extension(attribute).is_some() {
+                    let detail = format!(
+                        "{attribute} on {} is set by this receiver from the token; leave it out",
+                        event.type_name()
+                    );
+                    forbidden.push(item(index, attribute, detail));
+                }
+            }
         }
     }
-    if !forbidden.is_empty() {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Not allowed",
-            format!(
-                "{} problem(s): a tenant this token may not write, or a type only the ledger \
-                 writes; nothing was published",
-                forbidden.len()
-            ),
-        )
-        .with_errors(forbidden));
+    if let Some(first) = forbidden.first() {
+        let detail = format!(
+            "{} problem(s), the first: event {}: {}; nothing was published",
+            forbidden.len(),
+            first.index.unwrap_or(0),
+            first.detail
+        );
+        return Err(
+            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+                .with_errors(forbidden),
+        );
     }
     let mut refused = Vec::new();
     let latest = now.saturating_add(ledger::CLOCK_SKEW_SECONDS_MAX);
@@ -519,6 +552,44 @@ fn at_the_door(ingest: &Ingest, grant: &Grant, events: &[Event], now: i64) -> Re
     .with_errors(refused))
 }
 
+/// The events with each agreement event given `authtype` and `authid`
+/// (the token's name): who published or approved a version.
+fn signed_by(grant: &Grant, events: Vec<Event>) -> Result<Vec<Event>, Problem> {
+    let attributes = [
+        (schemas::AUTHTYPE_ATTRIBUTE, schemas::AUTHTYPE_API_KEY),
+        (schemas::AUTHID_ATTRIBUTE, grant.name.as_str()),
+    ];
+    let mut problems = Vec::new();
+    let mut out = Vec::with_capacity(events.len());
+    for (index, event) in events.into_iter().enumerate() {
+        if !event.event_type.changes_agreement() {
+            out.push(event);
+            continue;
+        }
+        match event.with_extensions(&attributes) {
+            Ok(signed) => out.push(signed),
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(|e| field_item(Some(index), None, e)))
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(out);
+    }
+    // Only a token name the attribute cannot hold, or an event grown past
+    // its size limit by it, comes here.
+    Err(Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-events",
+        "Invalid events",
+        format!(
+            "{} problem(s) recording the token on agreement events; nothing was published",
+            problems.len()
+        ),
+    )
+    .with_errors(problems))
+}
+
 /// Publishes every event and waits for every acknowledgement.
 async fn publish(ingest: &Ingest, events: Vec<Event>) -> Result<Accepted, Problem> {
     let unavailable = |detail: String| {
@@ -537,7 +608,7 @@ async fn publish(ingest: &Ingest, events: Vec<Event>) -> Result<Accepted, Proble
     let publish = |event: &Event| {
         let (source, id) = event.key();
         let msg_id = nats::event_msg_id(&event.tenant, source, id, event.canonical());
-        let subject = nats::events_subject(&event.tenant);
+        let subject = nats::subject_of(event);
         let payload = Bytes::copy_from_slice(event.canonical());
         nats::publish_acked(&ingest.jetstream, subject, msg_id, payload)
     };
@@ -546,7 +617,7 @@ async fn publish(ingest: &Ingest, events: Vec<Event>) -> Result<Accepted, Proble
     // the time it meets those events. Within each group the publishes are
     // sent at once and their acknowledgements awaited together: one round
     // trip, not one per event.
-    let is_agreement = |e: &Event| e.event_type == schemas::EventType::AgreementPublished;
+    let is_agreement = |e: &Event| e.event_type.changes_agreement();
     type Group<'e> = Vec<(usize, &'e Event)>;
     let (agreements, others): (Group<'_>, Group<'_>) = events
         .iter()
@@ -557,7 +628,8 @@ async fn publish(ingest: &Ingest, events: Vec<Event>) -> Result<Accepted, Proble
         let published = futures::future::join_all(group.iter().map(|(_, e)| publish(e))).await;
         let failed = published.iter().any(Result::is_err);
         for ((index, event), result) in group.iter().zip(published) {
-            if let (Some(known), true, Ok(_)) = (&ingest.agreements, is_agreement(event), &result) {
+            let published = event.event_type == schemas::EventType::AgreementPublished;
+            if let (Some(known), true, Ok(_)) = (&ingest.agreements, published, &result) {
                 known.published(&event.tenant);
             }
             results.push((*index, result));

@@ -43,6 +43,13 @@ pub const LEDGER_STREAM: &str = "TLA_LEDGER";
 pub const LEDGER_PREFIX: &str = "tla.ledger.";
 
 pub const EVENTS_PREFIX: &str = "tla.events.";
+/// The agreement events of a tenant (`agreement.published`,
+/// `agreement.approved`), in the events stream beside `tla.events.*`:
+/// only the service publishes here (deploy/nats/auth.conf), after the HTTP
+/// receiver checked the token's `types`, and the ledger writer refuses an
+/// agreement event that arrives on `tla.events.<tenant>`, the producers'
+/// subject.
+pub const AGREEMENTS_PREFIX: &str = "tla.agreements.";
 pub const REJECTED_PREFIX: &str = "tla.rejected.";
 pub const ALERTS_PREFIX: &str = "tla.alerts.";
 
@@ -64,6 +71,25 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The subject of a tenant's events.
 pub fn events_subject(tenant: &str) -> String {
     format!("{EVENTS_PREFIX}{tenant}")
+}
+
+/// The subject `event` travels on: `tla.agreements.<tenant>` for the
+/// agreement events, `tla.events.<tenant>` for the rest.
+pub fn subject_of(event: &schemas::Event) -> String {
+    match event.event_type.changes_agreement() {
+        true => format!("{AGREEMENTS_PREFIX}{}", event.tenant),
+        false => events_subject(&event.tenant),
+    }
+}
+
+/// The agreement subjects that go with the events subject `subject` (a
+/// writer's filter, `tla.events.*` or a partition `tla.events.alver`), so
+/// that a writer takes its tenants' agreements too; `None` for another
+/// subject.
+pub fn agreements_counterpart(subject: &str) -> Option<String> {
+    subject
+        .strip_prefix(EVENTS_PREFIX)
+        .map(|rest| format!("{AGREEMENTS_PREFIX}{rest}"))
 }
 
 /// The tenant named by a subject with `prefix`, if it is one.
@@ -514,16 +540,19 @@ pub fn jetstream(client: async_nats::Client) -> Context {
 
 /// The configuration of one of the streams.
 pub fn stream_config(name: &str, replicas: usize) -> stream::Config {
-    let (subject, window) = match name {
-        EVENTS_STREAM => (format!("{EVENTS_PREFIX}*"), DUPLICATE_WINDOW),
-        REJECTED_STREAM => (format!("{REJECTED_PREFIX}*"), DUPLICATE_WINDOW),
-        CHECKPOINTS_STREAM => (CHECKPOINTS_SUBJECT.to_owned(), DUPLICATE_WINDOW),
-        LEDGER_STREAM => (format!("{LEDGER_PREFIX}*"), DUPLICATE_WINDOW),
-        _ => (format!("{ALERTS_PREFIX}*"), ALERTS_DUPLICATE_WINDOW),
+    let (subjects, window) = match name {
+        EVENTS_STREAM => (
+            vec![format!("{EVENTS_PREFIX}*"), format!("{AGREEMENTS_PREFIX}*")],
+            DUPLICATE_WINDOW,
+        ),
+        REJECTED_STREAM => (vec![format!("{REJECTED_PREFIX}*")], DUPLICATE_WINDOW),
+        CHECKPOINTS_STREAM => (vec![CHECKPOINTS_SUBJECT.to_owned()], DUPLICATE_WINDOW),
+        LEDGER_STREAM => (vec![format!("{LEDGER_PREFIX}*")], DUPLICATE_WINDOW),
+        _ => (vec![format!("{ALERTS_PREFIX}*")], ALERTS_DUPLICATE_WINDOW),
     };
     stream::Config {
         name: name.to_owned(),
-        subjects: vec![subject],
+        subjects,
         storage: stream::StorageType::File,
         num_replicas: replicas,
         duplicate_window: window,
@@ -561,7 +590,19 @@ async fn ensure_stream(context: &Context, wanted: stream::Config) -> Result<(), 
         .info()
         .await
         .map_err(|e| error(format!("cannot read its configuration: {e}")))?;
-    let found = &info.config;
+    let mut found = info.config.clone();
+    if name == EVENTS_STREAM && found.subjects == [format!("{EVENTS_PREFIX}*")] {
+        // A stream made before agreements had their own subject: add it.
+        let mut updated = found.clone();
+        updated.subjects = wanted.subjects.clone();
+        let info = context
+            .update_stream(updated)
+            .await
+            .map_err(|e| error(format!("cannot add the subject {AGREEMENTS_PREFIX}*: {e}")))?;
+        tracing::info!(stream = %name, "added the subject {AGREEMENTS_PREFIX}* to the stream");
+        found = info.config;
+    }
+    let found = &found;
     let mut problems = Vec::new();
     if !found.deny_delete || !found.deny_purge {
         problems.push("it allows deleting or purging messages (set deny_delete and deny_purge)");

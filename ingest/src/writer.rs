@@ -510,13 +510,34 @@ impl Writer {
             deliver_policy,
             // Redelivered until acknowledged or terminated, never dropped.
             max_deliver: -1,
-            filter_subjects: self.config.subjects.clone(),
+            filter_subjects: filter_subjects(&self.config.subjects),
             ..Default::default()
         };
-        let consumer = stream
-            .get_or_create_consumer(&name, config)
+        let mut consumer = stream
+            .get_or_create_consumer(&name, config.clone())
             .await
             .map_err(|e| failed(&e))?;
+        // A consumer made before agreements had their own subject takes
+        // them too from now on (its other settings kept).
+        let found = &consumer.cached_info().config;
+        let mut have: Vec<String> = found.filter_subjects.clone();
+        if !found.filter_subject.is_empty() {
+            have.push(found.filter_subject.clone());
+        }
+        have.sort();
+        let mut want = config.filter_subjects.clone();
+        want.sort();
+        if have != want {
+            let updated = pull::Config {
+                deliver_policy: found.deliver_policy,
+                ..config
+            };
+            tracing::info!(consumer = %name, subjects = ?want, "updating the consumer's subjects");
+            consumer = stream
+                .update_consumer(updated)
+                .await
+                .map_err(|e| failed(&e))?;
+        }
         self.in_order = true;
         Ok(consumer)
     }
@@ -1178,9 +1199,25 @@ fn refuse(
     }
 }
 
+/// The subjects a writer's consumer takes: `subjects` (`tla.events.*`, or
+/// a partition) and the agreement subjects of the same tenants.
+fn filter_subjects(subjects: &[String]) -> Vec<String> {
+    let mut out = subjects.to_vec();
+    for subject in subjects {
+        if let Some(agreements) = nats::agreements_counterpart(subject) {
+            if !out.contains(&agreements) {
+                out.push(agreements);
+            }
+        }
+    }
+    out
+}
+
 /// The tenant a subject of the events stream names, or `unknown`.
 fn subject_tenant(subject: &str) -> &str {
-    nats::tenant_of(subject, nats::EVENTS_PREFIX).unwrap_or("unknown")
+    nats::tenant_of(subject, nats::EVENTS_PREFIX)
+        .or_else(|| nats::tenant_of(subject, nats::AGREEMENTS_PREFIX))
+        .unwrap_or("unknown")
 }
 
 /// Validates one message: one CloudEvent whose tenant is its subject's.
@@ -1206,7 +1243,22 @@ fn validate(subject: &str, payload: &[u8]) -> Result<Event, (String, Vec<String>
             event.tenant
         )]));
     }
-    Ok(event)
+    let on_agreements = subject.starts_with(nats::AGREEMENTS_PREFIX);
+    match (event.event_type.changes_agreement(), on_agreements) {
+        (true, false) => Err(refuse(vec![format!(
+            "type: {} arrived on {subject}, which producers publish to; agreement events are \
+             taken only from {}{}, which only the service publishes after checking the \
+             token's types (send it over HTTP with a token whose `types` name it)",
+            event.type_name(),
+            nats::AGREEMENTS_PREFIX,
+            event.tenant
+        )])),
+        (false, true) => Err(refuse(vec![format!(
+            "type: {} arrived on {subject}, which carries agreement events only",
+            event.type_name()
+        )])),
+        _ => Ok(event),
+    }
 }
 
 /// The ledger clock: microseconds since the Unix epoch.

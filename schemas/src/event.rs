@@ -35,6 +35,17 @@ pub const EXTENSION_NAME_LEN_MAX: usize = 20;
 /// ledger's, and nothing trusts it (docs/FORMAT.md).
 pub const LEDGER_SOURCE: &str = "tla/reports";
 
+/// The CloudEvents `authcontext` extension's attributes that the HTTP
+/// receiver sets on the agreement events it accepts: `authtype`
+/// ([`AUTHTYPE_API_KEY`]: a bearer token) and `authid` (the token's
+/// `name`), so that `tla agreement log` can say who published or approved
+/// a version (docs/FORMAT.md).
+pub const AUTHTYPE_ATTRIBUTE: &str = "authtype";
+/// See [`AUTHTYPE_ATTRIBUTE`].
+pub const AUTHID_ATTRIBUTE: &str = "authid";
+/// The `authtype` of an event sent with a bearer token.
+pub const AUTHTYPE_API_KEY: &str = "api_key";
+
 /// The twenty-two event types of SEMANTICS.md sections 3 and 12.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum EventType {
@@ -122,6 +133,18 @@ impl EventType {
     /// producer's event of it is refused, whatever its grants.
     pub fn is_system_only(self) -> bool {
         matches!(self, EventType::ReportIssued)
+    }
+
+    /// Whether this type changes which agreement is in force
+    /// (`agreement.published`, `agreement.approved`): a token writes it
+    /// only when its `types` name it, and on NATS it travels only on
+    /// `tla.agreements.<tenant>`, which only the service publishes
+    /// (docs/OPERATIONS.md).
+    pub fn changes_agreement(self) -> bool {
+        matches!(
+            self,
+            EventType::AgreementPublished | EventType::AgreementApproved
+        )
     }
 
     /// The type named `s`, exactly as [`EventType::as_str`] spells it.
@@ -543,6 +566,40 @@ impl Event {
     /// `time` as RFC 3339 in UTC with whole seconds, e.g. `2026-10-04T12:00:00Z`.
     pub fn time_rfc3339(&self) -> String {
         format_instant(self.time)
+    }
+
+    /// The string value of the extension attribute `name` (`authid`, ...),
+    /// read from the canonical bytes; `None` when absent or not a string.
+    pub fn extension(&self, name: &str) -> Option<String> {
+        if ENVELOPE.contains(&name) {
+            return None;
+        }
+        let v: Value = serde_json::from_slice(&self.canonical).ok()?;
+        v.get(name)?.as_str().map(str::to_owned)
+    }
+
+    /// This event with the extension attributes `attributes` set (each
+    /// replacing one of the same name), validated again like any event.
+    pub fn with_extensions(&self, attributes: &[(&str, &str)]) -> Result<Event, Vec<FieldError>> {
+        let mut v: Value = serde_json::from_slice(&self.canonical).map_err(|e| {
+            vec![FieldError::new(
+                "",
+                format!("canonical bytes unreadable: {e}"),
+            )]
+        })?;
+        let Some(obj) = v.as_object_mut() else {
+            return Err(vec![FieldError::new("", "expected a JSON object")]);
+        };
+        for (name, value) in attributes {
+            if ENVELOPE.contains(name) {
+                return Err(vec![FieldError::new(
+                    *name,
+                    "an envelope attribute, not an extension",
+                )]);
+            }
+            obj.insert((*name).to_owned(), Value::String((*value).to_owned()));
+        }
+        Event::from_json(&v)
     }
 }
 

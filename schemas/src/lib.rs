@@ -22,7 +22,7 @@ mod rules;
 pub use error::FieldError;
 pub use event::{
     format_instant, Event, EventData, EventType, Impact, MeetingKind, Party, Priority,
-    LEDGER_SOURCE,
+    AUTHID_ATTRIBUTE, AUTHTYPE_API_KEY, AUTHTYPE_ATTRIBUTE, LEDGER_SOURCE,
 };
 pub use rules::{
     DEVIATION_ID_LEN, ID_LEN_MAX, NAME_LEN_MAX, PERSON_LEN_MAX, PHONE_LEN_MAX, REASON_LEN_MAX,

@@ -78,3 +78,36 @@ fn agreement_of(canonical: &[u8]) -> Option<serde_json::Value> {
     }
     Some(event["data"]["agreement"].take())
 }
+
+/// The `source` of the approvals `tla agreement approve` appends.
+pub const APPROVAL_SOURCE: &str = "tla/agreements";
+
+/// The `agreement.approved` of `version` by `party` (`provider` or
+/// `tenant`), given by `person`, for `tenant` at `now_micros`. Its id is
+/// `approve/<version>/<party>`: one approval per party and version, so a
+/// rerun is found rather than appended again.
+pub fn approved_event(
+    tenant: &str,
+    version: &str,
+    party: schemas::Party,
+    person: &str,
+    now_micros: i64,
+) -> anyhow::Result<Event> {
+    let value = serde_json::json!({
+        "specversion": "1.0",
+        "id": format!("approve/{version}/{}", party.as_str()),
+        "source": APPROVAL_SOURCE,
+        "type": "agreement.approved",
+        "time": ledger::rfc3339(now_micros - now_micros.rem_euclid(1_000_000)),
+        "tenant": tenant,
+        "datacontenttype": "application/json",
+        "data": {"version": version, "party": party.as_str(), "person": person},
+    });
+    Event::from_json(&value).map_err(|errors| {
+        let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "the agreement.approved event is invalid: {}",
+            listed.join("; ")
+        )
+    })
+}

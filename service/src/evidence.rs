@@ -384,6 +384,61 @@ fn included(
     Some(bytes)
 }
 
+/// The agreement version a bundle's report used and its approvals, as
+/// `tla evidence verify` reports them (SEMANTICS.md section 12). The
+/// approvals that put a version in force lie in the report's prefix, so
+/// they are among the bundle's entries (each with its inclusion proof),
+/// and the regeneration in [`check`] already depends on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionUsed {
+    pub version: String,
+    pub requires_approval: bool,
+    /// (party, person, time RFC 3339, position) of each accepted approval
+    /// in the report's prefix.
+    pub approvals: Vec<(schemas::Party, String, String, u64)>,
+}
+
+/// The version named by the report's `agreement_version`, read from the
+/// bundled entries of its prefix (after [`check`] found no problem);
+/// `None` when the report names none or no entry publishes it.
+pub fn version_used(bundle: &Bundle) -> Option<VersionUsed> {
+    let label = bundle.report["agreement_version"].as_str()?;
+    let size = bundle.report["manifest"]["ledger_size"].as_u64()?;
+    let mut events = Vec::new();
+    for entry in &bundle.entries {
+        let bytes = lower_hex(&entry.record)?;
+        let fields = Fields::decode(&bytes).ok()?;
+        if fields.position >= size {
+            continue;
+        }
+        let event = schemas::Event::from_canonical(fields.event).ok()?;
+        events.push(LedgerEvent {
+            position: fields.position,
+            event,
+        });
+    }
+    let refs: Vec<&LedgerEvent> = events.iter().collect();
+    let history = projector::agreement::History::from_events(&refs);
+    let story = history.version(label).last()?;
+    Some(VersionUsed {
+        version: label.to_owned(),
+        requires_approval: story.agreement.requires_approval,
+        approvals: story
+            .approvals
+            .iter()
+            .filter(|a| a.set_aside.is_none())
+            .map(|a| {
+                (
+                    a.party,
+                    a.person.to_owned(),
+                    schemas::format_instant(a.time),
+                    a.position,
+                )
+            })
+            .collect(),
+    })
+}
+
 /// The acknowledgement a bundle carries, as `tla evidence verify` reports
 /// it.
 #[derive(Debug, Clone, PartialEq, Eq)]

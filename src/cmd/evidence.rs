@@ -121,6 +121,9 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             "note: a bundle ends at its report's issuance, so it cannot show whether the period was reissued later; compare with the latest bundle or the ledger (docs/AUDITING.md)"
         );
         println!("{}", acknowledgement_line(&bundle));
+        if let Some(line) = version_line(&bundle) {
+            println!("{line}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     for problem in problems.iter().take(PROBLEMS_SHOWN_MAX) {
@@ -137,6 +140,35 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         problems.len()
     );
     Ok(ExitCode::from(1))
+}
+
+/// What `verify` says of the agreement version the report used: that it
+/// needed no approval, or who approved it for each party (their entries
+/// are among the bundled ones, proven in the checkpoint).
+fn version_line(bundle: &evidence::Bundle) -> Option<String> {
+    let used = evidence::version_used(bundle)?;
+    if !used.requires_approval {
+        return Some(format!(
+            "agreement: the report used version {}, which requires no approval",
+            used.version
+        ));
+    }
+    let approvals: Vec<String> = used
+        .approvals
+        .iter()
+        .map(|(party, person, time, position)| {
+            format!(
+                "the {} by {person} at {time} (ledger position {position})",
+                party.as_str()
+            )
+        })
+        .collect();
+    Some(format!(
+        "agreement: the report used version {}, approved by {}; those entries are in the bundle \
+         and in the signed checkpoint",
+        used.version,
+        approvals.join(" and ")
+    ))
 }
 
 /// What `verify` says of the bundle's acknowledgement: who acknowledged

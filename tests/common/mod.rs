@@ -369,7 +369,9 @@ impl Drop for Nats {
 
 /// A bearer token file allowing `alver-token-0123456789` to write and
 /// read alver, `fedje-token-0123456789` fedje and gulen, and the auditor
-/// `auditor-token-0123456789` to read every tenant and write none.
+/// `auditor-token-0123456789` to read every tenant and write none. The two
+/// writers may write every type (`types = ["*"]`), agreements included,
+/// which a token without `types` may not.
 pub const ALVER_TOKEN: &str = "alver-token-0123456789";
 pub const FEDJE_TOKEN: &str = "fedje-token-0123456789";
 pub const AUDITOR_TOKEN: &str = "auditor-token-0123456789";
@@ -378,8 +380,8 @@ pub fn write_tokens(env: &Env) -> PathBuf {
     env.write(
         "tokens.toml",
         format!(
-            "[[token]]\nname = \"alver-monitor\"\ntoken = \"{ALVER_TOKEN}\"\ntenants = [\"alver\"]\nread = [\"alver\"]\n\n\
-             [[token]]\nname = \"fedje-itsm\"\ntoken = \"{FEDJE_TOKEN}\"\ntenants = [\"fedje\", \"gulen\"]\nread = [\"fedje\", \"gulen\"]\n\n\
+            "[[token]]\nname = \"alver-monitor\"\ntoken = \"{ALVER_TOKEN}\"\ntenants = [\"alver\"]\nread = [\"alver\"]\ntypes = [\"*\"]\n\n\
+             [[token]]\nname = \"fedje-itsm\"\ntoken = \"{FEDJE_TOKEN}\"\ntenants = [\"fedje\", \"gulen\"]\nread = [\"fedje\", \"gulen\"]\ntypes = [\"*\"]\n\n\
              [[token]]\nname = \"revisor\"\ntoken = \"{AUDITOR_TOKEN}\"\nrole = \"auditor\"\n"
         )
         .as_bytes(),

@@ -128,7 +128,7 @@ fn publish(
     runtime.block_on(async {
         let mut acks = Vec::with_capacity(events.len());
         for event in events {
-            let subject = format!("{}{}", nats::EVENTS_PREFIX, event.tenant);
+            let subject = nats::subject_of(event);
             acks.push(
                 js.publish(subject, event.canonical().to_vec().into())
                     .await?,

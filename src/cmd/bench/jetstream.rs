@@ -105,9 +105,16 @@ pub fn start_nats(binary: &Path, store: &Path) -> anyhow::Result<(Server, String
 pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
     let binary = nats_server()?;
     let count = cx.sizes.jetstream_events;
-    let events: Vec<(String, Vec<u8>)> = data::mixed(count, TENANTS)?
+    // (subject's tenant part, bytes, the subject `tla serve` would use).
+    let events: Vec<(String, Vec<u8>, String)> = data::mixed(count, TENANTS)?
         .into_iter()
-        .map(|e| (e.tenant.clone(), e.canonical().to_vec()))
+        .map(|e| {
+            (
+                e.tenant.clone(),
+                e.canonical().to_vec(),
+                nats::subject_of(&e),
+            )
+        })
         .collect();
     let (_server, url) = start_nats(&binary, &cx.dir("nats")?)?;
     say(format_args!(
@@ -151,8 +158,8 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
                 config.deny_delete = false;
                 js.create_stream(config).await?;
             }
-            let publish = publish_all(&js, &events, "raw.").await?;
-            publish_all(&js, &events, nats::EVENTS_PREFIX).await?;
+            let publish = publish_all(&js, &events, Some("raw.")).await?;
+            publish_all(&js, &events, None).await?;
             settle();
             let raw = consume_raw(&js, count).await?;
             settle();
@@ -185,21 +192,23 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
     ))])
 }
 
-/// Publishes every event on `prefix<tenant>`, awaiting acknowledgements in
-/// windows; returns the seconds it took.
+/// Publishes every event on `prefix<tenant>`, or with no prefix on the
+/// subject `tla serve` would use, awaiting acknowledgements in windows;
+/// returns the seconds it took.
 async fn publish_all(
     js: &jetstream::Context,
-    events: &[(String, Vec<u8>)],
-    prefix: &str,
+    events: &[(String, Vec<u8>, String)],
+    prefix: Option<&str>,
 ) -> anyhow::Result<f64> {
     let started = Instant::now();
     for window in events.chunks(PUBLISH_WINDOW) {
         let mut acks = Vec::with_capacity(window.len());
-        for (tenant, bytes) in window {
-            acks.push(
-                js.publish(format!("{prefix}{tenant}"), bytes.clone().into())
-                    .await?,
-            );
+        for (tenant, bytes, subject) in window {
+            let subject = match prefix {
+                Some(prefix) => format!("{prefix}{tenant}"),
+                None => subject.clone(),
+            };
+            acks.push(js.publish(subject, bytes.clone().into()).await?);
         }
         for ack in acks {
             ack.await?;
