@@ -240,7 +240,7 @@ impl<'a> History<'a> {
                 EventData::AgreementPublished(a) => Some(VersionStory {
                     position: e.position,
                     time: e.event.time,
-                    agreement: &**a,
+                    agreement: a,
                     source: &e.event.source,
                     token: e.event.extension(schemas::AUTHID_ATTRIBUTE),
                     approvals: approvals
