@@ -6,12 +6,13 @@
 //! Spellings and exit codes follow `docs/CLI.md`: 0 success, 1 the
 //! check or command failed, 2 wrong usage.
 
+#[macro_use]
 mod cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// tla-ledger: the tamper-evident compliance ledger behind monthly TLA
 /// (tenestenivåavtale, service level agreement) reports.
@@ -52,6 +53,9 @@ enum Command {
     Export(cmd::export::Args),
     /// Browse ledger entries, filtered by tenant, type and time.
     Log(cmd::log::Args),
+    /// The tenants (municipalities) the ledger has entries for, with their
+    /// names; every --tenant takes either.
+    Tenants(cmd::tenants::Args),
     /// The TLA report of a tenant and period (json is the contract format);
     /// `tla report issue` issues an ended period's report into the ledger,
     /// `tla report acknowledge` records the municipality's receipt of it.
@@ -115,8 +119,27 @@ enum Command {
     },
 }
 
+/// The command line, with `--data-dir` left out of the help of the
+/// commands that touch no ledger (`tla key generate`): it is global, so
+/// clap lists it everywhere unless told.
+fn command_line() -> clap::Command {
+    let mut command = Cli::command();
+    // Builds every subcommand, global arguments included, so that they can
+    // be changed below.
+    command.build();
+    let hide_data_dir = |command: clap::Command| {
+        command.mut_args(|arg| match arg.get_id() == "data_dir" {
+            true => arg.hide(true),
+            false => arg,
+        })
+    };
+    command.mut_subcommand("key", |key| {
+        hide_data_dir(key).mut_subcommand("generate", hide_data_dir)
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command_line().get_matches()).unwrap_or_else(|e| e.exit());
     // Services log what they do; one-shot commands only what went wrong.
     let service = matches!(
         cli.command,
@@ -138,6 +161,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => cmd::verify::run(&cli.data_dir, args),
         Command::Export(args) => cmd::export::run(&cli.data_dir, args),
         Command::Log(args) => cmd::log::run(&cli.data_dir, args),
+        Command::Tenants(args) => cmd::tenants::run(&cli.data_dir, args),
         Command::Agreement(command) => cmd::agreement::run(&cli.data_dir, command),
         Command::Report(args) => cmd::report::run(&cli.data_dir, args),
         Command::Proof(command) => cmd::proof::run(&cli.data_dir, command),
@@ -159,7 +183,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            tell!("error: {error:#}");
             ExitCode::from(1)
         }
     }

@@ -111,3 +111,76 @@ pub fn approved_event(
         )
     })
 }
+
+/// What publishing an agreement drops from a tenant's reports: services
+/// an earlier agreement of the tenant had, which the new one lacks, that
+/// have events from the new one's `effective_from` on. Those events are
+/// set aside in every report from then on (the newcomer's warning of
+/// `tla agreement publish`; the change is allowed, only said).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// Each dropped service with its events from `effective_from` on.
+    pub services: Vec<(String, u64)>,
+    /// The periods (YYYY-MM in the new agreement's time zone) holding
+    /// those events: the reports that change.
+    pub periods: Vec<String>,
+}
+
+/// The services `new` drops for `tenant` that have events, and the
+/// periods that change; `None` when it drops none that has.
+pub fn dropped_services(
+    ledger: &ledger::Ledger,
+    tenant: &str,
+    new: &agreement::Agreement,
+) -> anyhow::Result<Option<Dropped>> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut earlier: BTreeSet<String> = BTreeSet::new();
+    let mut events: Vec<(String, i64)> = Vec::new();
+    for entry in ledger.tenant_entries(tenant) {
+        let entry = entry?;
+        if let Some(stored) = agreement_of(&entry.record.event) {
+            let services = stored["services"].as_array().cloned().unwrap_or_default();
+            earlier.extend(
+                services
+                    .iter()
+                    .filter_map(|s| s["id"].as_str().map(str::to_owned)),
+            );
+            continue;
+        }
+        let Ok(event) = Event::from_canonical(&entry.record.event) else {
+            continue;
+        };
+        if let Some(service) = event.data.service() {
+            if event.time >= new.effective_from {
+                events.push((service.to_owned(), event.time));
+            }
+        }
+    }
+    let dropped: BTreeSet<&String> = earlier
+        .iter()
+        .filter(|id| new.service(id).is_none())
+        .collect();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut periods: BTreeSet<String> = BTreeSet::new();
+    for (service, time) in &events {
+        if !dropped.contains(service) {
+            continue;
+        }
+        *counts.entry(service.clone()).or_default() += 1;
+        if let Some(instant) = chrono::DateTime::from_timestamp(*time, 0) {
+            periods.insert(
+                instant
+                    .with_timezone(&new.timezone)
+                    .format("%Y-%m")
+                    .to_string(),
+            );
+        }
+    }
+    if counts.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Dropped {
+        services: counts.into_iter().collect(),
+        periods: periods.into_iter().collect(),
+    }))
+}

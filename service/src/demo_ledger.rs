@@ -25,6 +25,41 @@ use crate::report;
 /// may replace it and nothing else is ever deleted.
 pub const DEMO_MARKER: &str = "TLA-DEMO";
 
+/// The first line of the marker; the second records the entries the demo
+/// wrote (`entries N`), so that a rerun can tell whether anything was
+/// added since.
+const MARKER_TEXT: &str = "This ledger was made by `tla demo`; running the demo again replaces it.";
+
+/// Marks `dir` as a demo ledger of `entries` entries, all written by the
+/// demo.
+pub fn write_marker(dir: &Path, entries: u64) -> anyhow::Result<()> {
+    std::fs::write(
+        dir.join(DEMO_MARKER),
+        format!("{MARKER_TEXT}\nentries {entries}\n"),
+    )
+    .with_context(|| format!("cannot write to {}", dir.display()))
+}
+
+/// The entries the demo wrote, as the marker in `dir` records them (a
+/// marker of an older demo records none).
+fn recorded_entries(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join(DEMO_MARKER)).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("entries "))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+/// What a demo ledger about to be replaced holds beyond what the demo
+/// wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    /// Nothing was there to replace.
+    Nothing,
+    /// A demo ledger of `entries` entries, `added` of them not the demo's
+    /// (replaced only with `--force`).
+    Demo { entries: u64, added: u64 },
+}
+
 /// The demo's signing key, kept in its data directory (a real operator
 /// keeps the key apart from the ledger: docs/AUDITING.md).
 pub const DEMO_KEY_FILE: &str = "demo-signing.key";
@@ -79,21 +114,36 @@ pub struct Target {
     /// parent even for `--data-dir .`).
     dir: std::path::PathBuf,
     prior: Prior,
+    /// What the swap replaces, for the demo to say.
+    pub replaced: Replaced,
     _lock: Option<ledger::DirLock>,
 }
 
 impl Target {
     /// Claims `dir`, refusing a directory that holds anything `tla demo`
-    /// did not make, and one whose ledger another process holds.
-    pub fn claim(dir: &Path) -> anyhow::Result<Target> {
+    /// did not make, one whose ledger another process holds, and (unless
+    /// `force`) a demo ledger that holds entries the demo did not write:
+    /// events imported or agreements published into it since.
+    pub fn claim(dir: &Path, force: bool) -> anyhow::Result<Target> {
         if !dir.exists() {
             return Ok(Target {
                 dir: dir.to_owned(),
                 prior: Prior::Vacant,
+                replaced: Replaced::Nothing,
                 _lock: None,
             });
         }
-        let lock = match ledger::DirLock::try_acquire(dir) {
+        let replaced = match dir.join(DEMO_MARKER).exists() {
+            true => Self::demo_entries(dir, force)?,
+            false => Replaced::Nothing,
+        };
+        // Just opened to count its entries: sled's threads may still hold
+        // the lock for a moment.
+        let acquired = match replaced {
+            Replaced::Demo { .. } => ledger::DirLock::acquire_closed(dir),
+            Replaced::Nothing => ledger::DirLock::try_acquire(dir),
+        };
+        let lock = match acquired {
             Ok(lock) => lock,
             Err(ledger::StoreError::Locked { pid, .. }) => anyhow::bail!(
                 "the ledger in {} is held by {}; `tla demo` replaces a demo ledger only when \
@@ -124,8 +174,44 @@ impl Target {
         Ok(Target {
             dir,
             prior,
+            replaced,
             _lock: lock,
         })
+    }
+
+    /// The entries of the demo ledger in `dir`, refused (unless `force`)
+    /// when it holds more than the demo wrote. Read before the lock is
+    /// taken (the lock and an open ledger exclude each other even in one
+    /// process); a process that appends in between is held off by the
+    /// lock, and `claim` refuses then.
+    fn demo_entries(dir: &Path, force: bool) -> anyhow::Result<Replaced> {
+        let entries = match ledger::Ledger::open_in(dir, ledger::OpenMode::Existing) {
+            Ok(ledger) => ledger.size(),
+            // Held (said by `claim`) or with no ledger yet: nothing to count.
+            Err(_) => return Ok(Replaced::Nothing),
+        };
+        let recorded = recorded_entries(dir);
+        let added = entries.saturating_sub(recorded.unwrap_or(0));
+        if force || recorded == Some(entries) {
+            return Ok(Replaced::Demo { entries, added });
+        }
+        let added = match recorded {
+            Some(recorded) => format!(
+                "{} entries the demo did not write (imported or published since; the demo \
+                 wrote {recorded} of its {entries})",
+                entries.saturating_sub(recorded)
+            ),
+            None => format!(
+                "{entries} entries, made by an earlier `tla demo` that did not record how \
+                 many it wrote, so some may not be the demo's"
+            ),
+        };
+        anyhow::bail!(
+            "{} holds a demo ledger with {added}; running the demo again deletes them: pass \
+             --force to replace it anyway, or another --data-dir (for example --data-dir \
+             tla-demo); nothing was changed",
+            dir.display()
+        )
     }
 
     /// A new, empty directory beside the target (same file system, so the

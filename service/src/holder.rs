@@ -27,6 +27,28 @@ impl Holder {
         listen: Option<SocketAddr>,
         token: &str,
     ) -> anyhow::Result<Holder> {
+        Holder::write_with(data_dir, command, listen, token, true)
+    }
+
+    /// The holder file of a viewer (`tla view`, `tla demo --serve`): it
+    /// serves the copy of the ledger (`crate::snapshot`) but no report API,
+    /// so `tla report` computes from a copy instead of asking it.
+    pub fn write_viewer(
+        data_dir: &Path,
+        command: &str,
+        listen: SocketAddr,
+        token: &str,
+    ) -> anyhow::Result<Holder> {
+        Holder::write_with(data_dir, command, Some(listen), token, false)
+    }
+
+    fn write_with(
+        data_dir: &Path,
+        command: &str,
+        listen: Option<SocketAddr>,
+        token: &str,
+        reports: bool,
+    ) -> anyhow::Result<Holder> {
         use std::io::Write as _;
         use std::os::unix::fs::OpenOptionsExt as _;
         let path = data_dir.join(HOLDER_FILE);
@@ -35,6 +57,7 @@ impl Holder {
             "command": command,
             "url": listen.map(|l| format!("http://{l}")),
             "token": token,
+            "reports": reports,
         });
         // A holder file left by a killed service may be there, with any mode.
         match std::fs::remove_file(&path) {
@@ -70,6 +93,14 @@ pub struct HolderFile {
     pub url: Option<String>,
     #[serde(default)]
     pub token: String,
+    /// Whether it serves the report API (`/v1/tenants/...`); a viewer
+    /// serves only the pages and the copy.
+    #[serde(default = "serves_reports_default")]
+    pub reports: bool,
+}
+
+fn serves_reports_default() -> bool {
+    true
 }
 
 impl HolderFile {
@@ -91,6 +122,11 @@ pub fn holder(data_dir: &Path) -> Option<String> {
     let file = HolderFile::read(data_dir)?;
     let mut said = file.describe();
     match &file.url {
+        Some(url) if !file.reports => said.push_str(&format!(
+            ", the web report viewer at {url}/; the read commands (report, log, export, verify, \
+             tenants, contacts, ...) work on a copy through it, the commands that write wait \
+             until it stops"
+        )),
         Some(url) => said.push_str(&format!("; query it through {url}/v1/tenants/...")),
         None => said.push_str(
             ", which serves no API: start it with --listen ADDR and the read commands \
@@ -101,10 +137,19 @@ pub fn holder(data_dir: &Path) -> Option<String> {
 }
 
 /// The URL of the service holding the ledger in `data_dir`, if its holder
-/// file names one, and its holder token.
+/// file names one and it serves reports, and its holder token.
 fn holder_url(data_dir: &Path) -> Option<(String, String)> {
     let file = HolderFile::read(data_dir)?;
-    file.url.map(|url| (url, file.token))
+    file.url
+        .filter(|_| file.reports)
+        .map(|url| (url, file.token))
+}
+
+/// Whether the process holding `data_dir` (if any) serves the report API
+/// (`tla serve` does; a viewer does not, and `tla report` then reads a
+/// copy).
+pub fn serves_reports(data_dir: &Path) -> bool {
+    HolderFile::read(data_dir).is_none_or(|file| file.reports)
 }
 
 /// A report fetched from the service that holds the ledger (for `tla

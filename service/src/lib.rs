@@ -23,7 +23,9 @@
 //! provider, and claims mapped to grants). `holder` is the holder file a
 //! running service leaves in its data directory; `snapshot` is the copy of
 //! a held ledger through its service's API (`GET /v1/ledger/segments`),
-//! which the read commands and `tla ledger snapshot` work on. `run` is what
+//! which the read commands and `tla ledger snapshot` work on. `tenants`
+//! resolves a `--tenant` given by id or display name, and names the known
+//! tenants when it names none. `run` is what
 //! `tla serve`, `tla ingest serve`, `tla ledger run` and `tla projector
 //! serve` wire together: the
 //! tokio runtime, signals, the merged router, `/healthz` and `/metrics`,
@@ -51,6 +53,7 @@ pub mod report_file;
 pub mod run;
 pub mod snapshot;
 pub mod source;
+pub mod tenants;
 
 use std::path::Path;
 

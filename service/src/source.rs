@@ -41,11 +41,17 @@ const WORKER_THREADS: usize = 2;
 /// printing the URL to open first.
 /// `tokens`, when given, is a tokens file whose read grants say who may
 /// sign in; without it the viewer is open to whoever reaches the port.
+/// The viewer holds the ledger in `data_dir` as `command` (`tla view`):
+/// it leaves a holder file there naming its pid and URL, and serves the
+/// copy of the ledger (`crate::snapshot`), so that the read commands work
+/// on a copy through it while it runs.
 pub fn serve_viewer(
     source: Arc<LedgerSource>,
     listen: SocketAddr,
     tokens: Option<&std::path::Path>,
+    (data_dir, command): (&std::path::Path, &str),
 ) -> anyhow::Result<()> {
+    let holder_token = crate::access::holder_token()?;
     let access = match tokens {
         None => web::access::Access::open("local viewer"),
         Some(path) => {
@@ -55,7 +61,7 @@ pub fn serve_viewer(
                 session_hours: web::session::SESSION_HOURS_DEFAULT,
                 oidc: None,
             };
-            config.access(config.load_tokens()?, crate::access::holder_token()?)?
+            config.access(config.load_tokens()?, holder_token.clone())?
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -71,17 +77,26 @@ pub fn serve_viewer(
             ),
         };
         let bound = listener.local_addr().context("the listener has no address")?;
-        println!("The report viewer is at http://{bound}/ (Ctrl-C stops it).");
-        use std::io::Write;
-        std::io::stdout().flush().context("writing to stdout")?;
-        let app = viewer::router(source, access);
-        axum::serve(
+        let holder =
+            crate::holder::Holder::write_viewer(data_dir, command, bound, &holder_token)?;
+        {
+            // Said whether or not anyone reads stdout (`tla view | head`).
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _unread = writeln!(out, "The report viewer is at http://{bound}/ (Ctrl-C stops it).")
+                .and_then(|()| out.flush());
+        }
+        let copies = crate::snapshot::router(&source.ledger, &source.verification, &access);
+        let app = viewer::router(source, access).merge(copies);
+        let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
             .with_graceful_shutdown(shutdown())
             .await
-            .context("the viewer stopped")
+            .context("the viewer stopped");
+        holder.remove();
+        served
     })
 }
 

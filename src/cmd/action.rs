@@ -20,9 +20,10 @@ pub enum Command {
     Close(CloseArgs),
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct OpenArgs {
-    /// The tenant (municipality).
+    /// The tenant (municipality): its id, or its name as `tla tenants`
+    /// lists it.
     #[arg(long)]
     tenant: String,
     /// The action's id, chosen by you (like a ticket number: `[a-z0-9][a-z0-9-]*`).
@@ -42,9 +43,10 @@ pub struct OpenArgs {
     deviations: Vec<String>,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct CloseArgs {
-    /// The tenant (municipality).
+    /// The tenant (municipality): its id, or its name as `tla tenants`
+    /// lists it.
     #[arg(long)]
     tenant: String,
     /// The action's id.
@@ -73,8 +75,15 @@ fn open(data_dir: &Path, args: &OpenArgs) -> anyhow::Result<ExitCode> {
         due,
         deviation_ids: &args.deviations,
     };
-    let event = follow_up::opened_event(&args.tenant, &action, now)?;
-    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let (mut ledger, tenant, event) = super::tenant_event(
+        &args.tenant,
+        || super::open_ledger(data_dir, ledger::OpenMode::Existing),
+        |tenant| follow_up::opened_event(tenant, &action, now),
+    )?;
+    let args = &OpenArgs {
+        tenant,
+        ..args.clone()
+    };
     let events = follow_up::events_of(&ledger, &args.tenant)?;
     match follow_up::action_state(&events, &args.id) {
         ActionState::Unknown => {}
@@ -82,9 +91,10 @@ fn open(data_dir: &Path, args: &OpenArgs) -> anyhow::Result<ExitCode> {
             if ledger.find(&args.tenant, &event.source, &event.id)? == Some(position) =>
         {
             // This very command ran before (its id names the action).
-            println!(
+            say!(
                 "action {} of {} was opened at ledger position {position}; nothing appended",
-                args.id, args.tenant
+                args.id,
+                args.tenant
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -114,13 +124,13 @@ fn open(data_dir: &Path, args: &OpenArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if due * 1_000_000 < now {
-        eprintln!(
+        tell!(
             "note: the action is due {} and so overdue already",
             schemas::format_instant(due)
         );
     }
     match follow_up::record(&mut ledger, event, now)? {
-        Recorded::New(position) | Recorded::Before(position) => println!(
+        Recorded::New(position) | Recorded::Before(position) => say!(
             "opened action {} of {} (due {}) at ledger position {position}",
             args.id,
             args.tenant,
@@ -132,16 +142,24 @@ fn open(data_dir: &Path, args: &OpenArgs) -> anyhow::Result<ExitCode> {
 
 fn close(data_dir: &Path, args: &CloseArgs) -> anyhow::Result<ExitCode> {
     let now = super::now_micros();
-    let event = follow_up::closed_event(&args.tenant, &args.id, &args.outcome, now)?;
-    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let (mut ledger, tenant, event) = super::tenant_event(
+        &args.tenant,
+        || super::open_ledger(data_dir, ledger::OpenMode::Existing),
+        |tenant| follow_up::closed_event(tenant, &args.id, &args.outcome, now),
+    )?;
+    let args = &CloseArgs {
+        tenant,
+        ..args.clone()
+    };
     let events = follow_up::events_of(&ledger, &args.tenant)?;
     match follow_up::action_state(&events, &args.id) {
         ActionState::Open(_) => {}
         ActionState::Closed(position) => {
             if ledger.find(&args.tenant, &event.source, &event.id)? == Some(position) {
-                println!(
+                say!(
                     "action {} of {} was closed at ledger position {position}; nothing appended",
-                    args.id, args.tenant
+                    args.id,
+                    args.tenant
                 );
                 return Ok(ExitCode::SUCCESS);
             }
@@ -158,9 +176,10 @@ fn close(data_dir: &Path, args: &CloseArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     match follow_up::record(&mut ledger, event, now)? {
-        Recorded::New(position) | Recorded::Before(position) => println!(
+        Recorded::New(position) | Recorded::Before(position) => say!(
             "closed action {} of {} at ledger position {position}",
-            args.id, args.tenant
+            args.id,
+            args.tenant
         ),
     }
     Ok(ExitCode::SUCCESS)

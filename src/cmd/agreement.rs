@@ -68,7 +68,8 @@ pub struct LogArgs {
 pub struct PublishArgs {
     /// The agreement: `.toml`, or JSON.
     file: PathBuf,
-    /// The tenant (municipality) the agreement is with.
+    /// The tenant (municipality) the agreement is with: an id, or the name
+    /// of a tenant the ledger has.
     #[arg(long)]
     tenant: String,
     /// CloudEvents `source` of the published event.
@@ -88,11 +89,12 @@ pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             };
             drop(value);
-            println!(
-                "ok: {} is a valid agreement, version {} with {} services",
+            let services = parsed.services.len();
+            say!(
+                "ok: {} is a valid agreement, version {} with {services} {}",
                 args.file.display(),
                 parsed.version,
-                parsed.services.len()
+                if services == 1 { "service" } else { "services" }
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -120,9 +122,9 @@ fn load(file: &Path) -> anyhow::Result<Option<(serde_json::Value, agreement::Agr
         Ok(pair) => Ok(Some(pair)),
         Err(errors) => {
             for error in &errors {
-                eprintln!("error: {name}: {error}");
+                tell!("error: {name}: {error}");
             }
-            eprintln!(
+            tell!(
                 "error: {name}: {} problem(s); the agreement is not valid",
                 errors.len()
             );
@@ -136,8 +138,12 @@ fn publish(data_dir: &Path, args: PublishArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     };
     let now = super::now_micros();
-    let (id, event) = published_event(&value, &parsed, &args.tenant, &args.source, now)?;
     let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Create)?;
+    // A tenant the ledger has may be named by its display name; any other
+    // name starts a new tenant (and must be a valid tenant id).
+    let tenant = service::tenants::resolve_or_new(&ledger.tenants(), &args.tenant);
+    let args = PublishArgs { tenant, ..args };
+    let (id, event) = published_event(&value, &parsed, &args.tenant, &args.source, now)?;
     let same = match ledger.find(&args.tenant, &args.source, &id)? {
         Some(position) => Some(position),
         None => match published_version(&ledger, &args.tenant, &parsed.version, &event)? {
@@ -153,23 +159,26 @@ fn publish(data_dir: &Path, args: PublishArgs) -> anyhow::Result<ExitCode> {
         },
     };
     if let Some(position) = same {
-        println!(
+        say!(
             "agreement version {} for {} is already published at ledger position {position}; \
              nothing appended",
-            parsed.version, args.tenant
+            parsed.version,
+            args.tenant
         );
         return Ok(ExitCode::SUCCESS);
     }
     let warnings = publish_warnings(&ledger, &args.tenant, &parsed, now.div_euclid(1_000_000))?;
     match ledger.append(&[event], now)?[0] {
-        Outcome::Appended(position) | Outcome::Duplicate(position) => println!(
+        Outcome::Appended(position) | Outcome::Duplicate(position) => say!(
             "published agreement version {} for {} at ledger position {position}",
-            parsed.version, args.tenant
+            parsed.version,
+            args.tenant
         ),
     }
     for warning in warnings {
-        eprintln!("warning: {warning}");
+        tell!("warning: {warning}");
     }
+    warn_dropped_services(&ledger, &args.tenant, &parsed)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -291,7 +300,7 @@ fn approve(data_dir: &Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|a| a.party == party && a.set_aside.is_none())
     {
-        println!(
+        say!(
             "version {} of {} is already approved by the {} ({}, {}, ledger position {}); a \
              second approval by the same party is set aside; nothing appended",
             args.version,
@@ -311,7 +320,7 @@ fn approve(data_dir: &Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         .filter(|p| *p != party)
         .collect();
     match service::follow_up::record(&mut ledger, event, now)? {
-        service::follow_up::Recorded::New(position) => println!(
+        service::follow_up::Recorded::New(position) => say!(
             "recorded the {}'s approval of version {} of {} by {} at ledger position {position}",
             party.as_str(),
             args.version,
@@ -319,7 +328,7 @@ fn approve(data_dir: &Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
             args.person
         ),
         service::follow_up::Recorded::Before(position) => {
-            println!(
+            say!(
                 "the {}'s approval of version {} of {} is recorded at ledger position \
                  {position}; nothing appended",
                 party.as_str(),
@@ -330,19 +339,19 @@ fn approve(data_dir: &Path, args: &ApproveArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !requires {
-        println!(
+        say!(
             "note: version {} does not require approval (no \"requires_approval\": true); it \
              was in force without it",
             args.version
         );
     } else if let Some(other) = waiting.first() {
-        println!(
+        say!(
             "version {} is not in force yet: it waits for the {}'s approval",
             args.version,
             other.as_str()
         );
     } else {
-        println!(
+        say!(
             "both parties have approved version {}: it is in force from {} (reports regenerated \
              from now on use it)",
             args.version,
@@ -414,7 +423,7 @@ fn log(data_dir: &Path, args: &LogArgs) -> anyhow::Result<ExitCode> {
     let events = service::follow_up::events_of(&ledger, &args.tenant)?;
     let refs: Vec<&projector::LedgerEvent> = events.iter().collect();
     let history = projector::agreement::History::from_events(&refs);
-    print!("{}", log_text(&history, &args.tenant, words));
+    put!("{}", log_text(&history, &args.tenant, words));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -497,4 +506,34 @@ fn log_text(history: &projector::agreement::History<'_>, tenant: &str, w: &Words
         }
     }
     out
+}
+
+/// Warns when the published version drops services that have events from
+/// its `effective_from` on: correct, but every report from then on sets
+/// those events aside, and nothing else would say so.
+fn warn_dropped_services(
+    ledger: &ledger::Ledger,
+    tenant: &str,
+    parsed: &agreement::Agreement,
+) -> anyhow::Result<()> {
+    let Some(dropped) = service::agreement::dropped_services(ledger, tenant, parsed)? else {
+        return Ok(());
+    };
+    let services: Vec<String> = dropped
+        .services
+        .iter()
+        .map(|(service, events)| format!("{service} ({events} events)"))
+        .collect();
+    let from = chrono::DateTime::from_timestamp(parsed.effective_from, 0)
+        .map(|t| t.with_timezone(&parsed.timezone).to_rfc3339())
+        .unwrap_or_default();
+    tell!(
+        "warning: version {} of {tenant} has no {}, which an earlier version has and which \
+         have events from its effective_from ({from}) on; those events are set aside in the \
+         reports of {} (publish a version that keeps the services to count them)",
+        parsed.version,
+        services.join(", "),
+        dropped.periods.join(", ")
+    );
+    Ok(())
 }

@@ -48,7 +48,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     if stored_root != current.root {
-        eprintln!(
+        tell!(
             "FAILED: the ledger no longer matches its latest signed checkpoint: size {} was signed with root {} but the stored tree gives {}; the stored entries or tree were altered (run `tla verify`)",
             current.size,
             hex::encode(current.root),
@@ -58,7 +58,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     }
     if !args.trusted.exists() {
         super::write_atomically(&args.trusted, note.as_bytes())?;
-        println!(
+        say!(
             "no kept checkpoint at {}: now trusting size {} root {} (trust on first use); keep this file for the next audit",
             args.trusted.display(),
             current.size,
@@ -84,7 +84,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     match audit::check(&ledger, &kept, &current)? {
         None => {
             super::write_atomically(&args.trusted, note.as_bytes())?;
-            println!(
+            say!(
                 "ok: the checkpoint you kept (size {}) is a prefix of the current one (size {}, root {}); {} updated",
                 kept.size,
                 current.size,
@@ -94,14 +94,14 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Finding::Truncated { kept, now }) => {
-            eprintln!(
+            tell!(
                 "FAILED: the ledger was TRUNCATED: you kept a signed checkpoint of {kept} entries, but its latest signed checkpoint has only {now}; entries you saw are gone. {} was left as it was.",
                 args.trusted.display()
             );
             Ok(ExitCode::from(1))
         }
         Some(Finding::Rewritten { kept, now, why }) => {
-            eprintln!(
+            tell!(
                 "FAILED: the ledger's history was REWRITTEN: the checkpoint you kept (size {}, root {}) is not a prefix of the current one (size {}, root {}): {why}. Entries before position {} were changed after you saw them; reports issued from them cannot be trusted. {} was left as it was.",
                 kept.size,
                 hex::encode(kept.root),

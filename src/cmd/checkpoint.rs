@@ -15,7 +15,8 @@ pub struct Args {
     /// when TLA_SIGNING_KEY is set in the environment).
     #[arg(long)]
     latest: bool,
-    /// Also write the signed note to this file.
+    /// Also write the signed note to this file (`-`: stdout, where it is
+    /// printed anyway).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -34,7 +35,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         Some(path) if !args.latest => {
             let signer = service::keys::load_signer(path)?;
             let note = ledger.sign_checkpoint(&signer)?;
-            eprintln!(
+            tell!(
                 "signed a checkpoint of {} entries as {} (stored beside the ledger)",
                 ledger.size(),
                 signer.name()
@@ -49,10 +50,10 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             ),
         },
     };
-    if let Some(out) = &args.out {
+    if let Some(out) = args.out.as_deref().filter(|out| !super::is_stdout(out)) {
         super::write_atomically(out, note.as_bytes())
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
-    print!("{note}");
+    put!("{note}");
     Ok(ExitCode::SUCCESS)
 }

@@ -13,34 +13,29 @@ use service::report;
 #[derive(clap::Args)]
 #[command(after_help = super::HELD_HELP)]
 pub struct Args {
-    /// The tenant (municipality).
+    /// The tenant (municipality): its id, or its name as `tla tenants`
+    /// lists it.
     #[arg(long)]
     tenant: String,
-    /// The instant, RFC 3339 with an offset (e.g. 2026-03-01T12:00:00+01:00);
-    /// default now.
-    #[arg(long, value_name = "INSTANT")]
-    at: Option<String>,
+    /// The instant, RFC 3339 with an offset (e.g. 2026-03-01T12:00:00+01:00),
+    /// or a date YYYY-MM-DD (its midnight UTC, as `tla log --since` reads
+    /// it); default now.
+    #[arg(long, value_name = "INSTANT", value_parser = super::parse_instant)]
+    at: Option<i64>,
 }
 
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let at = match &args.at {
-        Some(text) => report::parse_instant(text)
-            .map_err(|e| anyhow::anyhow!("--at: {e:#}; write it like 2026-03-01T12:00:00+01:00"))?,
-        None => super::now_micros().div_euclid(1_000_000),
-    };
+    let at = args
+        .at
+        .unwrap_or_else(|| super::now_micros().div_euclid(1_000_000));
     let readable = super::readable(data_dir)?;
     let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
-    if !ledger.tenants().contains_key(&args.tenant) {
-        anyhow::bail!(
-            "the ledger has no entries for tenant {:?}; `tla log --limit 5` shows which tenants it has",
-            args.tenant
-        );
-    }
-    let events = report::tenant_events(&ledger, &args.tenant, ledger.size())?;
-    let roster = projector::contact::roster(&args.tenant, &events, at);
-    print!(
+    let tenant = super::tenant_of(&ledger, &args.tenant)?;
+    let events = report::tenant_events(&ledger, &tenant, ledger.size())?;
+    let roster = projector::contact::roster(&tenant, &events, at);
+    put!(
         "{}",
-        contacts::render(&args.tenant, &roster, &contacts::timezone(&events))
+        contacts::render(&tenant, &roster, &contacts::timezone(&events))
     );
     Ok(ExitCode::SUCCESS)
 }

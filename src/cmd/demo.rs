@@ -11,13 +11,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use demo::{self, DemoConfig};
 use ledger::checkpoint::Verifier;
 use ledger::Outcome;
 use web::viewer::Anchor;
 
-use service::demo_ledger::{self, Target, DEMO_KEY_FILE, DEMO_MARKER};
+use service::demo_ledger::{self, Target, DEMO_KEY_FILE};
 use service::source::{self, LedgerSource};
 
 /// Events per append in the demo: one durable group commit each.
@@ -43,6 +42,10 @@ pub struct Args {
     /// Where the viewer listens with --serve (port 0: any free port).
     #[arg(long, default_value = source::LISTEN_DEFAULT, value_name = "ADDR", requires = "serve")]
     listen: std::net::SocketAddr,
+    /// Replace a demo ledger even when it holds entries the demo did not
+    /// write (events imported or agreements published into it since).
+    #[arg(long)]
+    force: bool,
     /// With --serve: a tokens file; readers then sign in with a token and
     /// see only the tenants it may read.
     #[arg(long, value_name = "FILE", requires = "serve")]
@@ -52,7 +55,19 @@ pub struct Args {
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     // Refuse before any work when the directory is held or not the demo's.
-    let target = Target::claim(data_dir)?;
+    let target = Target::claim(data_dir, args.force)?;
+    match target.replaced {
+        demo_ledger::Replaced::Demo { entries, added: 0 } => say!(
+            "Replacing the demo ledger in {} ({entries} entries, all written by the demo).",
+            data_dir.display()
+        ),
+        demo_ledger::Replaced::Demo { entries, added } => say!(
+            "Replacing the demo ledger in {} ({entries} entries, {added} of them not written \
+             by the demo: --force).",
+            data_dir.display()
+        ),
+        demo_ledger::Replaced::Nothing => {}
+    }
     let config = DemoConfig {
         seed: args.seed,
         tenants: args.tenants as usize,
@@ -62,7 +77,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     };
     let history = demo::generate(&config);
     let events = demo_ledger::validate(&history.events)?;
-    println!(
+    say!(
         "Generated {} events for {} municipalities over {} months ({} to {}), seed {}.",
         events.len(),
         history.tenants.len(),
@@ -76,11 +91,9 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     // leaves it so.
     let staging = target.staging()?;
     let mut ledger = super::open_ledger(staging.path(), ledger::OpenMode::Create)?;
-    std::fs::write(
-        staging.path().join(DEMO_MARKER),
-        "This ledger was made by `tla demo`; running the demo again replaces it.\n",
-    )
-    .with_context(|| format!("cannot write to {}", staging.path().display()))?;
+    // Marked at once (a staging directory a crash leaves is the demo's);
+    // the entries it wrote are recorded once it verified.
+    demo_ledger::write_marker(staging.path(), 0)?;
     let bar = super::progress(events.len() as u64, "appending");
     let mut appended = 0u64;
     for batch in events.chunks(DEMO_BATCH_EVENTS_MAX) {
@@ -92,14 +105,14 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         bar.inc(batch.len() as u64);
     }
     bar.finish_and_clear();
-    println!(
+    say!(
         "Appended {appended} entries to a new ledger for {} (one durable group commit per {} events).",
         data_dir.display(),
         DEMO_BATCH_EVENTS_MAX
     );
     let (reports, anchors) = issue_reports(&mut ledger, &history.tenants, &history.periods)?;
     let acknowledged = demo_ledger::acknowledge_reports(&mut ledger, &reports)?;
-    println!(
+    say!(
         "Acknowledged {acknowledged} of them as the municipalities' contacts would (not each \
          tenant's last month, just sent, nor a month that ended without a contact)."
     );
@@ -107,11 +120,12 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     if !verify_all(&ledger, &reports)? {
         return Ok(ExitCode::from(1));
     }
+    demo_ledger::write_marker(staging.path(), ledger.size())?;
     drop(ledger);
     target.swap_in(staging)?;
-    println!();
-    print!("{}", demo_ledger::events_table(&events));
-    print!(
+    say!();
+    put!("{}", demo_ledger::events_table(&events));
+    put!(
         "{}",
         demo_ledger::deviations_table(&reports, &history.periods)
     );
@@ -120,7 +134,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .last()
         .and_then(|p| p.parse::<projector::Period>().ok())
         .map_or(0, |p| p.end(web::service::CURRENT_MONTH_ZONE));
-    print!(
+    put!(
         "{}",
         demo_ledger::alerts_table(&events, &history.tenants, year_end)
     );
@@ -144,8 +158,13 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         source
             .remember(&issued)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!();
-        source::serve_viewer(source, args.listen, args.tokens.as_deref())?;
+        say!();
+        source::serve_viewer(
+            source,
+            args.listen,
+            args.tokens.as_deref(),
+            (data_dir, "tla demo --serve"),
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -154,7 +173,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
 /// returns the public key that checks it.
 fn sign_checkpoint(data_dir: &Path, ledger: &ledger::Ledger) -> anyhow::Result<Verifier> {
     let (verifier, checkpoint) = demo_ledger::sign_checkpoint(data_dir, ledger)?;
-    println!(
+    say!(
         "Signed a checkpoint: {} entries, Merkle root {} (key {}).",
         checkpoint.size,
         hex::encode(checkpoint.root),
@@ -173,7 +192,7 @@ fn issue_reports(
     let first = ledger.size();
     let issued = demo_ledger::issue_reports(ledger, tenants, periods, || bar.inc(1))?;
     bar.finish_and_clear();
-    println!(
+    say!(
         "Issued {} monthly reports: report.issued entries at ledger positions {first}..{} anchor their digests.",
         issued.0.len(),
         ledger.size() - 1,
@@ -191,22 +210,23 @@ fn verify_all(ledger: &ledger::Ledger, reports: &[projector::Report]) -> anyhow:
     let summary = match verified {
         Ok(summary) => summary,
         Err(failure) => {
-            eprintln!("error: the demo ledger does not verify: {failure}");
+            tell!("error: the demo ledger does not verify: {failure}");
             return Ok(false);
         }
     };
-    println!(
+    say!(
         "Verified every hash: {} entries, head {}.",
-        summary.size, summary.head
+        summary.size,
+        summary.head
     );
     let bar = super::progress(reports.len() as u64, "regenerating");
     let unreproduced = demo_ledger::first_unreproduced(ledger, reports, || bar.inc(1))?;
     if let Some((tenant, period)) = unreproduced {
-        eprintln!("error: the report of {tenant} {period} does not reproduce from the ledger");
+        tell!("error: the report of {tenant} {period} does not reproduce from the ledger");
         return Ok(false);
     }
     bar.finish_and_clear();
-    println!(
+    say!(
         "Regenerated each of the {} reports byte for byte from the ledger prefix it pins: every digest matches.",
         reports.len()
     );
@@ -225,33 +245,42 @@ fn print_next_steps(
     } else {
         format!(" --data-dir {dir}")
     };
-    println!(
+    say!(
         "Done in {:.1} s. Next (`tla` is `cargo run --` until you `cargo install --path .`):",
         started.elapsed().as_secs_f64()
     );
     if !args.serve {
-        println!(
+        say!(
             "  tla view{flag}    (the web report viewer at http://{}/; or run the demo with --serve)",
             source::LISTEN_DEFAULT
         );
     }
     let report = format!("tla report{flag} --tenant {tenant} --period {period}");
-    println!("  {report} --format md    (a report for people)");
-    println!("  {report} > {tenant}-{period}.json    (the contract format)");
-    println!("  tla verify-report{flag} {tenant}-{period}.json    (regenerate it and compare)");
-    println!("  {report} --format pdf --out {tenant}-{period}.pdf    (A4, printed by Chromium)");
-    println!(
+    say!("  {report} --format md    (a report for people)");
+    say!("  {report} > {tenant}-{period}.json    (the contract format)");
+    say!("  tla verify-report{flag} {tenant}-{period}.json    (regenerate it and compare)");
+    say!("  {report} --format pdf --out {tenant}-{period}.pdf    (A4, printed by Chromium)");
+    say!(
         "  tla contacts{flag} --tenant {tenant} --at {period}-15T12:00:00+01:00    (who was responsible then)"
     );
-    println!("  tla log{flag} --tenant {tenant} --limit 20    (browse the entries)");
-    println!("  tla verify{flag}    (recompute every hash again)");
-    println!(
+    say!("  tla log{flag} --tenant {tenant} --limit 20    (browse the entries)");
+    say!("  tla verify{flag}    (recompute every hash again)");
+    say!(
         "  tla audit{flag} --trusted kept.checkpoint --key {dir}/{DEMO_KEY_FILE}.pub    (what an auditor runs at every visit, docs/AUDITING.md)"
     );
-    println!(
+    say!(
         "  tla evidence export{flag} --tenant {tenant} --period {period} --out {tenant}-{period}.evidence.json    (check it offline with tla evidence verify {tenant}-{period}.evidence.json --key {dir}/{DEMO_KEY_FILE}.pub)"
     );
-    println!(
+    say!("  tla tenants{flag}    (the municipalities: --tenant takes an id or a name)");
+    say!(
         "  tla export{flag} --out ledger.jsonl    (the ledger for an auditor, docs/FORMAT.md; check it with tla verify --export ledger.jsonl)"
     );
+    if args.serve {
+        say!(
+            "While the viewer below serves, every command above works from another terminal \
+             (each reads a verified copy of the ledger through the viewer and says so); the \
+             commands that write (`tla import`, `tla agreement publish`, `tla report issue`, \
+             `tla demo`) wait until you stop it with Ctrl-C."
+        );
+    }
 }

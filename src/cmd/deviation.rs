@@ -18,9 +18,10 @@ pub enum Command {
     Explain(ExplainArgs),
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub struct ExplainArgs {
-    /// The tenant (municipality).
+    /// The tenant (municipality): its id, or its name as `tla tenants`
+    /// lists it.
     #[arg(long)]
     tenant: String,
     /// The deviation's id: 16 hex digits, as `tla report` shows it
@@ -45,14 +46,17 @@ fn explain(data_dir: &Path, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let now = super::now_micros();
     // The event is checked before the ledger is opened: a malformed id or
     // cause is named even when the ledger is held or missing.
-    let event = follow_up::explained_event(
+    let (mut ledger, tenant, event) = super::tenant_event(
         &args.tenant,
-        &args.id,
-        &args.cause,
-        args.action.as_deref(),
-        now,
+        || super::open_ledger(data_dir, ledger::OpenMode::Existing),
+        |tenant| {
+            follow_up::explained_event(tenant, &args.id, &args.cause, args.action.as_deref(), now)
+        },
     )?;
-    let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let args = &ExplainArgs {
+        tenant,
+        ..args.clone()
+    };
     let events = follow_up::events_of(&ledger, &args.tenant)?;
     let known = follow_up::known_deviations(&args.tenant, &events, now.div_euclid(1_000_000));
     let Some(deviation) = known.get(&args.id) else {
@@ -66,21 +70,25 @@ fn explain(data_dir: &Path, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     if let Some(action) = &args.action {
         if follow_up::action_state(&events, action) == ActionState::Unknown {
-            eprintln!(
+            tell!(
                 "note: no action {action} is opened for {} yet; open it with `tla action open \
                  --tenant {} --id {action} ...` so that reports list it",
-                args.tenant, args.tenant
+                args.tenant,
+                args.tenant
             );
         }
     }
     match follow_up::record(&mut ledger, event, now)? {
-        Recorded::New(position) => println!(
+        Recorded::New(position) => say!(
             "explained deviation {} of {} ({}) at ledger position {position}",
-            args.id, args.tenant, deviation.description
+            args.id,
+            args.tenant,
+            deviation.description
         ),
-        Recorded::Before(position) => println!(
+        Recorded::Before(position) => say!(
             "deviation {} of {} was explained so at ledger position {position}; nothing appended",
-            args.id, args.tenant
+            args.id,
+            args.tenant
         ),
     }
     Ok(ExitCode::SUCCESS)

@@ -25,10 +25,14 @@ pub enum Command {
 #[derive(clap::Args)]
 #[command(after_help = super::HELD_HELP)]
 pub struct ExportArgs {
+    /// The tenant (municipality): its id, or its name as `tla tenants`
+    /// lists it.
     #[arg(long)]
     tenant: String,
+    /// The period, YYYY-MM, of an issued report.
     #[arg(long)]
     period: Period,
+    /// Where to write the bundle (`-`: stdout).
     #[arg(long)]
     out: PathBuf,
     /// Sign a checkpoint with this key when none covers the report yet.
@@ -54,22 +58,23 @@ pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
 fn export(data_dir: &Path, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let readable = super::readable(data_dir)?;
     let mut ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
-    let built = evidence::build(&mut ledger, &args.tenant, args.period, args.key.as_deref())?;
+    let tenant = super::tenant_of(&ledger, &args.tenant)?;
+    let built = evidence::build(&mut ledger, &tenant, args.period, args.key.as_deref())?;
     let bundle = &built.bundle;
-    super::write_atomically(&args.out, &evidence::to_bytes(bundle)?)?;
+    super::write_out(&args.out, &evidence::to_bytes(bundle)?)?;
     let acknowledged = match bundle.acknowledgement.entry() {
         Some(entry) => format!(", the acknowledgement at position {}", entry.position),
         None => String::new(),
     };
-    eprintln!(
+    tell!(
         "wrote {}: the report, {} entries of {} with their proofs{acknowledged}, and the checkpoint of size {}",
-        args.out.display(),
+        super::out_name(&args.out),
         bundle.entries.len(),
-        args.tenant,
+        tenant,
         built.checkpoint_size
     );
     if let Some(position) = built.acknowledgement_uncovered {
-        eprintln!(
+        tell!(
             "note: the acknowledgement of {} at ledger position {position} is left out: no signed \
              checkpoint covers it yet; sign one (`tla checkpoint --key FILE`, or pass --key) and \
              export again",
@@ -92,13 +97,13 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let checkpoint = match verifier.open(&bundle.checkpoint) {
         Ok(checkpoint) => checkpoint,
         Err(error) => {
-            eprintln!("error: {name}: the checkpoint: {error}");
+            tell!("error: {name}: the checkpoint: {error}");
             return Ok(ExitCode::from(1));
         }
     };
     let problems = evidence::check(&bundle, &checkpoint);
     if problems.is_empty() {
-        println!(
+        say!(
             "ok: {name}: the report of {} for {} (digest {}) reproduces from its {} bundled entries byte for byte, every entry is in the checkpoint of size {} signed by {}, and none of the tenant's entries before position {} is missing",
             bundle.tenant,
             bundle.period,
@@ -111,31 +116,31 @@ fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         let earlier = evidence::earlier_issuances(&bundle);
         if !earlier.is_empty() {
             let positions: Vec<String> = earlier.iter().map(u64::to_string).collect();
-            println!(
+            say!(
                 "note: this report is a REISSUE: the tenant's chain in the bundle holds an earlier report.issued of {} at position {}, which this report replaces",
                 bundle.period,
                 positions.join(", ")
             );
         }
-        println!(
+        say!(
             "note: a bundle ends at its report's issuance, so it cannot show whether the period was reissued later; compare with the latest bundle or the ledger (docs/AUDITING.md)"
         );
-        println!("{}", acknowledgement_line(&bundle));
+        say!("{}", acknowledgement_line(&bundle));
         if let Some(line) = version_line(&bundle) {
-            println!("{line}");
+            say!("{line}");
         }
         return Ok(ExitCode::SUCCESS);
     }
     for problem in problems.iter().take(PROBLEMS_SHOWN_MAX) {
-        eprintln!("error: {name}: {problem}");
+        tell!("error: {name}: {problem}");
     }
     if problems.len() > PROBLEMS_SHOWN_MAX {
-        eprintln!(
+        tell!(
             "error: ... and {} more problems",
             problems.len() - PROBLEMS_SHOWN_MAX
         );
     }
-    eprintln!(
+    tell!(
         "error: {name} does not verify ({} problems)",
         problems.len()
     );

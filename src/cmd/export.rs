@@ -5,15 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use ledger::export::ExportError;
 
 #[derive(clap::Args)]
 #[command(after_help = super::HELD_HELP)]
 pub struct Args {
     /// Write to this file instead of stdout (written to a temporary file
-    /// first, so a failed export leaves no partial file).
+    /// first, so a failed export leaves no partial file); `-` is stdout.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Export only this tenant's entries (verifiable by its tenant chain).
+    /// Export only this tenant's entries (verifiable by its tenant chain):
+    /// its id, or its name as `tla tenants` lists it.
     #[arg(long)]
     tenant: Option<String>,
 }
@@ -21,13 +23,26 @@ pub struct Args {
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let readable = super::readable(data_dir)?;
     let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
-    let tenant = args.tenant.as_deref();
-    let Some(path) = args.out else {
+    let tenant = match &args.tenant {
+        Some(given) => Some(super::tenant_of(&ledger, given)?),
+        None => None,
+    };
+    let tenant = tenant.as_deref();
+    let Some(path) = args.out.filter(|path| !super::is_stdout(path)) else {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        ledger.export(&mut out, tenant)?;
-        out.flush()?;
-        return Ok(ExitCode::SUCCESS);
+        let written = ledger
+            .export(&mut out, tenant)
+            .and_then(|_| out.flush().map_err(ExportError::Io));
+        return match written {
+            // A reader that closed the pipe (`tla export | head -1`) took
+            // what it wanted: that is no failure of the export.
+            Err(ExportError::Io(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(error) => Err(error.into()),
+            Ok(()) => Ok(ExitCode::SUCCESS),
+        };
     };
     let dir = path
         .parent()
@@ -41,7 +56,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     temp.as_file().sync_all().context("syncing the export")?;
     temp.persist(&path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!(
+    tell!(
         "wrote {} entries to {}, head {}",
         summary.entries,
         path.display(),

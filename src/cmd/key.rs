@@ -27,7 +27,8 @@ pub struct GenerateArgs {
     #[arg(long, default_value = DEFAULT_ORIGIN)]
     name: String,
     /// Where to write the private key; refuses to overwrite. The public key
-    /// goes to FILE.pub as well as to stdout.
+    /// goes to FILE.pub as well as to stdout. `-` writes the private key to
+    /// stdout (for a secret store) and the public key to stderr, no files.
     #[arg(long)]
     out: PathBuf,
 }
@@ -37,18 +38,23 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let signer = Signer::from_seed(&args.name, seed)?;
+    if super::is_stdout(&args.out) {
+        tell!("{}", signer.verifier().to_text());
+        super::write_stdout(format!("{}\n", signer.to_text()).as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     write_private(&args.out, &signer.to_text())?;
     let public = signer.verifier().to_text();
     let pub_path = public_path(&args.out);
     std::fs::write(&pub_path, format!("{public}\n"))
         .with_context(|| format!("cannot write {}", pub_path.display()))?;
-    eprintln!(
+    tell!(
         "wrote the private key to {} (mode 0600; keep it secret) and the public key to {}",
         args.out.display(),
         pub_path.display()
     );
-    eprintln!("give auditors the public key below; they pass it as --key to `tla audit` and `tla evidence verify`");
-    println!("{public}");
+    tell!("give auditors the public key below; they pass it as --key to `tla audit` and `tla evidence verify`");
+    say!("{public}");
     Ok(ExitCode::SUCCESS)
 }
 

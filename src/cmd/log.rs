@@ -11,17 +11,18 @@ use schemas::{Event, EventType};
 #[derive(clap::Args)]
 #[command(after_help = super::HELD_HELP)]
 pub struct Args {
-    /// Only this tenant's entries (read through the tenant index).
+    /// Only this tenant's entries (read through the tenant index): its id,
+    /// or its name as `tla tenants` lists it.
     #[arg(long)]
     tenant: Option<String>,
     /// Only events of this type, e.g. `outage.started` (repeatable).
     #[arg(long = "type", value_name = "TYPE", value_parser = parse_type)]
     types: Vec<EventType>,
     /// Only events whose `time` is at or after this instant (RFC 3339, or a date YYYY-MM-DD in UTC).
-    #[arg(long, value_parser = parse_instant)]
+    #[arg(long, value_parser = super::parse_instant)]
     since: Option<i64>,
     /// Only events whose `time` is before this instant (RFC 3339, or a date YYYY-MM-DD in UTC).
-    #[arg(long, value_parser = parse_instant)]
+    #[arg(long, value_parser = super::parse_instant)]
     until: Option<i64>,
     /// Start at this ledger position.
     #[arg(long, default_value_t = 0)]
@@ -44,30 +45,23 @@ fn parse_type(text: &str) -> Result<EventType, String> {
     })
 }
 
-fn parse_instant(text: &str) -> Result<i64, String> {
-    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(time.timestamp());
-    }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map(|date| {
-            date.and_hms_opt(0, 0, 0)
-                .expect("midnight exists")
-                .and_utc()
-                .timestamp()
-        })
-        .map_err(|_| format!("{text:?} is neither RFC 3339 with an offset nor a date YYYY-MM-DD"))
-}
-
 pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let readable = super::readable(data_dir)?;
     let ledger = super::open_ledger(readable.path(), ledger::OpenMode::Existing)?;
-    let entries: Box<dyn Iterator<Item = Result<Entry, LedgerError>>> = match &args.tenant {
+    let tenant = match &args.tenant {
+        Some(given) => Some(super::tenant_of(&ledger, given)?),
+        None => None,
+    };
+    let entries: Box<dyn Iterator<Item = Result<Entry, LedgerError>>> = match &tenant {
         Some(tenant) => Box::new(ledger.tenant_entries(tenant)),
         None => Box::new(ledger.entries(args.from)),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut shown = 0;
+    // People get a header over the table; scripts (a pipe or a file) get
+    // the rows alone, one per entry.
+    let header = !args.json && std::io::IsTerminal::is_terminal(&std::io::stdout());
     for entry in entries {
         let entry = entry?;
         if entry.record.position < args.from {
@@ -89,6 +83,8 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_writer(&mut out, &line)
                 .map_err(std::io::Error::from)
                 .and_then(|_| writeln!(out))
+        } else if header && shown == 1 {
+            write_header(&mut out).and_then(|()| write_row(&mut out, &entry, &event))
         } else {
             write_row(&mut out, &entry, &event)
         };
@@ -112,6 +108,15 @@ impl Args {
     }
 }
 
+/// The table's header, above its first row on a terminal.
+fn write_header(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:>8}  {:<12}  {:<26}  {:<20}  SOURCE ID",
+        "POSITION", "TENANT", "TYPE", "TIME (UTC)"
+    )
+}
+
 fn write_row(out: &mut impl Write, entry: &Entry, event: &Event) -> std::io::Result<()> {
     let time = chrono::DateTime::from_timestamp(event.time, 0)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
@@ -119,7 +124,7 @@ fn write_row(out: &mut impl Write, entry: &Entry, event: &Event) -> std::io::Res
     let (source, id) = event.key();
     writeln!(
         out,
-        "{:>8}  {:<12}  {:<26}  {}  {source} {id}",
+        "{:>8}  {:<12}  {:<26}  {:<20}  {source} {id}",
         entry.record.position,
         event.tenant,
         event.event_type.as_str(),

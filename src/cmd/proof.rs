@@ -126,11 +126,11 @@ pub fn run(data_dir: &Path, command: Command) -> anyhow::Result<ExitCode> {
     };
     match result {
         Ok(message) => {
-            println!("ok: {message}");
+            say!("ok: {message}");
             Ok(ExitCode::SUCCESS)
         }
         Err(message) => {
-            eprintln!("error: {message}");
+            tell!("error: {message}");
             Ok(ExitCode::from(1))
         }
     }
@@ -227,20 +227,20 @@ fn print_proof(fields: &[(&str, serde_json::Value)], json: bool, check: String) 
             .iter()
             .map(|(name, value)| ((*name).to_owned(), value.clone()))
             .collect();
-        println!("{}", serde_json::Value::Object(object));
+        say!("{}", serde_json::Value::Object(object));
         return;
     }
     for (name, value) in fields {
         match value {
-            serde_json::Value::String(text) => println!("{name}: {text}"),
+            serde_json::Value::String(text) => say!("{name}: {text}"),
             serde_json::Value::Array(items) => {
                 let items: Vec<&str> = items.iter().filter_map(|v| v.as_str()).collect();
-                println!("{name}: {}", items.join(","));
+                say!("{name}: {}", items.join(","));
             }
-            other => println!("{name}: {other}"),
+            other => say!("{name}: {other}"),
         }
     }
-    eprintln!("check it with: {check}");
+    tell!("check it with: {check}");
 }
 
 fn make_inclusion(data_dir: &Path, args: &MakeInclusionArgs) -> anyhow::Result<ExitCode> {

@@ -2,7 +2,6 @@
 //! computed by the pure engine in `projector` from a ledger prefix, pinned
 //! by the prefix's size and head, and checked by regenerating them.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -36,7 +35,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ReportArgs {
-    /// The tenant (municipality).
+    /// The tenant (municipality): its id, or its name as `tla tenants`
+    /// lists it ("Osterøy" for osteroy).
     #[arg(long, required = true)]
     tenant: Option<String>,
     /// The period, YYYY-MM, a calendar month in the agreement's time zone.
@@ -52,18 +52,23 @@ struct ReportArgs {
     /// Language of md, html, csv and pdf: nn (Nynorsk) or en.
     #[arg(long, default_value = "nn", value_parser = ["nn", "en"])]
     lang: String,
-    /// Write the report to this file instead of stdout (needed for pdf).
+    /// Write the report to this file instead of stdout (needed for pdf,
+    /// so that a PDF is not sent to a terminal by mistake; `-`: stdout).
     #[arg(long, value_name = "FILE", required_if_eq("format", "pdf"))]
     out: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
 struct IssueArgs {
+    /// The tenant (municipality): its id, or its name as `tla tenants`
+    /// lists it.
     #[arg(long)]
     tenant: String,
+    /// The period, YYYY-MM, a calendar month in the agreement's time zone;
+    /// it must have ended.
     #[arg(long)]
     period: Period,
-    /// Write the report to this file instead of stdout.
+    /// Write the report to this file instead of stdout (`-`: stdout).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Sign a checkpoint of the prefix the report is made from (its
@@ -72,9 +77,10 @@ struct IssueArgs {
     key: Option<PathBuf>,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 struct AcknowledgeArgs {
-    /// The tenant (municipality).
+    /// The tenant (municipality): its id, or its name as `tla tenants`
+    /// lists it.
     #[arg(long)]
     tenant: String,
     /// The period, YYYY-MM, whose issued report is acknowledged.
@@ -104,10 +110,12 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let (Some(tenant), Some(period)) = (args.tenant, args.period) else {
         bail!("--tenant and --period are required");
     };
-    // A report of a prefix reads a copy while a service holds the ledger.
-    let readable = match args.as_of {
-        Some(_) => super::readable(data_dir)?,
-        None => service::snapshot::ReadDir::own(data_dir),
+    // A report of a prefix reads a copy while a service holds the ledger,
+    // and so does any report while a viewer (which serves no reports)
+    // holds it.
+    let readable = match args.as_of.is_some() || !service::holder::serves_reports(data_dir) {
+        true => super::readable(data_dir)?,
+        false => service::snapshot::ReadDir::own(data_dir),
     };
     let ledger = match super::open_ledger(readable.path(), ledger::OpenMode::Existing) {
         Ok(ledger) => ledger,
@@ -122,43 +130,46 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             )
         }) {
             Some(Some(fetched)) => {
-                eprintln!("note: {error:#}; this report comes from the running service");
-                write_stdout(&fetched?)?;
+                tell!("note: {error:#}; this report comes from the running service");
+                super::write_stdout(&fetched?)?;
                 return Ok(ExitCode::SUCCESS);
             }
             _ => return Err(error),
         },
     };
+    let tenant = super::tenant_of(&ledger, &tenant)?;
     let report = generate(&ledger, &tenant, period, args.as_of, Horizon::Now)?;
     let lang = args.lang.parse()?;
     if args.format == "pdf" {
         let out = args.out.context("--format pdf needs --out FILE")?;
-        service::pdf::print(&projector::render::html(&report, lang), &out)?;
-        eprintln!("wrote {}", out.display());
+        let html = projector::render::html(&report, lang);
+        if super::is_stdout(&out) {
+            let printed = tempfile::tempdir().context("cannot make a temporary directory")?;
+            let pdf = printed.path().join("report.pdf");
+            service::pdf::print(&html, &pdf)?;
+            let bytes =
+                std::fs::read(&pdf).with_context(|| format!("cannot read {}", pdf.display()))?;
+            super::write_stdout(&bytes)?;
+        } else {
+            service::pdf::print(&html, &out)?;
+            tell!("wrote {}", out.display());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let bytes = projector::render::render(&report, args.format.parse()?, lang);
     match &args.out {
-        Some(path) => std::fs::write(path, &bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?,
-        None => write_stdout(&bytes)?,
+        Some(path) => super::write_out(path, &bytes)?,
+        None => super::write_stdout(&bytes)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .context("writing to stdout")
-}
-
 fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
     let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
-    let report = match issue(&mut ledger, &args.tenant, args.period, args.key.as_deref())? {
+    let tenant = super::tenant_of(&ledger, &args.tenant)?;
+    let report = match issue(&mut ledger, &tenant, args.period, args.key.as_deref())? {
         Issued::Already { position, report } => {
-            eprintln!(
+            tell!(
                 "already issued at ledger position {position} with the same figures; \
                  writing that report (digest {})",
                 report.manifest.report_digest
@@ -172,28 +183,23 @@ fn run_issue(data_dir: &Path, args: IssueArgs) -> anyhow::Result<ExitCode> {
             supersedes,
         } => {
             if let Some(size) = signed {
-                eprintln!(
-                    "signed the checkpoint of the {size} entries the report is issued against"
-                );
+                tell!("signed the checkpoint of the {size} entries the report is issued against");
             }
             let digest = &report.manifest.report_digest;
-            eprintln!(
-                "issued: report.issued at ledger position {position} anchors digest {digest}"
-            );
+            tell!("issued: report.issued at ledger position {position} anchors digest {digest}");
             if let Some(earlier) = supersedes {
-                eprintln!("it supersedes the report issued at ledger position {earlier}, whose figures differ");
+                tell!("it supersedes the report issued at ledger position {earlier}, whose figures differ");
             }
             report
         }
     };
     let bytes = report_bytes(&report);
-    match &args.out {
+    match args.out.as_deref().filter(|out| !super::is_stdout(out)) {
         Some(path) => {
-            std::fs::write(path, &bytes)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote {}", path.display());
+            super::write_out(path, &bytes)?;
+            tell!("wrote {}", path.display());
         }
-        None => write_stdout(&bytes)?,
+        None => super::write_stdout(&bytes)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -202,6 +208,11 @@ fn run_acknowledge(data_dir: &Path, args: &AcknowledgeArgs) -> anyhow::Result<Ex
     use service::follow_up::{self, Recorded};
     let now = super::now_micros();
     let mut ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
+    let tenant = super::tenant_of(&ledger, &args.tenant)?;
+    let args = &AcknowledgeArgs {
+        tenant,
+        ..args.clone()
+    };
     let events = follow_up::events_of(&ledger, &args.tenant)?;
     let issued = follow_up::issued_digests(&events, args.period);
     let Some(last) = issued.last() else {
@@ -222,19 +233,26 @@ fn run_acknowledge(data_dir: &Path, args: &AcknowledgeArgs) -> anyhow::Result<Ex
         now,
     )?;
     match follow_up::record(&mut ledger, event, now)? {
-        Recorded::New(position) => println!(
+        Recorded::New(position) => say!(
             "acknowledged the report of {} for {} (digest {}, issued at ledger position {}) \
              for {} at ledger position {position}",
-            args.period, args.tenant, last.digest, last.position, args.person
+            args.period,
+            args.tenant,
+            last.digest,
+            last.position,
+            args.person
         ),
-        Recorded::Before(position) => println!(
+        Recorded::Before(position) => say!(
             "{} acknowledged the report of {} for {} (digest {}) so at ledger position \
              {position}; nothing appended",
-            args.person, args.period, args.tenant, last.digest
+            args.person,
+            args.period,
+            args.tenant,
+            last.digest
         ),
     }
     if issued.len() > 1 {
-        eprintln!(
+        tell!(
             "note: {} was issued {} times; this acknowledges the last issue (position {}), \
              whose digest is {}",
             args.period,
@@ -256,14 +274,14 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let given = match Given::parse(&text) {
         Ok(given) => given,
         Err(problem) => {
-            eprintln!("error: {name}: {problem}");
-            eprintln!("error: {name} is not a report in the JSON contract format");
+            tell!("error: {name}: {problem}");
+            tell!("error: {name} is not a report in the JSON contract format");
             return Ok(ExitCode::from(1));
         }
     };
     let digest_matches = given.digest_matches();
     if !digest_matches {
-        eprintln!(
+        tell!(
             "error: {name}: the report's content does not match its own digest {}: it was changed after it was made",
             given.report_digest
         );
@@ -274,20 +292,20 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let regenerated =
         regenerate(&ledger, &given).with_context(|| format!("{name}: regenerating the report"))?;
     if regenerated.manifest.ledger_root != given.ledger_root {
-        eprintln!(
+        tell!(
             "error: {name}: the ledger's first {size} entries end in {}, not in the {} the report was made from: the ledger was rewritten, or this is another ledger",
             regenerated.manifest.ledger_root, given.ledger_root
         );
     }
     if regenerated.manifest.tree_root != given.tree_root {
-        eprintln!(
+        tell!(
             "error: {name}: the Merkle root of the ledger's first {size} entries is {}, not the {} the report was made from: the ledger was rewritten, or this is another ledger",
             regenerated.manifest.tree_root, given.tree_root
         );
     }
     let differences = given.differences(&regenerated);
     if differences.is_empty() && digest_matches {
-        println!(
+        say!(
             "ok: {name} reproduces from the first {size} ledger entries, byte for byte: digest {}",
             given.report_digest
         );
@@ -295,15 +313,15 @@ pub fn verify(data_dir: &Path, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     for difference in differences.iter().take(DIFFERENCES_SHOWN_MAX) {
         let said = difference.describe("the file", "the report the ledger gives");
-        eprintln!("error: {name}: {said}");
+        tell!("error: {name}: {said}");
     }
     if differences.len() > DIFFERENCES_SHOWN_MAX {
-        eprintln!(
+        tell!(
             "error: ... and {} more differences",
             differences.len() - DIFFERENCES_SHOWN_MAX
         );
     }
-    eprintln!(
+    tell!(
         "error: {name} does not reproduce from the ledger ({} differences)",
         differences.len()
     );

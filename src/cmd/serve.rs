@@ -410,7 +410,7 @@ fn snapshot(data_dir: &Path, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         Some(holder) => format!(" (held by {holder}, copied through its API)"),
         None => String::new(),
     };
-    println!(
+    say!(
         "copied the first {} entries of the ledger at {}{from} into {}: head {}, Merkle root {}, \
          {} checkpoint(s)",
         made.copied.size,
@@ -434,7 +434,7 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
                 consumer: args.consumer,
             };
             let restored = run::ledger_restore(data_dir, config)?;
-            println!(
+            say!(
                 "restored {} entries into {} from the commit log tla.ledger.{}: head {}, \
                  Merkle root {}, {} checkpoint(s) stored",
                 restored.head.size,

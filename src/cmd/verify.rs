@@ -38,14 +38,16 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
             if !foreign_issuances(&data_dir.display().to_string(), &summary) {
                 return Ok(ExitCode::from(1));
             }
-            println!(
+            say!(
                 "ok: {} entries verified, {} tenants, head {}, Merkle root {root}",
-                summary.size, summary.tenants, summary.head
+                summary.size,
+                summary.tenants,
+                summary.head
             );
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {
-            eprintln!("error: {}: {failure}", data_dir.display());
+            tell!("error: {}: {failure}", data_dir.display());
             Ok(ExitCode::from(1))
         }
     }
@@ -60,7 +62,7 @@ fn verify_export(
         (Some(checkpoint), Some(key)) => match open_checkpoint(checkpoint, key)? {
             Ok(signed) => Some(signed),
             Err(message) => {
-                eprintln!("error: {message}");
+                tell!("error: {message}");
                 return Ok(ExitCode::from(1));
             }
         },
@@ -83,12 +85,13 @@ fn verify_export(
                 None => "no Merkle root (a tenant export holds only some of the tree's leaves)"
                     .to_string(),
             };
-            println!(
+            say!(
                 "ok: export of {scope}: {} entries verified, head {}, {root}",
-                summary.size, summary.head
+                summary.size,
+                summary.head
             );
             if let Some(signed) = signed {
-                println!(
+                say!(
                     "ok: its first {} entries have the root {} that the checkpoint of {} signs",
                     signed.size,
                     hex::encode(signed.root),
@@ -98,7 +101,7 @@ fn verify_export(
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
-            eprintln!("error: {} {error}", path.display());
+            tell!("error: {} {error}", path.display());
             Ok(ExitCode::from(1))
         }
     }
@@ -125,7 +128,7 @@ fn open_checkpoint(
 fn foreign_issuances(what: &str, summary: &ledger::Summary) -> bool {
     match service::audit::foreign_issuances(what, summary) {
         Some(finding) => {
-            eprintln!("error: {finding}");
+            tell!("error: {finding}");
             false
         }
         None => true,

@@ -1,5 +1,6 @@
 //! `tla view`: the web report viewer over the ledger in `--data-dir`,
-//! read through `service::source::LedgerSource`.
+//! read through `service::source::LedgerSource`. While it runs, the read
+//! commands work on a copy through it (its holder file names it).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -32,6 +33,11 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let ledger = super::open_ledger(data_dir, ledger::OpenMode::Existing)?;
     let source = LedgerSource::owning(ledger)?.with_verifier(verifier);
-    source::serve_viewer(Arc::new(source), args.listen, args.tokens.as_deref())?;
+    source::serve_viewer(
+        Arc::new(source),
+        args.listen,
+        args.tokens.as_deref(),
+        (data_dir, "tla view"),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
