@@ -44,8 +44,8 @@ impl std::fmt::Display for TenantError {
         match self {
             TenantError::Unknown { given, known } => write!(
                 f,
-                "unknown tenant {given:?}: the ledger has no entries for it; it has {} (pass \
-                 an id or a name; `tla tenants` lists them)",
+                "unknown tenant {given:?}: the ledger has no entries for tenant {given:?}; it \
+                 has {} (pass an id or a name; `tla tenants` lists them)",
                 list(known)
             ),
             TenantError::Empty { given } => write!(

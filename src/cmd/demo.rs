@@ -56,18 +56,6 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     // Refuse before any work when the directory is held or not the demo's.
     let target = Target::claim(data_dir, args.force)?;
-    match target.replaced {
-        demo_ledger::Replaced::Demo { entries, added: 0 } => say!(
-            "Replacing the demo ledger in {} ({entries} entries, all written by the demo).",
-            data_dir.display()
-        ),
-        demo_ledger::Replaced::Demo { entries, added } => say!(
-            "Replacing the demo ledger in {} ({entries} entries, {added} of them not written \
-             by the demo: --force).",
-            data_dir.display()
-        ),
-        demo_ledger::Replaced::Nothing => {}
-    }
     let config = DemoConfig {
         seed: args.seed,
         tenants: args.tenants as usize,
@@ -86,6 +74,18 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         history.periods.last().map_or("", String::as_str),
         args.seed
     );
+    match target.replaced {
+        demo_ledger::Replaced::Demo { entries, added: 0 } => say!(
+            "Replacing the demo ledger in {} ({entries} entries, all written by the demo).",
+            data_dir.display()
+        ),
+        demo_ledger::Replaced::Demo { entries, added } => say!(
+            "Replacing the demo ledger in {} ({entries} entries, {added} of them not written \
+             by the demo: --force).",
+            data_dir.display()
+        ),
+        demo_ledger::Replaced::Nothing => {}
+    }
     // Built beside the target and swapped in whole: until then the
     // previous demo (if any) stays as it was, and a failure or a crash
     // leaves it so.
