@@ -144,8 +144,12 @@ fn contacts_lists_who_is_responsible_at_an_instant() {
     ] {
         assert!(run.stdout.contains(expected), "{expected}: {}", run.stdout);
     }
-    let bad = env.run(&["contacts", "--tenant", "alver", "--at", "2025-12-01"]);
-    bad.assert_code(1);
+    // A date is its midnight UTC, as `tla log --since` reads it (issue 23).
+    env.run(&["contacts", "--tenant", "alver", "--at", "2025-12-01"])
+        .assert_code(0)
+        .assert_stdout_contains("(2025-12-01 00:00 UTC)");
+    let bad = env.run(&["contacts", "--tenant", "alver", "--at", "1 December"]);
+    bad.assert_code(2);
     assert!(bad.stderr.contains("--at"), "{}", bad.stderr);
     let unknown = env.run(&["contacts", "--tenant", "nowhere"]);
     unknown.assert_code(1);
