@@ -128,9 +128,12 @@ fn issuing_is_idempotent_and_refuses_unended_periods() {
     ])
     .assert_code(1)
     .assert_stderr_contains("only ended periods are issued");
+    // A tenant the ledger does not have is named as such, with the ones
+    // it has, not taken for one without an agreement (issue 23).
     env.run(&["report", "--tenant", "nobody", "--period", "2026-05"])
         .assert_code(1)
-        .assert_stderr_contains("no agreement");
+        .assert_stderr_contains("unknown tenant \"nobody\"")
+        .assert_stderr_contains("alver (Alver)");
     env.run(&["report", "--tenant", "austrheim", "--period", "2026-13"])
         .assert_code(2);
 }
