@@ -64,7 +64,7 @@ fn full() -> Report {
 }
 
 fn text(report: &Report, format: Format, lang: Lang) -> String {
-    String::from_utf8(render::render(report, format, lang)).expect("UTF-8")
+    String::from_utf8(render::render(report, format, lang).expect("renders")).expect("UTF-8")
 }
 
 #[test]
@@ -92,7 +92,10 @@ fn json_is_the_canonical_bytes_and_a_newline() {
     let mut expected = report.canonical_bytes();
     expected.push(b'\n');
     for lang in LANGS {
-        assert_eq!(render::render(&report, Format::Json, lang), expected);
+        assert_eq!(
+            render::render(&report, Format::Json, lang).expect("renders"),
+            expected
+        );
     }
 }
 
@@ -101,9 +104,15 @@ fn output_is_identical_across_calls() {
     for (name, report) in fixtures() {
         let copy = report.clone();
         for lang in LANGS {
-            for format in [Format::Json, Format::Markdown, Format::Html, Format::Csv] {
-                let first = render::render(&report, format, lang);
-                let second = render::render(&copy, format, lang);
+            for format in [
+                Format::Json,
+                Format::Markdown,
+                Format::Html,
+                Format::Csv,
+                Format::Xlsx,
+            ] {
+                let first = render::render(&report, format, lang).expect("renders");
+                let second = render::render(&copy, format, lang).expect("renders");
                 assert!(first == second, "{name} {format:?} {lang:?} differs");
             }
         }
@@ -232,9 +241,25 @@ fn html_is_a_printable_accessible_page() {
     }
 }
 
-/// The records of a CSV text, by RFC 4180 (a reader written apart from
-/// the writer, so the test does not trust the code it checks).
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
+/// The records of a CSV text of `lang`: Nynorsk's starts with a byte
+/// order mark and separates with `;`, English's is plain RFC 4180.
+fn parse_csv(text: &str, lang: Lang) -> Vec<Vec<String>> {
+    match lang {
+        Lang::Nn => {
+            let body = text.strip_prefix('\u{feff}').expect("a byte order mark");
+            parse_separated(body, ';')
+        }
+        Lang::En => {
+            assert!(!text.starts_with('\u{feff}'), "English has no BOM");
+            parse_separated(text, ',')
+        }
+    }
+}
+
+/// The records of a CSV text separated by `sep`, by RFC 4180 (a reader
+/// written apart from the writer, so the test does not trust the code it
+/// checks).
+fn parse_separated(text: &str, sep: char) -> Vec<Vec<String>> {
     let mut records = Vec::new();
     let (mut record, mut field) = (Vec::new(), String::new());
     let mut chars = text.chars().peekable();
@@ -251,7 +276,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
                 assert!(field.is_empty(), "quote inside an unquoted field");
                 quoted = true;
             }
-            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, c) if c == sep => record.push(std::mem::take(&mut field)),
             (false, '\r') => {
                 assert_eq!(chars.next(), Some('\n'), "CR without LF");
                 record.push(std::mem::take(&mut field));
@@ -269,7 +294,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
 #[test]
 fn csv_quotes_commas_quotes_and_newlines() {
     let mut report = full();
-    let tenant = "Alver, \"Nord\"\nkommune\r\nIKS";
+    let tenant = "Alver, \"Nord\"\nkommune\r\nIKS; vest";
     let role = "drift,\"vakt\"";
     report.tenant = tenant.to_string();
     report.deviations.push(Deviation::ContactVacant {
@@ -279,7 +304,7 @@ fn csv_quotes_commas_quotes_and_newlines() {
         vacant_seconds: 60,
     });
     for lang in LANGS {
-        let records = parse_csv(&render::csv(&report, lang));
+        let records = parse_csv(&render::csv(&report, lang), lang);
         assert!(
             records.iter().all(|r| r.len() == 18),
             "{lang:?}: ragged rows"
@@ -303,7 +328,7 @@ fn csv_keeps_formulas_from_running() {
     report.tenant = "=HYPERLINK(\"x\")".to_string();
     report.services[0].service = "+1".to_string();
     report.services[1].service = "@sum".to_string();
-    let records = parse_csv(&render::csv(&report, Lang::Nn));
+    let records = parse_csv(&render::csv(&report, Lang::Nn), Lang::Nn);
     assert_eq!(records[1][0], "'=HYPERLINK(\"x\")");
     assert!(records.iter().any(|r| r[4] == "'+1"));
     assert!(records.iter().any(|r| r[4] == "'@sum"));
@@ -328,10 +353,16 @@ fn csv_has_one_row_per_figure() {
                     + s.governance.as_ref().map_or(0, |g| g.meetings.len() + 2)
                     + s.contacts.as_ref().map_or(0, Vec::len)
                     + 3 * s.trend.len()
-            });
+            })
+            + report
+                .services
+                .iter()
+                .filter_map(|s| s.details.as_ref())
+                .map(|d| d.outages.len() + d.open_incidents.len())
+                .sum::<usize>();
         let width = if report.story.is_some() { 28 } else { 18 };
         for lang in LANGS {
-            let records = parse_csv(&render::csv(&report, lang));
+            let records = parse_csv(&render::csv(&report, lang), lang);
             assert_eq!(records.len(), expected, "{name} {lang:?}");
             assert!(records.iter().all(|r| r.len() == width), "{name} {lang:?}");
         }
@@ -342,7 +373,7 @@ fn csv_has_one_row_per_figure() {
 fn csv_codes_do_not_depend_on_the_language() {
     let report = full();
     let codes = |lang| -> Vec<String> {
-        let records = parse_csv(&render::csv(&report, lang));
+        let records = parse_csv(&render::csv(&report, lang), lang);
         records[1..].iter().map(|r| r[6].clone()).collect()
     };
     assert_eq!(codes(Lang::Nn), codes(Lang::En));
@@ -415,10 +446,17 @@ fn lang_and_format_parse() {
     check("md", Some((None, Some(Format::Markdown))));
     check("html", Some((None, Some(Format::Html))));
     check("csv", Some((None, Some(Format::Csv))));
+    check("xlsx", Some((None, Some(Format::Xlsx))));
     check("nb", Some((None, None)));
     check("NN", Some((None, None)));
     check("markdown", Some((None, None)));
-    for format in [Format::Json, Format::Markdown, Format::Html, Format::Csv] {
+    for format in [
+        Format::Json,
+        Format::Markdown,
+        Format::Html,
+        Format::Csv,
+        Format::Xlsx,
+    ] {
         assert_eq!(format.to_string().parse::<Format>(), Ok(format));
     }
     for lang in LANGS {
@@ -791,7 +829,7 @@ fn csv_story_rows_in_both_languages() {
     let follow_up = report.follow_up.as_ref().expect("format 2");
     let story = report.story.as_ref().expect("format 2");
     for lang in LANGS {
-        let records = parse_csv(&render::csv(&report, lang));
+        let records = parse_csv(&render::csv(&report, lang), lang);
         let s = render::text::story(lang);
         assert_eq!(&records[0][18..], &s.csv_header[..]);
         let deviations: Vec<&Vec<String>> = records
@@ -844,7 +882,7 @@ fn csv_story_rows_in_both_languages() {
                 && r[3] == s.section_trend));
     }
     // Format 1: eighteen columns, no story rows.
-    let records = parse_csv(&render::csv(&full(), Lang::En));
+    let records = parse_csv(&render::csv(&full(), Lang::En), Lang::En);
     assert!(records.iter().all(|r| r.len() == 18));
     assert!(!records.iter().any(|r| r[3] == "actions" || r[3] == "trend"));
 }
@@ -856,7 +894,7 @@ fn csv_keeps_story_formulas_from_running() {
     let follow_up = report.follow_up.as_mut().expect("format 2");
     follow_up[0].explanation.as_mut().expect("explained").cause = "=HYPERLINK(\"x\")".to_string();
     report.story.as_mut().expect("format 2").actions[0].owner = "+47 555".to_string();
-    let records = parse_csv(&render::csv(&report, Lang::Nn));
+    let records = parse_csv(&render::csv(&report, Lang::Nn), Lang::Nn);
     assert!(records.iter().any(|r| r[20] == "'=HYPERLINK(\"x\")"));
     assert!(records.iter().any(|r| r[23] == "'+47 555"));
 }
@@ -872,13 +910,13 @@ fn the_provider_s_deviations_stand_apart_from_the_municipality_s() {
     for (lang, provider, tenant) in [
         (
             Lang::Nn,
-            "Avvik frå TLA-krava (leverandøren) (1)",
-            "Avvik kommunen svarar for (1)",
+            "Avvik frå TLA-krava (1)",
+            "Kommunen sine plikter (1)",
         ),
         (
             Lang::En,
-            "Deviations from the TLA requirements (provider) (1)",
-            "Deviations the municipality answers for (1)",
+            "Deviations from the TLA requirements (1)",
+            "What the municipality owes (1)",
         ),
     ] {
         let html = render::html(&report, lang);
@@ -912,4 +950,152 @@ fn the_provider_s_deviations_stand_apart_from_the_municipality_s() {
             .count(),
         1
     );
+}
+
+/// The month a municipality reads (issue 22): the engine's own format-2
+/// report of `tests/cases/month_for_people.json`, August 2026.
+fn month() -> Report {
+    read(&dir().join("month.report.json"))
+}
+
+/// The month fixture is what the engine computes, not a hand edit: it is
+/// the case's format-2 snapshot, which `tests/cases.rs` recomputes.
+#[test]
+fn the_month_fixture_is_the_engine_s_report() {
+    let snapshot = read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/month_for_people.0.v2.json"),
+    );
+    assert_eq!(month(), snapshot);
+}
+
+/// The Markdown row of the deviation whose row holds `needle`.
+fn md_row(md: &str, needle: &str) -> String {
+    md.lines()
+        .find(|l| l.starts_with("| ") && l.contains(needle))
+        .unwrap_or_else(|| panic!("no row with {needle:?} in\n{md}"))
+        .to_string()
+}
+
+/// Every case issue 22 lists, in the Markdown of both languages: the two
+/// deviation groups, a late response with its deadline, a steering lapse
+/// owed by the tenant with its last meeting, a period-wide deviation
+/// dated as the month with the exact instant in the detail, services and
+/// roles by name, a partial outage marked, open incidents at month end
+/// and the proof in plain words.
+#[test]
+fn the_month_reads_as_the_municipality_needs() {
+    let mut report = month();
+    // The case's ledger has no Merkle tree; an issued report has its root.
+    report.manifest.tree_root = "ab".repeat(32);
+    let cases = [
+        (
+            Lang::Nn,
+            [
+                "**Avvik frå TLA-krava** (4)",
+                "**Kommunen sine plikter** (2)",
+                "Responsfristen gjekk ut 2026-08-18 11:00 CEST før hendinga fekk respons.",
+                "Siste styringsgruppemøte vart halde 20. april 2026.",
+                "| august 2026 | 2026-08-31 22:00 UTC | Tilgjengelegheit under mål | E-post |",
+                "registrert ved periodeslutt, 2026-09-01 00:00 CEST.",
+                "Kontaktperson i kommunen (tenant\\_contact)",
+                "| Nettstad | `P-1` | **delvis utfall (tel ikkje som nedetid)** | 2026-08-14 09:00 CEST | 2026-08-14 16:48 CEST |",
+                "| Nettverk | `I-6` | P3 | 2026-07-28 12:00 CEST | oppretta i ein tidlegare månad |",
+                "| E-post | `I-8` | P4 | 2026-08-28 10:00 CEST | oppretta denne månaden |",
+                "99,193 % (nedetid 6 t 0 min)",
+                "Møtet vart halde 5. august 2026; referatet skulle vore levert 2026-08-19 10:00 CEST.",
+                "Loggrota er kontrollsummen",
+                "Merkle-rota er rota",
+                "`/tenants/alver/reports/2026-08/verify`",
+            ],
+        ),
+        (
+            Lang::En,
+            [
+                "**Deviations from the TLA requirements** (4)",
+                "**What the municipality owes** (2)",
+                "The response deadline passed at 2026-08-18 11:00 CEST before any response.",
+                "The last steering group meeting was held on 20 April 2026.",
+                "| August 2026 | 2026-08-31 22:00 UTC | Availability below target | E-post |",
+                "recorded at the period's end, 2026-09-01 00:00 CEST.",
+                "Municipal contact (tenant\\_contact)",
+                "| Nettstad | `P-1` | **partial outage (not counted as downtime)** | 2026-08-14 09:00 CEST | 2026-08-14 16:48 CEST |",
+                "| Nettverk | `I-6` | P3 | 2026-07-28 12:00 CEST | opened in an earlier month |",
+                "| E-post | `I-8` | P4 | 2026-08-28 10:00 CEST | opened this month |",
+                "99.193% (downtime 6 h 0 min)",
+                "The meeting was held on 5 August 2026; minutes were due 2026-08-19 10:00 CEST.",
+                "The log root is the digest",
+                "The Merkle root is the root",
+                "`/tenants/alver/reports/2026-08/verify`",
+            ],
+        ),
+    ];
+    for (lang, needles) in cases {
+        let md = render::markdown(&report, lang);
+        for needle in needles {
+            assert!(md.contains(needle), "{lang:?}: {needle:?} missing in\n{md}");
+        }
+        // The provider's group comes first and holds the late response;
+        // the municipality's holds the steering lapse and the contact.
+        let s = render::text::story(lang);
+        let (p, t) = (
+            md.find(&format!("**{}**", s.deviations_provider))
+                .expect("provider group"),
+            md.find(&format!("**{}**", s.deviations_tenant))
+                .expect("tenant group"),
+        );
+        assert!(p < t);
+        let late = md_row(&md, render::text::kind_label(lang, "response_breach"));
+        assert!(late.contains("Nettverk") && late.contains("I-7"), "{late}");
+        let steering = md.find(render::text::kind_label(lang, "steering_meeting_missing"));
+        let response = md.find(render::text::kind_label(lang, "response_breach"));
+        assert!(
+            response.is_some_and(|r| p < r && r < t) && steering.is_some_and(|x| x > t),
+            "{md}"
+        );
+        // Services by name in every table, never by id alone.
+        for id in ["| epost |", "| nett |", "| web |"] {
+            assert!(!md.contains(id), "{lang:?}: {id} shown by id");
+        }
+    }
+}
+
+/// The Nynorsk CSV is what Excel set to Norwegian opens as columns: a
+/// byte order mark, `;` between fields, a decimal comma in the figures;
+/// the English one stays RFC 4180 with a decimal point. Outage and open
+/// incident rows carry the detail.
+#[test]
+fn csv_for_norwegian_excel() {
+    let report = month();
+    let nn = render::csv(&report, Lang::Nn);
+    assert!(nn.starts_with("\u{feff}kunde;periode;status;del;"), "{nn}");
+    let records = parse_csv(&nn, Lang::Nn);
+    let by = |code: &str, service: &str| -> Vec<String> {
+        records
+            .iter()
+            .find(|r| r[6] == code && r[4] == service)
+            .unwrap_or_else(|| panic!("no {code} row of {service}"))
+            .clone()
+    };
+    assert_eq!(by("achieved_pct", "epost")[8], "99,193");
+    assert_eq!(by("achieved_pct", "epost")[10], "99,500");
+    assert_eq!(by("downtime_seconds", "epost")[8], "21600");
+    let partial = by("outage_partial", "web");
+    assert_eq!(
+        (
+            partial[3].as_str(),
+            partial[18].as_str(),
+            partial[25].as_str()
+        ),
+        ("utfall", "P-1", "2026-08-14T14:48:00Z")
+    );
+    assert!(partial[7].contains("tel ikkje som nedetid"), "{partial:?}");
+    let open = by("open_incident", "nett");
+    assert_eq!((open[5].as_str(), open[14].as_str()), ("P3", "I-6"));
+    let en = parse_csv(&render::csv(&report, Lang::En), Lang::En);
+    let achieved = en
+        .iter()
+        .find(|r| r[6] == "achieved_pct" && r[4] == "epost")
+        .expect("achieved row");
+    assert_eq!(achieved[8], "99.193");
+    assert_eq!(records.len(), en.len());
 }

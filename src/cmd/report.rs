@@ -46,10 +46,11 @@ struct ReportArgs {
     #[arg(long, value_name = "N")]
     as_of: Option<u64>,
     /// json is the contract format (docs/SEMANTICS.md section 10); md, html,
-    /// csv and pdf (printed on A4 by the installed Chromium) are for people.
-    #[arg(long, default_value = "json", value_parser = ["json", "md", "html", "csv", "pdf"])]
+    /// csv, xlsx (a workbook, one sheet per section) and pdf (printed on A4
+    /// by the installed Chromium) are for people.
+    #[arg(long, default_value = "json", value_parser = ["json", "md", "html", "csv", "xlsx", "pdf"])]
     format: String,
-    /// Language of md, html, csv and pdf: nn (Nynorsk) or en.
+    /// Language of md, html, csv, xlsx and pdf: nn (Nynorsk) or en.
     #[arg(long, default_value = "nn", value_parser = ["nn", "en"])]
     lang: String,
     /// Write the report to this file instead of stdout (needed for pdf,
@@ -156,7 +157,7 @@ pub fn run(data_dir: &Path, args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let bytes = projector::render::render(&report, args.format.parse()?, lang);
+    let bytes = projector::render::render(&report, args.format.parse()?, lang)?;
     match &args.out {
         Some(path) => super::write_out(path, &bytes)?,
         None => super::write_stdout(&bytes)?,

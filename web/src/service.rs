@@ -190,7 +190,10 @@ async fn report_of(
     let computed = tokio::task::spawn_blocking(move || live.report(&tenant, period, now)).await;
     match computed {
         Ok(Ok(report)) => {
-            let bytes = projector::render::render(&report, format, lang);
+            let bytes = match projector::render::render(&report, format, lang) {
+                Ok(bytes) => bytes,
+                Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, "", e.to_string()),
+            };
             let mut response = bytes.into_response();
             let headers = response.headers_mut();
             headers.insert(

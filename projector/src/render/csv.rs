@@ -4,14 +4,17 @@
 //! column (service, section, code, result) gives a meaningful subset and
 //! files of several tenants or months can be appended to each other.
 //!
-//! RFC 4180: comma-separated, CRLF line ends, a field in double quotes
-//! when it holds a comma, a double quote, CR or LF, with its quotes
-//! doubled. UTF-8 without a byte order mark (import with "From text/CSV"
-//! and UTF-8 in a spreadsheet that does not guess). Numbers are written
-//! as in the JSON report, with a decimal point. A text field from the
-//! report that starts with `=`, `+`, `-`, `@`, tab or CR is prefixed with
-//! `'` so that a spreadsheet shows it instead of running it as a formula;
-//! the JSON report holds the exact value.
+//! RFC 4180 in English (`--lang en`): comma-separated, CRLF line ends, a
+//! field in double quotes when it holds the separator, a double quote, CR
+//! or LF, with its quotes doubled, UTF-8 without a byte order mark, and
+//! numbers as in the JSON report, with a decimal point. In Nynorsk
+//! (`--lang nn`, the default) the file is what a spreadsheet set to
+//! Norwegian opens as columns: `;` as separator, a decimal comma in the
+//! `verdi` and `mål` columns ("99,500"), and a UTF-8 byte order mark so
+//! that it detects the encoding; quoting and line ends as in English. A
+//! text field from the report that starts with `=`, `+`, `-`, `@`, tab or
+//! CR is prefixed with `'` so that a spreadsheet shows it instead of
+//! running it as a formula; the JSON report holds the exact value.
 //!
 //! The header names and the descriptive values (section, description,
 //! result, status) follow the language; the `code` column does not, so a
@@ -78,7 +81,16 @@
 //! none was held); `ansvarlege`/`contacts` rows `role_held`,
 //! `role_vacant` (service, `rolle`, person; times: since);
 //! `utvikling`/`trend` rows `deviations`, `services_met`,
-//! `services_guaranteed` per trend period, oldest first.
+//! `services_guaranteed` per trend period, oldest first;
+//! `utfall`/`outages` rows `outage_full`, `outage_partial` per outage
+//! behind a service's figures (service; description: the kind in words,
+//! the partial one marked as no downtime; times: its start; `id`: the
+//! outage id; `utført_utc`: its end, empty while open);
+//! `opne_hendingar`/`open_incidents` rows `open_incident` per incident
+//! open at the period's end (service, priority; description: opened this
+//! month or in an earlier one; times: opened; `hending`: its id).
+//! Services are by id in the `teneste` column (a code, like `kode`); the
+//! descriptions name them by the agreement's name.
 
 use super::text::{self, Text};
 use super::{Lang, Report};
@@ -117,6 +129,8 @@ pub fn csv(report: &Report, lang: Lang) -> String {
         rows.push(r);
     }
     if let Some(story) = &report.story {
+        outages(&mut rows, report, lang);
+        open_incidents(&mut rows, report, lang);
         actions(&mut rows, report, lang, story);
         governance(&mut rows, report, lang, story);
         contacts(&mut rows, report, lang, story);
@@ -131,11 +145,68 @@ pub fn csv(report: &Report, lang: Lang) -> String {
     };
     let mut head: Vec<String> = t.csv_header.map(str::to_string).to_vec();
     head.extend(text::story(lang).csv_header.map(str::to_string));
-    let mut out = record(&head[..width]);
-    for row in &rows {
-        out.push_str(&record(&row[..width]));
+    let sep = separator(lang);
+    // The byte order mark lets a Norwegian spreadsheet see UTF-8.
+    let mut out = match lang {
+        Lang::Nn => "\u{feff}".to_string(),
+        Lang::En => String::new(),
+    };
+    out.push_str(&record(&head[..width], sep));
+    for row in &mut rows {
+        if lang == Lang::Nn {
+            for number in [8, 10] {
+                row[number] = row[number].replace('.', ",");
+            }
+        }
+        out.push_str(&record(&row[..width], sep));
     }
     out
+}
+
+/// The field separator of `lang`'s CSV: `;` where the comma is the
+/// decimal sign.
+pub fn separator(lang: Lang) -> char {
+    match lang {
+        Lang::Nn => ';',
+        Lang::En => ',',
+    }
+}
+
+/// One row per outage behind a service's figures.
+fn outages(rows: &mut Vec<Row>, report: &Report, lang: Lang) {
+    let (t, d) = (lang.text(), text::detail(lang));
+    for o in super::outage_lines(report, lang) {
+        let mut r = row(report, t, d.section_outages);
+        r[4] = data(o.service_id);
+        r[6] = if o.partial {
+            "outage_partial"
+        } else {
+            "outage_full"
+        }
+        .to_string();
+        r[7] = data(&format!("{}: {}", o.service, o.impact));
+        r[12] = data(&o.start.utc_z);
+        r[13] = data(&o.start.local_rfc3339);
+        r[ID] = data(o.outage_id);
+        r[DONE] = data(o.end.as_ref().map_or("", |e| e.utc_z.as_str()));
+        rows.push(r);
+    }
+}
+
+/// One row per incident open at the period's end.
+fn open_incidents(rows: &mut Vec<Row>, report: &Report, lang: Lang) {
+    let (t, d) = (lang.text(), text::detail(lang));
+    for i in super::open_incident_lines(report, lang) {
+        let mut r = row(report, t, d.section_open_incidents);
+        r[4] = data(i.service_id);
+        r[5] = data(i.priority);
+        r[6] = "open_incident".to_string();
+        r[7] = data(&format!("{}: {}", i.service, i.note));
+        r[12] = data(&i.opened.utc_z);
+        r[13] = data(&i.opened.local_rfc3339);
+        r[14] = data(i.incident_id);
+        rows.push(r);
+    }
 }
 
 /// Column indexes of the format-2 columns.
@@ -439,15 +510,15 @@ fn data(s: &str) -> String {
     }
 }
 
-/// One RFC 4180 record with its CRLF.
-fn record(fields: &[String]) -> String {
-    let quoted: Vec<String> = fields.iter().map(|f| field(f)).collect();
-    quoted.join(",") + "\r\n"
+/// One record with its CRLF, fields joined by `sep`.
+fn record(fields: &[String], sep: char) -> String {
+    let quoted: Vec<String> = fields.iter().map(|f| field(f, sep)).collect();
+    quoted.join(&sep.to_string()) + "\r\n"
 }
 
-/// A field, quoted when RFC 4180 requires it.
-pub fn field(s: &str) -> String {
-    if s.contains([',', '"', '\r', '\n']) {
+/// A field, quoted when RFC 4180 requires it (with `sep` as separator).
+pub fn field(s: &str, sep: char) -> String {
+    if s.contains([sep, '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()

@@ -35,7 +35,13 @@ pub fn markdown(report: &Report, lang: Lang) -> String {
         trend(&mut out, story, lang);
     }
     availability(&mut out, report, lang);
+    if report.story.is_some() {
+        outages(&mut out, report, lang);
+    }
     incidents(&mut out, report, t);
+    if report.story.is_some() {
+        open_incidents(&mut out, report, lang);
+    }
     data_quality(&mut out, report, lang);
     manifest(&mut out, report, lang);
     out
@@ -87,13 +93,17 @@ fn deviations(out: &mut String, report: &Report, lang: Lang) {
             line(out, &format!("**{caption}** ({})", rows.len()));
         }
         let body = rows.iter().map(|r| {
+            let description = match &r.period_wide {
+                Some(exact) => format!("{} {exact}", r.description),
+                None => r.description.clone(),
+            };
             vec![
                 r.number.to_string(),
-                escape(&r.when.local),
+                escape(&r.dated),
                 escape(&r.when.utc),
                 r.label.to_string(),
                 escape(&r.service),
-                escape(&r.description),
+                escape(&description),
                 escape(&r.target),
                 escape(&r.measured),
             ]
@@ -213,9 +223,10 @@ fn contacts(out: &mut String, report: &Report, story: &Story, lang: Lang) {
     line(out, &format!("## {}", s.contacts));
     let head = [s.role, lang.text().service, s.person, s.since];
     let body = rows.iter().map(|r| {
+        let service = r.service.as_deref().map(|s| super::service_name(report, s));
         vec![
-            escape(&r.role),
-            escape(r.service.as_deref().unwrap_or(lang.text().whole_agreement)),
+            escape(&super::role_for_people(&r.role, lang)),
+            escape(service.unwrap_or(lang.text().whole_agreement)),
             r.person
                 .as_deref()
                 .map_or_else(|| format!("**{}**", s.vacant), escape),
@@ -279,6 +290,58 @@ fn availability(out: &mut String, report: &Report, lang: Lang) {
         let ids: Vec<String> = without.iter().map(|s| escape(s)).collect();
         line(out, &format!("{}: {}.", t.no_availability, ids.join(", ")));
     }
+}
+
+/// Every outage behind the availability figures, the partial ones
+/// marked (format 2).
+fn outages(out: &mut String, report: &Report, lang: Lang) {
+    let (t, d) = (lang.text(), text::detail(lang));
+    line(out, &format!("### {}", d.outages));
+    let rows = super::outage_lines(report, lang);
+    if rows.is_empty() {
+        line(out, d.no_outages);
+        return;
+    }
+    let head = [t.service, d.outage, d.impact, d.start, d.end];
+    let body = rows.iter().map(|o| {
+        let impact = if o.partial {
+            format!("**{}**", o.impact)
+        } else {
+            o.impact.to_string()
+        };
+        vec![
+            escape(o.service),
+            format!("`{}`", code_span(o.outage_id)),
+            impact,
+            escape(&o.start.local),
+            o.end
+                .as_ref()
+                .map_or_else(|| d.still_open.to_string(), |e| escape(&e.local)),
+        ]
+    });
+    line(out, &table(&head, "---|---|---|---|---", body));
+}
+
+/// The incidents still open at the period's end (format 2).
+fn open_incidents(out: &mut String, report: &Report, lang: Lang) {
+    let (t, d) = (lang.text(), text::detail(lang));
+    line(out, &format!("### {}", d.open_incidents));
+    let rows = super::open_incident_lines(report, lang);
+    if rows.is_empty() {
+        line(out, d.no_open_incidents);
+        return;
+    }
+    let head = [t.service, d.incident, t.priority, t.opened, d.detail];
+    let body = rows.iter().map(|i| {
+        vec![
+            escape(i.service),
+            format!("`{}`", code_span(i.incident_id)),
+            escape(i.priority),
+            escape(&i.opened.local),
+            i.note.to_string(),
+        ]
+    });
+    line(out, &table(&head, "---|---|---|---|---", body));
 }
 
 fn incidents(out: &mut String, report: &Report, t: &Text) {
@@ -363,6 +426,18 @@ fn manifest(out: &mut String, report: &Report, lang: Lang) {
         .map(|(k, v)| format!("- **{k}:** {v}"))
         .collect();
     line(out, &items.join("\n"));
+    if report.story.is_some() {
+        let page = format!(
+            "`{}`",
+            code_span(&text::verify_page(&report.tenant, &report.period))
+        );
+        let [log, tree, viewer] = text::proof_sentences(lang, m.ledger_size, &page);
+        // Reports made before the Merkle tree have no tree root to explain.
+        let tree = (!m.tree_root.is_empty()).then_some(tree);
+        for sentence in [Some(log), tree, Some(viewer)].into_iter().flatten() {
+            line(out, &sentence);
+        }
+    }
     let hint = text::verify_hint(lang, m.ledger_size, |c| format!("`{c}`"));
     out.push_str(&hint);
     out.push('\n');

@@ -19,11 +19,12 @@ mod csv;
 pub mod html;
 mod markdown;
 pub mod text;
+mod xlsx;
 
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::report::{Deviation, IncidentCounts, Report};
@@ -31,6 +32,7 @@ use crate::report::{Deviation, IncidentCounts, Report};
 pub use self::csv::csv;
 pub use self::html::html;
 pub use self::markdown::markdown;
+pub use self::xlsx::xlsx;
 
 /// The language of a rendering.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -75,6 +77,8 @@ pub enum Format {
     Markdown,
     Html,
     Csv,
+    /// An Office Open XML workbook, one sheet per section.
+    Xlsx,
 }
 
 impl FromStr for Format {
@@ -86,10 +90,11 @@ impl FromStr for Format {
             "md" => Ok(Format::Markdown),
             "html" => Ok(Format::Html),
             "csv" => Ok(Format::Csv),
+            "xlsx" => Ok(Format::Xlsx),
             _ => Err(ParseError {
                 what: "report format",
                 value: s.to_string(),
-                expected: "json, md, html or csv",
+                expected: "json, md, html, csv or xlsx",
             }),
         }
     }
@@ -109,16 +114,19 @@ impl Format {
             Format::Markdown => "md",
             Format::Html => "html",
             Format::Csv => "csv",
+            Format::Xlsx => "xlsx",
         }
     }
 
-    /// The media type to serve the rendering with (all are UTF-8).
+    /// The media type to serve the rendering with (the text ones are
+    /// UTF-8).
     pub fn content_type(self) -> &'static str {
         match self {
             Format::Json => "application/json",
             Format::Markdown => "text/markdown; charset=utf-8",
             Format::Html => "text/html; charset=utf-8",
             Format::Csv => "text/csv; charset=utf-8; header=present",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         }
     }
 }
@@ -149,10 +157,18 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// A rendering that could not be made: only the workbook's writer can
+/// fail (a cell or sheet beyond the format's limits).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot write the xlsx workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+}
+
 /// The bytes `tla report` prints for `format`; JSON is the report's
 /// canonical bytes and a newline, whatever the language.
-pub fn render(report: &Report, format: Format, lang: Lang) -> Vec<u8> {
-    match format {
+pub fn render(report: &Report, format: Format, lang: Lang) -> Result<Vec<u8>, RenderError> {
+    Ok(match format {
         Format::Json => {
             let mut bytes = report.canonical_bytes();
             bytes.push(b'\n');
@@ -161,7 +177,8 @@ pub fn render(report: &Report, format: Format, lang: Lang) -> Vec<u8> {
         Format::Markdown => markdown(report, lang).into_bytes(),
         Format::Html => html(report, lang).into_bytes(),
         Format::Csv => csv(report, lang).into_bytes(),
-    }
+        Format::Xlsx => xlsx(report, lang)?,
+    })
 }
 
 /// "oktober 2026" / "October 2026" for `2026-10`; anything else as given.
@@ -176,6 +193,8 @@ pub fn period_label(period: &str, lang: Lang) -> String {
 /// An instant of the report written for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct When {
+    /// The instant as the report writes it, UTC `Z`.
+    pub utc_z: String,
     /// `2026-10-04 12:00 UTC` (seconds only when not zero).
     pub utc: String,
     /// `2026-10-04 14:00 CEST`, in the report's time zone.
@@ -190,6 +209,7 @@ pub struct When {
 pub fn when(at: &str, timezone: &str) -> When {
     let Ok(t) = DateTime::parse_from_rfc3339(at) else {
         return When {
+            utc_z: at.to_string(),
             utc: at.to_string(),
             local: at.to_string(),
             local_rfc3339: at.to_string(),
@@ -204,6 +224,7 @@ pub fn when(at: &str, timezone: &str) -> When {
         "%Y-%m-%d %H:%M:%S"
     };
     When {
+        utc_z: at.to_string(),
         utc: format!("{} UTC", utc.format(pattern)),
         local: format!("{} {}", local.format(pattern), local.format("%Z")),
         local_rfc3339: local.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
@@ -321,7 +342,9 @@ fn period_utc(report: &Report) -> String {
 
 /// One availability row, written for people.
 pub struct AvailabilityRow<'a> {
+    /// The service by the agreement's name (its id in format 1).
     pub service: &'a str,
+    pub service_id: &'a str,
     pub target: String,
     /// "–" when nothing was measurable.
     pub achieved: String,
@@ -337,7 +360,8 @@ fn availability_rows(report: &Report, lang: Lang) -> Vec<AvailabilityRow<'_>> {
     let rows = report.services.iter().filter_map(|s| {
         let a = s.availability.as_ref()?;
         Some(AvailabilityRow {
-            service: &s.service,
+            service: service_name(report, &s.service),
+            service_id: &s.service,
             target: percent(&a.target_pct, lang),
             achieved: a
                 .achieved_pct
@@ -354,14 +378,14 @@ fn availability_rows(report: &Report, lang: Lang) -> Vec<AvailabilityRow<'_>> {
     rows.collect()
 }
 
-/// The services without an availability guarantee, by id.
+/// The services without an availability guarantee, by name.
 fn unguaranteed(report: &Report) -> Vec<&str> {
     let ids = report.services.iter().filter(|s| s.availability.is_none());
-    ids.map(|s| s.service.as_str()).collect()
+    ids.map(|s| service_name(report, &s.service)).collect()
 }
 
-/// (service, priority, counts) for every priority with a non-zero count,
-/// in report order.
+/// (service by name, priority, counts) for every priority with a
+/// non-zero count, in report order.
 fn incident_rows(report: &Report) -> Vec<(&str, &str, &IncidentCounts)> {
     report
         .services
@@ -369,7 +393,7 @@ fn incident_rows(report: &Report) -> Vec<(&str, &str, &IncidentCounts)> {
         .flat_map(|s| {
             s.incidents
                 .iter()
-                .map(move |(p, c)| (s.service.as_str(), p.as_str(), c))
+                .map(move |(p, c)| (service_name(report, &s.service), p.as_str(), c))
         })
         .filter(|(_, _, c)| !c.is_zero())
         .collect()
@@ -380,12 +404,71 @@ pub struct DeviationRow {
     /// 1-based, in report order.
     pub number: usize,
     pub when: When,
+    /// The date column: the month ("august 2026") for a period-wide
+    /// deviation, else `when.local`.
+    pub dated: String,
+    /// A period-wide deviation (`at` the period's end): its exact
+    /// instant, "registrert ved periodeslutt 2026-09-01 00:00 CEST", for
+    /// the detail; `None` otherwise.
+    pub period_wide: Option<String>,
     pub label: &'static str,
-    /// The service, "heile avtalen" for a tenant-wide contact, or "–".
+    /// The service by the agreement's name, "heile avtalen" for a
+    /// tenant-wide contact, or "–".
     pub service: String,
     pub description: String,
     pub target: String,
+    /// The measure in plain words: the deadline that passed, the last
+    /// meeting held, the vacant time, the achieved percentage.
     pub measured: String,
+    /// `provider` or `tenant` (format 2), `None` in format 1.
+    pub party: Option<String>,
+}
+
+/// The deviation kinds that are about the whole period, `at` its end
+/// (SEMANTICS.md section 10).
+fn period_wide_kind(d: &Deviation) -> bool {
+    matches!(
+        d,
+        Deviation::AvailabilityBelowTarget { .. }
+            | Deviation::OperationsMeetingMissing { .. }
+            | Deviation::SteeringMeetingMissing { .. }
+            | Deviation::ContactVacant { .. }
+    )
+}
+
+/// A service for people: the agreement's `name` the report carries
+/// (format 2), else its id.
+pub fn service_name<'a>(report: &'a Report, id: &'a str) -> &'a str {
+    report
+        .services
+        .iter()
+        .find(|s| s.service == id)
+        .and_then(|s| s.details.as_ref()?.name.as_deref())
+        .unwrap_or(id)
+}
+
+/// A role for people: its label in `lang` and its id in brackets
+/// ("Kundeansvarleg (provider_account_owner)"), or the id alone for a
+/// role without a label.
+pub fn role_for_people(role: &str, lang: Lang) -> String {
+    match text::role_label(lang, role) {
+        Some(label) => format!("{label} ({role})"),
+        None => role.to_string(),
+    }
+}
+
+/// The local date of `at` in words, "19. mai 2026" / "19 May 2026".
+pub fn date_words(at: &str, timezone: &str, lang: Lang) -> String {
+    let Ok(t) = DateTime::parse_from_rfc3339(at) else {
+        return at.to_string();
+    };
+    let tz: Tz = timezone.parse().unwrap_or(Tz::UTC);
+    let local = t.with_timezone(&tz);
+    let month = text::month(lang, local.month()).unwrap_or("");
+    match lang {
+        Lang::Nn => format!("{}. {month} {}", local.day(), local.year()),
+        Lang::En => format!("{} {month} {}", local.day(), local.year()),
+    }
 }
 
 pub fn deviation_rows(report: &Report, lang: Lang) -> Vec<DeviationRow> {
@@ -405,38 +488,124 @@ fn deviation_row<'a>(
     let duration = f
         .vacant
         .map_or(String::new(), |s| days_hours_minutes(s, lang));
+    let name = f.service.map(|s| service_name(report, s));
     let service = match d {
         Deviation::ContactVacant { service: None, .. } => t.whole_agreement.to_string(),
-        _ => f.service.unwrap_or("–").to_string(),
+        _ => name.unwrap_or("–").to_string(),
     };
-    let scope = match f.service {
+    let scope = match name {
         Some(s) => text::service_scope(lang, s),
         None => t.whole_agreement.to_string(),
     };
+    let role = role_for_people(f.role, lang);
     let subject = text::Subject {
-        service: f.service.unwrap_or(""),
-        id: f.id,
+        service: name.unwrap_or(""),
+        id: if f.role.is_empty() { f.id } else { &role },
         priority: f.priority,
         scope: &scope,
         duration: &duration,
     };
+    let follow_up = report.follow_up.as_ref().and_then(|f| f.get(number - 1));
     let (target, measured) = match d {
         Deviation::AvailabilityBelowTarget { service, .. } => {
             availability_pair(report, service, lang)
         }
         _ => (
             text::target(lang, d.kind(), f.priority),
-            text::measured(lang, d.kind(), &duration),
+            measure(report, d, follow_up, &duration, lang),
         ),
+    };
+    let when = when(d.at(), &report.timezone);
+    let period_wide = (period_wide_kind(d) && d.at() == report.period_end)
+        .then(|| text::at_period_end(lang, &when.local));
+    let dated = match &period_wide {
+        Some(_) => period_label(&report.period, lang),
+        None => when.local.clone(),
     };
     DeviationRow {
         number,
-        when: when(d.at(), &report.timezone),
+        when,
+        dated,
+        period_wide,
         label: text::kind_label(lang, d.kind()),
         service,
         description: text::describe(lang, d.kind(), &subject),
         target,
         measured,
+        party: follow_up.map(|f| f.party.clone()),
+    }
+}
+
+/// What was measured of `d`, in plain words, from what the report holds:
+/// the deadline that passed (and whether the incident was still open at
+/// the period's end), the window's start, the last meeting held, the
+/// meeting whose minutes are missing, the vacant time.
+fn measure(
+    report: &Report,
+    d: &Deviation,
+    follow_up: Option<&crate::report::FollowUp>,
+    duration: &str,
+    lang: Lang,
+) -> String {
+    let local = |at: &str| when(at, &report.timezone).local;
+    match d {
+        Deviation::ResponseBreach {
+            at,
+            service,
+            incident_id,
+            ..
+        }
+        | Deviation::ResolutionBreach {
+            at,
+            service,
+            incident_id,
+            ..
+        } => {
+            let open = report
+                .services
+                .iter()
+                .filter(|s| &s.service == service)
+                .filter_map(|s| s.details.as_ref())
+                .any(|x| {
+                    x.open_incidents
+                        .iter()
+                        .any(|i| &i.incident_id == incident_id)
+                });
+            let response = matches!(d, Deviation::ResponseBreach { .. });
+            text::deadline_passed(lang, response, &local(at), open)
+        }
+        Deviation::MaintenanceShortNotice { at, .. } => text::window_started(lang, &local(at)),
+        Deviation::OperationsMeetingMissing { .. } | Deviation::SteeringMeetingMissing { .. } => {
+            let last = follow_up.and_then(|f| match &f.last_held {
+                crate::report::LastHeld::At(at) => Some(Some(at.as_str())),
+                crate::report::LastHeld::Never => Some(None),
+                crate::report::LastHeld::Absent => None,
+            });
+            match last {
+                Some(at) => {
+                    let steering = matches!(d, Deviation::SteeringMeetingMissing { .. });
+                    let day = at.map(|at| date_words(at, &report.timezone, lang));
+                    text::last_meeting(lang, steering, day.as_deref())
+                }
+                None => text::measured(lang, d.kind(), duration),
+            }
+        }
+        Deviation::MinutesMissing { meeting_id, .. } => {
+            let meeting = report
+                .story
+                .as_ref()
+                .and_then(|s| s.governance.as_ref())
+                .and_then(|g| g.meetings.iter().find(|m| &m.meeting_id == meeting_id));
+            match meeting {
+                Some(m) => text::minutes_not_filed(
+                    lang,
+                    &date_words(&m.held_at, &report.timezone, lang),
+                    m.minutes_due.as_deref().map(local).as_deref(),
+                ),
+                None => text::measured(lang, d.kind(), duration),
+            }
+        }
+        _ => text::measured(lang, d.kind(), duration),
     }
 }
 
@@ -451,10 +620,13 @@ fn availability_pair(report: &Report, service: &str, lang: Lang) -> (String, Str
     let Some(a) = figures else {
         return ("–".to_string(), "–".to_string());
     };
-    let achieved = a.achieved_pct.as_deref();
+    let achieved = a
+        .achieved_pct
+        .as_deref()
+        .map_or_else(|| "–".to_string(), |p| percent(p, lang));
     (
         percent(&a.target_pct, lang),
-        achieved.map_or_else(|| "–".to_string(), |p| percent(p, lang)),
+        text::achieved_with_downtime(lang, &achieved, &hours_minutes(a.downtime_seconds, lang)),
     )
 }
 
@@ -579,6 +751,87 @@ pub fn deviation_groups(
     .into_iter()
     .filter(|(_, rows)| !rows.is_empty())
     .collect()
+}
+
+/// One outage behind a service's figures, written for people.
+pub struct OutageLine<'a> {
+    /// The service by its name.
+    pub service: &'a str,
+    pub service_id: &'a str,
+    pub outage_id: &'a str,
+    /// A partial outage: it counts as no downtime, and is marked.
+    pub partial: bool,
+    /// "fullt utfall" / "delvis utfall (tel ikkje som nedetid)".
+    pub impact: &'static str,
+    pub start: When,
+    /// `None` while the outage is open in the prefix.
+    pub end: Option<When>,
+}
+
+/// Every outage of a format-2 report, service by service in report
+/// order, each service's by (`start`, `outage_id`) as the report holds
+/// them; empty in format 1.
+pub fn outage_lines(report: &Report, lang: Lang) -> Vec<OutageLine<'_>> {
+    let d = text::detail(lang);
+    report
+        .services
+        .iter()
+        .filter_map(|s| Some((s, s.details.as_ref()?)))
+        .flat_map(|(s, x)| {
+            x.outages.iter().map(move |o| OutageLine {
+                service: service_name(report, &s.service),
+                service_id: &s.service,
+                outage_id: &o.outage_id,
+                partial: o.impact == "partial",
+                impact: d.impact_word(&o.impact),
+                start: when(&o.start, &report.timezone),
+                end: o.end.as_deref().map(|e| when(e, &report.timezone)),
+            })
+        })
+        .collect()
+}
+
+/// One incident open at the period's end, written for people.
+pub struct OpenIncidentLine<'a> {
+    pub service: &'a str,
+    pub service_id: &'a str,
+    pub incident_id: &'a str,
+    pub priority: &'a str,
+    pub opened: When,
+    /// Opened before the period's start.
+    pub earlier: bool,
+    /// "oppretta i ein tidlegare månad" / "oppretta denne månaden".
+    pub note: &'static str,
+}
+
+/// The incidents open at the period's end of a format-2 report, service
+/// by service; empty in format 1.
+pub fn open_incident_lines(report: &Report, lang: Lang) -> Vec<OpenIncidentLine<'_>> {
+    let d = text::detail(lang);
+    report
+        .services
+        .iter()
+        .filter_map(|s| Some((s, s.details.as_ref()?)))
+        .flat_map(|(s, x)| {
+            x.open_incidents.iter().map(move |i| {
+                // Both are UTC `Z` of one shape: string order is time order.
+                let earlier = i.opened_at < report.period_start;
+                OpenIncidentLine {
+                    service: service_name(report, &s.service),
+                    service_id: &s.service,
+                    incident_id: &i.incident_id,
+                    priority: &i.priority,
+                    opened: when(&i.opened_at, &report.timezone),
+                    earlier,
+                    note: if earlier {
+                        d.earlier_month
+                    } else {
+                        d.this_month
+                    },
+                }
+            })
+        })
+        .collect()
 }
 
 /// `value`, or "–" when empty (a ledger root not yet filled in).

@@ -494,6 +494,92 @@ pub fn measured(lang: Lang, kind: &str, duration: &str) -> String {
     pick(lang, nn, en).to_string()
 }
 
+/// A contact role for people: the Nynorsk or English label of the roles
+/// the agreements use; `None` for another role, shown by its id.
+pub fn role_label(lang: Lang, role: &str) -> Option<&'static str> {
+    let (nn, en) = match role {
+        "provider_account_owner" => ("Kundeansvarleg", "Account owner"),
+        "provider_service_owner" => ("Tenesteansvarleg", "Service owner"),
+        "tenant_contact" => ("Kontaktperson i kommunen", "Municipal contact"),
+        "it_coordinator" => ("IT-koordinator", "IT coordinator"),
+        _ => return None,
+    };
+    Some(pick(lang, nn, en))
+}
+
+/// The exact instant of a period-wide deviation, for its detail:
+/// "registrert ved periodeslutt, 2026-09-01 00:00 CEST".
+pub fn at_period_end(lang: Lang, local: &str) -> String {
+    match lang {
+        Lang::Nn => format!("Gjeld heile månaden; registrert ved periodeslutt, {local}."),
+        Lang::En => format!("Covers the whole month; recorded at the period's end, {local}."),
+    }
+}
+
+/// A breach's measure: when the deadline passed, and whether the
+/// incident was still open at the period's end.
+pub fn deadline_passed(lang: Lang, response: bool, local: &str, open: bool) -> String {
+    let first = match (lang, response) {
+        (Lang::Nn, true) => format!("Responsfristen gjekk ut {local} før hendinga fekk respons"),
+        (Lang::Nn, false) => format!("Løysingsfristen gjekk ut {local} før hendinga var løyst"),
+        (Lang::En, true) => format!("The response deadline passed at {local} before any response"),
+        (Lang::En, false) => {
+            format!("The resolution deadline passed at {local} before the incident was resolved")
+        }
+    };
+    let rest = match (lang, open) {
+        (Lang::Nn, true) => "; hendinga var framleis open ved utgangen av månaden.",
+        (Lang::En, true) => "; the incident was still open at the end of the month.",
+        (_, false) => ".",
+    };
+    first + rest
+}
+
+/// A short-notice window's measure: when it started.
+pub fn window_started(lang: Lang, local: &str) -> String {
+    match lang {
+        Lang::Nn => format!("Vindauget starta {local}, utan varsel i tide."),
+        Lang::En => format!("The window started at {local} without notice in time."),
+    }
+}
+
+/// A missing meeting's measure: the last one held ("19. mai 2026"), or
+/// none at all; so one lapse over several months reads as one.
+pub fn last_meeting(lang: Lang, steering: bool, day: Option<&str>) -> String {
+    let what = match (lang, steering) {
+        (Lang::Nn, false) => "driftsmøte",
+        (Lang::Nn, true) => "styringsgruppemøte",
+        (Lang::En, false) => "operations meeting",
+        (Lang::En, true) => "steering group meeting",
+    };
+    match (lang, day) {
+        (Lang::Nn, Some(day)) => format!("Siste {what} vart halde {day}."),
+        (Lang::Nn, None) => format!("Det er ikkje halde noko {what} enno."),
+        (Lang::En, Some(day)) => format!("The last {what} was held on {day}."),
+        (Lang::En, None) => format!("No {what} has been held yet."),
+    }
+}
+
+/// Missing minutes' measure: when the meeting was held and the due date.
+pub fn minutes_not_filed(lang: Lang, held: &str, due: Option<&str>) -> String {
+    match (lang, due) {
+        (Lang::Nn, Some(due)) => {
+            format!("Møtet vart halde {held}; referatet skulle vore levert {due}.")
+        }
+        (Lang::Nn, None) => format!("Møtet vart halde {held}; referatet er ikkje levert."),
+        (Lang::En, Some(due)) => format!("The meeting was held on {held}; minutes were due {due}."),
+        (Lang::En, None) => format!("The meeting was held on {held}; no minutes were filed."),
+    }
+}
+
+/// An availability deviation's measure: "99,100 % (nedetid 6 t 30 min)".
+pub fn achieved_with_downtime(lang: Lang, achieved: &str, downtime: &str) -> String {
+    match lang {
+        Lang::Nn => format!("{achieved} (nedetid {downtime})"),
+        Lang::En => format!("{achieved} (downtime {downtime})"),
+    }
+}
+
 /// "teneste epost" / "service epost".
 pub fn service_scope(lang: Lang, service: &str) -> String {
     match lang {
@@ -726,8 +812,8 @@ const STORY_NN: StoryText = StoryText {
     party_tenant: "kommunen",
     trend_chart: "Tal avvik per månad dei siste tolv månadene. Under kvar månad: tenester som oppfylte kravet til tilgjengelegheit / tenester med slikt krav.",
     services_guaranteed: "Tenester med krav til tilgjengelegheit",
-    deviations_provider: "Avvik frå TLA-krava (leverandøren)",
-    deviations_tenant: "Avvik kommunen svarar for",
+    deviations_provider: "Avvik frå TLA-krava",
+    deviations_tenant: "Kommunen sine plikter",
     section_actions: "tiltak",
     section_governance: "styring",
     section_contacts: "ansvarlege",
@@ -792,8 +878,8 @@ const STORY_EN: StoryText = StoryText {
     party_tenant: "municipality",
     trend_chart: "Deviations per month over the last twelve months. Below each month: services that met their availability target / services with a target.",
     services_guaranteed: "Services with an availability target",
-    deviations_provider: "Deviations from the TLA requirements (provider)",
-    deviations_tenant: "Deviations the municipality answers for",
+    deviations_provider: "Deviations from the TLA requirements",
+    deviations_tenant: "What the municipality owes",
     section_actions: "actions",
     section_governance: "governance",
     section_contacts: "contacts",
@@ -859,4 +945,112 @@ impl StoryText {
             self.operations_meeting
         }
     }
+}
+
+/// The labels of what lies behind the figures (SEMANTICS.md section 12):
+/// each service's outages and open incidents, and the proof in plain
+/// words.
+pub struct DetailText {
+    pub outages: &'static str,
+    pub no_outages: &'static str,
+    pub outage: &'static str,
+    pub impact: &'static str,
+    pub start: &'static str,
+    pub end: &'static str,
+    pub full: &'static str,
+    /// A partial outage, marked: it counts as no downtime.
+    pub partial: &'static str,
+    pub still_open: &'static str,
+    pub open_incidents: &'static str,
+    pub no_open_incidents: &'static str,
+    pub incident: &'static str,
+    /// An open incident opened before the period's start.
+    pub earlier_month: &'static str,
+    pub this_month: &'static str,
+    pub detail: &'static str,
+    /// The CSV's `del`/`section` values of the detail rows.
+    pub section_outages: &'static str,
+    pub section_open_incidents: &'static str,
+}
+
+const DETAIL_NN: DetailText = DetailText {
+    outages: "Utfall bak tala",
+    no_outages: "Ingen utfall i perioden.",
+    outage: "Utfall",
+    impact: "Type",
+    start: "Start",
+    end: "Slutt",
+    full: "fullt utfall",
+    partial: "delvis utfall (tel ikkje som nedetid)",
+    still_open: "framleis ope",
+    open_incidents: "Opne hendingar ved utgangen av månaden",
+    no_open_incidents: "Ingen hendingar var opne ved utgangen av månaden.",
+    incident: "Hending",
+    earlier_month: "oppretta i ein tidlegare månad",
+    this_month: "oppretta denne månaden",
+    detail: "Merknad",
+    section_outages: "utfall",
+    section_open_incidents: "opne_hendingar",
+};
+
+const DETAIL_EN: DetailText = DetailText {
+    outages: "Outages behind the figures",
+    no_outages: "No outages in the period.",
+    outage: "Outage",
+    impact: "Kind",
+    start: "Start",
+    end: "End",
+    full: "full outage",
+    partial: "partial outage (not counted as downtime)",
+    still_open: "still open",
+    open_incidents: "Incidents open at the end of the month",
+    no_open_incidents: "No incident was open at the end of the month.",
+    incident: "Incident",
+    earlier_month: "opened in an earlier month",
+    this_month: "opened this month",
+    detail: "Note",
+    section_outages: "outages",
+    section_open_incidents: "open_incidents",
+};
+
+/// The detail labels of `lang`.
+pub fn detail(lang: Lang) -> &'static DetailText {
+    match lang {
+        Lang::Nn => &DETAIL_NN,
+        Lang::En => &DETAIL_EN,
+    }
+}
+
+impl DetailText {
+    /// An outage's `impact` in words, the partial one marked.
+    pub fn impact_word(&self, impact: &str) -> &'static str {
+        if impact == "partial" {
+            self.partial
+        } else {
+            self.full
+        }
+    }
+}
+
+/// The proof in plain words: what the log root and the Merkle root let a
+/// reader check, one sentence each, and where the verification page is
+/// (`page`, already wrapped for the format).
+pub fn proof_sentences(lang: Lang, size: u64, page: &str) -> [String; 3] {
+    match lang {
+        Lang::Nn => [
+            format!("Loggrota er kontrollsummen av den siste av dei {size} oppføringane rapporten byggjer på, og kvar oppføring held kontrollsummen av den før: med ho kan du sjå at rapporten er rekna ut frå nett desse oppføringane, og at ingen av dei er endra etterpå."),
+            "Merkle-rota er rota i hashtreet over dei same oppføringane: med ho og eit kontrollpunkt som loggen har signert seinare, kan du sjå at nett desse oppføringane framleis står først i loggen, utan at nokon er fjerna eller bytte ut.".to_string(),
+            format!("Rapportvisaren kontrollerer rapporten for deg på kontrollsida {page}."),
+        ],
+        Lang::En => [
+            format!("The log root is the digest of the last of the {size} entries the report is built on, and each entry holds the digest of the one before: with it you can see that the report was computed from exactly these entries and that none of them was changed afterwards."),
+            "The Merkle root is the root of the hash tree over the same entries: with it and a checkpoint the log signed later, you can see that exactly these entries still stand first in the log, none removed or replaced.".to_string(),
+            format!("The report viewer checks the report for you on its verification page {page}."),
+        ],
+    }
+}
+
+/// The viewer's verification page of a report, a path on the viewer.
+pub fn verify_page(tenant: &str, period: &str) -> String {
+    format!("/tenants/{tenant}/reports/{period}/verify")
 }

@@ -723,7 +723,8 @@ async fn download(
             let period = parse_period(&period)?;
             let shown = source.report(&tenant, period)?;
             Ok(Answer::Download {
-                bytes: render::render(&shown.report, format, lang),
+                bytes: render::render(&shown.report, format, lang)
+                    .map_err(|e| Failure::Failed(e.to_string()))?,
                 content_type: format.content_type(),
                 file: format!("{tenant}-{period}.{}", format.name()),
             })
