@@ -160,6 +160,19 @@ fn reports_for_people_in_nynorsk_and_english() {
     let csv = env.run(&[&base[..], &["--format", "csv", "--lang", "en"]].concat());
     csv.assert_code(0)
         .assert_stdout_contains("availability_below_target");
+    // Nynorsk CSV is for Norwegian Excel: a byte order mark and `;`.
+    let nn = env.run(&[&base[..], &["--format", "csv"]].concat());
+    nn.assert_code(0);
+    let head: String = nn.stdout.chars().take(40).collect();
+    assert!(nn.stdout.starts_with("\u{feff}kunde;periode;"), "{head}");
+    // The workbook, written to a file: a zip that openpyxl reads
+    // (projector/tests/xlsx.rs checks its figures).
+    let book = env.path("alver-2026-01.xlsx");
+    let book_arg = book.to_string_lossy().to_string();
+    env.run(&[&base[..], &["--format", "xlsx", "--out", &book_arg]].concat())
+        .assert_code(0);
+    let bytes = std::fs::read(&book).expect("the workbook");
+    assert!(bytes.starts_with(b"PK\x03\x04"), "not an xlsx zip");
     env.run(&[&base[..], &["--format", "pdf"]].concat())
         .assert_code(2);
 }
