@@ -16,6 +16,7 @@ pub mod merkle;
 pub mod prefix;
 mod read;
 pub mod record;
+pub mod segment;
 pub mod replicate;
 pub mod store;
 pub mod tiles;

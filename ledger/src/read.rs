@@ -17,7 +17,7 @@ use crate::{Entry, LedgerError};
 
 /// A record as stored: its bytes (within a block value) and stored hash.
 struct Stored {
-    block: sled::IVec,
+    block: crate::store::BlockBytes,
     range: std::ops::Range<usize>,
     hash: Hash,
     /// The position field, or None when the bytes are not a record.
@@ -418,11 +418,9 @@ fn judge_layout(
         }));
     }
     for tenant in tenants.iter().filter(|t| !layout.tenants.contains(t)) {
-        if let Some(item) = store
-            .tenant_blocks(tenant, first..first + layout.len())
-            .next()
+        if let Some(position) =
+            store.first_tenant_block_in(tenant, first..first + layout.len())?
         {
-            let (position, _) = item?;
             let detail = format!("tenant {tenant} has a block the append did not record");
             return Ok(Err(Failure::Inserted { position, detail }));
         }

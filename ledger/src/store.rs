@@ -8,7 +8,9 @@
 //! | `F` | store format version (u32 BE) |
 //! | `H` | the head: size, head hash, last record time (bincode) |
 //! | `a` + first position (u64 BE) | the append's layout: its size, the tenants it touched, each entry's tenant (as an index into that list) and key fingerprint (bincode) |
-//! | `b` + tenant + `0x00` + first position (u64 BE) | a block of one tenant's records from one append, in position order (`block.rs`) |
+//! | `b` + tenant + `0x00` + first position (u64 BE) | where the block of one tenant's records from one append is (`segment::Location`: segment, offset, length; 16 bytes); the block itself (`block.rs`) lies in a segment file (`segment.rs`) |
+//! | `s` + segment (u32 BE) | the segment's committed end (u64 BE): how far the index covers it, written in the same batch as the blocks' locations |
+//! | `B` | empty: the blocks live in segment files (format 4; a store of format 2 or 3 held them as sled values, and is migrated on open) |
 //! | `t` + tenant | empty: marks that the tenant has entries (written once) |
 //! | `m` + level (u8) + index (u64 BE) | a Merkle tile: up to 256 SHA-256 hashes of tree level 8 × level (`tiles.rs`), written in the same batch as the entries it covers |
 //! | `n` + tree size (u64 BE) | a signed checkpoint (C2SP signed note, UTF-8) of that size |
@@ -16,6 +18,17 @@
 //! | `r` + refusal digest (32 bytes) | an event the writer refused, remembered so that a replay refuses it again: the reason (UTF-8), written in the same batch as the append that came with the refusal (`dedup::refusal_digest`) |
 //! | `I` | the ledger id: 16 random bytes, written with the format when the ledger is created (or on the first writable open of an older one) |
 //! | `o` + consumer name | the stream (UTF-8) of the durable consumer that feeds this ledger, recorded when a writer binds the two |
+//!
+//! **The entries live outside sled**, in append-only segment files
+//! (`segment.rs`); sled is their index. An append writes its blocks to the
+//! active segment and `fdatasync`s it, then hands sled one batch (the
+//! blocks' locations, the segments' committed ends, layout, head, tiles,
+//! cursors), and is acknowledged only after sled's `flush` (`Syncer`). So
+//! the data is durable before the index that points at it, and the index
+//! before the acknowledgement; on open, a segment's bytes past its
+//! committed end (a torn or uncommitted append) are cut off and logged, and
+//! a segment shorter than its committed end is corruption, named with the
+//! first position whose block it lost (docs/SAFETY.md).
 //!
 //! Records are grouped by tenant within each append, so a tenant's entries
 //! are read from that tenant's blocks alone: the cost of a tenant's history
@@ -41,18 +54,36 @@ use std::sync::Arc;
 
 use bincode::{Decode, Encode};
 
-/// The store layout this build writes and reads. Format 3 added the
-/// Merkle tiles and signed checkpoints; `Ledger::open` upgrades a format-2
-/// store by computing its tiles from its entries.
-pub const FORMAT_VERSION: u32 = 3;
+use crate::segment::{self, Location, SegmentFs, Segments, Step};
 
-/// The earlier format this build still opens (and upgrades).
+/// A block's bytes as read from its segment.
+pub type BlockBytes = Arc<Vec<u8>>;
+
+/// The store layout this build writes and reads. Format 3 added the
+/// Merkle tiles and signed checkpoints; format 4 moved the blocks out of
+/// sled into segment files. `Store::open` migrates the blocks of a format-2
+/// or format-3 store, and `Ledger::open` then computes a format-2 store's
+/// tiles from its entries.
+pub const FORMAT_VERSION: u32 = 4;
+
+/// The earlier format whose tiles `Ledger::open` computes.
 pub const FORMAT_VERSION_UPGRADABLE: u32 = 2;
+
+/// The format before segment files, whose blocks `Store::open` migrates.
+pub const FORMAT_VERSION_SLED_BLOCKS: u32 = 3;
+
+/// Blocks migrated per batch (one segment append, one sled batch and
+/// flush): bounded memory whatever the ledger's size.
+const MIGRATE_BATCH_BYTES: usize = 32 << 20;
 
 const KEY_FORMAT: &[u8] = b"F";
 const KEY_HEAD: &[u8] = b"H";
 const PREFIX_APPEND: u8 = b'a';
 const PREFIX_BLOCK: u8 = b'b';
+/// `s` + segment (u32 BE): the segment's committed end (u64 BE).
+const PREFIX_SEGMENT_END: u8 = b's';
+/// Present once the blocks live in segment files.
+const KEY_SEGMENTED: &[u8] = b"B";
 const PREFIX_TENANT: u8 = b't';
 /// `m` + level (1 byte) + index (8 bytes big-endian): a Merkle tile.
 const PREFIX_TILE: u8 = b'm';
@@ -129,6 +160,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("ledger storage is corrupt: {0}")]
     Corrupt(String),
+    #[error("ledger segment storage: {0}")]
+    Segment(#[from] segment::SegmentError),
 }
 
 fn holder_text(pid: &Option<u32>) -> String {
@@ -221,8 +254,10 @@ pub fn has_store_files(dir: &Path) -> bool {
 pub struct Store {
     db: sled::Db,
     syncer: Syncer,
-    /// The format found on disk when opened.
+    /// The format found on disk when opened (after migrating the blocks to
+    /// segments: 2 while the tiles are still to be computed).
     format: u32,
+    segments: Segments,
 }
 
 /// Makes everything applied to a store durable; cheap to clone and usable
@@ -232,6 +267,7 @@ pub struct Store {
 pub struct Syncer {
     db: sled::Db,
     dir: PathBuf,
+    fs: Arc<dyn SegmentFs>,
     /// Highest blob file (by its log sequence number) known to be fsynced.
     blobs_synced: Arc<AtomicU64>,
 }
@@ -253,6 +289,12 @@ fn tenant_block_prefix(tenant: &str) -> Vec<u8> {
 fn tenant_block_key(tenant: &str, position: u64) -> Vec<u8> {
     let mut key = tenant_block_prefix(tenant);
     key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+fn segment_end_key(segment: u32) -> [u8; 5] {
+    let mut key = [PREFIX_SEGMENT_END; 5];
+    key[1..].copy_from_slice(&segment.to_be_bytes());
     key
 }
 
@@ -290,6 +332,18 @@ fn encode<T: Encode>(value: &T) -> Vec<u8> {
 impl Store {
     /// Opens the store in `dir`; `mode` says whether one may be created.
     pub fn open(dir: &Path, mode: OpenMode) -> Result<Store, StoreError> {
+        Store::open_with(dir, mode, Arc::new(segment::OsFs), &mut |_, _| {})
+    }
+
+    /// `open` with the segment files reached through `fs`, and `progress`
+    /// told (entries done, entries in all) while the blocks of an older
+    /// store are migrated to segment files.
+    pub fn open_with(
+        dir: &Path,
+        mode: OpenMode,
+        fs: Arc<dyn SegmentFs>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Store, StoreError> {
         let no_ledger = || StoreError::NoLedger {
             dir: dir.to_owned(),
         };
@@ -324,6 +378,7 @@ impl Store {
             None if mode == OpenMode::Existing => return Err(no_ledger()),
             None => {
                 db.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+                db.insert(KEY_SEGMENTED, &[])?;
                 db.insert(KEY_IDENTITY, &new_ledger_id())?;
                 db.flush()?;
                 FORMAT_VERSION
@@ -334,7 +389,7 @@ impl Store {
                     .try_into()
                     .map(u32::from_be_bytes)
                     .map_err(|_| StoreError::Corrupt("format version is not 4 bytes".into()))?;
-                if found != FORMAT_VERSION && found != FORMAT_VERSION_UPGRADABLE {
+                if !(FORMAT_VERSION_UPGRADABLE..=FORMAT_VERSION).contains(&found) {
                     return Err(StoreError::Format {
                         dir: dir.to_owned(),
                         found,
@@ -352,10 +407,111 @@ impl Store {
         let syncer = Syncer {
             db: db.clone(),
             dir: dir.to_owned(),
+            fs: fs.clone(),
             blobs_synced: Arc::new(AtomicU64::new(0)),
         };
         syncer.sync_blobs()?;
-        Ok(Store { db, syncer, format })
+        let segments = match Segments::recover(dir, fs, &committed_ends(&db)?) {
+            Ok((segments, cuts)) => {
+                for (segment, found, end) in cuts {
+                    tracing::warn!(
+                        segment,
+                        found,
+                        committed = end,
+                        "cut {} bytes past the committed end of segment {segment} in {}: \
+                         an append that never reached the index (torn or uncommitted); \
+                         nothing acknowledged is affected",
+                        found - end,
+                        dir.display()
+                    );
+                }
+                segments
+            }
+            Err(segment::SegmentError::ShortSegment {
+                segment,
+                path,
+                committed,
+                found,
+            }) => {
+                let position = first_lost(&db, segment, found)?;
+                return Err(StoreError::Corrupt(format!(
+                    "position {}: the index points past the end of segment {segment} ({}): \
+                     committed to {committed} bytes, {found} found",
+                    position.map_or("unknown".into(), |p| p.to_string()),
+                    path.display()
+                )));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let mut store = Store {
+            db,
+            syncer,
+            format,
+            segments,
+        };
+        if store.db.get(KEY_SEGMENTED)?.is_none() {
+            store.migrate_blocks(progress)?;
+        }
+        Ok(store)
+    }
+
+    /// Moves the blocks of a format-2 or format-3 store (sled values) into
+    /// segment files, a bounded batch at a time: each batch's blocks are
+    /// written and synced, then their values replaced by their locations in
+    /// one sled batch and flushed. A block whose value is already a
+    /// location was moved by an interrupted migration and is skipped, so
+    /// an interrupted migration resumes where it stopped. Marks the store
+    /// segmented (and a format-3 store format 4) at the end.
+    fn migrate_blocks(&mut self, progress: &mut dyn FnMut(u64, u64)) -> Result<(), StoreError> {
+        let total = self.head()?.map_or(0, |head| head.size);
+        let mut done = 0u64;
+        progress(done, total);
+        let mut from: Vec<u8> = vec![PREFIX_BLOCK];
+        loop {
+            let mut keys = Vec::new();
+            let mut values: Vec<sled::IVec> = Vec::new();
+            let mut bytes = 0usize;
+            let mut last = None;
+            for item in self.db.range(from.clone()..vec![PREFIX_BLOCK + 1]) {
+                let (key, value) = item?;
+                last = Some(key.to_vec());
+                if value.len() != segment::LOCATION_LEN {
+                    bytes += value.len();
+                    done += u64::from(block_count(&value));
+                    keys.push(key);
+                    values.push(value);
+                }
+                if bytes >= MIGRATE_BATCH_BYTES {
+                    break;
+                }
+            }
+            let Some(mut last) = last else { break };
+            if !keys.is_empty() {
+                let blocks: Vec<&[u8]> = values.iter().map(|v| v.as_ref()).collect();
+                let (locations, ends) = self.segments.append(&blocks)?;
+                let mut batch = sled::Batch::default();
+                for (key, location) in keys.iter().zip(&locations) {
+                    batch.insert(key.as_ref(), &location.encode());
+                }
+                for (segment, end) in ends {
+                    batch.insert(&segment_end_key(segment), &end.to_be_bytes());
+                }
+                self.db.apply_batch(batch)?;
+                self.db.flush()?;
+                progress(done.min(total), total);
+            }
+            // The next range starts just after the last key seen.
+            last.push(0);
+            from = last;
+        }
+        self.db.insert(KEY_SEGMENTED, &[])?;
+        if self.format == FORMAT_VERSION_SLED_BLOCKS {
+            self.db.insert(KEY_FORMAT, &FORMAT_VERSION.to_be_bytes())?;
+            self.format = FORMAT_VERSION;
+        }
+        self.syncer.sync()?;
+        progress(total, total);
+        Ok(())
     }
 
     /// Opens a store this process has just closed. sled releases its file
@@ -460,14 +616,34 @@ impl Store {
     }
 
     /// The tenant's last block: (first position, bytes).
-    pub fn last_tenant_block(&self, tenant: &str) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+    pub fn last_tenant_block(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<(u64, BlockBytes)>, StoreError> {
         match self.db.scan_prefix(tenant_block_prefix(tenant)).next_back() {
             Some(item) => {
                 let (key, value) = item?;
-                Ok(Some((position_of(&key)?, value)))
+                let first = position_of(&key)?;
+                Ok(Some((first, self.block_at(tenant, first, &value)?)))
             }
             None => Ok(None),
         }
+    }
+
+    /// Reads the block an index value points at; what is wrong with it is
+    /// corruption named with the block's first position.
+    fn block_at(&self, tenant: &str, first: u64, value: &[u8]) -> Result<BlockBytes, StoreError> {
+        let location = Location::decode(value).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "position {first}: the location of tenant {tenant}'s block is not {} bytes",
+                segment::LOCATION_LEN
+            ))
+        })?;
+        self.segments.read(location).map(Arc::new).map_err(|error| {
+            StoreError::Corrupt(format!(
+                "position {first}: tenant {tenant}'s block: {error}"
+            ))
+        })
     }
 
     /// Append layouts in order, starting with the one holding `from`.
@@ -523,29 +699,56 @@ impl Store {
         &'a self,
         tenant: &str,
         range: std::ops::Range<u64>,
-    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + 'a {
+    ) -> impl Iterator<Item = Result<(u64, BlockBytes), StoreError>> + 'a {
         let low = tenant_block_key(tenant, range.start);
         let high = tenant_block_key(tenant, range.end);
-        self.db.range(low..high).map(|item| {
+        let tenant = tenant.to_owned();
+        self.db.range(low..high).map(move |item| {
             let (key, value) = item?;
-            Ok((position_of(&key)?, value))
+            let first = position_of(&key)?;
+            Ok((first, self.block_at(&tenant, first, &value)?))
         })
+    }
+
+    /// The first position of the tenant's first block in `range`, without
+    /// reading the block.
+    pub fn first_tenant_block_in(
+        &self,
+        tenant: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<Option<u64>, StoreError> {
+        let low = tenant_block_key(tenant, range.start);
+        let high = tenant_block_key(tenant, range.end);
+        match self.db.range(low..high).next() {
+            Some(item) => Ok(Some(position_of(&item?.0)?)),
+            None => Ok(None),
+        }
     }
 
     /// All of the tenant's blocks, in order.
     pub fn all_tenant_blocks<'a>(
         &'a self,
         tenant: &str,
-    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + 'a {
+    ) -> impl Iterator<Item = Result<(u64, BlockBytes), StoreError>> + 'a {
         self.tenant_blocks(tenant, 0..u64::MAX)
     }
 
     /// Applies one append atomically; durable once a `Syncer::sync` that
     /// started after this returned has returned.
+    ///
+    /// The blocks go to the segment files first, durably (`fdatasync`);
+    /// only then does sled get the batch that points at them.
     pub fn apply(&self, commit: Commit) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        for (tenant, first, block) in commit.blocks {
-            batch.insert(tenant_block_key(&tenant, first), block);
+        if !commit.blocks.is_empty() {
+            let blocks: Vec<&[u8]> = commit.blocks.iter().map(|(_, _, b)| &b[..]).collect();
+            let (locations, ends) = self.segments.append(&blocks)?;
+            for ((tenant, first, _), location) in commit.blocks.iter().zip(&locations) {
+                batch.insert(tenant_block_key(tenant, *first), &location.encode());
+            }
+            for (segment, end) in ends {
+                batch.insert(&segment_end_key(segment), &end.to_be_bytes());
+            }
         }
         if let Some((first, layout)) = commit.layout {
             batch.insert(&append_key(first), encode(&layout));
@@ -568,6 +771,7 @@ impl Store {
             batch.insert(&refused_key(&digest)[..], reason.as_bytes());
         }
         self.db.apply_batch(batch)?;
+        self.syncer.fs.note(Step::IndexApplied);
         Ok(())
     }
 
@@ -657,7 +861,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let key = tenant_block_key(tenant, first);
         match block {
-            Some(bytes) => self.db.insert(key, bytes)?,
+            Some(bytes) => {
+                let (locations, ends) = self.segments.append(&[&bytes[..]])?;
+                for (segment, end) in ends {
+                    self.db
+                        .insert(segment_end_key(segment), &end.to_be_bytes())?;
+                }
+                let location = locations
+                    .first()
+                    .ok_or_else(|| StoreError::Corrupt("no location".into()))?;
+                self.db.insert(key, &location.encode())?
+            }
             None => self.db.remove(key)?,
         };
         self.db.flush()?;
@@ -690,6 +904,50 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Each segment's committed end, as the index says.
+fn committed_ends(db: &sled::Db) -> Result<std::collections::BTreeMap<u32, u64>, StoreError> {
+    let mut ends = std::collections::BTreeMap::new();
+    for item in db.scan_prefix([PREFIX_SEGMENT_END]) {
+        let (key, value) = item?;
+        let segment = key
+            .get(1..)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+            .ok_or_else(|| StoreError::Corrupt("a segment end key is not 5 bytes".into()))?;
+        let end = <[u8; 8]>::try_from(value.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt(format!("segment {segment}'s end is not 8 bytes")))?;
+        ends.insert(segment, end);
+    }
+    Ok(ends)
+}
+
+/// The first position whose block the index places in `segment` at or
+/// past `found` bytes (the segment's actual length): what a short segment
+/// lost. Scans the index (only on this corruption path).
+fn first_lost(db: &sled::Db, segment: u32, found: u64) -> Result<Option<u64>, StoreError> {
+    let mut first: Option<u64> = None;
+    for item in db.scan_prefix([PREFIX_BLOCK]) {
+        let (key, value) = item?;
+        let Some(location) = Location::decode(&value) else {
+            continue;
+        };
+        if location.segment == segment && location.end() > found {
+            let position = position_of(&key)?;
+            first = Some(first.map_or(position, |p| p.min(position)));
+        }
+    }
+    Ok(first)
+}
+
+/// The record count in a block's header (0 when it has none).
+fn block_count(block: &[u8]) -> u32 {
+    block
+        .get(5..9)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, u32::from_be_bytes)
 }
 
 /// A fresh random ledger id.
@@ -778,10 +1036,14 @@ fn lock_holder(path: &Path) -> Option<u32> {
 }
 
 impl Syncer {
-    /// Makes everything applied before the call durable.
+    /// Makes everything applied before the call durable. The blocks are
+    /// durable already (`Store::apply` syncs them before it indexes them);
+    /// this makes the index durable, after which an append may be
+    /// acknowledged.
     pub fn sync(&self) -> Result<(), StoreError> {
         self.sync_blobs()?;
         self.db.flush()?;
+        self.fs.note(Step::IndexFlushed);
         // Pages consolidated during the flush may have become blobs too.
         self.sync_blobs()?;
         Ok(())
