@@ -257,6 +257,16 @@ fn tile_first_position(level: u8, index: u64) -> u64 {
     index.checked_shl(shift).unwrap_or(u64::MAX)
 }
 
+/// What `Ledger::migrate` found and left.
+#[derive(Debug, Clone)]
+pub struct Migrated {
+    /// The store format found (`store::FORMAT_VERSION` when there was
+    /// nothing to do).
+    pub found: u32,
+    pub head: Head,
+    pub root: merkle::Digest,
+}
+
 /// The handle on one ledger directory.
 pub struct Ledger {
     store: store::Store,
@@ -293,6 +303,41 @@ impl Ledger {
     /// Opens the ledger in `dir` as `mode` says.
     pub fn open_in(dir: &Path, mode: OpenMode) -> Result<Ledger, LedgerError> {
         Ledger::from_store(store::Store::open(dir, mode)?)
+    }
+
+    /// `open_in` with the segment files reached through `fs` (a test
+    /// records the order of the writes and syncs through it) and `progress`
+    /// told (entries done, entries in all) while an older store's blocks
+    /// are migrated to segment files.
+    pub fn open_with(
+        dir: &Path,
+        mode: OpenMode,
+        fs: Arc<dyn segment::SegmentFs>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Ledger, LedgerError> {
+        Ledger::from_store(store::Store::open_with(dir, mode, fs, progress)?)
+    }
+
+    /// Converts the ledger in `dir` to the current store format (its
+    /// blocks into segment files, and the Merkle tiles of a format-2 store)
+    /// if it is older, with `progress` told (entries done, entries in all)
+    /// as the blocks move. Returns the format found, and the ledger's
+    /// head and Merkle root after: the same as before, since no entry's
+    /// bytes change.
+    pub fn migrate(
+        dir: &Path,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Migrated, LedgerError> {
+        let ledger = Ledger::open_with(
+            dir,
+            OpenMode::Existing,
+            Arc::new(segment::OsFs),
+            progress,
+        )?;
+        let head = ledger.head();
+        let root = ledger.merkle_root(head.size)?;
+        let found = ledger.store.found_format();
+        Ok(Migrated { found, head, root })
     }
 
     /// Who this ledger is: its random id and its first entry's hash. `None`

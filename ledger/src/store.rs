@@ -257,6 +257,8 @@ pub struct Store {
     /// The format found on disk when opened (after migrating the blocks to
     /// segments: 2 while the tiles are still to be computed).
     format: u32,
+    /// The format on disk before this open migrated anything.
+    found: u32,
     segments: Segments,
 }
 
@@ -447,6 +449,7 @@ impl Store {
             db,
             syncer,
             format,
+            found: format,
             segments,
         };
         if store.db.get(KEY_SEGMENTED)?.is_none() {
@@ -536,9 +539,16 @@ impl Store {
         &self.syncer.dir
     }
 
-    /// The format found on disk when the store was opened.
+    /// The format found on disk when the store was opened (after the
+    /// blocks' migration: 2 until `Ledger::open` has computed the tiles).
     pub fn format(&self) -> u32 {
         self.format
+    }
+
+    /// The format on disk before this open migrated anything:
+    /// `FORMAT_VERSION` when there was nothing to migrate.
+    pub fn found_format(&self) -> u32 {
+        self.found
     }
 
     /// Records that the store now holds format `FORMAT_VERSION`, durably;
@@ -848,6 +858,32 @@ impl Store {
                 .map(|b| Some(u64::from_be_bytes(b)))
                 .map_err(|_| StoreError::Corrupt(format!("cursor {name:?} is not 8 bytes"))),
         }
+    }
+
+    /// Rewrites this store the way the build before segment files kept it
+    /// (format 3: each block a sled value, no segment files), from the same
+    /// entries, and closes it. For the migration tests (`tla ledger
+    /// migrate` and the migration on open), which need a store of the old
+    /// format holding a given ledger; nothing else calls it.
+    pub fn rewrite_as_format_3(self) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for item in self.db.scan_prefix([PREFIX_BLOCK]) {
+            let (key, value) = item?;
+            let first = position_of(&key)?;
+            let tenant = String::from_utf8_lossy(&key[1..key.len().saturating_sub(9)]).into_owned();
+            let block = self.block_at(&tenant, first, &value)?;
+            batch.insert(key, block.as_slice());
+        }
+        for item in self.db.scan_prefix([PREFIX_SEGMENT_END]) {
+            batch.remove(item?.0);
+        }
+        batch.remove(KEY_SEGMENTED);
+        batch.insert(KEY_FORMAT, &FORMAT_VERSION_SLED_BLOCKS.to_be_bytes());
+        self.db.apply_batch(batch)?;
+        self.syncer.sync()?;
+        let segments = self.dir().join(segment::SEGMENTS_DIR);
+        drop(self);
+        std::fs::remove_dir_all(&segments).map_err(|error| StoreError::Sled(error.into()))
     }
 
     /// The test-only door through which tamper tests change stored blocks
