@@ -47,6 +47,7 @@ fn bench_quick_append_writes_the_contract_json_and_skips_an_unreachable_postgres
         [
             "append, durable, vs raw sled",
             "append, durable, vs BLAKE3 chaining",
+            "append, durable, vs disk sequential write",
             "append, durable, vs PostgreSQL",
             "append, durable, vs PostgreSQL multi-row INSERT",
         ]

@@ -200,6 +200,12 @@ pub enum LedgerCommand {
     /// does. Read commands make such a copy by themselves while a service
     /// holds the ledger; this keeps one.
     Snapshot(SnapshotArgs),
+    /// Convert a ledger of an older store format (its entries kept in sled)
+    /// to the current one (the entries in segment files, sled as their
+    /// index), showing a progress bar. The head, the Merkle root and every
+    /// report digest stay the same. Any command that opens an older ledger
+    /// migrates it too; this does it at a moment you choose.
+    Migrate,
 }
 
 #[derive(clap::Args)]
@@ -428,6 +434,7 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
     let args = match command {
         LedgerCommand::Run(args) => args,
         LedgerCommand::Snapshot(args) => return snapshot(data_dir, &args),
+        LedgerCommand::Migrate => return super::migrate::run(data_dir),
         LedgerCommand::Restore(args) => {
             let config = run::RestoreConfig {
                 nats: args.nats.connection("tla-restore"),

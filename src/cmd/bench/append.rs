@@ -1,6 +1,8 @@
 //! Scenarios 1, 2 and 4: durable batched append against raw per-entry
-//! sled inserts, in-memory BLAKE3 chaining and a hash-chained PostgreSQL
-//! table; and `verify` against raw hashing of the same bytes.
+//! sled inserts, in-memory BLAKE3 chaining, the disk's sequential write
+//! limit (the same bytes appended to one file, `fdatasync` per batch) and a
+//! hash-chained PostgreSQL table; and `verify` against raw hashing of the
+//! same bytes.
 
 use std::time::Instant;
 
@@ -30,6 +32,7 @@ pub fn run(cx: &Context<'_>, append: bool, verify: bool) -> anyhow::Result<Vec<R
     let kept = cx.dir("append-kept")?;
     let rate = |secs: f64| count as f64 / secs;
     let (mut ours, mut sled_secs, mut chain_secs) = (f64::MAX, f64::MAX, f64::MAX);
+    let mut disk_secs = f64::MAX;
     let mut records = Vec::new();
     // Verify alone needs one ledger, not the best of several appends.
     let rounds = if append { cx.sizes.rounds } else { 1 };
@@ -56,14 +59,20 @@ pub fn run(cx: &Context<'_>, append: bool, verify: bool) -> anyhow::Result<Vec<R
         settle();
         let sled_round = raw_sled(&sled_dir, &records, cx.batch)?;
         let chain_round = blake3_chain(&records);
+        let disk_dir = cx.dir("raw-disk")?;
+        settle();
+        let disk_round = disk_sequential(&disk_dir, &records, cx.batch)?;
         say(format_args!(
-            "append: round {round}: {:.0} events/s; raw sled {:.0}/s, BLAKE3 chain {:.0}/s",
+            "append: round {round}: {:.0} events/s; raw sled {:.0}/s, BLAKE3 chain {:.0}/s, \
+             disk sequential write {:.0}/s",
             rate(ours_round),
             rate(sled_round),
-            rate(chain_round)
+            rate(chain_round),
+            rate(disk_round)
         ));
         sled_secs = sled_secs.min(sled_round);
         chain_secs = chain_secs.min(chain_round);
+        disk_secs = disk_secs.min(disk_round);
     }
     let mut rows = Vec::new();
     if append {
@@ -83,6 +92,15 @@ pub fn run(cx: &Context<'_>, append: bool, verify: bool) -> anyhow::Result<Vec<R
             (rate(ours), rate(chain_secs)),
             "BLAKE3 chaining of the same bytes in memory",
             Some(0.25),
+            None,
+        ));
+        rows.push(Row::compared(
+            "append, durable, vs disk sequential write",
+            "events/s",
+            Better::Higher,
+            (rate(ours), rate(disk_secs)),
+            "the same record bytes appended to one file, fdatasync per batch",
+            Some(0.5),
             None,
         ));
         // PostgreSQL gets a prefix of the same records: its rate per row
@@ -172,6 +190,27 @@ fn raw_sled(dir: &std::path::Path, records: &[Vec<u8>], batch: usize) -> anyhow:
             db.insert(position.to_be_bytes(), bytes.as_slice())?;
         }
         db.flush()?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The disk's limit for the same work: the same record bytes appended to
+/// one file, a batch per write and an `fdatasync` after each (what `dd`
+/// with `oflag=dsync` per batch does).
+fn disk_sequential(dir: &std::path::Path, records: &[Vec<u8>], batch: usize) -> anyhow::Result<f64> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(dir)?;
+    let mut file = std::fs::File::create(dir.join("sequential"))
+        .context("creating the disk baseline's file")?;
+    let mut buffer = Vec::new();
+    let started = Instant::now();
+    for chunk in records.chunks(batch) {
+        buffer.clear();
+        for bytes in chunk {
+            buffer.extend_from_slice(bytes);
+        }
+        file.write_all(&buffer)?;
+        file.sync_data()?;
     }
     Ok(started.elapsed().as_secs_f64())
 }
