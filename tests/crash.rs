@@ -137,8 +137,14 @@ fn a_segment_torn_after_sigkill_is_cut_and_every_acknowledged_event_stays_once()
 
     let mut torn_rounds = 0;
     for round in 0..TORN_ROUNDS {
-        let delay = Duration::from_millis(rng.gen_range(20..=full.as_millis().max(40) as u64));
-        let mut child = env.tla().args(["import", file]).spawn().expect("spawn tla import");
+        // Late in the import: its first half validates before any append.
+        let full_ms = full.as_millis().max(40) as u64;
+        let delay = Duration::from_millis(rng.gen_range(full_ms / 2..=full_ms));
+        let mut child = env
+            .tla()
+            .args(["import", file])
+            .spawn()
+            .expect("spawn tla import");
         std::thread::sleep(delay);
         if child.try_wait().expect("poll child").is_none() {
             child.kill().expect("SIGKILL");
@@ -159,7 +165,8 @@ fn a_segment_torn_after_sigkill_is_cut_and_every_acknowledged_event_stays_once()
         let copy = env.path(&format!("copy-{round}"));
         copy_dir(&env.data_dir(), &copy);
         env.run_in(&copy, &["import", extra]).assert_code(0);
-        let grown = std::fs::read(copy.join("segments").join(segment.file_name().unwrap())).unwrap();
+        let grown =
+            std::fs::read(copy.join("segments").join(segment.file_name().unwrap())).unwrap();
         assert!(grown.len() > committed.len() && grown.starts_with(&committed));
         let tail = &grown[committed.len()..];
         let cut = rng.gen_range(1..=tail.len());
@@ -180,7 +187,11 @@ fn a_segment_torn_after_sigkill_is_cut_and_every_acknowledged_event_stays_once()
             committed.len() as u64,
             "the torn tail is cut off"
         );
-        assert_eq!(ids(&env), acknowledged, "every acknowledged event once, no torn one");
+        assert_eq!(
+            ids(&env),
+            acknowledged,
+            "every acknowledged event once, no torn one"
+        );
         torn_rounds += 1;
     }
     assert!(torn_rounds > 0, "no round reached a segment");

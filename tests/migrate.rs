@@ -68,7 +68,9 @@ fn the_demo_ledger_migrates_with_head_root_and_every_report_digest_unchanged() {
     // The store as the build before segment files left it.
     let store = loop {
         match ledger::store::Store::reopen(&dir) {
-            Err(StoreError::Locked { .. }) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Err(StoreError::Locked { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
             opened => break opened.expect("open the store"),
         }
     };

@@ -16,8 +16,8 @@ pub mod merkle;
 pub mod prefix;
 mod read;
 pub mod record;
-pub mod segment;
 pub mod replicate;
+pub mod segment;
 pub mod store;
 pub mod tiles;
 mod writer;
@@ -328,12 +328,7 @@ impl Ledger {
         dir: &Path,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Migrated, LedgerError> {
-        let ledger = Ledger::open_with(
-            dir,
-            OpenMode::Existing,
-            Arc::new(segment::OsFs),
-            progress,
-        )?;
+        let ledger = Ledger::open_with(dir, OpenMode::Existing, Arc::new(segment::OsFs), progress)?;
         let head = ledger.head();
         let root = ledger.merkle_root(head.size)?;
         let found = ledger.store.found_format();

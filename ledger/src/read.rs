@@ -418,9 +418,7 @@ fn judge_layout(
         }));
     }
     for tenant in tenants.iter().filter(|t| !layout.tenants.contains(t)) {
-        if let Some(position) =
-            store.first_tenant_block_in(tenant, first..first + layout.len())?
-        {
+        if let Some(position) = store.first_tenant_block_in(tenant, first..first + layout.len())? {
             let detail = format!("tenant {tenant} has a block the append did not record");
             return Ok(Err(Failure::Inserted { position, detail }));
         }

@@ -95,7 +95,8 @@ pub trait SegmentFile: Send + Sync {
     fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()>;
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
     fn sync_data(&self) -> io::Result<()>;
-    fn len(&self) -> io::Result<u64>;
+    /// The file's size in bytes.
+    fn size(&self) -> io::Result<u64>;
     fn set_len(&self, len: u64) -> io::Result<()>;
 }
 
@@ -127,7 +128,7 @@ impl SegmentFile for OsFile {
     fn sync_data(&self) -> io::Result<()> {
         self.0.sync_data()
     }
-    fn len(&self) -> io::Result<u64> {
+    fn size(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -171,6 +172,10 @@ pub enum SegmentError {
         detail: String,
     },
 }
+
+/// What `append` wrote: each block's location, and the new end of each
+/// segment written (segment, end).
+pub type Appended = (Vec<Location>, Vec<(u32, u64)>);
 
 /// What `recover` cut off: (segment, its length found, its committed end).
 pub type Cut = (u32, u64, u64);
@@ -245,8 +250,9 @@ impl Segments {
         let mut cuts = Vec::new();
         let mut open = HashMap::new();
         for (&number, path) in &found {
-            let file: Arc<dyn SegmentFile> = Arc::from(fs.open(path, false).map_err(io_error(path))?);
-            let len = file.len().map_err(io_error(path))?;
+            let file: Arc<dyn SegmentFile> =
+                Arc::from(fs.open(path, false).map_err(io_error(path))?);
+            let len = file.size().map_err(io_error(path))?;
             let end = committed.get(&number).copied().unwrap_or(0);
             if len < end {
                 return Err(SegmentError::ShortSegment {
@@ -290,7 +296,7 @@ impl Segments {
     pub fn append(
         &self,
         blocks: &[&[u8]],
-    ) -> Result<(Vec<Location>, Vec<(u32, u64)>), SegmentError> {
+    ) -> Result<Appended, SegmentError> {
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         let mut locations = Vec::with_capacity(blocks.len());
         let mut ends: Vec<(u32, u64)> = Vec::new();
@@ -413,7 +419,7 @@ impl Segments {
         let mut frame = vec![0u8; frame_len];
         if let Err(error) = file.read_exact_at(&mut frame, location.offset) {
             if error.kind() == io::ErrorKind::UnexpectedEof {
-                let found = file.len().map_err(io_error(&path))?;
+                let found = file.size().map_err(io_error(&path))?;
                 return Err(SegmentError::ShortSegment {
                     segment: location.segment,
                     path,

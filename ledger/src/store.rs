@@ -626,10 +626,7 @@ impl Store {
     }
 
     /// The tenant's last block: (first position, bytes).
-    pub fn last_tenant_block(
-        &self,
-        tenant: &str,
-    ) -> Result<Option<(u64, BlockBytes)>, StoreError> {
+    pub fn last_tenant_block(&self, tenant: &str) -> Result<Option<(u64, BlockBytes)>, StoreError> {
         match self.db.scan_prefix(tenant_block_prefix(tenant)).next_back() {
             Some(item) => {
                 let (key, value) = item?;

@@ -179,7 +179,10 @@ fn a_segment_shorter_than_its_index_is_corruption_named_with_its_position() {
     // The last append (750..1000) holds four tenants' blocks; the last
     // block in the file starts at one of its positions.
     assert!(error.contains("corrupt"), "{error}");
-    assert!(error.contains("points past the end of segment 0"), "{error}");
+    assert!(
+        error.contains("points past the end of segment 0"),
+        "{error}"
+    );
     let position: u64 = error
         .split("position ")
         .nth(1)
@@ -224,8 +227,8 @@ impl SegmentFile for RecordingFile {
         self.recorder.push("fdatasync".into());
         self.inner.sync_data()
     }
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
+    fn size(&self) -> std::io::Result<u64> {
+        self.inner.size()
     }
     fn set_len(&self, len: u64) -> std::io::Result<()> {
         self.recorder.push(format!("ftruncate {len}"));
@@ -295,7 +298,13 @@ fn data_is_durable_before_the_index_and_the_index_before_the_acknowledgement() {
     let steps = recorder.take();
     assert_eq!(
         steps,
-        ["pwrite", "fdatasync", "index applied", "index flushed", "ack"],
+        [
+            "pwrite",
+            "fdatasync",
+            "index applied",
+            "index flushed",
+            "ack"
+        ],
         "{steps:?}"
     );
 
@@ -325,7 +334,10 @@ fn data_is_durable_before_the_index_and_the_index_before_the_acknowledgement() {
             "pwrite" => synced_since_write = false,
             "fdatasync" => synced_since_write = true,
             "index applied" => {
-                assert!(synced_since_write, "indexed before its data was synced: {steps:?}");
+                assert!(
+                    synced_since_write,
+                    "indexed before its data was synced: {steps:?}"
+                );
                 flushed_since_index = false;
             }
             "index flushed" => {
@@ -333,7 +345,10 @@ fn data_is_durable_before_the_index_and_the_index_before_the_acknowledgement() {
                 unacked_flushes += 1;
             }
             "ack" => {
-                assert!(unacked_flushes > 0, "acknowledged before a flush: {steps:?}");
+                assert!(
+                    unacked_flushes > 0,
+                    "acknowledged before a flush: {steps:?}"
+                );
                 unacked_flushes -= 1;
             }
             _ => {}
@@ -342,7 +357,13 @@ fn data_is_durable_before_the_index_and_the_index_before_the_acknowledgement() {
     assert!(flushed_since_index, "{steps:?}");
     assert!(in_order(
         &steps,
-        &["pwrite", "fdatasync", "index applied", "index flushed", "ack"]
+        &[
+            "pwrite",
+            "fdatasync",
+            "index applied",
+            "index flushed",
+            "ack"
+        ]
     ));
 
     // Recovery cuts through the same wrapper: a torn tail is truncated
@@ -357,7 +378,11 @@ fn data_is_durable_before_the_index_and_the_index_before_the_acknowledgement() {
         Ledger::open_with(dir.path(), OpenMode::Existing, fs.clone(), &mut |_, _| {})
     });
     let steps = recorder.take();
-    assert_eq!(steps, [format!("ftruncate {len}"), "fdatasync".into()], "{steps:?}");
+    assert_eq!(
+        steps,
+        [format!("ftruncate {len}"), "fdatasync".into()],
+        "{steps:?}"
+    );
     assert_eq!(ledger.size(), 1000);
 }
 
@@ -381,12 +406,14 @@ fn a_format_3_store_migrates_with_head_root_and_export_unchanged() {
 
     let store = retry_locked(|| Store::reopen(dir.path()).map_err(LedgerError::from));
     store.rewrite_as_format_3().unwrap();
-    assert!(segment_files(dir.path()).is_empty(), "no segment files left");
+    assert!(
+        segment_files(dir.path()).is_empty(),
+        "no segment files left"
+    );
 
     let mut seen = Vec::new();
-    let migrated = retry_locked(|| {
-        Ledger::migrate(dir.path(), &mut |done, total| seen.push((done, total)))
-    });
+    let migrated =
+        retry_locked(|| Ledger::migrate(dir.path(), &mut |done, total| seen.push((done, total))));
     assert_eq!(migrated.found, 3);
     assert_eq!(migrated.head, head);
     assert_eq!(migrated.root, root);
@@ -397,7 +424,11 @@ fn a_format_3_store_migrates_with_head_root_and_export_unchanged() {
     let mut ledger = reopen(dir.path());
     assert_eq!(ledger.head(), head);
     assert_eq!(ledger.merkle_root(head.size).unwrap(), root);
-    assert_eq!(export(&ledger), exported, "the export is byte for byte the same");
+    assert_eq!(
+        export(&ledger),
+        exported,
+        "the export is byte for byte the same"
+    );
     let again: Vec<_> = ledger
         .tenant_entries("fedje")
         .map(|e| e.unwrap().hash)

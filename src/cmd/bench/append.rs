@@ -197,7 +197,11 @@ fn raw_sled(dir: &std::path::Path, records: &[Vec<u8>], batch: usize) -> anyhow:
 /// The disk's limit for the same work: the same record bytes appended to
 /// one file, a batch per write and an `fdatasync` after each (what `dd`
 /// with `oflag=dsync` per batch does).
-fn disk_sequential(dir: &std::path::Path, records: &[Vec<u8>], batch: usize) -> anyhow::Result<f64> {
+fn disk_sequential(
+    dir: &std::path::Path,
+    records: &[Vec<u8>],
+    batch: usize,
+) -> anyhow::Result<f64> {
     use std::io::Write as _;
     std::fs::create_dir_all(dir)?;
     let mut file = std::fs::File::create(dir.join("sequential"))
