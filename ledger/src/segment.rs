@@ -293,10 +293,7 @@ impl Segments {
     /// every segment written). Returns each block's location and the new
     /// end of each segment written, for the index. Nothing of it is
     /// committed until the index says so.
-    pub fn append(
-        &self,
-        blocks: &[&[u8]],
-    ) -> Result<Appended, SegmentError> {
+    pub fn append(&self, blocks: &[&[u8]]) -> Result<Appended, SegmentError> {
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
         let mut locations = Vec::with_capacity(blocks.len());
         let mut ends: Vec<(u32, u64)> = Vec::new();

@@ -36,7 +36,6 @@ pub mod export;
 pub mod import;
 pub mod key;
 pub mod log;
-pub mod migrate;
 pub mod proof;
 pub mod report;
 pub mod serve;

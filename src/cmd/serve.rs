@@ -401,6 +401,57 @@ pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// `tla ledger snapshot`.
+/// `tla ledger migrate`: converts a ledger of an older store format (the
+/// entries kept in sled, before segment files) to the current one, with a
+/// progress bar, and prints its head and Merkle root, which migration leaves
+/// unchanged.
+fn migrate(data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let bar = std::cell::OnceCell::new();
+    let mut moving = |done: u64, total: u64| {
+        let bar = bar.get_or_init(|| super::progress(total, "migrating"));
+        bar.set_position(done);
+    };
+    let migrated = ledger::Ledger::migrate(data_dir, &mut moving);
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    let migrated = match migrated {
+        Err(ledger::LedgerError::Store(ledger::StoreError::NoLedger { .. })) => anyhow::bail!(
+            "no ledger in {}: pass --data-dir (or set TLA_DATA_DIR)",
+            data_dir.display()
+        ),
+        Err(ledger::LedgerError::Store(ledger::StoreError::Locked { pid, .. })) => anyhow::bail!(
+            "the ledger at {} is held by {}; stop it first (it migrates the ledger itself when \
+             it opens it)",
+            data_dir.display(),
+            service::holder_of(data_dir, pid)
+        ),
+        other => other?,
+    };
+    let current = ledger::store::FORMAT_VERSION;
+    if migrated.found == current {
+        println!(
+            "the ledger in {} has store format {current} already: nothing to migrate \
+             ({} entries, head {}, Merkle root {})",
+            data_dir.display(),
+            migrated.head.size,
+            migrated.head.hash.to_hex(),
+            hex::encode(migrated.root)
+        );
+    } else {
+        println!(
+            "migrated the ledger in {} from store format {} to {current} ({} entries into \
+             segment files): head {}, Merkle root {}, unchanged",
+            data_dir.display(),
+            migrated.found,
+            migrated.head.size,
+            migrated.head.hash.to_hex(),
+            hex::encode(migrated.root)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn snapshot(data_dir: &Path, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let bar = std::cell::OnceCell::new();
     let copying = |copied: u64, total: u64| {
@@ -434,7 +485,7 @@ pub fn ledger_run(data_dir: &Path, command: LedgerCommand) -> anyhow::Result<Exi
     let args = match command {
         LedgerCommand::Run(args) => args,
         LedgerCommand::Snapshot(args) => return snapshot(data_dir, &args),
-        LedgerCommand::Migrate => return super::migrate::run(data_dir),
+        LedgerCommand::Migrate => return migrate(data_dir),
         LedgerCommand::Restore(args) => {
             let config = run::RestoreConfig {
                 nats: args.nats.connection("tla-restore"),
