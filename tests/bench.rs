@@ -88,5 +88,5 @@ fn bench_quick_append_writes_the_contract_json_and_skips_an_unreachable_postgres
         rows[0]["baseline"].as_f64().is_some(),
         "the sled baseline ran"
     );
-    assert!(rows[2]["baseline"].is_null(), "PostgreSQL was unreachable");
+    assert!(rows[3]["baseline"].is_null(), "PostgreSQL was unreachable");
 }
