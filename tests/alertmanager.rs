@@ -202,22 +202,12 @@ fn event(id: &str, kind: &str, time: i64, data: Value) -> String {
 /// Alver's agreement (a 99.99% availability target: a budget of about
 /// 260 seconds a month) and its three contacts, with e-mail.
 fn agreement_and_contacts() -> String {
-    let agreement = json!({
-        "specversion": "1.0", "id": "agreement-alver", "source": "test/agreements",
-        "type": "agreement.published", "time": "2025-01-01T00:00:00Z", "tenant": "alver",
-        "data": {"agreement": {
-            "version": "2025-1", "effective_from": "2025-01-01T00:00:00Z",
-            "services": [{"id": "epost", "name": "E-post",
-                "availability": {"target_pct": "99.99"},
-                "incidents": {"calendar": "24x7", "targets": {
-                    "P1": {"response_min": 30, "resolution_min": 240},
-                    "P2": {"response_min": 60, "resolution_min": 480},
-                    "P3": {"response_min": 240, "resolution_min": 2400},
-                    "P4": {"response_min": 480, "resolution_min": 4800}}}}],
-            "contacts": {"required_roles": ["provider_account_owner", "tenant_contact"],
-                         "per_service_roles": ["provider_service_owner"]}}}
-    });
-    let mut lines = vec![agreement.to_string()];
+    let mut agreement = common::agreement_with(json!({
+        "contacts": {"required_roles": ["provider_account_owner", "tenant_contact"],
+                     "per_service_roles": ["provider_service_owner"]}}));
+    agreement["services"][0]["availability"]["target_pct"] = json!("99.99");
+    let agreement = common::agreement_event("alver", agreement);
+    let mut lines = vec![agreement];
     let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
         .unwrap()
         .timestamp();

@@ -37,7 +37,11 @@ fn publish(rt: &tokio::runtime::Runtime, url: &str, from: usize, count: usize) {
     rt.block_on(async {
         let client = async_nats::connect(url).await.expect("connect");
         let js = jetstream::new(client);
-        let mut acks = Vec::with_capacity(count);
+        // Acknowledgements are awaited a window at a time: async-nats holds
+        // at most 5,000 unacknowledged publishes per context and makes the
+        // next publish wait for a slot, so holding more futures unawaited
+        // would wait forever.
+        let mut acks = Vec::with_capacity(PUBLISH_WINDOW);
         for n in from..from + count {
             let event = event_json("fedje", &format!("live-{n}"), &format!("LIVE-{n}"));
             acks.push(
@@ -45,6 +49,11 @@ fn publish(rt: &tokio::runtime::Runtime, url: &str, from: usize, count: usize) {
                     .await
                     .expect("publish"),
             );
+            if acks.len() == PUBLISH_WINDOW {
+                for ack in acks.drain(..) {
+                    ack.await.expect("ack");
+                }
+            }
         }
         for ack in acks {
             ack.await.expect("ack");

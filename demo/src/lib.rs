@@ -526,6 +526,13 @@ fn secs(n: i64) -> Duration {
 }
 
 /// Easter Sunday (anonymous Gregorian algorithm).
+///
+/// A second copy of `projector::calendar::easter_sunday`, on purpose: the
+/// demo plays the world outside the ledger (the provider's staff working
+/// office hours) and depends on no crate of the workspace (ARCHITECTURE.md,
+/// checked by tests/architecture.rs), so the engine's calendar is checked
+/// against an account of its own rather than against itself. The test
+/// `calendar_agrees_with_the_engine` holds the two copies to each other.
 fn easter(year: i32) -> NaiveDate {
     let (a, b, c) = (year % 19, year / 100, year % 100);
     let (d, e) = (b / 4, b % 4);
@@ -2232,6 +2239,29 @@ mod tests {
             if let Some(id) = service {
                 assert!(SERVICES.iter().any(|s| s.id == id && !s.large_only), "{id}");
             }
+        }
+    }
+
+    /// The demo's holiday calendar is the engine's: Easter for every
+    /// year of the Gregorian calendar's first millennium, and every day of
+    /// the years around the demo's.
+    #[test]
+    fn calendar_agrees_with_the_engine() {
+        for year in 1583..=2600 {
+            assert_eq!(
+                easter(year),
+                projector::calendar::easter_sunday(year),
+                "{year}"
+            );
+        }
+        let mut day = NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
+        while day.year() < 2035 {
+            assert_eq!(
+                is_holiday(day),
+                projector::calendar::is_norwegian_holiday(day),
+                "{day}"
+            );
+            day = day.succ_opt().expect("date");
         }
     }
 

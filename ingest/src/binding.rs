@@ -43,7 +43,7 @@
 
 use std::path::Path;
 
-use async_nats::jetstream::context::Context;
+use async_nats::jetstream::context::{ConsumerInfoErrorKind, Context};
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use ledger::{Identity, LedgerError};
@@ -430,8 +430,7 @@ async fn consumer_state(
         Ok(info) => Ok(Some(ConsumerState {
             ack_floor: info.ack_floor.stream_sequence,
         })),
-        // JetStream's "consumer not found".
-        Err(error) if error.to_string().contains("error code 10014") => Ok(None),
+        Err(error) if error.kind() == ConsumerInfoErrorKind::NotFound => Ok(None),
         Err(error) => Err(format!("consumer {consumer}: {error}")),
     }
 }

@@ -19,19 +19,18 @@ fn t(text: &str) -> i64 {
 /// `(type, time, data)` events after it.
 struct History(Vec<LedgerEvent>);
 
+/// The workspace's test agreement (tests/common's `AGREEMENT`).
+const AGREEMENT: &str = include_str!("../../tests/fixtures/agreement.json");
+
 impl History {
     fn new(extra: Value) -> History {
-        let mut agreement = json!({
-            "version": "1", "effective_from": AGREEMENT_TIME, "timezone": "UTC",
-            "services": [{"id": "epost", "name": "E-post",
-              "availability": {"target_pct": "99.5", "calendar": "24x7"},
-              "maintenance_notice_hours": 48,
-              "incidents": {"calendar": "24x7", "targets": {
-                "P1": {"response_min": 30, "resolution_min": 240},
-                "P2": {"response_min": 60, "resolution_min": 480},
-                "P3": {"response_min": 240, "resolution_min": 2400},
-                "P4": {"response_min": 480, "resolution_min": 4800}}}}]
-        });
+        // The workspace's one test agreement, in UTC from AGREEMENT_TIME,
+        // with 48 hours of maintenance notice.
+        let mut agreement: Value = serde_json::from_str(AGREEMENT).expect("the fixture");
+        agreement["version"] = json!("1");
+        agreement["effective_from"] = json!(AGREEMENT_TIME);
+        agreement["timezone"] = json!("UTC");
+        agreement["services"][0]["maintenance_notice_hours"] = json!(48);
         if let (Some(a), Some(e)) = (agreement.as_object_mut(), extra.as_object()) {
             a.extend(e.clone());
         }

@@ -289,6 +289,149 @@ fn unknown_field(value: &Value, format: &str) -> Option<String> {
     })
 }
 
+/// One reason a bundle does not verify ([`check`]). Each names what an
+/// auditor needs to find it; `Display` is the sentence `tla evidence
+/// verify` prints.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The report JSON lacks or mistypes what its manifest pins.
+    #[error("report.{0}")]
+    Malformed(schemas::FieldError),
+    /// The report is of another tenant or period than the bundle says.
+    #[error("the report is of {report_tenant} {report_period}, the bundle of {bundle_tenant} {bundle_period}")]
+    Subject {
+        report_tenant: String,
+        report_period: String,
+        bundle_tenant: String,
+        bundle_period: String,
+    },
+    /// The report's content does not hash to the digest it states.
+    #[error("the report's content does not match its digest {digest}: it was changed after it was issued")]
+    Digest { digest: String },
+    /// A bundled entry (or the acknowledgement's entry) is unsound.
+    #[error("{entry}{problem}")]
+    Entry {
+        entry: EntryRef,
+        problem: EntryProblem,
+    },
+    /// The tenant chain does not run from sequence 0 without a gap.
+    #[error("the tenant chain breaks at entry {seq} of {tenant} (position {position}, tenant sequence {tenant_seq}): an entry before it is missing or was reordered")]
+    ChainBreak {
+        seq: u64,
+        tenant: String,
+        position: u64,
+        tenant_seq: u64,
+    },
+    #[error("the bundle holds no entries")]
+    NoEntries,
+    /// The last entry is not this report's `report.issued`, so the bundle
+    /// cannot show that none of the tenant's entries is missing.
+    #[error("the last entry (position {position}) is not the report.issued entry of this report after the report's {size} entries, so the bundle cannot show that none of the tenant's entries is missing")]
+    NotAnchored { position: u64, size: u64 },
+    /// `manifest.ledger_root` is not the hash of the entry it names.
+    #[error("the report's manifest.ledger_root {given} is not the hash {expected} of the entry before its prefix end (position {position}), which the bundle holds")]
+    LedgerRoot {
+        given: String,
+        expected: String,
+        position: u64,
+    },
+    #[error("the report's manifest.ledger_root is not 64 lowercase hex digits")]
+    LedgerRootNotHex,
+    #[error("the report has no valid manifest.tree_root")]
+    TreeRootNotHex,
+    #[error("the consistency proof holds a malformed hash")]
+    MalformedConsistency,
+    /// The report's tree is not a prefix of the checkpoint's.
+    #[error("the report's tree (size {size}, root {root}) is not a prefix of the signed checkpoint's ({error})")]
+    NotPrefix {
+        size: u64,
+        root: String,
+        error: String,
+    },
+    /// The bundled events do not make a report at all.
+    #[error("the report cannot be regenerated from the bundle: {0}")]
+    NotRegenerated(String),
+    /// The report as given differs from the one regenerated from the
+    /// bundled events, at a JSON path.
+    #[error("report {}", .0.describe("the bundle", "the issued report"))]
+    Differs(crate::report_file::Difference),
+}
+
+/// Which bundled entry a [`Problem::Entry`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryRef {
+    /// One of `entries`, by the position it is listed at.
+    Listed(u64),
+    /// The `acknowledgement` entry, by the position it is listed at.
+    Acknowledgement(u64),
+}
+
+impl std::fmt::Display for EntryRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryRef::Listed(position) => write!(f, "entry at position {position}"),
+            EntryRef::Acknowledgement(position) => {
+                write!(f, "the acknowledgement entry at position {position}")
+            }
+        }
+    }
+}
+
+/// What is wrong with one entry; `Display` continues the sentence the
+/// [`EntryRef`] begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryProblem {
+    NotHex,
+    MalformedProof,
+    /// Its inclusion proof does not lead to the checkpoint's root.
+    NotIncluded {
+        size: u64,
+        error: String,
+    },
+    NotARecord(String),
+    /// The record states another position than the one it is listed at.
+    RecordsPosition(u64),
+    OtherTenant {
+        tenant: String,
+        expected: String,
+    },
+    OutOfOrder,
+    EventDoesNotParse,
+    /// The acknowledgement entry is not one of the bundle's tenant and
+    /// period.
+    NotAcknowledgement {
+        tenant: String,
+        period: String,
+    },
+}
+
+impl std::fmt::Display for EntryProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryProblem::NotHex => f.write_str(": the record is not lowercase hex"),
+            EntryProblem::MalformedProof => {
+                f.write_str(": its inclusion proof holds a malformed hash")
+            }
+            EntryProblem::NotIncluded { size, error } => write!(
+                f,
+                " is not in the signed checkpoint of size {size} ({error}): the entry was changed"
+            ),
+            EntryProblem::NotARecord(error) => write!(f, ": not a record: {error}"),
+            EntryProblem::RecordsPosition(recorded) => {
+                write!(f, " records position {recorded}")
+            }
+            EntryProblem::OtherTenant { tenant, expected } => {
+                write!(f, " is of tenant {tenant}, not {expected}")
+            }
+            EntryProblem::OutOfOrder => f.write_str(" is out of order"),
+            EntryProblem::EventDoesNotParse => f.write_str(": its event does not parse"),
+            EntryProblem::NotAcknowledgement { tenant, period } => {
+                write!(f, " is not a report.acknowledged of {tenant} for {period}")
+            }
+        }
+    }
+}
+
 impl Bundle {
     /// The bundle's report as given, with what its manifest pins.
     pub fn given(&self) -> Result<Given, schemas::FieldError> {
@@ -297,23 +440,24 @@ impl Bundle {
 }
 
 /// Every problem of a bundle whose checkpoint signature verified.
-pub fn check(bundle: &Bundle, checkpoint: &Checkpoint) -> Vec<String> {
+pub fn check(bundle: &Bundle, checkpoint: &Checkpoint) -> Vec<Problem> {
     let mut problems = Vec::new();
     let report = match bundle.given() {
         Ok(report) => report,
-        Err(problem) => return vec![format!("report.{problem}")],
+        Err(problem) => return vec![Problem::Malformed(problem)],
     };
     if report.tenant != bundle.tenant || report.period != bundle.period {
-        problems.push(format!(
-            "the report is of {} {}, the bundle of {} {}",
-            report.tenant, report.period, bundle.tenant, bundle.period
-        ));
+        problems.push(Problem::Subject {
+            report_tenant: report.tenant.clone(),
+            report_period: report.period.clone(),
+            bundle_tenant: bundle.tenant.clone(),
+            bundle_period: bundle.period.clone(),
+        });
     }
     if !report.digest_matches() {
-        problems.push(format!(
-            "the report's content does not match its digest {}: it was changed after it was issued",
-            report.report_digest
-        ));
+        problems.push(Problem::Digest {
+            digest: report.report_digest.clone(),
+        });
     }
     let before = problems.len();
     let records = entries(bundle, checkpoint, &mut problems);
@@ -330,21 +474,24 @@ pub fn check(bundle: &Bundle, checkpoint: &Checkpoint) -> Vec<String> {
 }
 
 /// The bundled records, each checked against the checkpoint.
-fn entries(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>) -> Vec<Vec<u8>> {
+fn entries(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<Problem>) -> Vec<Vec<u8>> {
     let mut records = Vec::new();
     for entry in &bundle.entries {
         let position = entry.position;
-        let what = format!("entry at position {position}");
-        let Some(bytes) = included(entry, &what, checkpoint, problems) else {
+        let what = EntryRef::Listed(position);
+        let Some(bytes) = included(entry, what, checkpoint, problems) else {
             continue;
         };
-        match Fields::decode(&bytes) {
-            Ok(fields) if fields.position == position => {}
-            Ok(fields) => problems.push(format!(
-                "entry listed at position {position} records position {}",
-                fields.position
-            )),
-            Err(error) => problems.push(format!("{what}: not a record: {error}")),
+        let problem = match Fields::decode(&bytes) {
+            Ok(fields) if fields.position == position => None,
+            Ok(fields) => Some(EntryProblem::RecordsPosition(fields.position)),
+            Err(error) => Some(EntryProblem::NotARecord(error.to_string())),
+        };
+        if let Some(problem) = problem {
+            problems.push(Problem::Entry {
+                entry: what,
+                problem,
+            });
         }
         records.push(bytes);
     }
@@ -352,23 +499,27 @@ fn entries(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>)
 }
 
 /// A bundled entry's record bytes, its inclusion proof checked against the
-/// checkpoint (a failure is a problem named by `what`, the bytes still
+/// checkpoint (a failure is a problem of `what`, the bytes still
 /// returned); `None` when the record or the proof is not even hex.
 fn included(
     entry: &BundleEntry,
-    what: &str,
+    what: EntryRef,
     checkpoint: &Checkpoint,
-    problems: &mut Vec<String>,
+    problems: &mut Vec<Problem>,
 ) -> Option<Vec<u8>> {
     let Some(bytes) = lower_hex(&entry.record) else {
-        problems.push(format!("{what}: the record is not lowercase hex"));
+        problems.push(Problem::Entry {
+            entry: what,
+            problem: EntryProblem::NotHex,
+        });
         return None;
     };
     let proof: Result<Vec<Digest>, _> = entry.inclusion.iter().map(|h| parse_digest(h)).collect();
     let Ok(proof) = proof else {
-        problems.push(format!(
-            "{what}: its inclusion proof holds a malformed hash"
-        ));
+        problems.push(Problem::Entry {
+            entry: what,
+            problem: EntryProblem::MalformedProof,
+        });
         return None;
     };
     let leaf = merkle::leaf_hash(&bytes);
@@ -376,10 +527,13 @@ fn included(
     if let Err(error) =
         merkle::verify_inclusion(&leaf, position, checkpoint.size, &proof, &checkpoint.root)
     {
-        problems.push(format!(
-            "{what} is not in the signed checkpoint of size {} ({error}): the entry was changed",
-            checkpoint.size
-        ));
+        problems.push(Problem::Entry {
+            entry: what,
+            problem: EntryProblem::NotIncluded {
+                size: checkpoint.size,
+                error: error.to_string(),
+            },
+        });
     }
     Some(bytes)
 }
@@ -516,24 +670,30 @@ fn issued_digests(bundle: &Bundle) -> Vec<String> {
 
 /// The acknowledgement's entry: in the signed checkpoint, at its position,
 /// and a `report.acknowledged` of the bundle's tenant and period.
-fn acknowledgement_problems(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<String>) {
+fn acknowledgement_problems(bundle: &Bundle, checkpoint: &Checkpoint, problems: &mut Vec<Problem>) {
     let Some(entry) = bundle.acknowledgement.entry() else {
         return;
     };
     let position = entry.position;
-    let what = format!("the acknowledgement entry at position {position}");
-    let Some(bytes) = included(entry, &what, checkpoint, problems) else {
+    let what = EntryRef::Acknowledgement(position);
+    let Some(bytes) = included(entry, what, checkpoint, problems) else {
         return;
+    };
+    let mut problem = |problem| {
+        problems.push(Problem::Entry {
+            entry: what,
+            problem,
+        })
     };
     let fields = match Fields::decode(&bytes) {
         Ok(fields) => fields,
         Err(error) => {
-            problems.push(format!("{what}: not a record: {error}"));
+            problem(EntryProblem::NotARecord(error.to_string()));
             return;
         }
     };
     if fields.position != position {
-        problems.push(format!("{what} records position {}", fields.position));
+        problem(EntryProblem::RecordsPosition(fields.position));
     }
     let is_ours = fields.tenant == bundle.tenant
         && match schemas::Event::from_canonical(fields.event).map(|e| e.data) {
@@ -541,17 +701,17 @@ fn acknowledgement_problems(bundle: &Bundle, checkpoint: &Checkpoint, problems: 
             _ => false,
         };
     if !is_ours {
-        problems.push(format!(
-            "{what} is not a report.acknowledged of {} for {}",
-            bundle.tenant, bundle.period
-        ));
+        problem(EntryProblem::NotAcknowledgement {
+            tenant: bundle.tenant.clone(),
+            period: bundle.period.clone(),
+        });
     }
 }
 
 /// The tenant chain: sequence numbers 0, 1, 2, ... each linked to the
 /// one before, every entry before the report's prefix end, then the
 /// `report.issued` entry of this report at or after it.
-fn chain(bundle: &Bundle, report: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
+fn chain(bundle: &Bundle, report: &Given, records: &[Vec<u8>], problems: &mut Vec<Problem>) {
     let size = report.ledger_size;
     let mut prev = ZERO_HASH;
     let mut last_position = None;
@@ -561,36 +721,44 @@ fn chain(bundle: &Bundle, report: &Given, records: &[Vec<u8>], problems: &mut Ve
         };
         let position = fields.position;
         if fields.tenant != bundle.tenant {
-            problems.push(format!(
-                "entry at position {position} is of tenant {}, not {}",
-                fields.tenant, bundle.tenant
-            ));
+            problems.push(Problem::Entry {
+                entry: EntryRef::Listed(position),
+                problem: EntryProblem::OtherTenant {
+                    tenant: fields.tenant.to_owned(),
+                    expected: bundle.tenant.clone(),
+                },
+            });
         }
         if fields.tenant_seq != seq as u64 || fields.tenant_prev_hash != prev {
-            problems.push(format!(
-                "the tenant chain breaks at entry {seq} of {} (position {position}, tenant sequence {}): an entry before it is missing or was reordered",
-                bundle.tenant, fields.tenant_seq
-            ));
+            problems.push(Problem::ChainBreak {
+                seq: seq as u64,
+                tenant: bundle.tenant.clone(),
+                position,
+                tenant_seq: fields.tenant_seq,
+            });
             return;
         }
         if last_position.is_some_and(|last| position <= last) {
-            problems.push(format!("entry at position {position} is out of order"));
+            problems.push(Problem::Entry {
+                entry: EntryRef::Listed(position),
+                problem: EntryProblem::OutOfOrder,
+            });
         }
         last_position = Some(position);
         prev = record::hash(bytes);
     }
     let Some(last) = records.last().and_then(|bytes| Fields::decode(bytes).ok()) else {
-        problems.push("the bundle holds no entries".to_owned());
+        problems.push(Problem::NoEntries);
         return;
     };
     // The last entry anchors the report. With the chain unbroken from
     // sequence 0 up to it, every entry of the tenant before it, and so
     // every one in the report's prefix, is in the bundle.
     if last.position < size || !is_issued_of(&last, bundle, report) {
-        problems.push(format!(
-            "the last entry (position {}) is not the report.issued entry of this report after the report's {size} entries, so the bundle cannot show that none of the tenant's entries is missing",
-            last.position
-        ));
+        problems.push(Problem::NotAnchored {
+            position: last.position,
+            size,
+        });
     }
 }
 
@@ -658,7 +826,7 @@ fn issued_period(fields: &Fields<'_>) -> Option<String> {
 /// zero bytes for an empty prefix): checked when that entry is the
 /// tenant's own and so in the bundle. Usually it is another tenant's, and
 /// the tree root (checked against the checkpoint) pins the same prefix.
-fn ledger_root(report: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
+fn ledger_root(report: &Given, records: &[Vec<u8>], problems: &mut Vec<Problem>) {
     let expected = match report.ledger_size.checked_sub(1) {
         None => ZERO_HASH,
         Some(last) => {
@@ -672,25 +840,29 @@ fn ledger_root(report: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) 
         }
     };
     if report.ledger_root != expected.to_hex() {
-        problems.push(format!(
-            "the report's manifest.ledger_root {} is not the hash {} of the entry before its prefix end (position {}), which the bundle holds",
-            report.ledger_root,
-            expected.to_hex(),
-            report.ledger_size.saturating_sub(1)
-        ));
+        problems.push(Problem::LedgerRoot {
+            given: report.ledger_root.clone(),
+            expected: expected.to_hex(),
+            position: report.ledger_size.saturating_sub(1),
+        });
     }
 }
 
 /// The report's tree (ledger_size, tree_root) is a prefix of the signed one.
-fn tree_root(bundle: &Bundle, report: &Given, checkpoint: &Checkpoint, problems: &mut Vec<String>) {
+fn tree_root(
+    bundle: &Bundle,
+    report: &Given,
+    checkpoint: &Checkpoint,
+    problems: &mut Vec<Problem>,
+) {
     let Ok(root) = parse_digest(&report.tree_root) else {
-        problems.push("the report has no valid manifest.tree_root".to_owned());
+        problems.push(Problem::TreeRootNotHex);
         return;
     };
     let proof: Result<Vec<Digest>, _> =
         bundle.consistency.iter().map(|h| parse_digest(h)).collect();
     let Ok(proof) = proof else {
-        problems.push("the consistency proof holds a malformed hash".to_owned());
+        problems.push(Problem::MalformedConsistency);
         return;
     };
     if let Err(error) = merkle::verify_consistency(
@@ -700,16 +872,17 @@ fn tree_root(bundle: &Bundle, report: &Given, checkpoint: &Checkpoint, problems:
         &checkpoint.root,
         &proof,
     ) {
-        problems.push(format!(
-            "the report's tree (size {}, root {}) is not a prefix of the signed checkpoint's ({error})",
-            report.ledger_size, report.tree_root
-        ));
+        problems.push(Problem::NotPrefix {
+            size: report.ledger_size,
+            root: report.tree_root.clone(),
+            error: error.to_string(),
+        });
     }
 }
 
 /// Regenerates the report from the bundled events in its prefix and
 /// compares it with the bundle's report JSON, canonical byte for byte.
-fn regenerate(given: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
+fn regenerate(given: &Given, records: &[Vec<u8>], problems: &mut Vec<Problem>) {
     let mut events = Vec::new();
     for bytes in records {
         let Ok(fields) = Fields::decode(bytes) else {
@@ -724,10 +897,10 @@ fn regenerate(given: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
                 event,
             }),
             Err(_) => {
-                problems.push(format!(
-                    "entry at position {}: its event does not parse",
-                    fields.position
-                ));
+                problems.push(Problem::Entry {
+                    entry: EntryRef::Listed(fields.position),
+                    problem: EntryProblem::EventDoesNotParse,
+                });
                 return;
             }
         }
@@ -739,8 +912,7 @@ fn regenerate(given: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
         ledger::Hash::from_hex(&given.ledger_root),
         parse_digest(&given.tree_root),
     ) else {
-        problems
-            .push("the report's manifest.ledger_root is not 64 lowercase hex digits".to_owned());
+        problems.push(Problem::LedgerRootNotHex);
         return;
     };
     let pins = crate::report::Pins { root, tree_root };
@@ -748,16 +920,16 @@ fn regenerate(given: &Given, records: &[Vec<u8>], problems: &mut Vec<String>) {
         match crate::report::regenerate_from(given, (given.ledger_size, &events), &pins) {
             Ok(report) => report,
             Err(error) => {
-                problems.push(format!(
-                    "the report cannot be regenerated from the bundle: {error:#}"
-                ));
+                problems.push(Problem::NotRegenerated(format!("{error:#}")));
                 return;
             }
         };
-    for difference in given.differences(&regenerated) {
-        let said = difference.describe("the bundle", "the issued report");
-        problems.push(format!("report {said}"));
-    }
+    problems.extend(
+        given
+            .differences(&regenerated)
+            .into_iter()
+            .map(Problem::Differs),
+    );
 }
 
 /// Lowercase hex (docs/FORMAT.md) as bytes; uppercase is refused.

@@ -9,8 +9,19 @@
 
 use anyhow::{bail, Context};
 use ledger::{Ledger, Outcome, ZERO_HASH};
-use projector::{Format, Input, LedgerEvent, Period, Report};
+use projector::{Format, Input, LedgerEvent, Period, Report, ReportError};
 use schemas::Event;
+
+/// Why a report could not be generated: the engine refused it (no
+/// agreement in force, a period not begun: such a report cannot exist),
+/// or reading the ledger failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Ledger(#[from] anyhow::Error),
+}
 
 /// The `source` of the `report.issued` events the ledger itself appends;
 /// only those anchor a report (docs/FORMAT.md).
@@ -53,7 +64,14 @@ pub fn generate_as(
     }
     let events = tenant_events(ledger, tenant, prefix)?;
     let pins = Pins::of(ledger, prefix)?;
-    generate_pinned_as(tenant, period, (prefix, &events), &pins, horizon, format)
+    Ok(generate_pinned_as(
+        tenant,
+        period,
+        (prefix, &events),
+        &pins,
+        horizon,
+        format,
+    )?)
 }
 
 /// [`generate`] from the tenant's events already read: those of `events`
@@ -67,7 +85,13 @@ pub fn generate_from(
     horizon: Horizon,
 ) -> anyhow::Result<Report> {
     let pins = Pins::of(ledger, prefix)?;
-    generate_pinned(tenant, period, (prefix, events), &pins, horizon)
+    Ok(generate_pinned(
+        tenant,
+        period,
+        (prefix, events),
+        &pins,
+        horizon,
+    )?)
 }
 
 /// What a report's manifest pins of the ledger prefix it was computed
@@ -105,7 +129,7 @@ pub fn generate_pinned(
     (prefix, events): (u64, &[LedgerEvent]),
     pins: &Pins,
     horizon: Horizon,
-) -> anyhow::Result<Report> {
+) -> Result<Report, GenerateError> {
     let prefix_events = (prefix, events);
     generate_pinned_as(
         tenant,
@@ -127,7 +151,7 @@ pub fn generate_issued(
     (prefix, events): (u64, &[LedgerEvent]),
     pins: &Pins,
     digest: &str,
-) -> anyhow::Result<Report> {
+) -> Result<Report, GenerateError> {
     let horizon = Horizon::Pinned(None);
     let report = generate_pinned(tenant, period, (prefix, events), pins, horizon)?;
     if report.manifest.report_digest == digest {
@@ -149,7 +173,7 @@ pub fn generate_pinned_as(
     pins: &Pins,
     horizon: Horizon,
     format: Format,
-) -> anyhow::Result<Report> {
+) -> Result<Report, GenerateError> {
     let events = &events[..events.partition_point(|e| e.position < prefix)];
     let compute = |horizon| {
         let input = Input {
@@ -158,7 +182,7 @@ pub fn generate_pinned_as(
             events,
             horizon,
         };
-        projector::compute_as(&input, format).map_err(anyhow::Error::from)
+        projector::compute_as(&input, format).map_err(GenerateError::from)
     };
     let mut report = match horizon {
         Horizon::Pinned(horizon) => compute(horizon)?,

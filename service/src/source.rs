@@ -24,6 +24,8 @@ use ledger::checkpoint::Verifier;
 use ledger::prefix::{PrefixStatus, Reach, Verification};
 use ledger::Ledger;
 use projector::{LedgerEvent, Period, ReportError};
+
+use crate::report::GenerateError;
 use schemas::EventData;
 use web::viewer::{
     self, Anchor, ChainCheck, CheckpointFacts, LedgerFacts, Shown, SignatureCheck, SourceError,
@@ -279,7 +281,7 @@ impl LedgerSource {
         period: Period,
         events: &[LedgerEvent],
         pinned: anyhow::Result<(u64, crate::report::Pins)>,
-    ) -> anyhow::Result<Shown> {
+    ) -> Result<Shown, GenerateError> {
         let anchor = anchor(events, period);
         let (prefix, pins) = pinned?;
         let prefix_events = (prefix, events);
@@ -317,9 +319,9 @@ fn anchor(events: &[LedgerEvent], period: Period) -> Option<Anchor> {
 }
 
 /// A report that cannot exist is "not found"; anything else failed.
-fn failure(e: anyhow::Error) -> SourceError {
-    match e.downcast_ref::<ReportError>() {
-        Some(
+fn failure(e: GenerateError) -> SourceError {
+    match e {
+        GenerateError::Report(
             ReportError::NoAgreement { .. }
             | ReportError::PeriodNotStarted { .. }
             | ReportError::InvalidPeriod { .. },

@@ -720,24 +720,34 @@ pub fn start_serve(env: &Env, nats: &Nats, extra: &[&str]) -> Service {
     Service::start(env, &[&args[..], extra].concat())
 }
 
-/// A valid `agreement.published` for `tenant`: service `epost`, 24x7
-/// incident targets (P1: response 30 min, resolution 240 min), in force
-/// from 2025-01-01.
-pub fn agreement_json(tenant: &str) -> String {
+/// The tests' one agreement (tests/fixtures/agreement.json): service
+/// `epost`, a 99.5% availability target, 24x7 incident targets (P1:
+/// response 30 min, resolution 240 min), in force from 2025-01-01. Tests
+/// that need another shape change this one (`agreement_with`).
+pub const AGREEMENT: &str = include_str!("../fixtures/agreement.json");
+
+/// The fixture agreement, with each of `changes`' top-level fields set.
+pub fn agreement_with(changes: serde_json::Value) -> serde_json::Value {
+    let mut agreement: serde_json::Value = serde_json::from_str(AGREEMENT).expect("the fixture");
+    if let (Some(a), Some(c)) = (agreement.as_object_mut(), changes.as_object()) {
+        a.extend(c.clone());
+    }
+    agreement
+}
+
+/// The `agreement.published` event of `agreement` for `tenant`.
+pub fn agreement_event(tenant: &str, agreement: serde_json::Value) -> String {
     serde_json::json!({
         "specversion": "1.0", "id": format!("agreement-{tenant}"), "source": "test/agreements",
         "type": "agreement.published", "time": "2025-01-01T00:00:00Z", "tenant": tenant,
-        "data": {"agreement": {
-            "version": "2025-1", "effective_from": "2025-01-01T00:00:00Z",
-            "services": [{"id": "epost", "name": "E-post",
-                "availability": {"target_pct": "99.5"},
-                "incidents": {"calendar": "24x7", "targets": {
-                    "P1": {"response_min": 30, "resolution_min": 240},
-                    "P2": {"response_min": 60, "resolution_min": 480},
-                    "P3": {"response_min": 240, "resolution_min": 2400},
-                    "P4": {"response_min": 480, "resolution_min": 4800}}}}]}}
+        "data": {"agreement": agreement}
     })
     .to_string()
+}
+
+/// A valid `agreement.published` of the fixture agreement for `tenant`.
+pub fn agreement_json(tenant: &str) -> String {
+    agreement_event(tenant, agreement_with(serde_json::json!({})))
 }
 
 /// A valid `outage.started` (or ended) event of service epost.

@@ -333,10 +333,10 @@ mod tests {
     }
 
     fn live() -> Live {
-        let agreement = json!({"version": "1", "effective_from": "2025-12-01T00:00:00Z",
-            "services": [{"id": "epost", "name": "E-post", "incidents": {"calendar": "24x7", "targets": {
-                "P1": {"response_min": 30, "resolution_min": 240}, "P2": {"response_min": 60, "resolution_min": 480},
-                "P3": {"response_min": 240, "resolution_min": 2400}, "P4": {"response_min": 480, "resolution_min": 4800}}}}]});
+        // The workspace's one test agreement (tests/fixtures).
+        let agreement: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/agreement.json"))
+                .unwrap_or_else(|e| panic!("{e}"));
         let live = Live::new();
         live.follow(
             vec![

@@ -119,6 +119,9 @@ impl Drop for Node {
     }
 }
 
+/// Unacknowledged publishes at most, below async-nats's bound of 5,000.
+const PUBLISH_WINDOW: usize = 2_000;
+
 /// Publishes `events` to TLA_EVENTS and waits for every acknowledgement.
 fn publish(
     runtime: &tokio::runtime::Runtime,
@@ -126,16 +129,20 @@ fn publish(
     events: &[schemas::Event],
 ) -> anyhow::Result<()> {
     runtime.block_on(async {
-        let mut acks = Vec::with_capacity(events.len());
-        for event in events {
-            let subject = nats::subject_of(event);
-            acks.push(
-                js.publish(subject, event.canonical().to_vec().into())
-                    .await?,
-            );
-        }
-        for ack in acks {
-            ack.await?;
+        // A window of acknowledgements at a time: async-nats lets at most
+        // 5,000 publishes wait for theirs, and makes the next one wait.
+        for window in events.chunks(PUBLISH_WINDOW) {
+            let mut acks = Vec::with_capacity(window.len());
+            for event in window {
+                let subject = nats::subject_of(event);
+                acks.push(
+                    js.publish(subject, event.canonical().to_vec().into())
+                        .await?,
+                );
+            }
+            for ack in acks {
+                ack.await?;
+            }
         }
         anyhow::Ok(())
     })
