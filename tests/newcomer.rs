@@ -18,22 +18,33 @@ fn repository() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The commands of the README's "Using it" section: its first `sh` block,
-/// with `\`-continued lines joined.
+/// The commands of the README's "Using it" section: its first two `sh`
+/// blocks (a ledger of one's own, then a new agreement version approved by
+/// both parties), with `\`-continued lines joined and comment lines left
+/// out.
 fn using_it_commands() -> Vec<String> {
     let readme = std::fs::read_to_string(repository().join("README.md")).expect("README.md");
     let section = readme
         .split("\n## Using it\n")
         .nth(1)
         .expect("README.md has a \"## Using it\" section");
-    let block = section
+    let blocks: Vec<&str> = section
         .split("```sh\n")
-        .nth(1)
-        .and_then(|rest| rest.split("\n```").next())
-        .expect("the \"Using it\" section has a ```sh block");
+        .skip(1)
+        .take(2)
+        .filter_map(|rest| rest.split("\n```").next())
+        .collect();
+    assert_eq!(
+        blocks.len(),
+        2,
+        "the \"Using it\" section has two ```sh blocks"
+    );
     let mut commands = Vec::new();
     let mut pending = String::new();
-    for line in block.lines() {
+    for line in blocks.iter().flat_map(|block| block.lines()) {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
         match line.strip_suffix('\\') {
             Some(start) => pending.push_str(start),
             None => {
@@ -111,6 +122,13 @@ fn the_readme_using_it_commands_run_verbatim_on_a_fresh_data_dir() {
     assert!(
         reject["errors"][0].as_str().unwrap().contains("priority"),
         "{reject}"
+    );
+    // The new version the README approves is in force: both parties said so.
+    let log = shell(dir, "tla agreement log --tenant alver --lang en");
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(
+        log.contains("2026-2") && log.contains("in force: approved by both parties"),
+        "{log}"
     );
     // Everything the commands did is in one ledger that verifies.
     let verify = shell(dir, "tla verify");
