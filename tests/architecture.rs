@@ -191,6 +191,44 @@ fn binary_uses_them_only_in_its_benchmarks() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// What `cargo tree -p tla -e normal` (the release binary, default
+/// features) must not hold: the benchmark's database client and nix (the
+/// ledger's lock is std's `File::try_lock`, the service's system calls
+/// rustix's).
+const NOT_IN_THE_BINARY: &[&str] = &["postgres", "tokio-postgres", "nix"];
+
+#[test]
+fn the_production_binary_links_no_benchmark_only_crate() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "tla",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--offline",
+            "--locked",
+        ])
+        .current_dir(workspace())
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let crates: BTreeSet<&str> = tree.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert!(crates.contains("tokio"), "not the tla tree: {tree}");
+    let found: Vec<&&str> = NOT_IN_THE_BINARY
+        .iter()
+        .filter(|c| crates.contains(**c))
+        .collect();
+    assert!(found.is_empty(), "the tla binary links {found:?}");
+}
+
 #[test]
 fn every_rust_file_opens_with_a_doc_paragraph() {
     let mut files = Vec::new();

@@ -995,7 +995,9 @@ fn new_ledger_id() -> [u8; LEDGER_ID_BYTES] {
 /// the directory is renamed.
 #[derive(Debug)]
 pub struct DirLock {
-    _file: nix::fcntl::Flock<std::fs::File>,
+    /// Locked with `File::try_lock`, which is `flock(LOCK_EX | LOCK_NB)`
+    /// on Linux: the lock sled takes, so each excludes the other.
+    _file: std::fs::File,
 }
 
 impl DirLock {
@@ -1010,13 +1012,13 @@ impl DirLock {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(StoreError::Sled(error.into())),
         };
-        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-            Ok(file) => Ok(Some(DirLock { _file: file })),
-            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(StoreError::Locked {
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DirLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
                 dir: dir.to_owned(),
                 pid: lock_holder(&path),
             }),
-            Err((_, errno)) => Err(StoreError::Sled(std::io::Error::from(errno).into())),
+            Err(std::fs::TryLockError::Error(error)) => Err(StoreError::Sled(error.into())),
         }
     }
 
@@ -1036,6 +1038,17 @@ impl DirLock {
     }
 }
 
+/// The major number of a Linux device id (`st_dev`), as glibc's
+/// `gnu_dev_major` splits it: bits 8-19 and 32-63.
+fn device_major(dev: u64) -> u64 {
+    ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)
+}
+
+/// The minor number of a Linux device id: bits 0-7 and 20-31.
+fn device_minor(dev: u64) -> u64 {
+    (dev & 0xff) | ((dev >> 12) & !0xff)
+}
+
 /// The pid of the process holding a `flock` on `path`, as `/proc/locks`
 /// says (Linux; `None` elsewhere or when it cannot tell). Matched by
 /// device and inode; by inode alone when that names one process (on an
@@ -1046,8 +1059,8 @@ fn lock_holder(path: &Path) -> Option<u32> {
     let locks = std::fs::read_to_string("/proc/locks").ok()?;
     let device = format!(
         "{:02x}:{:02x}",
-        nix::sys::stat::major(metadata.dev()),
-        nix::sys::stat::minor(metadata.dev())
+        device_major(metadata.dev()),
+        device_minor(metadata.dev())
     );
     let inode = metadata.ino().to_string();
     // "1: FLOCK  ADVISORY  WRITE 13237 fe:00:10010670 0 EOF"
@@ -1130,5 +1143,26 @@ impl crate::tiles::TileSource for Store {
     type Error = StoreError;
     fn tile(&self, level: u8, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(Store::tile(self, level, index)?.map(|bytes| bytes.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::{device_major, device_minor};
+
+    /// glibc's `makedev`, the other way round.
+    fn makedev(major: u64, minor: u64) -> u64 {
+        (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
+    }
+
+    #[test]
+    fn device_numbers_split_as_glibc_does() {
+        // An overlay's device as /proc/locks shows it ("00:2f") and a
+        // virtio disk's ("fe:00"), then numbers wider than 8 and 12 bits.
+        for (major, minor) in [(0, 0x2f), (0xfe, 0), (0x1234, 0x5_6789), (259, 65_536)] {
+            let dev = makedev(major, minor);
+            assert_eq!((device_major(dev), device_minor(dev)), (major, minor));
+        }
+        assert_eq!((device_major(0xfe00), device_minor(0xfe00)), (0xfe, 0));
     }
 }

@@ -280,8 +280,8 @@ const STAGING_INFIX: &str = ".demo-";
 /// one at `target`, never none or half.
 #[cfg(target_os = "linux")]
 fn exchange(staging: &Path, target: &Path) -> anyhow::Result<()> {
-    use nix::fcntl::{renameat2, RenameFlags};
-    renameat2(None, staging, None, target, RenameFlags::RENAME_EXCHANGE).with_context(|| {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, staging, CWD, target, RenameFlags::EXCHANGE).with_context(|| {
         format!(
             "cannot swap the new demo ledger in {} with the previous one in {} (the file \
              system must support renameat2 RENAME_EXCHANGE); the previous demo is unchanged",

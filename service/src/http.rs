@@ -138,9 +138,11 @@ impl HttpLimits {
 /// Makes sure `needed` files can be open: raises the soft limit up to the
 /// hard one, or says which setting to change.
 fn raise_open_files(needed: u64, max_connections: usize) -> anyhow::Result<()> {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    let (soft, hard) =
-        getrlimit(Resource::RLIMIT_NOFILE).context("cannot read the open-file limit")?;
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // `None` is no limit at all.
+    let soft = limit.current.unwrap_or(u64::MAX);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
     if soft >= needed {
         return Ok(());
     }
@@ -151,7 +153,11 @@ fn raise_open_files(needed: u64, max_connections: usize) -> anyhow::Result<()> {
              --max-connections"
         );
     }
-    setrlimit(Resource::RLIMIT_NOFILE, needed, hard)
+    let raised = Rlimit {
+        current: Some(needed),
+        maximum: limit.maximum,
+    };
+    setrlimit(Resource::Nofile, raised)
         .with_context(|| format!("cannot raise the open-file limit from {soft} to {needed}"))?;
     tracing::info!(from = soft, to = needed, "raised the open-file limit");
     Ok(())
