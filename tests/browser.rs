@@ -314,7 +314,12 @@ async fn figures_match_the_json_report(client: &Client, server: &Server) -> anyh
         let figures = report
             .services
             .iter()
-            .find(|s| s.service == service)
+            // The page names a service as the agreement does (issue 22),
+            // the JSON by its id and that name.
+            .find(|s| {
+                s.service == service
+                    || s.details.as_ref().and_then(|d| d.name.as_deref()) == Some(service.as_str())
+            })
             .and_then(|s| s.availability.as_ref())
             .with_context(|| format!("{service} is not in the JSON report"))?;
         if let Some(pct) = &figures.achieved_pct {
