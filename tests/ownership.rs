@@ -224,7 +224,10 @@ fn demo_refuses_a_ledger_the_viewer_holds_and_swaps_in_a_new_one_when_free() {
     env.run(&[&SMALL_DEMO[..], &["--seed", "7"]].concat())
         .assert_code(1)
         .assert_stderr_contains(&format!("(pid {})", viewer.child.id()))
-        .assert_stderr_contains(" view --listen 127.0.0.1:")
+        // The holder is named as what it is, with the address it serves
+        // (issue 23), no longer by its command line.
+        .assert_stderr_contains("held by `tla view`")
+        .assert_stderr_contains("the web report viewer at http://127.0.0.1:")
         .assert_stderr_contains("nothing was changed");
     drop(viewer);
     assert_eq!(

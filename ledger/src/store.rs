@@ -1039,14 +1039,15 @@ impl DirLock {
 }
 
 /// The major number of a Linux device id (`st_dev`), as glibc's
-/// `gnu_dev_major` splits it: bits 8-19 and 32-63.
+/// `gnu_dev_major` splits it: bits 8-19, then bits 44-63 above them.
 fn device_major(dev: u64) -> u64 {
-    ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)
+    ((dev >> 8) & 0xfff) | ((dev >> 32) & 0xffff_f000)
 }
 
-/// The minor number of a Linux device id: bits 0-7 and 20-31.
+/// The minor number of a Linux device id (`gnu_dev_minor`): bits 0-7,
+/// then bits 20-43 above them.
 fn device_minor(dev: u64) -> u64 {
-    (dev & 0xff) | ((dev >> 12) & !0xff)
+    (dev & 0xff) | ((dev >> 12) & 0xffff_ff00)
 }
 
 /// The pid of the process holding a `flock` on `path`, as `/proc/locks`
@@ -1152,14 +1153,23 @@ mod device_tests {
 
     /// glibc's `makedev`, the other way round.
     fn makedev(major: u64, minor: u64) -> u64 {
-        (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & !0xff) << 12) | ((major & !0xfff) << 32)
+        (minor & 0xff)
+            | ((major & 0xfff) << 8)
+            | ((minor & 0xffff_ff00) << 12)
+            | ((major & 0xffff_f000) << 32)
     }
 
     #[test]
     fn device_numbers_split_as_glibc_does() {
         // An overlay's device as /proc/locks shows it ("00:2f") and a
         // virtio disk's ("fe:00"), then numbers wider than 8 and 12 bits.
-        for (major, minor) in [(0, 0x2f), (0xfe, 0), (0x1234, 0x5_6789), (259, 65_536)] {
+        for (major, minor) in [
+            (0, 0x2f),
+            (0xfe, 0),
+            (0x1234, 0x5_6789),
+            (259, 65_536),
+            (0xf_ffff, 0xffff_ffff),
+        ] {
             let dev = makedev(major, minor);
             assert_eq!((device_major(dev), device_minor(dev)), (major, minor));
         }
