@@ -219,7 +219,8 @@ async fn get<S: ViewerSource>(source: &Arc<S>, uri: &str) -> Got {
 }
 
 /// Every page of the small history, in both languages.
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 12] = [
+    "/tenants/alver/agreements",
     "/tenants/alver/follow-up",
     "/",
     "/tenants/alver",
@@ -800,6 +801,27 @@ impl web::access::Credentials for AlverOnly {
     }
 }
 
+/// `uri` of `app` with `token` as the bearer (none without): the status
+/// and the body.
+async fn read_as(app: axum::Router, uri: &str, token: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::get(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = app
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("the router answers");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
+}
+
 #[tokio::test]
 async fn the_follow_up_page_is_tenant_scoped() {
     let (memory, _) = followed_up();
@@ -809,16 +831,7 @@ async fn the_follow_up_page_is_tenant_scoped() {
     );
     let status = |uri: &'static str, token: Option<&'static str>| {
         let app = app.clone();
-        async move {
-            let mut request = Request::get(uri);
-            if let Some(token) = token {
-                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-            }
-            let response = app
-                .oneshot(request.body(Body::empty()).expect("request"))
-                .await;
-            response.expect("the router answers").status()
-        }
+        async move { read_as(app, uri, token).await.0 }
     };
     assert_eq!(
         status("/tenants/alver/follow-up", Some("alver-token")).await,
@@ -1156,4 +1169,140 @@ async fn hostile_strings_are_text_on_every_page_and_in_the_report() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// An approver's name with markup, to see it escaped and kept to alver.
+const APPROVER: &str = "<u>Kari</u> Vitnesen";
+
+/// The small history with alver's agreement republished as version
+/// `2026-9`, requiring approval, from the token `avtale-token`: approved by
+/// the municipality (twice: the second set aside), not by the provider;
+/// and an approval of a version never published.
+fn awaiting_approval() -> Memory {
+    let mut values = history_values();
+    let first = values
+        .iter()
+        .find(|v| v["type"] == "agreement.published" && v["tenant"] == "alver")
+        .expect("alver has an agreement")
+        .clone();
+    let mut published = first;
+    published["id"] = json!("republish-2026-9");
+    published["time"] = json!("2026-02-02T09:00:00Z");
+    published["source"] = json!("test/avtale");
+    published["authtype"] = json!("api_key");
+    published["authid"] = json!("avtale-token");
+    published["data"]["agreement"]["version"] = json!("2026-9");
+    published["data"]["agreement"]["requires_approval"] = json!(true);
+    values.push(published);
+    let approve = |id: &str, time: &str, version: &str, person: &str| {
+        event(
+            id,
+            "agreement.approved",
+            time,
+            "alver",
+            json!({"version": version, "party": "tenant", "person": person}),
+        )
+    };
+    values.push(approve("a1", "2026-02-03T10:00:00Z", "2026-9", APPROVER));
+    values.push(approve("a2", "2026-02-04T10:00:00Z", "2026-9", "Per Igjen"));
+    values.push(approve(
+        "a3",
+        "2026-02-05T10:00:00Z",
+        "2099-1",
+        "Ola Ukjend",
+    ));
+    memory_of(values, false)
+}
+
+#[tokio::test]
+async fn the_agreement_versions_page_shows_versions_approvals_and_what_awaits() {
+    let source = Arc::new(awaiting_approval());
+    let tenant = get(&source, "/tenants/alver").await.body;
+    assert!(
+        tenant.contains("href=\"/tenants/alver/agreements\""),
+        "the tenant page links the versions"
+    );
+    let nn = get(&source, "/tenants/alver/agreements").await;
+    assert_eq!(nn.status, StatusCode::OK, "{}", nn.body);
+    let html = &nn.body;
+    assert!(html.contains("Avtaleversjonar"), "{html}");
+    // The demo's own version, in force without approval.
+    assert!(
+        html.contains("data-version=\"2025-1\" data-in-force=\"true\""),
+        "{html}"
+    );
+    // The republished one, awaiting the provider.
+    let v9 = &html[html
+        .find("data-version=\"2026-9\"")
+        .expect("version 2026-9")..];
+    assert!(v9.starts_with("data-version=\"2026-9\" data-in-force=\"false\""));
+    assert!(v9.contains("venter på godkjenning"), "{v9}");
+    assert!(v9.contains("manglar godkjenning frå leverandøren"), "{v9}");
+    assert!(
+        v9.contains("<code>test/avtale</code>, nøkkel <code>avtale-token</code>"),
+        "{v9}"
+    );
+    assert!(
+        v9.contains("&lt;u&gt;Kari&lt;/u&gt; Vitnesen"),
+        "the approver, escaped"
+    );
+    assert!(!html.contains(APPROVER), "the approver unescaped");
+    assert!(
+        v9.contains("parten har alt godkjent"),
+        "the second one set aside"
+    );
+    assert!(html.contains("Ola Ukjend") && html.contains("ingen versjon med dette namnet"));
+    let en = get(&source, "/tenants/alver/agreements?lang=en").await.body;
+    assert!(en.contains("<html lang=\"en\">"));
+    assert!(en.contains("Agreement versions"));
+    assert!(en.contains("awaiting approval"), "{en}");
+    assert!(en.contains("missing the approval of the provider"), "{en}");
+    assert!(en.contains("the party already approved this version"));
+    assert!(en.contains("Approvals of unknown versions"));
+    // A tenant without approvals has the page too, with its versions.
+    let other = get(&source, "/tenants/austrheim/agreements").await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert!(
+        !other.body.contains("Vitnesen"),
+        "alver's approver on austrheim's page"
+    );
+}
+
+#[tokio::test]
+async fn the_agreement_versions_page_is_tenant_scoped_and_names_persons_only_there() {
+    let app = viewer::router(
+        Arc::new(awaiting_approval()) as Arc<dyn ViewerSource>,
+        web::access::Access::guarded(Arc::new(AlverOnly), None),
+    );
+    let read = |uri: &'static str, token: Option<&'static str>| read_as(app.clone(), uri, token);
+    let (status, own) = read("/tenants/alver/agreements", Some("alver-token")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        own.contains("Vitnesen"),
+        "alver's reader sees alver's approvers"
+    );
+    for (uri, token, expected) in [
+        (
+            "/tenants/austrheim/agreements",
+            Some("alver-token"),
+            StatusCode::FORBIDDEN,
+        ),
+        ("/tenants/alver/agreements", None, StatusCode::UNAUTHORIZED),
+        (
+            "/tenants/alver/agreements",
+            Some("wrong"),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ] {
+        let (status, body) = read(uri, token).await;
+        assert_eq!(status, expected, "{uri} {token:?}");
+        assert!(
+            !body.contains("Vitnesen") && !body.contains("2026-9"),
+            "{uri} {token:?}"
+        );
+    }
+    // The tenant list names no approver.
+    let (status, home) = read("/", Some("alver-token")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!home.contains("Vitnesen"));
 }

@@ -8,7 +8,7 @@
 //! `Router` that `tla demo --serve`, `tla view` and the service of
 //! `tla serve` mount. The pages are pure functions of what the source
 //! returned (`tenants`, `months`, `report`, `roster`, `meetings`,
-//! `follow_up`, with
+//! `follow_up`, `alerts`, `agreements`, with
 //! `page` for the frame they share and `chart` for the server-side SVG);
 //! `routes` is the only module that does I/O, with `oidc`, its two routes
 //! of the OpenID Connect sign-in.
@@ -22,6 +22,7 @@
 //! the browser); every control is a real link or button; Nynorsk by
 //! default, English with `?lang=en`, and every link keeps the language.
 
+mod agreements;
 mod alerts;
 mod chart;
 mod follow_up;

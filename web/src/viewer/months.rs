@@ -117,6 +117,7 @@ pub(super) fn tenant_page(lang: Lang, tenant: &str, name: &str, cells: &[MonthCe
         ("meetings", w.meetings),
         ("follow-up", w.follow_up),
         ("alerts", super::alerts::title(lang)),
+        (super::agreements::DOC, super::agreements::title(lang)),
     ];
     let body = html! {
         h1 { (name) } "\n"

@@ -22,6 +22,7 @@
 //! | `/tenants/{tenant}/contacts[?at=RFC3339]` | who is responsible |
 //! | `/tenants/{tenant}/meetings` | meetings and minutes |
 //! | `/tenants/{tenant}/follow-up` | the corrective actions open now, overdue first |
+//! | `/tenants/{tenant}/agreements` | the agreement versions, their publishers and approvals |
 //! | `/assets/viewer.css` | the stylesheet |
 //! | `/sign-in`, POST `/sign-in` | the token sign-in (with sessions) |
 //! | `/sign-in/oidc`, `/sign-in/oidc/callback` | the OpenID Connect sign-in (`oidc`) |
@@ -94,6 +95,7 @@ pub fn router(source: Arc<dyn ViewerSource>, access: Access) -> Router {
         .route("/tenants/{tenant}/meetings", get(meetings))
         .route("/tenants/{tenant}/follow-up", get(follow_up))
         .route("/tenants/{tenant}/alerts", get(alerts))
+        .route("/tenants/{tenant}/agreements", get(agreements))
         .route("/tenants/{tenant}/reports/{period}", get(report))
         .route(
             "/tenants/{tenant}/reports/{period}/verify",
@@ -893,6 +895,34 @@ async fn follow_up(
                 lang,
                 (tenant, &name),
                 &actions,
+                &timezone_of(events),
+            )))
+        },
+    )
+    .await
+}
+
+/// The tenant's agreement versions with their publishers and approvals.
+async fn agreements(
+    State(viewer): State<Viewer>,
+    Path(tenant): Path<String>,
+    Query(params): Query<Params>,
+    (headers, uri): (HeaderMap, OriginalUri),
+) -> Response {
+    let lang = params.lang();
+    document_read(
+        &viewer,
+        (tenant, super::agreements::DOC),
+        lang,
+        (&headers, &uri),
+        move |source, tenant, events| {
+            let refs: Vec<&LedgerEvent> = events.iter().collect();
+            let history = projector::agreement::History::from_events(&refs);
+            let name = source.display_name(tenant);
+            Ok(Answer::Page(super::agreements::agreements_page(
+                lang,
+                (tenant, &name),
+                &history,
                 &timezone_of(events),
             )))
         },
