@@ -1171,6 +1171,15 @@ async fn hostile_strings_are_text_on_every_page_and_in_the_report() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// alver's first `agreement.published` among `values`.
+fn alver_agreement(values: &[serde_json::Value]) -> serde_json::Value {
+    values
+        .iter()
+        .find(|v| v["type"] == "agreement.published" && v["tenant"] == "alver")
+        .expect("alver has an agreement")
+        .clone()
+}
+
 /// An approver's name with markup, to see it escaped and kept to alver.
 const APPROVER: &str = "<u>Kari</u> Vitnesen";
 
@@ -1180,12 +1189,7 @@ const APPROVER: &str = "<u>Kari</u> Vitnesen";
 /// and an approval of a version never published.
 fn awaiting_approval() -> Memory {
     let mut values = history_values();
-    let first = values
-        .iter()
-        .find(|v| v["type"] == "agreement.published" && v["tenant"] == "alver")
-        .expect("alver has an agreement")
-        .clone();
-    let mut published = first;
+    let mut published = alver_agreement(&values);
     published["id"] = json!("republish-2026-9");
     published["time"] = json!("2026-02-02T09:00:00Z");
     published["source"] = json!("test/avtale");
@@ -1305,4 +1309,91 @@ async fn the_agreement_versions_page_is_tenant_scoped_and_names_persons_only_the
     let (status, home) = read("/", Some("alver-token")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(!home.contains("Vitnesen"));
+}
+
+/// alver's agreement republished as `version`, in force from the same
+/// instant (the later entry wins the tie), every availability target
+/// 99.999, requiring approval, with both parties' approvals.
+fn retroactive_version(values: &[serde_json::Value], version: &str) -> Vec<serde_json::Value> {
+    let mut published = alver_agreement(values);
+    published["id"] = json!(format!("retro-{version}"));
+    published["time"] = json!("2026-02-10T09:00:00Z");
+    let agreement = &mut published["data"]["agreement"];
+    agreement["version"] = json!(version);
+    agreement["requires_approval"] = json!(true);
+    for service in agreement["services"].as_array_mut().expect("services") {
+        if let Some(availability) = service.get_mut("availability") {
+            availability["target_pct"] = json!("99.999");
+        }
+    }
+    let mut out = vec![published];
+    for (i, party) in ["provider", "tenant"].into_iter().enumerate() {
+        out.push(event(
+            &format!("retro-approve-{i}"),
+            "agreement.approved",
+            "2026-02-11T09:00:00Z",
+            "alver",
+            json!({"version": version, "party": party, "person": format!("Person {i}")}),
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_issued_report_the_ledger_has_outgrown_is_marked_outdated_with_the_new_figures() {
+    let values = history_values();
+    let mut memory = memory_of(values.clone(), false);
+    let unchanged = Arc::new(memory_of(values.clone(), false));
+    // Written after the issues: a retroactive version, approved by both.
+    let later = ledger_events(&[values.clone(), retroactive_version(&values, "2025-9")].concat());
+    memory.events = later;
+    let revised = memory.issued.iter().any(|((t, p), (r, _))| {
+        t == "alver" && p.to_string() == "2025-12" && r.agreement_version != "2025-1"
+    });
+    assert!(revised, "the demo revises alver's agreement from December");
+    let source = Arc::new(memory);
+    // December on has its own version still; its reports keep their figures.
+    for period in ["2025-12", "2026-01"] {
+        let html = get(&source, &format!("/tenants/alver/reports/{period}"))
+            .await
+            .body;
+        assert!(
+            !html.contains("class=\"outdated\""),
+            "alver {period}: {html}"
+        );
+    }
+    for period in ["2025-11"] {
+        let uri = format!("/tenants/alver/reports/{period}");
+        let html = get(&source, &uri).await.body;
+        assert!(
+            html.contains("class=\"outdated\""),
+            "{uri} is outdated: {html}"
+        );
+        assert!(html.contains(">utdatert<"), "{uri}");
+        assert!(
+            html.contains("Avtaleversjon 2025-9 gjeld no for perioden i staden for 2025-1"),
+            "{uri}"
+        );
+        let row = &html[html
+            .find("data-figure=\"version\"")
+            .expect("the version row")..];
+        assert!(
+            row.starts_with("data-figure=\"version\" data-changed=\"true\""),
+            "{row}"
+        );
+        assert!(row.contains("class=\"issued\">2025-1<") && row.contains("class=\"now\">2025-9<"));
+        // The issued report is still the one shown and verifies.
+        assert!(html.contains("2025-1"), "{uri}");
+        let en = get(&source, &with_lang(&uri)).await.body;
+        assert!(
+            en.contains(">outdated<") && en.contains("Agreement version 2025-9 is now in force")
+        );
+        // Austrheim's reports did not change, nor did alver's on the old ledger.
+        let other = get(&source, &format!("/tenants/austrheim/reports/{period}"))
+            .await
+            .body;
+        assert!(!other.contains("class=\"outdated\""), "austrheim {period}");
+        let same = get(&unchanged, &uri).await.body;
+        assert!(!same.contains("class=\"outdated\""), "{uri} unchanged");
+    }
 }

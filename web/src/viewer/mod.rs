@@ -29,6 +29,7 @@ mod follow_up;
 mod meetings;
 mod months;
 mod oidc;
+mod outdated;
 mod page;
 mod report;
 mod roster;

@@ -114,6 +114,8 @@ pub(super) struct ReportPage<'a> {
     pub verification: Option<(&'a VerificationFacts, Verdict)>,
     /// The acknowledgements of the shown report's period.
     pub receipt: &'a Receipt,
+    /// The period regenerated now, when it differs from the issued report.
+    pub outdated: Option<&'a super::outdated::Outdated>,
 }
 
 /// The report page.
@@ -146,6 +148,9 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
             span class={ "badge " (class) } id="status" { (badge) } " " (summary)
         }
         "\n"
+        @if let Some(o) = p.outdated {
+            (super::outdated::section(lang, o, report))
+        }
         (acknowledgement(p))
         (downloads(lang, &path, report))
         section aria-labelledby="chart" {

@@ -681,6 +681,7 @@ fn report_or_verify(
             &shown.report.manifest.report_digest,
             &events,
         );
+        let outdated = super::outdated::outdated(&shown, &events);
         let name = source.display_name(&tenant);
         let page = ReportPage {
             lang,
@@ -691,6 +692,7 @@ fn report_or_verify(
             next,
             verification,
             receipt: &receipt,
+            outdated: outdated.as_ref(),
         };
         Ok(Answer::Page(super::report::report_page(&page)))
     }

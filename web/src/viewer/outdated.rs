@@ -1,0 +1,216 @@
+//! "Utdatert": an issued report whose period, regenerated now from the
+//! tenant's whole ledger, has other figures (issue 21). The issued report
+//! keeps verifying against its own prefix; the report page says it is
+//! outdated, why in one sentence, and shows the new figures beside the
+//! old. The figures are the version in force at the period's start, each
+//! service's availability and incident counts, and the deviations; the
+//! follow-up, the story and the data quality grow after an issue by design
+//! (explanations, acknowledgements) and do not make a report outdated.
+//! One regeneration per view of an issued report, none for a preliminary
+//! one or on list pages.
+
+use maud::{html, Markup};
+use projector::render::{percent, Lang};
+use projector::{Input, LedgerEvent, Report};
+use schemas::EventData;
+
+use super::Shown;
+
+/// The period regenerated now, and why it differs from the issued report.
+pub(super) struct Outdated {
+    pub current: Report,
+    why: Why,
+}
+
+enum Why {
+    /// Another version is in force at the period's start now.
+    Version { issued: String, now: String },
+    /// An agreement version or approval was written after the issue.
+    AgreementChanged,
+    /// Other events written after the issue.
+    LaterEvents,
+}
+
+/// Whether `shown`, issued, is outdated by the tenant's `events` (the
+/// whole ledger now, in ledger order): `None` when it was not issued, is
+/// preliminary, could not be regenerated, or has the same figures.
+pub(super) fn outdated(shown: &Shown, events: &[LedgerEvent]) -> Option<Outdated> {
+    let anchor = shown.anchor.as_ref()?;
+    let issued = &shown.report;
+    if issued.preliminary {
+        return None;
+    }
+    let input = Input {
+        tenant: &issued.tenant,
+        period: issued.period.parse().ok()?,
+        events,
+        horizon: None,
+    };
+    let current = projector::compute(&input).ok()?;
+    let figures = |r: &Report| {
+        (
+            r.agreement_version.clone(),
+            r.services.clone(),
+            r.deviations.clone(),
+        )
+    };
+    if figures(&current) == figures(issued) {
+        return None;
+    }
+    let agreement_later = events.iter().any(|e| {
+        e.position >= anchor.ledger_size
+            && matches!(
+                e.event.data,
+                EventData::AgreementPublished(_) | EventData::AgreementApproved { .. }
+            )
+    });
+    let why = if current.agreement_version != issued.agreement_version {
+        Why::Version {
+            issued: issued.agreement_version.clone(),
+            now: current.agreement_version.clone(),
+        }
+    } else if agreement_later {
+        Why::AgreementChanged
+    } else {
+        Why::LaterEvents
+    };
+    Some(Outdated { current, why })
+}
+
+struct Words {
+    badge: &'static str,
+    heading: &'static str,
+    still_verifies: &'static str,
+    agreement_changed: &'static str,
+    later_events: &'static str,
+    new_figures: &'static str,
+    what: &'static str,
+    issued: &'static str,
+    now: &'static str,
+    version: &'static str,
+    deviations: &'static str,
+    availability: &'static str,
+    no_guarantee: &'static str,
+    nothing_measurable: &'static str,
+}
+
+const NN: Words = Words {
+    badge: "utdatert",
+    heading: "Utdatert: perioden gjev andre tal no",
+    still_verifies: "Den utferda rapporten står som han er og kan framleis verifiserast mot loggen slik han var då.",
+    agreement_changed: "Ein avtaleversjon eller ei godkjenning er skriven i loggen etter at rapporten vart utferda, og han endrar tala for perioden.",
+    later_events: "Hendingar skrivne i loggen etter at rapporten vart utferda endrar tala for perioden.",
+    new_figures: "Tala for perioden rekna ut på nytt frå heile loggen no, ved sida av dei utferda.",
+    what: "Tal",
+    issued: "Utferda",
+    now: "No",
+    version: "Avtaleversjon",
+    deviations: "Avvik",
+    availability: "Tilgjengelegheit",
+    no_guarantee: "ikkje noko krav",
+    nothing_measurable: "–",
+};
+
+const EN: Words = Words {
+    badge: "outdated",
+    heading: "Outdated: the period gives other figures now",
+    still_verifies: "The issued report stands as it is and still verifies against the ledger as it was then.",
+    agreement_changed: "An agreement version or approval was written to the ledger after the report was issued, and it changes the period's figures.",
+    later_events: "Events written to the ledger after the report was issued change the period's figures.",
+    new_figures: "The period's figures computed again from the whole ledger now, beside the issued ones.",
+    what: "Figure",
+    issued: "Issued",
+    now: "Now",
+    version: "Agreement version",
+    deviations: "Deviations",
+    availability: "Availability",
+    no_guarantee: "no guarantee",
+    nothing_measurable: "–",
+};
+
+fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::Nn => &NN,
+        Lang::En => &EN,
+    }
+}
+
+/// The one sentence saying why.
+fn why(lang: Lang, why: &Why) -> String {
+    let w = words(lang);
+    match (lang, why) {
+        (Lang::Nn, Why::Version { issued, now }) => format!(
+            "Avtaleversjon {now} gjeld no for perioden i staden for {issued}: han vart publisert eller godkjend etter at rapporten vart utferda."
+        ),
+        (Lang::En, Why::Version { issued, now }) => format!(
+            "Agreement version {now} is now in force for the period instead of {issued}: it was published or approved after the report was issued."
+        ),
+        (_, Why::AgreementChanged) => w.agreement_changed.to_string(),
+        (_, Why::LaterEvents) => w.later_events.to_string(),
+    }
+}
+
+/// A service's achieved availability for people.
+fn achieved(lang: Lang, report: &Report, service: &str) -> String {
+    let w = words(lang);
+    match report.services.iter().find(|s| s.service == service) {
+        Some(s) => match &s.availability {
+            Some(a) => a
+                .achieved_pct
+                .as_deref()
+                .map_or_else(|| w.nothing_measurable.to_string(), |p| percent(p, lang)),
+            None => w.no_guarantee.to_string(),
+        },
+        None => w.nothing_measurable.to_string(),
+    }
+}
+
+/// The marking's section: why, and the new figures beside the old.
+pub(super) fn section(lang: Lang, o: &Outdated, issued: &Report) -> Markup {
+    let w = words(lang);
+    let mut services: Vec<&str> = issued
+        .services
+        .iter()
+        .chain(&o.current.services)
+        .map(|s| s.service.as_str())
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    let head = [w.what, w.issued, w.now];
+    html! {
+        section aria-labelledby="outdated" id="outdated-section" class="outdated" role="note" {
+            "\n"
+            h2 id="outdated" { span class="badge bad" { (w.badge) } " " (w.heading) } "\n"
+            p class="outdated-why" { (why(lang, &o.why)) " " (w.still_verifies) } "\n"
+            table class="cards outdated-figures" {
+                "\n"
+                caption { (w.new_figures) } "\n"
+                thead { tr { @for h in head { th scope="col" { (h) } } } } "\n"
+                tbody {
+                    "\n"
+                    (row(&head, w.version, &issued.agreement_version, &o.current.agreement_version, "version"))
+                    (row(&head, w.deviations, &issued.deviations.len().to_string(),
+                        &o.current.deviations.len().to_string(), "deviations"))
+                    @for s in &services {
+                        (row(&head, &format!("{}: {s}", w.availability), &achieved(lang, issued, s),
+                            &achieved(lang, &o.current, s), &format!("availability-{s}")))
+                    }
+                }
+                "\n"
+            }
+            "\n"
+        }
+        "\n"
+    }
+}
+
+fn row(head: &[&str; 3], what: &str, issued: &str, now: &str, key: &str) -> Markup {
+    html! {
+        tr data-figure=(key) data-changed=(issued != now) {
+            th scope="row" data-label=(head[0]) { (what) }
+            td data-label=(head[1]) class="issued" { (issued) }
+            td data-label=(head[2]) class="now" { (now) }
+        }
+        "\n"
+    }
+}
