@@ -93,10 +93,18 @@ fn the_report_page_states_the_json_reports_figures_and_verifies() {
         assert!(page.contains(&percent_nn(achieved)), "{}", s.service);
     }
     assert!(page.contains(&report.manifest.report_digest));
-    let rows = page
-        .matches("<tr><th scope=\"row\" data-label=\"Nr.\"")
-        .count();
-    assert_eq!(rows, report.deviations.len());
+    // One row per deviation, in the group of the party that owes it.
+    let follow_up = report.follow_up.as_ref().expect("format 2");
+    for party in ["provider", "tenant"] {
+        let rows = page
+            .matches(&format!(
+                "<tr data-party=\"{party}\"><th scope=\"row\" data-label=\"Nr.\""
+            ))
+            .count();
+        let owed = follow_up.iter().filter(|f| f.party == party).count();
+        assert_eq!(rows, owed, "{party}");
+    }
+    assert_eq!(follow_up.len(), report.deviations.len());
     let verified = server.get("/tenants/alver/reports/2025-12/verify").body;
     assert!(
         verified.contains("data-verdict=\"verified\">Verifisert</p>"),

@@ -1099,3 +1099,161 @@ fn csv_for_norwegian_excel() {
     assert_eq!(achieved[8], "99.193");
     assert_eq!(records.len(), en.len());
 }
+
+/// The `<tr …>…</tr>` of `html` that holds `needle`.
+fn html_row<'a>(html: &'a str, needle: &str) -> &'a str {
+    let at = html
+        .find(needle)
+        .unwrap_or_else(|| panic!("no {needle:?} in\n{html}"));
+    let start = html[..at].rfind("<tr").expect("a row around it");
+    let end = at + html[at..].find("</tr>").expect("the row's end");
+    &html[start..end]
+}
+
+/// Issue 22 in the HTML report (and so in the PDF printed from it), both
+/// languages: the provider's deviations apart from the municipality's, a
+/// late response with its deadline, the tenant's steering lapse with its
+/// last meeting, a period-wide deviation dated as the month with the
+/// exact instant under its description, roles by label with the id in
+/// small print, services by name, the outages behind the figures with the
+/// partial one marked, the incidents open at month end marked opened this
+/// month or earlier, and the proof in plain words with a link to the
+/// verification page. The same words as the Markdown: they come from
+/// `render::text`.
+#[test]
+fn the_month_reads_as_the_municipality_needs_in_html() {
+    let mut report = month();
+    report.manifest.tree_root = "ab".repeat(32);
+    let cases = [
+        (
+            Lang::Nn,
+            "august 2026",
+            "registrert ved periodeslutt, 2026-09-01 00:00 CEST.",
+            [
+                "Responsfristen gjekk ut 2026-08-18 11:00 CEST før hendinga fekk respons.",
+                "Siste styringsgruppemøte vart halde 20. april 2026.",
+                "Kontaktperson i kommunen (tenant_contact)",
+                "Kontaktperson i kommunen <small class=\"note\"><code>tenant_contact</code></small>",
+                "<strong>delvis utfall (tel ikkje som nedetid)</strong>",
+                "99,193 % (nedetid 6 t 0 min)",
+                "<h2 id=\"outages\">Utfall bak tala</h2>",
+                "<h2 id=\"open-incidents\">Opne hendingar ved utgangen av månaden</h2>",
+                "<p class=\"proof\" data-proof=\"log-root\">Loggrota er kontrollsummen",
+                "<p class=\"proof\" data-proof=\"tree-root\">Merkle-rota er rota",
+                "på kontrollsida <a href=\"/tenants/alver/reports/2026-08/verify\"><code>/tenants/alver/reports/2026-08/verify</code></a>.",
+            ],
+            ["oppretta i ein tidlegare månad", "oppretta denne månaden"],
+        ),
+        (
+            Lang::En,
+            "August 2026",
+            "recorded at the period's end, 2026-09-01 00:00 CEST.",
+            [
+                "The response deadline passed at 2026-08-18 11:00 CEST before any response.",
+                "The last steering group meeting was held on 20 April 2026.",
+                "Municipal contact (tenant_contact)",
+                "Municipal contact <small class=\"note\"><code>tenant_contact</code></small>",
+                "<strong>partial outage (not counted as downtime)</strong>",
+                "99.193% (downtime 6 h 0 min)",
+                "<h2 id=\"outages\">Outages behind the figures</h2>",
+                "<h2 id=\"open-incidents\">Incidents open at the end of the month</h2>",
+                "<p class=\"proof\" data-proof=\"log-root\">The log root is the digest",
+                "<p class=\"proof\" data-proof=\"tree-root\">The Merkle root is the root",
+                "verification page <a href=\"/tenants/alver/reports/2026-08/verify\"><code>/tenants/alver/reports/2026-08/verify</code></a>.",
+            ],
+            ["opened in an earlier month", "opened this month"],
+        ),
+    ];
+    for (lang, month_name, exact, needles, [earlier, this_month]) in cases {
+        let html = render::html(&report, lang);
+        for needle in needles {
+            assert!(
+                html.contains(needle),
+                "{lang:?}: {needle:?} missing in\n{html}"
+            );
+        }
+        // The two groups, the provider's first; each row says whose it is.
+        let s = render::text::story(lang);
+        let p = html
+            .find(&format!("<caption>{} (4)</caption>", s.deviations_provider))
+            .expect("the provider's table");
+        let t = html
+            .find(&format!("<caption>{} (2)</caption>", s.deviations_tenant))
+            .expect("the municipality's table");
+        assert!(p < t);
+        let end = t + html[t..].find("</table>").expect("its end");
+        assert_eq!(
+            html[p..t].matches("<tr data-party=\"provider\">").count(),
+            4
+        );
+        assert_eq!(
+            html[t..end].matches("<tr data-party=\"tenant\">").count(),
+            2
+        );
+        let kind = |k: &str| render::text::kind_label(lang, k);
+        let late = html_row(&html, kind("response_breach"));
+        assert!(late.contains("Nettverk") && late.contains("I-7"), "{late}");
+        assert!(html
+            .find(kind("response_breach"))
+            .is_some_and(|r| p < r && r < t));
+        assert!(html
+            .find(kind("steering_meeting_missing"))
+            .is_some_and(|r| r > t));
+        // A period-wide deviation: the month in the date cell, the exact
+        // instant (and no other time) in the detail.
+        let wide = html_row(&html, kind("availability_below_target"));
+        assert!(
+            wide.contains(&format!("class=\"time\">{month_name}</td>")),
+            "{wide}"
+        );
+        assert!(wide.contains(exact), "{wide}");
+        assert!(!wide.contains("22:00 UTC"), "{wide}");
+        // An instant deviation keeps its local and UTC time.
+        assert!(
+            late.contains(
+                "2026-08-18 11:00 CEST<br><span class=\"note\">2026-08-18 09:00 UTC</span>"
+            ),
+            "{late}"
+        );
+        // The partial outage, marked, by the service's name.
+        let partial = html_row(&html, "data-outage=\"P-1\"");
+        assert!(partial.contains("data-impact=\"partial\""), "{partial}");
+        assert!(partial.contains(">Nettstad</th>"), "{partial}");
+        assert!(
+            partial.contains("2026-08-14 09:00 CEST") && partial.contains("2026-08-14 16:48 CEST")
+        );
+        let full = html_row(&html, "data-outage=\"F-1\"");
+        assert!(
+            full.contains("data-impact=\"full\"") && !full.contains("<strong>"),
+            "{full}"
+        );
+        // Open at month end: I-6 from July, I-8 from August.
+        let july = html_row(&html, "data-incident=\"I-6\"");
+        assert!(
+            july.contains("data-earlier=\"true\"") && july.contains(earlier),
+            "{july}"
+        );
+        assert!(
+            july.contains("2026-07-28 12:00 CEST") && july.contains(">P3<"),
+            "{july}"
+        );
+        let august = html_row(&html, "data-incident=\"I-8\"");
+        assert!(
+            august.contains("data-earlier=\"false\"") && august.contains(this_month),
+            "{august}"
+        );
+        // Services by name in every table, never by id alone.
+        for id in [">epost<", ">nett<", ">web<"] {
+            assert!(!html.contains(id), "{lang:?}: {id} shown by id");
+        }
+    }
+    // Without a Merkle root (an older report) the tree sentence goes.
+    report.manifest.tree_root = String::new();
+    let html = render::html(&report, Lang::Nn);
+    assert!(html.contains("data-proof=\"log-root\"") && !html.contains("data-proof=\"tree-root\""));
+    // Format 1 has none of format 2's detail sections.
+    let format1 = render::html(&full(), Lang::Nn);
+    for absent in ["id=\"outages\"", "id=\"open-incidents\"", "data-proof"] {
+        assert!(!format1.contains(absent), "format 1 shows {absent}");
+    }
+}

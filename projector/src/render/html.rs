@@ -1,7 +1,17 @@
 //! The report as one self-contained HTML page: inline CSS, no scripts, no
-//! images, fonts or links to anywhere, so it opens offline, can be
-//! archived as a single file, and makes no network request (SEMANTICS.md
-//! reports are evidence; issue 6 asks for nothing fetched from outside).
+//! images or fonts, so it opens offline, can be archived as a single
+//! file, and makes no network request (SEMANTICS.md reports are evidence;
+//! issue 6 asks for nothing fetched from outside). Its one link is to
+//! the viewer's verification page of the report, a path on the viewer
+//! shown as text too, so a printed copy still says where to check it.
+//!
+//! A format-2 report shows the provider's deviations apart from the
+//! municipality's, period-wide ones dated as the month (the exact instant
+//! under the description), the outages behind the availability figures
+//! (a partial one marked as not counted), the incidents open at the
+//! month's end, roles by their label with the id in small print, and the
+//! proof in plain words ([`proof`]). The words come from `text` and the
+//! rows from the parent module, as for Markdown, CSV and the workbook.
 //!
 //! The page reads on a phone (below 40rem each table row becomes a card,
 //! its cells labelled through `data-label`, the label floated beside the
@@ -128,7 +138,9 @@ fn page(report: &Report, lang: Lang) -> Markup {
                         (trend(story, lang))
                     }
                     (availability(report, lang))
+                    (outages(report, lang))
                     (incidents(report, lang.text()))
+                    (open_incidents(report, lang))
                     (data_quality(report, lang))
                 }
                 "\n"
@@ -212,11 +224,24 @@ pub fn deviations(report: &Report, lang: Lang) -> Markup {
     section("deviations", t.deviations, tables)
 }
 
+/// One deviation: a period-wide one dated as the month, its exact
+/// instant in the detail under the description.
 fn deviation_row(r: &DeviationRow, head: &[&str; 6]) -> Markup {
-    let when = markup! { (r.when.local) br; span class="note" { (r.when.utc) } };
-    let what = markup! { strong class="bad" { (r.label) } br; (r.description) };
+    let when = markup! {
+        @if r.period_wide.is_some() {
+            (r.dated)
+        } @else {
+            (r.when.local) br; span class="note" { (r.when.utc) }
+        }
+    };
+    let what = markup! {
+        strong class="bad" { (r.label) } br; (r.description)
+        @if let Some(exact) = &r.period_wide {
+            br; span class="note" { (exact) }
+        }
+    };
     markup! {
-        tr {
+        tr data-party=[r.party.as_deref()] {
             th scope="row" data-label=(head[0]) class="num" { (r.number) }
             (td(head[1], "time", when))
             (td(head[2], "", what))
@@ -272,6 +297,70 @@ fn availability_row(r: &AvailabilityRow<'_>, head: &[&str; 7], t: &Text) -> Mark
         }
         "\n"
     }
+}
+
+/// Every outage behind the availability figures, service by service, a
+/// partial one marked "delvis utfall (tel ikkje som nedetid)" (format 2;
+/// nothing for format 1, whose report does not list them).
+pub fn outages(report: &Report, lang: Lang) -> Markup {
+    if report.story.is_none() {
+        return markup! {};
+    }
+    let (t, d) = (lang.text(), text::detail(lang));
+    let rows = super::outage_lines(report, lang);
+    if rows.is_empty() {
+        return section("outages", d.outages, markup! { p { (d.no_outages) } "\n" });
+    }
+    let head = [t.service, d.outage, d.impact, d.start, d.end];
+    let body = markup! {
+        @for o in &rows {
+            tr data-outage=(o.outage_id) data-impact=(if o.partial { "partial" } else { "full" }) {
+                th scope="row" data-label=(head[0]) { (o.service) }
+                (td(head[1], "", markup! { code { (o.outage_id) } }))
+                @if o.partial {
+                    (td(head[2], "", markup! { strong { (o.impact) } }))
+                } @else {
+                    (td(head[2], "", o.impact))
+                }
+                (td(head[3], "time", &o.start.local))
+                (td(head[4], "time", o.end.as_ref().map_or(d.still_open, |e| e.local.as_str())))
+            }
+            "\n"
+        }
+    };
+    section("outages", d.outages, table(d.outages, &head, body))
+}
+
+/// The incidents still open at the period's end, each marked opened this
+/// month or earlier (format 2; nothing for format 1).
+pub fn open_incidents(report: &Report, lang: Lang) -> Markup {
+    if report.story.is_none() {
+        return markup! {};
+    }
+    let (t, d) = (lang.text(), text::detail(lang));
+    let rows = super::open_incident_lines(report, lang);
+    if rows.is_empty() {
+        return section(
+            "open-incidents",
+            d.open_incidents,
+            markup! { p { (d.no_open_incidents) } "\n" },
+        );
+    }
+    let head = [t.service, d.incident, t.priority, t.opened, d.detail];
+    let body = markup! {
+        @for i in &rows {
+            tr data-incident=(i.incident_id) data-earlier=(i.earlier) {
+                th scope="row" data-label=(head[0]) { (i.service) }
+                (td(head[1], "", markup! { code { (i.incident_id) } }))
+                (td(head[2], "", i.priority))
+                (td(head[3], "time", &i.opened.local))
+                (td(head[4], "", i.note))
+            }
+            "\n"
+        }
+    };
+    let caption = d.open_incidents;
+    section("open-incidents", caption, table(caption, &head, body))
 }
 
 pub fn incidents(report: &Report, t: &Text) -> Markup {
@@ -368,6 +457,9 @@ pub fn manifest(report: &Report, lang: Lang) -> Markup {
             "\n"
             h2 id="manifest" { (t.manifest) } "\n"
             (dl(&facts))
+            @if report.story.is_some() {
+                (proof(report, lang, &text::verify_page(&report.tenant, &report.period)))
+            }
             p {
                 @for piece in &text::verify_hint_pieces(lang, m.ledger_size) {
                     @match piece {
@@ -377,6 +469,29 @@ pub fn manifest(report: &Report, lang: Lang) -> Markup {
                 }
             }
             "\n"
+        }
+        "\n"
+    }
+}
+
+/// The proof in plain words (format 2): what the log root and, when the
+/// report has one, the Merkle root let a reader check, one paragraph
+/// each, and a link to the viewer's verification page `page` (its path
+/// shown too, for a reader of a printed or archived copy). The viewer's
+/// report page shows the same paragraphs with its own link.
+pub fn proof(report: &Report, lang: Lang, page: &str) -> Markup {
+    let m = &report.manifest;
+    let path = text::verify_page(&report.tenant, &report.period);
+    let [log, tree, _] = text::proof_sentences(lang, m.ledger_size, &path);
+    let (before, after) = text::viewer_sentence_pieces(lang);
+    markup! {
+        p class="proof" data-proof="log-root" { (log) } "\n"
+        // Reports made before the Merkle tree have no tree root to explain.
+        @if !m.tree_root.is_empty() {
+            p class="proof" data-proof="tree-root" { (tree) } "\n"
+        }
+        p class="proof" data-proof="verify-page" {
+            (before) a href=(page) { code { (path) } } (after)
         }
         "\n"
     }
@@ -557,8 +672,8 @@ pub fn contacts(report: &Report, story: &Story, lang: Lang) -> Markup {
     let body = markup! {
         @for r in rows {
             tr data-vacant=[r.person.is_none().then_some("true")] {
-                th scope="row" data-label=(head[0]) { code { (r.role) } }
-                (td(head[1], "", r.service.as_deref().unwrap_or(t.whole_agreement)))
+                th scope="row" data-label=(head[0]) { (role(&r.role, lang)) }
+                (td(head[1], "", r.service.as_deref().map_or(t.whole_agreement, |s| super::service_name(report, s))))
                 (td(head[2], "", match &r.person {
                     Some(person) => text_of(person),
                     None => markup! { strong class="bad" { (s.vacant) } },
@@ -569,6 +684,19 @@ pub fn contacts(report: &Report, story: &Story, lang: Lang) -> Markup {
         }
     };
     section("responsible", s.contacts, table(s.contacts, &head, body))
+}
+
+/// A role for people: its translated label with the id in small print
+/// under it, or the id alone for a role without a label. The viewer's
+/// contact tables use it too.
+pub fn role(id: &str, lang: Lang) -> Markup {
+    markup! {
+        @if let Some(label) = text::role_label(lang, id) {
+            (label) " " small class="note" { code { (id) } }
+        } @else {
+            code { (id) }
+        }
+    }
 }
 
 /// The twelve-month trend as a chart ([`trend_chart`]) with its caption.

@@ -1040,14 +1040,34 @@ pub fn proof_sentences(lang: Lang, size: u64, page: &str) -> [String; 3] {
         Lang::Nn => [
             format!("Loggrota er kontrollsummen av den siste av dei {size} oppføringane rapporten byggjer på, og kvar oppføring held kontrollsummen av den før: med ho kan du sjå at rapporten er rekna ut frå nett desse oppføringane, og at ingen av dei er endra etterpå."),
             "Merkle-rota er rota i hashtreet over dei same oppføringane: med ho og eit kontrollpunkt som loggen har signert seinare, kan du sjå at nett desse oppføringane framleis står først i loggen, utan at nokon er fjerna eller bytte ut.".to_string(),
-            format!("Rapportvisaren kontrollerer rapporten for deg på kontrollsida {page}."),
+            viewer_sentence(lang, page),
         ],
         Lang::En => [
             format!("The log root is the digest of the last of the {size} entries the report is built on, and each entry holds the digest of the one before: with it you can see that the report was computed from exactly these entries and that none of them was changed afterwards."),
             "The Merkle root is the root of the hash tree over the same entries: with it and a checkpoint the log signed later, you can see that exactly these entries still stand first in the log, none removed or replaced.".to_string(),
-            format!("The report viewer checks the report for you on its verification page {page}."),
+            viewer_sentence(lang, page),
         ],
     }
+}
+
+/// The third sentence of [`proof_sentences`] around the page: the words
+/// before and after it, so that HTML can make the page a link.
+pub fn viewer_sentence_pieces(lang: Lang) -> (&'static str, &'static str) {
+    match lang {
+        Lang::Nn => (
+            "Rapportvisaren kontrollerer rapporten for deg på kontrollsida ",
+            ".",
+        ),
+        Lang::En => (
+            "The report viewer checks the report for you on its verification page ",
+            ".",
+        ),
+    }
+}
+
+fn viewer_sentence(lang: Lang, page: &str) -> String {
+    let (before, after) = viewer_sentence_pieces(lang);
+    format!("{before}{page}{after}")
 }
 
 /// The viewer's verification page of a report, a path on the viewer.
