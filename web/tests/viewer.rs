@@ -11,6 +11,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use demo::{self, DemoConfig};
 use http_body_util::BodyExt;
+use projector::render::{self, Format, Lang};
 use projector::{Input, LedgerEvent, Period, Report};
 use serde_json::json;
 use tower::ServiceExt;
@@ -185,7 +186,26 @@ struct Got {
     body: String,
 }
 
+/// A response as bytes: a download that is no text (the workbook).
+struct GotBytes {
+    status: StatusCode,
+    content_type: String,
+    disposition: String,
+    csp: String,
+    bytes: Vec<u8>,
+}
+
 async fn get<S: ViewerSource>(source: &Arc<S>, uri: &str) -> Got {
+    let got = get_bytes(source, uri).await;
+    Got {
+        status: got.status,
+        content_type: got.content_type,
+        csp: got.csp,
+        body: String::from_utf8(got.bytes).expect("utf-8"),
+    }
+}
+
+async fn get_bytes<S: ViewerSource>(source: &Arc<S>, uri: &str) -> GotBytes {
     let app = viewer::router(
         Arc::clone(source) as Arc<dyn ViewerSource>,
         web::access::Access::open("test"),
@@ -199,8 +219,9 @@ async fn get<S: ViewerSource>(source: &Arc<S>, uri: &str) -> Got {
             .map(|v| v.to_str().expect("ascii header").to_string())
             .unwrap_or_default()
     };
-    let (content_type, csp) = (
+    let (content_type, disposition, csp) = (
         header(header::CONTENT_TYPE),
+        header(header::CONTENT_DISPOSITION),
         header(header::CONTENT_SECURITY_POLICY),
     );
     let status = response.status();
@@ -210,11 +231,12 @@ async fn get<S: ViewerSource>(source: &Arc<S>, uri: &str) -> Got {
         .await
         .expect("body")
         .to_bytes();
-    Got {
+    GotBytes {
         status,
         content_type,
+        disposition,
         csp,
-        body: String::from_utf8(bytes.to_vec()).expect("utf-8"),
+        bytes: bytes.to_vec(),
     }
 }
 
@@ -405,6 +427,66 @@ async fn downloads_are_the_report_in_each_format() {
     let md = get(&source, "/tenants/alver/reports/2025-11/md").await;
     assert_eq!(md.content_type, "text/markdown; charset=utf-8");
     assert!(md.body.starts_with("# Tenestenivårapport"));
+    // The workbook: the bytes `tla report --format xlsx` writes.
+    for (uri, lang) in [
+        ("/tenants/alver/reports/2025-11/xlsx", Lang::Nn),
+        ("/tenants/alver/reports/2025-11/xlsx?lang=en", Lang::En),
+    ] {
+        let xlsx = get_bytes(&source, uri).await;
+        assert_eq!(xlsx.status, StatusCode::OK);
+        assert_eq!(
+            xlsx.content_type,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        );
+        assert_eq!(
+            xlsx.disposition,
+            "attachment; filename=\"alver-2025-11.xlsx\""
+        );
+        assert!(xlsx.bytes.starts_with(b"PK\x03\x04"), "not a zip");
+        let expected = render::render(report, Format::Xlsx, lang).expect("a workbook");
+        assert!(xlsx.bytes == expected, "{uri}: not the report's workbook");
+    }
+}
+
+/// The workbook download is read as the other formats are: a reader of
+/// alver gets alver's, and is refused austrheim's (403) and told to sign
+/// in without a token (401); the report page links it beside the others.
+#[tokio::test]
+async fn the_workbook_download_is_tenant_scoped() {
+    let app = viewer::router(
+        Arc::new(memory(false)) as Arc<dyn ViewerSource>,
+        web::access::Access::guarded(Arc::new(AlverOnly), None),
+    );
+    let own = read_bytes_as(
+        app.clone(),
+        "/tenants/alver/reports/2026-01/xlsx",
+        Some("alver-token"),
+    )
+    .await;
+    assert_eq!(own.0, StatusCode::OK);
+    assert!(own.1.starts_with(b"PK\x03\x04"), "not a zip");
+    for (format, status) in [
+        ("xlsx", StatusCode::FORBIDDEN),
+        ("csv", StatusCode::FORBIDDEN),
+    ] {
+        let uri = format!("/tenants/austrheim/reports/2026-01/{format}");
+        let other = read_bytes_as(app.clone(), &uri, Some("alver-token")).await;
+        assert_eq!(other.0, status, "{uri}");
+        assert!(!other.1.starts_with(b"PK"), "{uri}: a workbook served");
+    }
+    let anonymous = read_bytes_as(app.clone(), "/tenants/alver/reports/2026-01/xlsx", None).await;
+    assert_eq!(anonymous.0, StatusCode::UNAUTHORIZED);
+    let page = read_as(
+        app,
+        "/tenants/alver/reports/2026-01?lang=en",
+        Some("alver-token"),
+    )
+    .await
+    .1;
+    assert!(
+        page.contains("href=\"/tenants/alver/reports/2026-01/xlsx?lang=en\" download=\"alver-2026-01.xlsx\" data-format=\"xlsx\">Excel workbook (xlsx)</a>"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -804,6 +886,12 @@ impl web::access::Credentials for AlverOnly {
 /// `uri` of `app` with `token` as the bearer (none without): the status
 /// and the body.
 async fn read_as(app: axum::Router, uri: &str, token: Option<&str>) -> (StatusCode, String) {
+    let (status, bytes) = read_bytes_as(app, uri, token).await;
+    (status, String::from_utf8(bytes).expect("utf-8"))
+}
+
+/// [`read_as`] for a download that is no text.
+async fn read_bytes_as(app: axum::Router, uri: &str, token: Option<&str>) -> (StatusCode, Vec<u8>) {
     let mut request = Request::get(uri);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -819,7 +907,7 @@ async fn read_as(app: axum::Router, uri: &str, token: Option<&str>) -> (StatusCo
         .await
         .expect("body")
         .to_bytes();
-    (status, String::from_utf8(bytes.to_vec()).expect("utf-8"))
+    (status, bytes.to_vec())
 }
 
 #[tokio::test]
@@ -902,8 +990,9 @@ const XSS_SHOWN: [&str; 2] = [
 /// The small history with [`XSS`] in every free text a person types and
 /// every id the rules allow it in: the agreement's service names, the
 /// explanation of a deviation, actions (title, owner, outcome), a
-/// contact (name and e-mail), a meeting's id, an incident's id and its
-/// reason for being on hold, and an acknowledgement (name and comment).
+/// contact (name and e-mail), a meeting's id, an incident's id (still
+/// open at January's end) and its reason for being on hold, a partial
+/// outage's id, and an acknowledgement (name and comment).
 fn hostile_values() -> Vec<serde_json::Value> {
     let mut values = history_values();
     for v in values
@@ -926,6 +1015,7 @@ fn hostile_values() -> Vec<serde_json::Value> {
     let service = report.services[0].service.clone();
     let meeting = format!("m{}", XSS[0]);
     let incident = format!("i{}", XSS[1]);
+    let outage = format!("o{}", XSS[0]);
     values.extend([
         event(
             "h-1",
@@ -985,6 +1075,20 @@ fn hostile_values() -> Vec<serde_json::Value> {
             "2026-01-13T13:00:00Z",
             "alver",
             json!({"incident_id": incident, "reason": XSS[0]}),
+        ),
+        event(
+            "h-10",
+            "outage.started",
+            "2026-01-14T08:00:00Z",
+            "alver",
+            json!({"service": service, "outage_id": outage, "impact": "partial"}),
+        ),
+        event(
+            "h-11",
+            "outage.ended",
+            "2026-01-14T09:00:00Z",
+            "alver",
+            json!({"service": service, "outage_id": outage}),
         ),
     ]);
     values
@@ -1085,6 +1189,18 @@ fn hostile_report(mut report: Report) -> Report {
     report
 }
 
+/// The section of `html` headed `<h2 id="{id}">`, to its end.
+fn section<'a>(html: &'a str, id: &str) -> &'a str {
+    let heading = format!("<h2 id=\"{id}\">");
+    let Some(start) = html.find(&heading) else {
+        return "";
+    };
+    let end = html[start..]
+        .find("</section>")
+        .map_or(html.len(), |e| start + e);
+    &html[start..end]
+}
+
 /// Every page of the viewer over [`HostileSource`], and the error pages
 /// that repeat what was asked.
 const HOSTILE_PAGES: [&str; 12] = [
@@ -1150,6 +1266,31 @@ async fn hostile_strings_are_text_on_every_page_and_in_the_report() {
             problems.push(format!(
                 "the report page shows {shown:?} {n} times, not 10 or more"
             ));
+        }
+    }
+    // The sections of format 2's detail show the planted ids as text: the
+    // partial outage behind the figures, the incident open at month end.
+    for (uri, html) in [
+        ("report page", report.clone()),
+        (
+            "HTML report",
+            projector::render::html(
+                &hostile_report(
+                    source.0.issued[&("alver".to_string(), "2026-01".parse().expect("period"))]
+                        .0
+                        .clone(),
+                ),
+                Lang::Nn,
+            ),
+        ),
+    ] {
+        for (id, planted) in [
+            ("outages", format!("o{}", XSS_SHOWN[0])),
+            ("open-incidents", format!("i{}", XSS_SHOWN[1])),
+        ] {
+            if !section(&html, id).contains(&planted) {
+                problems.push(format!("{uri}: {planted:?} not in section {id}"));
+            }
         }
     }
     // The HTML report of every month, in both languages.

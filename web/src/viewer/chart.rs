@@ -30,7 +30,10 @@ const AXIS_START_MAX_PCT: f64 = 95.0;
 
 /// One service's bar: the report's strings and the numbers that place them.
 struct Bar<'a> {
+    /// The service's id, for `data-service`.
     service: &'a str,
+    /// The service by the agreement's name (its id in format 1), for people.
+    name: &'a str,
     target: f64,
     achieved: Option<f64>,
     target_text: &'a str,
@@ -61,6 +64,7 @@ pub(super) fn availability_chart(report: &Report, lang: Lang) -> Option<Markup> 
             let a = s.availability.as_ref()?;
             Some(Bar {
                 service: &s.service,
+                name: projector::render::service_name(report, &s.service),
                 target: a.target_pct.parse().ok()?,
                 achieved: a.achieved_pct.as_deref().and_then(|p| p.parse().ok()),
                 target_text: &a.target_pct,
@@ -134,8 +138,8 @@ fn bar(b: &Bar<'_>, scale: &Scale, top: u32, lang: Lang) -> Markup {
     let tx = format!("{:.1}", scale.x(b.target));
     html! {
         g data-service=(b.service) {
-            title { (b.service) ": " (label) } "\n"
-            text x=(MARGIN) y=(text_y) font-weight="600" { (b.service) } "\n"
+            title { (b.name) ": " (label) } "\n"
+            text x=(MARGIN) y=(text_y) font-weight="600" { (b.name) } "\n"
             text x=(WIDTH - MARGIN) y=(text_y) text-anchor="end"
                 fill=(if b.met { "#1b1b1b" } else { "#a10d0d" }) { (label) }
             "\n"
@@ -165,6 +169,27 @@ mod tests {
         );
         let text = std::fs::read_to_string(path).expect("the fixture");
         serde_json::from_str(&text).expect("a report")
+    }
+
+    /// A format-2 report names each service as its agreement does; the
+    /// id stays in `data-service` for scripts and tests.
+    #[test]
+    fn services_are_named_as_the_agreement_names_them() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../projector/tests/render/month.report.json"
+        );
+        let text = std::fs::read_to_string(path).expect("the fixture");
+        let report: Report = serde_json::from_str(&text).expect("a report");
+        let svg = availability_chart(&report, Lang::Nn)
+            .expect("guarantees")
+            .into_string();
+        assert!(
+            svg.contains("<g data-service=\"epost\"><title>E-post: "),
+            "{svg}"
+        );
+        assert!(svg.contains("font-weight=\"600\">E-post</text>"), "{svg}");
+        assert!(!svg.contains(">epost<"), "{svg}");
     }
 
     #[test]

@@ -168,8 +168,10 @@ pub(super) fn report_page(p: &ReportPage<'_>) -> String {
             (report_html::trend(story, lang))
         }
         (report_html::availability(report, lang))
+        (report_html::outages(report, lang))
         (per_priority(report, lang))
         (report_html::incidents(report, t))
+        (report_html::open_incidents(report, lang))
         (governance(p))
         (contacts(p))
         (report_html::data_quality(report, lang))
@@ -278,6 +280,7 @@ fn downloads(lang: Lang, path: &str, report: &Report) -> Markup {
         ("json", w.download_json),
         ("csv", w.download_csv),
         ("md", w.download_md),
+        ("xlsx", w.download_xlsx),
     ];
     html! {
         nav class="no-print" aria-labelledby="downloads" {
@@ -410,7 +413,13 @@ fn contacts(p: &ReportPage<'_>) -> Markup {
             "\n"
             h2 id="contacts" { (w.contacts_section) } "\n"
             (deviation_list(report, lang, &mine, w.contacts_ok))
-            (super::roster::roster_tables(lang, p.roster, &report.timezone, w.contacts_at_end))
+            (super::roster::roster_tables(
+                lang,
+                p.roster,
+                &report.timezone,
+                w.contacts_at_end,
+                &|id| projector::render::service_name(report, id),
+            ))
             p { a href=(href(&contacts, lang)) { (w.see_contacts) } } "\n"
         }
         "\n"
@@ -433,7 +442,7 @@ fn deviation_list(report: &Report, lang: Lang, list: &[&Deviation], ok: &str) ->
             @for r in shown {
                 li {
                     strong class="bad" { (r.label) } ": " (r.description)
-                    " " span class="note" { "(" (r.when.local) ")" }
+                    " " span class="note" { "(" (r.dated) ")" }
                 }
                 "\n"
             }
@@ -475,6 +484,9 @@ fn verification(p: &ReportPage<'_>, path: &str) -> Markup {
             "\n"
             h2 id="verification" { (w.verification) } "\n"
             p { (w.verification_intro) } "\n"
+            @if report.story.is_some() {
+                (report_html::proof(report, lang, &format!("{}#verification-panel", href(&format!("{path}/verify"), lang))))
+            }
             @if let Some((facts, verdict)) = &p.verification {
                 (verdict_block(lang, facts, verdict))
             }

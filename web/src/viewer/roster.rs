@@ -7,7 +7,7 @@ use projector::contact::{RoleHolder, Roster, Side};
 use projector::render::{when, Lang};
 
 use super::page::{self, Crumb, Frame};
-use super::words::{role_name, words};
+use super::words::words;
 
 /// The contacts page of `tenant` at `roster.at`; `asked` is the instant
 /// as the reader typed it (empty for now).
@@ -40,7 +40,7 @@ pub(super) fn contacts_page(
             }
         }
         "\n"
-        (roster_tables(lang, roster, timezone, ""))
+        (roster_tables(lang, roster, timezone, "", &|id| id))
     };
     let toggle = if asked.is_empty() {
         path.clone()
@@ -61,8 +61,15 @@ pub(super) fn contacts_page(
 }
 
 /// One table per side of the agreement; `heading` (when not empty) goes
-/// above them.
-pub(super) fn roster_tables(lang: Lang, roster: &Roster, timezone: &str, heading: &str) -> Markup {
+/// above them. `service` names a service id for people (the report page
+/// names them as its report does; the contacts page by id).
+pub(super) fn roster_tables<'a>(
+    lang: Lang,
+    roster: &'a Roster,
+    timezone: &str,
+    heading: &str,
+    service: &dyn Fn(&'a str) -> &'a str,
+) -> Markup {
     let w = words(lang);
     let head = [w.role, w.service, w.person, w.since];
     html! {
@@ -78,7 +85,7 @@ pub(super) fn roster_tables(lang: Lang, roster: &Roster, timezone: &str, heading
                     thead { tr { @for h in head { th scope="col" { (h) } } } } "\n"
                     tbody {
                         "\n"
-                        @for r in rows { (role_row(lang, r, timezone, &head)) }
+                        @for r in rows { (role_row(lang, r, (timezone, service), &head)) }
                     }
                     "\n"
                 }
@@ -97,21 +104,24 @@ fn side_id(side: Side) -> &'static str {
     }
 }
 
-/// One role: its name and code, the service, who holds it and since when.
-fn role_row(lang: Lang, r: &RoleHolder, timezone: &str, head: &[&str; 4]) -> Markup {
+/// One role: its label with the id in small print (as the report shows
+/// it), the service, who holds it and since when.
+fn role_row<'a>(
+    lang: Lang,
+    r: &'a RoleHolder,
+    (timezone, service): (&str, &dyn Fn(&'a str) -> &'a str),
+    head: &[&str; 4],
+) -> Markup {
     let w = words(lang);
     html! {
         tr {
             th scope="row" data-label=(head[0]) {
-                @if let Some(n) = role_name(lang, &r.role) {
-                    (n) " "
-                }
-                code { (r.role) }
+                (projector::render::html::role(&r.role, lang))
                 @if !r.required {
                     " " span class="note" { "(" (w.not_required) ")" }
                 }
             }
-            td data-label=(head[1]) { (r.service.as_deref().unwrap_or(w.whole_agreement)) }
+            td data-label=(head[1]) { (r.service.as_deref().map_or(w.whole_agreement, service)) }
             td data-label=(head[2]) {
                 @match &r.person {
                     Some(p) => { (p) }

@@ -18,7 +18,7 @@
 //! | `/tenants/{tenant}` | the month grid |
 //! | `/tenants/{tenant}/reports/{YYYY-MM}` | a report |
 //! | `/tenants/{tenant}/reports/{YYYY-MM}/verify` | the report, verified |
-//! | `/tenants/{tenant}/reports/{YYYY-MM}/{json,csv,md}` | downloads |
+//! | `/tenants/{tenant}/reports/{YYYY-MM}/{json,csv,md,xlsx}` | downloads |
 //! | `/tenants/{tenant}/contacts[?at=RFC3339]` | who is responsible |
 //! | `/tenants/{tenant}/meetings` | meetings and minutes |
 //! | `/tenants/{tenant}/follow-up` | the corrective actions open now, overdue first |
@@ -717,9 +717,10 @@ async fn download(
                 "json" => Format::Json,
                 "csv" => Format::Csv,
                 "md" => Format::Markdown,
+                "xlsx" => Format::Xlsx,
                 other => {
                     return Err(Failure::NotFound(format!(
-                        "no download {other:?}: json, csv or md"
+                        "no download {other:?}: json, csv, md or xlsx"
                     )))
                 }
             };

@@ -34,6 +34,7 @@ pub(super) struct Words {
     pub download_json: &'static str,
     pub download_csv: &'static str,
     pub download_md: &'static str,
+    pub download_xlsx: &'static str,
     pub previous_month: &'static str,
     pub next_month: &'static str,
     pub chart_title: &'static str,
@@ -175,6 +176,7 @@ pub(super) const NN: Words = Words {
     download_json: "JSON (kontraktsformatet)",
     download_csv: "CSV (rekneark)",
     download_md: "Markdown",
+    download_xlsx: "Excel-arbeidsbok (xlsx)",
     previous_month: "Førre månad",
     next_month: "Neste månad",
     chart_title: "Tilgjengelegheit per teneste mot målet",
@@ -310,6 +312,7 @@ pub(super) const EN: Words = Words {
     download_json: "JSON (the contract format)",
     download_csv: "CSV (spreadsheet)",
     download_md: "Markdown",
+    download_xlsx: "Excel workbook (xlsx)",
     previous_month: "Previous month",
     next_month: "Next month",
     chart_title: "Availability per service against its target",
@@ -423,21 +426,6 @@ pub(super) fn words(lang: Lang) -> &'static Words {
         Lang::Nn => &NN,
         Lang::En => &EN,
     }
-}
-
-/// A contact role for people: (Nynorsk, English) names of the roles the
-/// agreements use; other roles are shown by their id.
-pub(super) fn role_name(lang: Lang, role: &str) -> Option<&'static str> {
-    let (nn, en) = match role {
-        "provider_account_owner" => ("Kundeansvarleg", "Account owner"),
-        "provider_service_owner" => ("Tenesteansvarleg", "Service owner"),
-        "tenant_contact" => ("Kontaktperson i kommunen", "Municipal contact"),
-        _ => return None,
-    };
-    Some(match lang {
-        Lang::Nn => nn,
-        Lang::En => en,
-    })
 }
 
 /// "3 avvik" / "1 deviation" / "3 deviations".
