@@ -5,8 +5,10 @@
 //! is pressed, the keyboard's skip link is used, and each step is saved as
 //! a screenshot under `$CARGO_TARGET_TMPDIR/browser-artifacts` (printed).
 //! A report with an explanation and an acknowledgement, on a ledger built
-//! from imported events and served by `tla view`, shows both. Also `tla
-//! report --format pdf`, which prints through the same Chromium.
+//! from imported events and served by `tla view`, shows both; another
+//! shows the provider's deviations apart from the municipality's and a
+//! partial outage (issue 22). Also `tla report --format pdf`, which
+//! prints through the same Chromium.
 //!
 //! `scripts/test` installs `chromium` and `chromium-driver` when they are
 //! missing; without them these tests fail and say so, they never skip.
@@ -523,6 +525,143 @@ async fn explanation_and_acknowledgement(
         "not on the follow-up page: {listed}"
     );
     screenshot(client, "11-follow-up.png").await?;
+    Ok(())
+}
+
+/// A month with a deviation of each party and a partial outage (issue
+/// 22), from imported events: alver's agreement requiring a
+/// `tenant_contact` nobody holds (owed by the municipality, SEMANTICS.md
+/// section 12.9), a six-hour full outage of epost (availability below
+/// target, owed by the provider) and a partial outage of epost on
+/// another day, which counts as no downtime but is listed.
+fn two_parties_ledger(env: &common::Env) {
+    let agreement = common::agreement_with(serde_json::json!({
+        "contacts": {"required_roles": ["tenant_contact"]}
+    }));
+    import(
+        env,
+        "month.ndjson",
+        &[
+            common::agreement_event("alver", agreement),
+            common::outage_json("alver", "o-1", "O-1", "2026-01-10T10:00:00Z", true),
+            common::outage_json("alver", "o-2", "O-1", "2026-01-10T16:00:00Z", false),
+            event(
+                "p-1",
+                "outage.started",
+                "2026-01-20T08:00:00Z",
+                serde_json::json!({"service": "epost", "outage_id": "P-1", "impact": "partial"}),
+            ),
+            event(
+                "p-2",
+                "outage.ended",
+                "2026-01-20T15:48:00Z",
+                serde_json::json!({"service": "epost", "outage_id": "P-1"}),
+            ),
+        ],
+    );
+}
+
+/// The headless browser opens that month's report page and sees the
+/// provider's deviations apart from the municipality's, each in its own
+/// table with its caption, and the partial outage among the outages
+/// behind the figures, marked as not counted, in both languages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_page_shows_who_owes_what_and_the_partial_outage() {
+    let server = tokio::task::spawn_blocking(|| {
+        let env = common::Env::new();
+        two_parties_ledger(&env);
+        Server::view_existing(env.dir)
+    });
+    let server = server.await.expect("the viewer over the ledger");
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    let shown = who_owes_what(&client, &server).await;
+    let closed = client.close().await;
+    shown.expect("the two groups and the partial outage shown");
+    closed.expect("close the browser");
+}
+
+async fn who_owes_what(client: &Client, server: &Server) -> anyhow::Result<()> {
+    let report = "/tenants/alver/reports/2026-01";
+    let pages = [
+        (
+            "",
+            "Tenestenivårapport: Alver, januar 2026",
+            ["Avvik frå TLA-krava (1)", "Kommunen sine plikter (1)"],
+            [
+                "Tilgjengelegheit under mål",
+                "Kontaktperson i kommunen (tenant_contact)",
+            ],
+            "delvis utfall (tel ikkje som nedetid)",
+        ),
+        (
+            "?lang=en",
+            "Service level report: Alver, January 2026",
+            [
+                "Deviations from the TLA requirements (1)",
+                "What the municipality owes (1)",
+            ],
+            [
+                "Availability below target",
+                "Municipal contact (tenant_contact)",
+            ],
+            "partial outage (not counted as downtime)",
+        ),
+    ];
+    for (query, h1, captions, rows, partial) in pages {
+        client
+            .goto(&server.url(&format!("{report}{query}")))
+            .await?;
+        arrived(client, report, h1).await?;
+        let section = client
+            .find(Locator::Css("section[aria-labelledby=\"deviations\"]"))
+            .await?;
+        let tables = section.find_all(Locator::Css("table")).await?;
+        ensure!(
+            tables.len() == 2,
+            "{} deviation tables, not 2",
+            tables.len()
+        );
+        for ((table, caption), row) in tables.iter().zip(captions).zip(rows) {
+            let shown = table.find(Locator::Css("caption")).await?.text().await?;
+            ensure!(shown == caption, "caption {shown:?}, not {caption:?}");
+            let text = table.text().await?;
+            ensure!(
+                text.contains(row),
+                "{row:?} not in the table {caption:?}: {text}"
+            );
+            ensure!(
+                table.is_displayed().await?,
+                "the table {caption:?} is hidden"
+            );
+        }
+        let outage = client
+            .find(Locator::Css(
+                "section[aria-labelledby=\"outages\"] tr[data-outage=\"P-1\"]",
+            ))
+            .await?;
+        ensure!(outage.is_displayed().await?, "the partial outage is hidden");
+        let text = outage.text().await?;
+        ensure!(
+            text.contains(partial) && text.contains("E-post"),
+            "the outage row: {text}"
+        );
+        ensure!(
+            outage.attr("data-impact").await?.as_deref() == Some("partial"),
+            "not marked partial"
+        );
+        // It is no downtime: epost's only downtime is the full outage.
+        let availability = client
+            .find(Locator::Css("section[aria-labelledby=\"availability\"]"))
+            .await?
+            .text()
+            .await?;
+        ensure!(
+            availability.contains("6 t 0 min") || availability.contains("6 h 0 min"),
+            "the downtime is not the full outage's: {availability}"
+        );
+    }
+    screenshot(client, "12-report-who-owes-what.png").await?;
     Ok(())
 }
 
