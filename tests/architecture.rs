@@ -20,8 +20,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ledger", &["schemas"]),
     ("projector", &["schemas"]),
     ("web", &["schemas", "projector"]),
-    ("ingest", &["schemas", "ledger"]),
+    ("ingest", &["schemas", "ledger", "protocol"]),
     ("demo", &[]),
+    // The writer's and replicas' decisions, pure: no crate at all.
+    ("protocol", &[]),
+    // Test-only: the protocol against simulated parts.
+    ("simulator", &["protocol"]),
     // The wiring and the binary: any library crate.
     ("service", LIBRARIES),
     ("tla", LIBRARIES),
@@ -55,7 +59,11 @@ const LIBRARIES: &[&str] = &[
     "ingest",
     "demo",
     "service",
+    "protocol",
 ];
+
+/// Test-only crates: held to the code rules, and linked by nothing.
+const TEST_ONLY: &[&str] = &["simulator"];
 
 fn workspace() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -134,6 +142,30 @@ fn library_part(path: &Path, text: &str) -> Option<String> {
         return None;
     }
     Some(text.split("#[cfg(test)]").next().unwrap_or("").to_owned())
+}
+
+/// The protocol's state machines depend on nothing (no runtime, no NATS,
+/// no store, no clock crate): what makes them simulable. The simulator is
+/// linked by nothing, so no planted bug reaches a build of the service.
+#[test]
+fn the_protocol_is_pure_and_the_simulator_test_only() {
+    let packages = dependencies();
+    let protocol = packages.get("protocol").expect("the protocol crate");
+    assert!(protocol.is_empty(), "protocol depends on {protocol:?}");
+    for (package, deps) in &packages {
+        assert!(
+            !deps.contains("simulator"),
+            "{package} depends on the simulator"
+        );
+    }
+    let mut files = Vec::new();
+    rust_files(&workspace().join("protocol/src"), &mut files);
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("read");
+        for read in [concat!("Instant::", "now"), concat!("SystemTime::", "now")] {
+            assert!(!text.contains(read), "{}: reads the clock", name(path));
+        }
+    }
 }
 
 #[test]
@@ -235,7 +267,7 @@ fn every_rust_file_opens_with_a_doc_paragraph() {
     for dir in ["src", "tests", "benches"] {
         rust_files(&workspace().join(dir), &mut files);
     }
-    for krate in LIBRARIES {
+    for krate in LIBRARIES.iter().chain(TEST_ONLY) {
         for dir in ["src", "tests", "benches", "fuzz"] {
             rust_files(&workspace().join(krate).join(dir), &mut files);
         }
@@ -262,7 +294,7 @@ fn library_code_does_not_unwrap_or_panic() {
         concat!("dbg", "!("),
     ];
     let mut problems = Vec::new();
-    for krate in LIBRARIES {
+    for krate in LIBRARIES.iter().chain(TEST_ONLY) {
         let mut files = Vec::new();
         rust_files(&workspace().join(krate).join("src"), &mut files);
         assert!(!files.is_empty(), "no sources in {krate}");
@@ -296,7 +328,7 @@ fn the_clock_is_read_in_one_place() {
     let mut problems = Vec::new();
     let mut files = Vec::new();
     rust_files(&workspace().join("src"), &mut files);
-    for krate in LIBRARIES {
+    for krate in LIBRARIES.iter().chain(TEST_ONLY) {
         rust_files(&workspace().join(krate).join("src"), &mut files);
     }
     for path in files.iter().filter(|p| **p != clock) {

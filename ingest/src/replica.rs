@@ -208,6 +208,24 @@ impl CommitLog {
         self.writer
     }
 
+    /// The stream sequence of the last message on the subject, as this
+    /// writer knows it (0: none).
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// `publish`, expecting the log's last message at `expected` (what
+    /// the writer's pipeline decided; the same as `last` unless the shell
+    /// and the pipeline disagree).
+    pub async fn publish_after(
+        &mut self,
+        expected: u64,
+        segments: &[Segment],
+    ) -> Result<u64, LogError> {
+        self.last = expected;
+        self.publish(segments).await
+    }
+
     /// Publishes segments in order, each acknowledged before the next;
     /// returns the stream sequence of the last. A retry of a message
     /// JetStream stored (its acknowledgement lost) is recognised by its

@@ -68,8 +68,12 @@ use schemas::input::parse_events;
 use schemas::{Event, EventType};
 use tokio::sync::watch;
 
+use protocol::pipeline::{self, Action, BatchId, CheckpointRule, Pipeline};
+use protocol::start::{self, Start};
+
 use crate::metrics::Metrics;
 use crate::nats;
+use crate::replica::LogError;
 
 /// Most messages per batch (one append, one flush). Larger batches
 /// amortise the flush; 4,096 events of a few hundred bytes keep an append
@@ -179,7 +183,15 @@ impl CheckpointPolicy {
     /// Whether a checkpoint is due at ledger size `size`, the last one
     /// having been signed at `signed` entries `since` ago.
     pub fn due(&self, size: u64, signed: u64, since: Duration) -> bool {
-        size > signed && (size - signed >= self.every_entries || since >= self.every)
+        self.rule().due(size, signed, since)
+    }
+
+    /// When to sign, as the writer's pipeline takes it.
+    pub fn rule(&self) -> CheckpointRule {
+        CheckpointRule {
+            every_entries: self.every_entries,
+            every: self.every,
+        }
     }
 }
 
@@ -269,8 +281,20 @@ pub async fn run(
     // empty directory before it takes anything from the log (it is another
     // ledger; `tla ledger restore` makes a copy).
     crate::binding::claim(&jetstream, &ledger, &config.consumer).await?;
-    catch_up().await?;
-    let log = start_log(&ledger, &jetstream, &config.consumer).await?;
+    // Caught up to the log's last message as of the catch-up's start; the
+    // log may have grown since (the writer this one replaces finishing
+    // its batch in hand), and writing on would fork it
+    // (`protocol::start`): then catch up again.
+    let log = loop {
+        catch_up().await?;
+        if let Some(log) = start_log(&ledger, &jetstream, &config.consumer).await? {
+            break log;
+        }
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        tracing::info!("the commit log grew during the catch-up; catching up again");
+    };
     let (size, signed, cursor, syncer) = {
         let ledger = lock(&ledger)?;
         let signed = ledger.latest_checkpoint()?.map_or(0, |(size, _)| size);
@@ -278,10 +302,13 @@ pub async fn run(
         (ledger.size(), signed, cursor, ledger.syncer())
     };
     metrics.ledger_size.store(size, Ordering::Relaxed);
+    let clock = std::time::Instant::now();
+    let rule = config.checkpoints.as_ref().map(CheckpointPolicy::rule);
+    let pipeline = Pipeline::new(cursor, log.last(), size, signed, rule, 0);
     let mut writer = Writer {
-        checkpointed: (signed, std::time::Instant::now()),
-        size,
-        cursor,
+        pipeline,
+        clock,
+        next_batch: 0,
         ledger,
         syncer,
         jetstream,
@@ -296,8 +323,8 @@ pub async fn run(
     writer
         .metrics
         .durable_sequence
-        .store(writer.cursor, Ordering::Relaxed);
-    tracing::info!(consumer = %writer.config.consumer, cursor = writer.cursor, "ledger writer starting");
+        .store(writer.pipeline.cursor(), Ordering::Relaxed);
+    tracing::info!(consumer = %writer.config.consumer, cursor = writer.pipeline.cursor(), "ledger writer starting");
     writer.metrics.writing.store(1, Ordering::Relaxed);
     let mut failures: u32 = 0;
     while !*shutdown.borrow() {
@@ -308,6 +335,8 @@ pub async fn run(
                 return Err(error);
             }
             Err(Stop::Transient(error)) => {
+                // The batches in hand are dropped; their messages come again.
+                writer.pipeline.abandon();
                 failures = failures.saturating_add(1);
                 let delay = Duration::from_millis(100u64 << failures.min(5)).min(RETRY_DELAY_MAX);
                 tracing::warn!(%error, ?delay, "JetStream consumer failed; retrying");
@@ -319,30 +348,38 @@ pub async fn run(
         }
     }
     writer.metrics.writing.store(0, Ordering::Relaxed);
-    tracing::info!(cursor = writer.cursor, "ledger writer stopped");
+    tracing::info!(cursor = writer.pipeline.cursor(), "ledger writer stopped");
     Ok(())
 }
 
-/// The commit log as the writer starts writing it, after catching up:
-/// a ledger holding entries the log lacks (one from before replication)
-/// publishes them first, and stores the log's cursor with them.
+/// The commit log as the writer starts writing it, after catching up
+/// (`protocol::start::decide`): `None` when the log holds more than the
+/// ledger (catch up again); a ledger holding entries the log lacks (one
+/// from before replication) publishes them first, and stores the log's
+/// cursor with them.
 async fn start_log(
     ledger: &SharedLedger,
     jetstream: &Context,
     consumer: &str,
-) -> Result<crate::replica::CommitLog, WriterError> {
+) -> Result<Option<crate::replica::CommitLog>, WriterError> {
     let last = crate::replica::last(jetstream, consumer)
         .await
         .map_err(WriterError::Log)?;
-    let (sequence, covered) = last.map_or((0, 0), |(sequence, segment)| (sequence, segment.end()));
+    let last = last.map(|(sequence, segment)| (sequence, segment.end()));
     let (ledger_id, size) = {
         let ledger = lock(ledger)?;
         (ledger.ledger_id()?, ledger.size())
     };
+    let (covered, sequence) = match start::decide(size, last) {
+        Start::CatchUp => return Ok(None),
+        Start::Write { log_last } => {
+            let log =
+                crate::replica::CommitLog::new(jetstream.clone(), consumer, log_last, ledger_id);
+            return Ok(Some(log));
+        }
+        Start::PublishBacklog { from, log_last } => (from, log_last),
+    };
     let mut log = crate::replica::CommitLog::new(jetstream.clone(), consumer, sequence, ledger_id);
-    if size <= covered {
-        return Ok(log);
-    }
     let writer = log.writer();
     let shared = Arc::clone(ledger);
     let segments = tokio::task::spawn_blocking(move || {
@@ -369,7 +406,7 @@ async fn start_log(
     })
     .await
     .map_err(|e| WriterError::Task(e.to_string()))??;
-    Ok(log)
+    Ok(Some(log))
 }
 
 enum Stop {
@@ -389,24 +426,28 @@ impl From<WriterError> for Stop {
     }
 }
 
+/// The async shell around `protocol::pipeline::Pipeline`, which decides
+/// each step (publish, apply, sign, flush, acknowledge, stop): this
+/// carries its inputs and actions to NATS and the ledger.
 struct Writer {
+    /// The decisions: cursor, size, the commit log's last sequence, the
+    /// checkpoints, and where each batch stands.
+    pipeline: Pipeline,
+    /// The pipeline's clock (for checkpoints due by time).
+    clock: std::time::Instant,
+    /// The next batch's id.
+    next_batch: BatchId,
     ledger: SharedLedger,
     /// Makes what was applied durable, without the ledger's lock.
     syncer: ledger::Syncer,
-    /// The ledger's size after the last apply.
-    size: u64,
     client: async_nats::Client,
     jetstream: Context,
     config: Config,
     metrics: Arc<Metrics>,
-    /// The last stream sequence the ledger holds durably.
-    cursor: u64,
     /// The batch applied and being synced, not yet acknowledged.
     in_flight: Option<InFlight>,
     /// The acknowledgements of the last durable batch, under way.
-    acking: Option<tokio::task::JoinHandle<Result<(), Transient>>>,
-    /// The size of the last signed checkpoint, and when it was signed.
-    checkpointed: (u64, std::time::Instant),
+    acking: Option<(BatchId, tokio::task::JoinHandle<Result<(), Transient>>)>,
     /// Whether the consumer was brought back to stream order since start.
     in_order: bool,
     /// The ledger's commit log, which takes every batch before it is applied.
@@ -449,12 +490,11 @@ struct Applied {
 
 /// A batch applied to the ledger whose sync is under way.
 struct InFlight {
+    id: BatchId,
     batch: Vec<Message>,
     /// (stream sequence, pending) of each message.
     sequences: Vec<(u64, u64)>,
     applied: Applied,
-    /// The batch's highest stream sequence, stored as the cursor.
-    last_sequence: u64,
     sync: tokio::task::JoinHandle<Result<(), LedgerError>>,
 }
 
@@ -551,7 +591,7 @@ impl Writer {
     ) -> Result<(), Stop> {
         let consumed = self.consume_batches(durable, shutdown).await;
         let finished = match self.finish(durable).await {
-            Ok(()) => self.acknowledged().await,
+            Ok(()) => self.acknowledged().await.map(|_| ()),
             Err(e) => Err(e),
         };
         match (consumed, finished) {
@@ -598,7 +638,10 @@ impl Writer {
                     match next {
                         Err(_) => {
                             // Idle: a checkpoint may be due by time.
-                            self.checkpoint().await?;
+                            let actions = self.feed(pipeline::Input::Tick {
+                                now_micros: self.now_micros(),
+                            });
+                            self.checkpoint(actions).await?;
                             continue;
                         }
                         Ok(next) => next,
@@ -611,20 +654,24 @@ impl Writer {
                 Some(Ok(message)) => message,
             };
             let batch = self.gather(first, &mut messages).await;
-            let (applying, sequences, last_sequence) = self.start_apply(&batch)?;
+            let (id, applying, sequences) = self.start_apply(&batch)?;
             // The previous batch's sync ran while this one was gathered, and
             // its acknowledgements go out while this one is applied.
             let finished = self.finish(durable).await;
-            let applied = self.join_apply(applying).await;
+            let applied = self.join_apply(id, applying).await;
             finished?;
-            let applied = applied?;
-            self.checkpoint().await?;
+            let (applied, actions) = applied?;
+            // A checkpoint when one is due, then the flush.
+            self.checkpoint(actions.clone()).await?;
+            if !actions.contains(&Action::Flush { batch: id }) {
+                return Err(unexpected(&actions, "a flush").into());
+            }
             let syncer = self.syncer.clone();
             self.in_flight = Some(InFlight {
+                id,
                 batch,
                 sequences,
                 applied,
-                last_sequence,
                 sync: tokio::task::spawn_blocking(move || syncer.sync()),
             });
         }
@@ -672,7 +719,7 @@ impl Writer {
     /// thread, which takes the ledger until `join_apply`: validates, checks
     /// against the ledger, and applies the valid events with the cursor,
     /// not yet synced.
-    fn start_apply(&mut self, batch: &[Message]) -> Result<(Applying, Sequences, u64), Stop> {
+    fn start_apply(&mut self, batch: &[Message]) -> Result<(BatchId, Applying, Sequences), Stop> {
         let mut sequences = Vec::with_capacity(batch.len());
         let mut inputs = Vec::with_capacity(batch.len());
         for message in batch {
@@ -696,8 +743,16 @@ impl Writer {
                 received,
             });
         }
-        let last_sequence = sequences.iter().map(|s| s.0).max().unwrap_or(self.cursor);
-        let last_sequence = last_sequence.max(self.cursor);
+        self.next_batch += 1;
+        let id = self.next_batch;
+        let actions = self.feed(pipeline::Input::Gathered {
+            batch: id,
+            sequences: sequences.iter().map(|s| s.0).collect(),
+        });
+        let last_sequence = match actions.as_slice() {
+            [Action::Prepare { cursor, .. }] => *cursor,
+            _ => return Err(unexpected(&actions, "a prepare").into()),
+        };
         let ledger = Arc::clone(&self.ledger);
         let name = self.config.consumer.clone();
         let writer = self.log.writer();
@@ -708,7 +763,7 @@ impl Writer {
             let segments = prepared.segments(ledger_id, writer, crate::replica::SEGMENT_BYTES_MAX);
             Ok((prepared, segments, applied))
         });
-        Ok((applying, sequences, last_sequence))
+        Ok((id, applying, sequences))
     }
 
     /// Signs, stores and publishes a checkpoint when the policy says one is
@@ -717,15 +772,16 @@ impl Writer {
     /// checkpoint never covers entries a crash could lose. A publish that
     /// fails is logged; the checkpoint stays in the ledger
     /// (`tla checkpoint --latest`) and the next one is published.
-    async fn checkpoint(&mut self) -> Result<(), Stop> {
+    async fn checkpoint(&mut self, actions: Vec<Action>) -> Result<(), Stop> {
+        let Some(size) = actions.iter().find_map(|a| match a {
+            Action::SignCheckpoint { size } => Some(*size),
+            _ => None,
+        }) else {
+            return Ok(());
+        };
         let Some(policy) = self.config.checkpoints.clone() else {
             return Ok(());
         };
-        let size = self.size;
-        let (signed, at) = self.checkpointed;
-        if !policy.due(size, signed, at.elapsed()) {
-            return Ok(());
-        }
         let ledger = Arc::clone(&self.ledger);
         let signer = Arc::clone(&policy.signer);
         let note = tokio::task::spawn_blocking(move || -> Result<String, WriterError> {
@@ -733,7 +789,10 @@ impl Writer {
         })
         .await
         .map_err(|e| WriterError::Task(e.to_string()))??;
-        self.checkpointed = (size, std::time::Instant::now());
+        self.feed(pipeline::Input::Tick {
+            now_micros: self.now_micros(),
+        });
+        self.feed(pipeline::Input::CheckpointStored { size });
         tracing::info!(size, key = policy.signer.name(), "signed a checkpoint");
         let msg_id = format!("{}/{size}", policy.signer.name());
         let subject = nats::CHECKPOINTS_SUBJECT.to_owned();
@@ -753,19 +812,40 @@ impl Writer {
     /// Waits for a prepare, has the commit log take the batch (the
     /// fencing point: a writer that was replaced stops here, having
     /// applied nothing), then applies it locally.
-    async fn join_apply(&mut self, applying: Applying) -> Result<Applied, Stop> {
+    async fn join_apply(
+        &mut self,
+        id: BatchId,
+        applying: Applying,
+    ) -> Result<(Applied, Vec<Action>), Stop> {
         let (prepared, segments, applied) = applying
             .await
             .map_err(|e| WriterError::Task(e.to_string()))??;
-        let log_cursor = if segments.is_empty() {
-            None
-        } else {
-            Some(
-                self.log
-                    .publish(&segments)
-                    .await
-                    .map_err(WriterError::Log)?,
-            )
+        let refused = applied.refused.iter().map(|r| r.index).collect();
+        let mut actions = self.feed(pipeline::Input::Prepared {
+            batch: id,
+            records: !segments.is_empty(),
+            refused,
+        });
+        if let [Action::PublishLog { expected_last, .. }] = actions.as_slice() {
+            let published = self.log.publish_after(*expected_last, &segments).await;
+            actions = match published {
+                Ok(sequence) => self.feed(pipeline::Input::LogAcked {
+                    batch: id,
+                    sequence,
+                }),
+                Err(error) => {
+                    let input = match error {
+                        LogError::Fenced { .. } => pipeline::Input::LogRefused { batch: id },
+                        _ => pipeline::Input::LogFailed { batch: id },
+                    };
+                    self.feed(input);
+                    return Err(WriterError::Log(error).into());
+                }
+            };
+        }
+        let log_cursor = match actions.as_slice() {
+            [Action::Apply { log_sequence, .. }] => *log_sequence,
+            _ => return Err(unexpected(&actions, "an apply").into()),
         };
         let ledger = Arc::clone(&self.ledger);
         let name = crate::replica::cursor_name(&self.config.consumer);
@@ -776,8 +856,14 @@ impl Writer {
         })
         .await
         .map_err(|e| WriterError::Task(e.to_string()))??;
-        self.size = applied.head.size;
-        Ok(applied)
+        self.feed(pipeline::Input::Tick {
+            now_micros: self.now_micros(),
+        });
+        let actions = self.feed(pipeline::Input::Applied {
+            batch: id,
+            size: applied.head.size,
+        });
+        Ok((applied, actions))
     }
 
     /// Steps 3-4 for the batch in flight, if any: waits for its sync,
@@ -793,13 +879,14 @@ impl Writer {
             .await
             .map_err(|e| WriterError::Task(e.to_string()))?
             .map_err(WriterError::from)?;
-        self.cursor = self.cursor.max(in_flight.last_sequence);
         let InFlight {
+            id,
             batch,
             sequences,
             applied,
             ..
         } = in_flight;
+        let mut actions = self.feed(pipeline::Input::Flushed { batch: id });
         self.count(batch.len(), &applied, sequences.last());
         let Applied {
             refused,
@@ -808,30 +895,62 @@ impl Writer {
             tree_root,
             ..
         } = applied;
-        if let (false, Some(tree_root)) = (appended.is_empty(), tree_root) {
-            durable(Durable {
-                appended,
-                head,
-                tree_root,
-            });
+        if actions.contains(&Action::Durable { batch: id }) {
+            if let (false, Some(tree_root)) = (appended.is_empty(), tree_root) {
+                durable(Durable {
+                    appended,
+                    head,
+                    tree_root,
+                });
+            }
         }
-        self.acknowledged().await?;
+        // The acknowledgements of the batch before first.
+        actions.extend(self.acknowledged().await?);
+        let terminate = actions.iter().find_map(|a| match a {
+            Action::Acknowledge { batch, terminate } if *batch == id => Some(terminate.clone()),
+            _ => None,
+        });
+        let Some(terminate) = terminate else {
+            return Err(unexpected(&actions, "an acknowledgement").into());
+        };
         let (jetstream, client) = (self.jetstream.clone(), self.client.clone());
-        self.acking = Some(tokio::spawn(async move {
-            publish_refused(&jetstream, &client, &batch, &sequences, &refused).await?;
-            acknowledge(&client, &batch, &refused).await
-        }));
+        self.acking = Some((
+            id,
+            tokio::spawn(async move {
+                publish_refused(&jetstream, &client, &batch, &sequences, &refused).await?;
+                acknowledge(&client, &batch, &terminate).await
+            }),
+        ));
         Ok(())
     }
 
-    /// Waits for the acknowledgements under way.
-    async fn acknowledged(&mut self) -> Result<(), Stop> {
-        match self.acking.take() {
-            Some(acking) => Ok(acking
-                .await
-                .map_err(|e| Transient(format!("acknowledging: {e}")))??),
-            None => Ok(()),
+    /// Waits for the acknowledgements under way; the pipeline's next
+    /// actions.
+    async fn acknowledged(&mut self) -> Result<Vec<Action>, Stop> {
+        let Some((id, acking)) = self.acking.take() else {
+            return Ok(Vec::new());
+        };
+        let acked = acking
+            .await
+            .map_err(|e| Transient(format!("acknowledging: {e}")))
+            .and_then(|acked| acked);
+        match acked {
+            Ok(()) => Ok(self.feed(pipeline::Input::Acknowledged { batch: id })),
+            Err(error) => {
+                self.feed(pipeline::Input::AckFailed { batch: id });
+                Err(error.into())
+            }
         }
+    }
+
+    /// Feeds the pipeline one input; its actions.
+    fn feed(&mut self, input: pipeline::Input) -> Vec<Action> {
+        self.pipeline.handle(input)
+    }
+
+    /// Microseconds since this writer started: the pipeline's clock.
+    fn now_micros(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
     fn count(&self, messages: usize, applied: &Applied, last: Option<&(u64, u64)>) {
@@ -843,7 +962,8 @@ impl Writer {
         m.events_rejected
             .fetch_add(applied.refused.len() as u64, Ordering::Relaxed);
         m.observe_batch(messages);
-        m.durable_sequence.store(self.cursor, Ordering::Relaxed);
+        m.durable_sequence
+            .store(self.pipeline.cursor(), Ordering::Relaxed);
         if let Some((_, pending)) = last {
             m.consumer_pending.store(*pending, Ordering::Relaxed);
         }
@@ -959,21 +1079,17 @@ fn cut(text: &str, max: usize) -> String {
 async fn acknowledge(
     client: &async_nats::Client,
     batch: &[Message],
-    refused: &[Refused],
+    terminate: &[bool],
 ) -> Result<(), Transient> {
-    let mut terminate = vec![false; batch.len()];
-    for r in refused {
-        terminate[r.index] = true;
-    }
     let failed = |e: async_nats::Error| Transient(format!("acknowledging: {e}"));
     let Some((last, rest)) = batch.split_last() else {
         return Ok(());
     };
-    for (message, term) in rest.iter().zip(&terminate) {
+    for (message, term) in rest.iter().zip(terminate.iter()) {
         let kind = if *term { AckKind::Term } else { AckKind::Ack };
         message.ack_with(kind).await.map_err(failed)?;
     }
-    if terminate[batch.len() - 1] {
+    if terminate.last().copied().unwrap_or(false) {
         last.ack_with(AckKind::Term).await.map_err(failed)?;
         // A flush round trip confirms the server received every ack.
         client
@@ -984,6 +1100,14 @@ async fn acknowledge(
         last.double_ack().await.map_err(failed)?;
     }
     Ok(())
+}
+
+/// The error of a pipeline that did not ask for what the shell's step
+/// does next (a bug of the shell or the pipeline, never of the input).
+fn unexpected(actions: &[Action], wanted: &str) -> WriterError {
+    WriterError::Task(format!(
+        "the writer's pipeline asked for {actions:?} where the writer takes {wanted}"
+    ))
 }
 
 /// The ledger's lock; a reader that panicked while holding it poisons it,
