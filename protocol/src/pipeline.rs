@@ -166,6 +166,9 @@ pub struct Pipeline {
     checkpoints: Option<CheckpointRule>,
     /// The size of the last checkpoint, and when (microseconds).
     checkpointed: (u64, u64),
+    /// A checkpoint asked for and not yet stored: no other is asked for
+    /// meanwhile.
+    signing: bool,
     now_micros: u64,
     /// Gathered, being prepared.
     preparing: Option<Batch>,
@@ -202,6 +205,7 @@ impl Pipeline {
             size,
             checkpoints,
             checkpointed: (signed, now_micros),
+            signing: false,
             now_micros,
             preparing: None,
             ready: None,
@@ -343,6 +347,7 @@ impl Pipeline {
                 let applied = take(&mut self.committing, batch, "applied");
                 self.size = size;
                 if let Some(size) = self.checkpoint_due() {
+                    self.signing = true;
                     actions.push(Action::SignCheckpoint { size });
                 }
                 actions.push(Action::Flush { batch });
@@ -350,6 +355,7 @@ impl Pipeline {
             }
             Input::CheckpointStored { size } => {
                 self.checkpointed = (size, self.now_micros);
+                self.signing = false;
             }
             Input::Flushed { batch } => {
                 let flushed = take(&mut self.syncing, batch, "flushed");
@@ -375,6 +381,7 @@ impl Pipeline {
                 self.now_micros = self.now_micros.max(now_micros);
                 if self.quiet() {
                     if let Some(size) = self.checkpoint_due() {
+                        self.signing = true;
                         actions.push(Action::SignCheckpoint { size });
                     }
                 }
@@ -445,6 +452,9 @@ impl Pipeline {
     /// The size to sign a checkpoint of, when one is due.
     fn checkpoint_due(&self) -> Option<u64> {
         let rule = self.checkpoints?;
+        if self.signing {
+            return None;
+        }
         let (signed, at) = self.checkpointed;
         let since = Duration::from_micros(self.now_micros.saturating_sub(at));
         rule.due(self.size, signed, since).then_some(self.size)
@@ -607,5 +617,11 @@ mod tests {
             now_micros: 60_000_000,
         });
         assert_eq!(due, vec![Action::SignCheckpoint { size: 3 }]);
+        let later = Input::Tick {
+            now_micros: 120_000_000,
+        };
+        assert!(p.handle(later.clone()).is_empty(), "one is being signed");
+        assert!(p.handle(Input::CheckpointStored { size: 3 }).is_empty());
+        assert!(p.handle(later).is_empty(), "none due at the same size");
     }
 }

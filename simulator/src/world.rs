@@ -1181,7 +1181,9 @@ impl World {
                 self.nodes[node].link_down_until = self.now + long;
             }
             Fault::Pause(node, long) => {
-                self.nodes[node].paused_until = self.now + long;
+                // A pause during a pause ends no earlier than the first.
+                let until = self.nodes[node].paused_until.max(self.now + long);
+                self.nodes[node].paused_until = until;
             }
         }
     }
