@@ -107,18 +107,7 @@ fn version(env: &Env, label: &str, from: &str, approval: bool) -> std::path::Pat
 }
 
 fn approve(env: &Env, label: &str, party: &str, person: &str) -> Run {
-    env.run(&[
-        "agreement",
-        "approve",
-        "--tenant",
-        "alver",
-        "--version",
-        label,
-        "--party",
-        party,
-        "--person",
-        person,
-    ])
+    common::approve_agreement(env, "alver", label, party, person)
 }
 
 #[test]

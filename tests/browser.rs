@@ -7,8 +7,11 @@
 //! A report with an explanation and an acknowledgement, on a ledger built
 //! from imported events and served by `tla view`, shows both; another
 //! shows the provider's deviations apart from the municipality's and a
-//! partial outage (issue 22). Also `tla report --format pdf`, which
-//! prints through the same Chromium.
+//! partial outage (issue 22); one issued and then outgrown by a
+//! retroactive agreement version is marked "utdatert" with the new figures
+//! beside, and the agreement versions page shows the version that waits
+//! for approval (issue 21). Also `tla report --format pdf`, which prints
+//! through the same Chromium.
 //!
 //! `scripts/test` installs `chromium` and `chromium-driver` when they are
 //! missing; without them these tests fail and say so, they never skip.
@@ -662,6 +665,175 @@ async fn who_owes_what(client: &Client, server: &Server) -> anyhow::Result<()> {
         );
     }
     screenshot(client, "12-report-who-owes-what.png").await?;
+    Ok(())
+}
+
+/// Alver's agreement version `version` (epost at `target_pct`, from
+/// `effective_from`, needing both parties' approval), published at `time`.
+fn version_event(version: &str, effective_from: &str, target_pct: &str, time: &str) -> String {
+    let agreement = common::agreement_with(serde_json::json!({
+        "version": version, "effective_from": effective_from, "requires_approval": true,
+        "services": [{"id": "epost", "name": "E-post", "availability": {"target_pct": target_pct}}],
+    }));
+    event(
+        &format!("version-{version}"),
+        "agreement.published",
+        time,
+        serde_json::json!({ "agreement": agreement }),
+    )
+}
+
+/// A ledger whose issued January 2026 (one availability deviation of
+/// epost: 99.193 % of 99.5 %, 6 h of 744 h) a later, retroactive version outgrows:
+/// 2026-1, from 2025-12-01 with a 99.0 % target, published in February
+/// and approved by both parties, so January regenerated now has no
+/// deviation. Version 2026-3 waits for the municipality's approval.
+fn outgrown_ledger(env: &common::Env) {
+    import(
+        env,
+        "base.ndjson",
+        &[
+            common::agreement_json("alver"),
+            common::outage_json("alver", "o-1", "O-1", "2026-01-10T10:00:00Z", true),
+            common::outage_json("alver", "o-2", "O-1", "2026-01-10T16:00:00Z", false),
+        ],
+    );
+    let out = env.path("issued.json");
+    env.run(&[
+        "report",
+        "issue",
+        "--tenant",
+        "alver",
+        "--period",
+        "2026-01",
+        "--out",
+        out.to_str().expect("a UTF-8 path"),
+    ])
+    .assert_code(0);
+    import(
+        env,
+        "versions.ndjson",
+        &[
+            version_event(
+                "2026-1",
+                "2025-12-01T00:00:00Z",
+                "99.0",
+                "2026-02-10T09:00:00Z",
+            ),
+            version_event(
+                "2026-3",
+                "2026-03-01T00:00:00Z",
+                "99.9",
+                "2026-02-20T09:00:00Z",
+            ),
+        ],
+    );
+    for (version, party, person) in [
+        ("2026-1", "provider", "Per Leverandør"),
+        ("2026-1", "tenant", "Kari Kommune"),
+        ("2026-3", "provider", "Per Leverandør"),
+    ] {
+        common::approve_agreement(env, "alver", version, party, person).assert_code(0);
+    }
+}
+
+/// Issue 21 in the browser: the issued January, outgrown by a retroactive
+/// version both parties approved, is marked "utdatert" with the new
+/// figures beside the issued ones; the tenant page leads to the agreement
+/// versions, where the version missing the municipality's approval says
+/// "venter på godkjenning".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outgrown_report_is_marked_outdated_and_a_version_awaits_approval() {
+    let server = tokio::task::spawn_blocking(|| {
+        let env = common::Env::new();
+        outgrown_ledger(&env);
+        Server::view_existing(env.dir)
+    });
+    let server = server.await.expect("the viewer over the ledger");
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    let shown = outdated_and_awaiting(&client, &server).await;
+    let closed = client.close().await;
+    shown.expect("the outdated report and the version awaiting approval");
+    closed.expect("close the browser");
+}
+
+async fn outdated_and_awaiting(client: &Client, server: &Server) -> anyhow::Result<()> {
+    let report = "/tenants/alver/reports/2026-01";
+    client.goto(&server.url(report)).await?;
+    arrived(client, report, "Tenestenivårapport: Alver, januar 2026").await?;
+    let section = client.find(Locator::Id("outdated-section")).await?;
+    ensure!(
+        section.is_displayed().await?,
+        "the outdated marking is hidden"
+    );
+    let text = section.text().await?;
+    for said in [
+        "utdatert",
+        "Avtaleversjon 2026-1 gjeld no for perioden i staden for 2025-1",
+        "kan framleis verifiserast",
+    ] {
+        ensure!(text.contains(said), "{said:?} not in the marking: {text}");
+    }
+    // Issued and now, side by side: the version and the deviations changed,
+    // the achieved availability did not.
+    for (figure, issued, now, changed) in [
+        ("version", "2025-1", "2026-1", "true"),
+        ("deviations", "1", "0", "true"),
+        ("availability-epost", "99,193 %", "99,193 %", "false"),
+    ] {
+        let row = client
+            .find(Locator::Css(&format!("tr[data-figure=\"{figure}\"]")))
+            .await
+            .with_context(|| format!("no row {figure} in the marking"))?;
+        let was = row.find(Locator::Css("td.issued")).await?.text().await?;
+        let is = row.find(Locator::Css("td.now")).await?.text().await?;
+        ensure!(
+            (was.as_str(), is.as_str()) == (issued, now),
+            "{figure}: issued {was:?}, now {is:?}; expected {issued:?}, {now:?}"
+        );
+        ensure!(
+            row.attr("data-changed").await?.as_deref() == Some(changed),
+            "{figure}: data-changed is not {changed}"
+        );
+    }
+    screenshot(client, "14-report-outdated.png").await?;
+    // From the tenant page to the agreement versions, by the link.
+    client.goto(&server.url("/tenants/alver")).await?;
+    arrived(client, "/tenants/alver", "Alver").await?;
+    client
+        .find(Locator::LinkText("Avtaleversjonar"))
+        .await?
+        .click()
+        .await?;
+    let versions = "/tenants/alver/agreements";
+    arrived(client, versions, "Avtaleversjonar: Alver").await?;
+    let status = |version: &'static str| async move {
+        let section = client
+            .find(Locator::Css(&format!(
+                "section[data-version=\"{version}\"]"
+            )))
+            .await?;
+        let status = section
+            .find(Locator::Css("dd.status"))
+            .await?
+            .text()
+            .await?;
+        anyhow::Ok((section.attr("data-in-force").await?, status))
+    };
+    let (in_force, said) = status("2026-3").await?;
+    ensure!(in_force.as_deref() == Some("false"), "2026-3 in force");
+    ensure!(
+        said.contains("venter på godkjenning") && said.contains("kommunen"),
+        "2026-3: {said}"
+    );
+    let (in_force, said) = status("2026-1").await?;
+    ensure!(
+        in_force.as_deref() == Some("true"),
+        "2026-1 not in force: {said}"
+    );
+    ensure!(!said.contains("venter"), "2026-1: {said}");
+    screenshot(client, "15-agreement-versions.png").await?;
     Ok(())
 }
 

@@ -546,19 +546,7 @@ fn a_bundle_names_who_approved_the_version_its_report_used() {
         common::publish_agreement(&env, file, "alver").assert_code(0);
     }
     for (party, person) in [("provider", "Per Hansen"), ("tenant", "Kari Nordmann")] {
-        env.run(&[
-            "agreement",
-            "approve",
-            "--tenant",
-            "alver",
-            "--version",
-            "2026-2",
-            "--party",
-            party,
-            "--person",
-            person,
-        ])
-        .assert_code(0);
+        common::approve_agreement(&env, "alver", "2026-2", party, person).assert_code(0);
     }
     let key = env.path("signing.key");
     let key = key.to_str().unwrap();

@@ -594,9 +594,15 @@ fn read_commands_on_a_ledger_held_by_the_service_work_on_a_copy() {
     let live = env.run(&report);
     live.assert_code(0)
         .assert_stderr_contains("this report comes from the running service");
-    env.run(&["report", "--tenant", "nobody", "--period", "2026-01"])
+    // A tenant by its display name, as on the ledger itself; an unknown
+    // one gets the same error, naming the tenants the service holds.
+    let by_name = env.run(&["report", "--tenant", "ALVER", "--period", "2026-01"]);
+    by_name.assert_code(0);
+    assert_eq!(by_name.stdout, live.stdout);
+    env.run(&["report", "--tenant", "Nowhere", "--period", "2026-01"])
         .assert_code(1)
-        .assert_stderr_contains("answered 404");
+        .assert_stderr_contains("unknown tenant \"Nowhere\"")
+        .assert_stderr_contains("alver (Alver)");
     service.stop();
     env.run(&["verify"]).assert_code(0);
     let offline = env.run(&report);

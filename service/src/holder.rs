@@ -163,6 +163,10 @@ pub fn report_from_service(
     lang: &str,
 ) -> Option<anyhow::Result<Vec<u8>>> {
     let (url, token) = holder_url(data_dir)?;
+    let tenant = match service_tenant(data_dir, &url, &token, tenant) {
+        Ok(tenant) => tenant,
+        Err(error) => return Some(Err(error)),
+    };
     let address = format!("{url}/v1/tenants/{tenant}/reports/{period}?format={format}&lang={lang}");
     let fetched = match ureq::get(&address)
         .set("Authorization", &format!("Bearer {token}"))
@@ -188,4 +192,38 @@ pub fn report_from_service(
         )),
     };
     Some(fetched)
+}
+
+/// The id of the tenant `given` names (an id or a display name, as every
+/// `--tenant` takes it) among the tenants the service at `url` holds, so
+/// that `tla report --tenant ALVER` through a running service answers as it
+/// does on the ledger itself, and an unknown tenant gets the same error
+/// naming the known ones.
+fn service_tenant(data_dir: &Path, url: &str, token: &str, given: &str) -> anyhow::Result<String> {
+    let address = format!("{url}/v1/tenants");
+    let unlisted = |error: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "the ledger at {} is held by a service at {url}, which did not list its tenants \
+             at {address}: {error}",
+            data_dir.display()
+        )
+    };
+    let listed: serde_json::Value = ureq::get(&address)
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map_err(|error| unlisted(&error))?
+        .into_json()
+        .map_err(|error| unlisted(&error))?;
+    let counts: std::collections::BTreeMap<String, u64> = listed["tenants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|tenant| {
+            Some((
+                tenant["tenant"].as_str()?.to_owned(),
+                tenant["entries"].as_u64()?,
+            ))
+        })
+        .collect();
+    Ok(crate::tenants::resolve(&counts, given)?)
 }

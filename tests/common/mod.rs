@@ -706,6 +706,23 @@ pub fn publish_agreement(env: &Env, file: &Path, tenant: &str) -> Run {
     ])
 }
 
+/// `tla agreement approve` of `tenant`'s `version` by `party` (`provider`
+/// or `tenant`) in the name of `person`, in `env`.
+pub fn approve_agreement(env: &Env, tenant: &str, version: &str, party: &str, person: &str) -> Run {
+    env.run(&[
+        "agreement",
+        "approve",
+        "--tenant",
+        tenant,
+        "--version",
+        version,
+        "--party",
+        party,
+        "--person",
+        person,
+    ])
+}
+
 /// `tla serve` over `env`'s data directory against `nats`, with `env`'s
 /// tokens (`write_tokens`) and `extra` arguments.
 pub fn start_serve(env: &Env, nats: &Nats, extra: &[&str]) -> Service {
