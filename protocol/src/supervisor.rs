@@ -187,6 +187,31 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_writer_gives_the_lease_up_backs_off_and_reopens() {
+        let mut s = Supervisor::new();
+        s.handle(Input::LeaseTaken);
+        let failed = s.handle(Input::WriterStopped(Stopped::Failed));
+        let expected = [
+            Action::ReleaseLease,
+            Action::Backoff,
+            Action::Reopen,
+            Action::TryLease,
+        ];
+        assert_eq!(failed, expected);
+        assert_eq!(s.role(), Role::Standby);
+    }
+
+    #[test]
+    fn a_writer_stopped_by_shutdown_gives_the_lease_up_and_exits() {
+        let mut s = Supervisor::new();
+        s.handle(Input::LeaseTaken);
+        let stopped = s.handle(Input::WriterStopped(Stopped::Shutdown));
+        assert_eq!(stopped, vec![Action::ReleaseLease, Action::Exit]);
+        assert_eq!(s.role(), Role::Done);
+        assert!(s.handle(Input::Poll).is_empty());
+    }
+
+    #[test]
     fn a_fenced_writer_reopens_and_stands_by() {
         let mut s = Supervisor::new();
         s.handle(Input::LeaseTaken);

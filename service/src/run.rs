@@ -30,6 +30,8 @@ use ledger::checkpoint::Verifier;
 use ledger::prefix::{Reach, Verification};
 use ledger::Ledger;
 use projector::LedgerEvent;
+use protocol::pipeline::Stopped;
+use protocol::supervisor::{self, Supervisor};
 use schemas::Event;
 use tokio::sync::watch;
 use web::live::Live;
@@ -840,6 +842,8 @@ impl Writing {
         let owner = Owner::this_process(&self.data_dir);
         let mut failures: u32 = 0;
         let mut standby = args.standby;
+        // What to do when the writer stops (`protocol::supervisor`).
+        let mut role = Supervisor::new();
         loop {
             if shutdown.stopped() {
                 return Ok(());
@@ -856,6 +860,9 @@ impl Writing {
                 return Ok(());
             }
             standby = true;
+            // The writer catches up and reads the log's end itself
+            // (`writer::run`, `protocol::start`).
+            role.handle(supervisor::Input::LeaseTaken);
             self.state.set_role("writer", None);
             let started = Instant::now();
             let (term, lost) = (watch::channel(false), Arc::new(std::sync::Mutex::new(None)));
@@ -874,22 +881,16 @@ impl Writing {
                 term.1,
             ));
             let outcome = task.await;
-            let lease = renewer.await.context("the lease task failed")?;
-            let error = match outcome {
-                Ok(Ok(())) if shutdown.stopped() => {
-                    if let Some(lease) = lease {
-                        lease.release().await;
-                    }
-                    return Ok(());
-                }
+            let mut lease = renewer.await.context("the lease task failed")?;
+            let (stopped, error) = match outcome {
+                Ok(Ok(())) if shutdown.stopped() => (Stopped::Shutdown, String::new()),
                 Ok(Ok(())) => {
                     let lost = lost.lock().unwrap_or_else(PoisonError::into_inner).take();
                     tracing::warn!(
                         why = lost.as_deref().unwrap_or("(no reason)"),
                         "this writer lost the ledger's lease and stopped writing; following as a standby"
                     );
-                    self.reopen().await?;
-                    continue;
+                    (Stopped::LeaseLost, String::new())
                 }
                 // Refused its consumer (one consumer, one ledger): a restart
                 // would be refused again, so the service stops instead.
@@ -898,50 +899,88 @@ impl Writing {
                 // replaced; it follows from now on.
                 Ok(Err(error)) if fenced(&error) => {
                     tracing::error!(error = %format!("{error:#}"), "this writer was replaced by another; following as a standby");
-                    self.reopen().await?;
-                    continue;
+                    (Stopped::Fenced { expected: 0 }, String::new())
                 }
-                Ok(Err(error)) => format!("{error:#}"),
+                Ok(Err(error)) => (Stopped::Failed, format!("{error:#}")),
                 Err(joined) => match joined.try_into_panic() {
-                    Ok(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
-                    Err(joined) => format!("its task ended: {joined}"),
+                    Ok(panic) => (
+                        Stopped::Failed,
+                        format!("panicked: {}", panic_message(panic.as_ref())),
+                    ),
+                    Err(joined) => (Stopped::Failed, format!("its task ended: {joined}")),
                 },
             };
-            // Give the lease up first: a standby elsewhere may take over
-            // while this one waits out its backoff.
-            if let Some(lease) = lease {
-                lease.release().await;
+            for action in role.handle(supervisor::Input::WriterStopped(stopped)) {
+                match action {
+                    supervisor::Action::ReleaseLease => {
+                        // Given up first on a failure: a standby elsewhere
+                        // may take over while this one waits out its backoff.
+                        if let Some(lease) = lease.take() {
+                            lease.release().await;
+                        }
+                    }
+                    supervisor::Action::Exit => return Ok(()),
+                    supervisor::Action::Backoff => {
+                        if self
+                            .back_off(&error, started, &mut failures, shutdown)
+                            .await
+                        {
+                            return Ok(());
+                        }
+                    }
+                    supervisor::Action::Reopen if stopped == Stopped::Failed => {
+                        self.reopen()
+                            .await
+                            .with_context(|| format!("the ledger writer failed ({error})"))?;
+                        self.state.set(None);
+                        self.link.status.hold(None);
+                        tracing::info!("ledger reopened; restarting the ledger writer");
+                    }
+                    supervisor::Action::Reopen => self.reopen().await?,
+                    // Back to `stand_by`, which tries the lease and follows.
+                    supervisor::Action::TryLease
+                    | supervisor::Action::Follow
+                    | supervisor::Action::StopFollowing => {}
+                    other => bail!("the supervisor asked for {other:?} after the writer stopped"),
+                }
             }
-            let reason = format!("ledger writer restarting: {error}");
-            tracing::error!(%error, "the ledger writer failed; restarting it");
-            self.state.set(Some(reason.clone()));
-            self.link.status.hold(Some(reason));
-            self.metrics
-                .writer_restarts
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if started.elapsed() >= WRITER_HEALTHY_AFTER {
-                failures = 0;
-            }
-            let delay = WRITER_RESTART_DELAY
-                .saturating_mul(1 << failures.min(5))
-                .min(WRITER_RESTART_DELAY_MAX);
-            failures = failures.saturating_add(1);
-            let mut stopped = shutdown.receiver();
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stopped.changed() => {}
-            }
-            if shutdown.stopped() {
-                tracing::warn!(%error, "stopping with the ledger writer failed; unacknowledged messages are redelivered at the next start");
-                return Ok(());
-            }
-            self.reopen()
-                .await
-                .with_context(|| format!("the ledger writer failed ({error})"))?;
-            self.state.set(None);
-            self.link.status.hold(None);
-            tracing::info!("ledger reopened; restarting the ledger writer");
         }
+    }
+
+    /// The writer failed with `error`: says so on `/healthz` and the
+    /// receivers, counts the restart, and waits the backoff (doubling while
+    /// it keeps failing); `true` when shutdown came meanwhile.
+    async fn back_off(
+        &self,
+        error: &str,
+        started: Instant,
+        failures: &mut u32,
+        shutdown: &Shutdown,
+    ) -> bool {
+        let reason = format!("ledger writer restarting: {error}");
+        tracing::error!(%error, "the ledger writer failed; restarting it");
+        self.state.set(Some(reason.clone()));
+        self.link.status.hold(Some(reason));
+        self.metrics
+            .writer_restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if started.elapsed() >= WRITER_HEALTHY_AFTER {
+            *failures = 0;
+        }
+        let delay = WRITER_RESTART_DELAY
+            .saturating_mul(1 << (*failures).min(5))
+            .min(WRITER_RESTART_DELAY_MAX);
+        *failures = failures.saturating_add(1);
+        let mut stopped = shutdown.receiver();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stopped.changed() => {}
+        }
+        if shutdown.stopped() {
+            tracing::warn!(%error, "stopping with the ledger writer failed; unacknowledged messages are redelivered at the next start");
+            return true;
+        }
+        false
     }
 
     /// Opens the ledger afresh (the writer stopped: its in-memory state is
