@@ -777,15 +777,23 @@ async fn outdated_and_awaiting(client: &Client, server: &Server) -> anyhow::Resu
     }
     // Issued and now, side by side: the version and the deviations changed,
     // the achieved availability did not.
-    for (figure, issued, now, changed) in [
-        ("version", "2025-1", "2026-1", "true"),
-        ("deviations", "1", "0", "true"),
-        ("availability-epost", "99,193 %", "99,193 %", "false"),
+    for (figure, what, issued, now, changed) in [
+        ("version", "Avtaleversjon", "2025-1", "2026-1", "true"),
+        ("deviations", "Avvik", "1", "0", "true"),
+        (
+            "availability-epost",
+            "Tilgjengelegheit: E-post",
+            "99,193 %",
+            "99,193 %",
+            "false",
+        ),
     ] {
         let row = client
             .find(Locator::Css(&format!("tr[data-figure=\"{figure}\"]")))
             .await
             .with_context(|| format!("no row {figure} in the marking"))?;
+        let named = row.find(Locator::Css("th")).await?.text().await?;
+        ensure!(named == what, "{figure} is named {named:?}, not {what:?}");
         let was = row.find(Locator::Css("td.issued")).await?.text().await?;
         let is = row.find(Locator::Css("td.now")).await?.text().await?;
         ensure!(

@@ -150,6 +150,15 @@ fn why(lang: Lang, why: &Why) -> String {
     }
 }
 
+/// A service by the agreement's name: the version in force now names it,
+/// else the issued one did, else its id.
+fn service_name<'a>(current: &'a Report, issued: &'a Report, service: &'a str) -> &'a str {
+    match projector::render::service_name(current, service) {
+        name if name != service => name,
+        _ => projector::render::service_name(issued, service),
+    }
+}
+
 /// A service's achieved availability for people.
 fn achieved(lang: Lang, report: &Report, service: &str) -> String {
     let w = words(lang);
@@ -192,7 +201,8 @@ pub(super) fn section(lang: Lang, o: &Outdated, issued: &Report) -> Markup {
                     (row(&head, w.deviations, &issued.deviations.len().to_string(),
                         &o.current.deviations.len().to_string(), "deviations"))
                     @for s in &services {
-                        (row(&head, &format!("{}: {s}", w.availability), &achieved(lang, issued, s),
+                        (row(&head, &format!("{}: {}", w.availability, service_name(&o.current, issued, s)),
+                            &achieved(lang, issued, s),
                             &achieved(lang, &o.current, s), &format!("availability-{s}")))
                     }
                 }
