@@ -32,9 +32,17 @@
 //! replay.
 //!
 //! Batches are pipelined like `Ledger::append_pipelined`: batch N+1 is
-//! validated and applied while batch N's flush runs on another thread, and
-//! N is acknowledged only after its own flush returned, so the CPU work
-//! and the fsync overlap without acknowledging anything early.
+//! applied while batch N's flush runs on another thread, and N is
+//! acknowledged only after its own flush returned, so the CPU work and the
+//! fsync overlap without acknowledging anything early. Step 1's validation
+//! (parsing each message, its subject and metadata: everything that does
+//! not need the ledger) runs a stage ahead, in the intake (`Intake`): a
+//! task that gathers the next batch and validates it on a blocking thread
+//! of its own while the ledger checks, hashes, publishes and commits the
+//! batch before it. The intake hands batches over in stream order, one at
+//! a time; a message's verdict depends on nothing that changes between
+//! the two stages (its bytes, subject and the stream's timestamp), so the
+//! verdicts are those of validating it in the ledger's turn.
 //!
 //! Whether a message is refused depends only on the message (its bytes,
 //! subject and the stream's timestamp of it) and the ledger's state, never
@@ -53,7 +61,7 @@
 //! is fatal: the writer stops, and whoever supervises it restarts it.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +108,12 @@ pub const BATCH_LINGER: Duration = Duration::from_millis(3);
 /// A pause this long with no message ends a batch early: the stream is
 /// quiet, so waiting longer only adds latency.
 pub const BATCH_QUIET: Duration = Duration::from_micros(500);
+
+/// Validated batches the intake holds ready for the ledger, at most: it
+/// gathers and validates the next while this one waits, so the ledger
+/// finds a batch ready when it finishes one, and no more than two batches
+/// (the messages `ACK_PENDING_MAX` lets JetStream deliver) sit in memory.
+pub const INTAKE_BATCHES_MAX: usize = 1;
 
 /// How long the writer waits for a message before looking at the shutdown
 /// signal and the consumer's health again.
@@ -319,6 +333,7 @@ pub async fn run(
         acking: None,
         in_order: false,
         log,
+        syncing: Arc::new(AtomicBool::new(false)),
     };
     writer
         .metrics
@@ -452,6 +467,9 @@ struct Writer {
     in_order: bool,
     /// The ledger's commit log, which takes every batch before it is applied.
     log: crate::replica::CommitLog,
+    /// Whether a batch's sync is under way: the intake's group commit
+    /// waits for more messages while it is (`gather`).
+    syncing: Arc<AtomicBool>,
 }
 
 /// A batch being prepared on a blocking thread, holding the ledger: the
@@ -476,6 +494,175 @@ struct Input {
     /// its clock skew is judged against; `Err` when the message carries no
     /// JetStream metadata to tell.
     received: Result<i64, String>,
+}
+
+/// A batch as the intake hands it over: its messages in stream order,
+/// each one's (stream sequence, pending), and step 1's verdicts but the
+/// ledger's: the valid events (`Candidate`s) and the refused.
+struct Gathered {
+    batch: Vec<Message>,
+    sequences: Sequences,
+    candidates: Vec<Candidate>,
+    refused: Vec<Refused>,
+}
+
+/// The intake: a task that gathers batches from the consumer's messages
+/// and validates each on a blocking thread, a stage ahead of the ledger
+/// (module doc), handing them over in stream order. It ends when the
+/// messages end or fail (handing over the error after every batch before
+/// it), and is aborted when dropped; the messages it holds then are not
+/// acknowledged, so JetStream delivers them again.
+struct Intake {
+    batches: tokio::sync::mpsc::Receiver<Result<Gathered, Stop>>,
+    /// Whether it is gathering or validating a batch not handed over yet.
+    busy: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Intake {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Intake {
+    fn start(messages: pull::Stream, syncing: Arc<AtomicBool>) -> Intake {
+        let (sender, batches) = tokio::sync::mpsc::channel(INTAKE_BATCHES_MAX);
+        let busy = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(intake(messages, syncing, Arc::clone(&busy), sender));
+        Intake {
+            batches,
+            busy,
+            task,
+        }
+    }
+
+    /// The next batch if one is ready, or being gathered and validated
+    /// (then waited for); `None` when none is under way.
+    async fn ready(&mut self) -> Option<Option<Result<Gathered, Stop>>> {
+        use tokio::sync::mpsc::error::TryRecvError;
+        match self.batches.try_recv() {
+            Ok(gathered) => Some(Some(gathered)),
+            Err(TryRecvError::Disconnected) => Some(None),
+            Err(TryRecvError::Empty) if self.busy.load(Ordering::Acquire) => {
+                Some(self.batches.recv().await)
+            }
+            Err(TryRecvError::Empty) => None,
+        }
+    }
+}
+
+/// The intake's task (`Intake`).
+async fn intake(
+    mut messages: pull::Stream,
+    syncing: Arc<AtomicBool>,
+    busy: Arc<AtomicBool>,
+    sender: tokio::sync::mpsc::Sender<Result<Gathered, Stop>>,
+) {
+    loop {
+        let first = match messages.next().await {
+            None => Err(Transient("the consumer stream ended".into())),
+            Some(Err(e)) => Err(Transient(format!("receiving: {e}"))),
+            Some(Ok(message)) => Ok(message),
+        };
+        let first = match first {
+            Ok(first) => first,
+            Err(error) => {
+                // The writer may be gone already; then nobody needs to know.
+                let _ = sender.send(Err(error.into())).await;
+                return;
+            }
+        };
+        busy.store(true, Ordering::Release);
+        let batch = gather(first, &mut messages, &syncing).await;
+        let gathered = tokio::task::spawn_blocking(move || validate_batch(batch))
+            .await
+            .map_err(|e| Stop::from(WriterError::Task(e.to_string())));
+        let failed = gathered.is_err();
+        if sender.send(gathered).await.is_err() || failed {
+            return;
+        }
+        busy.store(false, Ordering::Release);
+    }
+}
+
+/// A batch starting with `first`: what is ready joins it, and while
+/// messages keep coming it waits for more, for `BATCH_LINGER` or as long
+/// as the previous batch's flush runs (`syncing`: a group commit, one
+/// flush for everything that arrived during the last one), up to
+/// `BATCH_MESSAGES_MAX`. A quiet stream sends what it has at once.
+async fn gather(first: Message, messages: &mut pull::Stream, syncing: &AtomicBool) -> Vec<Message> {
+    let started = std::time::Instant::now();
+    let mut batch = vec![first];
+    while batch.len() < BATCH_MESSAGES_MAX {
+        let next = match messages.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                let syncing = syncing.load(Ordering::Acquire);
+                if !syncing && started.elapsed() >= BATCH_LINGER {
+                    break;
+                }
+                match tokio::time::timeout(BATCH_QUIET, messages.next()).await {
+                    Ok(next) => next,
+                    Err(_) if syncing => continue,
+                    Err(_) => break,
+                }
+            }
+        };
+        match next {
+            Some(Ok(message)) => batch.push(message),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "receiving; handling the batch in hand first");
+                break;
+            }
+            None => break,
+        }
+    }
+    batch
+}
+
+/// Step 1 but the ledger's checks, for a whole batch: each message's
+/// stream sequence and timestamp, and its verdict (`validated`).
+fn validate_batch(batch: Vec<Message>) -> Gathered {
+    let mut sequences = Vec::with_capacity(batch.len());
+    let mut inputs = Vec::with_capacity(batch.len());
+    for message in &batch {
+        let received = match message.info() {
+            Ok(info) => {
+                sequences.push((info.stream_sequence, info.pending));
+                let nanos = info.published.unix_timestamp_nanos();
+                Ok(i64::try_from(nanos / 1_000).unwrap_or(i64::MAX))
+            }
+            Err(error) => {
+                // Not a JetStream delivery: refused, never appended.
+                sequences.push((0, 0));
+                Err(format!(
+                    "the message carries no JetStream metadata: {error}"
+                ))
+            }
+        };
+        inputs.push(Input {
+            subject: message.subject.to_string(),
+            payload: message.payload.clone(),
+            received,
+        });
+    }
+    let (candidates, refused) = validated(&inputs);
+    Gathered {
+        batch,
+        sequences,
+        candidates,
+        refused,
+    }
+}
+
+/// Clears the writer's `syncing` flag when a sync ends, however it ends.
+struct SyncEnded(Arc<AtomicBool>);
+
+impl Drop for SyncEnded {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 /// What applying a batch gave, before it is durable.
@@ -601,17 +788,18 @@ impl Writer {
         }
     }
 
-    /// The pipeline: batch N+1 is validated and applied while batch N is
-    /// being synced; N is acknowledged once its sync returned. When no
-    /// message is ready, the batch in flight is finished at once rather
-    /// than waiting for the next one.
+    /// The pipeline: batch N+1 is applied while batch N is being synced,
+    /// and validated by the intake before that; N is acknowledged once its
+    /// sync returned. When no batch is ready or under way in the intake,
+    /// the batch in flight is finished at once rather than waiting for the
+    /// next one.
     async fn consume_batches(
         &mut self,
         durable: &(impl Fn(Durable) + Send + Sync),
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), Stop> {
         let consumer = self.consumer().await?;
-        let mut messages = consumer
+        let messages = consumer
             .stream()
             .max_messages_per_batch(BATCH_MESSAGES_MAX)
             .heartbeat(PULL_HEARTBEAT)
@@ -619,20 +807,25 @@ impl Writer {
             .messages()
             .await
             .map_err(|e| Transient(format!("pull: {e}")))?;
+        // Dropped (and so ended) whenever this returns.
+        let mut intake = Intake::start(messages, Arc::clone(&self.syncing));
         loop {
             if *shutdown.borrow() {
                 return Ok(());
             }
             let ready = match self.in_flight {
-                Some(_) => messages.next().now_or_never(),
+                Some(_) => tokio::select! {
+                    ready = intake.ready() => ready,
+                    _ = shutdown.changed() => return Ok(()),
+                },
                 None => None,
             };
-            let first = match ready {
+            let next = match ready {
                 Some(next) => next,
                 None => {
                     self.finish(durable).await?;
                     let next = tokio::select! {
-                        next = tokio::time::timeout(IDLE_POLL, messages.next()) => next,
+                        next = tokio::time::timeout(IDLE_POLL, intake.batches.recv()) => next,
                         _ = shutdown.changed() => return Ok(()),
                     };
                     match next {
@@ -648,13 +841,14 @@ impl Writer {
                     }
                 }
             };
-            let first = match first {
+            let gathered = match next {
                 None => return Err(Transient("the consumer stream ended".into()).into()),
-                Some(Err(e)) => return Err(Transient(format!("receiving: {e}")).into()),
-                Some(Ok(message)) => message,
+                Some(gathered) => gathered?,
             };
-            let batch = self.gather(first, &mut messages).await;
-            let (id, applying, sequences) = self.start_apply(&batch)?;
+            let batch = gathered.batch;
+            let sequences = gathered.sequences;
+            let verdicts = (gathered.candidates, gathered.refused);
+            let (id, applying) = self.start_apply(&sequences, verdicts)?;
             // The previous batch's sync ran while this one was gathered, and
             // its acknowledgements go out while this one is applied.
             let finished = self.finish(durable).await;
@@ -667,82 +861,31 @@ impl Writer {
                 return Err(unexpected(&actions, "a flush").into());
             }
             let syncer = self.syncer.clone();
+            self.syncing.store(true, Ordering::Release);
+            let ended = SyncEnded(Arc::clone(&self.syncing));
             self.in_flight = Some(InFlight {
                 id,
                 batch,
                 sequences,
                 applied,
-                sync: tokio::task::spawn_blocking(move || syncer.sync()),
+                sync: tokio::task::spawn_blocking(move || {
+                    let _ended = ended;
+                    syncer.sync()
+                }),
             });
         }
     }
 
-    /// A batch starting with `first`: what is ready joins it, and while
-    /// messages keep coming it waits for more, for `BATCH_LINGER` or as
-    /// long as the previous batch's flush runs (a group commit: one flush
-    /// for everything that arrived during the last one), up to
-    /// `BATCH_MESSAGES_MAX`. A quiet stream sends what it has at once.
-    async fn gather(&self, first: Message, messages: &mut pull::Stream) -> Vec<Message> {
-        let started = std::time::Instant::now();
-        let mut batch = vec![first];
-        while batch.len() < BATCH_MESSAGES_MAX {
-            let next = match messages.next().now_or_never() {
-                Some(next) => next,
-                None => {
-                    let syncing = self
-                        .in_flight
-                        .as_ref()
-                        .is_some_and(|f| !f.sync.is_finished());
-                    if !syncing && started.elapsed() >= BATCH_LINGER {
-                        break;
-                    }
-                    match tokio::time::timeout(BATCH_QUIET, messages.next()).await {
-                        Ok(next) => next,
-                        Err(_) if syncing => continue,
-                        Err(_) => break,
-                    }
-                }
-            };
-            match next {
-                Some(Ok(message)) => batch.push(message),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "receiving; handling the batch in hand first");
-                    break;
-                }
-                None => break,
-            }
-        }
-        batch
-    }
-
-    /// Starts steps 1 and 2 but the flush (module doc) on a blocking
-    /// thread, which takes the ledger until `join_apply`: validates, checks
-    /// against the ledger, and applies the valid events with the cursor,
-    /// not yet synced.
-    fn start_apply(&mut self, batch: &[Message]) -> Result<(BatchId, Applying, Sequences), Stop> {
-        let mut sequences = Vec::with_capacity(batch.len());
-        let mut inputs = Vec::with_capacity(batch.len());
-        for message in batch {
-            let received = match message.info() {
-                Ok(info) => {
-                    sequences.push((info.stream_sequence, info.pending));
-                    let nanos = info.published.unix_timestamp_nanos();
-                    Ok(i64::try_from(nanos / 1_000).unwrap_or(i64::MAX))
-                }
-                Err(error) => {
-                    // Not a JetStream delivery: refused, never appended.
-                    sequences.push((0, 0));
-                    Err(format!(
-                        "the message carries no JetStream metadata: {error}"
-                    ))
-                }
-            };
-            inputs.push(Input {
-                subject: message.subject.to_string(),
-                payload: message.payload.clone(),
-                received,
-            });
-        }
+    /// Starts steps 1 (the ledger's checks) and 2 but the flush (module
+    /// doc) on a blocking thread, which takes the ledger until
+    /// `join_apply`: refuses what the service path does not take, checks
+    /// the valid events against the ledger, and applies them with the
+    /// cursor, not yet synced.
+    fn start_apply(
+        &mut self,
+        sequences: &Sequences,
+        verdicts: (Vec<Candidate>, Vec<Refused>),
+    ) -> Result<(BatchId, Applying), Stop> {
         self.next_batch += 1;
         let id = self.next_batch;
         let actions = self.feed(pipeline::Input::Gathered {
@@ -759,11 +902,11 @@ impl Writer {
         let applying = tokio::task::spawn_blocking(move || {
             let mut ledger = lock(&ledger)?;
             let ledger_id = ledger.ledger_id()?;
-            let (prepared, applied) = prepare(&mut ledger, &inputs, (&name, last_sequence))?;
+            let (prepared, applied) = prepare(&mut ledger, verdicts, (&name, last_sequence))?;
             let segments = prepared.segments(ledger_id, writer, crate::replica::SEGMENT_BYTES_MAX);
             Ok((prepared, segments, applied))
         });
-        Ok((id, applying, sequences))
+        Ok((id, applying))
     }
 
     /// Signs, stores and publishes a checkpoint when the policy says one is
@@ -1118,17 +1261,18 @@ fn lock(ledger: &SharedLedger) -> Result<std::sync::MutexGuard<'_, Ledger>, Writ
         .map_err(|_| WriterError::Task("a reader panicked while holding the ledger".into()))
 }
 
-/// Validates a batch's messages, refuses what the service path does not
-/// take (`admit`), checks the rest against the ledger (conflicts, clock
-/// skew against the stream's timestamp, earlier refusals), and applies
-/// what is left with the cursor and the refused events, unsynced. Pure but
-/// for the ledger: the same messages and ledger give the same verdicts.
+/// Takes a batch's validated messages (`validated`: the valid events and
+/// the refused), refuses what the service path does not take (`admit`),
+/// checks the rest against the ledger (conflicts, clock skew against the
+/// stream's timestamp, earlier refusals), and applies what is left with
+/// the cursor and the refused events, unsynced. Pure but for the ledger:
+/// the same messages and ledger give the same verdicts.
 fn prepare(
     ledger: &mut Ledger,
-    inputs: &[Input],
+    verdicts: (Vec<Candidate>, Vec<Refused>),
     cursor: (&str, u64),
 ) -> Result<(Prepared, Applied), LedgerError> {
-    let (mut candidates, mut refused) = validated(inputs);
+    let (mut candidates, mut refused) = verdicts;
     // Valid events refused, with the reason: remembered with the append.
     let mut remembered: Vec<(Event, String)> = Vec::new();
     // Each round refuses at least one candidate or appends, so this ends.
