@@ -7,7 +7,8 @@
 //!
 //! `tla-bench bench-peak -- ARGS` is internal: it runs `tla ARGS` as the
 //! only child of a fresh process and prints its wall seconds and peak
-//! resident KiB (`measure`).
+//! resident KiB (`measure`). `bench-events COUNT [TENANTS]` and
+//! `bench-format-3 DIR` make the inputs of scripts/migrate-1m (`fixture`).
 
 #[path = "../cmd/bench/mod.rs"]
 mod bench;
@@ -43,10 +44,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let result = if rest.first().is_some_and(|a| a == "bench-peak") {
+    let internal = rest.first().and_then(|a| a.to_str()).map(str::to_owned);
+    let result = if internal.as_deref() == Some("bench-peak") {
         // `bench-peak -- ARGS`
         let args = rest.into_iter().skip(1).skip_while(|a| a == "--").collect();
         bench::peak_main(args)
+    } else if internal.as_deref() == Some("bench-events") {
+        bench::fixture::events_main(rest.into_iter().skip(1).collect())
+    } else if internal.as_deref() == Some("bench-format-3") {
+        bench::fixture::format3_main(rest.into_iter().skip(1).collect())
     } else {
         let cli = Cli::parse_from(program.into_iter().chain(rest));
         bench::run(cli.args)

