@@ -400,7 +400,6 @@ pub fn ingest_serve(command: IngestCommand) -> anyhow::Result<ExitCode> {
     run::ingest_serve(config).map(|()| ExitCode::SUCCESS)
 }
 
-/// `tla ledger snapshot`.
 /// `tla ledger migrate`: converts a ledger of an older store format (the
 /// entries kept in sled, before segment files) to the current one, with a
 /// progress bar, and prints its head and Merkle root, which migration leaves
@@ -452,6 +451,7 @@ fn migrate(data_dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tla ledger snapshot`.
 fn snapshot(data_dir: &Path, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let bar = std::cell::OnceCell::new();
     let copying = |copied: u64, total: u64| {
