@@ -300,6 +300,15 @@ impl Ledger {
         Ledger::open_in(dir, OpenMode::Existing)
     }
 
+    /// Opens the ledger that this process has just closed in `dir`. sled
+    /// lets go of its lock only when its background threads end, which can
+    /// lag the drop by a moment, so a lock still held is waited out briefly
+    /// (`store::Store::reopen`); `open` never waits, since there a lock
+    /// means another process.
+    pub fn reopen(dir: &Path) -> Result<Ledger, LedgerError> {
+        Ledger::from_store(store::Store::reopen(dir)?)
+    }
+
     /// Opens the ledger in `dir` as `mode` says.
     pub fn open_in(dir: &Path, mode: OpenMode) -> Result<Ledger, LedgerError> {
         Ledger::from_store(store::Store::open(dir, mode)?)

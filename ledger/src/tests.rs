@@ -1131,5 +1131,5 @@ fn verify_dropped(
 }
 
 fn reopen(dir: &std::path::Path) -> Ledger {
-    Ledger::from_store(store::Store::reopen(dir).expect("reopen the store")).expect("reopen")
+    Ledger::reopen(dir).expect("reopen")
 }

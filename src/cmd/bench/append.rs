@@ -168,7 +168,8 @@ fn durable_append(dir: &std::path::Path, events: &[Event], batch: usize) -> anyh
 
 /// The stored record bytes (the hashed preimages) of every entry.
 fn stored_records(dir: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    let ledger = Ledger::open(dir)?;
+    // Just closed by `durable_append`: wait for sled to let go of it.
+    let ledger = Ledger::reopen(dir)?;
     ledger
         .entries(0)
         .map(|entry| Ok(entry?.record.encode()))

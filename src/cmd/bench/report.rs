@@ -322,8 +322,9 @@ fn build(dir: &Path, total: usize, tenant_entries: usize) -> anyhow::Result<()> 
         "the reported tenant has {tenant_size} entries, wanted {tenant_entries}"
     );
     // sled lets go of its lock only when its background threads end,
-    // which can lag the drop: wait for it, so the ledger just built opens
-    // at once (the unit test below found it locked once).
+    // which can lag the drop: wait for it (as `Ledger::reopen` does), so
+    // the ledger just built opens at once (the unit test below found it
+    // locked once).
     drop(ledger);
     drop(ledger::DirLock::acquire_closed(dir)?);
     say(format_args!(
