@@ -157,17 +157,42 @@ async fn arrived(client: &Client, path: &str, h1: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Runs `check` in a Chromium session of its own, which is closed
+/// whatever the check found; a failed check fails the test as `what`.
+async fn in_chromium(what: &str, check: impl AsyncFnOnce(&Client) -> anyhow::Result<()>) {
+    let driver = Driver::start();
+    let client = browser(&driver).await;
+    let checked = check(&client).await;
+    let closed = client.close().await;
+    if let Err(error) = checked {
+        panic!("{what}: {error:?}");
+    }
+    closed.expect("close the browser");
+}
+
+/// `tla view` over a ledger that `build` imports into a fresh
+/// `common::Env` (off the async runtime), and what `build` returned.
+async fn viewer_over<T: Send + 'static>(
+    build: impl FnOnce(&common::Env) -> T + Send + 'static,
+) -> (Server, T) {
+    tokio::task::spawn_blocking(move || {
+        let env = common::Env::new();
+        let built = build(&env);
+        (Server::view_existing(env.dir), built)
+    })
+    .await
+    .expect("the viewer over the ledger")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_goes_from_tenant_to_a_verified_report() {
     let server = tokio::task::spawn_blocking(|| Server::start_signed(2, 2))
         .await
         .expect("the demo server");
-    let driver = Driver::start();
-    let client = browser(&driver).await;
-    let walked = walk(&client, &server).await;
-    let closed = client.close().await;
-    walked.expect("the walk through the viewer");
-    closed.expect("close the browser");
+    in_chromium("the walk through the viewer", async |client| {
+        walk(client, &server).await
+    })
+    .await;
 }
 
 /// Opens the viewer, is shown the sign-in page, and signs in with the
@@ -456,18 +481,12 @@ fn followed_up_ledger(env: &common::Env) -> projector::Report {
 /// and who acknowledged the report, when, with their comment and digest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_shows_its_explanation_and_acknowledgement() {
-    let server = tokio::task::spawn_blocking(|| {
-        let env = common::Env::new();
-        let issued = followed_up_ledger(&env);
-        (Server::view_existing(env.dir), issued)
-    });
-    let (server, issued) = server.await.expect("the viewer over the ledger");
-    let driver = Driver::start();
-    let client = browser(&driver).await;
-    let shown = explanation_and_acknowledgement(&client, &server, &issued).await;
-    let closed = client.close().await;
-    shown.expect("the explanation and the acknowledgement shown");
-    closed.expect("close the browser");
+    let (server, issued) = viewer_over(followed_up_ledger).await;
+    in_chromium(
+        "the explanation and the acknowledgement shown",
+        async |client| explanation_and_acknowledgement(client, &server, &issued).await,
+    )
+    .await;
 }
 
 async fn explanation_and_acknowledgement(
@@ -570,18 +589,12 @@ fn two_parties_ledger(env: &common::Env) {
 /// behind the figures, marked as not counted, in both languages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_page_shows_who_owes_what_and_the_partial_outage() {
-    let server = tokio::task::spawn_blocking(|| {
-        let env = common::Env::new();
-        two_parties_ledger(&env);
-        Server::view_existing(env.dir)
-    });
-    let server = server.await.expect("the viewer over the ledger");
-    let driver = Driver::start();
-    let client = browser(&driver).await;
-    let shown = who_owes_what(&client, &server).await;
-    let closed = client.close().await;
-    shown.expect("the two groups and the partial outage shown");
-    closed.expect("close the browser");
+    let (server, ()) = viewer_over(two_parties_ledger).await;
+    in_chromium(
+        "the two groups and the partial outage shown",
+        async |client| who_owes_what(client, &server).await,
+    )
+    .await;
 }
 
 async fn who_owes_what(client: &Client, server: &Server) -> anyhow::Result<()> {
@@ -744,18 +757,12 @@ fn outgrown_ledger(env: &common::Env) {
 /// "venter på godkjenning".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outgrown_report_is_marked_outdated_and_a_version_awaits_approval() {
-    let server = tokio::task::spawn_blocking(|| {
-        let env = common::Env::new();
-        outgrown_ledger(&env);
-        Server::view_existing(env.dir)
-    });
-    let server = server.await.expect("the viewer over the ledger");
-    let driver = Driver::start();
-    let client = browser(&driver).await;
-    let shown = outdated_and_awaiting(&client, &server).await;
-    let closed = client.close().await;
-    shown.expect("the outdated report and the version awaiting approval");
-    closed.expect("close the browser");
+    let (server, ()) = viewer_over(outgrown_ledger).await;
+    in_chromium(
+        "the outdated report and the version awaiting approval",
+        async |client| outdated_and_awaiting(client, &server).await,
+    )
+    .await;
 }
 
 async fn outdated_and_awaiting(client: &Client, server: &Server) -> anyhow::Result<()> {
