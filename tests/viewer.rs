@@ -62,6 +62,13 @@ fn the_demo_serves_the_viewer_and_every_page_stays_local() {
         assert!(!got.body.contains("https://"), "{path} names an origin");
         assert!(!got.body.contains("<script"), "{path}");
     }
+    // The contacts page names services as the agreement in force then
+    // does ("E-post"), not by their ids.
+    let contacts = server
+        .get("/tenants/alver/contacts?at=2025-12-01T12:00:00%2B01:00")
+        .body;
+    assert!(contacts.contains(">E-post</td>"), "{contacts}");
+    assert!(!contacts.contains(">epost</td>"), "{contacts}");
     let home = server.get("/").body;
     assert!(home.contains(">Alver</a>") && home.contains(">Austrheim</a>"));
     let missing = server.get("/tenants/%3Cscript%3E");

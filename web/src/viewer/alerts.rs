@@ -155,9 +155,14 @@ fn row(lang: Lang, a: &Alert, timezone: &str, head: &[&str; 5]) -> Markup {
     let people: Vec<String> = a
         .contacts
         .iter()
-        .map(|c| match &c.email {
-            Some(e) => format!("{} ({}, {e})", c.person, c.role),
-            None => format!("{} ({})", c.person, c.role),
+        .map(|c| {
+            // The role by its label, as the contacts page names it; an
+            // unknown role by its id.
+            let role = projector::render::text::role_label(lang, &c.role).unwrap_or(&c.role);
+            match &c.email {
+                Some(e) => format!("{} ({role}, {e})", c.person),
+                None => format!("{} ({role})", c.person),
+            }
         })
         .collect();
     let people = if people.is_empty() {
@@ -179,5 +184,64 @@ fn row(lang: Lang, a: &Alert, timezone: &str, head: &[&str; 5]) -> Markup {
             td data-label=(head[4]) { (people) }
         }
         "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use projector::alert::{Kind, Responsible, Severity};
+
+    fn breach(contacts: Vec<Responsible>) -> Alert {
+        Alert {
+            id: "a1".into(),
+            tenant: "alver".into(),
+            kind: Kind::ResponseBreach,
+            severity: Severity::Critical,
+            service: Some("epost".into()),
+            incident_id: Some("INC-1".into()),
+            priority: Some("P1".into()),
+            window_id: None,
+            meeting_id: None,
+            role: None,
+            period: None,
+            at: "2026-12-01T08:00:00Z".into(),
+            ends: None,
+            contacts,
+        }
+    }
+
+    fn owner(role: &str, email: Option<&str>) -> Responsible {
+        Responsible {
+            role: role.into(),
+            service: Some("epost".into()),
+            person: "Kari Nordmann".into(),
+            email: email.map(str::to_string),
+            phone: None,
+        }
+    }
+
+    #[test]
+    fn the_responsible_are_named_with_their_role_label_not_its_id() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T00:00:00Z")
+            .unwrap()
+            .timestamp();
+        let alerts = [breach(vec![
+            owner("provider_service_owner", Some("kari@example.no")),
+            owner("driftsvakt", None),
+        ])];
+        let nn = alerts_page(Lang::Nn, ("alver", "Alver"), &alerts, ("Europe/Oslo", now));
+        assert!(
+            nn.contains("Kari Nordmann (Tenesteansvarleg, kari@example.no)"),
+            "{nn}"
+        );
+        assert!(!nn.contains("(provider_service_owner"), "{nn}");
+        // A role the agreements do not label keeps its id.
+        assert!(nn.contains("Kari Nordmann (driftsvakt)"), "{nn}");
+        let en = alerts_page(Lang::En, ("alver", "Alver"), &alerts, ("Europe/Oslo", now));
+        assert!(
+            en.contains("Kari Nordmann (Service owner, kari@example.no)"),
+            "{en}"
+        );
     }
 }

@@ -418,7 +418,7 @@ fn contacts(p: &ReportPage<'_>) -> Markup {
                 p.roster,
                 &report.timezone,
                 w.contacts_at_end,
-                &|id| projector::render::service_name(report, id),
+                &|id| projector::render::service_name(report, id).to_string(),
             ))
             p { a href=(href(&contacts, lang)) { (w.see_contacts) } } "\n"
         }

@@ -10,12 +10,14 @@ use super::page::{self, Crumb, Frame};
 use super::words::words;
 
 /// The contacts page of `tenant` at `roster.at`; `asked` is the instant
-/// as the reader typed it (empty for now).
+/// as the reader typed it (empty for now). `services` maps a service id
+/// to its name in the agreement in force then (the id itself for a
+/// service that version does not name), as the report page does.
 pub(super) fn contacts_page(
     lang: Lang,
     (tenant, name): (&str, &str),
     roster: &Roster,
-    timezone: &str,
+    (timezone, services): (&str, &dyn Fn(&str) -> String),
     asked: &str,
 ) -> String {
     let w = words(lang);
@@ -40,7 +42,7 @@ pub(super) fn contacts_page(
             }
         }
         "\n"
-        (roster_tables(lang, roster, timezone, "", &|id| id))
+        (roster_tables(lang, roster, timezone, "", services))
     };
     let toggle = if asked.is_empty() {
         path.clone()
@@ -62,13 +64,14 @@ pub(super) fn contacts_page(
 
 /// One table per side of the agreement; `heading` (when not empty) goes
 /// above them. `service` names a service id for people (the report page
-/// names them as its report does; the contacts page by id).
-pub(super) fn roster_tables<'a>(
+/// names them as its report does; the contacts page as the agreement in
+/// force at the roster's instant does).
+pub(super) fn roster_tables(
     lang: Lang,
-    roster: &'a Roster,
+    roster: &Roster,
     timezone: &str,
     heading: &str,
-    service: &dyn Fn(&'a str) -> &'a str,
+    service: &dyn Fn(&str) -> String,
 ) -> Markup {
     let w = words(lang);
     let head = [w.role, w.service, w.person, w.since];
@@ -106,10 +109,10 @@ fn side_id(side: Side) -> &'static str {
 
 /// One role: its label with the id in small print (as the report shows
 /// it), the service, who holds it and since when.
-fn role_row<'a>(
+fn role_row(
     lang: Lang,
-    r: &'a RoleHolder,
-    (timezone, service): (&str, &dyn Fn(&'a str) -> &'a str),
+    r: &RoleHolder,
+    (timezone, service): (&str, &dyn Fn(&str) -> String),
     head: &[&str; 4],
 ) -> Markup {
     let w = words(lang);
@@ -121,7 +124,7 @@ fn role_row<'a>(
                     " " span class="note" { "(" (w.not_required) ")" }
                 }
             }
-            td data-label=(head[1]) { (r.service.as_deref().map_or(w.whole_agreement, service)) }
+            td data-label=(head[1]) { (r.service.as_deref().map_or_else(|| w.whole_agreement.to_string(), service)) }
             td data-label=(head[2]) {
                 @match &r.person {
                     Some(p) => { (p) }

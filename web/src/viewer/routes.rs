@@ -773,11 +773,18 @@ async fn contacts(
         let events = source.events(&tenant)?;
         let roster = projector::contact::roster(&tenant, &events, at);
         let name = source.display_name(&tenant);
+        let refs: Vec<&LedgerEvent> = events.iter().collect();
+        let in_force = Versions::from_events(&refs).in_force(at);
+        let service = |id: &str| {
+            in_force
+                .and_then(|a| a.service(id))
+                .map_or_else(|| id.to_string(), |s| s.name.clone())
+        };
         Ok(Answer::Page(super::roster::contacts_page(
             lang,
             (&tenant, &name),
             &roster,
-            &timezone_of(&events),
+            (&timezone_of(&events), &service),
             asked.trim(),
         )))
     })
