@@ -77,7 +77,7 @@ use schemas::{Event, EventType};
 use tokio::sync::watch;
 
 use protocol::pipeline::{self, Action, BatchId, CheckpointRule, Pipeline};
-use protocol::start::{self, Start};
+use protocol::start;
 
 use crate::metrics::Metrics;
 use crate::nats;
@@ -255,60 +255,124 @@ struct Transient(String);
 /// runtime's own threads.
 pub type SharedLedger = Arc<std::sync::Mutex<Ledger>>;
 
-/// Runs the writer until `shutdown` turns true (finishing the batch in
-/// hand) or the ledger fails. `durable` hears of every durable batch.
+/// Runs a writer that holds no lease (the benchmark) until `shutdown`
+/// turns true (finishing the batch in hand) or the ledger fails:
+/// `protocol::supervisor` decides its start as it does for
+/// `service::run`'s writer that took the lease (claim, catch up, read the
+/// log's end, publish a backlog), carried out by `claim`, `catch_up`,
+/// `log_end` and `publish_backlog`; then `write`. `durable` hears of
+/// every durable batch.
 pub async fn run(
     ledger: SharedLedger,
     client: async_nats::Client,
     config: Config,
     metrics: Arc<Metrics>,
     durable: impl Fn(Durable) + Send + Sync + 'static,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<(), WriterError> {
+    use protocol::supervisor::{Action as A, Input, Supervisor};
     let jetstream = nats::jetstream(client.clone());
-    // The commit log: the ledger takes what the log holds beyond it (a
-    // writer that restarted, a standby taking over, a directory restored),
-    // and a ledger from before replication publishes what the log lacks
-    // (`start_log`). A ledger with entries catches up before its consumer
-    // binding is judged: a standby taking over is often a batch behind the
-    // writer that died, whose events are acknowledged up to that batch,
-    // and the binding judges the acknowledgements against this ledger's
-    // cursor. The log gives a ledger with entries only records of its own
-    // (`Ledger::apply_segment` refuses another ledger's).
+    let empty = lock(&ledger)?.size() == 0;
+    let mut start = Supervisor::new(false);
+    let mut actions: std::collections::VecDeque<A> =
+        start.handle(Input::LeaseTaken { empty }).into();
+    while let Some(action) = actions.pop_front() {
+        let input = match action {
+            A::Claim => {
+                crate::binding::claim(&jetstream, &ledger, &config.consumer).await?;
+                Input::Claimed
+            }
+            A::CatchUp => {
+                let (stop, consumer) = (shutdown.clone(), &config.consumer);
+                catch_up(&ledger, &jetstream, consumer, &metrics, &durable, stop).await?;
+                if *shutdown.borrow() {
+                    return Ok(());
+                }
+                Input::CaughtUp
+            }
+            A::ReadLogEnd => {
+                let (size, last) = log_end(&ledger, &jetstream, &config.consumer).await?;
+                Input::LogEnd { size, last }
+            }
+            A::PublishBacklog { from, log_last } => {
+                let consumer = &config.consumer;
+                let sequence =
+                    publish_backlog(&ledger, &jetstream, consumer, from, log_last).await?;
+                Input::BacklogPublished { sequence }
+            }
+            A::Write { log_last } => {
+                return write(ledger, client, config, metrics, durable, shutdown, log_last).await
+            }
+            other => {
+                return Err(WriterError::Task(format!(
+                    "a writer's start asked for {other:?}"
+                )))
+            }
+        };
+        actions.extend(start.handle(input));
+    }
+    Ok(())
+}
+
+/// Applies the commit log up to its last message as of now (a writer's
+/// start, `protocol::supervisor`'s `CatchUp`), or until `stop`. The log
+/// gives a ledger with entries only records of its own
+/// (`Ledger::apply_segment` refuses another ledger's).
+pub async fn catch_up(
+    ledger: &SharedLedger,
+    jetstream: &Context,
+    consumer: &str,
+    metrics: &Arc<Metrics>,
+    durable: &(impl Fn(Durable) + Send + Sync),
+    stop: watch::Receiver<bool>,
+) -> Result<(), WriterError> {
     let follower = crate::replica::Follower {
-        ledger: Arc::clone(&ledger),
+        ledger: Arc::clone(ledger),
         jetstream: jetstream.clone(),
-        consumer: config.consumer.clone(),
-        metrics: Arc::clone(&metrics),
+        consumer: consumer.to_owned(),
+        metrics: Arc::clone(metrics),
         checkpoints: false,
     };
-    let catch_up = || async {
-        follower
-            .follow(crate::replica::Until::CaughtUp, &durable, shutdown.clone())
-            .await
-            .map_err(WriterError::Log)
-    };
-    if lock(&ledger)?.size() > 0 {
-        catch_up().await?;
-    }
-    // One consumer, one ledger: refuse before consuming anything, and an
-    // empty directory before it takes anything from the log (it is another
-    // ledger; `tla ledger restore` makes a copy).
-    crate::binding::claim(&jetstream, &ledger, &config.consumer).await?;
-    // Caught up to the log's last message as of the catch-up's start; the
-    // log may have grown since (the writer this one replaces finishing
-    // its batch in hand), and writing on would fork it
-    // (`protocol::start`): then catch up again.
-    let log = loop {
-        catch_up().await?;
-        if let Some(log) = start_log(&ledger, &jetstream, &config.consumer).await? {
-            break log;
-        }
-        if *shutdown.borrow() {
-            return Ok(());
-        }
-        tracing::info!("the commit log grew during the catch-up; catching up again");
-    };
+    follower
+        .follow(crate::replica::Until::CaughtUp, durable, stop)
+        .await
+        .map(|_| ())
+        .map_err(WriterError::Log)
+}
+
+/// The log's last message (its stream sequence and the ledger size after
+/// it), then the ledger's size: what `protocol::start::decide` judges
+/// after a catch-up.
+pub async fn log_end(
+    ledger: &SharedLedger,
+    jetstream: &Context,
+    consumer: &str,
+) -> Result<(u64, start::LogEnd), WriterError> {
+    let last = crate::replica::last(jetstream, consumer)
+        .await
+        .map_err(WriterError::Log)?;
+    let last = last.map(|(sequence, segment)| (sequence, segment.end()));
+    let size = lock(ledger)?.size();
+    Ok((size, last))
+}
+
+/// Runs the writer, the log's last message at `log_last` (what
+/// `protocol::start::decide` found), until `shutdown` turns true
+/// (finishing the batch in hand) or the ledger fails. `durable` hears of
+/// every durable batch.
+pub async fn write(
+    ledger: SharedLedger,
+    client: async_nats::Client,
+    config: Config,
+    metrics: Arc<Metrics>,
+    durable: impl Fn(Durable) + Send + Sync + 'static,
+    mut shutdown: watch::Receiver<bool>,
+    log_last: u64,
+) -> Result<(), WriterError> {
+    let jetstream = nats::jetstream(client.clone());
+    let ledger_id = lock(&ledger)?.ledger_id()?;
+    let log =
+        crate::replica::CommitLog::new(jetstream.clone(), &config.consumer, log_last, ledger_id);
     let (size, signed, cursor, syncer) = {
         let ledger = lock(&ledger)?;
         let signed = ledger.latest_checkpoint()?.map_or(0, |(size, _)| size);
@@ -367,46 +431,34 @@ pub async fn run(
     Ok(())
 }
 
-/// The commit log as the writer starts writing it, after catching up
-/// (`protocol::start::decide`): `None` when the log holds more than the
-/// ledger (catch up again); a ledger holding entries the log lacks (one
-/// from before replication) publishes them first, and stores the log's
-/// cursor with them.
-async fn start_log(
+/// Publishes the ledger's entries from `from` the commit log lacks (a
+/// ledger from before replication), expecting the log's last message at
+/// `log_last`, and stores the log's cursor with them; returns the log's
+/// last sequence.
+pub async fn publish_backlog(
     ledger: &SharedLedger,
     jetstream: &Context,
     consumer: &str,
-) -> Result<Option<crate::replica::CommitLog>, WriterError> {
-    let last = crate::replica::last(jetstream, consumer)
-        .await
-        .map_err(WriterError::Log)?;
-    let last = last.map(|(sequence, segment)| (sequence, segment.end()));
+    from: u64,
+    log_last: u64,
+) -> Result<u64, WriterError> {
     let (ledger_id, size) = {
         let ledger = lock(ledger)?;
         (ledger.ledger_id()?, ledger.size())
     };
-    let (covered, sequence) = match start::decide(size, last) {
-        Start::CatchUp => return Ok(None),
-        Start::Write { log_last } => {
-            let log =
-                crate::replica::CommitLog::new(jetstream.clone(), consumer, log_last, ledger_id);
-            return Ok(Some(log));
-        }
-        Start::PublishBacklog { from, log_last } => (from, log_last),
-    };
-    let mut log = crate::replica::CommitLog::new(jetstream.clone(), consumer, sequence, ledger_id);
+    let mut log = crate::replica::CommitLog::new(jetstream.clone(), consumer, log_last, ledger_id);
     let writer = log.writer();
     let shared = Arc::clone(ledger);
     let segments = tokio::task::spawn_blocking(move || {
         lock(&shared)?
-            .stored_segments(covered, writer, crate::replica::SEGMENT_BYTES_MAX)
+            .stored_segments(from, writer, crate::replica::SEGMENT_BYTES_MAX)
             .map_err(WriterError::from)
     })
     .await
     .map_err(|e| WriterError::Task(e.to_string()))??;
     tracing::info!(
-        from = covered,
-        entries = size - covered,
+        from,
+        entries = size - from,
         messages = segments.len(),
         "publishing the ledger's entries the commit log lacks"
     );
@@ -421,7 +473,7 @@ async fn start_log(
     })
     .await
     .map_err(|e| WriterError::Task(e.to_string()))??;
-    Ok(Some(log))
+    Ok(sequence)
 }
 
 enum Stop {

@@ -1,6 +1,6 @@
 //! Whether a writer that has caught up with the commit log may write
-//! (`decide`): what `ingest::writer::start_log` does with the log's last
-//! message, read after the catch-up.
+//! (`decide`): what `supervisor` does with the log's last message, read
+//! after the catch-up.
 //!
 //! The writer publishes each batch expecting the log's last message to be
 //! the one it read here. That is only sound if its ledger holds exactly
@@ -11,7 +11,8 @@
 //! lease lapsed): then it catches up again. Writing on would fork the
 //! log, the next batch's records taking positions the log already gave
 //! out; the simulator found this (seeds 61 and 333,
-//! `simulator/tests/seeds.rs`).
+//! `simulator/tests/seeds.rs`, now
+//! seeds 113 and 657).
 
 /// What a writer does after its catch-up, given its ledger's size and the
 /// log's last message.

@@ -819,6 +819,8 @@ impl Writing {
     /// failed one waits a backoff first, while `/healthz` and the receivers
     /// answer 503 naming the error, so that a healthy standby elsewhere
     /// takes over. A ledger that cannot be reopened ends the service.
+    /// Every one of these decisions is `protocol::supervisor`'s; this is
+    /// its shell (`Shell`), the same machine the simulator runs.
     async fn supervise(&self, args: WriterConfig, shutdown: &Shutdown) -> anyhow::Result<()> {
         let jetstream = nats::jetstream(self.link.client.clone());
         let mut delay = Duration::from_millis(100);
@@ -840,111 +842,57 @@ impl Writing {
             }
         };
         let owner = Owner::this_process(&self.data_dir);
-        let mut failures: u32 = 0;
-        let mut standby = args.standby;
-        // What to do when the writer stops (`protocol::supervisor`).
-        let mut role = Supervisor::new();
+        let mut shell = Shell {
+            writing: self,
+            args,
+            shutdown,
+            jetstream,
+            leases,
+            owner,
+            lease: None,
+            term: None,
+            job: None,
+            following: None,
+            poll_at: None,
+            renew_at: None,
+            holder: None,
+            started: Instant::now(),
+            failures: 0,
+            failure: None,
+            copy_failed: None,
+            told_shutdown: false,
+        };
+        // Every decision is the supervisor's; the shell carries inputs and
+        // actions.
+        let mut role = Supervisor::new(shell.args.standby);
+        let mut inputs = std::collections::VecDeque::new();
+        inputs.push_back(supervisor::Input::Opened {
+            empty: self.size() == 0,
+        });
         loop {
-            if shutdown.stopped() {
-                return Ok(());
-            }
-            let Some(lease) = self
-                .stand_by(&leases, &owner, &args.consumer, standby, shutdown)
-                .await?
-            else {
-                return Ok(());
+            let input = match inputs.pop_front() {
+                Some(input) => input,
+                None => shell.next_input().await?,
             };
-            if shutdown.stopped() {
-                // Stopped while standing by: nothing written, lease given back.
-                lease.release().await;
-                return Ok(());
-            }
-            standby = true;
-            // The writer catches up and reads the log's end itself
-            // (`writer::run`, `protocol::start`).
-            role.handle(supervisor::Input::LeaseTaken);
-            self.state.set_role("writer", None);
-            let started = Instant::now();
-            let (term, lost) = (watch::channel(false), Arc::new(std::sync::Mutex::new(None)));
-            let renewer = tokio::spawn(hold_lease(
-                lease,
-                term.0,
-                Arc::clone(&lost),
-                shutdown.receiver(),
-            ));
-            let task = tokio::spawn(write(
-                Arc::clone(&self.ledger),
-                self.link.client.clone(),
-                args.clone(),
-                Arc::clone(&self.metrics),
-                feed(&self.live, &self.verification),
-                term.1,
-            ));
-            let outcome = task.await;
-            let mut lease = renewer.await.context("the lease task failed")?;
-            let (stopped, error) = match outcome {
-                Ok(Ok(())) if shutdown.stopped() => (Stopped::Shutdown, String::new()),
-                Ok(Ok(())) => {
-                    let lost = lost.lock().unwrap_or_else(PoisonError::into_inner).take();
-                    tracing::warn!(
-                        why = lost.as_deref().unwrap_or("(no reason)"),
-                        "this writer lost the ledger's lease and stopped writing; following as a standby"
-                    );
-                    (Stopped::LeaseLost, String::new())
-                }
-                // Refused its consumer (one consumer, one ledger): a restart
-                // would be refused again, so the service stops instead.
-                Ok(Err(error)) if refused_consumer(&error) => return Err(error),
-                // Another writer extended the commit log: this one was
-                // replaced; it follows from now on.
-                Ok(Err(error)) if fenced(&error) => {
-                    tracing::error!(error = %format!("{error:#}"), "this writer was replaced by another; following as a standby");
-                    (Stopped::Fenced { expected: 0 }, String::new())
-                }
-                Ok(Err(error)) => (Stopped::Failed, format!("{error:#}")),
-                Err(joined) => match joined.try_into_panic() {
-                    Ok(panic) => (
-                        Stopped::Failed,
-                        format!("panicked: {}", panic_message(panic.as_ref())),
-                    ),
-                    Err(joined) => (Stopped::Failed, format!("its task ended: {joined}")),
-                },
-            };
-            for action in role.handle(supervisor::Input::WriterStopped(stopped)) {
-                match action {
-                    supervisor::Action::ReleaseLease => {
-                        // Given up first on a failure: a standby elsewhere
-                        // may take over while this one waits out its backoff.
-                        if let Some(lease) = lease.take() {
-                            lease.release().await;
-                        }
-                    }
-                    supervisor::Action::Exit => return Ok(()),
-                    supervisor::Action::Backoff => {
-                        if self
-                            .back_off(&error, started, &mut failures, shutdown)
-                            .await
-                        {
-                            return Ok(());
-                        }
-                    }
-                    supervisor::Action::Reopen if stopped == Stopped::Failed => {
-                        self.reopen()
-                            .await
-                            .with_context(|| format!("the ledger writer failed ({error})"))?;
-                        self.state.set(None);
-                        self.link.status.hold(None);
-                        tracing::info!("ledger reopened; restarting the ledger writer");
-                    }
-                    supervisor::Action::Reopen => self.reopen().await?,
-                    // Back to `stand_by`, which tries the lease and follows.
-                    supervisor::Action::TryLease
-                    | supervisor::Action::Follow
-                    | supervisor::Action::StopFollowing => {}
-                    other => bail!("the supervisor asked for {other:?} after the writer stopped"),
+            tracing::debug!(?input, role = ?role.role(), "supervisor input");
+            let copying = role.role() == supervisor::Role::Copying;
+            for action in role.handle(input) {
+                tracing::debug!(?action, "supervisor action");
+                match shell.act(action, copying).await? {
+                    Acted::Next(Some(input)) => inputs.push_back(input),
+                    Acted::Next(None) => {}
+                    Acted::Exit => return shell.exit().await,
                 }
             }
         }
+    }
+
+    /// The ledger's size now.
+    fn size(&self) -> u64 {
+        self.ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .size()
     }
 
     /// The writer failed with `error`: says so on `/healthz` and the
@@ -996,155 +944,469 @@ impl Writing {
             .context("reopening the ledger failed")?
             .context("the ledger cannot be reopened")
     }
+}
 
-    /// Takes the ledger's lease, following the commit log as a standby
-    /// while another process holds it: `None` on shutdown first. A record
-    /// of the log that does not check ends the service (nothing past it
-    /// is applied).
-    async fn stand_by(
-        &self,
-        leases: &Leases,
-        owner: &Owner,
-        consumer: &str,
-        standby: bool,
-        shutdown: &Shutdown,
-    ) -> anyhow::Result<Option<Lease>> {
-        let jetstream = nats::jetstream(self.link.client.clone());
-        let follower = ingest::replica::Follower {
-            ledger: Arc::clone(&self.ledger),
-            jetstream: jetstream.clone(),
-            consumer: consumer.to_owned(),
-            metrics: Arc::clone(&self.metrics),
-            checkpoints: true,
-        };
-        let feed = feed(&self.live, &self.verification);
-        let durable = move |batch: writer::Durable| feed(batch);
-        let empty = self
-            .ledger
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .size()
-            == 0;
-        if standby && empty {
-            // --standby on an empty directory: it becomes a copy of the
-            // log's ledger first, whoever writes.
-            follower
-                .follow(
-                    ingest::replica::Until::CaughtUp,
-                    &durable,
-                    shutdown.receiver(),
-                )
-                .await
-                .context("the standby's first copy of the commit log failed")?;
-        } else {
-            // A directory of another ledger, or an empty one without
-            // --standby, is refused as its writer would be (one consumer,
-            // one ledger), also while another process writes.
-            match ingest::binding::check(&jetstream, &self.ledger, consumer).await {
-                Ok(()) => {}
-                Err(error) if error.is_refusal() => {
-                    return Err(writer::WriterError::Binding(error))
-                        .context("the ledger writer stopped")
+/// What the supervisor's shell did with an action.
+enum Acted {
+    /// Done; its answer, if it has one now.
+    Next(Option<supervisor::Input>),
+    /// The process ends.
+    Exit,
+}
+
+/// The async shell of `protocol::supervisor` in `Writing::supervise`: it
+/// carries the supervisor's actions to NATS (the lease, the commit log,
+/// the consumer's binding) and the ledger, runs the long ones (a
+/// follower, a catch-up, the writer) as tasks, and feeds back their ends,
+/// the lease's answers, its timers and shutdown. It decides nothing.
+struct Shell<'a> {
+    writing: &'a Writing,
+    args: WriterConfig,
+    shutdown: &'a Shutdown,
+    jetstream: async_nats::jetstream::Context,
+    leases: Leases,
+    owner: Owner,
+    /// The lease, while this process holds it.
+    lease: Option<Lease>,
+    /// The stop signal of the writer and its start, for the lease held.
+    term: Option<watch::Sender<bool>>,
+    /// The step in hand (a claim, a catch-up, the log's end, a backlog,
+    /// the writer): its end is the next input.
+    job: Option<tokio::task::JoinHandle<anyhow::Result<supervisor::Input>>>,
+    /// The standby's follower and its stop signal.
+    following: Option<(watch::Sender<bool>, Following)>,
+    /// When to feed `Poll` (a standby) and `RenewDue` (the lease held).
+    poll_at: Option<tokio::time::Instant>,
+    renew_at: Option<tokio::time::Instant>,
+    /// Who holds the lease, as last read.
+    holder: Option<String>,
+    /// When the lease was last taken (a writer failing long after is not
+    /// failing in a row).
+    started: Instant,
+    failures: u32,
+    /// Why the writer failed, until the ledger is reopened.
+    failure: Option<String>,
+    /// The standby's first copy of the log failed: the process ends with it.
+    copy_failed: Option<anyhow::Error>,
+    told_shutdown: bool,
+}
+
+type Following =
+    tokio::task::JoinHandle<Result<ingest::replica::Followed, ingest::replica::LogError>>;
+
+/// What woke the shell.
+enum Woke {
+    Shutdown,
+    Poll,
+    Renew,
+    Job(Result<anyhow::Result<supervisor::Input>, tokio::task::JoinError>),
+    Followed(
+        Result<
+            Result<ingest::replica::Followed, ingest::replica::LogError>,
+            tokio::task::JoinError,
+        >,
+    ),
+}
+
+impl Shell<'_> {
+    /// Waits for the next input: the step in hand ending, a timer,
+    /// shutdown, or (an error) the standby's follower refusing a record.
+    async fn next_input(&mut self) -> anyhow::Result<supervisor::Input> {
+        if !self.told_shutdown && self.shutdown.stopped() {
+            // A receiver made after the stop never sees it change.
+            self.told_shutdown = true;
+            return Ok(supervisor::Input::Shutdown);
+        }
+        let mut ended = self.shutdown.receiver();
+        let (poll_at, renew_at, told) = (self.poll_at, self.renew_at, self.told_shutdown);
+        let (job, following) = (&mut self.job, &mut self.following);
+        let woke = tokio::select! {
+            _ = ended.changed(), if !told => Woke::Shutdown,
+            _ = at(poll_at) => Woke::Poll,
+            _ = at(renew_at) => Woke::Renew,
+            joined = join(job) => Woke::Job(joined),
+            followed = async {
+                match following {
+                    Some((_, task)) => task.await,
+                    None => std::future::pending().await,
                 }
-                Err(error) => tracing::warn!(%error, "cannot check the consumer's binding yet"),
+            } => Woke::Followed(followed),
+        };
+        match woke {
+            Woke::Shutdown => {
+                self.told_shutdown = true;
+                Ok(supervisor::Input::Shutdown)
+            }
+            Woke::Poll => {
+                self.poll_at = None;
+                Ok(supervisor::Input::Poll)
+            }
+            Woke::Renew => {
+                self.renew_at = Some(tokio::time::Instant::now() + self.leases.renew_every());
+                Ok(supervisor::Input::RenewDue)
+            }
+            Woke::Job(joined) => {
+                self.job = None;
+                self.ended(joined)
+            }
+            Woke::Followed(followed) => {
+                // Only a refusal ends it before `StopFollowing`.
+                self.following = None;
+                followed
+                    .context("the standby's follower task failed")?
+                    .context("the standby stopped following the commit log")?;
+                bail!("the standby stopped following the commit log")
             }
         }
-        let other = match leases.take(owner).await {
-            Ok(Taken::Held(lease)) => return Ok(Some(*lease)),
+    }
+
+    /// The step in hand ended: its answer, or the writer's stop.
+    fn ended(
+        &mut self,
+        joined: Result<anyhow::Result<supervisor::Input>, tokio::task::JoinError>,
+    ) -> anyhow::Result<supervisor::Input> {
+        let error = match joined {
+            Ok(Ok(input)) => return Ok(input),
+            Ok(Err(error)) => error,
+            Err(joined) => match joined.try_into_panic() {
+                Ok(panic) => anyhow::anyhow!("panicked: {}", panic_message(panic.as_ref())),
+                Err(joined) => anyhow::anyhow!("its task ended: {joined}"),
+            },
+        };
+        if self.copy_failed.is_none() && error.downcast_ref::<FirstCopy>().is_some() {
+            self.copy_failed = Some(error);
+            return Ok(supervisor::Input::WriterStopped(Stopped::Failed));
+        }
+        // Refused its consumer (one consumer, one ledger): a restart
+        // would be refused again, so the service stops instead.
+        if refused_consumer(&error) {
+            return Err(error);
+        }
+        // Another writer extended the commit log: this one was replaced;
+        // it follows from now on.
+        if fenced(&error) {
+            tracing::error!(error = %format!("{error:#}"), "this writer was replaced by another; following as a standby");
+            return Ok(supervisor::Input::WriterStopped(Stopped::Fenced {
+                expected: 0,
+            }));
+        }
+        self.failure = Some(format!("{error:#}"));
+        Ok(supervisor::Input::WriterStopped(Stopped::Failed))
+    }
+
+    /// Carries out one action (`copying`: the supervisor was copying the
+    /// log when it asked).
+    async fn act(&mut self, action: supervisor::Action, copying: bool) -> anyhow::Result<Acted> {
+        use supervisor::{Action as A, Input};
+        let w = self.writing;
+        let input = match action {
+            A::CheckBinding => {
+                // A directory of another ledger, or an empty one without
+                // --standby, is refused as its writer would be, also while
+                // another process writes.
+                match ingest::binding::check(&self.jetstream, &w.ledger, &self.args.consumer).await
+                {
+                    Ok(()) => {}
+                    Err(error) if error.is_refusal() => {
+                        return Err(writer::WriterError::Binding(error))
+                            .context("the ledger writer stopped")
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot check the consumer's binding yet"),
+                }
+                None
+            }
+            A::TryLease => Some(self.try_lease().await),
+            A::Follow => {
+                let holder = self.holder.as_deref().unwrap_or("(unknown)");
+                if self.args.standby {
+                    tracing::info!(%holder, "standing by: following the commit log until the writer's lease lapses");
+                } else {
+                    tracing::warn!(%holder, "another process holds the ledger's lease: following the commit log as a standby until it lapses (never two writers)");
+                }
+                let follower = self.follower(true);
+                let feed = feed(&w.live, &w.verification);
+                let (stop, stopped) = watch::channel(false);
+                let task = tokio::spawn(async move {
+                    let durable = move |batch: writer::Durable| feed(batch);
+                    follower.follow_until_shutdown(&durable, stopped).await
+                });
+                self.following = Some((stop, task));
+                None
+            }
+            A::StopFollowing => {
+                if let Some((stop, task)) = self.following.take() {
+                    stop.send_replace(true);
+                    task.await
+                        .context("the standby's follower task failed")?
+                        .context("the standby stopped following the commit log")?;
+                }
+                None
+            }
+            A::RenewLease => self.renew().await,
+            A::Claim => {
+                let (jetstream, ledger) = (self.jetstream.clone(), Arc::clone(&w.ledger));
+                let consumer = self.args.consumer.clone();
+                self.spawn(async move {
+                    ingest::binding::claim(&jetstream, &ledger, &consumer)
+                        .await
+                        .map_err(writer::WriterError::Binding)
+                        .context("the ledger writer stopped")?;
+                    Ok(Input::Claimed)
+                });
+                None
+            }
+            A::CatchUp if copying => {
+                // --standby on an empty directory: it becomes a copy of
+                // the log's ledger first, whoever writes.
+                let follower = self.follower(true);
+                let feed = feed(&w.live, &w.verification);
+                let stop = self.shutdown.receiver();
+                self.spawn(async move {
+                    let durable = move |batch: writer::Durable| feed(batch);
+                    follower
+                        .follow(ingest::replica::Until::CaughtUp, &durable, stop)
+                        .await
+                        .context(FirstCopy)?;
+                    Ok(Input::CaughtUp)
+                });
+                None
+            }
+            A::CatchUp => {
+                let (jetstream, ledger) = (self.jetstream.clone(), Arc::clone(&w.ledger));
+                let (consumer, metrics) = (self.args.consumer.clone(), Arc::clone(&w.metrics));
+                let feed = feed(&w.live, &w.verification);
+                let stop = self.term_receiver();
+                self.spawn(async move {
+                    let durable = move |batch: writer::Durable| feed(batch);
+                    writer::catch_up(&ledger, &jetstream, &consumer, &metrics, &durable, stop)
+                        .await
+                        .context("the ledger writer stopped")?;
+                    Ok(Input::CaughtUp)
+                });
+                None
+            }
+            A::ReadLogEnd => {
+                let (jetstream, ledger) = (self.jetstream.clone(), Arc::clone(&w.ledger));
+                let consumer = self.args.consumer.clone();
+                self.spawn(async move {
+                    let (size, last) = writer::log_end(&ledger, &jetstream, &consumer)
+                        .await
+                        .context("the ledger writer stopped")?;
+                    if matches!(last, Some((_, covered)) if covered > size) {
+                        tracing::info!(
+                            "the commit log grew during the catch-up; catching up again"
+                        );
+                    }
+                    Ok(Input::LogEnd { size, last })
+                });
+                None
+            }
+            A::PublishBacklog { from, log_last } => {
+                let (jetstream, ledger) = (self.jetstream.clone(), Arc::clone(&w.ledger));
+                let consumer = self.args.consumer.clone();
+                self.spawn(async move {
+                    let sequence =
+                        writer::publish_backlog(&ledger, &jetstream, &consumer, from, log_last)
+                            .await
+                            .context("the ledger writer stopped")?;
+                    Ok(Input::BacklogPublished { sequence })
+                });
+                None
+            }
+            A::Write { log_last } => {
+                let task = write(
+                    Arc::clone(&w.ledger),
+                    w.link.client.clone(),
+                    self.args.clone(),
+                    Arc::clone(&w.metrics),
+                    feed(&w.live, &w.verification),
+                    self.term_receiver(),
+                    log_last,
+                );
+                self.spawn(async move {
+                    task.await?;
+                    Ok(Input::WriterEnded)
+                });
+                None
+            }
+            A::StopWriting(why) => {
+                tracing::debug!(?why, "asking the ledger writer to stop");
+                if let Some(term) = &self.term {
+                    term.send_replace(true);
+                }
+                None
+            }
+            A::ReleaseLease => {
+                self.renew_at = None;
+                if let Some(lease) = self.lease.take() {
+                    lease.release().await;
+                }
+                None
+            }
+            A::Backoff => {
+                let error = self
+                    .failure
+                    .get_or_insert_with(|| "it stopped without being asked to".to_owned())
+                    .clone();
+                if w.back_off(&error, self.started, &mut self.failures, self.shutdown)
+                    .await
+                {
+                    self.told_shutdown = true;
+                    Some(Input::Shutdown)
+                } else {
+                    Some(Input::BackedOff)
+                }
+            }
+            A::Reopen => {
+                // Not renewed any more; its key stays until it lapses or
+                // this directory takes it again.
+                self.lease = None;
+                self.renew_at = None;
+                self.term = None;
+                match self.failure.take() {
+                    Some(error) => {
+                        w.reopen()
+                            .await
+                            .with_context(|| format!("the ledger writer failed ({error})"))?;
+                        w.state.set(None);
+                        w.link.status.hold(None);
+                        tracing::info!("ledger reopened; restarting the ledger writer");
+                    }
+                    None => w.reopen().await?,
+                }
+                Some(Input::Opened {
+                    empty: w.size() == 0,
+                })
+            }
+            A::Exit => return Ok(Acted::Exit),
+        };
+        Ok(Acted::Next(input))
+    }
+
+    /// Tries to take the lease: `LeaseTaken` or `LeaseHeld`.
+    async fn try_lease(&mut self) -> supervisor::Input {
+        let w = self.writing;
+        let other = match self.leases.take(&self.owner).await {
+            Ok(Taken::Held(lease)) => {
+                tracing::info!("took the ledger's lease: catching up and writing");
+                self.lease = Some(*lease);
+                self.poll_at = None;
+                self.renew_at = Some(tokio::time::Instant::now() + self.leases.renew_every());
+                self.term = Some(watch::channel(false).0);
+                self.started = Instant::now();
+                w.state.set_role("writer", None);
+                return supervisor::Input::LeaseTaken {
+                    empty: w.size() == 0,
+                };
+            }
             Ok(Taken::By(other)) => other,
             Err(error) => {
-                tracing::warn!(%error, "cannot read the ledger's lease yet");
+                tracing::warn!(%error, "cannot read the ledger's lease");
                 Owner::unknown(&format!("(unknown: {error})"))
             }
         };
-        if standby {
-            tracing::info!(holder = %other, "standing by: following the commit log until the writer's lease lapses");
-        } else {
-            tracing::warn!(holder = %other, "another process holds the ledger's lease: following the commit log as a standby until it lapses (never two writers)");
-        }
-        self.state.set_role("standby", Some(other.to_string()));
-        let (stop, stopped) = watch::channel(false);
-        let following = async move { follower.follow_until_shutdown(&durable, stopped).await };
-        tokio::pin!(following);
-        let mut ended = shutdown.receiver();
-        let mut refused = None;
-        let taken = loop {
-            tokio::select! {
-                followed = &mut following => {
-                    // Only a refusal ends it before `stop`.
-                    refused = Some(followed);
-                    break None;
-                }
-                _ = tokio::time::sleep(leases.poll_every()) => {
-                    match leases.take(owner).await {
-                        Ok(Taken::Held(lease)) => break Some(*lease),
-                        Ok(Taken::By(holder)) => self.state.set_role("standby", Some(holder.to_string())),
-                        Err(error) => tracing::warn!(%error, "cannot read the ledger's lease"),
-                    }
-                }
-                _ = ended.changed() => break None,
-            }
-        };
-        stop.send_replace(true);
-        let followed = match refused {
-            Some(followed) => followed,
-            None => following.await,
-        };
-        followed.context("the standby stopped following the commit log")?;
-        if taken.is_some() {
-            tracing::info!("took the ledger's lease: catching up and writing");
-        }
-        Ok(taken)
+        w.state.set_role("standby", Some(other.to_string()));
+        self.holder = Some(other.to_string());
+        self.poll_at = Some(tokio::time::Instant::now() + self.leases.poll_every());
+        supervisor::Input::LeaseHeld
     }
-}
 
-/// Renews `lease` until `shutdown` or until it is lost, then turns `term`
-/// true (the writer stops at the end of its batch) and gives the lease
-/// back, if still held, for the caller to release on a clean stop.
-async fn hold_lease(
-    mut lease: Lease,
-    term: watch::Sender<bool>,
-    lost: Arc<std::sync::Mutex<Option<String>>>,
-    mut shutdown: watch::Receiver<bool>,
-) -> Option<Lease> {
-    let every = lease.leases().renew_every();
-    loop {
-        // A receiver made after the stop never sees it change: look first.
-        if *shutdown.borrow() {
-            term.send_replace(true);
-            return Some(lease);
-        }
-        let slept = std::time::Instant::now();
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => {
-                term.send_replace(true);
-                return Some(lease);
-            }
-            _ = term.closed() => return Some(lease),
-        }
-        if slept.elapsed() > 2 * every {
-            tracing::warn!(late = ?(slept.elapsed() - every), "the lease's renewal ran late (the runtime was busy)");
-        }
-        let asked = std::time::Instant::now();
+    /// Renews the lease: `LeaseLost` when it lapsed and another took it.
+    async fn renew(&mut self) -> Option<supervisor::Input> {
+        let lease = self.lease.as_mut()?;
+        let asked = Instant::now();
         let renewed = lease.renew().await;
         // Slow renewals are what lose a healthy writer its lease: say so
         // before it happens, with how long the last one took.
+        let every = self.leases.renew_every();
         if asked.elapsed() > every {
-            tracing::warn!(took = ?asked.elapsed(), lifetime = ?lease.leases().ttl(), "renewing the ledger's lease was slow");
+            tracing::warn!(took = ?asked.elapsed(), lifetime = ?self.leases.ttl(), "renewing the ledger's lease was slow");
         }
         match renewed {
-            Ok(()) => {}
+            Ok(()) => None,
             Err(error @ LeaseError::Lost { .. }) => {
-                *lost.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.to_string());
-                term.send_replace(true);
-                return None;
+                tracing::warn!(why = %error, "this writer lost the ledger's lease and stops writing; following as a standby");
+                self.lease = None;
+                self.renew_at = None;
+                Some(supervisor::Input::LeaseLost)
             }
-            Err(error) => tracing::warn!(%error, "cannot renew the ledger's lease; trying again"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot renew the ledger's lease; trying again");
+                None
+            }
         }
+    }
+
+    /// The process ends: the step in hand (a first copy stopped by the
+    /// shutdown) and the follower are awaited first.
+    async fn exit(mut self) -> anyhow::Result<()> {
+        if let Some((stop, task)) = self.following.take() {
+            stop.send_replace(true);
+            task.await
+                .context("the standby's follower task failed")?
+                .context("the standby stopped following the commit log")?;
+        }
+        if let Some(job) = self.job.take() {
+            if let Ok(Err(error)) = job.await {
+                tracing::debug!(error = %format!("{error:#}"), "the step in hand ended with the process");
+            }
+        }
+        match self.copy_failed.take() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    fn follower(&self, checkpoints: bool) -> ingest::replica::Follower {
+        let w = self.writing;
+        ingest::replica::Follower {
+            ledger: Arc::clone(&w.ledger),
+            jetstream: self.jetstream.clone(),
+            consumer: self.args.consumer.clone(),
+            metrics: Arc::clone(&w.metrics),
+            checkpoints,
+        }
+    }
+
+    /// The writer's stop signal for the lease held (one already on when
+    /// no lease is: the step stops at once).
+    fn term_receiver(&mut self) -> watch::Receiver<bool> {
+        self.term
+            .get_or_insert_with(|| watch::channel(true).0)
+            .subscribe()
+    }
+
+    fn spawn(
+        &mut self,
+        step: impl std::future::Future<Output = anyhow::Result<supervisor::Input>> + Send + 'static,
+    ) {
+        self.job = Some(tokio::spawn(step));
     }
 }
 
+/// The error of a standby's first copy of the commit log, which ends the
+/// process.
+#[derive(Debug, thiserror::Error)]
+#[error("the standby's first copy of the commit log failed")]
+struct FirstCopy;
+
+/// Waits until `when`, or for ever.
+async fn at(when: Option<tokio::time::Instant>) {
+    match when {
+        Some(when) => tokio::time::sleep_until(when).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Joins the task in `slot`, or waits for ever when there is none.
+async fn join<T>(
+    slot: &mut Option<tokio::task::JoinHandle<T>>,
+) -> Result<T, tokio::task::JoinError> {
+    match slot {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    }
+}
 /// Whether the writer stopped because its consumer belongs to another
 /// ledger (`ingest::binding`), which no restart changes.
 fn refused_consumer(error: &anyhow::Error) -> bool {
@@ -1295,7 +1557,8 @@ fn feed(live: &Arc<Live>, verification: &Arc<Verification>) -> Feed {
     })
 }
 
-/// The ledger writer, telling `feed` of each durable batch.
+/// The ledger writer, the commit log's last message at `log_last`,
+/// telling `feed` of each durable batch.
 async fn write(
     ledger: writer::SharedLedger,
     client: async_nats::Client,
@@ -1303,6 +1566,7 @@ async fn write(
     metrics: Arc<Metrics>,
     feed: Feed,
     shutdown: watch::Receiver<bool>,
+    log_last: u64,
 ) -> anyhow::Result<()> {
     let checkpoints = match &args.key {
         None => None,
@@ -1328,7 +1592,7 @@ async fn write(
         }
         feed(batch);
     };
-    writer::run(ledger, client, config, metrics, durable, shutdown)
+    writer::write(ledger, client, config, metrics, durable, shutdown, log_last)
         .await
         .context("the ledger writer stopped")
 }

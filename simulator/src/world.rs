@@ -123,11 +123,14 @@ enum Work {
     Poll,
     Renew,
     Follow,
+    BackedOff,
 }
 
 #[derive(Debug, Clone)]
 enum Fault {
     Crash(usize),
+    /// A clean stop (SIGTERM): the writer finishes the batch in hand.
+    Stop(usize),
     Partition(usize, Micros),
     Pause(usize, Micros),
 }
@@ -196,9 +199,26 @@ struct Node {
     /// The commit log refused this incarnation's publish: it must append
     /// nothing more until it is reopened.
     fenced: bool,
-    backoff_until: Micros,
+    /// Why the supervisor asked this incarnation's writer to stop before
+    /// its pipeline ran (the service's stop signal, seen as it starts).
+    term: Option<Stopped>,
     rpcs: HashMap<u64, Purpose>,
     halted: bool,
+}
+
+impl Node {
+    /// A new incarnation of the node's work: whatever it had in flight
+    /// (the writer, its start, the follower) is dropped.
+    fn drop_in_flight(&mut self) {
+        self.incarnation += 1;
+        self.pipeline = None;
+        self.batches.clear();
+        self.rpcs.clear();
+        self.pulling = false;
+        self.follow_busy = false;
+        self.catch_up = None;
+        self.term = None;
+    }
 }
 
 /// A broken invariant: when, and what.
@@ -263,8 +283,9 @@ impl World {
 
     fn draw_fault(&mut self) -> Fault {
         let node = self.rng.gen_range(0..NODES);
-        match self.rng.gen_range(0..3) {
+        match self.rng.gen_range(0..4) {
             0 => Fault::Crash(node),
+            3 => Fault::Stop(node),
             1 => Fault::Partition(node, self.rng.gen_range(5_000..60_000)),
             _ => Fault::Pause(node, self.rng.gen_range(5_000..80_000)),
         }
@@ -536,7 +557,7 @@ impl World {
             }
             (Purpose::CatchUpTarget | Purpose::ReadLogEnd, _) => {
                 // The writer fails to start; the supervisor tries again.
-                self.supervise(node, supervisor::Input::WriterStopped(Stopped::Failed));
+                self.writer_stopped(node, Stopped::Failed);
             }
             (Purpose::Reject { batch }, Some(_)) => self.rejected(node, batch),
             (Purpose::Reject { batch } | Purpose::FinalAck { batch }, None) => {
@@ -553,12 +574,13 @@ impl World {
             }
             (Purpose::ResetConsumer { log_last }, Some(_)) => self.start_pipeline(node, log_last),
             (Purpose::ResetConsumer { .. }, None) => {
-                self.supervise(node, supervisor::Input::WriterStopped(Stopped::Failed));
+                self.writer_stopped(node, Stopped::Failed);
             }
             (Purpose::TakeLease, Some(Answer::Lease(LeaseAnswer::Held(revision)))) => {
                 self.nodes[node].lease = Some(revision);
                 self.later(node, LEASE_TTL / 6, Work::Renew);
-                self.supervise(node, supervisor::Input::LeaseTaken);
+                let empty = self.nodes[node].applied.size() == 0;
+                self.supervise(node, supervisor::Input::LeaseTaken { empty });
             }
             (Purpose::TakeLease, _) => {
                 self.later(node, LEASE_TTL / 3, Work::Poll);
@@ -570,21 +592,10 @@ impl World {
             (Purpose::RenewLease, Some(_)) => {
                 self.note(|| format!("{} lost the lease", NAMES[node]));
                 self.nodes[node].lease = None;
-                self.lease_lost(node);
+                self.supervise(node, supervisor::Input::LeaseLost);
             }
+            // Tried again at the next renewal.
             (Purpose::RenewLease, None) => {}
-        }
-    }
-
-    fn lease_lost(&mut self, node: usize) {
-        let writing = self.nodes[node]
-            .pipeline
-            .as_ref()
-            .is_some_and(|p| p.stopped().is_none());
-        if writing {
-            self.feed(node, pipeline::Input::LeaseLost);
-        } else if self.nodes[node].supervisor.role() == supervisor::Role::Starting {
-            self.supervise(node, supervisor::Input::WriterStopped(Stopped::LeaseLost));
         }
     }
 
@@ -623,12 +634,27 @@ impl World {
                 self.follow_step(node);
             }
             A::StopFollowing => self.nodes[node].following = false,
-            A::TryLease => {
-                let wait = self.nodes[node].backoff_until.saturating_sub(self.now);
-                if wait > 0 {
-                    self.later(node, wait, Work::Poll);
+            // The simulator has one ledger per consumer: the binding never
+            // refuses, and claiming it needs nothing from NATS.
+            A::CheckBinding => {}
+            A::Claim => self.supervise(node, supervisor::Input::Claimed),
+            A::TryLease => self.node_send(node, Purpose::TakeLease, Request::TakeLease),
+            A::RenewLease => {
+                if let Some(revision) = self.nodes[node].lease {
+                    self.node_send(node, Purpose::RenewLease, Request::RenewLease { revision });
+                }
+            }
+            A::StopWriting(reason) => {
+                if self.nodes[node].pipeline.is_some() {
+                    let input = match reason {
+                        Stopped::Shutdown => pipeline::Input::Shutdown,
+                        _ => pipeline::Input::LeaseLost,
+                    };
+                    self.feed(node, input);
                 } else {
-                    self.node_send(node, Purpose::TakeLease, Request::TakeLease);
+                    // The step of the start in hand comes back as usual;
+                    // a writer about to start sees its stop signal.
+                    self.nodes[node].term = Some(reason);
                 }
             }
             A::CatchUp => {
@@ -657,25 +683,47 @@ impl World {
                     self.send(peer, Request::ReleaseLease { revision });
                 }
             }
-            A::Reopen => self.reopen(node),
-            A::Backoff => self.nodes[node].backoff_until = self.now + BACKOFF,
-            A::Exit => {}
+            A::Reopen => {
+                self.reopen(node);
+                let empty = self.nodes[node].applied.size() == 0;
+                self.supervise(node, supervisor::Input::Opened { empty });
+            }
+            A::Backoff => self.later(node, BACKOFF, Work::BackedOff),
+            A::Exit => {
+                self.note(|| format!("{} exits", NAMES[node]));
+                let n = &mut self.nodes[node];
+                n.alive = false;
+                n.incarnation += 1;
+                let delay = self.rng.gen_range(2_000..50_000);
+                self.after(delay, Event::Restart(node));
+            }
         }
+    }
+
+    /// The writer (or the step of its start in hand) has ended: what it
+    /// had in flight is dropped, as the service's writer task is joined
+    /// before its stop is told (its lease stays, for `ReleaseLease`).
+    fn end_writer(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        n.drop_in_flight();
+        if n.lease.is_some() {
+            self.later(node, LEASE_TTL / 6, Work::Renew);
+        }
+    }
+
+    /// Tells the supervisor the writer stopped, once it has ended.
+    fn writer_stopped(&mut self, node: usize, stopped: Stopped) {
+        self.end_writer(node);
+        self.supervise(node, supervisor::Input::WriterStopped(stopped));
     }
 
     /// Drops the in-memory state and opens the ledger from disk.
     fn reopen(&mut self, node: usize) {
         let n = &mut self.nodes[node];
-        n.incarnation += 1;
+        n.drop_in_flight();
         n.applied = n.durable.clone();
-        n.pipeline = None;
-        n.batches.clear();
-        n.rpcs.clear();
-        n.pulling = false;
-        n.follow_busy = false;
-        n.catch_up = None;
         n.fenced = false;
-        // The lease is no longer renewed (`hold_lease` ended); its key
+        // The lease is no longer renewed (the shell dropped it); its key
         // stays until it lapses or this directory takes it again.
         n.lease = None;
     }
@@ -766,18 +814,16 @@ impl World {
                 self.nodes[node].pulling = false;
                 self.pull(node);
             }
-            Work::Poll => {
-                if self.nodes[node].supervisor.role() == supervisor::Role::Standby {
-                    self.supervise(node, supervisor::Input::Poll);
-                }
-            }
+            Work::Poll => self.supervise(node, supervisor::Input::Poll),
             Work::Renew => {
-                if let Some(revision) = self.nodes[node].lease {
-                    self.node_send(node, Purpose::RenewLease, Request::RenewLease { revision });
+                // Renewed while held (`hold_lease`'s timer).
+                if self.nodes[node].lease.is_some() {
                     self.later(node, LEASE_TTL / 6, Work::Renew);
+                    self.supervise(node, supervisor::Input::RenewDue);
                 }
             }
             Work::Follow => self.follow_step(node),
+            Work::BackedOff => self.supervise(node, supervisor::Input::BackedOff),
         }
     }
 
@@ -836,10 +882,14 @@ impl World {
         });
         self.nodes[node].pipeline = Some(pipeline);
         self.nodes[node].following = false;
-        if self.nodes[node].lease.is_none() {
-            // Lost while starting: `hold_lease` turned the writer's stop
-            // signal on before it consumed anything.
-            self.feed(node, pipeline::Input::LeaseLost);
+        if let Some(reason) = self.nodes[node].term.take() {
+            // Asked to stop while starting: the writer sees its stop
+            // signal before it consumes anything.
+            let input = match reason {
+                Stopped::Shutdown => pipeline::Input::Shutdown,
+                _ => pipeline::Input::LeaseLost,
+            };
+            self.feed(node, input);
         }
         self.pull(node);
     }
@@ -994,7 +1044,7 @@ impl World {
             }
             A::Stop(reason) => {
                 self.note(|| format!("{} stops writing: {reason:?}", NAMES[node]));
-                self.supervise(node, supervisor::Input::WriterStopped(reason));
+                self.writer_stopped(node, reason);
             }
         }
     }
@@ -1177,6 +1227,11 @@ impl World {
                 let delay = self.rng.gen_range(2_000..50_000);
                 self.after(delay, Event::Restart(node));
             }
+            Fault::Stop(node) => {
+                if self.nodes[node].alive && node != REPLICA {
+                    self.supervise(node, supervisor::Input::Shutdown);
+                }
+            }
             Fault::Partition(node, long) => {
                 self.nodes[node].link_down_until = self.now + long;
             }
@@ -1197,7 +1252,8 @@ impl World {
         n.alive = true;
         n.following = false;
         n.halted = false;
-        n.supervisor = Supervisor::new();
+        // B runs with --standby: an empty ledger copies the log first.
+        n.supervisor = Supervisor::new(node == 1);
         self.reopen(node);
         let size = self.nodes[node].durable.size();
         self.note(|| format!("{} starts, durable size {size}", NAMES[node]));
@@ -1206,10 +1262,8 @@ impl World {
             self.follow_step(node);
             return;
         }
-        let actions = self.nodes[node].supervisor.start();
-        for action in actions {
-            self.supervisor_action(node, action);
-        }
+        let empty = self.nodes[node].applied.size() == 0;
+        self.supervise(node, supervisor::Input::Opened { empty });
     }
 
     // ---- invariants ------------------------------------------------------
