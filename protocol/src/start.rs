@@ -12,7 +12,7 @@
 //! log, the next batch's records taking positions the log already gave
 //! out; the simulator found this (seeds 61 and 333,
 //! `simulator/tests/seeds.rs`, now
-//! seeds 113 and 657).
+//! seeds 13 and 154).
 
 /// What a writer does after its catch-up, given its ledger's size and the
 /// log's last message.

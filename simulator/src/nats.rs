@@ -69,6 +69,9 @@ pub enum LogAnswer {
     Duplicate(u64),
     /// The expected last sequence was not the last: (the actual last).
     WrongLast(u64),
+    /// JetStream answered with an error (a leader election, no quorum):
+    /// nothing stored.
+    Unavailable,
 }
 
 /// What taking or renewing the lease gave.

@@ -28,6 +28,12 @@ pub const FAULTS_UNTIL: Micros = 600_000;
 pub const RUN_UNTIL: Micros = 2_500_000;
 /// A request with no answer after this long failed.
 const RPC_TIMEOUT: Micros = 20_000;
+/// While faults are drawn, how often JetStream answers a commit-log
+/// publish with an error (nothing stored).
+const LOG_ERROR_P: f64 = 0.01;
+/// While faults are drawn, how often a commit-log publish reaches
+/// JetStream only after the writer's request timed out (stored late).
+const LOG_LATE_P: f64 = 0.01;
 /// Messages per batch.
 const BATCH_MAX: usize = 4;
 /// Commit-log messages a follower reads at once.
@@ -374,7 +380,12 @@ impl World {
     fn send(&mut self, from: Peer, request: Request) -> u64 {
         self.next_rpc += 1;
         let rpc = self.next_rpc;
-        if let Some(delay) = self.leg(from) {
+        if let Some(mut delay) = self.leg(from) {
+            let publish = matches!(request, Request::PublishLog { .. });
+            if publish && self.faults_on() && self.rng.gen_bool(LOG_LATE_P) {
+                // JetStream takes it after the writer gave up waiting.
+                delay += self.rng.gen_range(RPC_TIMEOUT..3 * RPC_TIMEOUT);
+            }
             let copies = if self.faults_on() && self.rng.gen_bool(0.01) {
                 2
             } else {
@@ -448,6 +459,9 @@ impl World {
                 Some(Answer::Published)
             }
             Request::Fetch => Some(Answer::Messages(self.nats.fetch(BATCH_MAX, now))),
+            Request::PublishLog { .. } if self.faults_on() && self.rng.gen_bool(LOG_ERROR_P) => {
+                Some(Answer::Log(LogAnswer::Unavailable))
+            }
             Request::PublishLog { segment, expected } => {
                 let answer = self.nats.publish_log(&segment, expected, now);
                 if let LogAnswer::Stored(sequence) = answer {
@@ -1106,6 +1120,7 @@ impl World {
                 self.feed(node, pipeline::Input::LogAcked { batch, sequence })
             }
             LogAnswer::WrongLast(_) => self.feed(node, pipeline::Input::LogRefused { batch }),
+            LogAnswer::Unavailable => self.feed(node, pipeline::Input::LogFailed { batch }),
         }
     }
 

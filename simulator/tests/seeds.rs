@@ -28,13 +28,13 @@ fn two_hundred_seeds_run_clean() {
 /// The old start rule forked the commit log when the log grew during the
 /// catch-up (the writer being replaced finished its batch in hand after
 /// its lease lapsed): found on seeds 61 and 333 before the supervisor
-/// decided the lease, the standby and the shutdown too; with the world
-/// as it is since, the old rule, planted, forks the log first on seeds
-/// 113 and 657. They run clean with `protocol::start`, and still reach
-/// the race.
+/// decided the lease, the standby and the shutdown too, and before the
+/// commit log's publishes could fail; with the world as it is since, the
+/// old rule, planted, forks the log first on seeds 13 and 154. They run
+/// clean with `protocol::start`, and still reach the race.
 #[test]
 fn the_seeds_that_forked_the_log_on_start_run_clean() {
-    for seed in [113, 657] {
+    for seed in [13, 154] {
         let outcome = run(seed, None, false);
         assert!(
             outcome.violation.is_none(),
