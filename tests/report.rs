@@ -18,7 +18,7 @@ fn a_report_verifies_and_a_changed_figure_is_named() {
     let run = env.run(&["report", "--tenant", "alver", "--period", "2026-01"]);
     run.assert_code(0);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["format"], "tla-report/2");
+    assert_eq!(report["format"], "tla-report/3");
     assert_eq!(report["tenant"], "alver");
     assert_eq!(report["period_start"], "2025-12-31T23:00:00Z");
     assert_eq!(report["manifest"]["horizon"], serde_json::Value::Null);

@@ -35,6 +35,10 @@ pub struct Availability {
 pub struct ShortNotice<'a> {
     pub window_id: &'a str,
     pub start: i64,
+    /// `time` of the window's latest `maintenance.scheduled`.
+    pub scheduled_at: i64,
+    /// The notice the service requires, in seconds.
+    pub required: i64,
 }
 
 /// The figures of `service` over `[start, end)`; `None` without an
@@ -160,6 +164,8 @@ pub fn short_notices<'a>(
         .map(|(id, w)| ShortNotice {
             window_id: id,
             start: w.start,
+            scheduled_at: w.scheduled_at,
+            required: notice,
         })
         .collect()
 }

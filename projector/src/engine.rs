@@ -14,10 +14,13 @@ use schemas::agreement::Agreement;
 use schemas::{format_instant, MeetingKind, Priority};
 
 use crate::agreement::Versions;
-use crate::incident::{evaluate, may_evaluate_from, Terms, Verdict};
+use crate::incident::{
+    evaluate, may_evaluate_from, resolution_measured, response_measured, Terms, Timeline, Verdict,
+};
 use crate::projection::{project, Projection};
 use crate::report::{
-    DataQuality, Deviation, Format, IncidentCounts, Manifest, Report, ServiceReport,
+    DataQuality, Deviation, Format, IncidentCounts, Manifest, Measure, NoticeMeasure, Report,
+    ResolutionMeasure, ResponseMeasure, ServiceReport,
 };
 use crate::{availability, contact, governance, quality, story};
 use crate::{Input, LedgerEvent, Period, ReportError, ENGINE_VERSION};
@@ -37,8 +40,11 @@ pub(crate) struct Context<'a> {
 /// Incident counts of one service, indexed by priority (P1 first).
 type Counts = [IncidentCounts; 4];
 
+/// The deviations found, each with what format 3 measured of it.
+type Found = Vec<(Deviation, Option<Measure>)>;
+
 /// The report of `input.tenant` for `input.period` in the current format,
-/// `tla-report/2` (pure; see [`Input`]).
+/// `tla-report/3` (pure; see [`Input`]).
 pub fn compute(input: &Input) -> Result<Report, ReportError> {
     compute_as(input, Format::default())
 }
@@ -68,7 +74,7 @@ pub fn compute_as(input: &Input, format: Format) -> Result<Report, ReportError> 
         versions: &versions,
         projection: &projection,
     };
-    let (services, deviations) = figures(&ctx);
+    let (services, deviations, measures) = figures(&ctx);
     let (set_aside, by_reason) = quality::count(&ctx.projection.set_aside, start, end);
     let mut report = Report {
         format: format.as_str().to_string(),
@@ -83,6 +89,7 @@ pub fn compute_as(input: &Input, format: Format) -> Result<Report, ReportError> 
         deviations,
         follow_up: None,
         story: None,
+        measures: None,
         data_quality: DataQuality {
             set_aside,
             by_reason,
@@ -96,24 +103,35 @@ pub fn compute_as(input: &Input, format: Format) -> Result<Report, ReportError> 
             report_digest: String::new(),
         },
     };
-    if format == Format::V2 {
+    if format >= Format::V2 {
         for s in &mut report.services {
             s.details = Some(story::service_details(&ctx, &s.service));
         }
         report.follow_up = Some(story::follow_up(&ctx, &report.deviations));
         report.story = Some(story::story(&ctx, &report));
     }
+    if format >= Format::V3 {
+        report.measures = Some(measures);
+    }
     Ok(report)
 }
 
-/// The services and the sorted deviations of the period of `ctx`.
-pub(crate) fn figures(ctx: &Context<'_>) -> (Vec<ServiceReport>, Vec<Deviation>) {
-    let mut deviations = Vec::new();
-    let services = services(ctx, &mut deviations);
-    governance_deviations(ctx, &mut deviations);
-    contact_deviations(ctx, &mut deviations);
-    deviations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    (services, deviations)
+/// The services and the sorted deviations of the period of `ctx`, with
+/// what was measured of each deviation (format 3) in the same order.
+pub(crate) fn figures(
+    ctx: &Context<'_>,
+) -> (Vec<ServiceReport>, Vec<Deviation>, Vec<Option<Measure>>) {
+    let mut found = Found::new();
+    let services = services(ctx, &mut found);
+    {
+        let mut deviations = Vec::new();
+        governance_deviations(ctx, &mut deviations);
+        contact_deviations(ctx, &mut deviations);
+        found.extend(deviations.into_iter().map(|d| (d, None)));
+    }
+    found.sort_by(|a, b| a.0.sort_key().cmp(&b.0.sort_key()));
+    let (deviations, measures) = found.into_iter().unzip();
+    (services, deviations, measures)
 }
 
 /// The time zone, the period's start and the version in force then, or
@@ -162,7 +180,7 @@ fn scope<'a>(
 
 /// Every service of the agreement in force at the start, plus any with
 /// incident counts, sorted by id; availability and incident deviations.
-fn services(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) -> Vec<ServiceReport> {
+fn services(ctx: &Context<'_>, deviations: &mut Found) -> Vec<ServiceReport> {
     let counts = incident_counts(ctx, deviations);
     let ids: BTreeSet<&str> = ctx
         .agreement
@@ -179,18 +197,25 @@ fn services(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) -> Vec<ServiceRe
                 availability::figures(ctx.agreement, s, ctx.projection, ctx.start, ctx.end)
             });
             if availability.as_ref().is_some_and(|a| !a.met) {
-                deviations.push(Deviation::AvailabilityBelowTarget {
+                let d = Deviation::AvailabilityBelowTarget {
                     at: at.clone(),
                     service: id.to_string(),
-                });
+                };
+                deviations.push((d, None));
             }
             if let Some(s) = service {
                 for w in availability::short_notices(s, ctx.projection, ctx.start, ctx.end) {
-                    deviations.push(Deviation::MaintenanceShortNotice {
+                    let d = Deviation::MaintenanceShortNotice {
                         at: format_instant(w.start),
                         service: id.to_string(),
                         window_id: w.window_id.to_string(),
+                    };
+                    let measure = Measure::Notice(NoticeMeasure {
+                        scheduled_at: format_instant(w.scheduled_at),
+                        notice_seconds: w.start - w.scheduled_at,
+                        notice_required_seconds: w.required,
                     });
+                    deviations.push((d, Some(measure)));
                 }
             }
             let by_priority = counts.get(id).copied().unwrap_or_default();
@@ -209,10 +234,7 @@ fn services(ctx: &Context<'_>, deviations: &mut Vec<Deviation>) -> Vec<ServiceRe
 
 /// Incident counts per service (only services with a non-zero count), and
 /// the breach deviations of the period.
-fn incident_counts<'a>(
-    ctx: &Context<'a>,
-    deviations: &mut Vec<Deviation>,
-) -> BTreeMap<&'a str, Counts> {
+fn incident_counts<'a>(ctx: &Context<'a>, deviations: &mut Found) -> BTreeMap<&'a str, Counts> {
     let mut counts: BTreeMap<&'a str, Counts> = BTreeMap::new();
     for incident in &ctx.projection.incidents {
         let timeline = &incident.timeline;
@@ -236,7 +258,9 @@ fn incident_counts<'a>(
                     &mut c.response_breached
                 }) += 1;
                 if !v.met {
-                    deviations.push(breach(incident.service, incident.id, v, true));
+                    let d = breach(incident.service, incident.id, v, true);
+                    let m = response_measure(timeline, &terms, &v);
+                    deviations.push((d, Some(m)));
                 }
             }
             if let Some(v) = in_period(evaluation.resolution) {
@@ -247,7 +271,14 @@ fn incident_counts<'a>(
                     &mut c.resolution_breached
                 }) += 1;
                 if !v.met {
-                    deviations.push(breach(incident.service, incident.id, v, false));
+                    let d = breach(incident.service, incident.id, v, false);
+                    let m = resolution_measured(timeline, &terms, &v, ctx.end);
+                    let m = Measure::Resolution(ResolutionMeasure {
+                        target_seconds: m.target,
+                        resolved_at: m.resolved.map(format_instant),
+                        clock_seconds: m.clock,
+                    });
+                    deviations.push((d, Some(m)));
                 }
             }
         }
@@ -267,6 +298,17 @@ fn add(total: &mut IncidentCounts, more: IncidentCounts) {
     total.response_breached += more.response_breached;
     total.resolution_met += more.resolution_met;
     total.resolution_breached += more.resolution_breached;
+}
+
+/// What a late response measured, as format 3 writes it.
+fn response_measure(timeline: &Timeline, terms: &Terms<'_>, v: &Verdict) -> Measure {
+    let m = response_measured(timeline, terms, v);
+    Measure::Response(ResponseMeasure {
+        opened_at: format_instant(timeline.opened),
+        target_seconds: m.target,
+        responded_at: m.responded.map(format_instant),
+        response_seconds: m.seconds,
+    })
 }
 
 fn breach(service: &str, incident_id: &str, v: Verdict, response: bool) -> Deviation {

@@ -194,6 +194,82 @@ fn first_crossing(steps: &[Step], terms: &Terms<'_>, kind: Kind, bound: i64) -> 
     None
 }
 
+/// The clock of `kind` accrued from the opening up to `until`: each
+/// stretch in the calendar of the priority in force during it (section
+/// 7), the resolution clock only while running.
+fn accrued(steps: &[Step], terms: &Terms<'_>, kind: Kind, until: i64) -> i64 {
+    let mut acc = 0;
+    for (i, step) in steps.iter().enumerate() {
+        if step.at >= until {
+            break;
+        }
+        let end = steps.get(i + 1).map_or(until, |n| n.at.min(until));
+        if kind == Kind::Response || step.state == State::Running {
+            acc += terms.get(step.priority).clock.clock(step.at, end);
+        }
+    }
+    acc
+}
+
+/// The response instant R: the first `incident.responded`, or the first
+/// `incident.resolved` if that comes earlier.
+fn response_instant(timeline: &Timeline) -> Option<i64> {
+    timeline
+        .changes
+        .iter()
+        .find(|(_, c)| matches!(c, Change::Responded | Change::Resolved))
+        .map(|&(t, _)| t)
+}
+
+/// What a late response measured (report format 3): the target of the
+/// priority in force at the verdict, R in the timeline (if any) and the
+/// response clock from the opening to R.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseMeasured {
+    pub target: i64,
+    pub responded: Option<i64>,
+    pub seconds: Option<i64>,
+}
+
+/// What a late resolution measured (report format 3): the target of the
+/// priority in force at the verdict, the last resolution when the
+/// timeline ends resolved, and the resolution clock up to it (else up to
+/// `limit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolutionMeasured {
+    pub target: i64,
+    pub resolved: Option<i64>,
+    pub clock: i64,
+}
+
+/// The measure of a response verdict `v` of `timeline`.
+pub fn response_measured(timeline: &Timeline, terms: &Terms<'_>, v: &Verdict) -> ResponseMeasured {
+    let steps = steps(timeline);
+    let responded = response_instant(timeline);
+    ResponseMeasured {
+        target: terms.get(v.priority).response,
+        responded,
+        seconds: responded.map(|r| accrued(&steps, terms, Kind::Response, r)),
+    }
+}
+
+/// The measure of a resolution verdict `v` of `timeline`, the clock
+/// counted up to `limit` while the incident is not resolved.
+pub fn resolution_measured(
+    timeline: &Timeline,
+    terms: &Terms<'_>,
+    v: &Verdict,
+    limit: i64,
+) -> ResolutionMeasured {
+    let steps = steps(timeline);
+    let resolved = last_resolution(timeline, &steps);
+    ResolutionMeasured {
+        target: terms.get(v.priority).resolution,
+        resolved,
+        clock: accrued(&steps, terms, Kind::Resolution, resolved.unwrap_or(limit)),
+    }
+}
+
 /// Evaluates an incident up to `limit` (exclusive).
 pub fn evaluate(timeline: &Timeline, terms: &Terms<'_>, limit: i64) -> Evaluation {
     let steps = steps(timeline);
@@ -202,11 +278,7 @@ pub fn evaluate(timeline: &Timeline, terms: &Terms<'_>, limit: i64) -> Evaluatio
         met,
         priority: priority_at(&steps, at),
     };
-    let responded = timeline
-        .changes
-        .iter()
-        .find(|(_, c)| matches!(c, Change::Responded | Change::Resolved))
-        .map(|&(t, _)| t);
+    let responded = response_instant(timeline);
     let bound = responded.map_or(limit, |r| r.min(limit));
     let response = match first_crossing(&steps, terms, Kind::Response, bound) {
         Some(d) => Some(verdict(d, false)),

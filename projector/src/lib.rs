@@ -44,7 +44,7 @@ pub use engine::{compute, compute_as};
 pub use error::ReportError;
 pub use period::{Period, PeriodError};
 pub use report::{
-    DataQuality, Deviation, Format, IncidentCounts, Manifest, Report, ServiceReport,
+    DataQuality, Deviation, Format, IncidentCounts, Manifest, Measure, Report, ServiceReport,
     ENGINE_VERSION, REPORT_FORMAT,
 };
 

@@ -1,13 +1,16 @@
 //! The report document of SEMANTICS.md sections 10 and 12, its canonical
 //! bytes and its digest.
 //!
-//! Two formats: `tla-report/1` (section 10) and `tla-report/2`, which adds
+//! Three formats: `tla-report/1` (section 10); `tla-report/2`, which adds
 //! each deviation's `id`, `party`, `explanation` (and `last_held` on the
 //! missing meetings) and the report's `actions`, `governance`, `contacts`
-//! and `trend` (section 12). A [`Report`] holds the format-2 parts as
-//! `follow_up` and `story`, `None` in format 1; on the wire they sit in
-//! the deviation objects and at the top level ([`ReportWire`]), so that a
-//! format-1 report has exactly the bytes it always had.
+//! and `trend` (section 12); and `tla-report/3`, which adds what was
+//! measured of a late response, a late resolution and a short notice
+//! ([`Measure`], docs/SEMANTICS-NOTES.md "Report format 3"). A [`Report`]
+//! holds the later formats' parts as `follow_up`, `story` and `measures`,
+//! `None` in the formats before; on the wire they sit in the deviation
+//! objects and at the top level ([`ReportWire`]), so that a format-1 or
+//! format-2 report has exactly the bytes it always had.
 //!
 //! Field names are the contract. The canonical bytes are the canonical
 //! JSON of `schemas::canonical` (keys in byte order, no insignificant
@@ -24,31 +27,43 @@ use serde_json::Value;
 use crate::availability::Availability;
 
 /// The `format` of the reports this engine writes by default.
-pub const REPORT_FORMAT: &str = "tla-report/2";
+pub const REPORT_FORMAT: &str = "tla-report/3";
 
 /// The report formats the engine writes: new reports are
-/// [`Format::V2`]; a report issued or saved as [`Format::V1`] is
-/// regenerated as one (SEMANTICS.md section 12, "Compatibility").
+/// [`Format::V3`]; a report issued or saved as [`Format::V1`] or
+/// [`Format::V2`] is regenerated as one (SEMANTICS.md section 12,
+/// "Compatibility").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Format {
     V1,
-    #[default]
     V2,
+    #[default]
+    V3,
 }
 
 impl Format {
+    /// Every format, oldest first.
+    pub const ALL: [Format; 3] = [Format::V1, Format::V2, Format::V3];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Format::V1 => "tla-report/1",
             Format::V2 => "tla-report/2",
+            Format::V3 => "tla-report/3",
         }
     }
 
     /// The format named `s` (a report's `format`), if the engine knows it.
     pub fn parse(s: &str) -> Option<Format> {
-        [Format::V1, Format::V2]
-            .into_iter()
-            .find(|f| f.as_str() == s)
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// The formats this engine knows, for a message: "tla-report/1,
+    /// tla-report/2 or tla-report/3".
+    pub fn known() -> String {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.as_str()).collect();
+        let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+        format!("{} or {last}", rest.join(", "))
     }
 }
 
@@ -84,6 +99,10 @@ pub struct Report {
     pub follow_up: Option<Vec<FollowUp>>,
     /// Format 2: the agreement's whole story. `None` in format 1.
     pub story: Option<Story>,
+    /// Format 3: what was measured of each deviation, in the order of
+    /// `deviations` (same length; `None` for a kind without a measure).
+    /// `None` in formats 1 and 2.
+    pub measures: Option<Vec<Option<Measure>>>,
     pub data_quality: DataQuality,
     pub manifest: Manifest,
 }
@@ -130,6 +149,59 @@ impl<'de> Deserialize<'de> for LastHeld {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(Option::<String>::deserialize(d)?.map_or(LastHeld::Never, LastHeld::At))
     }
+}
+
+/// What format 3 adds to a deviation: the measured figures behind it
+/// (docs/SEMANTICS-NOTES.md, "Report format 3"). Not part of the
+/// deviation's id. On the wire the fields sit in the deviation object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Measure {
+    Response(ResponseMeasure),
+    Resolution(ResolutionMeasure),
+    Notice(NoticeMeasure),
+}
+
+/// A `response_breach`'s measure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseMeasure {
+    /// UTC `Z`: the incident's opening.
+    pub opened_at: String,
+    /// The response target of the deviation's `priority` (the one in force
+    /// at the deadline), in seconds.
+    pub target_seconds: i64,
+    /// UTC `Z`: the response instant R (the first `incident.responded`, or
+    /// the first `incident.resolved` if earlier) in the prefix; `None`
+    /// (null) when there is none.
+    pub responded_at: Option<String>,
+    /// The response clock from the opening to R, in calendar seconds;
+    /// `None` (null) without R.
+    pub response_seconds: Option<i64>,
+}
+
+/// A `resolution_breach`'s measure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionMeasure {
+    /// The resolution target of the deviation's `priority`, in seconds.
+    pub target_seconds: i64,
+    /// UTC `Z`: the last `incident.resolved` when the incident ends the
+    /// prefix resolved; `None` (null) while it is open or on hold.
+    pub resolved_at: Option<String>,
+    /// The resolution clock accrued up to `resolved_at`, or up to the
+    /// report's end (`period_end`, or the horizon) without it.
+    pub clock_seconds: i64,
+}
+
+/// A `maintenance_short_notice`'s measure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeMeasure {
+    /// UTC `Z`: the `time` of the window's latest `maintenance.scheduled`.
+    pub scheduled_at: String,
+    /// Seconds from `scheduled_at` to the window's start.
+    pub notice_seconds: i64,
+    /// `maintenance_notice_hours` × 3600 of the version in force at the
+    /// period's start.
+    pub notice_required_seconds: i64,
 }
 
 /// The last `deviation.explained` of a deviation.
@@ -235,17 +307,21 @@ struct DeviationWire {
     deviation: Deviation,
     #[serde(flatten)]
     follow_up: Option<FollowUp>,
+    #[serde(flatten)]
+    measure: Option<Measure>,
 }
 
 impl From<Report> for ReportWire {
     fn from(r: Report) -> ReportWire {
         let mut follow_up = r.follow_up.map(Vec::into_iter);
+        let mut measures = r.measures.map(Vec::into_iter);
         let deviations = r
             .deviations
             .into_iter()
             .map(|deviation| DeviationWire {
                 deviation,
                 follow_up: follow_up.as_mut().and_then(Iterator::next),
+                measure: measures.as_mut().and_then(Iterator::next).flatten(),
             })
             .collect();
         ReportWire {
@@ -273,6 +349,10 @@ impl From<ReportWire> for Report {
         // Format 1 has no follow-up at all; a report in which only some
         // deviations carry one keeps none (it does not regenerate).
         let follow_up = follow_up.filter(|_| w.story.is_some());
+        // Measures belong to format 3 and later; a kind without one has
+        // none there.
+        let measured = Format::parse(&w.format).is_some_and(|f| f >= Format::V3);
+        let measures = measured.then(|| w.deviations.iter().map(|d| d.measure.clone()).collect());
         Report {
             format: w.format,
             tenant: w.tenant,
@@ -286,6 +366,7 @@ impl From<ReportWire> for Report {
             deviations: w.deviations.into_iter().map(|d| d.deviation).collect(),
             follow_up,
             story: w.story,
+            measures,
             data_quality: w.data_quality,
             manifest: w.manifest,
         }

@@ -363,7 +363,7 @@ fn trend(ctx: &Context<'_>, report: &Report) -> Vec<TrendPeriod> {
                 versions: ctx.versions,
                 projection: ctx.projection,
             };
-            let (services, deviations) = figures(&earlier);
+            let (services, deviations, _) = figures(&earlier);
             Some(counts(&period.to_string(), &services, &deviations))
         })
         .collect()

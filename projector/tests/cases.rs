@@ -3,10 +3,14 @@
 //! out by hand, with the arithmetic in `why`), and a full snapshot of each
 //! report in `tests/snapshots/`. Expected figures are a subset of the
 //! report (services keyed by id; `deviations`, when given, must match
-//! exactly). Every report is computed in both formats: format 1 against
-//! `NAME.I.json` (the snapshots written before format 2 existed, so these
-//! are also the check that format 1 regenerates byte for byte) and format
-//! 2 against `NAME.I.v2.json`. Format 2's own fields in an expectation
+//! exactly). Every report is computed in all three formats: format 1
+//! against `NAME.I.json` (the snapshots written before format 2 existed,
+//! so these are also the check that format 1 regenerates byte for byte),
+//! format 2 against `NAME.I.v2.json` (likewise written before format 3)
+//! and format 3 against `NAME.I.v3.json`; format 3 without its measures
+//! must be format 2. A deviation's measure (format 3: `opened_at`,
+//! `target_seconds`, `responded_at`, …) in an expectation is checked in
+//! format 3 only. Format 2's own fields in an expectation
 //! (`actions`, `governance`, `contacts`, `trend`; a service's `name`,
 //! `outages`, `open_incidents`; a deviation's `id`, `party`,
 //! `explanation`, `last_held`) are checked in format 2 only, and
@@ -33,6 +37,19 @@ const DETAIL_KEYS: [&str; 3] = ["name", "outages", "open_incidents"];
 
 /// The fields format 2 adds to a deviation.
 const FOLLOW_UP_KEYS: [&str; 4] = ["id", "party", "explanation", "last_held"];
+
+/// The fields format 3 adds to a deviation (its measure).
+const MEASURE_KEYS: [&str; 9] = [
+    "opened_at",
+    "target_seconds",
+    "responded_at",
+    "response_seconds",
+    "resolved_at",
+    "clock_seconds",
+    "scheduled_at",
+    "notice_seconds",
+    "notice_required_seconds",
+];
 
 #[test]
 fn cases() {
@@ -85,9 +102,11 @@ fn check(path: &Path) -> Vec<String> {
             events: &events[..prefix],
             horizon: r["horizon"].as_str().map(common::instant),
         };
-        for format in [Format::V1, Format::V2] {
+        let mut computed = Vec::new();
+        for format in Format::ALL {
             let label = format!("{label} {}", format.as_str());
             let (actual, snapshot) = run(&input, format, prefix);
+            computed.push(actual.clone());
             if let Some(expect) = r.get("error") {
                 let text = actual.as_str().unwrap_or("");
                 if !text.contains(expect.as_str().expect("error text")) {
@@ -107,10 +126,16 @@ fn check(path: &Path) -> Vec<String> {
             let file = match format {
                 Format::V1 => format!("{name}.{i}.json"),
                 Format::V2 => format!("{name}.{i}.v2.json"),
+                Format::V3 => format!("{name}.{i}.v3.json"),
             };
             let file = common::dir("snapshots").join(file);
             failures
                 .extend(common::snapshot_check(&file, &snapshot).map(|e| format!("{label}: {e}")));
+        }
+        if let [_, v2, v3] = &computed[..] {
+            if let Some(e) = v3_is_v2_measured(v2, v3) {
+                failures.push(format!("{label}: {e}"));
+            }
         }
     }
     failures
@@ -174,7 +199,7 @@ fn expectation(expect: &Value, actual: &Value, format: Format) -> Value {
                 Format::V1 => {
                     d.remove(k);
                 }
-                Format::V2 => {
+                Format::V2 | Format::V3 => {
                     let theirs = given.and_then(|g| g.get(i)).and_then(|g| g.get(k));
                     if let (None, Some(v)) = (d.get(k), theirs) {
                         d.insert(k.to_string(), v.clone());
@@ -182,8 +207,48 @@ fn expectation(expect: &Value, actual: &Value, format: Format) -> Value {
                 }
             }
         }
+        for k in MEASURE_KEYS {
+            let theirs = given.and_then(|g| g.get(i)).and_then(|g| g.get(k));
+            match (format, d.get(k), theirs) {
+                (Format::V1 | Format::V2, _, _) => {
+                    d.remove(k);
+                }
+                (Format::V3, None, Some(v)) => {
+                    d.insert(k.to_string(), v.clone());
+                }
+                (Format::V3, _, _) => {}
+            }
+        }
     }
     expect
+}
+
+/// Format 3 is format 2 with each late response, late resolution and
+/// short notice measured, and nothing else: the format-3 report without
+/// the measure keys (and with format 2's name and digest) is the format-2
+/// report, and exactly the kinds that have a measure carry one.
+fn v3_is_v2_measured(v2: &Value, v3: &Value) -> Option<String> {
+    if v2.is_string() || v3.is_string() {
+        return (v2 != v3).then(|| format!("errors differ: {v2} / {v3}"));
+    }
+    let mut stripped = v3.clone();
+    stripped["format"] = v2["format"].clone();
+    stripped["manifest"]["report_digest"] = v2["manifest"]["report_digest"].clone();
+    for d in stripped["deviations"].as_array_mut()? {
+        let measured = matches!(
+            d["kind"].as_str(),
+            Some("response_breach" | "resolution_breach" | "maintenance_short_notice")
+        );
+        let d = d.as_object_mut()?;
+        let had: Vec<&str> = MEASURE_KEYS
+            .into_iter()
+            .filter(|k| d.remove(*k).is_some())
+            .collect();
+        if measured == had.is_empty() {
+            return Some(format!("deviation {d:?} has measure keys {had:?}"));
+        }
+    }
+    (stripped != *v2).then(|| "format 3 without its measures is not format 2".to_string())
 }
 
 /// The report with `services` as an object keyed by service id.

@@ -360,7 +360,11 @@ fn csv_has_one_row_per_figure() {
                 .filter_map(|s| s.details.as_ref())
                 .map(|d| d.outages.len() + d.open_incidents.len())
                 .sum::<usize>();
-        let width = if report.story.is_some() { 28 } else { 18 };
+        let width = match (&report.story, &report.measures) {
+            (_, Some(_)) => 31,
+            (Some(_), None) => 28,
+            (None, None) => 18,
+        };
         for lang in LANGS {
             let records = parse_csv(&render::csv(&report, lang), lang);
             assert_eq!(records.len(), expected, "{name} {lang:?}");
@@ -952,20 +956,68 @@ fn the_provider_s_deviations_stand_apart_from_the_municipality_s() {
     );
 }
 
-/// The month a municipality reads (issue 22): the engine's own format-2
+/// The month a municipality reads (issue 22): the engine's own format-3
 /// report of `tests/cases/month_for_people.json`, August 2026.
 fn month() -> Report {
     read(&dir().join("month.report.json"))
 }
 
 /// The month fixture is what the engine computes, not a hand edit: it is
-/// the case's format-2 snapshot, which `tests/cases.rs` recomputes.
+/// the case's format-3 snapshot, which `tests/cases.rs` recomputes.
 #[test]
 fn the_month_fixture_is_the_engine_s_report() {
     let snapshot = read(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/month_for_people.0.v2.json"),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/month_for_people.0.v3.json"),
     );
     assert_eq!(month(), snapshot);
+}
+
+/// The same month in format 2, which measures nothing: its renderings say
+/// what the deadline words said before format 3, byte for byte as they
+/// were (a format-2 report keeps rendering as it was issued), and its CSV
+/// keeps 28 columns; in format 3 the CSV's three measure columns give the
+/// seconds behind the words.
+#[test]
+fn the_month_in_format_2_keeps_its_words_and_format_3_measures() {
+    let v2 = read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/month_for_people.0.v2.json"),
+    );
+    assert_eq!(v2.format, "tla-report/2");
+    let md = render::markdown(&v2, Lang::Nn);
+    for needle in [
+        "Responsfristen gjekk ut 2026-08-18 11:00 CEST før hendinga fekk respons.",
+        "Vindauget starta 2026-08-21 22:00 CEST, utan varsel i tide.",
+    ] {
+        assert!(md.contains(needle), "{needle:?} missing in\n{md}");
+    }
+    assert!(
+        !md.contains("Respons etter") && !md.contains("Varsla "),
+        "{md}"
+    );
+    let v3 = month();
+    assert_eq!(v3.format, "tla-report/3");
+    for (report, width) in [(&v2, 28), (&v3, 31)] {
+        let records = parse_csv(&render::csv(report, Lang::En), Lang::En);
+        assert!(records.iter().all(|r| r.len() == width), "{width}");
+    }
+    let records = parse_csv(&render::csv(&v3, Lang::Nn), Lang::Nn);
+    let row = |code: &str| {
+        records
+            .iter()
+            .find(|r| r[6] == code)
+            .unwrap_or_else(|| panic!("no {code} row"))
+            .clone()
+    };
+    let late = row("response_breach");
+    assert_eq!((late[29].as_str(), late[30].as_str()), ("4320", "3600"));
+    assert!(late[28].starts_with("Respons etter 1 t 12 min; kravet er 1 t 0 min."));
+    let notice = row("maintenance_short_notice");
+    assert_eq!(
+        (notice[29].as_str(), notice[30].as_str()),
+        ("72000", "432000")
+    );
+    assert!(notice[28].starts_with("Varsla 20 t før; avtalen krev 120 t."));
+    assert_eq!(records[0][28], "målt");
 }
 
 /// The Markdown row of the deviation whose row holds `needle`.
@@ -993,7 +1045,8 @@ fn the_month_reads_as_the_municipality_needs() {
             [
                 "**Avvik frå TLA-krava** (4)",
                 "**Kommunen sine plikter** (2)",
-                "Responsfristen gjekk ut 2026-08-18 11:00 CEST før hendinga fekk respons.",
+                "Respons etter 1 t 12 min; kravet er 1 t 0 min. Fristen gjekk ut 2026-08-18 11:00 CEST.",
+                "Varsla 20 t før; avtalen krev 120 t. Vindauget starta 2026-08-21 22:00 CEST.",
                 "Siste styringsgruppemøte vart halde 20. april 2026.",
                 "| august 2026 | 2026-08-31 22:00 UTC | Tilgjengelegheit under mål | E-post |",
                 "registrert ved periodeslutt, 2026-09-01 00:00 CEST.",
@@ -1013,7 +1066,8 @@ fn the_month_reads_as_the_municipality_needs() {
             [
                 "**Deviations from the TLA requirements** (4)",
                 "**What the municipality owes** (2)",
-                "The response deadline passed at 2026-08-18 11:00 CEST before any response.",
+                "Response after 1 h 12 min; the requirement is 1 h 0 min. The deadline passed at 2026-08-18 11:00 CEST.",
+                "Announced 20 h ahead; the agreement requires 120 h. The window started at 2026-08-21 22:00 CEST.",
                 "The last steering group meeting was held on 20 April 2026.",
                 "| August 2026 | 2026-08-31 22:00 UTC | Availability below target | E-post |",
                 "recorded at the period's end, 2026-09-01 00:00 CEST.",
@@ -1130,7 +1184,8 @@ fn the_month_reads_as_the_municipality_needs_in_html() {
             "august 2026",
             "registrert ved periodeslutt, 2026-09-01 00:00 CEST.",
             [
-                "Responsfristen gjekk ut 2026-08-18 11:00 CEST før hendinga fekk respons.",
+                "Respons etter 1 t 12 min; kravet er 1 t 0 min. Fristen gjekk ut 2026-08-18 11:00 CEST.",
+                "Varsla 20 t før; avtalen krev 120 t. Vindauget starta 2026-08-21 22:00 CEST.",
                 "Siste styringsgruppemøte vart halde 20. april 2026.",
                 "Kontaktperson i kommunen (tenant_contact)",
                 "Kontaktperson i kommunen <small class=\"note\"><code>tenant_contact</code></small>",
@@ -1149,7 +1204,8 @@ fn the_month_reads_as_the_municipality_needs_in_html() {
             "August 2026",
             "recorded at the period's end, 2026-09-01 00:00 CEST.",
             [
-                "The response deadline passed at 2026-08-18 11:00 CEST before any response.",
+                "Response after 1 h 12 min; the requirement is 1 h 0 min. The deadline passed at 2026-08-18 11:00 CEST.",
+                "Announced 20 h ahead; the agreement requires 120 h. The window started at 2026-08-21 22:00 CEST.",
                 "The last steering group meeting was held on 20 April 2026.",
                 "Municipal contact (tenant_contact)",
                 "Municipal contact <small class=\"note\"><code>tenant_contact</code></small>",

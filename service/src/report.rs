@@ -142,8 +142,9 @@ pub fn generate_pinned(
 }
 
 /// The report whose digest an issuance anchored, from its pinned prefix:
-/// in the current format, or in format 1 when that is the one whose digest
-/// was issued (SEMANTICS.md section 12, "Compatibility"). When neither
+/// in the format whose digest was issued, the current one tried first,
+/// then each older one (SEMANTICS.md section 12, "Compatibility"; the
+/// `report.issued` event names the digest, not the format). When none
 /// matches, the current format's report (which then fails its check).
 pub fn generate_issued(
     tenant: &str,
@@ -157,12 +158,17 @@ pub fn generate_issued(
     if report.manifest.report_digest == digest {
         return Ok(report);
     }
-    let first = generate_pinned_as(tenant, period, (prefix, events), pins, horizon, Format::V1)?;
-    Ok(if first.manifest.report_digest == digest {
-        first
-    } else {
-        report
-    })
+    for format in Format::ALL
+        .into_iter()
+        .rev()
+        .filter(|&f| f != Format::default())
+    {
+        let older = generate_pinned_as(tenant, period, (prefix, events), pins, horizon, format)?;
+        if older.manifest.report_digest == digest {
+            return Ok(older);
+        }
+    }
+    Ok(report)
 }
 
 /// [`generate_pinned`] in `format`.
@@ -419,10 +425,9 @@ pub fn regenerate_from(
     let horizon = report.horizon.as_deref().map(parse_instant).transpose()?;
     let Some(format) = Format::parse(&report.format) else {
         bail!(
-            "the report's format {:?} is not one this version knows ({} or {})",
+            "the report's format {:?} is not one this version knows ({})",
             report.format,
-            Format::V1.as_str(),
-            Format::V2.as_str()
+            Format::known()
         );
     };
     let mut regenerated = generate_pinned_as(

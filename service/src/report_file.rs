@@ -27,7 +27,7 @@ pub struct Given {
     pub value: Value,
     pub tenant: String,
     pub period: String,
-    /// `tla-report/1` or `tla-report/2`.
+    /// `tla-report/1`, `tla-report/2` or `tla-report/3`.
     pub format: String,
     /// `manifest.horizon`: the instant a preliminary report was computed.
     pub horizon: Option<String>,

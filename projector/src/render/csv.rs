@@ -71,6 +71,15 @@
 //! | 27 | `utfall` / `outcome` | a closed action's outcome |
 //! | 28 | `trendperiode` / `trend_period` | the period (`YYYY-MM`) a trend row counts |
 //!
+//! A format-3 report (`tla-report/3`) keeps the 28 columns and adds
+//! three, on every row (empty where they do not apply):
+//!
+//! | # | nn / en | content |
+//! |---|---------|---------|
+//! | 29 | `målt` / `measured` | on deviation rows, what was measured, in the words of the other renderings ("Respons etter 1 t 12 min; kravet er 1 t 0 min. …") |
+//! | 30 | `målt_s` / `measured_s` | the response time (empty without a response), the resolution clock or the notice given, in seconds |
+//! | 31 | `krav_s` / `required_s` | the response or resolution target, or the notice required, in seconds |
+//!
 //! Sections and codes: `tiltak`/`actions` rows `action_open`,
 //! `action_overdue`, `action_closed` (description: the title; result: the
 //! status in words; times: when opened); `styring`/`governance` rows
@@ -95,7 +104,7 @@
 use super::text::{self, Text};
 use super::{Lang, Report};
 use crate::availability::Availability;
-use crate::report::{Deviation, FollowUp, IncidentCounts, Story};
+use crate::report::{Deviation, FollowUp, IncidentCounts, Measure, Story};
 
 /// The number of columns of every row of a format-1 report.
 const COLUMNS_V1: usize = 18;
@@ -103,7 +112,11 @@ const COLUMNS_V1: usize = 18;
 /// The number of columns of every row of a format-2 report: the eighteen
 /// of format 1, then ten for its follow-up, actions, governance,
 /// responsible persons and trend.
-const COLUMNS: usize = COLUMNS_V1 + 10;
+const COLUMNS_V2: usize = COLUMNS_V1 + 10;
+
+/// The number of columns of every row of a format-3 report: those of
+/// format 2, then three for each deviation's measure.
+const COLUMNS: usize = COLUMNS_V2 + 3;
 
 type Row = [String; COLUMNS];
 
@@ -126,6 +139,9 @@ pub fn csv(report: &Report, lang: Lang) -> String {
         if let Some(f) = report.follow_up.as_ref().and_then(|f| f.get(i)) {
             follow_up(&mut r, f);
         }
+        if report.measures.is_some() {
+            measure(&mut r, report, lang, i, d);
+        }
         rows.push(r);
     }
     if let Some(story) = &report.story {
@@ -137,14 +153,15 @@ pub fn csv(report: &Report, lang: Lang) -> String {
         trend(&mut rows, report, lang, story);
     }
     data_quality(&mut rows, report, lang);
-    // Format 1 keeps its eighteen columns, byte for byte.
-    let width = if report.story.is_some() {
-        COLUMNS
-    } else {
-        COLUMNS_V1
+    // Formats 1 and 2 keep their eighteen and 28 columns, byte for byte.
+    let width = match (&report.story, &report.measures) {
+        (_, Some(_)) => COLUMNS,
+        (Some(_), None) => COLUMNS_V2,
+        (None, None) => COLUMNS_V1,
     };
     let mut head: Vec<String> = t.csv_header.map(str::to_string).to_vec();
     head.extend(text::story(lang).csv_header.map(str::to_string));
+    head.extend(text::measure_csv_header(lang).map(str::to_string));
     let sep = separator(lang);
     // The byte order mark lets a Norwegian spreadsheet see UTF-8.
     let mut out = match lang {
@@ -220,6 +237,27 @@ const DUE: usize = 24;
 const DONE: usize = 25;
 const OUTCOME: usize = 26;
 const TREND_PERIOD: usize = 27;
+
+/// Column indexes of the format-3 columns.
+const MEASURED: usize = 28;
+const MEASURED_S: usize = 29;
+const REQUIRED_S: usize = 30;
+
+/// A deviation's measure on its row (format 3): in words, as the other
+/// renderings say it, and the measured and required seconds where the
+/// report measures them.
+fn measure(r: &mut Row, report: &Report, lang: Lang, i: usize, d: &Deviation) {
+    r[MEASURED] = data(&super::deviation_row(report, i + 1, d, lang).measured);
+    let seconds = |s: Option<i64>| s.map_or(String::new(), |s| s.to_string());
+    let (measured, required) = match super::measured(report, i) {
+        Some(Measure::Response(m)) => (m.response_seconds, Some(m.target_seconds)),
+        Some(Measure::Resolution(m)) => (Some(m.clock_seconds), Some(m.target_seconds)),
+        Some(Measure::Notice(m)) => (Some(m.notice_seconds), Some(m.notice_required_seconds)),
+        None => (None, None),
+    };
+    r[MEASURED_S] = seconds(measured);
+    r[REQUIRED_S] = seconds(required);
+}
 
 /// A deviation's id, party and explanation on its row.
 fn follow_up(r: &mut Row, f: &FollowUp) {

@@ -27,7 +27,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
-use crate::report::{Deviation, IncidentCounts, Report};
+use crate::report::{Deviation, IncidentCounts, Measure, Report};
 
 pub use self::csv::csv;
 pub use self::html::html;
@@ -512,7 +512,10 @@ fn deviation_row<'a>(
         }
         _ => (
             text::target(lang, d.kind(), f.priority),
-            measure(report, d, follow_up, &duration, lang),
+            match measured(report, number - 1) {
+                Some(m) => measure_v3(report, d, m, lang),
+                None => measure(report, d, follow_up, &duration, lang),
+            },
         ),
     };
     let when = when(d.at(), &report.timezone);
@@ -533,6 +536,50 @@ fn deviation_row<'a>(
         target,
         measured,
         party: follow_up.map(|f| f.party.clone()),
+    }
+}
+
+/// What format 3 measured of the deviation at `index`, if anything.
+pub fn measured(report: &Report, index: usize) -> Option<&Measure> {
+    report.measures.as_ref()?.get(index)?.as_ref()
+}
+
+/// A duration in whole hours when it is one ("20 t" / "20 h"), else as
+/// [`hours_minutes`]: how notice is spoken of.
+pub fn hours(seconds: i64, lang: Lang) -> String {
+    if seconds % 3600 == 0 {
+        format!("{} {}", seconds / 3600, lang.text().hour_unit)
+    } else {
+        hours_minutes(seconds, lang)
+    }
+}
+
+/// What format 3 measured of `d`, in plain words: the response time, the
+/// resolution clock or the notice against what the agreement requires.
+fn measure_v3(report: &Report, d: &Deviation, m: &Measure, lang: Lang) -> String {
+    let local = when(d.at(), &report.timezone).local;
+    match m {
+        Measure::Response(r) => text::response_took(
+            lang,
+            r.response_seconds
+                .map(|s| hours_minutes(s, lang))
+                .as_deref(),
+            &hours_minutes(r.target_seconds, lang),
+            &local,
+        ),
+        Measure::Resolution(r) => text::resolution_took(
+            lang,
+            &days_hours_minutes(r.clock_seconds, lang),
+            r.resolved_at.is_some(),
+            &days_hours_minutes(r.target_seconds, lang),
+        ),
+        Measure::Notice(n) => text::notice_given(
+            lang,
+            &hours(n.notice_seconds.abs(), lang),
+            n.notice_seconds < 0,
+            &hours(n.notice_required_seconds, lang),
+            &local,
+        ),
     }
 }
 

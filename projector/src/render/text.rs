@@ -535,6 +535,70 @@ pub fn deadline_passed(lang: Lang, response: bool, local: &str, open: bool) -> S
     first + rest
 }
 
+/// A late response's measure in format 3: how long the response took
+/// (`took`, on the response clock) against the requirement, or that none
+/// came, and when the deadline passed.
+pub fn response_took(lang: Lang, took: Option<&str>, required: &str, local: &str) -> String {
+    match (lang, took) {
+        (Lang::Nn, Some(took)) => {
+            format!("Respons etter {took}; kravet er {required}. Fristen gjekk ut {local}.")
+        }
+        (Lang::Nn, None) => {
+            format!("Ingen respons; kravet er {required}. Fristen gjekk ut {local}.")
+        }
+        (Lang::En, Some(took)) => format!(
+            "Response after {took}; the requirement is {required}. The deadline passed at {local}."
+        ),
+        (Lang::En, None) => {
+            format!("No response; the requirement is {required}. The deadline passed at {local}.")
+        }
+    }
+}
+
+/// A late resolution's measure in format 3: the resolution clock when
+/// the incident was resolved, or at the report's end while it is not,
+/// against the requirement.
+pub fn resolution_took(lang: Lang, clock: &str, resolved: bool, required: &str) -> String {
+    match (lang, resolved) {
+        (Lang::Nn, true) => format!("Løyst etter {clock}; kravet er {required}."),
+        (Lang::Nn, false) => {
+            format!("Ikkje løyst: {clock} på løysingsklokka; kravet er {required}.")
+        }
+        (Lang::En, true) => format!("Resolved after {clock}; the requirement is {required}."),
+        (Lang::En, false) => {
+            format!("Not resolved: {clock} on the resolution clock; the requirement is {required}.")
+        }
+    }
+}
+
+/// The CSV header of format 3's three columns (docs/FORMAT.md's CSV).
+pub fn measure_csv_header(lang: Lang) -> [&'static str; 3] {
+    match lang {
+        Lang::Nn => ["målt", "målt_s", "krav_s"],
+        Lang::En => ["measured", "measured_s", "required_s"],
+    }
+}
+
+/// A short notice's measure in format 3: the notice given against the
+/// notice the agreement requires (`late`: announced only after the
+/// window's start), and when the window started.
+pub fn notice_given(lang: Lang, given: &str, late: bool, required: &str, local: &str) -> String {
+    match (lang, late) {
+        (Lang::Nn, false) => format!(
+            "Varsla {given} før; avtalen krev {required}. Vindauget starta {local}."
+        ),
+        (Lang::Nn, true) => format!(
+            "Varsla {given} etter start; avtalen krev {required}. Vindauget starta {local}."
+        ),
+        (Lang::En, false) => format!(
+            "Announced {given} ahead; the agreement requires {required}. The window started at {local}."
+        ),
+        (Lang::En, true) => format!(
+            "Announced {given} after the start; the agreement requires {required}. The window started at {local}."
+        ),
+    }
+}
+
 /// A short-notice window's measure: when it started.
 pub fn window_started(lang: Lang, local: &str) -> String {
     match lang {

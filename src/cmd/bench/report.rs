@@ -3,7 +3,8 @@
 //! same report from a ledger holding that tenant's entries only; and the
 //! peak memory of `tla report` and `tla verify` on the largest ledger.
 //!
-//! The report is `tla-report/2`, whose twelve-period trend the engine
+//! The report is the current format (`tla-report/3`), whose twelve-period
+//! trend (format 2 on) the engine
 //! computes in the same pass over the tenant's events as the figures; the
 //! scenario checks that the measured report's trend holds twelve periods,
 //! and compares that one pass (in process, on the tenant's events) with
@@ -109,9 +110,10 @@ pub fn run(cx: &Context<'_>) -> anyhow::Result<Vec<Row>> {
         report_row(small, small_report, None),
         report_row(large, large_report, ten_million.then_some(REPORT_MS_MAX)).with_note(format!(
             "{growth:.0}x the entries of the {}-entry ledger, {:.2}x its report time; \
-             tla-report/2 with its trend of {periods} periods",
+             {} with its trend of {periods} periods",
             short(small),
-            large_report.secs / small_report.secs
+            large_report.secs / small_report.secs,
+            projector::REPORT_FORMAT,
         )),
         Row::compared(
             format!("report with a {TREND_PERIODS}-period trend, one pass"),
@@ -176,10 +178,10 @@ fn trend_periods(dir: &Path, args: &[&str]) -> anyhow::Result<usize> {
     let report: serde_json::Value =
         serde_json::from_slice(&output.stdout).context("tla report wrote no JSON report")?;
     anyhow::ensure!(
-        report["format"] == projector::Format::V2.as_str(),
+        report["format"] == projector::REPORT_FORMAT,
         "tla report wrote format {}, want {}",
         report["format"],
-        projector::Format::V2.as_str()
+        projector::REPORT_FORMAT
     );
     Ok(report["trend"].as_array().map_or(0, Vec::len))
 }

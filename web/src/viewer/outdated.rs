@@ -6,8 +6,10 @@
 //! service's availability and incident counts, and the deviations; the
 //! follow-up, the story and the data quality grow after an issue by design
 //! (explanations, acknowledgements) and do not make a report outdated.
-//! One regeneration per view of an issued report, none for a preliminary
-//! one or on list pages.
+//! One regeneration per view of an issued report, in the issued report's
+//! own format (a report issued as `tla-report/2` is compared with the
+//! period in format 2, never with a newer format's extra fields), none
+//! for a preliminary one or on list pages.
 
 use maud::{html, Markup};
 use projector::render::{percent, Lang};
@@ -46,7 +48,10 @@ pub(super) fn outdated(shown: &Shown, events: &[LedgerEvent]) -> Option<Outdated
         events,
         horizon: None,
     };
-    let current = projector::compute(&input).ok()?;
+    // In the issued report's own format: a newer format's extra parts
+    // are not other figures.
+    let format = projector::Format::parse(&issued.format)?;
+    let current = projector::compute_as(&input, format).ok()?;
     let figures = |r: &Report| {
         (
             r.agreement_version.clone(),
