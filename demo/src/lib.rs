@@ -108,7 +108,7 @@ pub fn designed_deviations(config: &DemoConfig) -> Vec<DesignedDeviation> {
     build(config).1
 }
 
-/// The id a `tla-report/2` report gives a designed deviation (SEMANTICS.md
+/// The id a report of format 2 or later gives a designed deviation (SEMANTICS.md
 /// section 12, "Deviation ids"): the first 16 hex digits of BLAKE3 over the
 /// canonical JSON of its kind, instant and subject. The demo's follow-up
 /// names its deviations by it.

@@ -463,7 +463,7 @@ pub(crate) fn deviation_id_rule(s: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "{s:?} is not a deviation id: expected {DEVIATION_ID_LEN} lowercase hexadecimal characters \
-             (the `id` of a deviation in a tla-report/2 report)"
+             (the `id` of a deviation in a report of format tla-report/2 or later)"
         ))
     }
 }

@@ -3,8 +3,8 @@
 //! keeps verifying against its own prefix; the report page says it is
 //! outdated, why in one sentence, and shows the new figures beside the
 //! old. The figures are the version in force at the period's start, each
-//! service's availability and incident counts, and the deviations; the
-//! follow-up, the story and the data quality grow after an issue by design
+//! service's availability and incident counts, the deviations and (format
+//! 3) what was measured of them; the follow-up, the story and the data quality grow after an issue by design
 //! (explanations, acknowledgements) and do not make a report outdated.
 //! One regeneration per view of an issued report, in the issued report's
 //! own format (a report issued as `tla-report/2` is compared with the
@@ -57,6 +57,7 @@ pub(super) fn outdated(shown: &Shown, events: &[LedgerEvent]) -> Option<Outdated
             r.agreement_version.clone(),
             r.services.clone(),
             r.deviations.clone(),
+            r.measures.clone(),
         )
     };
     if figures(&current) == figures(issued) {
@@ -227,5 +228,81 @@ fn row(head: &[&str; 3], what: &str, issued: &str, now: &str, key: &str) -> Mark
             td data-label=(head[2]) class="now" { (now) }
         }
         "\n"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::viewer::Anchor;
+    use projector::{Format, Period};
+
+    /// The events of `tests/fixtures/format2/`: a late response, one that
+    /// never came, late resolutions and a short notice in April 2026.
+    fn events() -> Vec<LedgerEvent> {
+        let text = include_bytes!("../../../tests/fixtures/format2/events.json");
+        schemas::input::parse_events(text)
+            .expect("events")
+            .into_iter()
+            .zip(0..)
+            .map(|(e, position)| LedgerEvent {
+                position,
+                event: e.result.expect("a valid event"),
+            })
+            .collect()
+    }
+
+    /// The period issued in `format` from `events`, as the viewer shows it.
+    fn issued(events: &[LedgerEvent], format: Format) -> Shown {
+        let input = Input {
+            tenant: "alver",
+            period: "2026-04".parse::<Period>().expect("period"),
+            events,
+            horizon: None,
+        };
+        let mut report = projector::compute_as(&input, format).expect("a report");
+        report.seal();
+        let anchor = Anchor {
+            position: events.len() as u64,
+            ledger_size: events.len() as u64,
+            report_digest: report.manifest.report_digest.clone(),
+        };
+        Shown {
+            report,
+            anchor: Some(anchor),
+        }
+    }
+
+    /// A report issued in an older format is compared with the period in
+    /// that format: the newer format's fields are not other figures. In
+    /// format 3 a measure is a figure: a response recorded after the issue
+    /// outdates it.
+    #[test]
+    fn an_older_format_is_not_outdated_by_a_newer_one_and_a_measure_is_a_figure() {
+        let events = events();
+        for format in Format::ALL {
+            let shown = issued(&events, format);
+            assert!(outdated(&shown, &events).is_none(), "{format:?}");
+        }
+        let shown = issued(&events, Format::V3);
+        let text =
+            br#"{"specversion":"1.0","id":"late-1","source":"test","type":"incident.responded",
+            "time":"2026-05-02T08:00:00Z","tenant":"alver","data":{"incident_id":"INC-3"}}"#;
+        let responded = schemas::input::parse_events(text).expect("event");
+        let mut later = events.clone();
+        later.push(LedgerEvent {
+            position: events.len() as u64 + 1,
+            event: responded
+                .into_iter()
+                .next()
+                .expect("one")
+                .result
+                .expect("valid"),
+        });
+        let o = outdated(&shown, &later).expect("outdated by the response");
+        assert!(matches!(o.why, Why::LaterEvents));
+        assert_eq!(o.current.deviations, shown.report.deviations);
+        let v2 = issued(&events, Format::V2);
+        assert!(outdated(&v2, &later).is_none(), "format 2 measures nothing");
     }
 }
