@@ -385,6 +385,20 @@ async fn the_report_page_shows_the_figures_chart_and_sections() {
     ] {
         assert!(body.contains(section), "{section}");
     }
+    // Format 3: each measured deviation says its measure in words, as the
+    // report's renderings do ("Response after 1 h 12 min; …").
+    let lang = projector::render::Lang::En;
+    let rows = projector::render::deviation_rows(report, lang);
+    let measured: Vec<usize> = (0..rows.len())
+        .filter(|&i| projector::render::measured(report, i).is_some())
+        .collect();
+    assert!(
+        !measured.is_empty(),
+        "alver's January has a measured deviation"
+    );
+    for i in measured {
+        assert!(body.contains(&rows[i].measured), "{}", rows[i].measured);
+    }
     assert!(body.contains(&report.manifest.report_digest));
     assert!(!body.contains("id=\"verdict\""), "no verdict before asked");
 }
