@@ -6,6 +6,8 @@
 //! does not know) instead of calling it corruption.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use crate::block;
 use crate::chain::{Failure, Summary, Verifier};
@@ -95,13 +97,13 @@ fn judge_run(tenant: &str, run: &VecDeque<Stored>) -> Judged<()> {
     Ok(())
 }
 
-/// The records of one append in ledger order, as (bytes, stored hash),
-/// passed to `each`. Departures from the layout are failures.
+/// The records of one append in ledger order, passed to `each`.
+/// Departures from the layout are failures.
 fn merge(
     store: &Store,
     first: u64,
     layout: &Layout,
-    mut each: impl FnMut(&[u8], Hash) -> Judged<()>,
+    mut each: impl FnMut(Stored) -> Judged<()>,
 ) -> Result<Judged<()>, LedgerError> {
     let mut runs = Vec::with_capacity(layout.tenants.len());
     for tenant in &layout.tenants {
@@ -121,7 +123,7 @@ fn merge(
                 detail,
             }));
         };
-        if let Err(failure) = each(stored.bytes(), stored.hash) {
+        if let Err(failure) = each(stored) {
             return Ok(Err(failure));
         }
     }
@@ -143,9 +145,12 @@ pub(crate) fn append_entries(
 ) -> Result<Vec<Entry>, LedgerError> {
     let mut entries = Vec::with_capacity(layout.tenant_of.len());
     let mut decode_error = None;
-    let judged = merge(store, first, layout, |bytes, hash| {
-        match Record::decode(bytes) {
-            Ok(record) => entries.push(Entry { record, hash }),
+    let judged = merge(store, first, layout, |stored| {
+        match Record::decode(stored.bytes()) {
+            Ok(record) => entries.push(Entry {
+                record,
+                hash: stored.hash,
+            }),
             Err(error) => decode_error = Some(error.to_string()),
         }
         Ok(())
@@ -260,6 +265,14 @@ impl VerifyState {
 
     /// `run`, checking no append that ends after entry `limit`: Ok(true)
     /// when the appends up to `limit` (or the ledger's end) are checked.
+    ///
+    /// Two threads share the work: this one reads each append and checks
+    /// its chain (BLAKE3 and links), a second one computes its Merkle
+    /// leaves and tiles (SHA-256) and compares them with the stored tiles,
+    /// at most `TILE_QUEUE_APPENDS_MAX` appends behind. The verdict is the
+    /// one a single thread would give: the tile thread takes the appends in
+    /// ledger order, and whatever it finds in an append comes before
+    /// anything this thread finds in a later one.
     pub fn run_to(
         &mut self,
         store: &Store,
@@ -267,8 +280,44 @@ impl VerifyState {
         budget: u64,
         progress: &mut impl FnMut(u64),
     ) -> Result<Judged<bool>, LedgerError> {
+        let mut edge = std::mem::take(&mut self.edge);
+        let stopped = AtomicBool::new(false);
+        let (chain, tiles) = std::thread::scope(|scope| {
+            let (queue, work) = mpsc::sync_channel(TILE_QUEUE_APPENDS_MAX);
+            let (edge, stopped) = (&mut edge, &stopped);
+            let tiles = scope.spawn(move || check_tiles(store, edge, work, stopped));
+            let chain = self.check_chain(store, (limit, budget), progress, &queue, &stopped);
+            // Closing the queue lets the tile thread finish what it holds.
+            drop(queue);
+            let tiles = tiles
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (chain, tiles)
+        });
+        self.edge = edge;
+        match tiles {
+            Some(TileVerdict::Failure(failure)) => Ok(Err(failure)),
+            Some(TileVerdict::Error(error)) => Err(error),
+            None => chain,
+        }
+    }
+
+    /// `run_to`'s reading and chain checking: hands each append's records,
+    /// once its chain holds, to the tile thread through `queue`, and stops
+    /// early once that thread has `stopped` (its verdict comes first).
+    fn check_chain(
+        &mut self,
+        store: &Store,
+        (limit, budget): (u64, u64),
+        progress: &mut impl FnMut(u64),
+        queue: &mpsc::SyncSender<Vec<Stored>>,
+        stopped: &AtomicBool,
+    ) -> Result<Judged<bool>, LedgerError> {
         let stop = self.checked.saturating_add(budget);
         while self.checked < stop {
+            if stopped.load(Ordering::Relaxed) {
+                return Ok(Ok(false));
+            }
             let Some((first, layout)) = store.next_layout(self.next)? else {
                 return Ok(Ok(true));
             };
@@ -280,30 +329,83 @@ impl VerifyState {
                 return Ok(Err(failure));
             }
             let verifier = &mut self.verifier;
-            let mut leaves = Vec::with_capacity(layout.len() as usize);
-            let judged = merge(store, first, &layout, |bytes, hash| {
-                leaves.push(merkle::leaf_hash(bytes));
-                verifier.push(bytes, Some(hash))
+            let mut records = Vec::with_capacity(layout.len() as usize);
+            let judged = merge(store, first, &layout, |stored| {
+                verifier.push(stored.bytes(), Some(stored.hash))?;
+                records.push(stored);
+                Ok(())
             })?;
             if let Err(failure) = judged {
                 return Ok(Err(failure));
             }
-            // Whole tiles are final: compare each once. Edge tiles are
-            // compared in `finish`, once, at the end.
-            for (level, index, bytes) in self.edge.push_all(&leaves) {
-                if bytes.len() < TILE_WIDTH * 32 {
-                    continue;
-                }
-                let stored = store.tile(level, index)?.unwrap_or_default();
-                if let Err(failure) = judge_tile(level, index, &bytes, &stored) {
-                    return Ok(Err(failure));
-                }
+            if queue.send(records).is_err() {
+                // The tile thread takes every append until the queue is
+                // closed, so it can only have ended by panicking, which
+                // joining it passes on.
+                return Ok(Ok(false));
             }
             self.checked += layout.len();
             progress(self.checked);
         }
         Ok(Ok(false))
     }
+}
+
+/// Appends queued for the tile thread while the chain thread reads ahead.
+/// Two keep both threads busy (one append being hashed, the next one
+/// ready) and bound what verify holds to about three appends' blocks, so
+/// its memory stays flat.
+const TILE_QUEUE_APPENDS_MAX: usize = 2;
+
+/// What the tile thread found first.
+enum TileVerdict {
+    /// A stored tile differs from the one recomputed.
+    Failure(Failure),
+    /// A stored tile could not be read.
+    Error(LedgerError),
+}
+
+/// The tile thread: each append's Merkle leaves (SHA-256 of its records),
+/// pushed on the tree's edge, and every tile they complete compared with
+/// the stored one. Whole tiles are final, so each is compared once; the
+/// edge tiles are compared once, at the end (`finish`, `settle`). After a
+/// verdict it still pushes the leaves of whatever is queued, so that the
+/// edge stays in step with the entries the chain thread counted, and sets
+/// `stopped` so that the chain thread reads no further.
+fn check_tiles(
+    store: &Store,
+    edge: &mut Edge,
+    work: mpsc::Receiver<Vec<Stored>>,
+    stopped: &AtomicBool,
+) -> Option<TileVerdict> {
+    let mut verdict = None;
+    let mut leaves = Vec::new();
+    for records in work {
+        leaves.clear();
+        leaves.extend(
+            records
+                .iter()
+                .map(|stored| merkle::leaf_hash(stored.bytes())),
+        );
+        drop(records);
+        let writes = edge.push_all(&leaves);
+        if verdict.is_some() {
+            continue;
+        }
+        verdict = writes
+            .iter()
+            .filter(|(_, _, bytes)| bytes.len() == TILE_WIDTH * 32)
+            .find_map(|(level, index, bytes)| match store.tile(*level, *index) {
+                Err(error) => Some(TileVerdict::Error(error.into())),
+                Ok(stored) => judge_tile(*level, *index, bytes, &stored.unwrap_or_default())
+                    .err()
+                    .map(TileVerdict::Failure),
+            });
+        if verdict.is_some() {
+            stopped.store(true, Ordering::Relaxed);
+        }
+    }
+    verdict
 }
 
 impl VerifyState {

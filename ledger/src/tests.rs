@@ -739,6 +739,44 @@ fn verify_finds_an_altered_tile_and_names_the_position() {
     assert_eq!(failure.position(), 1280, "{failure}");
 }
 
+/// verify checks the chain on one thread and the tiles on another, a few
+/// appends behind: whichever of the two finds the earlier bad position must
+/// be the one reported, as a single pass in ledger order would report it.
+#[test]
+fn verify_reports_the_earlier_of_a_tile_and_a_chain_failure() {
+    // (altered leaf, its level-0 tile, entry deleted, position reported)
+    let cases = [
+        // The tile (append 0) comes before the chain break (append 2).
+        (300u64, 1u64, 1500usize, (300u64, "corrupt")),
+        // The chain break (append 0) comes before the tile (append 1).
+        (1100, 4, 100, (100, "missing")),
+        // Both in append 1: the chain is judged before that append's tiles.
+        (1100, 4, 1300, (1300, "missing")),
+    ];
+    for (leaf, tile_index, deleted, expected) in cases {
+        let (dir, ledger) = ledger_with(2000);
+        let leaves = leaves_of(&ledger);
+        let first = (tile_index * 256) as usize;
+        let mut tile = tiles::tile_bytes(&leaves[first..first + 256]);
+        tile[(leaf as usize - first) * 32] ^= 1;
+        ledger
+            .store()
+            .tamper_put_tile(0, tile_index, &tile)
+            .unwrap();
+        apply(&ledger, Tamper::Delete, deleted);
+        let failure = ledger.verify(|_| {}).unwrap().unwrap_err();
+        assert_eq!((failure.position(), failure.kind()), expected, "{failure}");
+        drop(ledger);
+        for stretch in [1, 500, VERIFY_REOPEN_ENTRIES] {
+            let failure = verify_dropped(dir.path(), stretch, |_| {})
+                .unwrap()
+                .unwrap_err();
+            let found = (failure.position(), failure.kind());
+            assert_eq!(found, expected, "stretch {stretch}: {failure}");
+        }
+    }
+}
+
 #[test]
 fn a_format_2_store_gets_its_tiles_on_open() {
     let (dir, ledger) = ledger_with(900);
