@@ -269,8 +269,8 @@ impl VerifyState {
     /// Two threads share the work: this one reads each append and checks
     /// its chain (BLAKE3 and links), a second one computes its Merkle
     /// leaves and tiles (SHA-256) and compares them with the stored tiles,
-    /// at most `TILE_QUEUE_APPENDS_MAX` appends behind. The verdict is the
-    /// one a single thread would give: the tile thread takes the appends in
+    /// one append behind (`TILE_QUEUE_APPENDS_MAX`). The verdict is the one
+    /// a single thread would give: the tile thread takes the appends in
     /// ledger order, and whatever it finds in an append comes before
     /// anything this thread finds in a later one.
     pub fn run_to(
@@ -310,7 +310,7 @@ impl VerifyState {
         store: &Store,
         (limit, budget): (u64, u64),
         progress: &mut impl FnMut(u64),
-        queue: &mpsc::SyncSender<Vec<Stored>>,
+        queue: &mpsc::SyncSender<TileWork>,
         stopped: &AtomicBool,
     ) -> Result<Judged<bool>, LedgerError> {
         let stop = self.checked.saturating_add(budget);
@@ -338,7 +338,20 @@ impl VerifyState {
             if let Err(failure) = judged {
                 return Ok(Err(failure));
             }
-            if queue.send(records).is_err() {
+            // The stored tiles are read here, on the thread that reads
+            // everything else from sled, so that sled's pages are
+            // allocated (and freed, at each reopen) by one thread: pulled
+            // by the tile thread, they kept up to 26 MiB more resident in
+            // that thread's own allocator arena at 10M entries.
+            let stored_tiles = completed_tiles(self.checked, layout.len())
+                .into_iter()
+                .map(|(level, index)| (level, index, store.tile(level, index)))
+                .collect();
+            let work = TileWork {
+                records,
+                stored_tiles,
+            };
+            if queue.send(work).is_err() {
                 // The tile thread takes every append until the queue is
                 // closed, so it can only have ended by panicking, which
                 // joining it passes on.
@@ -351,11 +364,13 @@ impl VerifyState {
     }
 }
 
-/// Appends queued for the tile thread while the chain thread reads ahead.
-/// Two keep both threads busy (one append being hashed, the next one
-/// ready) and bound what verify holds to about three appends' blocks, so
-/// its memory stays flat.
-const TILE_QUEUE_APPENDS_MAX: usize = 2;
+/// Appends that may wait for the tile thread: none, so an append is handed
+/// over only when the tile thread is done with the one before. Both threads
+/// still work at once (the chain thread reads and checks append N + 1
+/// while the tile thread hashes append N), and verify holds at most two
+/// appends' blocks, so its memory stays flat. Each append queued would
+/// add one more append's blocks (3 MiB at 8,192 entries).
+const TILE_QUEUE_APPENDS_MAX: usize = 0;
 
 /// What the tile thread found first.
 enum TileVerdict {
@@ -365,22 +380,55 @@ enum TileVerdict {
     Error(LedgerError),
 }
 
+/// One append handed to the tile thread: its records in ledger order, and
+/// the stored tiles it completes, read by the chain thread (or what went
+/// wrong reading each), in `completed_tiles` order.
+struct TileWork {
+    records: Vec<Stored>,
+    stored_tiles: Vec<(u8, u64, StoredTile)>,
+}
+
+/// A stored tile as read, or the storage error reading it.
+type StoredTile = Result<Option<sled::IVec>, crate::store::StoreError>;
+
+/// The whole tiles that appending `len` leaves to a tree of `size` leaves
+/// completes, as (level, index), lowest level first.
+fn completed_tiles(size: u64, len: u64) -> Vec<(u8, u64)> {
+    let end = size.saturating_add(len);
+    let mut tiles = Vec::new();
+    for level in 0..TILE_LEVELS_MAX {
+        let shift = level as u32 * TILE_HEIGHT;
+        let (before, after) = (size >> shift, end >> shift);
+        if after == 0 {
+            break;
+        }
+        let width = TILE_WIDTH as u64;
+        tiles.extend((before / width..after / width).map(|index| (level as u8, index)));
+    }
+    tiles
+}
+
 /// The tile thread: each append's Merkle leaves (SHA-256 of its records),
 /// pushed on the tree's edge, and every tile they complete compared with
-/// the stored one. Whole tiles are final, so each is compared once; the
-/// edge tiles are compared once, at the end (`finish`, `settle`). After a
-/// verdict it still pushes the leaves of whatever is queued, so that the
-/// edge stays in step with the entries the chain thread counted, and sets
-/// `stopped` so that the chain thread reads no further.
+/// the stored one, in the order a single pass compares them. Whole tiles
+/// are final, so each is compared once; the edge tiles are compared once,
+/// at the end (`finish`, `settle`). After a verdict it still pushes the
+/// leaves of whatever is handed over, so that the edge stays in step with
+/// the entries the chain thread counted, and sets `stopped` so that the
+/// chain thread reads no further.
 fn check_tiles(
     store: &Store,
     edge: &mut Edge,
-    work: mpsc::Receiver<Vec<Stored>>,
+    work: mpsc::Receiver<TileWork>,
     stopped: &AtomicBool,
 ) -> Option<TileVerdict> {
     let mut verdict = None;
     let mut leaves = Vec::new();
-    for records in work {
+    for TileWork {
+        records,
+        mut stored_tiles,
+    } in work
+    {
         leaves.clear();
         leaves.extend(
             records
@@ -395,11 +443,23 @@ fn check_tiles(
         verdict = writes
             .iter()
             .filter(|(_, _, bytes)| bytes.len() == TILE_WIDTH * 32)
-            .find_map(|(level, index, bytes)| match store.tile(*level, *index) {
-                Err(error) => Some(TileVerdict::Error(error.into())),
-                Ok(stored) => judge_tile(*level, *index, bytes, &stored.unwrap_or_default())
-                    .err()
-                    .map(TileVerdict::Failure),
+            .find_map(|(level, index, bytes)| {
+                let at = stored_tiles
+                    .iter()
+                    .position(|(l, i, _)| (l, i) == (level, index));
+                debug_assert!(at.is_some(), "tile {level}/{index} was not read ahead");
+                // Read here only if `completed_tiles` missed it: correct,
+                // only slower.
+                let stored = match at {
+                    Some(at) => stored_tiles.swap_remove(at).2,
+                    None => store.tile(*level, *index),
+                };
+                match stored {
+                    Err(error) => Some(TileVerdict::Error(error.into())),
+                    Ok(stored) => judge_tile(*level, *index, bytes, &stored.unwrap_or_default())
+                        .err()
+                        .map(TileVerdict::Failure),
+                }
             });
         if verdict.is_some() {
             stopped.store(true, Ordering::Relaxed);
@@ -526,4 +586,33 @@ fn judge_layout(
         }
     }
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `completed_tiles` names exactly the whole tiles `Edge::push_all`
+    /// writes, whatever the sizes before and of the append.
+    #[test]
+    fn completed_tiles_are_the_whole_tiles_an_append_writes() {
+        let leaf = merkle::leaf_hash(b"entry");
+        let mut edge = Edge::new();
+        let mut size = 0u64;
+        for len in [
+            1u64, 255, 1, 256, 700, 4096, 3, 65_536, 8192, 0, 257, 70_000,
+        ] {
+            let writes = edge.push_all(&vec![leaf; len as usize]);
+            let mut whole: Vec<(u8, u64)> = writes
+                .iter()
+                .filter(|(_, _, bytes)| bytes.len() == TILE_WIDTH * 32)
+                .map(|(level, index, _)| (*level, *index))
+                .collect();
+            let mut named = completed_tiles(size, len);
+            whole.sort_unstable();
+            named.sort_unstable();
+            assert_eq!(named, whole, "appending {len} to {size} leaves");
+            size += len;
+        }
+    }
 }
