@@ -286,7 +286,7 @@ impl VerifyState {
             let (queue, work) = mpsc::sync_channel(TILE_QUEUE_APPENDS_MAX);
             let (edge, stopped) = (&mut edge, &stopped);
             let tiles = scope.spawn(move || check_tiles(store, edge, work, stopped));
-            let chain = self.check_chain(store, (limit, budget), progress, &queue, &stopped);
+            let chain = self.check_chain(store, (limit, budget), progress, &queue, stopped);
             // Closing the queue lets the tile thread finish what it holds.
             drop(queue);
             let tiles = tiles
@@ -341,7 +341,7 @@ impl VerifyState {
             // The stored tiles are read here, on the thread that reads
             // everything else from sled, so that sled's pages are
             // allocated (and freed, at each reopen) by one thread: pulled
-            // by the tile thread, they kept up to 26 MiB more resident in
+            // by the tile thread, they kept about 25 MiB more resident in
             // that thread's own allocator arena at 10M entries.
             let stored_tiles = completed_tiles(self.checked, layout.len())
                 .into_iter()
