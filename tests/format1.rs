@@ -9,63 +9,23 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::Env;
 use projector::{Format, Period};
 use service::report::{self, Horizon};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/format1")
-        .join(name)
+    common::format_fixture("format1", name)
 }
 
 #[test]
 fn a_format_1_bundle_made_before_format_2_still_verifies() {
-    let env = Env::new();
-    let key = std::fs::read_to_string(fixture("key.pub")).unwrap();
-    let bundle = fixture("bundle");
-    env.run(&[
-        "evidence",
-        "verify",
-        bundle.to_str().unwrap(),
-        "--key",
-        key.trim(),
-    ])
-    .assert_code(0)
-    .assert_stdout_contains("reproduces");
-
-    // The format named decides: the same report relabelled as format 2
-    // (its digest refreshed would need the key; here only the label)
-    // no longer reproduces.
-    let mut relabelled: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
-    assert_eq!(relabelled["report"]["format"], "tla-report/1");
-    relabelled["report"]["format"] = "tla-report/2".into();
-    let file = env.write("relabelled.json", relabelled.to_string().as_bytes());
-    env.run(&[
-        "evidence",
-        "verify",
-        file.to_str().unwrap(),
-        "--key",
-        key.trim(),
-    ])
-    .assert_code(1);
+    // The format named decides: the same report relabelled as the next
+    // format (its digest left as it is) no longer reproduces.
+    common::old_format_bundle_verifies("format1", "tla-report/1", "tla-report/2");
 }
 
 #[test]
 fn a_format_1_issue_in_the_ledger_regenerates_as_format_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ledger = ledger::Ledger::open(dir.path()).unwrap();
-    let text = std::fs::read(fixture("events.json")).unwrap();
-    let events: Vec<schemas::Event> = schemas::input::parse_events(&text)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.result.unwrap())
-        .collect();
-    // 2026-11-01: after every event, before the issuance (record times
-    // never decrease along the chain).
-    let now = 1_793_491_200_000_000;
-    ledger.append(&events, now).unwrap();
+    let (_dir, mut ledger) = common::ledger_of_format_fixture("format1");
     let period: Period = "2026-04".parse().unwrap();
 
     // Issued as the format-1 code issued it.

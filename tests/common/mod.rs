@@ -849,3 +849,57 @@ pub async fn publish_events(url: &str, messages: impl Iterator<Item = (String, S
         ack.await.expect("JetStream acknowledged");
     }
 }
+
+/// A file of a committed format fixture, `tests/fixtures/{dir}/{name}`
+/// (the bundles older report formats left behind: format1, format2).
+pub fn format_fixture(dir: &str, name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir)
+        .join(name)
+}
+
+/// The committed evidence bundle of `tests/fixtures/{dir}` verifies
+/// offline with its key and names `format`; relabelled as `newer` (the
+/// digest left as it is) it no longer reproduces: the format named
+/// decides how the report regenerates.
+pub fn old_format_bundle_verifies(dir: &str, format: &str, newer: &str) {
+    let env = Env::new();
+    let key = std::fs::read_to_string(format_fixture(dir, "key.pub")).unwrap();
+    let bundle = format_fixture(dir, "bundle");
+    let verify = |file: &Path| {
+        env.run(&[
+            "evidence",
+            "verify",
+            file.to_str().unwrap(),
+            "--key",
+            key.trim(),
+        ])
+    };
+    verify(&bundle)
+        .assert_code(0)
+        .assert_stdout_contains("reproduces");
+    let mut relabelled: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    assert_eq!(relabelled["report"]["format"], format);
+    relabelled["report"]["format"] = newer.into();
+    let file = env.write("relabelled.json", relabelled.to_string().as_bytes());
+    verify(&file).assert_code(1);
+}
+
+/// A ledger (in a temporary directory, returned with it) holding the
+/// events of `tests/fixtures/{dir}/events.json`, appended at 2026-11-01:
+/// after every event, before any issuance (record times never decrease
+/// along the chain).
+pub fn ledger_of_format_fixture(dir: &str) -> (tempfile::TempDir, ledger::Ledger) {
+    let temp = tempfile::tempdir().unwrap();
+    let mut ledger = ledger::Ledger::open(temp.path()).unwrap();
+    let text = std::fs::read(format_fixture(dir, "events.json")).unwrap();
+    let events: Vec<schemas::Event> = schemas::input::parse_events(&text)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.result.unwrap())
+        .collect();
+    ledger.append(&events, 1_793_491_200_000_000).unwrap();
+    (temp, ledger)
+}
